@@ -1,0 +1,1 @@
+"""End users: the user model, allauth policy, self-service pages, email delivery."""

@@ -1,0 +1,157 @@
+"""Django admin for support staff: find a user fast, act with a reason, never see a secret."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from accounts import services
+from accounts.forms import ReasonForm
+from accounts.models import OutboundEmail, User
+
+
+class EmailVerifiedFilter(admin.SimpleListFilter):
+    title = "email verified"
+    parameter_name = "verified"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Verified"), ("no", "Not verified")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
+        if self.value() == "yes":
+            return queryset.filter(emailaddress__verified=True).distinct()
+        if self.value() == "no":
+            return queryset.exclude(emailaddress__verified=True)
+        return queryset
+
+
+def _reasoned_action(
+    *,
+    name: str,
+    verb: str,
+    perform: Callable[..., Any],
+    applies: Callable[[User], bool],
+) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet[User]], HttpResponse | None]:
+    """An admin action that first asks for a reason, then calls a service per user."""
+
+    def action(
+        modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[User]
+    ) -> HttpResponse | None:
+        form = ReasonForm(request.POST if "confirm" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            done = 0
+            for user in queryset:
+                if applies(user):
+                    perform(user=user, actor=request.user, reason=form.cleaned_data["reason"])
+                    done += 1
+            modeladmin.message_user(request, f"{verb.capitalize()} {done} user(s).", messages.SUCCESS)
+            return None
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "title": f"{verb.capitalize()} users: give a reason",
+            "opts": modeladmin.model._meta,
+            "form": form,
+            "users": queryset,
+            "action_name": name,
+            "verb": verb,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/accounts/user/reason_action.html", context)
+
+    action.__name__ = name
+    action.short_description = f"{verb.capitalize()} selected users (asks for a reason)"  # type: ignore[attr-defined]
+    return action
+
+
+block_users = _reasoned_action(
+    name="block_users",
+    verb="block",
+    perform=services.block_user,
+    applies=lambda user: not user.is_blocked,
+)
+unblock_users = _reasoned_action(
+    name="unblock_users",
+    verb="unblock",
+    perform=services.unblock_user,
+    applies=lambda user: user.is_blocked,
+)
+
+
+@admin.action(description="Resend the verification email")
+def resend_verification(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[User]
+) -> None:
+    sent = sum(
+        services.resend_verification(request=request, user=user, actor=request.user)
+        for user in queryset
+    )
+    skipped = queryset.count() - sent
+    modeladmin.message_user(
+        request,
+        f"Sent {sent} verification email(s); {skipped} user(s) had nothing to verify.",
+        messages.SUCCESS,
+    )
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin):
+    list_display = ("email", "display_name", "is_blocked", "is_staff", "date_joined", "last_login")
+    list_filter = (
+        "is_blocked",
+        EmailVerifiedFilter,
+        "is_staff",
+        "is_active",
+        ("date_joined", admin.DateFieldListFilter),
+    )
+    search_fields = ("email", "display_name", "=public_id")
+    ordering = ("-date_joined",)
+    list_per_page = 50
+    show_full_result_count = False
+    actions = [block_users, unblock_users, resend_verification]
+    readonly_fields = (
+        "email",
+        "public_id",
+        "date_joined",
+        "last_login",
+        "is_blocked",
+        "blocked_reason",
+        "blocked_at",
+    )
+    # The password hash is deliberately absent: support staff never see or set secrets here.
+    fieldsets = (
+        (None, {"fields": ("email", "display_name", "public_id")}),
+        ("Status", {"fields": ("is_active", "is_blocked", "blocked_reason", "blocked_at")}),
+        ("Staff", {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Dates", {"fields": ("date_joined", "last_login")}),
+    )
+    filter_horizontal = ("groups", "user_permissions")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # People sign up themselves (or arrive by invitation or SSO); staff do not mint accounts.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(admin.ModelAdmin):
+    """Delivery status of email, for "I never got the email" tickets. Bodies are never shown."""
+
+    list_display = ("created_at", "to", "template", "status", "attempts", "sent_at")
+    list_filter = ("status", "template")
+    search_fields = ("=to",)
+    fields = ("to", "template", "subject", "status", "attempts", "last_error", "created_at", "sent_at")
+    readonly_fields = fields
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

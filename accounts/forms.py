@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.forms import SignupForm as AllauthSignupForm
+from django import forms
+from django.contrib.auth.hashers import make_password
+
+from accounts.models import User
+
+
+class SignupForm(AllauthSignupForm):
+    def try_save(self, request: Any) -> Any:
+        if self.account_already_exists:
+            # A new account costs one password hash; spend the same on an address that is
+            # taken, so the response time does not tell the two apart.
+            make_password(self.cleaned_data.get("password1"))
+        return super().try_save(request)
+
+
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["display_name"]
+        labels = {"display_name": "Display name"}
+        help_texts = {"display_name": "How Gatehouse and the apps you use greet you."}
+
+
+class ReasonForm(forms.Form):
+    """Support actions in the admin must say why."""
+
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=1000,
+        help_text="Recorded in the audit log with your name.",
+    )

@@ -1,0 +1,191 @@
+"""The write path for accounts: every change to a user made by Gatehouse's own code.
+
+Each function runs in one transaction, records its audit event in that transaction, and defers
+side effects (email, session teardown in other stores) until the transaction commits.
+Calling one twice with the same input is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from allauth.usersessions.models import UserSession
+from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.models import OutboundEmail, User
+from audit.actions import Action
+from audit.services import record
+
+logger = logging.getLogger(__name__)
+
+REASON_MAX_LENGTH = 1000
+
+
+class ServiceError(Exception):
+    """A request the service refuses, with a message fit to show the person who asked."""
+
+
+def _clean_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError("A reason is required.")
+    if len(reason) > REASON_MAX_LENGTH:
+        raise ServiceError(f"Keep the reason under {REASON_MAX_LENGTH} characters.")
+    return reason
+
+
+# --- Email ------------------------------------------------------------------------------------
+
+
+def queue_email(*, template: str, message: EmailMessage) -> OutboundEmail:
+    """Store a rendered message and send it from a Celery task once this transaction commits."""
+    from accounts.tasks import send_email
+
+    html_body = ""
+    if isinstance(message, EmailMultiAlternatives):
+        for content, mimetype in message.alternatives:
+            if mimetype == "text/html":
+                html_body = str(content)
+    outbound = OutboundEmail.objects.create(
+        template=template[:200],
+        to=message.to[0],
+        from_email=message.from_email,
+        subject=message.subject,
+        text_body=message.body if message.content_subtype == "plain" else "",
+        html_body=html_body or (message.body if message.content_subtype == "html" else ""),
+    )
+    transaction.on_commit(lambda: send_email.delay(str(outbound.pk)), robust=True)
+    return outbound
+
+
+# --- Profile ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def update_profile(*, user: User, display_name: str) -> User:
+    display_name = display_name.strip()
+    if display_name == user.display_name:
+        return user
+    before = user.display_name
+    user.display_name = display_name
+    user.save(update_fields=["display_name"])
+    record(
+        Action.PROFILE_UPDATED,
+        actor=user,
+        target=user,
+        data={"display_name": {"from": before, "to": display_name}},
+    )
+    return user
+
+
+# --- Sessions ---------------------------------------------------------------------------------
+
+
+def _end_sessions(sessions: list[UserSession]) -> int:
+    for session in sessions:
+        session.end()
+    return len(sessions)
+
+
+@transaction.atomic
+def revoke_session(*, user: User, session_id: int, actor: User) -> bool:
+    """End one of ``user``'s sessions. Returns False if it is not theirs or already gone."""
+    session = UserSession.objects.filter(user=user, pk=session_id).first()
+    if session is None:
+        return False
+    _end_sessions([session])
+    record(
+        Action.SESSION_REVOKED,
+        actor=actor,
+        target=user,
+        data={"session": session.pk, "session_ip": session.ip},
+    )
+    return True
+
+
+@transaction.atomic
+def revoke_all_sessions(*, user: User, actor: User, keep_session_key: str | None = None) -> int:
+    """End every session of ``user`` (but ``keep_session_key``, if given)."""
+    sessions = [
+        session
+        for session in UserSession.objects.filter(user=user)
+        if session.session_key != keep_session_key
+    ]
+    count = _end_sessions(sessions)
+    record(
+        Action.SESSIONS_REVOKED_ALL,
+        actor=actor,
+        target=user,
+        data={"sessions_ended": count, "kept_current": keep_session_key is not None},
+    )
+    return count
+
+
+# --- Support actions --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def block_user(*, user: User, actor: User, reason: str) -> User:
+    """Block ``user``: they cannot log in, and every session they have ends now."""
+    reason = _clean_reason(reason)
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.is_blocked:
+        return user
+    user.is_blocked = True
+    user.blocked_reason = reason
+    user.blocked_at = timezone.now()
+    user.save(update_fields=["is_blocked", "blocked_reason", "blocked_at"])
+    ended = _end_sessions(list(UserSession.objects.filter(user=user)))
+    record(
+        Action.USER_BLOCKED,
+        actor=actor,
+        target=user,
+        data={"reason": reason, "sessions_ended": ended},
+    )
+    return user
+
+
+@transaction.atomic
+def unblock_user(*, user: User, actor: User, reason: str) -> User:
+    reason = _clean_reason(reason)
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if not user.is_blocked:
+        return user
+    previous_reason = user.blocked_reason
+    user.is_blocked = False
+    user.blocked_reason = ""
+    user.blocked_at = None
+    user.save(update_fields=["is_blocked", "blocked_reason", "blocked_at"])
+    record(
+        Action.USER_UNBLOCKED,
+        actor=actor,
+        target=user,
+        data={"reason": reason, "was_blocked_for": previous_reason},
+    )
+    return user
+
+
+@transaction.atomic
+def resend_verification(*, request: HttpRequest, user: User, actor: User) -> bool:
+    """Send a fresh verification email for ``user``'s unverified primary address.
+
+    Returns False (and sends nothing) when every address is already verified.
+    """
+    address = (
+        EmailAddress.objects.filter(user=user, verified=False).order_by("-primary", "id").first()
+    )
+    if address is None:
+        return False
+    address.send_confirmation(request, signup=False)
+    record(
+        Action.EMAIL_VERIFICATION_RESENT,
+        actor=actor,
+        target=user,
+        data={"email": address.email},
+    )
+    return True

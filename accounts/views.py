@@ -1,0 +1,87 @@
+"""Self-service pages at /account/: profile and sessions.
+
+Email addresses and password are allauth's own views, styled by templates/ and mounted under
+/account/ as well (see accounts/urls.py).
+"""
+
+from __future__ import annotations
+
+from allauth.usersessions.models import UserSession
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts import services
+from accounts.forms import ProfileForm
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        services.update_profile(user=request.user, display_name=form.cleaned_data["display_name"])
+        messages.success(request, "Your profile was saved.")
+        return redirect("selfservice:profile")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/profile.html", {"form": form}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def sessions(request: HttpRequest) -> HttpResponse:
+    current_key = request.session.session_key
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "revoke":
+            return _revoke_one(request, current_key)
+        if action == "revoke_others":
+            count = services.revoke_all_sessions(
+                user=request.user, actor=request.user, keep_session_key=current_key
+            )
+            messages.success(request, f"Signed out of {count} other session(s).")
+            return redirect("selfservice:sessions")
+        if action == "revoke_all":
+            services.revoke_all_sessions(user=request.user, actor=request.user)
+            logout(request)
+            messages.success(request, "You were signed out everywhere, including here.")
+            return redirect("account_login")
+        messages.error(request, "Choose which session to sign out.")
+        return _render_sessions(request, current_key, status=400)
+    return _render_sessions(request, current_key)
+
+
+def _revoke_one(request: HttpRequest, current_key: str | None) -> HttpResponse:
+    raw_id = request.POST.get("session", "")
+    session_id = int(raw_id) if raw_id.isdigit() and len(raw_id) < 19 else None
+    target = (
+        UserSession.objects.filter(user=request.user, pk=session_id).first()
+        if session_id is not None
+        else None
+    )
+    if target is None:
+        messages.error(request, "That session does not exist or has already ended.")
+        return _render_sessions(request, current_key, status=404)
+    services.revoke_session(user=request.user, session_id=target.pk, actor=request.user)
+    if target.session_key == current_key:
+        logout(request)
+        return redirect("account_login")
+    messages.success(request, "That session was signed out.")
+    return redirect("selfservice:sessions")
+
+
+def _render_sessions(request: HttpRequest, current_key: str | None, status: int = 200):
+    user_sessions = sorted(
+        UserSession.objects.purge_and_list(request.user),
+        key=lambda s: s.last_seen_at,
+        reverse=True,
+    )
+    return render(
+        request,
+        "accounts/sessions.html",
+        {"user_sessions": user_sessions, "current_key": current_key},
+        status=status,
+    )

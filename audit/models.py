@@ -1,0 +1,81 @@
+"""The audit log: append-only rows that stand on their own."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, NoReturn
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from audit.actions import Action, Outcome
+
+
+class AuditLogIsAppendOnly(Exception):
+    """Raised when code tries to change or remove an audit event."""
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AuditLogIsAppendOnly("Audit events are never updated.")
+
+    def delete(self) -> NoReturn:
+        raise AuditLogIsAppendOnly("Audit events are never deleted.")
+
+    def for_org(self, org: Any) -> AuditEventQuerySet:
+        return self.filter(organization_id=getattr(org, "pk", org))
+
+    def about_user(self, user: Any) -> AuditEventQuerySet:
+        return self.filter(
+            models.Q(actor_id=user.pk) | models.Q(target_type="user", target_id=str(user.pk))
+        )
+
+
+class AuditEvent(models.Model):
+    """One thing that happened.
+
+    A row carries text copies of the actor and target next to their keys, so it still reads
+    correctly after the user is renamed or deleted. ``data`` is redacted before it is stored.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    action = models.CharField(max_length=64, choices=Action.choices, db_index=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+    )
+    actor_text = models.CharField(max_length=320, blank=True)
+    # Organizations arrive with issue 4; the key is kept as a plain column until then.
+    organization_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_text = models.CharField(max_length=320, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [models.Index(fields=["target_type", "target_id", "-occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} by {self.actor_text or '-'}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditLogIsAppendOnly("Audit events are never updated.")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AuditLogIsAppendOnly("Audit events are never deleted.")

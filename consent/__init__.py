@@ -1,0 +1,1 @@
+"""Consent records and data-subject requests (issue 6)."""
