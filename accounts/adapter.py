@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context as allauth_context
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sites.shortcuts import get_current_site
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -15,12 +18,26 @@ from accounts import services
 from audit.actions import Action, Outcome
 from audit.services import record
 
+EMAIL_MAX_LENGTH = 254  # RFC 5321's limit on a forward path, and the column's width
+
 
 class AccountAdapter(DefaultAccountAdapter):
+    def clean_email(self, email: str) -> str:
+        """Every form that takes an address (sign-up, add email) passes through here."""
+        email = super().clean_email(email)
+        if len(email) > EMAIL_MAX_LENGTH:
+            raise ValidationError(
+                f"An email address can be at most {EMAIL_MAX_LENGTH} characters long."
+            )
+        return email
+
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
         """Render now, deliver later: every email goes out through a Celery task."""
         request = allauth_context.request
-        ctx = {"request": request, "email": email, "current_site": get_current_site(request)}
+        site = get_current_site(request)
+        # Emails greet people with the product's name, not the bare host name.
+        current_site = SimpleNamespace(name=settings.GATEHOUSE_PRODUCT_NAME, domain=site.domain)
+        ctx = {"request": request, "email": email, "current_site": current_site}
         ctx.update(context)
         message = self.render_mail(template_prefix, email, ctx)
         services.queue_email(template=template_prefix, message=message)

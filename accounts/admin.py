@@ -49,7 +49,9 @@ def _reasoned_action(
                 if applies(user):
                     perform(user=user, actor=request.user, reason=form.cleaned_data["reason"])
                     done += 1
-            modeladmin.message_user(request, f"{verb.capitalize()} {done} user(s).", messages.SUCCESS)
+            modeladmin.message_user(
+                request, f"{verb.capitalize()} {done} user(s).", messages.SUCCESS
+            )
             return None
         context = {
             **modeladmin.admin_site.each_context(request),
@@ -146,7 +148,16 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     list_display = ("created_at", "to", "template", "status", "attempts", "sent_at")
     list_filter = ("status", "template")
     search_fields = ("=to",)
-    fields = ("to", "template", "subject", "status", "attempts", "last_error", "created_at", "sent_at")
+    fields = (
+        "to",
+        "template",
+        "subject",
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "sent_at",
+    )
     readonly_fields = fields
     show_full_result_count = False
 

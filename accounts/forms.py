@@ -18,12 +18,15 @@ class SignupForm(AllauthSignupForm):
         return super().try_save(request)
 
 
-class ProfileForm(forms.ModelForm):
-    class Meta:
-        model = User
-        fields = ["display_name"]
-        labels = {"display_name": "Display name"}
-        help_texts = {"display_name": "How Gatehouse and the apps you use greet you."}
+class ProfileForm(forms.Form):
+    # A plain form, not a ModelForm: validating must not touch the user object; the service
+    # makes the change (and records it).
+    display_name = forms.CharField(
+        label="Display name",
+        max_length=User._meta.get_field("display_name").max_length,
+        required=False,
+        help_text="How Gatehouse and the apps you use greet you.",
+    )
 
 
 class ReasonForm(forms.Form):

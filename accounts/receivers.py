@@ -29,7 +29,7 @@ def audit_logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None
     if request is not None and hasattr(request, "session"):
         from allauth.account.authentication import get_authentication_records
 
-        records = get_authentication_records(request)
+        records = get_authentication_records(request, user)
         method = records[-1].get("method") if records else None
     record(Action.LOGIN_SUCCEEDED, actor=user, target=user, data={"method": method})
 

@@ -8,7 +8,6 @@ Calling one twice with the same input is harmless.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from allauth.account.models import EmailAddress
 from allauth.usersessions.models import UserSession

@@ -45,9 +45,7 @@ def send_email(self, outbound_email_id: str) -> str:
     """Send one queued email. Safe to run twice: a sent email is not sent again."""
     failure: Exception | None = None
     with transaction.atomic():
-        outbound = (
-            OutboundEmail.objects.select_for_update().filter(pk=outbound_email_id).first()
-        )
+        outbound = OutboundEmail.objects.select_for_update().filter(pk=outbound_email_id).first()
         if outbound is None or outbound.status == OutboundEmail.Status.SENT:
             return "skipped"
         outbound.attempts += 1

@@ -15,4 +15,5 @@ allauth_pages = [
     path("account/email/", allauth_views.email, name="account_email"),
     path("account/password/", allauth_views.password_change, name="account_change_password"),
     path("account/password/set/", allauth_views.password_set, name="account_set_password"),
+    path("accounts/confirm-email/<str:key>/", views.confirm_email, name="account_confirm_email"),
 ]

@@ -6,11 +6,14 @@ Email addresses and password are allauth's own views, styled by templates/ and m
 
 from __future__ import annotations
 
+from typing import Any
+
+from allauth.account import views as allauth_views
 from allauth.usersessions.models import UserSession
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -21,7 +24,7 @@ from accounts.forms import ProfileForm
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
-    form = ProfileForm(request.POST or None, instance=request.user)
+    form = ProfileForm(request.POST or None, initial={"display_name": request.user.display_name})
     if request.method == "POST" and form.is_valid():
         services.update_profile(user=request.user, display_name=form.cleaned_data["display_name"])
         messages.success(request, "Your profile was saved.")
@@ -85,3 +88,18 @@ def _render_sessions(request: HttpRequest, current_key: str | None, status: int 
         {"user_sessions": user_sessions, "current_key": current_key},
         status=status,
     )
+
+
+class ConfirmEmailView(allauth_views.ConfirmEmailView):
+    """allauth's confirmation page, but an expired or unknown link posted back gets the same
+    "this link expired or is invalid" page as when it is opened, not a bare 404."""
+
+    def post(self, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().post(*args, **kwargs)
+        except Http404:
+            self.object = None
+            return self.render_to_response(self.get_context_data(), status=400)
+
+
+confirm_email = ConfirmEmailView.as_view()

@@ -1,4 +1,7 @@
-"""The Celery app. Workers: ``celery -A config worker``; the scheduler: ``celery -A config beat``."""
+"""The Celery app.
+
+Workers run ``celery -A config worker``; the one scheduler runs ``celery -A config beat``.
+"""
 
 import os
 

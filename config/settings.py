@@ -156,7 +156,6 @@ PASSWORD_HASHERS = [
     "accounts.hashers.GatehouseArgon2Hasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -228,6 +227,8 @@ else:
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)
+if not CELERY_BROKER_URL:
+    CELERY_BROKER_URL = "memory://"  # eager tasks never reach it; it keeps kombu from guessing
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -304,8 +305,8 @@ def _refuse_unsafe_production() -> None:
     backend = CACHES["default"]["BACKEND"]
     if backend.endswith(("locmem.LocMemCache", "dummy.DummyCache")):
         raise ImproperlyConfigured(
-            "Production (DEBUG off) needs a shared cache: rate limits, lockouts and sessions kept in "
-            "per-process memory are not shared between workers. Set REDIS_URL."
+            "Production (DEBUG off) needs a shared cache: rate limits, lockouts and sessions "
+            "kept in per-process memory are not shared between workers. Set REDIS_URL."
         )
     if CELERY_TASK_ALWAYS_EAGER:
         raise ImproperlyConfigured(

@@ -1,0 +1,110 @@
+"""Changing the email address: verify the new one, tell the old one, reauthenticate first."""
+
+from __future__ import annotations
+
+from allauth.account.models import EmailAddress
+from django.core import mail
+from django.test import Client
+
+from accounts.models import User
+from audit.models import AuditEvent
+from tests.conftest import links_in, path_of
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+
+
+def ask_for_change(client, new_email: str):
+    return client.post("/account/email/", {"action_add": "", "email": new_email})
+
+
+def reauthenticate(client, password: str = DEFAULT_PASSWORD):
+    return client.post("/accounts/reauthenticate/", {"password": password})
+
+
+def test_change_is_pending_until_the_new_address_is_verified(logged_in_client, user):
+    old_email = user.email
+    assert reauthenticate(logged_in_client).status_code == 302
+    mail.outbox.clear()
+
+    response = ask_for_change(logged_in_client, "new.address@example.com")
+
+    assert response.status_code == 302
+    [verification] = mail.outbox
+    assert verification.to == ["new.address@example.com"]
+    user.refresh_from_db()
+    assert user.email == old_email, "nothing changes before the new address is verified"
+    assert AuditEvent.objects.filter(action="email.added", actor=user).exists()
+
+    [link] = [link for link in links_in(verification) if "/confirm-email/" in link]
+    mail.outbox.clear()
+    assert logged_in_client.post(path_of(link)).status_code == 302
+
+    user.refresh_from_db()
+    assert user.email == "new.address@example.com"
+    assert list(EmailAddress.objects.filter(user=user).values_list("email", "primary")) == [
+        ("new.address@example.com", True)
+    ]
+    [notice] = mail.outbox
+    assert notice.to == [old_email], "the old address is told about the change"
+    assert "new.address@example.com" in notice.body
+    changed = AuditEvent.objects.get(action="email.changed")
+    assert changed.data == {"from": old_email, "to": "new.address@example.com"}
+    assert AuditEvent.objects.filter(action="email.verified", target_id=str(user.pk)).exists()
+    # The new address is now the login.
+    logged_in_client.post("/accounts/logout/")
+    response = logged_in_client.post(
+        "/accounts/login/", {"login": "new.address@example.com", "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 302
+
+
+def test_change_requires_recent_reauthentication(logged_in_client, user, settings):
+    mail.outbox.clear()
+
+    response = ask_for_change(logged_in_client, "new.address@example.com")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/reauthenticate/")
+    assert mail.outbox == []
+    assert not EmailAddress.objects.filter(email="new.address@example.com").exists()
+
+    response = logged_in_client.post(response["Location"], {"password": "wrong password"})
+    assert response.status_code == 200
+    assert response.context["form"].errors
+
+    # A reauthentication counts for a few minutes only.
+    assert reauthenticate(logged_in_client).status_code == 302
+    settings.ACCOUNT_REAUTHENTICATION_TIMEOUT = 0
+    response = ask_for_change(logged_in_client, "new.address@example.com")
+    assert response["Location"].startswith("/accounts/reauthenticate/")
+
+
+def test_changing_to_an_address_someone_else_has_reveals_nothing(logged_in_client, user):
+    UserFactory(email="someone.else@example.com")
+    reauthenticate(logged_in_client)
+    mail.outbox.clear()
+
+    response = ask_for_change(logged_in_client, "Someone.Else@example.com")
+
+    assert response.status_code == 302  # the same answer as for a free address
+    assert User.objects.filter(email__iexact="someone.else@example.com").count() == 1
+    # Even if the owner of that address follows the link they are sent, it stays theirs.
+    [message] = mail.outbox
+    assert message.to == ["someone.else@example.com"]
+    for link in links_in(message):
+        if "/confirm-email/" in link:
+            response = Client().post(path_of(link))
+            assert response.status_code < 500
+    assert not EmailAddress.objects.filter(
+        user=user, email__iexact="someone.else@example.com", verified=True
+    ).exists()
+    user.refresh_from_db()
+    assert user.email != "someone.else@example.com"
+
+
+def test_malformed_new_address_is_a_form_error(logged_in_client, user):
+    reauthenticate(logged_in_client)
+    for bad in ("not-an-email", "a" * 300 + "@example.com", ""):
+        response = ask_for_change(logged_in_client, bad)
+        assert response.status_code == 200
+        assert response.context["form"].errors
+    assert EmailAddress.objects.filter(user=user).count() == 1

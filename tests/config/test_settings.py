@@ -1,0 +1,89 @@
+"""Settings read from the environment refuse unsafe production combinations at start-up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STRONG_SECRET = "k3Y-" + "x9Qz" * 16
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": STRONG_SECRET,
+    "DATABASE_URL": "postgres://gatehouse@127.0.0.1:5432/gatehouse",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "ALLOWED_HOSTS": "id.example.com",
+}
+SETTINGS_VARS = (
+    "DEBUG",
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "ALLOWED_HOSTS",
+    "EMAIL_HOST",
+)
+
+
+def run_django(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARS}
+    env.update(env_overrides)
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def boot(env_overrides: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run_django(env_overrides, "-c", "import django; django.setup(); print('booted')")
+
+
+def test_production_settings_boot():
+    result = boot(PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert "booted" in result.stdout
+
+
+def test_production_refuses_a_per_process_cache():
+    env = {k: v for k, v in PRODUCTION.items() if k != "REDIS_URL"}
+    env["CELERY_BROKER_URL"] = "redis://127.0.0.1:6379/1"
+    result = boot(env)
+    assert result.returncode != 0
+    assert "needs a shared cache" in result.stderr
+
+
+def test_production_refuses_to_run_without_a_secret_key():
+    env = {k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"}
+    result = boot(env)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize("secret", ["short", "a" * 60])
+def test_production_refuses_a_weak_secret_key(secret):
+    result = boot({**PRODUCTION, "SECRET_KEY": secret})
+    assert result.returncode != 0
+    assert "SECRET_KEY is too short or too simple" in result.stderr
+
+
+def test_a_malformed_boolean_is_an_error_not_a_guess():
+    result = boot({**PRODUCTION, "DEBUG": "maybe"})
+    assert result.returncode != 0
+    assert "DEBUG must be a boolean" in result.stderr
+
+
+def test_check_deploy_passes_with_production_settings():
+    result = run_django(
+        PRODUCTION, "manage.py", "check", "--deploy", "--fail-level", "WARNING"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout

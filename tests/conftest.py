@@ -1,0 +1,105 @@
+"""Shared fixtures.
+
+Every test runs against a real transaction boundary (``transactional_db``): Gatehouse sends
+email and other side effects ``on_commit``, and a test that wrapped everything in one rolled
+back transaction would never see them. Celery runs tasks eagerly here except in the tests that
+start a real worker (tests/accounts/test_email_worker.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+import pytest
+from django.core import mail
+from django.core.cache import cache
+from django.test import Client
+
+from config.celery import app as celery_app
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+
+# CI sets this: there, a test that needs PostgreSQL, Redis or Chromium fails instead of skipping.
+REQUIRE_ALL = os.environ.get("GATEHOUSE_REQUIRE_SERVICES") == "1"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip on a laptop that lacks an outside service; fail in CI, where it must be there."""
+    if condition:
+        return
+    if REQUIRE_ALL:
+        pytest.fail(f"required for this run but missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _gatehouse_test_environment(transactional_db, settings):
+    # Production settings (CI) redirect plain HTTP; the test client speaks plain HTTP.
+    settings.SECURE_SSL_REDIRECT = False
+    celery_app.conf.task_always_eager = True
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def user():
+    return UserFactory()
+
+
+@pytest.fixture
+def password() -> str:
+    return DEFAULT_PASSWORD
+
+
+@pytest.fixture
+def logged_in_client(user, password) -> Client:
+    client = Client(HTTP_USER_AGENT="pytest-browser/1.0")
+    response = client.post("/accounts/login/", {"login": user.email, "password": password})
+    assert response.status_code == 302, response.content[:500]
+    return client
+
+
+def links_in(message: mail.EmailMessage) -> list[str]:
+    return re.findall(r"https?://[^\s\"'<>]+", message.body)
+
+
+def path_of(url: str) -> str:
+    return re.sub(r"^https?://[^/]+", "", url)
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class _Inbox:
+    """Messages a real SMTP server on loopback received, as parsed email messages."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 and a free port; yields (port, inbox)."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, inbox
+    finally:
+        controller.stop()
