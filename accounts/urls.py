@@ -1,5 +1,6 @@
 from allauth.account import views as allauth_views
 from django.urls import path
+from django.views.generic import RedirectView
 
 from accounts import views
 
@@ -15,5 +16,11 @@ allauth_pages = [
     path("account/email/", allauth_views.email, name="account_email"),
     path("account/password/", allauth_views.password_change, name="account_change_password"),
     path("account/password/set/", allauth_views.password_set, name="account_set_password"),
+]
+
+# Gatehouse's versions of allauth views at allauth's own addresses: listed before allauth's
+# URLs so that they are the ones that answer.
+allauth_overrides = [
     path("accounts/confirm-email/<str:key>/", views.confirm_email, name="account_confirm_email"),
+    path("accounts/sessions/", RedirectView.as_view(pattern_name="selfservice:sessions")),
 ]

@@ -114,6 +114,9 @@ if DATABASE_URL:
             conn_health_checks=True,
         )
     }
+    # Server-side cursors cost extra round trips for the small result sets Gatehouse iterates,
+    # and break behind a transaction-pooling PgBouncer.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -127,11 +130,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache and sessions -----------------------------------------------------------------------
 
 if REDIS_URL:
+    # django-redis rather than Django's own Redis backend: Django's builds a new client object
+    # for every command, and a login runs a couple of dozen (rate limits, session, user
+    # sessions); django-redis keeps one client per connection pool.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "gatehouse"),
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 2,
+                "SOCKET_TIMEOUT": 2,
+            },
         }
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cache"

@@ -37,3 +37,13 @@ def test_profile_needs_sign_in(client):
     response = client.get("/account/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def test_self_service_pages_live_under_account(logged_in_client):
+    response = logged_in_client.get("/account/")
+
+    for path in (b'href="/account/email/"', b'href="/account/password/"'):
+        assert path in response.content
+    assert b'href="/account/sessions/"' in response.content
+    assert logged_in_client.get("/account/email/").status_code in (200, 302)
+    assert logged_in_client.get("/account/password/").status_code == 200

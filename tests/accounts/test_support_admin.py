@@ -119,7 +119,9 @@ def test_unblock_with_reason_lets_the_user_back_in(staff_client):
     user.refresh_from_db()
     assert not user.is_blocked and user.blocked_reason == ""
     assert AuditEvent.objects.get(action="user.unblocked").data["reason"] == "Cleared after review"
-    response = Client().post("/accounts/login/", {"login": user.email, "password": DEFAULT_PASSWORD})
+    response = Client().post(
+        "/accounts/login/", {"login": user.email, "password": DEFAULT_PASSWORD}
+    )
     assert response.status_code == 302
 
 

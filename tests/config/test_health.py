@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.core.cache import caches
-from kombu import Connection
 from django.test import override_settings
+from kombu import Connection
 
 from config.celery import app as celery_app
 

@@ -82,8 +82,6 @@ def test_a_malformed_boolean_is_an_error_not_a_guess():
 
 
 def test_check_deploy_passes_with_production_settings():
-    result = run_django(
-        PRODUCTION, "manage.py", "check", "--deploy", "--fail-level", "WARNING"
-    )
+    result = run_django(PRODUCTION, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
