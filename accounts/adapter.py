@@ -14,9 +14,14 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts import services
+from accounts import ratelimits, services
 from audit.actions import Action, Outcome
 from audit.services import record
+
+
+def _attempted_login(credentials: dict[str, Any]) -> str:
+    return str(credentials.get("email") or credentials.get("username") or "")
+
 
 EMAIL_MAX_LENGTH = 254  # RFC 5321's limit on a forward path, and the column's width
 
@@ -41,6 +46,22 @@ class AccountAdapter(DefaultAccountAdapter):
         ctx.update(context)
         message = self.render_mail(template_prefix, email, ctx)
         services.queue_email(template=template_prefix, message=message)
+
+    def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
+        if ratelimits.is_locked_out(
+            ip=self.get_client_ip(request), email=_attempted_login(credentials)
+        ):
+            raise self.validation_error("too_many_login_attempts")
+
+    def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
+        ratelimits.record_failure(
+            ip=self.get_client_ip(request), email=_attempted_login(credentials)
+        )
+
+    def _delete_login_attempts_cached_email(self, request: HttpRequest, **credentials: Any) -> None:
+        # Called by allauth after a successful password reset: the owner proved control of the
+        # mailbox, so the email's lockout ends.
+        ratelimits.clear_email(_attempted_login(credentials))
 
     def pre_login(
         self, request: HttpRequest, user: AbstractBaseUser, **kwargs: Any

@@ -125,3 +125,21 @@ def prune_outbound_email() -> int:
         if not batch:
             return deleted
         deleted += OutboundEmail.objects.filter(pk__in=batch).delete()[0]
+
+
+@shared_task(acks_late=True)
+def purge_ended_user_sessions(after_id: int = 0) -> int:
+    """Delete session-tracking rows whose session has ended (logged out or expired).
+
+    Walks the table in id order, a batch at a time; a run that fills its batch queues the
+    next batch rather than holding a worker for the whole table.
+    """
+    from allauth.usersessions.models import UserSession
+
+    batch = list(UserSession.objects.filter(pk__gt=after_id).order_by("pk")[:PRUNE_BATCH_SIZE])
+    ended = [session.pk for session in batch if not session.exists()]
+    if ended:
+        UserSession.objects.filter(pk__in=ended).delete()
+    if len(batch) == PRUNE_BATCH_SIZE:
+        purge_ended_user_sessions.delay(batch[-1].pk)
+    return len(ended)

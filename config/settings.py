@@ -80,7 +80,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "accounts.user_sessions.SessionActivityMiddleware",
     "audit.middleware.AuditContextMiddleware",
 ]
 
@@ -202,19 +202,29 @@ ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = 1
 ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_RATE_LIMITS = {
-    # Failed logins: per client address, and per attempted email (a lockout of that email that
-    # lifts by itself; a successful login does not reset it, so it cannot be gamed).
-    "login_failed": "10/m/ip,5/5m/key",
-    "login": "30/m/ip",
+    # Failed password logins are throttled by accounts/ratelimits.py instead (per client
+    # address and per email, GATEHOUSE_FAILED_LOGIN_LIMITS below).
+    "login_failed": None,
+    "login": None,
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "request_login_code": "20/m/ip,3/m/key",
 }
 ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
+# Failed password checks allowed per window: (attempts, window in seconds).
+GATEHOUSE_FAILED_LOGIN_LIMITS = {
+    "ip": (env_int("FAILED_LOGINS_PER_IP", 10), env_int("FAILED_LOGINS_PER_IP_WINDOW", 60)),
+    "email": (
+        env_int("FAILED_LOGINS_PER_EMAIL", 5),
+        env_int("FAILED_LOGINS_PER_EMAIL_WINDOW", 300),
+    ),
+}
 # Client IP behind a reverse proxy: how many proxies in front of Gatehouse append to
 # X-Forwarded-For. 0 (the default) means REMOTE_ADDR is trusted as the client address.
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
-USERSESSIONS_TRACK_ACTIVITY = True
+# Activity is tracked by accounts.user_sessions.SessionActivityMiddleware, throttled; allauth's
+# own tracking writes to the database on every request.
+USERSESSIONS_TRACK_ACTIVITY = False
 
 # --- Email ------------------------------------------------------------------------------------
 
@@ -250,6 +260,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "prune-outbound-email": {
         "task": "accounts.tasks.prune_outbound_email",
+        "schedule": 3600.0,
+    },
+    "purge-ended-user-sessions": {
+        "task": "accounts.tasks.purge_ended_user_sessions",
         "schedule": 3600.0,
     },
     "requeue-stalled-email": {

@@ -127,3 +127,45 @@ def test_login_form_rejects_oversized_and_missing_fields(client):
         response = client.post("/accounts/login/", data)
         assert response.status_code == 200
         assert response.context["form"].errors
+
+
+def test_failures_from_one_address_across_many_emails_lock_that_address(client, user):
+    for n in range(10):
+        login(client, f"guess{n}@example.com", "wrong password here")
+
+    response = login(client, user.email, DEFAULT_PASSWORD)
+
+    assert response.status_code == 200
+    assert "Too many failed login attempts" in str(response.context["form"].non_field_errors())
+    # Another address is not affected.
+    other = Client(REMOTE_ADDR="198.51.100.20")
+    assert login(other, user.email, DEFAULT_PASSWORD).status_code == 302
+
+
+def test_lockout_lifts_when_the_window_passes(client, user, settings):
+    import time
+
+    settings.GATEHOUSE_FAILED_LOGIN_LIMITS = {"ip": (10, 60), "email": (2, 1)}
+    login(client, user.email, "wrong password here")
+    login(client, user.email, "wrong password here")
+    assert login(client, user.email, DEFAULT_PASSWORD).status_code == 200
+
+    time.sleep(1.2)
+
+    assert login(client, user.email, DEFAULT_PASSWORD).status_code == 302
+
+
+def test_password_reset_ends_the_email_lockout(client, user):
+    from django.core import mail
+
+    from tests.conftest import links_in, path_of
+
+    for _ in range(5):
+        login(client, user.email, "wrong password here")
+    client.post("/accounts/password/reset/", {"email": user.email})
+    [link] = [x for x in links_in(mail.outbox[-1]) if "/password/reset/key/" in x]
+    form_path = client.get(path_of(link))["Location"]
+    new = "maroon-Lantern-orbit-42"
+    client.post(form_path, {"password1": new, "password2": new})
+
+    assert login(Client(), user.email, new).status_code == 302

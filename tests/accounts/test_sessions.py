@@ -103,3 +103,38 @@ def test_sessions_page_needs_sign_in(client):
     response = client.get("/account/sessions/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def test_last_seen_is_refreshed_at_most_every_few_minutes(user):
+    client = sign_in(user, "Laptop")
+    tracked = UserSession.objects.get(user=user)
+    first_seen = tracked.last_seen_at
+
+    client.get("/account/")
+    assert UserSession.objects.get(pk=tracked.pk).last_seen_at == first_seen
+
+    session = client.session
+    session["_gatehouse_session_seen"] = 0  # as if the last refresh were long ago
+    session.save()
+    client.get("/account/", REMOTE_ADDR="192.0.2.7")
+
+    refreshed = UserSession.objects.get(pk=tracked.pk)
+    assert refreshed.last_seen_at > first_seen
+    assert refreshed.ip == "192.0.2.7"
+
+
+def test_periodic_purge_drops_rows_of_ended_sessions_only(user):
+    from accounts.tasks import purge_ended_user_sessions
+
+    kept = sign_in(user, "Kept")
+    ended = sign_in(user, "Ended")
+    ended.post("/accounts/logout/")
+    # Logging out ends the session in the store; the tracking row is swept later.
+    UserSession.objects.create(user=user, session_key="gone-long-ago", ip="192.0.2.1")
+
+    assert UserSession.objects.filter(user=user).count() == 3
+
+    assert purge_ended_user_sessions() == 2
+
+    assert [s.user_agent for s in UserSession.objects.filter(user=user)] == ["Kept"]
+    assert is_signed_in(kept)
