@@ -241,7 +241,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="one per core")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
-    parser.add_argument("--connections", type=int, default=6)
+    parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--hash-seconds", type=float, default=8.0)
     parser.add_argument("--port", type=int, default=8077)
