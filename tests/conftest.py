@@ -15,7 +15,7 @@ import shutil
 import pytest
 from django.core import mail
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, override_settings
 
 from config.celery import app as celery_app
 from tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -33,10 +33,19 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _plain_http():
+    """Production settings (CI) redirect plain HTTP to HTTPS and mark cookies Secure; the test
+    client and the live server for the browser speak plain HTTP on loopback. Session-scoped,
+    so it is in force before the live server builds its middleware."""
+    with override_settings(
+        SECURE_SSL_REDIRECT=False, SESSION_COOKIE_SECURE=False, CSRF_COOKIE_SECURE=False
+    ):
+        yield
+
+
 @pytest.fixture(autouse=True)
-def _gatehouse_test_environment(transactional_db, settings):
-    # Production settings (CI) redirect plain HTTP; the test client speaks plain HTTP.
-    settings.SECURE_SSL_REDIRECT = False
+def _gatehouse_test_environment(transactional_db):
     celery_app.conf.task_always_eager = True
     cache.clear()
     yield

@@ -33,8 +33,6 @@ def browser_page(live_server, settings, monkeypatch):
     # between browser steps are still plain synchronous calls.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver"]
-    settings.SESSION_COOKIE_SECURE = False  # the live server speaks plain HTTP
-    settings.CSRF_COOKIE_SECURE = False
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 860})
