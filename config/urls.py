@@ -1,9 +1,14 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
 from accounts.urls import allauth_overrides, allauth_pages
 from config import health
+
+# Staff sign in through the same login as everyone else (rate limits, lockout, blocked-user
+# check, and the second factor once it exists), not through the admin's own unthrottled form.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="selfservice:profile"), name="home"),

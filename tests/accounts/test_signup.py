@@ -138,3 +138,15 @@ def test_signup_with_taken_email_looks_like_a_new_signup(client):
     to_taken = [m for m in mail.outbox if m.to == ["taken@example.com"]]
     assert len(to_taken) == 1, "the owner is told someone tried to sign up with their address"
     assert "/accounts/password/reset/" in to_taken[0].body
+
+
+def test_signups_are_rate_limited_per_address():
+    from django.test import Client
+
+    for n in range(20):
+        assert sign_up(Client(), f"person{n}@example.com").status_code == 302
+
+    response = sign_up(Client(), "one.too.many@example.com")
+
+    assert response.status_code == 429
+    assert not User.objects.filter(email="one.too.many@example.com").exists()

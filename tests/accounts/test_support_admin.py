@@ -165,3 +165,26 @@ def test_blocked_user_with_live_session_is_signed_out_on_next_request(user):
 
     assert response.status_code == 302
     assert "_auth_user_id" not in device.session
+
+
+def test_admin_login_goes_through_the_throttled_gatehouse_login(client):
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
+
+    # The admin's own form cannot be used to guess passwords around the lockout.
+    staff = UserFactory(email="staff@gatehouse.test", is_staff=True)
+    response = client.post("/admin/login/", {"username": staff.email, "password": "guess"})
+    assert response.status_code == 302
+    assert "_auth_user_id" not in client.session
+
+
+def test_staff_signs_in_at_the_login_page_and_reaches_the_admin(client):
+    staff = UserFactory(email="staff@gatehouse.test", is_staff=True, is_superuser=True)
+    response = client.post(
+        "/accounts/login/?next=/admin/",
+        {"login": staff.email, "password": DEFAULT_PASSWORD, "next": "/admin/"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
