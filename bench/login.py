@@ -194,6 +194,34 @@ def csrf_pair(port: int) -> tuple[str, str]:
     return cookie, match.group(1)
 
 
+def _cpu_group(name: str, cmdline: str) -> str | None:
+    if "gunicorn" in cmdline and "config.wsgi" in cmdline:
+        return "gunicorn"
+    if name.startswith("postgres"):
+        return "postgres"
+    if name.startswith("redis-server"):
+        return "redis"
+    return None
+
+
+def cpu_seconds_by_group() -> dict[str, float]:
+    """CPU time (user + system) so far of Gatehouse's server processes and its stores."""
+    import resource
+
+    import psutil
+
+    totals = {"gunicorn": 0.0, "postgres": 0.0, "redis": 0.0}
+    for process in psutil.process_iter(["name", "cmdline", "cpu_times"]):
+        times = process.info["cpu_times"]
+        group = _cpu_group(process.info["name"] or "", " ".join(process.info["cmdline"] or []))
+        if group and times is not None:
+            totals[group] += times.user + times.system
+    # wrk has exited by the time the run is over; its CPU is in this process's children.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    totals["wrk"] = children.ru_utime + children.ru_stime
+    return totals
+
+
 def flush_rate_limits(redis_url: str) -> None:
     import redis
 
@@ -261,7 +289,9 @@ def main() -> None:
         wrk(args, 3, csrf)  # warm-up: connections, caches, the first requests of each worker
         time.sleep(1)  # let the last warm-up requests finish before their sessions go
         flush_rate_limits(args.redis_url)
+        cpu_before = cpu_seconds_by_group()
         result = wrk(args, args.seconds, csrf)
+        cpu_after = cpu_seconds_by_group()
     finally:
         stop(server)
     hash_after = raw_hash_rate(args.workers, args.hash_seconds)
@@ -283,6 +313,12 @@ def main() -> None:
         "raw_argon2_verifies_per_second": round(hash_rate, 1),
         "raw_argon2_before_after": [round(hash_before, 1), round(hash_after, 1)],
         "ratio_logins_to_hash_rate": round(ratio, 3),
+        # Where the CPU went, per successful login, next to the hash's own cost per verify.
+        "cpu_ms_per_login": {
+            group: round((cpu_after[group] - cpu_before[group]) / max(result["ok"], 1) * 1000, 2)
+            for group in cpu_before
+        },
+        "argon2_cpu_ms_per_verify": round(args.workers / hash_rate * 1000, 2),
         "goal": GOAL,
     }
     OUT.mkdir(parents=True, exist_ok=True)
