@@ -6,7 +6,7 @@ import logging
 import uuid
 
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 logger = logging.getLogger(__name__)
 
 
+@transaction.non_atomic_requests  # liveness must not even open a database transaction
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -44,6 +45,7 @@ def _check_broker() -> None:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 
+@transaction.non_atomic_requests
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:

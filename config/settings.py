@@ -125,6 +125,9 @@ else:
             "NAME": DATA_DIR / "gatehouse.sqlite3",
         }
     }
+# Each request's writes commit together or not at all (no half-written data when a view fails
+# halfway), and a login's handful of writes cost one commit instead of one each.
+DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and sessions -----------------------------------------------------------------------
