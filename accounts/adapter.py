@@ -48,15 +48,18 @@ class AccountAdapter(DefaultAccountAdapter):
         services.queue_email(template=template_prefix, message=message)
 
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
-        if ratelimits.is_locked_out(
-            ip=self.get_client_ip(request), email=_attempted_login(credentials)
-        ):
-            raise self.validation_error("too_many_login_attempts")
-
-    def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
-        ratelimits.record_failure(
+        # Counted before the password is checked (see accounts/ratelimits.py); allauth calls
+        # _rollback_login_failed_rl_usage below when the password turns out to be right.
+        self._gatehouse_attempt = ratelimits.consume_attempt(
             ip=self.get_client_ip(request), email=_attempted_login(credentials)
         )
+        if not self._gatehouse_attempt.allowed:
+            raise self.validation_error("too_many_login_attempts")
+
+    def _rollback_login_failed_rl_usage(self) -> None:
+        attempt = getattr(self, "_gatehouse_attempt", None)
+        if attempt is not None:
+            attempt.rollback()
 
     def _delete_login_attempts_cached_email(self, request: HttpRequest, **credentials: Any) -> None:
         # Called by allauth after a successful password reset: the owner proved control of the

@@ -100,8 +100,26 @@ def resend_verification(
     )
 
 
+class NoSecretLookupsMixin:
+    """Django admin accepts filters on any field through the URL (``?password__startswith=``),
+    hidden or not. Fields holding secrets must not be filterable: a staff member could rebuild
+    a value one character at a time."""
+
+    secret_fields: frozenset[str] = frozenset()
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        if lookup.split("__", 1)[0] in self.secret_fields:
+            return False
+        return super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
+
+
+# Fields only a superuser may change, and only with an audit trail (see save_model).
+PRIVILEGE_FIELDS = ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")
+
+
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+    secret_fields = frozenset({"password"})
     list_display = ("email", "display_name", "is_blocked", "is_staff", "date_joined", "last_login")
     list_filter = (
         "is_blocked",
@@ -133,6 +151,18 @@ class UserAdmin(admin.ModelAdmin):
     )
     filter_horizontal = ("groups", "user_permissions")
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        readonly = tuple(self.readonly_fields)
+        if not request.user.is_superuser:
+            # Support staff cannot grant themselves (or anyone) more power.
+            readonly += PRIVILEGE_FIELDS
+        return readonly
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        services.record_staff_edit(
+            user=obj, actor=request.user, changed_fields=list(form.changed_data)
+        )
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         # People sign up themselves (or arrive by invitation or SSO); staff do not mint accounts.
         return False
@@ -142,7 +172,8 @@ class UserAdmin(admin.ModelAdmin):
 
 
 @admin.register(OutboundEmail)
-class OutboundEmailAdmin(admin.ModelAdmin):
+class OutboundEmailAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+    secret_fields = frozenset({"text_body", "html_body"})
     """Delivery status of email, for "I never got the email" tickets. Bodies are never shown."""
 
     list_display = ("created_at", "to", "template", "status", "attempts", "sent_at")

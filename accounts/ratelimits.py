@@ -1,29 +1,65 @@
 """Failed-login throttling, kept in the shared cache (Redis in production).
 
-Gatehouse counts failed password checks per client address and per attempted email, as Auth0's
+Gatehouse counts password attempts per client address and per attempted email, as Auth0's
 brute-force protection does, and refuses further attempts for that address or email until the
-window passes. A correct password does not reset the counters (an attacker could otherwise mix
-in logins to an account they own), but a password reset clears the email's counter.
+window passes. An attempt is counted *before* the password is checked, so a burst of parallel
+guesses cannot all slip through while the first ones are still hashing; a correct password
+then takes its own attempt back. (It does not reset the counters: an attacker could otherwise
+mix in logins to an account they own.) A password reset clears the email's counter.
 
 This replaces django-allauth's own ``login_failed`` limit on the login path: allauth keeps a
-locked list of timestamps per rule and spends about twenty cache round trips on every login,
-successful or not; fixed-window counters cost one read per login and two writes per failure.
+locked list of timestamps per rule and spends about twenty cache round trips on every login;
+here a login costs one round trip to count and one to take the attempt back, each a small Lua
+script on Redis (plain cache calls on any other cache backend).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
+
+# Count each key and start its window on the first count; return the counts.
+_CONSUME = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+  counts[i] = count
+end
+return counts
+"""
+# Take an attempt back, but never bring a window back to life once it has expired.
+_ROLLBACK = """
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('DECR', key) end
+end
+return 0
+"""
 
 
 @dataclass(frozen=True)
 class Limit:
     attempts: int
     window_seconds: int
+
+
+@dataclass
+class Attempt:
+    """One counted login attempt."""
+
+    allowed: bool
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def rollback(self) -> None:
+        """The password was right: this attempt does not count against anyone."""
+        if self.keys:
+            _store().rollback(list(self.keys.values()))
+            self.keys = {}
 
 
 def _limits() -> dict[str, Limit]:
@@ -37,6 +73,8 @@ def _client_bucket(ip: str) -> str:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return ip
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)  # ::ffff:a.b.c.d is the IPv4 client a.b.c.d
     if address.version == 6:
         return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
     return str(address)
@@ -52,32 +90,84 @@ def _keys(*, ip: str | None, email: str) -> dict[str, str]:
     return keys
 
 
-def is_locked_out(*, ip: str | None, email: str) -> bool:
-    """True if this address or this email has used up its failed attempts."""
+class _CacheStore:
+    """Any Django cache: add() opens a window, incr() counts in it."""
+
+    def consume(self, keys: list[str], windows: list[int]) -> list[int]:
+        counts = []
+        for key, window in zip(keys, windows, strict=True):
+            cache.add(key, 0, timeout=window)
+            try:
+                counts.append(cache.incr(key))
+            except ValueError:  # the window closed between the two calls
+                cache.set(key, 1, timeout=window)
+                counts.append(1)
+        return counts
+
+    def rollback(self, keys: list[str]) -> None:
+        for key in keys:
+            with contextlib.suppress(ValueError):  # the window expired: nothing to take back
+                cache.decr(key)
+
+    def delete(self, key: str) -> None:
+        cache.delete(key)
+
+
+class _RedisStore:
+    """django-redis: one atomic script per call, under the cache's key prefix."""
+
+    def __init__(self) -> None:
+        from django_redis import get_redis_connection
+
+        client = get_redis_connection("default")
+        self._consume = client.register_script(_CONSUME)
+        self._rollback = client.register_script(_ROLLBACK)
+        self._client = client
+        self._prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+
+    def _full(self, keys: list[str]) -> list[str]:
+        return [f"{self._prefix}:ratelimit:{key}" for key in keys]
+
+    def consume(self, keys: list[str], windows: list[int]) -> list[int]:
+        return [int(count) for count in self._consume(keys=self._full(keys), args=windows)]
+
+    def rollback(self, keys: list[str]) -> None:
+        self._rollback(keys=self._full(keys))
+
+    def delete(self, key: str) -> None:
+        self._client.delete(*self._full([key]))
+
+
+_stores: dict[str, _CacheStore | _RedisStore] = {}
+
+
+def _store() -> _CacheStore | _RedisStore:
+    backend = settings.CACHES["default"]["BACKEND"]
+    if backend not in _stores:
+        _stores.clear()
+        redis = backend == "django_redis.cache.RedisCache"
+        _stores[backend] = _RedisStore() if redis else _CacheStore()
+    return _stores[backend]
+
+
+def consume_attempt(*, ip: str | None, email: str) -> Attempt:
+    """Count a password attempt for this address and email; ``allowed`` is False once either
+    has used up its attempts for the current window."""
     limits = _limits()
-    keys = _keys(ip=ip, email=email)
-    counts = cache.get_many(list(keys.values()))
-    return any(
-        counts.get(key, 0) >= limits[scope].attempts
-        for scope, key in keys.items()
-        if scope in limits
+    keys = {scope: key for scope, key in _keys(ip=ip, email=email).items() if scope in limits}
+    if not keys:
+        return Attempt(allowed=True)
+    scopes = list(keys)
+    counts = _store().consume(
+        [keys[scope] for scope in scopes], [limits[scope].window_seconds for scope in scopes]
     )
-
-
-def record_failure(*, ip: str | None, email: str) -> None:
-    limits = _limits()
-    for scope, key in _keys(ip=ip, email=email).items():
-        if scope not in limits:
-            continue
-        # add() starts the window only if no window is open; incr() is atomic in Redis.
-        cache.add(key, 0, timeout=limits[scope].window_seconds)
-        try:
-            cache.incr(key)
-        except ValueError:  # the window closed between the two calls
-            cache.set(key, 1, timeout=limits[scope].window_seconds)
+    allowed = all(
+        count <= limits[scope].attempts for scope, count in zip(scopes, counts, strict=True)
+    )
+    return Attempt(allowed=allowed, keys=keys)
 
 
 def clear_email(email: str) -> None:
     key = _keys(ip=None, email=email).get("email")
     if key:
-        cache.delete(key)
+        _store().delete(key)

@@ -170,6 +170,34 @@ def unblock_user(*, user: User, actor: User, reason: str) -> User:
 
 
 @transaction.atomic
+def record_staff_edit(*, user: User, actor: User, changed_fields: list[str]) -> User:
+    """Save a user edited on the admin's change form, recording which fields changed.
+
+    Many-to-many fields (groups, permissions) are saved by the admin after this; their new
+    values are recorded here from the form's point of view as field names only.
+    """
+    user.save()
+    if changed_fields:
+        record(
+            Action.USER_EDITED_BY_STAFF,
+            actor=actor,
+            target=user,
+            data={
+                "fields": sorted(changed_fields),
+                "values": {
+                    name: getattr(user, name)
+                    for name in sorted(changed_fields)
+                    if name in STAFF_EDIT_SCALAR_FIELDS
+                },
+            },
+        )
+    return user
+
+
+STAFF_EDIT_SCALAR_FIELDS = frozenset({"display_name", "is_active", "is_staff", "is_superuser"})
+
+
+@transaction.atomic
 def resend_verification(*, request: HttpRequest, user: User, actor: User) -> bool:
     """Send a fresh verification email for ``user``'s unverified primary address.
 

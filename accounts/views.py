@@ -59,7 +59,8 @@ def sessions(request: HttpRequest) -> HttpResponse:
 
 def _revoke_one(request: HttpRequest, current_key: str | None) -> HttpResponse:
     raw_id = request.POST.get("session", "")
-    session_id = int(raw_id) if raw_id.isdigit() and len(raw_id) < 19 else None
+    # isascii(): "²".isdigit() is true, but int("²") is an error.
+    session_id = int(raw_id) if raw_id.isascii() and raw_id.isdigit() and len(raw_id) < 19 else None
     target = (
         UserSession.objects.filter(user=request.user, pk=session_id).first()
         if session_id is not None

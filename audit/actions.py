@@ -27,6 +27,7 @@ class Action(models.TextChoices):
     SESSIONS_REVOKED_ALL = "session.revoked_all", "Signed out everywhere"
     USER_BLOCKED = "user.blocked", "User blocked"
     USER_UNBLOCKED = "user.unblocked", "User unblocked"
+    USER_EDITED_BY_STAFF = "user.edited_by_staff", "User edited in the admin"
 
 
 class Outcome(models.TextChoices):

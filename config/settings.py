@@ -70,6 +70,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
+    # Early, so that every audit event of the request (even one written by a middleware below,
+    # like the blocked-user sign-out) carries its id, address and user agent.
+    "audit.middleware.AuditContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -81,7 +84,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.user_sessions.SessionActivityMiddleware",
-    "audit.middleware.AuditContextMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -213,7 +215,10 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
     "request_login_code": "20/m/ip,3/m/key",
 }
-ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
+ACCOUNT_FORMS = {
+    "signup": "accounts.forms.SignupForm",
+    "request_login_code": "accounts.forms.RequestLoginCodeForm",
+}
 # Failed password checks allowed per window: (attempts, window in seconds).
 GATEHOUSE_FAILED_LOGIN_LIMITS = {
     "ip": (env_int("FAILED_LOGINS_PER_IP", 10), env_int("FAILED_LOGINS_PER_IP_WINDOW", 60)),
@@ -223,8 +228,10 @@ GATEHOUSE_FAILED_LOGIN_LIMITS = {
     ),
 }
 # Client IP behind a reverse proxy: how many proxies in front of Gatehouse append to
-# X-Forwarded-For. 0 (the default) means REMOTE_ADDR is trusted as the client address.
+# X-Forwarded-For; 0 means clients connect directly (REMOTE_ADDR is the client). Production
+# must say which (see _refuse_unsafe_production).
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+_TRUSTED_PROXY_COUNT_IS_SET = env_str("TRUSTED_PROXY_COUNT") != ""
 # Activity is tracked by accounts.user_sessions.SessionActivityMiddleware, throttled; allauth's
 # own tracking writes to the database on every request.
 USERSESSIONS_TRACK_ACTIVITY = False
@@ -343,6 +350,20 @@ def _refuse_unsafe_production() -> None:
         raise ImproperlyConfigured("Production (DEBUG off) needs DATABASE_URL (PostgreSQL).")
     if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
         raise ImproperlyConfigured("SECRET_KEY is too short or too simple for production.")
+    if not _TRUSTED_PROXY_COUNT_IS_SET:
+        # Behind a proxy, the default (0) would make every client look like the proxy: one
+        # failed-login counter for everybody, and the proxy's address in every audit event.
+        raise ImproperlyConfigured(
+            "Set TRUSTED_PROXY_COUNT in production: the number of proxies in front of "
+            "Gatehouse that append to X-Forwarded-For (0 if clients connect directly)."
+        )
+    wildcard_hosts = [host for host in ALLOWED_HOSTS if host == "*" or host.startswith(".")]
+    if wildcard_hosts:
+        # Links in emails (verification, password reset) are built from the Host header.
+        raise ImproperlyConfigured(
+            f"ALLOWED_HOSTS must list exact host names in production, not {wildcard_hosts}: "
+            "emailed links are built from the request's host."
+        )
 
 
 _refuse_unsafe_production()

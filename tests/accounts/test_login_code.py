@@ -80,3 +80,14 @@ def test_confirm_page_without_a_pending_code_is_not_an_error(client):
     response = client.post("/accounts/login/code/confirm/", {"code": "ABCDEF"})
     assert response.status_code in (302, 200)
     assert "_auth_user_id" not in client.session
+
+
+def test_overlong_address_is_a_form_error_not_a_stored_email():
+    from accounts.models import OutboundEmail
+
+    long_address = "a" * 250 + "@example.com"
+    for path in ("/accounts/login/code/", "/accounts/password/reset/"):
+        response = Client().post(path, {"email": long_address})
+        assert response.status_code == 200
+        assert "email" in response.context["form"].errors
+    assert OutboundEmail.objects.count() == 0

@@ -90,6 +90,8 @@ def test_bad_revoke_requests_are_clear_errors(user):
     for data in (
         {"action": "revoke", "session": "not-a-number"},
         {"action": "revoke", "session": "9" * 40},
+        {"action": "revoke", "session": "²"},
+        {"action": "revoke", "session": "-1"},
         {"action": "revoke"},
         {"action": "explode"},
         {},

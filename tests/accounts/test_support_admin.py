@@ -161,10 +161,12 @@ def test_blocked_user_with_live_session_is_signed_out_on_next_request(user):
     # A block written behind the service's back (no session teardown) is still enforced.
     User.objects.filter(pk=user.pk).update(is_blocked=True)
 
-    response = device.get("/account/")
+    response = device.get("/account/", HTTP_X_REQUEST_ID="edge-req-blocked-1")
 
     assert response.status_code == 302
     assert "_auth_user_id" not in device.session
+    event = AuditEvent.objects.get(action="logout", actor=user)
+    assert event.request_id == "edge-req-blocked-1" and event.ip == "127.0.0.1"
 
 
 def test_admin_login_goes_through_the_throttled_gatehouse_login(client):
@@ -188,3 +190,59 @@ def test_staff_signs_in_at_the_login_page_and_reaches_the_admin(client):
     assert response.status_code == 302
     assert response["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
+
+
+def test_secret_fields_cannot_be_filtered_through_the_url(staff_client, user):
+    prefix = user.password[:12]
+    response = staff_client.get(CHANGELIST, {"password__startswith": prefix})
+    assert response.status_code == 400
+
+    response = staff_client.get("/admin/accounts/outboundemail/", {"text_body__contains": "key"})
+    assert response.status_code == 400
+
+
+def _support_agent() -> Client:
+    """Staff with the change-user permission, but not a superuser."""
+    from django.contrib.auth.models import Permission
+
+    agent = UserFactory(email="agent@gatehouse.test", is_staff=True)
+    agent.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_user", "change_user"])
+    )
+    client = Client()
+    client.force_login(agent)
+    client.agent = agent
+    return client
+
+
+def test_support_agent_cannot_make_anyone_superuser(user):
+    agent_client = _support_agent()
+    agent = agent_client.agent
+    page = agent_client.get(f"{CHANGELIST}{agent.pk}/change/")
+    assert page.status_code == 200
+    assert b'name="is_superuser"' not in page.content
+
+    agent_client.post(
+        f"{CHANGELIST}{agent.pk}/change/",
+        {"display_name": "Agent", "is_superuser": "on", "is_staff": "on"},
+    )
+
+    agent.refresh_from_db()
+    assert not agent.is_superuser
+    assert agent.display_name == "Agent"
+    event = AuditEvent.objects.get(action="user.edited_by_staff")
+    assert event.data["fields"] == ["display_name"]
+
+
+def test_superuser_edits_of_privileges_are_audited(staff_client, user):
+    response = staff_client.post(
+        f"{CHANGELIST}{user.pk}/change/",
+        {"display_name": user.display_name, "is_active": "on", "is_staff": "on"},
+    )
+
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.is_staff
+    event = AuditEvent.objects.get(action="user.edited_by_staff")
+    assert event.actor_id == staff_client.staff.pk
+    assert event.data == {"fields": ["is_staff"], "values": {"is_staff": True}}

@@ -17,6 +17,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://gatehouse@127.0.0.1:5432/gatehouse",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "ALLOWED_HOSTS": "id.example.com",
+    "TRUSTED_PROXY_COUNT": "1",
 }
 SETTINGS_VARS = (
     "DEBUG",
@@ -26,6 +27,10 @@ SETTINGS_VARS = (
     "CELERY_BROKER_URL",
     "ALLOWED_HOSTS",
     "EMAIL_HOST",
+    "TRUSTED_PROXY_COUNT",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_COOKIES",
+    "SECURE_HSTS_SECONDS",
 )
 
 
@@ -73,6 +78,21 @@ def test_production_refuses_a_weak_secret_key(secret):
     result = boot({**PRODUCTION, "SECRET_KEY": secret})
     assert result.returncode != 0
     assert "SECRET_KEY is too short or too simple" in result.stderr
+
+
+def test_production_must_say_how_many_proxies_are_in_front():
+    env = {k: v for k, v in PRODUCTION.items() if k != "TRUSTED_PROXY_COUNT"}
+    result = boot(env)
+    assert result.returncode != 0
+    assert "Set TRUSTED_PROXY_COUNT in production" in result.stderr
+    assert boot({**PRODUCTION, "TRUSTED_PROXY_COUNT": "0"}).returncode == 0
+
+
+@pytest.mark.parametrize("hosts", ["*", ".example.com", "id.example.com,*"])
+def test_production_refuses_wildcard_hosts(hosts):
+    result = boot({**PRODUCTION, "ALLOWED_HOSTS": hosts})
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS must list exact host names" in result.stderr
 
 
 def test_a_malformed_boolean_is_an_error_not_a_guess():
