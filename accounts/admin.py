@@ -30,6 +30,9 @@ class EmailVerifiedFilter(admin.SimpleListFilter):
         return queryset
 
 
+REASON_PAGE_PREVIEW = 20
+
+
 def _reasoned_action(
     *,
     name: str,
@@ -37,7 +40,13 @@ def _reasoned_action(
     perform: Callable[..., Any],
     applies: Callable[[User], bool],
 ) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet[User]], HttpResponse | None]:
-    """An admin action that first asks for a reason, then calls a service per user."""
+    """An admin action that first asks for a reason, then calls a service per user.
+
+    ``perform(request=, user=, actor=, reason=)`` returns something true when it acted. The
+    confirmation page posts back to the same changelist URL (so its filters still apply) with
+    the ids the changelist page posted, plus ``select_across`` when "select all" was used: the
+    selection is never copied into thousands of hidden fields.
+    """
 
     def action(
         modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[User]
@@ -45,20 +54,36 @@ def _reasoned_action(
         form = ReasonForm(request.POST if "confirm" in request.POST else None)
         if form.is_bound and form.is_valid():
             done = 0
-            for user in queryset:
-                if applies(user):
-                    perform(user=user, actor=request.user, reason=form.cleaned_data["reason"])
+            for user in queryset.iterator(chunk_size=500):
+                if applies(user) and perform(
+                    request=request,
+                    user=user,
+                    actor=request.user,
+                    reason=form.cleaned_data["reason"],
+                ):
                     done += 1
             modeladmin.message_user(
-                request, f"{verb.capitalize()} {done} user(s).", messages.SUCCESS
+                request, f"{verb.capitalize()}: {done} user(s).", messages.SUCCESS
             )
             return None
+        select_across = request.POST.get("select_across") == "1"
+        user_count = queryset.count()
         context = {
             **modeladmin.admin_site.each_context(request),
-            "title": f"{verb.capitalize()} users: give a reason",
+            "title": f"{verb.capitalize()}: give a reason",
             "opts": modeladmin.model._meta,
             "form": form,
-            "users": queryset,
+            "users_preview": queryset[:REASON_PAGE_PREVIEW],
+            "user_count": user_count,
+            "more_count": max(0, user_count - REASON_PAGE_PREVIEW),
+            # Echo what the changelist posted (one page at most): Django needs a selection to
+            # run the action again, and with select_across it then acts on the whole filter.
+            "selected_ids": [
+                pk
+                for pk in request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)
+                if pk.isascii() and pk.isdigit()
+            ],
+            "select_across": select_across,
             "action_name": name,
             "verb": verb,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
@@ -66,38 +91,28 @@ def _reasoned_action(
         return TemplateResponse(request, "admin/accounts/user/reason_action.html", context)
 
     action.__name__ = name
-    action.short_description = f"{verb.capitalize()} selected users (asks for a reason)"  # type: ignore[attr-defined]
+    action.short_description = f"{verb.capitalize()} (asks for a reason)"  # type: ignore[attr-defined]
     return action
 
 
 block_users = _reasoned_action(
     name="block_users",
     verb="block",
-    perform=services.block_user,
+    perform=lambda request, **kwargs: services.block_user(**kwargs),
     applies=lambda user: not user.is_blocked,
 )
 unblock_users = _reasoned_action(
     name="unblock_users",
     verb="unblock",
-    perform=services.unblock_user,
+    perform=lambda request, **kwargs: services.unblock_user(**kwargs),
     applies=lambda user: user.is_blocked,
 )
-
-
-@admin.action(description="Resend the verification email")
-def resend_verification(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[User]
-) -> None:
-    sent = sum(
-        services.resend_verification(request=request, user=user, actor=request.user)
-        for user in queryset
-    )
-    skipped = queryset.count() - sent
-    modeladmin.message_user(
-        request,
-        f"Sent {sent} verification email(s); {skipped} user(s) had nothing to verify.",
-        messages.SUCCESS,
-    )
+resend_verification = _reasoned_action(
+    name="resend_verification",
+    verb="resend the verification email",
+    perform=services.resend_verification,
+    applies=lambda user: True,
+)
 
 
 class NoSecretLookupsMixin:
@@ -173,9 +188,9 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
 
 @admin.register(OutboundEmail)
 class OutboundEmailAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
-    secret_fields = frozenset({"text_body", "html_body"})
     """Delivery status of email, for "I never got the email" tickets. Bodies are never shown."""
 
+    secret_fields = frozenset({"text_body", "html_body"})
     list_display = ("created_at", "to", "template", "status", "attempts", "sent_at")
     list_filter = ("status", "template")
     search_fields = ("=to",)

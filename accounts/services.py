@@ -198,11 +198,12 @@ STAFF_EDIT_SCALAR_FIELDS = frozenset({"display_name", "is_active", "is_staff", "
 
 
 @transaction.atomic
-def resend_verification(*, request: HttpRequest, user: User, actor: User) -> bool:
+def resend_verification(*, request: HttpRequest, user: User, actor: User, reason: str) -> bool:
     """Send a fresh verification email for ``user``'s unverified primary address.
 
     Returns False (and sends nothing) when every address is already verified.
     """
+    reason = _clean_reason(reason)
     address = (
         EmailAddress.objects.filter(user=user, verified=False).order_by("-primary", "id").first()
     )
@@ -213,6 +214,6 @@ def resend_verification(*, request: HttpRequest, user: User, actor: User) -> boo
         Action.EMAIL_VERIFICATION_RESENT,
         actor=actor,
         target=user,
-        data={"email": address.email},
+        data={"email": address.email, "reason": reason},
     )
     return True

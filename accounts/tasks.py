@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import smtplib
 from datetime import timedelta
 
@@ -15,38 +16,39 @@ from accounts.models import OutboundEmail
 
 logger = logging.getLogger(__name__)
 
-# Failures worth another try: the mail server or the network, not the message itself.
-TRANSIENT_ERRORS = (
-    smtplib.SMTPServerDisconnected,
-    smtplib.SMTPConnectError,
-    smtplib.SMTPHeloError,
-    smtplib.SMTPDataError,
-    smtplib.SMTPResponseException,
-    ConnectionError,
-    TimeoutError,
-    OSError,
-)
 MAX_RETRIES = 8
+RETRY_BASE_SECONDS = 5
+RETRY_MAX_SECONDS = 600
 OUTBOUND_EMAIL_RETENTION = timedelta(days=30)
 PRUNE_BATCH_SIZE = 1000
 STALLED_AFTER = timedelta(minutes=10)
+STALLED_GIVE_UP_AFTER = timedelta(days=1)
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=5,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=MAX_RETRIES,
-)
+def is_transient(exc: BaseException) -> bool:
+    """Worth another try: the network or a 4xx "try later" from the server. A 5xx answer (bad
+    recipient, message refused) will not change by retrying."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(400 <= code < 500 for code in codes)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    # SMTPServerDisconnected, refused connections, timeouts: all OSError underneath.
+    return isinstance(exc, OSError)
+
+
+def retry_countdown(retries: int) -> float:
+    """Exponential backoff with full jitter: 5 s, 10 s, 20 s ... capped at ten minutes."""
+    return random.uniform(0, min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**retries))
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def send_email(self, outbound_email_id: str) -> str:
     """Send one queued email. Safe to run twice: a sent email is not sent again."""
     failure: Exception | None = None
     with transaction.atomic():
         outbound = OutboundEmail.objects.select_for_update().filter(pk=outbound_email_id).first()
-        if outbound is None or outbound.status == OutboundEmail.Status.SENT:
+        if outbound is None or outbound.status != OutboundEmail.Status.QUEUED:
             return "skipped"
         outbound.attempts += 1
         message = EmailMultiAlternatives(
@@ -59,19 +61,23 @@ def send_email(self, outbound_email_id: str) -> str:
             message.attach_alternative(outbound.html_body, "text/html")
         try:
             message.send()
-        except TRANSIENT_ERRORS as exc:
+        except Exception as exc:
+            transient = is_transient(exc)
+            final = not transient or self.request.retries >= MAX_RETRIES
+            _record_failure(outbound, exc, final=final)
+            if final:
+                logger.warning(
+                    "email %s failed for good after %s attempt(s): %s",
+                    outbound.pk,
+                    outbound.attempts,
+                    type(exc).__name__,
+                )
+                return "failed"
             failure = exc
-            final = self.request.retries >= MAX_RETRIES
-            outbound.status = OutboundEmail.Status.FAILED if final else OutboundEmail.Status.QUEUED
-            outbound.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            outbound.save(update_fields=["attempts", "status", "last_error"])
         else:
-            # The body may carry a one-time code or a reset link: once it is out, keep only the
-            # record of what was sent to whom.
             outbound.status = OutboundEmail.Status.SENT
             outbound.sent_at = timezone.now()
-            outbound.text_body = ""
-            outbound.html_body = ""
+            _erase_body(outbound)
             outbound.last_error = ""
             outbound.save(
                 update_fields=[
@@ -86,23 +92,43 @@ def send_email(self, outbound_email_id: str) -> str:
     if failure is None:
         return "sent"
     logger.warning(
-        "sending email %s failed (attempt %s): %s",
+        "sending email %s failed (attempt %s), will retry: %s",
         outbound_email_id,
         self.request.retries + 1,
         type(failure).__name__,
     )
-    if self.request.retries >= MAX_RETRIES:
-        return "failed"
     # Raised outside the transaction, so the attempt count and error above are kept.
-    raise failure
+    raise self.retry(exc=failure, countdown=retry_countdown(self.request.retries))
+
+
+def _erase_body(outbound: OutboundEmail) -> None:
+    # The body may carry a one-time code or a reset link: once the email is out, or will never
+    # go out, keep only the record of what was sent to whom.
+    outbound.text_body = ""
+    outbound.html_body = ""
+
+
+def _record_failure(outbound: OutboundEmail, exc: Exception, *, final: bool) -> None:
+    outbound.last_error = f"{type(exc).__name__}: {exc}"[:500]
+    if final:
+        outbound.status = OutboundEmail.Status.FAILED
+        _erase_body(outbound)
+    else:
+        outbound.status = OutboundEmail.Status.QUEUED
+    outbound.save(update_fields=["attempts", "status", "last_error", "text_body", "html_body"])
 
 
 @shared_task(acks_late=True)
 def requeue_stalled_email() -> int:
     """Queue again the emails whose task never ran (e.g. the broker was down at commit time)."""
-    cutoff = timezone.now() - STALLED_AFTER
+    now = timezone.now()
+    # Never tried at all (a task that ran once counts its attempt, and Celery owns its retries),
+    # and not so old that its link or code has lost its point.
     stalled = OutboundEmail.objects.filter(
-        status=OutboundEmail.Status.QUEUED, attempts=0, created_at__lt=cutoff
+        status=OutboundEmail.Status.QUEUED,
+        attempts=0,
+        created_at__lt=now - STALLED_AFTER,
+        created_at__gt=now - STALLED_GIVE_UP_AFTER,
     ).values_list("pk", flat=True)[:PRUNE_BATCH_SIZE]
     count = 0
     for pk in stalled:

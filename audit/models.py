@@ -43,11 +43,13 @@ class AuditEvent(models.Model):
     occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
     action = models.CharField(max_length=64, choices=Action.choices, db_index=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
+    # No database constraint and DO_NOTHING: deleting a user must not rewrite (or be blocked
+    # by) the events they caused; actor_text keeps saying who it was.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
         related_name="+",
         db_constraint=False,
     )

@@ -88,6 +88,13 @@ class _Inbox:
     def __init__(self) -> None:
         self.messages: list = []
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        # A real server's answer to a mailbox that does not exist: permanent (5xx).
+        if address.endswith("@refused.test"):
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
         from email import message_from_bytes, policy
 

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from accounts import services
 from accounts.models import OutboundEmail
-from accounts.tasks import MAX_RETRIES, send_email
+from accounts.tasks import MAX_RETRIES, is_transient, retry_countdown, send_email
 
 
 def queue(to: str = "ada@example.com") -> OutboundEmail:
@@ -70,17 +70,75 @@ def test_unreachable_server_leaves_email_queued_for_retry_then_failed(settings):
     assert "ConnectionRefused" in outbound.last_error
     assert outbound.text_body == "plain body", "kept so that the retry can send it"
 
-    # The last retry Celery allows gives up and says so.
+    # The last retry Celery allows gives up, says so, and erases the body with its link.
     assert send_email.apply(args=[str(outbound.pk)], retries=MAX_RETRIES).get() == "failed"
     outbound.refresh_from_db()
     assert outbound.status == OutboundEmail.Status.FAILED
     assert outbound.attempts == 2
+    assert outbound.text_body == "" and outbound.html_body == ""
 
 
-def test_send_email_retries_transient_errors_with_backoff():
-    assert ConnectionRefusedError in send_email.autoretry_for or OSError in send_email.autoretry_for
-    assert send_email.retry_backoff and send_email.max_retries == MAX_RETRIES
-    assert send_email.acks_late
+def test_refused_message_fails_at_once_and_is_not_retried(smtp_server, settings):
+    port, inbox = smtp_server
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = False
+
+    outbound = queue(to="nobody@refused.test")  # the server answers 550 for this mailbox
+
+    outbound.refresh_from_db()
+    assert outbound.status == OutboundEmail.Status.FAILED
+    assert outbound.attempts == 1
+    assert "SMTPRecipientsRefused" in outbound.last_error
+    assert outbound.text_body == ""
+    assert inbox.messages == []
+
+
+def test_stalled_email_is_queued_again_only_if_never_tried(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.tasks import requeue_stalled_email
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with transaction.atomic():  # created, but the commit-time task is never run
+        never_tried = queue()
+        tried = queue()
+        too_old = queue()
+        transaction.set_rollback(False)
+    # Emulate: the broker was down at commit time for these rows.
+    OutboundEmail.objects.all().update(
+        status=OutboundEmail.Status.QUEUED, attempts=0, sent_at=None, text_body="plain body"
+    )
+    OutboundEmail.objects.filter(pk=tried.pk).update(attempts=1)
+    now = timezone.now()
+    OutboundEmail.objects.exclude(pk=too_old.pk).update(created_at=now - timedelta(minutes=30))
+    OutboundEmail.objects.filter(pk=too_old.pk).update(created_at=now - timedelta(days=2))
+
+    assert requeue_stalled_email() == 1
+
+    assert OutboundEmail.objects.get(pk=never_tried.pk).status == OutboundEmail.Status.SENT
+    assert OutboundEmail.objects.get(pk=tried.pk).status == OutboundEmail.Status.QUEUED
+
+
+def test_only_network_trouble_and_4xx_answers_are_retried():
+    import smtplib
+
+    assert is_transient(ConnectionRefusedError())
+    assert is_transient(smtplib.SMTPServerDisconnected("gone"))
+    assert is_transient(smtplib.SMTPDataError(451, b"try again later"))
+    assert not is_transient(smtplib.SMTPDataError(554, b"message refused"))
+    assert not is_transient(smtplib.SMTPRecipientsRefused({"a@x.test": (550, b"no such user")}))
+    assert is_transient(smtplib.SMTPRecipientsRefused({"a@x.test": (452, b"mailbox full")}))
+    assert not is_transient(ValueError("bad header"))
+
+
+def test_retry_backoff_grows_and_is_capped():
+    assert all(0 <= retry_countdown(0) <= 5 for _ in range(50))
+    assert all(0 <= retry_countdown(3) <= 40 for _ in range(50))
+    assert all(retry_countdown(20) <= 600 for _ in range(50))
 
 
 def test_failed_email_goes_out_when_the_server_is_back(settings, smtp_server):

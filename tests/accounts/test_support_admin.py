@@ -130,9 +130,21 @@ def test_resend_verification_sends_to_unverified_users_only(staff_client):
     verified = UserFactory()
     mail.outbox.clear()
 
-    staff_client.post(
+    asked = staff_client.post(
         CHANGELIST,
         {"action": "resend_verification", "_selected_action": [unverified.pk, verified.pk]},
+    )
+    assert b"give a reason" in asked.content
+    assert mail.outbox == []
+
+    staff_client.post(
+        CHANGELIST,
+        {
+            "action": "resend_verification",
+            "_selected_action": [unverified.pk, verified.pk],
+            "confirm": "1",
+            "reason": "User says the first email never came (ticket 99)",
+        },
     )
 
     assert [m.to for m in mail.outbox] == [[unverified.email]]
@@ -246,3 +258,32 @@ def test_superuser_edits_of_privileges_are_audited(staff_client, user):
     event = AuditEvent.objects.get(action="user.edited_by_staff")
     assert event.actor_id == staff_client.staff.pk
     assert event.data == {"fields": ["is_staff"], "values": {"is_staff": True}}
+
+
+def test_select_all_across_pages_blocks_every_matching_user_without_listing_ids(staff_client):
+    targets = UserFactory.create_batch(60, display_name="Spam Ring")  # more than one page
+    bystander = UserFactory(display_name="Innocent")
+
+    asked = staff_client.post(
+        f"{CHANGELIST}?q=Spam+Ring",
+        {"action": "block_users", "select_across": "1", "_selected_action": [targets[0].pk]},
+    )
+    assert asked.status_code == 200
+    assert b'name="select_across" value="1"' in asked.content
+    assert asked.content.count(b'name="_selected_action"') == 1  # what the page posted
+    assert b"and 40 more" in asked.content
+
+    staff_client.post(
+        f"{CHANGELIST}?q=Spam+Ring",
+        {
+            "action": "block_users",
+            "select_across": "1",
+            "_selected_action": [targets[0].pk],
+            "confirm": "1",
+            "reason": "Spam ring, ticket 12",
+        },
+    )
+
+    assert User.objects.filter(display_name="Spam Ring", is_blocked=True).count() == 60
+    bystander.refresh_from_db()
+    assert not bystander.is_blocked

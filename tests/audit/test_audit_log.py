@@ -100,3 +100,34 @@ def test_admin_lists_and_filters_events_but_cannot_change_them(staff_client, use
     assert staff_client.get(f"/admin/audit/auditevent/{kept.pk}/delete/").status_code == 403
     staff_client.post(f"/admin/audit/auditevent/{kept.pk}/change/", {"action": "login.failed"})
     assert AuditEvent.objects.get(pk=kept.pk).action == "logout"
+
+
+def test_deleting_a_user_keeps_who_acted_on_their_events(user):
+    event = record(Action.LOGOUT, actor=user, target=user)
+    user_pk, email = user.pk, user.email
+
+    user.delete()
+
+    event = AuditEvent.objects.get(pk=event.pk)
+    assert event.actor_id == user_pk
+    assert event.actor_text == email
+
+
+def test_database_refuses_raw_updates_and_deletes_of_events(user):
+    from django.db import DatabaseError, connection, transaction
+
+    from tests.conftest import require
+
+    require(connection.vendor == "postgresql", "PostgreSQL (the trigger is PostgreSQL's)")
+    event = record(Action.LOGOUT, actor=user, target=user)
+    for sql in (
+        "UPDATE audit_auditevent SET action = 'login.failed' WHERE id = %s",
+        "DELETE FROM audit_auditevent WHERE id = %s",
+    ):
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [event.pk])
+    assert AuditEvent.objects.get(pk=event.pk).action == "logout"
