@@ -78,13 +78,8 @@ def test_unreachable_server_leaves_email_queued_for_retry_then_failed(settings):
     assert outbound.text_body == "" and outbound.html_body == ""
 
 
-def test_refused_message_fails_at_once_and_is_not_retried(smtp_server, settings):
-    port, inbox = smtp_server
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_USE_TLS = False
-
+def test_refused_message_fails_at_once_and_is_not_retried(smtp_settings):
+    inbox = smtp_settings
     outbound = queue(to="nobody@refused.test")  # the server answers 550 for this mailbox
 
     outbound.refresh_from_db()
