@@ -91,3 +91,18 @@ def test_overlong_address_is_a_form_error_not_a_stored_email():
         assert response.status_code == 200
         assert "email" in response.context["form"].errors
     assert OutboundEmail.objects.count() == 0
+
+
+def test_blocked_user_cannot_get_in_with_an_emailed_code(client, user):
+    from accounts import services
+    from tests.factories import UserFactory
+
+    services.block_user(user=user, actor=UserFactory(is_staff=True), reason="fraud")
+    request_code(client, user.email)
+    [message] = [m for m in mail.outbox if m.to == [user.email]]
+
+    response = client.post("/accounts/login/code/confirm/", {"code": code_from(message)})
+
+    assert response.status_code == 403
+    assert b"This account is blocked" in response.content
+    assert "_auth_user_id" not in client.session
