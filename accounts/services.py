@@ -1,7 +1,8 @@
 """The write path for accounts: every change to a user made by Gatehouse's own code.
 
 Each function runs in one transaction, records its audit event in that transaction, and defers
-side effects (email, session teardown in other stores) until the transaction commits.
+email until the transaction commits. Ending sessions is not deferred: the session store is not
+transactional, and a block that rolls back after signing someone out errs on the safe side.
 Calling one twice with the same input is harmless.
 """
 
