@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from allauth.account.adapter import get_adapter
@@ -7,6 +8,7 @@ from allauth.account.forms import RequestLoginCodeForm as AllauthRequestLoginCod
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.contrib.auth.hashers import make_password
+from django.db import transaction
 
 from accounts.models import User
 
@@ -14,10 +16,29 @@ from accounts.models import User
 class SignupForm(AllauthSignupForm):
     def try_save(self, request: Any) -> Any:
         if self.account_already_exists:
-            # A new account costs one password hash; spend the same on an address that is
-            # taken, so the response time does not tell the two apart.
-            make_password(self.cleaned_data.get("password1"))
+            _spend_like_a_new_account(self.cleaned_data.get("password1") or "")
         return super().try_save(request)
+
+
+def _spend_like_a_new_account(password: str) -> None:
+    """A new account costs a password hash and three inserts (user, address, audit event).
+
+    For an address that is taken, allauth only sends the owner a notice; do the same work on a
+    throwaway account inside a savepoint that is rolled back, so the response time does not
+    tell a taken address from a free one.
+    """
+    from allauth.account.models import EmailAddress
+
+    from audit.actions import Action
+    from audit.services import record
+
+    with transaction.atomic():
+        decoy = User.objects.create(
+            email=f"decoy-{uuid.uuid4().hex}@signup.invalid", password=make_password(password)
+        )
+        EmailAddress.objects.create(user=decoy, email=decoy.email, primary=True, verified=False)
+        record(Action.USER_SIGNED_UP, actor=decoy, target=decoy)
+        transaction.set_rollback(True)
 
 
 class RequestLoginCodeForm(AllauthRequestLoginCodeForm):

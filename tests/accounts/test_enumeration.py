@@ -87,3 +87,30 @@ def test_login_code_request_for_unknown_email_answers_like_a_known_one(known):
 
     assert normalized(real)[:2] == normalized(unknown)[:2]
     assert real["Location"] == "/accounts/login/code/confirm/"
+
+
+def _inserts_made_by(client: Client, email: str) -> list[str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        client.post("/accounts/signup/", {"email": email, "password1": "violet-Anchor-quarry-81"})
+    tables = []
+    for query in queries.captured_queries:
+        sql = query["sql"]
+        if sql.startswith("INSERT INTO"):
+            tables.append(sql.split('"')[1])
+    return sorted(tables)
+
+
+def test_signup_with_taken_email_does_the_same_writes_as_a_new_one(known):
+    """Timing: a new account writes a user, an address and an audit event; a taken address
+    must cost the same writes (rolled back), not just an email."""
+    taken = _inserts_made_by(Client(), known.email)
+    fresh = _inserts_made_by(Client(), "fresh@example.com")
+
+    assert taken == fresh
+    assert "accounts_user" in fresh and "account_emailaddress" in fresh
+    from accounts.models import User
+
+    assert not User.objects.filter(email__endswith="@signup.invalid").exists()
