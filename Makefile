@@ -30,6 +30,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy accounts audit config organizations sso consent
 
 ## Password-login throughput against the raw Argon2 rate (needs PostgreSQL, Redis and wrk).
 bench: install

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -80,13 +81,13 @@ def _reasoned_action(
             # run the action again, and with select_across it then acts on the whole filter.
             "selected_ids": [
                 pk
-                for pk in request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)
+                for pk in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
                 if pk.isascii() and pk.isdigit()
             ],
             "select_across": select_across,
             "action_name": name,
             "verb": verb,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/accounts/user/reason_action.html", context)
 
@@ -175,7 +176,7 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         services.record_staff_edit(
-            user=obj, actor=request.user, changed_fields=list(form.changed_data)
+            user=obj, actor=cast(User, request.user), changed_fields=list(form.changed_data)
         )
 
     def has_add_permission(self, request: HttpRequest) -> bool:

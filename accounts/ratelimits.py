@@ -142,7 +142,7 @@ _stores: dict[str, _CacheStore | _RedisStore] = {}
 
 
 def _store() -> _CacheStore | _RedisStore:
-    backend = settings.CACHES["default"]["BACKEND"]
+    backend = str(settings.CACHES["default"]["BACKEND"])
     if backend not in _stores:
         _stores.clear()
         redis = backend == "django_redis.cache.RedisCache"

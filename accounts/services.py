@@ -55,9 +55,9 @@ def queue_email(*, template: str, message: EmailMessage) -> OutboundEmail:
         template=template[:200],
         to=message.to[0],
         from_email=message.from_email,
-        subject=message.subject,
-        text_body=message.body if message.content_subtype == "plain" else "",
-        html_body=html_body or (message.body if message.content_subtype == "html" else ""),
+        subject=str(message.subject),
+        text_body=str(message.body) if message.content_subtype == "plain" else "",
+        html_body=html_body or (str(message.body) if message.content_subtype == "html" else ""),
     )
     transaction.on_commit(lambda: send_email.delay(str(outbound.pk)), robust=True)
     return outbound

@@ -6,7 +6,7 @@ Email addresses and password are allauth's own views, styled by templates/ and m
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from allauth.account import views as allauth_views
 from allauth.usersessions.models import UserSession
@@ -19,14 +19,21 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import services
 from accounts.forms import ProfileForm
+from accounts.models import User
+
+
+def _user(request: HttpRequest) -> User:
+    """The signed-in user of a view behind login_required."""
+    return cast(User, request.user)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
-    form = ProfileForm(request.POST or None, initial={"display_name": request.user.display_name})
+    user = _user(request)
+    form = ProfileForm(request.POST or None, initial={"display_name": user.display_name})
     if request.method == "POST" and form.is_valid():
-        services.update_profile(user=request.user, display_name=form.cleaned_data["display_name"])
+        services.update_profile(user=user, display_name=form.cleaned_data["display_name"])
         messages.success(request, "Your profile was saved.")
         return redirect("selfservice:profile")
     status = 400 if request.method == "POST" else 200
@@ -43,12 +50,12 @@ def sessions(request: HttpRequest) -> HttpResponse:
             return _revoke_one(request, current_key)
         if action == "revoke_others":
             count = services.revoke_all_sessions(
-                user=request.user, actor=request.user, keep_session_key=current_key
+                user=_user(request), actor=_user(request), keep_session_key=current_key
             )
             messages.success(request, f"Signed out of {count} other session(s).")
             return redirect("selfservice:sessions")
         if action == "revoke_all":
-            services.revoke_all_sessions(user=request.user, actor=request.user)
+            services.revoke_all_sessions(user=_user(request), actor=_user(request))
             logout(request)
             messages.success(request, "You were signed out everywhere, including here.")
             return redirect("account_login")
@@ -69,7 +76,7 @@ def _revoke_one(request: HttpRequest, current_key: str | None) -> HttpResponse:
     if target is None:
         messages.error(request, "That session does not exist or has already ended.")
         return _render_sessions(request, current_key, status=404)
-    services.revoke_session(user=request.user, session_id=target.pk, actor=request.user)
+    services.revoke_session(user=_user(request), session_id=target.pk, actor=_user(request))
     if target.session_key == current_key:
         logout(request)
         return redirect("account_login")

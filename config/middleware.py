@@ -22,7 +22,9 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        request.request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = (  # type: ignore[attr-defined]
+            incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        )
         response = self.get_response(request)
-        response[REQUEST_ID_HEADER] = request.request_id
+        response[REQUEST_ID_HEADER] = request.request_id  # type: ignore[attr-defined]
         return response

@@ -124,7 +124,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "gatehouse.sqlite3",
+            "NAME": str(DATA_DIR / "gatehouse.sqlite3"),
         }
     }
 # Each request's writes commit together or not at all (no half-written data when a view fails
@@ -336,7 +336,7 @@ def _refuse_unsafe_production() -> None:
     """Production must not run with settings that only make sense on a laptop."""
     if DEBUG:
         return
-    backend = CACHES["default"]["BACKEND"]
+    backend = str(CACHES["default"]["BACKEND"])
     if backend.endswith(("locmem.LocMemCache", "dummy.DummyCache")):
         raise ImproperlyConfigured(
             "Production (DEBUG off) needs a shared cache: rate limits, lockouts and sessions "

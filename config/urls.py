@@ -8,7 +8,7 @@ from config import health
 
 # Staff sign in through the same login as everyone else (rate limits, lockout, blocked-user
 # check, and the second factor once it exists), not through the admin's own unthrottled form.
-admin.site.login = secure_admin_login(admin.site.login)
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="selfservice:profile"), name="home"),
