@@ -1,44 +1,21 @@
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from allauth.account.adapter import get_adapter
 from allauth.account.forms import RequestLoginCodeForm as AllauthRequestLoginCodeForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
-from django.contrib.auth.hashers import make_password
-from django.db import transaction
 
+from accounts import services
 from accounts.models import User
 
 
 class SignupForm(AllauthSignupForm):
     def try_save(self, request: Any) -> Any:
         if self.account_already_exists:
-            _spend_like_a_new_account(self.cleaned_data.get("password1") or "")
+            services.spend_like_a_new_account(password=self.cleaned_data.get("password1") or "")
         return super().try_save(request)
-
-
-def _spend_like_a_new_account(password: str) -> None:
-    """A new account costs a password hash and three inserts (user, address, audit event).
-
-    For an address that is taken, allauth only sends the owner a notice; do the same work on a
-    throwaway account inside a savepoint that is rolled back, so the response time does not
-    tell a taken address from a free one.
-    """
-    from allauth.account.models import EmailAddress
-
-    from audit.actions import Action
-    from audit.services import record
-
-    with transaction.atomic():
-        decoy = User.objects.create(
-            email=f"decoy-{uuid.uuid4().hex}@signup.invalid", password=make_password(password)
-        )
-        EmailAddress.objects.create(user=decoy, email=decoy.email, primary=True, verified=False)
-        record(Action.USER_SIGNED_UP, actor=decoy, target=decoy)
-        transaction.set_rollback(True)
 
 
 class RequestLoginCodeForm(AllauthRequestLoginCodeForm):

@@ -9,9 +9,11 @@ Calling one twice with the same input is harmless.
 from __future__ import annotations
 
 import logging
+import uuid
 
 from allauth.account.models import EmailAddress
 from allauth.usersessions.models import UserSession
+from django.contrib.auth.hashers import make_password
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.db import transaction
 from django.http import HttpRequest
@@ -61,6 +63,24 @@ def queue_email(*, template: str, message: EmailMessage) -> OutboundEmail:
     )
     transaction.on_commit(lambda: send_email.delay(str(outbound.pk)), robust=True)
     return outbound
+
+
+# --- Sign-up ---------------------------------------------------------------------------------
+
+
+def spend_like_a_new_account(*, password: str) -> None:
+    """Cost a sign-up with a taken address as much as a new account: a password hash and three
+    inserts (user, address, audit event), on a throwaway account in a savepoint that is rolled
+    back. allauth only emails the owner of a taken address; without this, the response time
+    would tell a taken address from a free one. Writes nothing that outlives the call.
+    """
+    with transaction.atomic():
+        decoy = User.objects.create(
+            email=f"decoy-{uuid.uuid4().hex}@signup.invalid", password=make_password(password)
+        )
+        EmailAddress.objects.create(user=decoy, email=decoy.email, primary=True, verified=False)
+        record(Action.USER_SIGNED_UP, actor=decoy, target=decoy)
+        transaction.set_rollback(True)
 
 
 # --- Profile ----------------------------------------------------------------------------------
