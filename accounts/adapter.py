@@ -66,6 +66,10 @@ class AccountAdapter(DefaultAccountAdapter):
         # mailbox, so the email's lockout ends.
         ratelimits.clear_email(_attempted_login(credentials))
 
+    def get_login_stages(self) -> list[str]:
+        # After allauth's own (email verification, login code): the second factor.
+        return [*super().get_login_stages(), "accounts.mfa.stages.SecondFactorStage"]
+
     def pre_login(
         self, request: HttpRequest, user: AbstractBaseUser, **kwargs: Any
     ) -> HttpResponse | None:

@@ -13,6 +13,8 @@ from django.template.response import TemplateResponse
 
 from accounts import services
 from accounts.forms import ReasonForm
+from accounts.mfa import policy
+from accounts.mfa import services as mfa_services
 from accounts.models import OutboundEmail, User
 
 
@@ -115,6 +117,15 @@ resend_verification = _reasoned_action(
     applies=lambda user: True,
 )
 
+reset_mfa = _reasoned_action(
+    name="reset_mfa",
+    verb="reset two-step verification",
+    perform=lambda request, user, actor, reason: (
+        mfa_services.reset_mfa(user=user, actor=actor, reason=reason, request=request) > 0
+    ),
+    applies=lambda user: True,
+)
+
 
 class NoSecretLookupsMixin:
     """Django admin accepts filters on any field through the URL (``?password__startswith=``),
@@ -148,8 +159,9 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     ordering = ("-date_joined",)
     list_per_page = 50
     show_full_result_count = False
-    actions = [block_users, unblock_users, resend_verification]
+    actions = [block_users, unblock_users, resend_verification, reset_mfa]
     readonly_fields = (
+        "mfa_summary",
         "email",
         "public_id",
         "date_joined",
@@ -162,6 +174,15 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("email", "display_name", "public_id")}),
         ("Status", {"fields": ("is_active", "is_blocked", "blocked_reason", "blocked_at")}),
+        (
+            "Two-step verification",
+            {
+                "fields": ("mfa_required", "mfa_summary"),
+                "description": "To remove every factor of a user who lost them, use the "
+                "“Reset two-step verification” action on the user list (it asks for a reason "
+                "and emails the user).",
+            },
+        ),
         ("Staff", {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("date_joined", "last_login")}),
     )
@@ -173,6 +194,22 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
             # Support staff cannot grant themselves (or anyone) more power.
             readonly += PRIVILEGE_FIELDS
         return readonly
+
+    @admin.display(description="Factors")
+    def mfa_summary(self, obj: User) -> str:
+        """Kind, name and last use of each factor: never a key, code or credential data."""
+        if obj.pk is None:
+            return "-"
+        lines = []
+        for kind, model in policy.DEVICE_MODELS.items():
+            for device in model.objects.filter(user=obj, confirmed=True).order_by("pk"):
+                used = getattr(device, "last_used_at", None)
+                when = f"last used {used:%Y-%m-%d %H:%M} UTC" if used else "never used"
+                extra = ""
+                if kind == policy.Kind.BACKUP_CODE:
+                    extra = f", {device.remaining()} unused"
+                lines.append(f"{policy.LABELS[kind]} “{device.name}”{extra} ({when})")
+        return "; ".join(lines) or "None"
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         services.record_staff_edit(

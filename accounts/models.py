@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
 from typing import Any, ClassVar
 
@@ -10,6 +12,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 
 
 class UserManager(BaseUserManager["User"]):
@@ -38,7 +41,8 @@ class UserManager(BaseUserManager["User"]):
         return self._create(email, password, **fields)
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+# django-otp's untyped Device.user leaves the stubs unable to name the reverse manager.
+class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-missing]
     """A person. B2C users have no organization; B2B members get memberships (issue 4).
 
     ``public_id`` is the identifier APIs and tokens expose; the integer primary key stays inside.
@@ -56,6 +60,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_blocked = models.BooleanField(default=False)
     blocked_reason = models.TextField(blank=True)
     blocked_at = models.DateTimeField(null=True, blank=True)
+
+    mfa_required = models.BooleanField(
+        "MFA required",
+        default=False,
+        help_text="The user must enroll an authenticator app or a passkey at the next login "
+        "before doing anything else.",
+    )
 
     objects = UserManager()
 
@@ -113,3 +124,104 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.template} to {self.to} ({self.status})"
+
+
+# Backup codes: ten random codes of ten Crockford base-32 characters (50 bits each), shown once
+# as XXXXX-XXXXX. Only a salted scrypt hash of each is kept: a database leak must not hand out
+# working second factors. (django-otp's own static-token plugin stores them in plain text.)
+BACKUP_CODE_COUNT = 10
+BACKUP_CODE_LENGTH = 10
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# Crockford base 32 reads I and L as 1 and O as 0, so a code copied by hand still works.
+_CROCKFORD_ALIASES = str.maketrans({"I": "1", "L": "1", "O": "0"})
+
+
+def normalize_backup_code(code: str) -> str:
+    """What a person typed, reduced to the characters a code is made of."""
+    cleaned = "".join(ch for ch in str(code).upper() if ch not in " -\t")
+    return cleaned.translate(_CROCKFORD_ALIASES)
+
+
+def format_backup_code(code: str) -> str:
+    half = BACKUP_CODE_LENGTH // 2
+    return f"{code[:half]}-{code[half:]}"
+
+
+class BackupCodeDevice(TimestampMixin, ThrottlingMixin, Device):
+    """A user's set of backup codes, as one django-otp device (at most one per user).
+
+    It is a recovery factor: it passes the second step of a login, but on its own it does not
+    make an account "have MFA" (accounts.mfa.policy.has_mfa).
+    """
+
+    salt = models.CharField(max_length=32, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user"], name="accounts_backupcodedevice_one_per_user")
+        ]
+
+    def get_throttle_factor(self) -> int:
+        return 1
+
+    def hash_code(self, code: str) -> str:
+        normalized = normalize_backup_code(code)
+        # scrypt at n=2**14 costs tens of milliseconds: slow enough that a stolen table is not
+        # brute-forced cheaply (50 bits per code), fast enough to hash ten at generation.
+        return hashlib.scrypt(
+            normalized.encode(), salt=bytes.fromhex(self.salt), n=2**14, r=8, p=1, dklen=32
+        ).hex()
+
+    def remaining(self) -> int:
+        return self.codes.filter(used_at__isnull=True).count()
+
+    def verify_token(self, token: object) -> bool:
+        """Use up one unused code. Safe under concurrency: the code is spent by a conditional
+        UPDATE, so of two requests with the same code exactly one succeeds."""
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        normalized = normalize_backup_code(str(token))
+        if len(normalized) != BACKUP_CODE_LENGTH or not set(normalized) <= set(_CROCKFORD):
+            self.throttle_increment()
+            return False
+        spent = self.codes.filter(
+            code_hash=self.hash_code(normalized), used_at__isnull=True
+        ).update(used_at=timezone.now())
+        if spent != 1:
+            self.throttle_increment()
+            return False
+        self.throttle_reset(commit=False)
+        self.set_last_used_timestamp(commit=False)
+        self.save(
+            update_fields=[
+                "throttling_failure_timestamp",
+                "throttling_failure_count",
+                "last_used_at",
+            ]
+        )
+        return True
+
+    @staticmethod
+    def new_salt() -> str:
+        return secrets.token_hex(16)
+
+    @staticmethod
+    def new_code() -> str:
+        return "".join(secrets.choice(_CROCKFORD) for _ in range(BACKUP_CODE_LENGTH))
+
+
+class BackupCode(models.Model):
+    device = models.ForeignKey(BackupCodeDevice, on_delete=models.CASCADE, related_name="codes")
+    code_hash = models.CharField(max_length=64, editable=False)
+    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "code_hash"], name="accounts_backupcode_unique_per_device"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"backup code {self.pk} ({'used' if self.used_at else 'unused'})"

@@ -30,7 +30,17 @@ def audit_logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None
         from allauth.account.authentication import get_authentication_records
 
         records = get_authentication_records(request, user)
-        method = records[-1].get("method") if records else None
+        # The first factor names the way in; the second step, if any, is added beside it.
+        method = records[0].get("method") if records else None
+        second = [r.get("type") for r in records if r.get("method") == "mfa"]
+        if second:
+            record(
+                Action.LOGIN_SUCCEEDED,
+                actor=user,
+                target=user,
+                data={"method": method, "second_factor": second[-1]},
+            )
+            return
     record(Action.LOGIN_SUCCEEDED, actor=user, target=user, data={"method": method})
 
 

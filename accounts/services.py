@@ -215,7 +215,9 @@ def record_staff_edit(*, user: User, actor: User, changed_fields: list[str]) -> 
     return user
 
 
-STAFF_EDIT_SCALAR_FIELDS = frozenset({"display_name", "is_active", "is_staff", "is_superuser"})
+STAFF_EDIT_SCALAR_FIELDS = frozenset(
+    {"display_name", "is_active", "is_staff", "is_superuser", "mfa_required"}
+)
 
 
 @transaction.atomic

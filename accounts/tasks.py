@@ -169,3 +169,15 @@ def purge_ended_user_sessions(after_id: int = 0) -> int:
     if len(batch) == PRUNE_BATCH_SIZE:
         purge_ended_user_sessions.delay(batch[-1].pk)
     return len(ended)
+
+
+UNCONFIRMED_TOTP_MAX_AGE = timedelta(hours=1)
+
+
+@shared_task(acks_late=True)
+def prune_unconfirmed_totp() -> int:
+    """Delete authenticator-app setups that were started and never confirmed with a code."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    cutoff = timezone.now() - UNCONFIRMED_TOTP_MAX_AGE
+    return TOTPDevice.objects.filter(confirmed=False, created_at__lt=cutoff).delete()[0]

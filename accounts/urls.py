@@ -3,6 +3,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from accounts import views
+from accounts.mfa.stepup import stepup_required
 
 app_name = "selfservice"
 
@@ -11,11 +12,17 @@ urlpatterns = [
     path("sessions/", views.sessions, name="sessions"),
 ]
 
+# Changing the email address or the password needs a recent strong authentication (step-up,
+# accounts/mfa/stepup.py); allauth's own re-authentication stays on behind it.
+email = stepup_required(allauth_views.email)
+password_change = stepup_required(allauth_views.password_change)
+password_set = stepup_required(allauth_views.password_set)
+
 # allauth's own pages, mounted under /account/ with allauth's URL names (see config/urls.py).
 allauth_pages = [
-    path("account/email/", allauth_views.email, name="account_email"),
-    path("account/password/", allauth_views.password_change, name="account_change_password"),
-    path("account/password/set/", allauth_views.password_set, name="account_set_password"),
+    path("account/email/", email, name="account_email"),
+    path("account/password/", password_change, name="account_change_password"),
+    path("account/password/set/", password_set, name="account_set_password"),
 ]
 
 # Gatehouse's versions of allauth views at allauth's own addresses: listed before allauth's
@@ -23,4 +30,13 @@ allauth_pages = [
 allauth_overrides = [
     path("accounts/confirm-email/<str:key>/", views.confirm_email, name="account_confirm_email"),
     path("accounts/sessions/", RedirectView.as_view(pattern_name="selfservice:sessions")),
+    # allauth's addresses for the same pages answer with the guarded views too.
+    path("accounts/email/", email),
+    path("accounts/password/change/", password_change),
+    path("accounts/password/set/", password_set),
+    # Gatehouse's own second factor replaces allauth.mfa's (which is not installed).
+    path(
+        "accounts/reauthenticate/",
+        RedirectView.as_view(pattern_name="mfa:stepup", query_string=True),
+    ),
 ]

@@ -28,6 +28,19 @@ class Action(models.TextChoices):
     USER_BLOCKED = "user.blocked", "User blocked"
     USER_UNBLOCKED = "user.unblocked", "User unblocked"
     USER_EDITED_BY_STAFF = "user.edited_by_staff", "User edited in the admin"
+    MFA_DEVICE_ADDED = "mfa.device_added", "Second factor added"
+    MFA_DEVICE_REMOVED = "mfa.device_removed", "Second factor removed"
+    MFA_DEVICE_RENAMED = "mfa.device_renamed", "Second factor renamed"
+    MFA_BACKUP_CODES_GENERATED = "mfa.backup_codes_generated", "Backup codes generated"
+    MFA_BACKUP_CODE_USED = "mfa.backup_code_used", "Backup code used"
+    MFA_VERIFIED = "mfa.verified", "Second factor passed"
+    MFA_FAILED = "mfa.failed", "Second factor failed"
+    MFA_THROTTLED = "mfa.throttled", "Second factor refused: too many wrong codes"
+    MFA_EMAIL_CODE_SENT = "mfa.email_code_sent", "Second-factor code emailed"
+    MFA_EMAIL_CODE_REFUSED = "mfa.email_code_refused", "Second-factor code not sent: too soon"
+    MFA_RESET = "mfa.reset", "Second factors reset by support"
+    MFA_ENROLLMENT_REQUIRED = "mfa.enrollment_required", "Sent to enroll a second factor"
+    MFA_REQUIRED_CHANGED = "mfa.required_changed", "MFA requirement changed"
 
 
 class Outcome(models.TextChoices):

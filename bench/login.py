@@ -52,6 +52,8 @@ def bench_env(args: argparse.Namespace) -> dict[str, str]:
         "SECURE_COOKIES": "false",
         # wrk plays a proxy in front of many clients (one X-Forwarded-For address per login).
         "TRUSTED_PROXY_COUNT": "1",
+        "WEBAUTHN_RP_ID": "gatehouse.test",
+        "WEBAUTHN_ORIGINS": "https://gatehouse.test",
         "LOG_LEVEL": "WARNING",
     }
 

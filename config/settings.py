@@ -51,7 +51,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # --- Applications -----------------------------------------------------------------------------
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, on an OTP admin site: staff need a verified second factor (config/apps.py).
+    "config.apps.GatehouseAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -61,7 +62,17 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.usersessions",
+    # Social login (and, with issue 5, enterprise OIDC) goes through allauth's socialaccount.
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "accounts",
+    # Second factors; after accounts, whose user model their models point at. django-otp's
+    # static-token plugin is left out on purpose: it stores backup codes in plain text
+    # (Gatehouse keeps its own hashed ones, accounts.models.BackupCodeDevice).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_email",
+    "django_otp_webauthn",
     "audit",
     "organizations",
     "sso",
@@ -79,7 +90,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the session passed a second factor (the admin needs it).
+    "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.BlockedUserMiddleware",
+    # Users who must have MFA and have none can do nothing else until they enroll.
+    "accounts.mfa.middleware.MFAEnrollmentMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -125,6 +140,10 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "gatehouse.sqlite3"),
+            # IMMEDIATE: a transaction takes the write lock when it starts, so two requests
+            # racing to use the same one-time code queue up instead of failing with
+            # "database is locked" halfway through.
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
         }
     }
 # Each request's writes commit together or not at all (no half-written data when a view fails
@@ -198,7 +217,10 @@ ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = True
 ACCOUNT_CHANGE_EMAIL = True
 ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
-ACCOUNT_REAUTHENTICATION_REQUIRED = True
+# Email and password changes are guarded by Gatehouse's step-up (accounts/mfa/stepup.py) at
+# every address they answer on; allauth's password-only re-authentication would be weaker for
+# MFA users and would ask twice.
+ACCOUNT_REAUTHENTICATION_REQUIRED = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
@@ -214,6 +236,9 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "request_login_code": "20/m/ip,3/m/key",
+    # Second-factor codes by email (accounts/mfa/services.py), on top of the one-per-minute
+    # cooldown: no inbox gets more than a few an hour from Gatehouse.
+    "mfa_email_code": "5/h/user,20/h/ip",
 }
 ACCOUNT_FORMS = {
     "signup": "accounts.forms.SignupForm",
@@ -235,6 +260,35 @@ _TRUSTED_PROXY_COUNT_IS_SET = env_str("TRUSTED_PROXY_COUNT") != ""
 # Activity is tracked by accounts.user_sessions.SessionActivityMiddleware, throttled; allauth's
 # own tracking writes to the database on every request.
 USERSESSIONS_TRACK_ACTIVITY = False
+
+# --- Second factors (accounts/mfa/) ------------------------------------------------------------
+
+# How long a login may sit between its first factor and its second before it must start over.
+ACCOUNT_LOGIN_TIMEOUT = env_int("MFA_LOGIN_TIMEOUT", 300)
+# Sensitive actions (email, password, factors, backup codes) need a strong authentication at
+# most this many seconds old (accounts/mfa/stepup.py).
+GATEHOUSE_STEPUP_MAX_AGE = env_int("STEPUP_MAX_AGE", 300)
+# TOTP: 30 s steps, one step of clock drift either way; a wrong code locks the device for 1 s,
+# then 2, 4, 8... (django-otp's throttling; a right code resets it).
+OTP_TOTP_ISSUER = env_str("GATEHOUSE_PRODUCT_NAME", "Gatehouse")
+OTP_TOTP_THROTTLE_FACTOR = 1
+# Emailed second-factor codes: valid 5 minutes, one sent per minute at most.
+OTP_EMAIL_TOKEN_VALIDITY = 300
+OTP_EMAIL_COOLDOWN_DURATION = 60
+OTP_EMAIL_THROTTLE_FACTOR = 1
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Passkeys. The relying-party id is the site's registrable domain (never an IP address); every
+# origin the browser may show must be listed, https only outside localhost.
+OTP_WEBAUTHN_RP_ID = env_str("WEBAUTHN_RP_ID", "localhost")
+OTP_WEBAUTHN_RP_NAME = env_str("GATEHOUSE_PRODUCT_NAME", "Gatehouse")
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env_list(
+    "WEBAUTHN_ORIGINS", ["http://localhost:8000"] if DEBUG else []
+)
+OTP_WEBAUTHN_HELPER_CLASS = "accounts.mfa.passkeys.GatehouseWebAuthnHelper"
+# No social or enterprise login is configured by default (issue 5 adds per-organization ones).
+SOCIALACCOUNT_PROVIDERS: dict = {}
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_ADAPTER = "allauth.socialaccount.adapter.DefaultSocialAccountAdapter"
 
 # --- Email ------------------------------------------------------------------------------------
 
@@ -274,6 +328,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "purge-ended-user-sessions": {
         "task": "accounts.tasks.purge_ended_user_sessions",
+        "schedule": 3600.0,
+    },
+    "prune-unconfirmed-totp": {
+        "task": "accounts.tasks.prune_unconfirmed_totp",
         "schedule": 3600.0,
     },
     "requeue-stalled-email": {
@@ -357,6 +415,14 @@ def _refuse_unsafe_production() -> None:
             "Set TRUSTED_PROXY_COUNT in production: the number of proxies in front of "
             "Gatehouse that append to X-Forwarded-For (0 if clients connect directly)."
         )
+    if OTP_WEBAUTHN_RP_ID in ("", "localhost") or not OTP_WEBAUTHN_ALLOWED_ORIGINS:
+        raise ImproperlyConfigured(
+            "Set WEBAUTHN_RP_ID (the site's domain, e.g. id.example.com) and WEBAUTHN_ORIGINS "
+            "(e.g. https://id.example.com) in production: passkeys are bound to them."
+        )
+    insecure_origins = [o for o in OTP_WEBAUTHN_ALLOWED_ORIGINS if not o.startswith("https://")]
+    if insecure_origins:
+        raise ImproperlyConfigured(f"WEBAUTHN_ORIGINS must all be https:// ({insecure_origins}).")
     wildcard_hosts = [host for host in ALLOWED_HOSTS if host == "*" or host.startswith(".")]
     if wildcard_hosts:
         # Links in emails (verification, password reset) are built from the Host header.

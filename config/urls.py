@@ -7,7 +7,8 @@ from accounts.urls import allauth_overrides, allauth_pages
 from config import health
 
 # Staff sign in through the same login as everyone else (rate limits, lockout, blocked-user
-# check, and the second factor once it exists), not through the admin's own unthrottled form.
+# check, second factor), not through the admin's own unthrottled form. The admin site itself
+# also requires an OTP-verified session (config/admin_site.py).
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
@@ -15,6 +16,8 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("account/", include("accounts.urls")),
+    path("", include("accounts.mfa.urls")),
+    path("webauthn/", include("accounts.mfa.webauthn_urls")),
     *allauth_overrides,
     path("accounts/", include("allauth.urls")),
     # Self-service lives at /account/. Its email and password pages are allauth's own views,

@@ -70,6 +70,22 @@ def logged_in_client(user, password) -> Client:
     return client
 
 
+def force_login_verified(client: Client, user) -> Client:
+    """Log ``user`` in as if they had passed a second factor (a confirmed TOTP device), which
+    the admin requires. For tests about what staff do in the admin, not about how they log in."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    client.force_login(user)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or (
+        TOTPDevice.objects.create(user=user, name="Test phone", confirmed=True)
+    )
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
 def links_in(message: mail.EmailMessage) -> list[str]:
     return re.findall(r"https?://[^\s\"'<>]+", message.body)
 

@@ -16,6 +16,8 @@ def normalized(response, email: str = "") -> tuple[int, str, str]:
     """What a visitor can compare: status, redirect target, and the page, minus its CSRF token
     and the address they typed in (which the form shows back to them)."""
     body = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
+    # The passkey script's copy of the CSRF token (masked afresh in every response).
+    body = re.sub(r'"csrfToken": "[^"]+"', "", body)
     if email:
         body = body.replace(email, "EMAIL")
     return response.status_code, response.get("Location", ""), body

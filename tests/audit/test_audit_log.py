@@ -8,6 +8,7 @@ from django.test import Client
 from audit.actions import Action, Outcome
 from audit.models import AuditEvent, AuditLogIsAppendOnly
 from audit.services import record
+from tests.conftest import force_login_verified
 from tests.factories import UserFactory
 
 
@@ -81,7 +82,7 @@ def test_request_id_that_is_not_an_id_is_replaced(client):
 @pytest.fixture
 def staff_client() -> Client:
     client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    force_login_verified(client, UserFactory(is_staff=True, is_superuser=True))
     return client
 
 

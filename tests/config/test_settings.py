@@ -18,6 +18,8 @@ PRODUCTION = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "ALLOWED_HOSTS": "id.example.com",
     "TRUSTED_PROXY_COUNT": "1",
+    "WEBAUTHN_RP_ID": "id.example.com",
+    "WEBAUTHN_ORIGINS": "https://id.example.com",
 }
 SETTINGS_VARS = (
     "DEBUG",
@@ -31,6 +33,8 @@ SETTINGS_VARS = (
     "SECURE_SSL_REDIRECT",
     "SECURE_COOKIES",
     "SECURE_HSTS_SECONDS",
+    "WEBAUTHN_RP_ID",
+    "WEBAUTHN_ORIGINS",
 )
 
 
@@ -95,3 +99,21 @@ def test_check_deploy_passes_with_production_settings():
     result = run_django(PRODUCTION, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"WEBAUTHN_RP_ID": ""}, "WEBAUTHN_RP_ID"),
+        ({"WEBAUTHN_RP_ID": "localhost"}, "WEBAUTHN_RP_ID"),
+        ({"WEBAUTHN_ORIGINS": ""}, "WEBAUTHN_ORIGINS"),
+        ({"WEBAUTHN_ORIGINS": "https://id.example.com,http://id.example.com"}, "https://"),
+    ],
+)
+def test_production_refuses_passkeys_bound_to_nothing_or_to_http(overrides, message):
+    env = {**PRODUCTION, **overrides}
+    if not env["WEBAUTHN_RP_ID"]:
+        del env["WEBAUTHN_RP_ID"]
+    result = boot(env)
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -1,0 +1,6 @@
+"""Second factors: TOTP, backup codes, emailed codes and passkeys (issue 3).
+
+``policy`` says who has and needs which factor; ``services`` is the only code that writes
+factors; ``stages`` puts the second step into every allauth login; ``stepup`` guards sensitive
+actions; ``passkeys`` adapts django-otp-webauthn to Gatehouse's login; ``views`` are the pages.
+"""

@@ -1,0 +1,56 @@
+from django.urls import path
+
+from accounts.mfa import passkeys, views
+
+app_name = "mfa"
+
+urlpatterns = [
+    # The second step of a login.
+    path("accounts/2fa/", views.authenticate, name="authenticate"),
+    path("accounts/2fa/email/", views.authenticate_email, name="authenticate-email"),
+    path(
+        "accounts/2fa/passkey/begin/",
+        passkeys.LoginStageBegin.as_view(),
+        name="login-passkey-begin",
+    ),
+    path(
+        "accounts/2fa/passkey/complete/",
+        passkeys.LoginStageComplete.as_view(),
+        name="login-passkey-complete",
+    ),
+    # Passwordless sign-in with a passkey (the login page's passkey button and autofill).
+    path("accounts/passkey/begin/", passkeys.PasswordlessBegin.as_view(), name="passkey-begin"),
+    path(
+        "accounts/passkey/complete/",
+        passkeys.PasswordlessComplete.as_view(),
+        name="passkey-complete",
+    ),
+    # Managing factors.
+    path("account/security/", views.security, name="security"),
+    path("account/security/totp/", views.totp_add, name="totp-add"),
+    path("account/security/email/", views.email_enable, name="email-enable"),
+    path("account/security/backup-codes/", views.backup_codes, name="backup-codes"),
+    path(
+        "account/security/<str:kind>/<int:device_id>/remove/",
+        views.device_remove,
+        name="device-remove",
+    ),
+    path(
+        "account/security/<str:kind>/<int:device_id>/rename/",
+        views.device_rename,
+        name="device-rename",
+    ),
+    # Step-up before sensitive actions.
+    path("account/security/verify/", views.stepup_view, name="stepup"),
+    path("account/security/verify/email/", views.stepup_email, name="stepup-email"),
+    path(
+        "account/security/verify/passkey/begin/",
+        passkeys.StepUpBegin.as_view(),
+        name="stepup-passkey-begin",
+    ),
+    path(
+        "account/security/verify/passkey/complete/",
+        passkeys.StepUpComplete.as_view(),
+        name="stepup-passkey-complete",
+    ),
+]
