@@ -16,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
-## Serve Gatehouse on http://127.0.0.1:8000 with demo users (SQLite, eager tasks, mail to var/mail/).
+## Serve Gatehouse on http://localhost:8000 with demo users (SQLite, eager tasks, mail to var/mail/).
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo

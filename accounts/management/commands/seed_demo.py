@@ -41,4 +41,4 @@ class Command(BaseCommand):
         self.stdout.write("\nDemo users (passwords are new each run):")
         for email, password, role in lines:
             self.stdout.write(f"  {email:30} {password:20} {role}")
-        self.stdout.write("Sign in at http://127.0.0.1:8000/accounts/login/\n")
+        self.stdout.write("Sign in at http://localhost:8000/accounts/login/\n")
