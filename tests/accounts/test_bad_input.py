@@ -34,6 +34,11 @@ SIGNED_IN_FORMS = {
     "/account/password/": ("oldpassword", "password1", "password2"),
     "/account/email/": ("email", "action_add"),
     "/accounts/reauthenticate/": ("password",),
+    "/account/security/verify/": ("kind", "password", "code", "next"),
+    "/account/security/totp/": ("device", "code", "name", "next"),
+    "/account/security/totp/1/rename/": ("name",),
+    "/account/security/email/": ("next",),
+    "/account/security/backup-codes/": ("next",),
 }
 
 
@@ -83,3 +88,38 @@ def test_forwarded_for_junk_behind_a_proxy_is_not_a_500(settings, forwarded):
         "/accounts/login/", {"login": "ada@example.com", "password": "whatever-1234"}
     )
     assert response.status_code < 500
+
+
+def test_second_step_forms_survive_junk(user):
+    from tests.accounts.mfa_helpers import enroll_totp, password_step
+
+    enroll_totp(user)
+    client = Client()
+    assert password_step(client, user)["Location"] == "/accounts/2fa/"
+    _post_all(client, {"/accounts/2fa/": ("kind", "code"), "/accounts/2fa/email/": ("code",)})
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/accounts/passkey/begin/",
+        "/accounts/passkey/complete/",
+        "/accounts/2fa/passkey/begin/",
+        "/accounts/2fa/passkey/complete/",
+        "/account/security/verify/passkey/begin/",
+        "/account/security/verify/passkey/complete/",
+        "/webauthn/registration/begin/",
+        "/webauthn/registration/complete/",
+    ],
+)
+def test_passkey_endpoints_answer_junk_with_json_errors(path):
+    client = Client()
+    for body, content_type in [
+        ("{", "application/json"),
+        ("[1,2]", "application/json"),
+        ("x" * 5000, "text/plain"),
+        ("", "application/json"),
+    ]:
+        response = client.post(path, body, content_type=content_type)
+        assert response.status_code < 500, (path, body[:10], response.status_code)

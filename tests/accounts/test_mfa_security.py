@@ -286,3 +286,48 @@ def test_logout_stays_possible_while_enrollment_is_required(client, user):
     password_step(client, user)
     client.post("/accounts/logout/")
     assert not is_logged_in(client, user)
+
+
+def test_an_account_without_a_password_steps_up_with_an_emailed_code(client, user, settings):
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    client.force_login(user)  # e.g. came in by social login: no record this session
+    response = client.post(f"{SECURITY}email/")
+    assert response["Location"].startswith(STEPUP)
+
+    page = client.get(STEPUP)
+    assert b'name="password"' not in page.content
+    mail.outbox.clear()
+    client.post(f"{STEPUP}email/", {"next": SECURITY})
+    [message] = mail.outbox
+    code = re.search(r"\b(\d{6})\b", message.body).group(1)
+    # The mailbox proves it is them; the code is not a second factor they enrolled.
+    assert not EmailDevice.objects.filter(user=user, confirmed=True).exists()
+
+    response = client.post(f"{STEPUP}?next={SECURITY}", {"kind": "email", "code": code})
+
+    assert response["Location"] == SECURITY
+    assert client.post(f"{SECURITY}email/").status_code == 200
+    assert EmailDevice.objects.filter(user=user, confirmed=True).count() == 1
+
+
+def test_an_email_code_user_steps_up_with_an_emailed_code(logged_in_client, user, settings):
+    EmailDevice.objects.create(user=user, name="Email code", email=None, confirmed=True)
+    settings.GATEHOUSE_STEPUP_MAX_AGE = 0
+    assert logged_in_client.get(f"{SECURITY}totp/")["Location"].startswith(STEPUP)
+    settings.GATEHOUSE_STEPUP_MAX_AGE = 300
+    # The password is weaker than the factor they chose.
+    response = logged_in_client.post(STEPUP, {"kind": "password", "password": DEFAULT_PASSWORD})
+    assert response.status_code == 400
+    mail.outbox.clear()
+    logged_in_client.post(f"{STEPUP}email/")
+    code = re.search(r"\b(\d{6})\b", mail.outbox[-1].body).group(1)
+    assert logged_in_client.post(STEPUP, {"kind": "email", "code": code}).status_code == 302
+    assert logged_in_client.get(f"{SECURITY}totp/").status_code == 200
+
+
+def test_step_up_refuses_an_unsafe_next(logged_in_client, user):
+    response = logged_in_client.post(
+        f"{STEPUP}?next=https://evil.example/", {"kind": "password", "password": DEFAULT_PASSWORD}
+    )
+    assert response["Location"] == SECURITY

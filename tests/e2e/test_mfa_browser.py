@@ -24,6 +24,12 @@ def browser(live_server, settings, monkeypatch):
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver"]
+    # The live server finds static files by their plain names (not the hashed names of the
+    # production manifest), and these pages need their scripts.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     # Passkeys are bound to a host name, never an IP address: browse the live server as
     # localhost, the relying party these tests register with.
     settings.OTP_WEBAUTHN_RP_ID = "localhost"
@@ -126,6 +132,7 @@ def test_register_a_passkey_and_sign_in_with_it_without_a_password(browser, live
     page.context.clear_cookies()
     page.goto(f"{url}/accounts/login/")
     page.wait_for_url(f"{url}/account/")
+    page.wait_for_load_state("networkidle")
     event = AuditEvent.objects.filter(action="login.succeeded").latest("occurred_at")
     assert event.data == {"method": "passkey"}
     page.screenshot(path=str(OUTPUT / "mfa-passkey-signed-in.png"), full_page=True)

@@ -33,6 +33,12 @@ def browser_page(live_server, settings, monkeypatch):
     # between browser steps are still plain synchronous calls.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver"]
+    # The live server finds static files by their plain names (not the hashed names of the
+    # production manifest): pages must ask for those to get their CSS and scripts.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 860})
