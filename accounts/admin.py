@@ -36,16 +36,24 @@ class EmailVerifiedFilter(admin.SimpleListFilter):
 REASON_PAGE_PREVIEW = 20
 
 
+def _may_act_on(user: User, actor: User) -> bool:
+    """Support agents act on customers; staff accounts are for superusers to block or reset
+    (an agent must not strip a superuser's second factor, nor lock a colleague out)."""
+    return actor.is_superuser or not (user.is_staff or user.is_superuser)
+
+
 def _reasoned_action(
     *,
     name: str,
     verb: str,
     perform: Callable[..., Any],
-    applies: Callable[[User], bool],
+    applies: Callable[[User, User], bool],
 ) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet[User]], HttpResponse | None]:
     """An admin action that first asks for a reason, then calls a service per user.
 
-    ``perform(request=, user=, actor=, reason=)`` returns something true when it acted. The
+    ``perform(request=, user=, actor=, reason=)`` returns something true when it acted;
+    ``applies(user, actor)`` says whether it may act on that user at all. Only staff who may
+    change users are offered the action. The
     confirmation page posts back to the same changelist URL (so its filters still apply) with
     the ids the changelist page posted, plus ``select_across`` when "select all" was used: the
     selection is never copied into thousands of hidden fields.
@@ -58,7 +66,7 @@ def _reasoned_action(
         if form.is_bound and form.is_valid():
             done = 0
             for user in queryset.iterator(chunk_size=500):
-                if applies(user) and perform(
+                if applies(user, cast(User, request.user)) and perform(
                     request=request,
                     user=user,
                     actor=request.user,
@@ -94,6 +102,7 @@ def _reasoned_action(
         return TemplateResponse(request, "admin/accounts/user/reason_action.html", context)
 
     action.__name__ = name
+    action.allowed_permissions = ("change",)  # type: ignore[attr-defined]
     action.short_description = f"{verb.capitalize()} (asks for a reason)"  # type: ignore[attr-defined]
     return action
 
@@ -102,19 +111,19 @@ block_users = _reasoned_action(
     name="block_users",
     verb="block",
     perform=lambda request, **kwargs: services.block_user(**kwargs),
-    applies=lambda user: not user.is_blocked,
+    applies=lambda user, actor: not user.is_blocked and _may_act_on(user, actor),
 )
 unblock_users = _reasoned_action(
     name="unblock_users",
     verb="unblock",
     perform=lambda request, **kwargs: services.unblock_user(**kwargs),
-    applies=lambda user: user.is_blocked,
+    applies=lambda user, actor: user.is_blocked and _may_act_on(user, actor),
 )
 resend_verification = _reasoned_action(
     name="resend_verification",
     verb="resend the verification email",
     perform=services.resend_verification,
-    applies=lambda user: True,
+    applies=lambda user, actor: True,
 )
 
 reset_mfa = _reasoned_action(
@@ -123,7 +132,7 @@ reset_mfa = _reasoned_action(
     perform=lambda request, user, actor, reason: (
         mfa_services.reset_mfa(user=user, actor=actor, reason=reason, request=request) > 0
     ),
-    applies=lambda user: True,
+    applies=_may_act_on,
 )
 
 

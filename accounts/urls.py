@@ -1,4 +1,5 @@
 from allauth.account import views as allauth_views
+from allauth.socialaccount import views as socialaccount_views
 from django.urls import path
 from django.views.generic import RedirectView
 
@@ -34,6 +35,12 @@ allauth_overrides = [
     path("accounts/email/", email),
     path("accounts/password/change/", password_change),
     path("accounts/password/set/", password_set),
+    # Linked social and enterprise logins: connecting and disconnecting need a step-up too.
+    path(
+        "accounts/3rdparty/",
+        stepup_required(socialaccount_views.connections),
+        name="socialaccount_connections",
+    ),
     # Gatehouse's own second factor replaces allauth.mfa's (which is not installed).
     path(
         "accounts/reauthenticate/",

@@ -235,7 +235,7 @@ ACCOUNT_RATE_LIMITS = {
     "login": None,
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
-    "request_login_code": "20/m/ip,3/m/key",
+    "request_login_code": "20/m/ip,3/m/key,10/h/key",
     # Second-factor codes by email (accounts/mfa/services.py), on top of the one-per-minute
     # cooldown: no inbox gets more than a few an hour from Gatehouse.
     "mfa_email_code": "5/h/user,20/h/ip",
@@ -288,7 +288,8 @@ OTP_WEBAUTHN_HELPER_CLASS = "accounts.mfa.passkeys.GatehouseWebAuthnHelper"
 # No social or enterprise login is configured by default (issue 5 adds per-organization ones).
 SOCIALACCOUNT_PROVIDERS: dict = {}
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
-SOCIALACCOUNT_ADAPTER = "allauth.socialaccount.adapter.DefaultSocialAccountAdapter"
+# Linking another login to an account needs a step-up, like any change to how one signs in.
+SOCIALACCOUNT_ADAPTER = "accounts.mfa.social.SocialAccountAdapter"
 
 # --- Email ------------------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ from allauth.account.internal.flows.login import (
     perform_login,
     record_authentication,
 )
-from allauth.account.internal.flows.reauthentication import resume_request, suspend_request
 from allauth.account.internal.stagekit import clear_login
 from allauth.account.models import Login
 from allauth.account.stages import LoginStage, LoginStageController
@@ -28,8 +27,6 @@ __all__ = [
     "enter_stage",
     "login_with_passkey",
     "record",
-    "resume_request",
-    "suspend_request",
 ]
 
 

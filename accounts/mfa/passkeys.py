@@ -18,12 +18,15 @@ passwordless endpoint with someone else's PIN-less security key).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
 from django_otp_webauthn import exceptions
 from django_otp_webauthn import views as webauthn_views
 from django_otp_webauthn.helpers import WebAuthnHelper
+from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.mfa import services, stepup
 from accounts.mfa.allauth_glue import enter_stage, login_with_passkey, record
@@ -69,6 +72,14 @@ class _Audited:
 
     def audit_user(self) -> Any:
         return None
+
+    def _parse_request_data(self, request: HttpRequest) -> Any:
+        # The library catches JSON syntax errors only: bytes that are not UTF-8 or JSON nested
+        # thousands deep must be a clear 400 too, not a 500.
+        try:
+            return super()._parse_request_data(request)  # type: ignore[misc]
+        except (UnicodeDecodeError, RecursionError, ValueError) as exc:
+            raise exceptions.MalformedRequest() from exc
 
     def handle_exception(self, exc: Exception) -> Any:
         if isinstance(exc, exceptions.OTPWebAuthnApiError):
@@ -262,18 +273,26 @@ class RegistrationBegin(
     purpose = "register"
 
 
+class CredentialExists(exceptions.OTPWebAuthnApiError):
+    status_code = 409
+    default_code = "credential_exists"
+    default_detail = "This passkey is already registered."
+
+
 class RegistrationComplete(
     _RegistrationChecks, _Audited, webauthn_views.CompleteCredentialRegistrationView
 ):
     purpose = "register"
 
     def post(self, *args: Any, **kwargs: Any) -> Any:
-        response = super().post(*args, **kwargs)
+        try:
+            # A savepoint: a credential id that is already registered (to anyone) fails the
+            # insert, and the request's transaction must stay usable for the audit event.
+            with transaction.atomic():
+                response = super().post(*args, **kwargs)
+        except IntegrityError:
+            raise CredentialExists() from None
         if response.status_code == 200:
-            import json
-
-            from django_otp_webauthn.models import WebAuthnCredential
-
             device_id = json.loads(response.content)["id"]
             device = WebAuthnCredential.objects.get(pk=device_id, user=self.request.user)
             services.passkey_added(request=self.request, device=device)

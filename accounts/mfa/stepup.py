@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from accounts.mfa import policy
-from accounts.mfa.allauth_glue import authentication_records, suspend_request
+from accounts.mfa.allauth_glue import authentication_records
 from accounts.mfa.policy import STRENGTH, Kind
 
 
@@ -70,14 +70,22 @@ def stepup_url(next_url: str) -> str:
 
 
 def stepup_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Send the user to step up first; a POST is kept and replayed once they have."""
+    """Send the user to step up first, then back to the page.
+
+    A POST is not kept for replay: its body may hold passwords (a password change), which
+    must not be parked in the session. The user submits the form again after the step-up.
+    """
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated and not is_satisfied(request):
             if request.method == "POST":
-                return suspend_request(request, reverse("mfa:stepup"))
-            return HttpResponseRedirect(stepup_url(request.get_full_path()))
+                from django.contrib import messages
+
+                messages.info(request, "Confirm it is you, then try again.")
+            back = request.get_full_path() if request.method == "GET" else request.path
+            return HttpResponseRedirect(stepup_url(back))
         return view(request, *args, **kwargs)
 
+    wrapper.gatehouse_stepup_required = True  # type: ignore[attr-defined]
     return wrapper

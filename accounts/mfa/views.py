@@ -25,7 +25,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from django_otp_webauthn.templatetags.otp_webauthn import get_configuration
 
 from accounts.mfa import policy, services, stepup
-from accounts.mfa.allauth_glue import enter_stage, record, resume_request
+from accounts.mfa.allauth_glue import enter_stage, record
 from accounts.mfa.forms import CodeForm, PasswordForm, RenameForm, TOTPConfirmForm
 from accounts.mfa.policy import LABELS, Kind
 from accounts.mfa.stages import STAGE_KEY, first_factor
@@ -100,8 +100,12 @@ def _in_second_step(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
 
 
 def _email_allowed_at_login(request: HttpRequest, user: User, kinds: set[Kind]) -> bool:
-    # An emailed second code after an emailed login code would prove the same mailbox twice.
-    return Kind.EMAIL in kinds and first_factor(request, user).get("method") != "code"
+    """Emailed codes are the weakest second step: whoever controls the mailbox can also reset
+    the password. They are offered only to users who have nothing stronger, and never after a
+    first factor that already came from the mailbox (an emailed login code, a reset link)."""
+    if Kind.EMAIL not in kinds or kinds & {Kind.TOTP, Kind.PASSKEY}:
+        return False
+    return first_factor(request, user).get("method") not in ("code", "password_reset")
 
 
 @_in_second_step
@@ -246,10 +250,11 @@ def totp_add(request: HttpRequest) -> HttpResponse:
                 "code",
                 "That code does not match. Scan the QR code again and enter the newest code.",
             )
+        raw_id = str(form.data.get("device", ""))
         pending = TOTPDevice.objects.filter(
             user=user,
             confirmed=False,
-            pk=form.data.get("device") if str(form.data.get("device", "")).isdigit() else None,
+            pk=int(raw_id) if raw_id.isascii() and raw_id.isdigit() and len(raw_id) < 19 else None,
         ).first()
         if pending is None:
             messages.error(request, "That setup has expired. Here is a new QR code.")
@@ -358,10 +363,6 @@ def device_rename(request: HttpRequest, kind: str, device_id: int) -> HttpRespon
 
 
 def _stepup_done(request: HttpRequest) -> HttpResponse:
-    # A POST that was suspended for the step-up is replayed now (allauth keeps it).
-    resumed = resume_request(request)
-    if resumed is not None:
-        return resumed
     return HttpResponseRedirect(_safe_next(request, reverse("mfa:security")))
 
 

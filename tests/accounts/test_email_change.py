@@ -79,12 +79,16 @@ def test_change_requires_recent_authentication(logged_in_client, user, settings)
     assert response.context["form"].errors
     assert AuditEvent.objects.filter(action="mfa.failed", target_id=str(user.pk)).exists()
 
-    # The right password replays the change that was asked for.
+    # After the step-up the user is back on the page and submits again; the first POST was
+    # not parked in the session (a password change would have left passwords there).
     response = logged_in_client.post(
         "/account/security/verify/?next=/account/email/",
         {"kind": "password", "password": DEFAULT_PASSWORD},
     )
-    assert response.status_code == 302
+    assert response["Location"] == "/account/email/"
+    assert "account_reauthentication_state" not in logged_in_client.session
+    assert not EmailAddress.objects.filter(email="new.address@example.com").exists()
+    assert ask_for_change(logged_in_client, "new.address@example.com").status_code == 302
     assert EmailAddress.objects.filter(user=user, email="new.address@example.com").exists()
     [verification] = mail.outbox
     assert verification.to == ["new.address@example.com"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.core import mail
 from django.test import Client
 from django_otp.plugins.otp_email.models import EmailDevice
@@ -57,16 +59,79 @@ def test_a_session_that_skipped_the_second_factor_is_not_enough(client):
     assert response["Location"].startswith("/account/security/verify/?next=")
 
 
-def test_an_email_code_is_enough_for_the_admin_only_if_it_is_their_factor(client):
+def test_an_emailed_code_is_not_enough_for_the_admin(client):
+    """Whoever holds a staff member's mailbox can reset their password: a code from the same
+    mailbox must not open the admin."""
     person = staff()
     enroll_email(person)
     password_step(client, person, next_url="/admin/")
     client.post("/accounts/2fa/email/")
-    import re
-
     code = re.search(r"\b(\d{6})\b", mail.outbox[-1].body).group(1)
     assert client.post("/accounts/2fa/", {"kind": "email", "code": code})["Location"] == "/admin/"
-    assert client.get("/admin/").status_code == 200
+
+    response = client.get("/admin/", follow=True)
+
+    assert response.redirect_chain[-1][0] == "/account/security/?next=%2Fadmin%2F"
+    assert client.get(CHANGELIST).status_code == 302
+
+
+def test_staff_with_an_app_are_not_offered_email_codes_at_login(client):
+    person = staff()
+    enroll_totp(person)
+    enroll_email(person)
+    password_step(client, person, next_url="/admin/")
+    mail.outbox.clear()
+
+    assert b'value="email"' not in client.get("/accounts/2fa/").content
+    client.post("/accounts/2fa/email/")
+    assert mail.outbox == []
+    # Even a code obtained some other way is refused at this step.
+    device = EmailDevice.objects.get(user=person)
+    device.generate_token(valid_secs=300)
+    response = client.post("/accounts/2fa/", {"kind": "email", "code": device.token})
+    assert response.status_code == 400
+    assert "_auth_user_id" not in client.session
+
+
+def test_support_agents_cannot_reset_or_block_staff(user):
+    from django.contrib.auth.models import Permission
+
+    boss = UserFactory(email="boss@gatehouse.test", is_staff=True, is_superuser=True)
+    enroll_totp(boss)
+    viewer = UserFactory(email="viewer@gatehouse.test", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_user"))
+    agent = UserFactory(email="agent@gatehouse.test", is_staff=True)
+    agent.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_user", "change_user"])
+    )
+    enroll_totp(user)
+
+    # Without the change permission the actions are not even offered.
+    viewer_client = force_login_verified(Client(), viewer)
+    page = viewer_client.get(CHANGELIST)
+    assert b"reset_mfa" not in page.content
+    viewer_client.post(
+        CHANGELIST,
+        {"action": "reset_mfa", "_selected_action": [user.pk], "confirm": "1", "reason": "x"},
+    )
+    assert TOTPDevice.objects.filter(user=user).exists()
+
+    # An agent acts on customers, not on staff.
+    agent_client = force_login_verified(Client(), agent)
+    for action in ("reset_mfa", "block_users"):
+        agent_client.post(
+            CHANGELIST,
+            {
+                "action": action,
+                "_selected_action": [boss.pk, user.pk],
+                "confirm": "1",
+                "reason": "ticket 12",
+            },
+        )
+    boss.refresh_from_db()
+    assert TOTPDevice.objects.filter(user=boss).exists() and not boss.is_blocked
+    user.refresh_from_db()
+    assert not TOTPDevice.objects.filter(user=user).exists() and user.is_blocked
 
 
 def test_reset_mfa_needs_a_reason_removes_everything_audits_and_emails(user):

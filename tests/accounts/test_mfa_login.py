@@ -123,6 +123,20 @@ def test_reset_that_logs_in_still_stops_at_the_second_step(client, user, setting
     assert not is_logged_in(client, user)
 
 
+def test_email_codes_are_not_offered_after_a_reset_that_logs_in(client, user, settings):
+    settings.ACCOUNT_LOGIN_ON_PASSWORD_RESET = True
+    enroll_email(user)
+    form_path = follow_to_form(client, reset_link(client, user.email))
+    client.post(form_path, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    mail.outbox.clear()
+
+    # The reset link came from the mailbox: a code from the same mailbox proves nothing more.
+    assert b'value="email"' not in client.get("/accounts/2fa/").content
+    client.post("/accounts/2fa/email/")
+    assert mail.outbox == []
+    assert not is_logged_in(client, user)
+
+
 def test_social_login_also_stops_at_the_second_step(rf, user, settings):
     from allauth.core.context import request_context
     from allauth.socialaccount.helpers import complete_social_login

@@ -236,16 +236,46 @@ def test_step_up_with_a_passkey_then_remove_it(user):
         '{"id":"AA","rawId":"AA","type":"public-key","response":{}}',
         "nope",
         "",
+        b"\xff\xfe{",
+        "[" * 100_000,
     ],
 )
 def test_garbage_bodies_get_clear_errors(user, body):
-    register(user, SoftAuthenticator(ORIGIN))
-    client = Client(raise_request_exception=False)
+    # Signed in and stepped up (a fresh password login, no MFA yet): the registration
+    # endpoints get as far as parsing the body.
+    client = signed_in(user)
+    client.raise_request_exception = False
     for begin, complete in [
-        ("/accounts/passkey/begin/", "/accounts/passkey/complete/"),
         ("/webauthn/registration/begin/", "/webauthn/registration/complete/"),
+        ("/accounts/passkey/begin/", "/accounts/passkey/complete/"),
     ]:
-        post_json(client, begin)
+        assert post_json(client, begin).status_code == 200
         response = client.post(complete, body, content_type="application/json")
-        assert 400 <= response.status_code < 500, (complete, body, response.status_code)
+        assert 400 <= response.status_code < 500, (complete, body[:20], response.status_code)
         assert "code" in response.json()
+        response = client.post(begin, body, content_type="application/json")
+        assert response.status_code < 500, (begin, body[:20], response.status_code)
+
+
+def test_a_passkey_already_registered_cannot_be_registered_again(user):
+    """Another user's credential id (visible in their second step's options) registered as
+    one's own: a clear refusal, not a crash, and the credential stays its owner's."""
+    victim_key = SoftAuthenticator(ORIGIN)
+    victims = register(user, victim_key)
+    attacker = UserFactory()
+    client = signed_in(attacker)
+    options = post_json(client, "/webauthn/registration/begin/").json()
+    answer = _create_with_id(SoftAuthenticator(ORIGIN), options, next(iter(victim_key.credentials)))
+
+    response = post_json(client, "/webauthn/registration/complete/", answer)
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "credential_exists"
+    victims.refresh_from_db()
+    assert victims.user == user
+    assert WebAuthnCredential.objects.filter(user=attacker).count() == 0
+
+
+def _create_with_id(authenticator: SoftAuthenticator, options: dict, credential_id: bytes) -> dict:
+    with mock.patch("tests.accounts.authenticator.os.urandom", return_value=credential_id):
+        return authenticator.create(options)

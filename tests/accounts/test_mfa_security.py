@@ -238,10 +238,11 @@ def test_nobody_can_touch_another_users_factor(logged_in_client, user):
     assert response.status_code == 302
 
 
-@pytest.mark.parametrize("kind", ["sms", "backup_code", "passkey", "0", "%00"])
+@pytest.mark.parametrize("kind", ["sms", "backup_code", "passkey", "password", "0", "%00"])
 def test_odd_kinds_in_the_address_are_harmless(logged_in_client, kind):
-    response = logged_in_client.post(f"{SECURITY}{kind}/1/remove/")
-    assert response.status_code in (302, 404)
+    for action in ("remove", "rename"):
+        response = logged_in_client.post(f"{SECURITY}{kind}/1/{action}/", {"name": "x"})
+        assert response.status_code in (302, 404)
 
 
 def test_security_page_lists_factors_without_secrets(logged_in_client, user):
@@ -331,3 +332,27 @@ def test_step_up_refuses_an_unsafe_next(logged_in_client, user):
         f"{STEPUP}?next=https://evil.example/", {"kind": "password", "password": DEFAULT_PASSWORD}
     )
     assert response["Location"] == SECURITY
+
+
+def test_linking_or_unlinking_another_login_needs_a_step_up(rf, user, settings):
+    from allauth.core.exceptions import ImmediateHttpResponse
+    from django.contrib.sessions.middleware import SessionMiddleware
+
+    from accounts.mfa.social import SocialAccountAdapter
+
+    settings.GATEHOUSE_STEPUP_MAX_AGE = 0
+    client = Client()
+    password_step(client, user)
+    response = client.get("/accounts/3rdparty/")
+    assert response["Location"].startswith(STEPUP)
+
+    request = rf.get("/accounts/oidc/testidp/login/callback/")
+    SessionMiddleware(lambda r: None).process_request(request)
+    request.user = user
+    sociallogin = mock.Mock(state={"process": "connect"})
+    with pytest.raises(ImmediateHttpResponse) as refused:
+        SocialAccountAdapter(request).pre_social_login(request, sociallogin)
+    assert refused.value.response["Location"].startswith(STEPUP)
+    # Logging in with a linked account is not a change: no step-up asked.
+    sociallogin.state = {"process": "login"}
+    assert SocialAccountAdapter(request).pre_social_login(request, sociallogin) is None
