@@ -310,6 +310,9 @@ def _render_codes(request: HttpRequest, codes: list[str], next_url: str) -> Http
 @require_POST
 def email_enable(request: HttpRequest) -> HttpResponse:
     user = _user(request)
+    if policy.enrolled_kinds(user) & {Kind.TOTP, Kind.PASSKEY}:
+        messages.info(request, "Your authenticator app or passkey already protects you better.")
+        return redirect("mfa:security")
     services.enable_email_codes(request=request, user=user)
     messages.success(request, f"Sign-in codes will be emailed to {user.email}.")
     return _after_first_factor(request, user, _safe_next(request, ""))

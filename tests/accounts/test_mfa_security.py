@@ -356,3 +356,14 @@ def test_linking_or_unlinking_another_login_needs_a_step_up(rf, user, settings):
     # Logging in with a linked account is not a change: no step-up asked.
     sociallogin.state = {"process": "login"}
     assert SocialAccountAdapter(request).pre_social_login(request, sociallogin) is None
+
+
+def test_email_codes_are_not_turned_on_beside_a_stronger_factor(logged_in_client, user):
+    device = enroll_totp(user)
+    step_up(logged_in_client, device)
+
+    response = logged_in_client.post(f"{SECURITY}email/")
+
+    assert response["Location"] == SECURITY
+    assert not EmailDevice.objects.filter(user=user).exists()
+    assert b"Not used" in logged_in_client.get(SECURITY).content
