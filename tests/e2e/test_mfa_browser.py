@@ -40,6 +40,11 @@ def browser(live_server, settings, monkeypatch):
             yield chromium
         finally:
             chromium.close()
+            # The test's ORM calls ran while Playwright's event loop was running, on a database
+            # connection of that context: close it, or it outlives the test database.
+            from django.db import connections
+
+            connections.close_all()
 
 
 def base_url(live_server) -> str:
