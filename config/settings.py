@@ -73,6 +73,9 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_email",
     "django_otp_webauthn",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "audit",
     "organizations",
     "sso",
@@ -96,6 +99,8 @@ MIDDLEWARE = [
     # Users who must have MFA and have none can do nothing else until they enroll.
     "accounts.mfa.middleware.MFAEnrollmentMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages: it tells the person why they were signed out.
+    "organizations.middleware.OrgSessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.user_sessions.SessionActivityMiddleware",
@@ -335,6 +340,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.prune_unconfirmed_totp",
         "schedule": 3600.0,
     },
+    "sweep-removed-memberships": {
+        "task": "organizations.tasks.sweep_removed_memberships",
+        "schedule": 300.0,
+    },
+    "recheck-verified-domains": {
+        "task": "organizations.tasks.recheck_verified_domains",
+        "schedule": 6 * 3600.0,
+    },
     "requeue-stalled-email": {
         "task": "accounts.tasks.requeue_stalled_email",
         "schedule": 300.0,
@@ -380,6 +393,41 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 GATEHOUSE_PRODUCT_NAME = env_str("GATEHOUSE_PRODUCT_NAME", "Gatehouse")
+
+# --- Management API (config/api.py) -----------------------------------------------------------
+
+REST_FRAMEWORK = {
+    # Session cookies (with CSRF) for now; OAuth2 access tokens come with the provider.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Gatehouse management API",
+    "DESCRIPTION": "Organizations, members, invitations, domains and policy. Errors are JSON "
+    "problem responses (application/problem+json).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page's scripts and styles are served by Gatehouse, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Organizations (organizations/) ------------------------------------------------------------
+
+GATEHOUSE_INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
+# Domain ownership: a TXT record at <prefix>.<domain>. Nameservers to ask ("host" or
+# "host:port"); empty means the system's resolver.
+GATEHOUSE_DOMAIN_RECORD_PREFIX = "_gatehouse-challenge"
+GATEHOUSE_DNS_NAMESERVERS = env_list("DNS_NAMESERVERS", [])
+GATEHOUSE_DNS_TIMEOUT = float(env_int("DNS_TIMEOUT_SECONDS", 5))
 
 LOGGING = {
     "version": 1,

@@ -18,6 +18,8 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("", include("accounts.mfa.urls")),
     path("webauthn/", include("accounts.mfa.webauthn_urls")),
+    path("", include("organizations.urls")),
+    path("api/", include("config.api")),
     *allauth_overrides,
     path("accounts/", include("allauth.urls")),
     # Self-service lives at /account/. Its email and password pages are allauth's own views,

@@ -11,14 +11,22 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client, override_settings
 
 from config.celery import app as celery_app
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # CI sets this: there, a test that needs PostgreSQL, Redis or Chromium fails instead of skipping.
 REQUIRE_ALL = os.environ.get("GATEHOUSE_REQUIRE_SERVICES") == "1"
@@ -135,3 +143,63 @@ def smtp_server():
         yield port, inbox
     finally:
         controller.stop()
+
+
+def _test_database_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker(smtp_server):
+    """A real worker process on its own queue, sharing the test database and Redis."""
+    require(connection.vendor == "postgresql", "DATABASE_URL pointing at PostgreSQL")
+    require(settings.CELERY_BROKER_URL.startswith("redis://"), "a Redis broker (REDIS_URL)")
+    port, inbox = smtp_server
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "DEBUG": "false",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(port),
+        "EMAIL_USE_TLS": "false",
+    }
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-Q",
+            queue,
+            "--loglevel=INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    celery_app.conf.task_always_eager = False
+    default_queue = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    try:
+        yield inbox
+    finally:
+        celery_app.conf.task_default_queue = default_queue
+        celery_app.conf.task_always_eager = True
+        worker.terminate()
+        try:
+            output, _ = worker.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            output, _ = worker.communicate()
+        print(output[-4000:])

@@ -1,4 +1,7 @@
-"""Users who must have MFA and have none can do nothing but enroll (or sign out)."""
+"""Users who must have MFA and have none can do nothing but enroll (or sign out).
+
+"Must" is set on the user by support, or by the policy of an organization they belong to.
+"""
 
 from __future__ import annotations
 
@@ -40,12 +43,14 @@ class MFAEnrollmentMiddleware:
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):  # type: ignore[no-untyped-def]
         user = request.user
-        # The attribute first: everybody else costs no query.
-        if not (user.is_authenticated and getattr(user, "mfa_required", False)):
+        if not user.is_authenticated:
             return None
         match = request.resolver_match
         name = match.view_name if match else ""
         if name in ALLOWED_URL_NAMES or request.path.startswith("/static/"):
+            return None
+        # One query for most users (no organization requires MFA of them).
+        if not policy.enrollment_required(user):
             return None
         if policy.satisfies_enrollment(policy.enrolled_kinds(user)):
             return None

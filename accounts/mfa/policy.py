@@ -102,6 +102,20 @@ def has_mfa(user: Any) -> bool:
     )
 
 
+def enrollment_required(user: Any) -> bool:
+    """Must this user have an authenticator app or a passkey? Set on the user by support, or
+    by the policy of an organization they are an active member of."""
+    if getattr(user, "mfa_required", False):
+        return True
+    from organizations.models import Membership
+
+    return (
+        Membership.objects.active()
+        .filter(user_id=user.pk, organization__policy__require_mfa=True)
+        .exists()
+    )
+
+
 def satisfies_enrollment(kinds: set[Kind]) -> bool:
     return bool(kinds & set(ENROLLMENT_KINDS))
 

@@ -210,9 +210,9 @@ def remove_device(*, request: HttpRequest, user: User, kind: str, device_id: int
     if not others.exists():
         remaining.discard(kind_)
     if (
-        user.mfa_required
-        and kind_ in policy.ENROLLMENT_KINDS
+        kind_ in policy.ENROLLMENT_KINDS
         and not policy.satisfies_enrollment(remaining)
+        and policy.enrollment_required(user)
     ):
         raise ServiceError(
             "Your account requires an authenticator app or a passkey: add another one before "
@@ -247,21 +247,6 @@ def reset_mfa(*, user: User, actor: User, reason: str, request: HttpRequest | No
     )
     _notify(request, user, "mfa_reset")
     return removed
-
-
-@transaction.atomic
-def set_mfa_required(*, user: User, actor: User, required: bool, reason: str = "") -> User:
-    if user.mfa_required == required:
-        return user
-    User.objects.filter(pk=user.pk).update(mfa_required=required)
-    user.mfa_required = required
-    record(
-        Action.MFA_REQUIRED_CHANGED,
-        actor=actor,
-        target=user,
-        data={"required": required, **({"reason": reason} if reason else {})},
-    )
-    return user
 
 
 # --- Using a factor -----------------------------------------------------------------------------

@@ -211,7 +211,8 @@ def security(request: HttpRequest) -> HttpResponse:
     context.update(
         {
             "has_mfa": bool(kinds & set(policy.MFA_KINDS)),
-            "must_enroll": user.mfa_required and not policy.satisfies_enrollment(kinds),
+            "must_enroll": not policy.satisfies_enrollment(kinds)
+            and policy.enrollment_required(user),
             "stepped_up": stepped_up,
             "stepup_url": stepup.stepup_url(request.get_full_path()),
             "next": _safe_next(request, ""),

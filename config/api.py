@@ -1,0 +1,105 @@
+"""The management API: URL routes under /api/v1/, the OpenAPI schema and docs page, and the
+JSON problem responses (RFC 9457) every error is answered with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from organizations import api as org_api
+from organizations.services import OrgError
+
+PROBLEM_TYPE = "https://gatehouse.dev/problems/"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+_TITLES = {
+    400: "Bad request",
+    401: "Not signed in",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    415: "Unsupported media type",
+    429: "Too many requests",
+}
+
+
+def problem(status: int, detail: Any, *, errors: Any = None) -> Response:
+    body: dict[str, Any] = {
+        "type": f"{PROBLEM_TYPE}{status}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return Response(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, OrgError):
+        # The service's own transaction has already rolled back its writes; the request's
+        # transaction commits, so a refusal's audit event stays on record.
+        if exc.audit is not None:
+            exc.audit()
+            exc.audit = None
+        return problem(exc.status, str(exc))
+    if isinstance(exc, Http404):
+        return problem(404, "Not found.")
+    if isinstance(exc, exceptions.ValidationError):
+        response = drf_exception_handler(exc, context)
+        return (
+            problem(400, "The request has invalid fields.", errors=exc.detail) if response else None
+        )
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = (
+        response.data.get("detail", response.data)
+        if isinstance(response.data, dict)
+        else response.data
+    )
+    result = problem(response.status_code, str(detail))
+    for header in ("Allow", "WWW-Authenticate", "Retry-After"):
+        if header in response:
+            result[header] = response[header]
+    return result
+
+
+_org_list = org_api.OrganizationViewSet.as_view({"get": "list", "post": "create"})
+_org_detail = org_api.OrganizationViewSet.as_view({"get": "retrieve", "patch": "partial_update"})
+_members = org_api.MemberViewSet.as_view({"get": "list"})
+_member = org_api.MemberViewSet.as_view(
+    {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+)
+_invitations = org_api.InvitationViewSet.as_view({"get": "list", "post": "create"})
+_invitation = org_api.InvitationViewSet.as_view({"get": "retrieve", "delete": "destroy"})
+_invitation_resend = org_api.InvitationViewSet.as_view({"post": "resend"})
+_domains = org_api.DomainViewSet.as_view({"get": "list", "post": "create"})
+_domain = org_api.DomainViewSet.as_view({"get": "retrieve", "delete": "destroy"})
+_domain_verify = org_api.DomainViewSet.as_view({"post": "verify"})
+_policy = org_api.PolicyViewSet.as_view({"get": "list", "patch": "partial_update_policy"})
+
+ORG = "v1/organizations/<slug:org_slug>"
+
+urlpatterns = [
+    path("v1/organizations/", _org_list, name="organization-list"),
+    path("v1/organizations/<slug:slug>/", _org_detail, name="organization-detail"),
+    path(f"{ORG}/members/", _members, name="member-list"),
+    path(f"{ORG}/members/<int:pk>/", _member, name="member-detail"),
+    path(f"{ORG}/invitations/", _invitations, name="invitation-list"),
+    path(f"{ORG}/invitations/<int:pk>/", _invitation, name="invitation-detail"),
+    path(f"{ORG}/invitations/<int:pk>/resend/", _invitation_resend, name="invitation-resend"),
+    path(f"{ORG}/domains/", _domains, name="domain-list"),
+    path(f"{ORG}/domains/<int:pk>/", _domain, name="domain-detail"),
+    path(f"{ORG}/domains/<int:pk>/verify/", _domain_verify, name="domain-verify"),
+    path(f"{ORG}/policy/", _policy, name="policy"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]
+app_name = "api"

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import password_validation
+
+from organizations.models import BRAND_COLOUR, LoginMethod, Role
+
+
+class CreateOrganizationForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    slug = forms.CharField(
+        label="Address",
+        max_length=50,
+        help_text="Lower-case letters, digits and dashes: your portal is /orgs/<address>/.",
+    )
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class DomainForm(forms.Form):
+    name = forms.CharField(label="Domain", max_length=253, help_text="For example example.com")
+
+
+class SettingsForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    logo_url = forms.URLField(
+        label="Logo URL", max_length=500, required=False, assume_scheme="https"
+    )
+    brand_colour = forms.CharField(
+        label="Brand colour", max_length=7, required=False, validators=[BRAND_COLOUR]
+    )
+
+
+class PolicyForm(forms.Form):
+    require_mfa = forms.BooleanField(label="Require two-step verification", required=False)
+    allowed_login_methods = forms.MultipleChoiceField(
+        label="Allowed sign-in methods",
+        choices=LoginMethod.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    sso_only = forms.BooleanField(label="SSO only", required=False)
+    session_lifetime_minutes = forms.IntegerField(
+        label="Session lifetime (minutes)", required=False, min_value=5, max_value=60 * 24 * 90
+    )
+    auto_join_verified_domains = forms.BooleanField(
+        label="Let people with an email at a verified domain join", required=False
+    )
+    default_role = forms.ChoiceField(
+        label="Role of people who join by domain",
+        choices=[(Role.MEMBER.value, Role.MEMBER.label), (Role.ADMIN.value, Role.ADMIN.label)],
+    )
+
+
+class InvitationSignupForm(forms.Form):
+    password1 = forms.CharField(
+        label="Choose a password",
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args: Any, email: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean_password1(self) -> str:
+        from accounts.models import User
+
+        password = self.cleaned_data["password1"]
+        password_validation.validate_password(password, User(email=self.email))
+        return password

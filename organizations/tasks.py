@@ -1,0 +1,110 @@
+"""Background jobs for organizations: cleaning up after a removed member, re-checking domains."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
+
+from audit.actions import Action
+from audit.services import record
+from organizations.models import Domain, Membership
+
+logger = logging.getLogger(__name__)
+
+MAX_RETRIES = 8
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def deprovision_membership(self, membership_id: int) -> str:
+    """End what a removed member had through the organization. Safe to run twice.
+
+    Access itself ended when the membership did (every org page and API call checks for an
+    active membership). Here: their sessions stop pointing at the organization, and their open
+    invitations to others are withdrawn. Later capabilities (OAuth grants, SSO links) add their
+    own revocations here.
+    """
+    membership = (
+        Membership.objects.select_related("organization", "user").filter(pk=membership_id).first()
+    )
+    if membership is None or membership.is_active:
+        return "not removed"
+    if membership.deprovisioned_at is not None:
+        return "already done"
+    try:
+        cleared = _clear_active_org(membership.user_id, membership.organization_id)
+    except Exception as exc:  # session store down: try again later
+        raise self.retry(exc=exc, countdown=min(600, 2**self.request.retries * 5)) from exc
+    with transaction.atomic():
+        locked = Membership.objects.select_for_update().get(pk=membership.pk)
+        if locked.is_active or locked.deprovisioned_at is not None:
+            return "changed meanwhile"
+        from organizations.models import Invitation
+
+        withdrawn = (
+            Invitation.objects.for_org(membership.organization)
+            .filter(invited_by=membership.user, accepted_at__isnull=True, revoked_at__isnull=True)
+            .update(revoked_at=timezone.now())
+        )
+        locked.deprovisioned_at = timezone.now()
+        locked.save(update_fields=["deprovisioned_at"])
+        record(
+            Action.ORG_MEMBER_DEPROVISIONED,
+            actor=None,
+            actor_text="deprovisioning job",
+            organization=membership.organization,
+            target=membership.user,
+            data={"sessions_cleared": cleared, "invitations_withdrawn": withdrawn},
+        )
+    return "done"
+
+
+def _clear_active_org(user_id: int, org_id: int) -> int:
+    from importlib import import_module
+
+    from allauth.usersessions.models import UserSession
+    from django.conf import settings
+
+    from organizations.services import ACTIVE_ORG_SESSION_KEY
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    cleared = 0
+    for session_key in UserSession.objects.filter(user_id=user_id).values_list(
+        "session_key", flat=True
+    ):
+        session = store(session_key)
+        if session.exists(session_key) and session.get(ACTIVE_ORG_SESSION_KEY) == org_id:
+            del session[ACTIVE_ORG_SESSION_KEY]
+            session.save()
+            cleared += 1
+    return cleared
+
+
+@shared_task(acks_late=True)
+def sweep_removed_memberships() -> int:
+    """Queue the cleanup of removals whose job never ran (the broker was down when they
+    happened)."""
+    pending = Membership.objects.filter(
+        status=Membership.Status.REMOVED, deprovisioned_at__isnull=True
+    ).values_list("pk", flat=True)[:500]
+    for pk in pending:
+        deprovision_membership.delay(pk)
+    return len(pending)
+
+
+@shared_task(acks_late=True)
+def recheck_verified_domains() -> int:
+    """Look every verified domain's TXT record up again; one whose record is gone stops
+    counting (services.verify_domain un-verifies it and audits the loss)."""
+    from organizations.services import OrgError, verify_domain
+
+    checked = 0
+    for domain in Domain.objects.filter(verified_at__isnull=False).select_related("organization"):
+        try:
+            verify_domain(actor=None, org=domain.organization, domain_id=domain.pk)
+        except OrgError:
+            logger.warning("domain re-check refused for %s", domain.pk)
+        checked += 1
+    return checked

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from organizations import services
+from organizations.models import Membership
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.organizations.dns_server import LoopbackDNS
+
+
+@pytest.fixture
+def dns_server(settings):
+    server = LoopbackDNS().start()
+    settings.GATEHOUSE_DNS_NAMESERVERS = [server.address]
+    settings.GATEHOUSE_DNS_TIMEOUT = 3
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    response = client.post("/accounts/login/", {"login": user.email, "password": DEFAULT_PASSWORD})
+    assert response.status_code == 302, response.content[:300]
+    return client
+
+
+class OrgWorld:
+    """Two organizations, each with an owner, an admin and a member."""
+
+    def __init__(self) -> None:
+        self.a_owner = UserFactory(email="owner@a.example")
+        self.a_admin = UserFactory(email="admin@a.example")
+        self.a_member = UserFactory(email="member@a.example")
+        self.b_owner = UserFactory(email="owner@b.example")
+        self.b_admin = UserFactory(email="admin@b.example")
+        self.b_member = UserFactory(email="member@b.example")
+        self.a = services.create_organization(actor=self.a_owner, name="Acme", slug="acme")
+        self.b = services.create_organization(actor=self.b_owner, name="Bolt", slug="bolt")
+        for org, admin, member in (
+            (self.a, self.a_admin, self.a_member),
+            (self.b, self.b_admin, self.b_member),
+        ):
+            Membership.objects.create(organization=org, user=admin, role="admin", source="admin")
+            Membership.objects.create(organization=org, user=member, role="member", source="admin")
+
+    def membership(self, org, user) -> Membership:
+        return Membership.objects.get(organization=org, user=user)
+
+
+@pytest.fixture
+def world() -> OrgWorld:
+    return OrgWorld()

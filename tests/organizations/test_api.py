@@ -1,0 +1,126 @@
+"""The management API: JSON in, JSON out, problem responses for every error, OpenAPI docs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from organizations.models import Invitation, Membership, Organization
+from tests.organizations.conftest import signed_in
+
+
+def post(client: Client, path: str, data) -> object:
+    body = data if isinstance(data, str) else json.dumps(data)
+    return client.post(path, body, content_type="application/json")
+
+
+def test_create_an_organization_and_invite_through_the_api(user):
+    client = signed_in(user)
+    response = post(client, "/api/v1/organizations/", {"name": "Quartz", "slug": "quartz"})
+    assert response.status_code == 201, response.content
+    assert response.json()["role"] == "owner"
+    org = Organization.objects.get(slug="quartz")
+    assert response.json()["id"] == str(org.public_id)
+
+    mail.outbox.clear()
+    response = post(
+        client,
+        "/api/v1/organizations/quartz/invitations/",
+        {"email": "new@x.example", "role": "admin"},
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["state"] == "open"
+    assert "token" not in json.dumps(response.json()).lower()
+    assert [m.to for m in mail.outbox] == [["new@x.example"]]
+
+    listed = client.get("/api/v1/organizations/quartz/invitations/").json()
+    assert listed["count"] == 1
+    invitation_id = listed["results"][0]["id"]
+    assert (
+        client.delete(f"/api/v1/organizations/quartz/invitations/{invitation_id}/").status_code
+        == 204
+    )
+    assert Invitation.objects.get(pk=invitation_id).revoked_at is not None
+    # A revoked invitation cannot be revoked again: it is no longer open.
+    again = client.delete(f"/api/v1/organizations/quartz/invitations/{invitation_id}/")
+    assert again.status_code == 404
+
+
+def test_member_roles_through_the_api(world):
+    client = signed_in(world.a_owner)
+    member = world.membership(world.a, world.a_member)
+    response = client.patch(
+        f"/api/v1/organizations/acme/members/{member.pk}/",
+        json.dumps({"role": "admin"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    assert response.json()["role"] == "admin"
+    assert client.delete(f"/api/v1/organizations/acme/members/{member.pk}/").status_code == 204
+    assert not Membership.objects.get(pk=member.pk).is_active
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("post", "/api/v1/organizations/", "{not json", 400),
+        ("post", "/api/v1/organizations/", {"name": "", "slug": "ok"}, 400),
+        ("post", "/api/v1/organizations/", {"name": "X", "slug": "Bad Slug!"}, 400),
+        ("post", "/api/v1/organizations/", {"name": "X", "slug": "acme"}, 400),
+        ("post", "/api/v1/organizations/acme/invitations/", {"email": "nope"}, 400),
+        (
+            "post",
+            "/api/v1/organizations/acme/invitations/",
+            {"email": "a@b.example", "role": "king"},
+            400,
+        ),
+        ("post", "/api/v1/organizations/acme/invitations/", [], 400),
+        ("patch", "/api/v1/organizations/acme/policy/", {"allowed_login_methods": []}, 400),
+        ("patch", "/api/v1/organizations/acme/policy/", {"session_lifetime_minutes": -5}, 400),
+        ("patch", "/api/v1/organizations/acme/policy/", {"default_role": "owner"}, 400),
+        ("put", "/api/v1/organizations/acme/members/", {}, 405),
+        ("get", "/api/v1/organizations/acme/members/999999999/", None, 404),
+        ("get", "/api/v1/organizations/nope/members/", None, 404),
+    ],
+)
+def test_bad_requests_get_problem_responses(world, method, path, body, status):
+    client = signed_in(world.a_owner)
+    if body is None:
+        response = getattr(client, method)(path)
+    else:
+        payload = body if isinstance(body, str) else json.dumps(body)
+        response = getattr(client, method)(path, payload, content_type="application/json")
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == status and problem["title"] and "detail" in problem
+
+
+def test_the_api_needs_a_signed_in_user():
+    response = Client().get("/api/v1/organizations/")
+    assert response.status_code == 403
+    assert response["Content-Type"] == "application/problem+json"
+
+
+def test_the_api_refuses_cross_site_writes_without_a_csrf_token(world):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.a_owner)
+    response = post(client, "/api/v1/organizations/", {"name": "Evil", "slug": "evil"})
+    assert response.status_code == 403
+    assert not Organization.objects.filter(slug="evil").exists()
+
+
+def test_openapi_schema_and_docs_page_are_served_without_a_cdn(user):
+    client = signed_in(user)
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    document = json.loads(schema.content)
+    assert document["openapi"].startswith("3.")
+    assert "/api/v1/organizations/{org_slug}/members/" in document["paths"]
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"cdn" not in docs.content.lower()
+    assert b"/static/drf_spectacular_sidecar/" in docs.content

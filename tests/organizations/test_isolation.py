@@ -1,0 +1,256 @@
+"""Tenant isolation, endpoint by endpoint: an admin of one organization never reaches another's
+data, members cannot do admin actions, and every refusal is audited.
+
+Every org-scoped portal page and API endpoint is listed once in ENDPOINTS; the tests below run
+each check on each of them. A new endpoint gets the same checks by adding one line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from audit.models import AuditEvent
+from organizations import services
+from organizations.models import Domain, Invitation, Membership
+from tests.organizations.conftest import signed_in
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # {slug}, and {member}, {invitation} or {domain} for the object it acts on
+    admin_only: bool = True
+    data: dict[str, Any] = field(default_factory=dict)
+    api: bool = False
+
+    @property
+    def object_kind(self) -> str | None:
+        for kind in ("member", "invitation", "domain"):
+            if "{" + kind + "}" in self.path:
+                return kind
+        return None
+
+    def call(self, client: Client, **values: Any):
+        path = self.path.format(**values)
+        if self.api:
+            body = json.dumps(self.data) if self.method in ("post", "patch") else None
+            return getattr(client, self.method)(path, body, content_type="application/json")
+        return getattr(client, self.method)(path, self.data)
+
+
+ENDPOINTS = [
+    # Portal pages.
+    Endpoint("get", "/orgs/{slug}/", admin_only=False),
+    Endpoint("get", "/orgs/{slug}/members/", admin_only=False),
+    Endpoint("post", "/orgs/{slug}/members/{member}/role/", data={"role": "admin"}),
+    Endpoint("post", "/orgs/{slug}/members/{member}/remove/"),
+    Endpoint("get", "/orgs/{slug}/invitations/"),
+    Endpoint(
+        "post", "/orgs/{slug}/invitations/", data={"email": "x@new.example", "role": "member"}
+    ),
+    Endpoint("post", "/orgs/{slug}/invitations/{invitation}/resend/"),
+    Endpoint("post", "/orgs/{slug}/invitations/{invitation}/revoke/"),
+    Endpoint("get", "/orgs/{slug}/domains/"),
+    Endpoint("post", "/orgs/{slug}/domains/", data={"name": "new.example"}),
+    Endpoint("post", "/orgs/{slug}/domains/{domain}/verify/"),
+    Endpoint("post", "/orgs/{slug}/domains/{domain}/remove/"),
+    Endpoint("get", "/orgs/{slug}/policy/"),
+    Endpoint(
+        "post",
+        "/orgs/{slug}/policy/",
+        data={"allowed_login_methods": ["password"], "default_role": "member"},
+    ),
+    Endpoint("get", "/orgs/{slug}/settings/"),
+    Endpoint("post", "/orgs/{slug}/settings/", data={"name": "Renamed"}),
+    Endpoint("get", "/orgs/{slug}/sso/"),
+    Endpoint("get", "/orgs/{slug}/audit/"),
+    Endpoint("post", "/orgs/{slug}/transfer/", data={"member": "0"}),
+    # API.
+    Endpoint("get", "/api/v1/organizations/{slug}/", admin_only=False, api=True),
+    Endpoint("patch", "/api/v1/organizations/{slug}/", data={"name": "Renamed"}, api=True),
+    Endpoint("get", "/api/v1/organizations/{slug}/members/", admin_only=False, api=True),
+    Endpoint("get", "/api/v1/organizations/{slug}/members/{member}/", admin_only=False, api=True),
+    Endpoint(
+        "patch", "/api/v1/organizations/{slug}/members/{member}/", data={"role": "admin"}, api=True
+    ),
+    Endpoint("delete", "/api/v1/organizations/{slug}/members/{member}/", api=True),
+    Endpoint("get", "/api/v1/organizations/{slug}/invitations/", api=True),
+    Endpoint(
+        "post",
+        "/api/v1/organizations/{slug}/invitations/",
+        data={"email": "x@new.example"},
+        api=True,
+    ),
+    Endpoint("get", "/api/v1/organizations/{slug}/invitations/{invitation}/", api=True),
+    Endpoint("delete", "/api/v1/organizations/{slug}/invitations/{invitation}/", api=True),
+    Endpoint("post", "/api/v1/organizations/{slug}/invitations/{invitation}/resend/", api=True),
+    Endpoint("get", "/api/v1/organizations/{slug}/domains/", api=True),
+    Endpoint(
+        "post", "/api/v1/organizations/{slug}/domains/", data={"name": "new.example"}, api=True
+    ),
+    Endpoint("get", "/api/v1/organizations/{slug}/domains/{domain}/", api=True),
+    Endpoint("delete", "/api/v1/organizations/{slug}/domains/{domain}/", api=True),
+    Endpoint("post", "/api/v1/organizations/{slug}/domains/{domain}/verify/", api=True),
+    Endpoint("get", "/api/v1/organizations/{slug}/policy/", admin_only=False, api=True),
+    Endpoint("patch", "/api/v1/organizations/{slug}/policy/", data={"require_mfa": True}, api=True),
+]
+IDS = [f"{e.method.upper()} {e.path}" for e in ENDPOINTS]
+
+
+class Objects:
+    """One object of each kind in an organization, for the paths to point at."""
+
+    def __init__(self, org, owner, member_user) -> None:
+        self.member = Membership.objects.get(organization=org, user=member_user).pk
+        token = Invitation.new_token()
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from organizations.models import hash_token
+
+        self.invitation = Invitation.objects.create(
+            organization=org,
+            email=f"pending@{org.slug}.example",
+            token_hash=hash_token(token),
+            invited_by=owner,
+            expires_at=timezone.now() + timedelta(days=7),
+        ).pk
+        self.domain = Domain.objects.create(
+            organization=org, name=f"{org.slug}.example", verification_token=Domain.new_token()
+        ).pk
+
+    def values(self) -> dict[str, int]:
+        return {"member": self.member, "invitation": self.invitation, "domain": self.domain}
+
+
+@pytest.fixture
+def objects(world):
+    return {
+        "a": Objects(world.a, world.a_owner, world.a_member),
+        "b": Objects(world.b, world.b_owner, world.b_member),
+    }
+
+
+def _snapshot() -> tuple:
+    """Everything these endpoints could change, to prove a refused call changed nothing."""
+    return (
+        sorted(Membership.objects.values_list("pk", "role", "status")),
+        sorted(Invitation.objects.values_list("pk", "token_hash", "revoked_at")),
+        sorted(Domain.objects.values_list("pk", "verified_at", "last_checked_at")),
+    )
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=IDS)
+def test_admin_of_a_gets_404_for_org_b(endpoint, world, objects):
+    client = signed_in(world.a_admin)
+    before = _snapshot()
+
+    # Org B by its own slug: A's admin is not a member there.
+    response = endpoint.call(client, slug="bolt", **objects["b"].values())
+    assert response.status_code == 404, response.content[:300]
+    # B's object under A's slug: the object is looked up within A only.
+    if endpoint.object_kind:
+        response = endpoint.call(client, slug="acme", **objects["b"].values())
+        assert response.status_code == 404, response.content[:300]
+
+    assert _snapshot() == before
+    assert b"bolt.example" not in response.content
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [e for e in ENDPOINTS if e.admin_only],
+    ids=[i for e, i in zip(ENDPOINTS, IDS, strict=True) if e.admin_only],
+)
+def test_member_cannot_do_admin_actions_and_the_refusal_is_audited(endpoint, world, objects):
+    client = signed_in(world.a_member)
+    before = _snapshot()
+    denied_before = AuditEvent.objects.filter(action="org.access_denied").count()
+
+    response = endpoint.call(client, slug="acme", **objects["a"].values())
+
+    assert response.status_code == 403, response.content[:300]
+    assert _snapshot() == before
+    denied = AuditEvent.objects.filter(action="org.access_denied").order_by("-occurred_at")
+    assert denied.count() == denied_before + 1
+    assert denied.first().organization_id == world.a.pk
+    assert denied.first().actor_id == world.a_member.pk
+
+
+@pytest.mark.parametrize("path", ["/api/v1/organizations/acme/members/", "/orgs/acme/members/"])
+def test_lists_filters_and_pages_never_show_another_org(world, objects, path):
+    from tests.factories import UserFactory
+
+    for i in range(60):  # enough for two pages in each organization
+        Membership.objects.create(
+            organization=world.b, user=UserFactory(email=f"b{i}@bolt.example"), source="admin"
+        )
+        Membership.objects.create(
+            organization=world.a, user=UserFactory(email=f"a{i}@acme.example"), source="admin"
+        )
+    client = signed_in(world.a_admin)
+    for query in (
+        {},
+        {"q": "bolt"},
+        {"q": "b.example"},
+        {"page": "2"},
+        {"page": "9999"},
+        {"q": "@"},
+    ):
+        response = client.get(path, query)
+        assert response.status_code in (200, 404), (query, response.status_code)
+        assert b"bolt.example" not in response.content, query
+        assert b"@b.example" not in response.content, query
+    assert b"a59@acme.example" in client.get(path, {"page": "2"}).content
+
+
+def test_org_list_shows_only_ones_own(world):
+    client = signed_in(world.a_admin)
+    slugs = [o["slug"] for o in client.get("/api/v1/organizations/").json()["results"]]
+    assert slugs == ["acme"]
+
+
+def test_an_admin_cannot_make_themselves_owner_nor_touch_owners(world):
+    admin = world.membership(world.a, world.a_admin)
+    owner = world.membership(world.a, world.a_owner)
+    client = signed_in(world.a_admin)
+
+    for member, role in (
+        (admin.pk, "owner"),
+        (owner.pk, "member"),
+        (world.membership(world.a, world.a_member).pk, "owner"),
+    ):
+        response = client.patch(
+            f"/api/v1/organizations/acme/members/{member}/",
+            json.dumps({"role": role, "is_staff": True, "is_superuser": True}),
+            content_type="application/json",
+        )
+        assert response.status_code == 403, (member, role)
+    assert client.delete(f"/api/v1/organizations/acme/members/{owner.pk}/").status_code == 403
+    admin.refresh_from_db()
+    owner.refresh_from_db()
+    assert admin.role == "admin" and owner.role == "owner" and owner.is_active
+    world.a_admin.refresh_from_db()
+    assert not world.a_admin.is_staff and not world.a_admin.is_superuser
+    assert (
+        AuditEvent.objects.filter(action="org.access_denied", organization_id=world.a.pk).count()
+        == 4
+    )
+
+
+def test_a_removed_member_loses_access_at_once(world):
+    client = signed_in(world.a_member)
+    assert client.get("/orgs/acme/").status_code == 200
+    services.remove_member(
+        actor=world.membership(world.a, world.a_admin),
+        org=world.a,
+        member_id=world.membership(world.a, world.a_member).pk,
+    )
+    assert client.get("/orgs/acme/").status_code == 404
+    assert client.get("/api/v1/organizations/acme/members/").status_code == 404
