@@ -13,7 +13,7 @@ class CreateOrganizationForm(forms.Form):
     slug = forms.CharField(
         label="Address",
         max_length=50,
-        help_text="Lower-case letters, digits and dashes: your portal is /orgs/<address>/.",
+        help_text="Lower-case letters, digits and dashes; it becomes the portal address /orgs/…/.",
     )
 
 

@@ -20,7 +20,8 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Value
+from django.db.models.functions import Lower, StrIndex, Substr
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -706,40 +707,40 @@ def verify_domain(*, actor: Membership | None, org: Organization, domain_id: int
     return domain
 
 
-def email_domain(email: str) -> str:
-    return email.rsplit("@", 1)[-1].lower() if "@" in email else ""
-
-
 @service
-def auto_join_by_domain(*, user: User) -> list[Membership]:
-    """Join the organizations that have verified the domain of one of the user's *verified*
-    addresses and turned auto-join on. Unverified addresses never count."""
-    domains = {
-        email_domain(address)
-        for address in EmailAddress.objects.filter(user=user, verified=True).values_list(
-            "email", flat=True
+def auto_join_by_domain(*, user: User, emails: list[str] | None = None) -> list[Membership]:
+    """Join the organizations that verified the domain of one of the user's *verified*
+    addresses (``emails``, or all of them) and turned auto-join on. Unverified addresses never
+    count, and someone once removed is not brought back. One query when nothing matches."""
+    addresses = EmailAddress.objects.filter(user=user, verified=True)
+    if emails is not None:
+        matching = Q(pk__in=[])
+        for email in emails:
+            matching |= Q(email__iexact=email)
+        addresses = addresses.filter(matching)
+    orgs = (
+        Organization.objects.filter(
+            domains__verified_at__isnull=False,
+            policy__auto_join_verified_domains=True,
         )
-    }
-    domains.discard("")
-    if not domains:
-        return []
-    orgs = Organization.objects.filter(
-        domains__name__in=domains,
-        domains__verified_at__isnull=False,
-        policy__auto_join_verified_domains=True,
-    ).select_related("policy")
-    joined = []
-    for org in orgs.distinct():
-        existing = Membership.objects.for_org(org).filter(user=user).first()
-        if existing is not None:
-            continue  # a member already, or removed once: removal is not undone by a login
-        joined.append(
-            _join(
-                org=org,
-                user=user,
-                role=org.policy.default_role,
-                source=Membership.Source.DOMAIN,
-                actor=user,
+        .annotate(
+            matches=Exists(
+                addresses.annotate(domain=Lower(Substr("email", StrIndex("email", Value("@")) + 1)))
+                .filter(domain=OuterRef("domains__name"))
             )
         )
-    return joined
+        .filter(matches=True)
+        .exclude(memberships__user=user)
+        .select_related("policy")
+        .distinct()
+    )
+    return [
+        _join(
+            org=org,
+            user=user,
+            role=org.policy.default_role,
+            source=Membership.Source.DOMAIN,
+            actor=user,
+        )
+        for org in orgs
+    ]
