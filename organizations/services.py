@@ -725,8 +725,9 @@ def auto_join_by_domain(*, user: User, emails: list[str] | None = None) -> list[
         )
         .annotate(
             matches=Exists(
-                addresses.annotate(domain=Lower(Substr("email", StrIndex("email", Value("@")) + 1)))
-                .filter(domain=OuterRef("domains__name"))
+                addresses.annotate(
+                    domain=Lower(Substr("email", StrIndex("email", Value("@")) + 1))
+                ).filter(domain=OuterRef("domains__name"))
             )
         )
         .filter(matches=True)
