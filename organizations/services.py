@@ -707,11 +707,22 @@ def verify_domain(*, actor: Membership | None, org: Organization, domain_id: int
     return domain
 
 
-@service
+# It is called at every login, inside the login's transaction: no savepoint (two round trips
+# for nothing); it never refuses anything, so there is nothing to roll back on its own.
+@transaction.atomic(savepoint=False)
 def auto_join_by_domain(*, user: User, emails: list[str] | None = None) -> list[Membership]:
     """Join the organizations that verified the domain of one of the user's *verified*
     addresses (``emails``, or all of them) and turned auto-join on. Unverified addresses never
     count, and someone once removed is not brought back. One query when nothing matches."""
+    if emails is not None:
+        # The common case at login: no organization auto-joins that domain. One cheap query.
+        domains = [email.rsplit("@", 1)[-1].lower() for email in emails if "@" in email]
+        if not Domain.objects.filter(
+            name__in=domains,
+            verified_at__isnull=False,
+            organization__policy__auto_join_verified_domains=True,
+        ).exists():
+            return []
     addresses = EmailAddress.objects.filter(user=user, verified=True)
     if emails is not None:
         matching = Q(pk__in=[])

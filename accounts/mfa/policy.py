@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+import functools
 from typing import Any
 
+from django.db import connection
 from django.db.models import Exists, OuterRef
 from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -92,14 +94,26 @@ def enrolled_kinds(user: Any) -> set[Kind]:
 
 
 def has_mfa(user: Any) -> bool:
-    """Whether a login of this user needs a second step: one query, on every login."""
+    """Whether a login of this user needs a second step. It runs at every login, so it is one
+    plain query (three EXISTS), written out: the ORM spends more time building this query
+    than the database spends answering it."""
     if not getattr(user, "pk", None):
         return False
-    return (
-        User.objects.filter(pk=user.pk)
-        .filter(_confirmed(Kind.PASSKEY) | _confirmed(Kind.TOTP) | _confirmed(Kind.EMAIL))
-        .exists()
+    with connection.cursor() as cursor:
+        cursor.execute(_has_mfa_sql(), [user.pk] * len(MFA_KINDS))
+        return bool(cursor.fetchone()[0])
+
+
+@functools.cache
+def _has_mfa_sql() -> str:
+    # Only table names from the models' own metadata go into the text; the user id is a
+    # query parameter.
+    checks = (
+        f"EXISTS(SELECT 1 FROM {connection.ops.quote_name(table)} "  # noqa: S608
+        "WHERE user_id = %s AND confirmed)"
+        for table in (DEVICE_MODELS[kind]._meta.db_table for kind in MFA_KINDS)
     )
+    return "SELECT " + " OR ".join(checks)
 
 
 def enrollment_required(user: Any) -> bool:

@@ -33,12 +33,23 @@ def free_port() -> int:
 class LoopbackDNS:
     def __init__(self) -> None:
         self.zone = TxtZone()
-        self.port = free_port()
         quiet = DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data", prefix=False)
-        self.servers = [
-            DNSServer(self.zone, address="127.0.0.1", port=self.port, logger=quiet),
-            DNSServer(self.zone, address="127.0.0.1", port=self.port, tcp=True, logger=quiet),
-        ]
+        # A free port for both UDP and TCP: another process may take it between the probe and
+        # the bind, so try a few.
+        for _attempt in range(10):
+            self.port = free_port()
+            try:
+                self.servers = [
+                    DNSServer(self.zone, address="127.0.0.1", port=self.port, logger=quiet),
+                    DNSServer(
+                        self.zone, address="127.0.0.1", port=self.port, tcp=True, logger=quiet
+                    ),
+                ]
+                break
+            except OSError:
+                continue
+        else:
+            raise RuntimeError("no free port for the loopback DNS server")
 
     def start(self) -> LoopbackDNS:
         for server in self.servers:
