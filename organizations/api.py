@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from organizations import services
+from organizations.access import SessionTooOld, resolve_membership
 from organizations.models import (
     Domain,
     Invitation,
@@ -180,14 +180,12 @@ class OrgScopedMixin:
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        membership = (
-            Membership.objects.active()
-            .select_related("organization")
-            .filter(organization__slug=self.kwargs["org_slug"], user=request.user)
-            .first()
-        )
-        if membership is None:
-            raise Http404
+        try:
+            _org, membership = resolve_membership(request._request, self.kwargs["org_slug"])
+        except SessionTooOld:
+            raise exceptions.NotAuthenticated(
+                "This organization ends sessions this old: sign in again."
+            ) from None
         self.org, self.membership = membership.organization, membership
         # A refusal is audited by the API's exception handler (config/api.py).
         services.require(membership, self.org, self.perm, f"api {self.__class__.__name__}")
@@ -206,6 +204,15 @@ class OrganizationViewSet(
             memberships__user=self.request.user,
             memberships__status=Membership.Status.ACTIVE,
         ).order_by("name")
+
+    def get_object(self) -> Organization:
+        # Through the one resolver: a non-member's 404 is the same, and audited when the
+        # organization exists.
+        try:
+            org, _membership = resolve_membership(self.request._request, self.kwargs["slug"])
+        except SessionTooOld:
+            raise exceptions.NotAuthenticated("Sign in again.") from None
+        return org
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
@@ -231,6 +238,8 @@ class OrganizationViewSet(
 
     @extend_schema(request=OrganizationUpdateSerializer)
     def partial_update(self, request: Request, slug: str | None = None) -> Response:
+        if not isinstance(request.data, dict):
+            raise exceptions.ValidationError({"non_field_errors": ["Send a JSON object."]})
         org = self.get_object()
         membership = Membership.objects.active().get(organization=org, user=request.user)
         serializer = OrganizationUpdateSerializer(

@@ -219,6 +219,33 @@ def _owners(org: Organization) -> int:
     return Membership.objects.for_org(org).active().filter(role=Role.OWNER).count()
 
 
+def _lock(org: Organization, actor: Membership | None = None) -> Membership | None:
+    """Serialise changes to an organization's members: two owners demoting each other, or
+    leaving, at the same moment must not leave it without one. Returns the actor's membership
+    as it is now, under the lock (their role may have just changed)."""
+    Organization.objects.select_for_update().filter(pk=org.pk).first()
+    if actor is None:
+        return None
+    current = Membership.objects.for_org(org).active().filter(pk=actor.pk).first()
+    if current is None:
+        raise NotFound("You are no longer a member of this organization.")
+    return current
+
+
+def _last_owner(actor: Membership | User, org: Organization, what: str, message: str) -> OrgError:
+    error = OrgError(message)
+    user = actor.user if isinstance(actor, Membership) else actor
+    error.audit = partial(
+        record,
+        Action.ORG_ACCESS_DENIED,
+        actor=user,
+        organization=org,
+        outcome=Outcome.FAILURE,
+        data={"attempted": what, "reason": "last owner"},
+    )
+    return error
+
+
 def _locked_member(org: Organization, member_id: int) -> Membership:
     target = (
         Membership.objects.for_org(org)
@@ -237,16 +264,24 @@ def _locked_member(org: Organization, member_id: int) -> Membership:
 def change_role(*, actor: Membership, org: Organization, member_id: int, role: str) -> Membership:
     if role not in Role.values:
         raise OrgError("Choose owner, admin or member.")
+    actor = _lock(org, actor) or actor
     target = _locked_member(org, member_id)
     if not permissions.may_change_member(actor, target, role):
         raise _deny(actor, org, "change role", member=target.pk, role=role)
     if target.role == role:
         return target
     if target.role == Role.OWNER and _owners(org) == 1:
-        raise OrgError("An organization needs an owner: make someone else owner first.")
+        raise _last_owner(
+            actor,
+            org,
+            "change role",
+            "An organization needs an owner: make someone else owner first.",
+        )
     previous = target.role
     target.role = role
     target.save(update_fields=["role"])
+    # Invitations they sent for roles they may no longer hand out stop working.
+    _withdraw_invitations(target, keep_roles=_invitable_roles(target))
     record(
         Action.ORG_MEMBER_ROLE_CHANGED,
         actor=actor.user,
@@ -257,17 +292,33 @@ def change_role(*, actor: Membership, org: Organization, member_id: int, role: s
     return target
 
 
-def _end_membership(target: Membership) -> None:
+def _invitable_roles(membership: Membership) -> list[str]:
+    return [role for role in Role.values if permissions.may_invite_as(membership, role)]
+
+
+def _withdraw_invitations(membership: Membership, *, keep_roles: list[str]) -> int:
+    return (
+        Invitation.objects.for_org(membership.organization)
+        .filter(invited_by_id=membership.user_id, accepted_at__isnull=True, revoked_at__isnull=True)
+        .exclude(role__in=keep_roles)
+        .update(revoked_at=timezone.now())
+    )
+
+
+def _end_membership(target: Membership) -> int:
+    """End a membership now; returns how many of their open invitations were withdrawn."""
     from organizations.tasks import deprovision_membership
 
     target.status = Membership.Status.REMOVED
     target.ended_at = timezone.now()
     target.deprovisioned_at = None
     target.save(update_fields=["status", "ended_at", "deprovisioned_at"])
+    withdrawn = _withdraw_invitations(target, keep_roles=[])
     # Access ends now (every org page and API call checks for an active membership); the
     # cleanup of what was granted through the organization runs in the background, and runs
     # again from the beat schedule if the broker was down.
     transaction.on_commit(lambda: _queue(deprovision_membership, target.pk), robust=True)
+    return withdrawn
 
 
 def _queue(task: Any, *args: Any) -> None:
@@ -281,18 +332,19 @@ def _queue(task: Any, *args: Any) -> None:
 
 @service
 def remove_member(*, actor: Membership, org: Organization, member_id: int) -> Membership:
+    actor = _lock(org, actor) or actor
     target = _locked_member(org, member_id)
     if not permissions.may_change_member(actor, target):
         raise _deny(actor, org, "remove member", member=target.pk)
     if target.role == Role.OWNER and _owners(org) == 1:
-        raise OrgError("The last owner cannot be removed.")
-    _end_membership(target)
+        raise _last_owner(actor, org, "remove member", "The last owner cannot be removed.")
+    withdrawn = _end_membership(target)
     record(
         Action.ORG_MEMBER_REMOVED,
         actor=actor.user,
         organization=org,
         target=target.user,
-        data={"role": target.role},
+        data={"role": target.role, "invitations_withdrawn": withdrawn},
     )
     return target
 
@@ -300,22 +352,26 @@ def remove_member(*, actor: Membership, org: Organization, member_id: int) -> Me
 @service
 def leave(*, membership: Membership) -> Membership:
     org = membership.organization
+    _lock(org)
     target = _locked_member(org, membership.pk)
     if target.role == Role.OWNER and _owners(org) == 1:
-        raise OrgError("You are the last owner: transfer ownership before leaving.")
-    _end_membership(target)
+        raise _last_owner(
+            target, org, "leave", "You are the last owner: transfer ownership before leaving."
+        )
+    withdrawn = _end_membership(target)
     record(
         Action.ORG_MEMBER_LEFT,
         actor=target.user,
         organization=org,
         target=target.user,
-        data={"role": target.role},
+        data={"role": target.role, "invitations_withdrawn": withdrawn},
     )
     return target
 
 
 @service
 def transfer_ownership(*, actor: Membership, org: Organization, member_id: int) -> Membership:
+    actor = _lock(org, actor) or actor
     require(actor, org, Perm.TRANSFER_OWNERSHIP, "transfer ownership")
     target = _locked_member(org, member_id)
     if target.pk == actor.pk:
@@ -404,7 +460,7 @@ def _normalize_email(email: str) -> str:
 
 
 def _invitation_link(request: HttpRequest, token: str) -> str:
-    return request.build_absolute_uri(reverse("orgs:invitation", args=[token]))
+    return request.build_absolute_uri(reverse("orgs:invitation-link", args=[token]))
 
 
 def _send_invitation(request: HttpRequest, invitation: Invitation, token: str) -> None:
@@ -437,7 +493,10 @@ def invite(
     if (
         Membership.objects.for_org(org)
         .active()
-        .filter(Q(user__email__iexact=email) | Q(user__emailaddress__email__iexact=email))
+        .filter(
+            Q(user__email__iexact=email)
+            | Q(user__emailaddress__email__iexact=email, user__emailaddress__verified=True)
+        )
         .exists()
     ):
         raise OrgError(f"{email} is already a member.")
@@ -449,14 +508,18 @@ def invite(
     if open_invitations.exists():
         raise OrgError(f"{email} is already invited. Resend the invitation instead.")
     token = Invitation.new_token()
-    invitation = Invitation.objects.create(
-        organization=org,
-        email=email,
-        role=role,
-        token_hash=hash_token(token),
-        invited_by=actor.user,
-        expires_at=timezone.now() + timedelta(days=settings.GATEHOUSE_INVITATION_DAYS),
-    )
+    try:
+        with transaction.atomic():
+            invitation = Invitation.objects.create(
+                organization=org,
+                email=email,
+                role=role,
+                token_hash=hash_token(token),
+                invited_by=actor.user,
+                expires_at=timezone.now() + timedelta(days=settings.GATEHOUSE_INVITATION_DAYS),
+            )
+    except IntegrityError:  # the same invitation, sent twice at the same moment
+        raise OrgError(f"{email} is already invited. Resend the invitation instead.") from None
     _send_invitation(request, invitation, token)
     record(
         Action.ORG_INVITATION_SENT,
@@ -510,6 +573,8 @@ def resend_invitation(
 def revoke_invitation(*, actor: Membership, org: Organization, invitation_id: int) -> Invitation:
     require(actor, org, Perm.MANAGE_INVITATIONS, "revoke invitation")
     invitation = _open_invitation(org, invitation_id)
+    if not permissions.may_invite_as(actor, invitation.role):
+        raise _deny(actor, org, "revoke invitation", invitation=invitation.pk)
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
     record(
@@ -579,6 +644,17 @@ def accept_invitation(*, token: str, user: User) -> Membership:
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.state != "open":  # lost a race with another acceptance or a revocation
         raise _refuse(invitation, user, invitation.state)
+    inviter = (
+        Membership.objects.for_org(invitation.organization)
+        .active()
+        .filter(user=invitation.invited_by)
+        .first()
+        if invitation.invited_by_id
+        else None
+    )
+    if inviter is None or not permissions.may_invite_as(inviter, invitation.role):
+        # The person who sent it has left, or may no longer grant this role.
+        raise _refuse(invitation, user, "revoked")
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
@@ -610,7 +686,13 @@ def sign_up_from_invitation(*, token: str, password: str) -> tuple[User, Members
         raise OrgError("An account with this address exists already: sign in to accept.")
     user = User.objects.create_user(email=invitation.email, password=password)
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
-    record(Action.USER_SIGNED_UP, actor=user, target=user, data={"via": "invitation"})
+    record(
+        Action.USER_SIGNED_UP,
+        actor=user,
+        target=user,
+        organization=invitation.organization,
+        data={"via": "invitation"},
+    )
     return user, accept_invitation(token=token, user=user)
 
 
@@ -638,9 +720,13 @@ def add_domain(*, actor: Membership, org: Organization, name: str) -> Domain:
         raise OrgError(f"{name} is already listed.")
     if Domain.objects.filter(name=name, verified_at__isnull=False).exists():
         raise OrgError(f"{name} is verified by another organization.")
-    domain = Domain.objects.create(
-        organization=org, name=name, verification_token=Domain.new_token()
-    )
+    try:
+        with transaction.atomic():
+            domain = Domain.objects.create(
+                organization=org, name=name, verification_token=Domain.new_token()
+            )
+    except IntegrityError:  # added twice at the same moment
+        raise OrgError(f"{name} is already listed.") from None
     record(Action.ORG_DOMAIN_ADDED, actor=actor.user, organization=org, target=domain)
     return domain
 
@@ -672,38 +758,48 @@ def verify_domain(*, actor: Membership | None, org: Organization, domain_id: int
     if domain is None:
         raise NotFound("That domain does not exist.")
     found, detail = dns.has_txt_record(domain.record_name, domain.record_value)
-    with transaction.atomic():
-        domain = Domain.objects.select_for_update().get(pk=domain.pk)
-        domain.last_checked_at = timezone.now()
-        domain.last_check_result = detail[:200]
-        user = actor.user if actor else None
-        if found and not domain.is_verified:
-            if Domain.objects.filter(name=domain.name, verified_at__isnull=False).exists():
-                domain.last_check_result = "verified by another organization"
-                domain.save(update_fields=["last_checked_at", "last_check_result"])
-                raise OrgError(f"{domain.name} is verified by another organization.")
+    domain = Domain.objects.select_for_update().get(pk=domain.pk)
+    domain.last_checked_at = timezone.now()
+    domain.last_check_result = detail[:200]
+    user = actor.user if actor else None
+    if found and not domain.is_verified:
+        claimed = Domain.objects.filter(name=domain.name, verified_at__isnull=False).exists()
+        if not claimed:
             domain.verified_at = timezone.now()
+            try:
+                with transaction.atomic():
+                    domain.save(
+                        update_fields=["verified_at", "last_checked_at", "last_check_result"]
+                    )
+            except IntegrityError:  # another organization verified it at the same moment
+                domain.verified_at = None
+                claimed = True
+        if claimed:
+            found = False
+            domain.last_check_result = "verified by another organization"
+        else:
             record(Action.ORG_DOMAIN_VERIFIED, actor=user, organization=org, target=domain)
-        elif not found and domain.is_verified:
-            domain.verified_at = None
-            record(
-                Action.ORG_DOMAIN_LOST,
-                actor=user,
-                organization=org,
-                target=domain,
-                outcome=Outcome.FAILURE,
-                data={"detail": domain.last_check_result},
-            )
-        elif not found:
-            record(
-                Action.ORG_DOMAIN_CHECK_FAILED,
-                actor=user,
-                organization=org,
-                target=domain,
-                outcome=Outcome.FAILURE,
-                data={"detail": domain.last_check_result},
-            )
-        domain.save(update_fields=["verified_at", "last_checked_at", "last_check_result"])
+            return domain
+    if not found and domain.is_verified:
+        domain.verified_at = None
+        record(
+            Action.ORG_DOMAIN_LOST,
+            actor=user,
+            organization=org,
+            target=domain,
+            outcome=Outcome.FAILURE,
+            data={"detail": domain.last_check_result},
+        )
+    elif not found:
+        record(
+            Action.ORG_DOMAIN_CHECK_FAILED,
+            actor=user,
+            organization=org,
+            target=domain,
+            outcome=Outcome.FAILURE,
+            data={"detail": domain.last_check_result},
+        )
+    domain.save(update_fields=["verified_at", "last_checked_at", "last_check_result"])
     return domain
 
 

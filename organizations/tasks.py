@@ -22,8 +22,8 @@ def deprovision_membership(self, membership_id: int) -> str:
     """End what a removed member had through the organization. Safe to run twice.
 
     Access itself ended when the membership did (every org page and API call checks for an
-    active membership). Here: their sessions stop pointing at the organization, and their open
-    invitations to others are withdrawn. Later capabilities (OAuth grants, SSO links) add their
+    active membership, and their open invitations were withdrawn with it). Here: their sessions
+    stop pointing at the organization. Later capabilities (OAuth grants, SSO links) add their
     own revocations here.
     """
     membership = (
@@ -41,13 +41,6 @@ def deprovision_membership(self, membership_id: int) -> str:
         locked = Membership.objects.select_for_update().get(pk=membership.pk)
         if locked.is_active or locked.deprovisioned_at is not None:
             return "changed meanwhile"
-        from organizations.models import Invitation
-
-        withdrawn = (
-            Invitation.objects.for_org(membership.organization)
-            .filter(invited_by=membership.user, accepted_at__isnull=True, revoked_at__isnull=True)
-            .update(revoked_at=timezone.now())
-        )
         locked.deprovisioned_at = timezone.now()
         locked.save(update_fields=["deprovisioned_at"])
         record(
@@ -56,7 +49,7 @@ def deprovision_membership(self, membership_id: int) -> str:
             actor_text="deprovisioning job",
             organization=membership.organization,
             target=membership.user,
-            data={"sessions_cleared": cleared, "invitations_withdrawn": withdrawn},
+            data={"sessions_cleared": cleared},
         )
     return "done"
 

@@ -43,5 +43,6 @@ urlpatterns = [
     path("orgs/<slug:slug>/settings/", views.settings_page, name="settings"),
     path("orgs/<slug:slug>/sso/", views.sso, name="sso"),
     path("orgs/<slug:slug>/audit/", views.audit_log, name="audit"),
-    path("invitations/<str:token>/", views.invitation, name="invitation"),
+    path("invitations/accept/", views.invitation, name="invitation"),
+    path("invitations/<str:token>/", views.invitation_link, name="invitation-link"),
 ]

@@ -13,7 +13,7 @@ from functools import wraps
 from typing import Any, cast
 
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -26,6 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import User
 from audit.models import AuditEvent
 from organizations import permissions, services
+from organizations.access import SessionTooOld, resolve_membership
 from organizations.forms import (
     CreateOrganizationForm,
     DomainForm,
@@ -46,26 +47,22 @@ def _user(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
-def resolve_membership(request: HttpRequest, slug: str) -> tuple[Organization, Membership]:
-    """The organization of ``slug`` and the user's active membership in it, or 404."""
-    membership = (
-        Membership.objects.active()
-        .select_related("organization")
-        .filter(organization__slug=slug, user=_user(request))
-        .first()
-    )
-    if membership is None:
-        raise Http404("No such organization.")
-    return membership.organization, membership
-
-
 def org_page(perm: Perm) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @login_required
         @never_cache
         @wraps(view)
         def wrapper(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
-            org, membership = resolve_membership(request, slug)
+            try:
+                org, membership = resolve_membership(request, slug)
+            except Http404:
+                # Rendered, not raised: a raised 404 would roll back the request's transaction,
+                # and with it the audit event of the probe.
+                return render(request, "404.html", status=404)
+            except SessionTooOld:
+                logout(request)
+                messages.info(request, "This organization asks you to sign in again.")
+                return redirect(f"{reverse('account_login')}?next={request.path}")
             try:
                 services.require(membership, org, perm, f"{request.method} {view.__name__}")
             except OrgError as exc:
@@ -175,7 +172,11 @@ def switch(request: HttpRequest) -> HttpResponse:
     if not slug:
         services.switch_active_org(request=request, user=_user(request), org=None)
         return redirect("orgs:index")
-    org, _ = resolve_membership(request, slug)
+    try:
+        org, _ = resolve_membership(request, slug)
+    except SessionTooOld:
+        logout(request)
+        return redirect("account_login")
     services.switch_active_org(request=request, user=_user(request), org=org)
     messages.success(request, f"You are now working in {org.name}.")
     return redirect("orgs:overview", slug=org.slug)
@@ -435,9 +436,22 @@ def sso(request: HttpRequest, org: Organization, membership: Membership) -> Http
 # --- Accepting an invitation ----------------------------------------------------------------------
 
 
+INVITATION_SESSION_KEY = "gatehouse_invitation_token"
+
+
+@never_cache
+@require_http_methods(["GET"])
+def invitation_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The emailed link: keep the token in the session and continue at an address without it,
+    so it appears in no log line, Referer header or browser history entry after this one."""
+    request.session[INVITATION_SESSION_KEY] = token[:200]
+    return redirect("orgs:invitation")
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
-def invitation(request: HttpRequest, token: str) -> HttpResponse:
+def invitation(request: HttpRequest) -> HttpResponse:
+    token = str(request.session.get(INVITATION_SESSION_KEY, ""))
     user = _user(request) if request.user.is_authenticated else None
     try:
         found = services.check_invitation(token, user)
@@ -477,6 +491,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
                 status=exc.status,
             )
         if membership is not None:
+            request.session.pop(INVITATION_SESSION_KEY, None)
             org = membership.organization
             services.switch_active_org(request=request, user=membership.user, org=org)
             messages.success(request, f"Welcome to {org.name}.")

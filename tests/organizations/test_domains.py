@@ -75,10 +75,12 @@ def test_a_domain_verified_by_one_organization_cannot_be_verified_by_another(wor
 
     response = verify(b, "bolt", theirs["id"])
 
-    assert response.status_code == 400
-    assert response["Content-Type"] == "application/problem+json"
-    assert "another organization" in response.json()["detail"]
+    assert response.status_code == 200
+    assert response.json()["verified"] is False
+    assert response.json()["last_check_result"] == "verified by another organization"
     assert not Domain.objects.get(pk=theirs["id"]).is_verified
+    refused = AuditEvent.objects.get(action="org.domain_check_failed", organization_id=world.b.pk)
+    assert refused.data["detail"] == "verified by another organization"
     # And it cannot even be added again once verified elsewhere.
     assert add(b, "bolt", "shared.example").status_code == 400
 

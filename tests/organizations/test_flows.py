@@ -26,6 +26,22 @@ def invite(client: Client, email: str, role: str = "member", slug: str = "acme")
     return client.post(f"/orgs/{slug}/invitations/", {"email": email, "role": role})
 
 
+ACCEPT = "/invitations/accept/"
+
+
+def open_link(client: Client, link: str):
+    """Open an emailed invitation link: it moves the token into the session and continues at
+    an address without it."""
+    response = client.get(link)
+    assert response.status_code == 302 and response["Location"] == ACCEPT
+    return client.get(ACCEPT)
+
+
+def accept(client: Client, link: str, data: dict | None = None):
+    open_link(client, link)
+    return client.post(ACCEPT, data or {})
+
+
 def invitation_link() -> str:
     message = mail.outbox[-1]
     match = re.search(r"https?://[^/\s]+(/invitations/[^/\s]+/)", message.body)
@@ -74,10 +90,10 @@ def test_invite_a_new_person_who_signs_up_from_the_link(world):
     assert token not in invitation.token_hash  # only a hash is stored
 
     ada = Client()
-    page = ada.get(link)
+    page = open_link(ada, link)
     assert page.status_code == 200
     assert b"ada@new.example" in page.content
-    response = ada.post(link, {"password1": NEW_PASSWORD})
+    response = ada.post(ACCEPT, {"password1": NEW_PASSWORD})
 
     assert response["Location"] == "/orgs/acme/"
     user = User.objects.get(email="ada@new.example")
@@ -89,7 +105,7 @@ def test_invite_a_new_person_who_signs_up_from_the_link(world):
         action="org.invitation_accepted", organization_id=world.a.pk
     ).exists()
     # The link works once.
-    again = Client().get(link)
+    again = open_link(Client(), link)
     assert again.status_code == 400
     assert AuditEvent.objects.filter(
         action="org.invitation_refused", data__reason="accepted"
@@ -102,16 +118,16 @@ def test_an_existing_user_signs_in_then_accepts(world):
     link = invitation_link()
 
     anonymous = Client()
-    page = anonymous.get(link)
+    page = open_link(anonymous, link)
     assert page.status_code == 200
     assert b"/accounts/login/?next=" in page.content
-    assert anonymous.post(link, {"password1": "whatever-1234"})["Location"].startswith(
+    assert anonymous.post(ACCEPT, {"password1": "whatever-1234"})["Location"].startswith(
         "/accounts/login/"
     )
     assert not User.objects.filter(email="existing@else.example").exclude(pk=person.pk).exists()
 
     client = signed_in(person)
-    assert client.post(link)["Location"] == "/orgs/acme/"
+    assert accept(client, link)["Location"] == "/orgs/acme/"
     assert Membership.objects.get(user=person, organization=world.a).is_active
 
 
@@ -120,8 +136,8 @@ def test_an_invitation_cannot_be_accepted_by_someone_else(world):
     link = invitation_link()
     intruder = signed_in(world.b_member)
 
-    assert intruder.get(link).status_code == 400
-    response = intruder.post(link)
+    assert open_link(intruder, link).status_code == 400
+    response = intruder.post(ACCEPT)
 
     assert response.status_code == 400
     assert not Membership.objects.filter(user=world.b_member, organization=world.a).exists()
@@ -142,16 +158,18 @@ def test_expired_revoked_and_unknown_invitations_are_refused(world):
 
     later = timezone.now() + timedelta(days=8)
     with mock.patch("django.utils.timezone.now", return_value=later):
-        response = Client().post(late_link, {"password1": NEW_PASSWORD})
+        response = accept(Client(), late_link, {"password1": NEW_PASSWORD})
     assert response.status_code == 400 and b"expired" in response.content
-    response = Client().post(revoked_link, {"password1": NEW_PASSWORD})
+    response = accept(Client(), revoked_link, {"password1": NEW_PASSWORD})
     assert response.status_code == 400 and b"withdrawn" in response.content
     for junk in (
         "/invitations/not-a-token/",
         "/invitations/" + "x" * 500 + "/",
         "/invitations/%00/",
     ):
-        assert Client().get(junk).status_code == 404
+        assert open_link(Client(), junk).status_code == 404
+    # Without any link at all.
+    assert Client().get(ACCEPT).status_code == 404
     assert not User.objects.filter(email__in=["late@else.example", "revoked@else.example"]).exists()
 
 
@@ -170,8 +188,8 @@ def test_resend_gives_a_new_link_and_the_old_one_stops_working(world):
         admin.post(f"/orgs/acme/invitations/{invitation.pk}/resend/")
     new_link = invitation_link()
     assert new_link != old_link
-    assert Client().get(old_link).status_code == 404
-    assert Client().get(new_link).status_code == 200
+    assert open_link(Client(), old_link).status_code == 404
+    assert open_link(Client(), new_link).status_code == 200
 
 
 def test_inviting_a_member_or_twice_is_refused_clearly(world):

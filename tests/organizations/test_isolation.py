@@ -139,10 +139,25 @@ def objects(world):
 
 def _snapshot() -> tuple:
     """Everything these endpoints could change, to prove a refused call changed nothing."""
+    from organizations.models import Organization, OrganizationPolicy
+
     return (
+        sorted(Organization.objects.values_list("pk", "name", "slug", "logo_url", "brand_colour")),
+        sorted(
+            OrganizationPolicy.objects.values_list(
+                "pk",
+                "require_mfa",
+                "allowed_login_methods",
+                "sso_only",
+                "session_lifetime_minutes",
+                "auto_join_verified_domains",
+                "default_role",
+            ),
+            key=str,
+        ),
         sorted(Membership.objects.values_list("pk", "role", "status")),
-        sorted(Invitation.objects.values_list("pk", "token_hash", "revoked_at")),
-        sorted(Domain.objects.values_list("pk", "verified_at", "last_checked_at")),
+        sorted(Invitation.objects.values_list("pk", "token_hash", "revoked_at", "send_count")),
+        sorted(Domain.objects.values_list("pk", "name", "verified_at", "last_checked_at")),
     )
 
 
