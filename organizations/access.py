@@ -11,11 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.db import transaction
 from django.http import Http404, HttpRequest
 
-from audit.actions import Action, Outcome
-from audit.services import record
 from organizations.models import Membership, Organization, OrganizationPolicy
 
 SESSION_STARTED_KEY = "gatehouse_session_started"
@@ -61,17 +58,9 @@ def resolve_membership(request: HttpRequest, slug: str) -> tuple[Organization, M
     if membership is None:
         org = Organization.objects.filter(slug=slug).first()
         if org is not None:
-            with transaction.atomic():
-                record(
-                    Action.ORG_ACCESS_DENIED,
-                    actor=user,
-                    organization=org,
-                    outcome=Outcome.FAILURE,
-                    data={
-                        "attempted": f"{request.method} {request.path}",
-                        "reason": "not a member",
-                    },
-                )
+            from organizations.services import record_probe
+
+            record_probe(user=user, org=org, attempted=f"{request.method} {request.path}")
         raise Http404("No such organization.")
     check_session_lifetime(request, user, membership.organization)
     return membership.organization, membership

@@ -81,9 +81,18 @@ def service(fn: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-def _deny(actor: Membership | User | None, org: Organization, what: str, **data: Any) -> OrgError:
+def _deny(
+    actor: Membership | User | None,
+    org: Organization,
+    what: str,
+    *,
+    message: str = "You are not allowed to do that in this organization.",
+    status: int = 403,
+    **data: Any,
+) -> OrgError:
+    """A refusal that goes on record (``org.access_denied``) once its transaction is undone."""
     user = actor.user if isinstance(actor, Membership) else actor
-    error = OrgError("You are not allowed to do that in this organization.", status=403)
+    error = OrgError(message, status=status)
     error.audit = partial(
         record,
         Action.ORG_ACCESS_DENIED,
@@ -233,17 +242,7 @@ def _lock(org: Organization, actor: Membership | None = None) -> Membership | No
 
 
 def _last_owner(actor: Membership | User, org: Organization, what: str, message: str) -> OrgError:
-    error = OrgError(message)
-    user = actor.user if isinstance(actor, Membership) else actor
-    error.audit = partial(
-        record,
-        Action.ORG_ACCESS_DENIED,
-        actor=user,
-        organization=org,
-        outcome=Outcome.FAILURE,
-        data={"attempted": what, "reason": "last owner"},
-    )
-    return error
+    return _deny(actor, org, what, message=message, status=400, reason="last owner")
 
 
 def _locked_member(org: Organization, member_id: int) -> Membership:
@@ -445,6 +444,43 @@ def switch_active_org(*, request: HttpRequest, user: User, org: Organization | N
     _apply_session_lifetime(request, user, org)
     with transaction.atomic():
         record(Action.ORG_SWITCHED, actor=user, organization=org, target=org)
+
+
+@transaction.atomic
+def record_probe(*, user: Any, org: Organization, attempted: str) -> None:
+    """Someone who is not a member asked for this organization's pages or API."""
+    record(
+        Action.ORG_ACCESS_DENIED,
+        actor=user,
+        organization=org,
+        outcome=Outcome.FAILURE,
+        data={"attempted": attempted[:300], "reason": "not a member"},
+    )
+
+
+@transaction.atomic
+def finish_deprovisioning(*, membership_id: int, sessions_cleared: int) -> bool:
+    """Mark a removed membership cleaned up, once. False if it changed meanwhile (rejoined)
+    or was already done."""
+    locked = (
+        Membership.objects.select_for_update()
+        .select_related("organization", "user")
+        .filter(pk=membership_id)
+        .first()
+    )
+    if locked is None or locked.is_active or locked.deprovisioned_at is not None:
+        return False
+    locked.deprovisioned_at = timezone.now()
+    locked.save(update_fields=["deprovisioned_at"])
+    record(
+        Action.ORG_MEMBER_DEPROVISIONED,
+        actor=None,
+        actor_text="deprovisioning job",
+        organization=locked.organization,
+        target=locked.user,
+        data={"sessions_cleared": sessions_cleared},
+    )
+    return True
 
 
 # --- Invitations --------------------------------------------------------------------------------

@@ -5,11 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import transaction
-from django.utils import timezone
 
-from audit.actions import Action
-from audit.services import record
 from organizations.models import Domain, Membership
 
 logger = logging.getLogger(__name__)
@@ -37,21 +33,10 @@ def deprovision_membership(self, membership_id: int) -> str:
         cleared = _clear_active_org(membership.user_id, membership.organization_id)
     except Exception as exc:  # session store down: try again later
         raise self.retry(exc=exc, countdown=min(600, 2**self.request.retries * 5)) from exc
-    with transaction.atomic():
-        locked = Membership.objects.select_for_update().get(pk=membership.pk)
-        if locked.is_active or locked.deprovisioned_at is not None:
-            return "changed meanwhile"
-        locked.deprovisioned_at = timezone.now()
-        locked.save(update_fields=["deprovisioned_at"])
-        record(
-            Action.ORG_MEMBER_DEPROVISIONED,
-            actor=None,
-            actor_text="deprovisioning job",
-            organization=membership.organization,
-            target=membership.user,
-            data={"sessions_cleared": cleared},
-        )
-    return "done"
+    from organizations.services import finish_deprovisioning
+
+    done = finish_deprovisioning(membership_id=membership.pk, sessions_cleared=cleared)
+    return "done" if done else "changed meanwhile"
 
 
 def _clear_active_org(user_id: int, org_id: int) -> int:

@@ -32,8 +32,6 @@ from accounts.mfa import services, stepup
 from accounts.mfa.allauth_glue import enter_stage, login_with_passkey, record
 from accounts.mfa.policy import Kind
 from accounts.mfa.stages import STAGE_KEY
-from audit.actions import Action, Outcome
-from audit.services import record as audit
 
 AUTH_STATE = "otp_webauthn_authentication_state"
 
@@ -88,13 +86,11 @@ class _Audited:
                 user = self.audit_user()
             except Exception:
                 user = None
-            audit(
-                Action.MFA_FAILED,
-                actor=user if getattr(self.request, "user", None) == user else None,
-                actor_text=str(user) if user else "",
-                target=user,
-                outcome=Outcome.FAILURE,
-                data={"kind": Kind.PASSKEY.value, "purpose": self.purpose, "error": exc.code},
+            services.passkey_failed(
+                user=user,
+                purpose=self.purpose,
+                error=exc.code,
+                signed_in=user is not None and getattr(self.request, "user", None) == user,
             )
         return super().handle_exception(exc)  # type: ignore[misc]
 
@@ -176,13 +172,7 @@ class PasswordlessComplete(_Complete, webauthn_views.CompleteCredentialAuthentic
         user = device.user
         record(self.request, user, "passkey", id=device.pk, passwordless=True, reauthenticated=True)
         services.mark_verified(self.request, device)
-        audit(
-            Action.MFA_VERIFIED,
-            actor=None,
-            actor_text=str(user),
-            target=user,
-            data={"kind": Kind.PASSKEY.value, "device": device.name, "purpose": self.purpose},
-        )
+        services.passkey_verified(user=user, device=device, purpose=self.purpose, signed_in=False)
         self._response = login_with_passkey(self.request, user, self.get_redirect_url())
 
     def get_success_data(self, device: Any) -> dict[str, Any]:
@@ -215,13 +205,7 @@ class LoginStageComplete(
     def complete_auth(self, device: Any) -> None:
         from accounts.mfa.views import finish_second_step
 
-        audit(
-            Action.MFA_VERIFIED,
-            actor=None,
-            actor_text=str(device.user),
-            target=device.user,
-            data={"kind": Kind.PASSKEY.value, "device": device.name, "purpose": "login"},
-        )
+        services.passkey_verified(user=device.user, device=device, purpose="login", signed_in=False)
         self._response = finish_second_step(self.request, self.stage, device, Kind.PASSKEY)
 
     def get_success_data(self, device: Any) -> dict[str, Any]:
@@ -242,12 +226,7 @@ class StepUpComplete(_SignedIn, _Complete, webauthn_views.CompleteCredentialAuth
         user = device.user  # the signed-in user: the ceremony only allowed their credentials
         record(self.request, user, "passkey", id=device.pk, reauthenticated=True)
         services.mark_verified(self.request, device)
-        audit(
-            Action.MFA_VERIFIED,
-            actor=user,
-            target=user,
-            data={"kind": Kind.PASSKEY.value, "device": device.name, "purpose": self.purpose},
-        )
+        services.passkey_verified(user=user, device=device, purpose=self.purpose, signed_in=True)
 
     def get_success_data(self, device: Any) -> dict[str, Any]:
         return {"id": device.pk, "redirect_url": self.get_redirect_url() or "/account/security/"}

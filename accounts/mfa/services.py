@@ -388,3 +388,55 @@ def send_email_code(*, request: HttpRequest, user: User, purpose: str) -> tuple[
         data={"purpose": purpose},
     )
     return True, ""
+
+
+# --- Outcomes recorded for checks made elsewhere (passkey ceremonies, the step-up password) -----
+
+
+@transaction.atomic
+def passkey_verified(*, user: User, device: Any, purpose: str, signed_in: bool) -> None:
+    record(
+        Action.MFA_VERIFIED,
+        actor=user if signed_in else None,
+        actor_text=str(user),
+        target=user,
+        data={"kind": Kind.PASSKEY.value, "device": device.name, "purpose": purpose},
+    )
+
+
+@transaction.atomic
+def passkey_failed(*, user: User | None, purpose: str, error: str, signed_in: bool) -> None:
+    record(
+        Action.MFA_FAILED,
+        actor=user if signed_in else None,
+        actor_text=str(user) if user else "",
+        target=user,
+        outcome=Outcome.FAILURE,
+        data={"kind": Kind.PASSKEY.value, "purpose": purpose, "error": error},
+    )
+
+
+@transaction.atomic
+def check_stepup_password(*, request: HttpRequest, user: User, password: str) -> bool:
+    """The step-up password check, under the same failed-login throttle as the login page."""
+    from accounts import ratelimits
+
+    attempt = ratelimits.consume_attempt(
+        ip=get_adapter(request).get_client_ip(request), email=user.email
+    )
+    outcome: Action | None = None
+    if not attempt.allowed:
+        outcome = Action.MFA_THROTTLED
+    elif user.check_password(password):
+        attempt.rollback()
+        return True
+    else:
+        outcome = Action.MFA_FAILED
+    record(
+        outcome,
+        actor=user,
+        target=user,
+        outcome=Outcome.FAILURE,
+        data={"kind": Kind.PASSWORD.value, "purpose": "stepup"},
+    )
+    return False

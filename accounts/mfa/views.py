@@ -31,8 +31,6 @@ from accounts.mfa.policy import LABELS, Kind
 from accounts.mfa.stages import STAGE_KEY, first_factor
 from accounts.models import BackupCodeDevice, User
 from accounts.services import ServiceError
-from audit.actions import Action, Outcome
-from audit.services import record as audit
 
 CODE_KINDS = (Kind.TOTP, Kind.BACKUP_CODE, Kind.EMAIL)
 
@@ -393,7 +391,9 @@ def stepup_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if use_password and kind_param == Kind.PASSWORD:
             form = PasswordForm(request.POST)
-            if form.is_valid() and _check_password(request, user, form.cleaned_data["password"]):
+            if form.is_valid() and services.check_stepup_password(
+                request=request, user=user, password=form.cleaned_data["password"]
+            ):
                 record(request, user, "password", reauthenticated=True)
                 return _stepup_done(request)
             form.add_error("password", "That password is not right.")
@@ -451,36 +451,6 @@ def stepup_view(request: HttpRequest) -> HttpResponse:
         },
         status=status,
     )
-
-
-def _check_password(request: HttpRequest, user: User, password: str) -> bool:
-    """The step-up password check, under the same failed-login throttle as the login page."""
-    from allauth.account.adapter import get_adapter
-
-    from accounts import ratelimits
-
-    adapter = get_adapter(request)
-    attempt = ratelimits.consume_attempt(ip=adapter.get_client_ip(request), email=user.email)
-    if not attempt.allowed:
-        audit(
-            Action.MFA_THROTTLED,
-            actor=user,
-            target=user,
-            outcome=Outcome.FAILURE,
-            data={"kind": Kind.PASSWORD.value, "purpose": "stepup"},
-        )
-        return False
-    if user.check_password(password):
-        attempt.rollback()
-        return True
-    audit(
-        Action.MFA_FAILED,
-        actor=user,
-        target=user,
-        outcome=Outcome.FAILURE,
-        data={"kind": Kind.PASSWORD.value, "purpose": "stepup"},
-    )
-    return False
 
 
 @login_required
