@@ -85,4 +85,13 @@ class AccountAdapter(DefaultAccountAdapter):
                 outcome=Outcome.FAILURE,
             )
             return render(request, "account/blocked.html", status=403)
+        # Checked after the password (or code, or passkey): it tells a guesser nothing.
+        from sso.enforcement import refuse_unless_sso
+
+        refusal = refuse_unless_sso(request, user, kwargs.get("signal_kwargs") or {})
+        if refusal is not None:
+            from allauth.account.internal.stagekit import clear_login
+
+            clear_login(request)
+            return refusal
         return super().pre_login(request, user, **kwargs)

@@ -12,6 +12,7 @@ class Action(models.TextChoices):
     LOGIN_SUCCEEDED = "login.succeeded", "Logged in"
     LOGIN_FAILED = "login.failed", "Login failed"
     LOGIN_BLOCKED = "login.blocked", "Login refused: account blocked"
+    LOGIN_SSO_REQUIRED = "login.sso_required", "Login refused: the organization requires SSO"
     LOGIN_CODE_REJECTED = "login.code_rejected", "Wrong login code entered"
     LOGOUT = "logout", "Logged out"
     PASSWORD_CHANGED = "password.changed", "Password changed"
@@ -61,6 +62,27 @@ class Action(models.TextChoices):
     ORG_DOMAIN_LOST = "org.domain_lost", "Domain no longer verified"
     ORG_DOMAIN_REMOVED = "org.domain_removed", "Domain removed"
     ORG_ACCESS_DENIED = "org.access_denied", "Organization action refused"
+    SSO_LOGIN_SUCCEEDED = "sso.login_succeeded", "Signed in through SSO"
+    SSO_LOGIN_FAILED = "sso.login_failed", "SSO sign-in refused"
+    SSO_USER_CREATED = "sso.user_created", "Account created at first SSO sign-in"
+    SSO_IDENTITY_LINKED = "sso.identity_linked", "SSO identity linked to an existing account"
+    SSO_UNVERIFIED_ACCOUNT_RELEASED = (
+        "sso.unverified_account_released",
+        "Never-verified account with an SSO address locked and its address released",
+    )
+    SSO_ROLE_MAPPED = "sso.role_mapped", "Role set from the IdP's groups"
+    SSO_LOGOUT = "sso.logout", "Signed out by the IdP (single logout)"
+    SSO_CONNECTION_CREATED = "sso.connection_created", "SSO connection created"
+    SSO_CONNECTION_UPDATED = "sso.connection_updated", "SSO connection changed"
+    SSO_CONNECTION_ACTIVATED = "sso.connection_activated", "SSO connection turned on"
+    SSO_CONNECTION_DISABLED = "sso.connection_disabled", "SSO connection turned off"
+    SSO_CONNECTION_DELETED = "sso.connection_deleted", "SSO connection deleted"
+    SSO_CONNECTION_TESTED = "sso.connection_tested", "SSO connection tested"
+    SSO_CERTIFICATE_ADDED = "sso.certificate_added", "IdP certificate added"
+    SSO_CERTIFICATE_REMOVED = "sso.certificate_removed", "IdP certificate removed"
+    SSO_CERTIFICATE_EXPIRING = "sso.certificate_expiring", "IdP certificate expiry notice sent"
+    SSO_METADATA_REFRESHED = "sso.metadata_refreshed", "IdP metadata refreshed"
+    SSO_METADATA_REFRESH_FAILED = "sso.metadata_refresh_failed", "IdP metadata refresh failed"
 
 
 class Outcome(models.TextChoices):

@@ -16,6 +16,7 @@ login path (Django, allauth, rate limits, sessions, audit, database) takes: 1.0 
 from __future__ import annotations
 
 import argparse
+import base64
 import http.cookiejar
 import json
 import multiprocessing
@@ -54,6 +55,7 @@ def bench_env(args: argparse.Namespace) -> dict[str, str]:
         "TRUSTED_PROXY_COUNT": "1",
         "WEBAUTHN_RP_ID": "gatehouse.test",
         "WEBAUTHN_ORIGINS": "https://gatehouse.test",
+        "FIELD_ENCRYPTION_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "LOG_LEVEL": "WARNING",
     }
 

@@ -62,9 +62,11 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.usersessions",
-    # Social login (and, with issue 5, enterprise OIDC) goes through allauth's socialaccount.
+    # Social login and per-organization enterprise SSO go through allauth's socialaccount; the
+    # SAML and OIDC connections themselves live in sso.Connection (sso/adapter.py feeds them).
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
     "accounts",
     # Second factors; after accounts, whose user model their models point at. django-otp's
     # static-token plugin is left out on purpose: it stores backup codes in plain text
@@ -291,11 +293,28 @@ OTP_WEBAUTHN_ALLOWED_ORIGINS = env_list(
     "WEBAUTHN_ORIGINS", ["http://localhost:8000"] if DEBUG else []
 )
 OTP_WEBAUTHN_HELPER_CLASS = "accounts.mfa.passkeys.GatehouseWebAuthnHelper"
-# No social or enterprise login is configured by default (issue 5 adds per-organization ones).
-SOCIALACCOUNT_PROVIDERS: dict = {}
+# Enterprise SSO: connections are rows of sso.Connection, handed to allauth by the adapter. The
+# OIDC provider is Gatehouse's subclass (sso/oidc/), which verifies ID tokens fully; allauth's
+# own OIDC views are never mounted.
+SOCIALACCOUNT_PROVIDERS: dict = {
+    "openid_connect": {"provider_class": "sso.oidc.provider.GatehouseOIDCProvider"},
+    "saml": {"provider_class": "sso.saml.provider.GatehouseSAMLProvider"},
+}
+# Never log into an existing account because a provider asserted its address: identities are
+# keyed on (connection, subject); linking is decided by sso.services.
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
-# Linking another login to an account needs a step-up, like any change to how one signs in.
-SOCIALACCOUNT_ADAPTER = "accounts.mfa.social.SocialAccountAdapter"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_ADAPTER = "sso.adapter.SocialAccountAdapter"
+# Metadata, discovery and JWKS URLs are typed in by org admins and fetched by the server:
+# https only, and never an address on a private, loopback or link-local network (SSRF).
+# Tests turn this on to reach their IdPs on 127.0.0.1.
+SSO_ALLOW_PRIVATE_URLS = env_bool("SSO_ALLOW_PRIVATE_URLS", False)
+SSO_FETCH_TIMEOUT_SECONDS = 5
+# Secrets at rest (config/encryption.py): comma-separated Fernet keys, newest first.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
 
 # --- Email ------------------------------------------------------------------------------------
 
@@ -348,6 +367,14 @@ CELERY_BEAT_SCHEDULE = {
     "recheck-verified-domains": {
         "task": "organizations.tasks.recheck_verified_domains",
         "schedule": 6 * 3600.0,
+    },
+    "refresh-saml-metadata": {
+        "task": "sso.tasks.refresh_saml_metadata",
+        "schedule": 6 * 3600.0,
+    },
+    "warn-expiring-idp-certificates": {
+        "task": "sso.tasks.warn_expiring_certificates",
+        "schedule": 24 * 3600.0,
     },
     "requeue-stalled-email": {
         "task": "accounts.tasks.requeue_stalled_email",
@@ -469,6 +496,16 @@ def _refuse_unsafe_production() -> None:
         raise ImproperlyConfigured(
             "Set WEBAUTHN_RP_ID (the site's domain, e.g. id.example.com) and WEBAUTHN_ORIGINS "
             "(e.g. https://id.example.com) in production: passkeys are bound to them."
+        )
+    if not FIELD_ENCRYPTION_KEYS:
+        raise ImproperlyConfigured(
+            "Set FIELD_ENCRYPTION_KEYS in production (comma-separated Fernet keys, newest first): "
+            "IdP client secrets and SP private keys are encrypted with them."
+        )
+    if SSO_ALLOW_PRIVATE_URLS:
+        raise ImproperlyConfigured(
+            "SSO_ALLOW_PRIVATE_URLS is for tests only: it lets org admins make Gatehouse fetch "
+            "URLs on its own network."
         )
     insecure_origins = [o for o in OTP_WEBAUTHN_ALLOWED_ORIGINS if not o.startswith("https://")]
     if insecure_origins:

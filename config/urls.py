@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("accounts.mfa.urls")),
     path("webauthn/", include("accounts.mfa.webauthn_urls")),
     path("", include("organizations.urls")),
+    path("", include("sso.urls")),
     path("api/", include("config.api")),
     *allauth_overrides,
     path("accounts/", include("allauth.urls")),

@@ -18,6 +18,7 @@ class Perm(enum.StrEnum):
     MANAGE_DOMAINS = "manage_domains"
     MANAGE_POLICY = "manage_policy"
     MANAGE_SETTINGS = "manage_settings"  # name, logo, colour
+    MANAGE_SSO = "manage_sso"  # SSO connections: create, test, turn on and off, certificates
     TRANSFER_OWNERSHIP = "transfer_ownership"
 
 
@@ -31,6 +32,7 @@ _GRANTS: dict[str, frozenset[Perm]] = {
             Perm.MANAGE_DOMAINS,
             Perm.MANAGE_POLICY,
             Perm.MANAGE_SETTINGS,
+            Perm.MANAGE_SSO,
         }
     ),
     Role.OWNER: frozenset(Perm),

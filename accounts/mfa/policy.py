@@ -148,6 +148,8 @@ def required_stepup_strength(user: Any, kinds: set[Kind] | None = None) -> int:
 
 
 def trusts_first_factor_mfa(request: Any, login: Any) -> bool:
-    """Whether the first factor already included MFA that Gatehouse trusts (an enterprise
-    IdP whose organization policy says so, issue 5). Nothing does yet."""
-    return False
+    """Whether the first factor already included MFA that Gatehouse trusts: an SSO login whose
+    connection trusts its IdP's MFA, and whose IdP reported it (sso.logins)."""
+    from sso.logins import trusts_idp_mfa
+
+    return trusts_idp_mfa(request, login)

@@ -1,0 +1,50 @@
+"""Encryption of secrets kept in the database (IdP client secrets, SP private keys).
+
+Fernet (AES-128-CBC + HMAC-SHA256) from ``cryptography``, keyed by ``FIELD_ENCRYPTION_KEYS``:
+a comma-separated list of Fernet keys, newest first. New values are encrypted with the first
+key; every key in the list can decrypt, so a key is rotated by putting a new one in front,
+re-encrypting (``manage.py reencrypt_secrets``) and then dropping the old one. Production refuses
+to start without the setting; on a laptop the key is derived from ``SECRET_KEY``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+
+
+class SecretUnreadable(Exception):
+    """A stored secret could not be decrypted: the key it was written with is gone."""
+
+
+@cache
+def _fernet() -> MultiFernet:
+    keys = list(settings.FIELD_ENCRYPTION_KEYS)
+    if not keys:
+        digest = hashlib.sha256(b"gatehouse-field-encryption:" + settings.SECRET_KEY.encode())
+        keys = [base64.urlsafe_b64encode(digest.digest()).decode()]
+    return MultiFernet([Fernet(key) for key in keys])
+
+
+def encrypt(plaintext: str) -> str:
+    if not plaintext:
+        return ""
+    return _fernet().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    if not token:
+        return ""
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise SecretUnreadable("a stored secret cannot be decrypted with FIELD_ENCRYPTION_KEYS") from exc
+
+
+def reencrypt(token: str) -> str:
+    """The same secret, encrypted with the newest key."""
+    return _fernet().rotate(token.encode()).decode() if token else ""

@@ -1,0 +1,144 @@
+"""allauth's social account adapter, fed from sso.Connection and bound to its login rules.
+
+``list_apps`` turns connections into unsaved SocialApps on request: configuration is kept once,
+in the connection. The hooks carry out what ``sso.logins.admit`` decided.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.socialaccount.models import SocialApp
+from django.http import HttpRequest
+
+from accounts.mfa.social import SocialAccountAdapter as StepUpSocialAccountAdapter
+from sso import entry, logins
+from sso.models import Connection, Protocol
+
+
+def social_app(connection: Connection) -> SocialApp:
+    if connection.is_saml:
+        from sso.saml.config import social_app as saml_app
+
+        return saml_app(connection)
+    app = SocialApp(
+        provider="openid_connect",
+        provider_id=connection.slug,
+        name=connection.name,
+        client_id=connection.client_id,
+        secret=connection.client_secret,  # decrypted in memory only
+        # Built from the connection's fields alone: allauth settings that would change whom
+        # to trust (verified_email, email_authentication, openid_configuration_overrides,
+        # auth_params) are never set.
+        settings={
+            "server_url": connection.discovery_url,
+            "token_auth_method": connection.token_auth_method,
+            "oauth_pkce_enabled": True,
+            "fetch_userinfo": True,
+            "scope": connection.scopes.split(),
+            "hidden": True,
+        },
+    )
+    app.gatehouse_connection = connection  # type: ignore[attr-defined]
+    return app
+
+
+class SocialAccountAdapter(StepUpSocialAccountAdapter):
+    def list_apps(
+        self, request: Any, provider: str | None = None, client_id: str | None = None
+    ) -> list[SocialApp]:
+        apps = super().list_apps(request, provider=provider, client_id=client_id)
+        if provider is None:
+            # The login page's list of providers: organization connections are never listed.
+            return apps
+        connections = Connection.objects.select_related("organization")
+        if provider == "saml":
+            connections = connections.filter(protocol=Protocol.SAML)
+            if client_id:
+                connections = connections.filter(slug=client_id)
+        elif provider == "openid_connect":
+            connections = connections.filter(protocol=Protocol.OIDC)
+            if client_id:
+                connections = connections.filter(client_id=client_id)
+        else:  # a provider_id: the connection's slug
+            connections = connections.filter(slug=provider)
+        # Whatever the status: drafts need their metadata served, disabled connections their
+        # identities listed. Every way in checks the status (sso.entry).
+        return [social_app(c) for c in connections] + [a for a in apps if a.provider != "saml"]
+
+    def can_authenticate_by_email(self, login: Any, email: str) -> bool:
+        return False
+
+    def is_email_verified(self, provider: Any, email: str) -> bool:
+        connection = getattr(getattr(provider, "app", None), "gatehouse_connection", None)
+        if connection is None:
+            return super().is_email_verified(provider, email)
+        # An enterprise IdP's address counts as verified only inside its org's verified domains.
+        return logins.email_in_domains(email, logins.verified_domains(connection))
+
+    def is_open_for_signup(self, request: HttpRequest, sociallogin: Any) -> bool:
+        connection = logins.connection_of(sociallogin)
+        if connection is None:
+            return super().is_open_for_signup(request, sociallogin)
+        admission = logins.admission_of(request, connection, sociallogin)
+        return admission.kind in ("create", "release")
+
+    def pre_social_login(self, request: HttpRequest, sociallogin: Any) -> None:
+        super().pre_social_login(request, sociallogin)
+        connection = logins.connection_of(sociallogin)
+        if connection is None:
+            return
+        admission = logins.admission_of(request, connection, sociallogin)
+        if admission.kind == "existing":
+            assert admission.user is not None
+            logins.apply_membership(connection, admission.user, admission.role, created=False)
+        elif admission.kind == "link":
+            assert admission.user is not None
+            sociallogin.connect(request, admission.user)
+            logins.record_link(connection, admission.user)
+            logins.apply_membership(connection, admission.user, admission.role, created=False)
+        elif admission.kind == "release":
+            assert admission.user is not None
+            logins.release_unverified_account(connection, admission.user)
+
+    def save_user(self, request: HttpRequest, sociallogin: Any, form: Any = None) -> Any:
+        user = super().save_user(request, sociallogin, form)
+        connection = logins.connection_of(sociallogin)
+        if connection is not None:
+            admission = logins.admission_of(request, connection, sociallogin)
+            logins.record_created(connection, user)
+            logins.apply_membership(connection, user, admission.role, created=True)
+        return user
+
+    def populate_user(self, request: HttpRequest, sociallogin: Any, data: dict) -> Any:
+        user = super().populate_user(request, sociallogin, data)
+        name = data.get("name") or " ".join(
+            part for part in (data.get("first_name"), data.get("last_name")) if part
+        )
+        if name and not user.display_name:
+            user.display_name = str(name)[:150]
+        return user
+
+    def on_authentication_error(
+        self,
+        request: HttpRequest,
+        provider: Any,
+        error: Any = None,
+        exception: Any = None,
+        extra_context: Any = None,
+    ) -> None:
+        connection = getattr(getattr(provider, "app", None), "gatehouse_connection", None)
+        if connection is not None:
+            from allauth.core.exceptions import ImmediateHttpResponse
+
+            check = getattr(exception, "check", None) or (
+                "cancelled" if str(error) == "cancelled" else "provider_error"
+            )
+            reason = str(exception or error or "")[:300]
+            if entry.is_test(request, connection):
+                entry.end_test(request)
+                raise ImmediateHttpResponse(
+                    logins.test_result(request, connection, check=check, reason=reason)
+                )
+            raise ImmediateHttpResponse(logins.refuse_login(request, connection, check, reason))
+        super().on_authentication_error(request, provider, error, exception, extra_context)

@@ -1,0 +1,370 @@
+"""The rules of a login through an organization's connection (issue 5, item 4).
+
+Two steps. ``admit`` runs once the IdP's response has passed every protocol check and decides,
+writing nothing: whose account this is, and whether it may come in. The adapter's hooks then
+carry the decision out inside allauth's login (link, create, map the role). A refusal is
+audited with the name of the rule that refused and shown on a page; nothing else is written.
+
+The rules:
+- An identity is (connection, subject): allauth's SocialAccount(provider=connection.slug,
+  uid=subject). Once known, it logs in as its account, whatever address it asserts today.
+- A new identity needs an address inside the organization's verified domains; others are
+  refused. An account whose address is verified is linked. An account registered with the
+  address but never verified is not merged into: it loses its password and sessions, and its
+  address is released for the new account (the pre-account-takeover defence).
+- The role comes from the IdP's groups at every login (owners are never demoted by it).
+  A membership that an admin removed is not brought back by signing in: that login is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from accounts.models import User
+from audit.actions import Action, Outcome
+from audit.services import record
+from organizations.models import Domain, Membership, Role
+from sso.models import Connection, MFATrust
+
+logger = logging.getLogger(__name__)
+ROLE_STRENGTH = {Role.MEMBER.value: 0, Role.ADMIN.value: 1}
+# OIDC "amr" values (RFC 8176) that mean more than one factor was used at the IdP.
+MFA_AMR = frozenset({"mfa", "otp", "hwk", "swk", "fpt", "face", "iris", "retina", "sc", "sms"})
+# SAML AuthnContextClassRef values that common IdPs send after multi-factor authentication.
+MFA_AUTHN_CONTEXTS = frozenset(
+    {
+        "http://schemas.microsoft.com/claims/multipleauthn",
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:MultiFactor",
+        "https://refeds.org/profile/mfa",
+        "http://id.elegnamnden.se/loa/1.0/loa3",
+    }
+)
+ADMISSION_ATTR = "gatehouse_admission"
+
+
+class LoginRefused(Exception):
+    def __init__(self, check: str, message: str) -> None:
+        super().__init__(check)
+        self.check = check
+        self.message = message
+
+
+@dataclass
+class Admission:
+    kind: str  # "existing", "link", "release" (then create), "create"
+    role: str
+    email: str | None = None
+    user: User | None = None
+
+
+def connection_of(sociallogin: Any) -> Connection | None:
+    app = getattr(getattr(sociallogin, "provider", None), "app", None)
+    return getattr(app, "gatehouse_connection", None)
+
+
+def verified_domains(connection: Connection) -> set[str]:
+    return set(
+        Domain.objects.for_org(connection.organization)
+        .filter(verified_at__isnull=False)
+        .values_list("name", flat=True)
+    )
+
+
+def email_in_domains(email: str, domains: set[str]) -> bool:
+    return email.rpartition("@")[2].lower() in domains
+
+
+def asserted_email(connection: Connection, sociallogin: Any) -> str | None:
+    """The IdP's address for this person, if it lies inside the org's verified domains."""
+    domains = verified_domains(connection)
+    for address in sociallogin.email_addresses:
+        if address.email and email_in_domains(address.email, domains):
+            return str(address.email).lower()
+    return None
+
+
+def _claims(connection: Connection, sociallogin: Any) -> dict:
+    data = sociallogin.account.extra_data or {}
+    if connection.is_oidc:
+        return {**(data.get("userinfo") or {}), **(data.get("id_token") or {})}
+    return dict(data)  # SAML: {attribute name: [values]}
+
+
+def groups_of(connection: Connection, sociallogin: Any) -> list[str]:
+    if not connection.groups_attribute:
+        return []
+    value = _claims(connection, sociallogin).get(connection.groups_attribute)
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(v) for v in value if isinstance(v, str | int)]
+    return []
+
+
+def mapped_role(connection: Connection, sociallogin: Any) -> str:
+    """The strongest role any of the person's groups maps to; the default role otherwise."""
+    mapping = connection.role_mapping or {}
+    roles = [mapping[g] for g in groups_of(connection, sociallogin) if mapping.get(g) in ROLE_STRENGTH]
+    if not roles:
+        return connection.default_role
+    return max(roles, key=ROLE_STRENGTH.__getitem__)
+
+
+def idp_reported_mfa(connection: Connection, sociallogin: Any, details: dict | None = None) -> bool:
+    if connection.is_oidc:
+        amr = _claims(connection, sociallogin).get("amr") or []
+        return isinstance(amr, list) and bool(MFA_AMR & {str(v) for v in amr})
+    contexts = set((details or {}).get("authn_contexts") or [])
+    return bool(MFA_AUTHN_CONTEXTS & contexts)
+
+
+def admit(request: HttpRequest, connection: Connection, sociallogin: Any) -> Admission:
+    """Decide what this login does, or refuse it. Reads only."""
+    role = mapped_role(connection, sociallogin)
+    account = (
+        SocialAccount.objects.filter(provider=connection.slug, uid=sociallogin.account.uid)
+        .select_related("user")
+        .first()
+    )
+    if account is not None:
+        admission = Admission("existing", role, user=account.user)
+    else:
+        email = asserted_email(connection, sociallogin)
+        if email is None:
+            raise LoginRefused(
+                "email_domain",
+                f"Your identity provider did not give an email address in a verified domain of "
+                f"{connection.organization.name}.",
+            )
+        owner = User.objects.filter(email__iexact=email).first()
+        verified = owner is not None and (
+            EmailAddress.objects.filter(user=owner, email__iexact=email, verified=True).exists()
+        )
+        if owner is not None and verified:
+            admission = Admission("link", role, email=email, user=owner)
+        elif not connection.jit_enabled:
+            raise LoginRefused(
+                "jit_disabled",
+                f"There is no account for you yet. Ask an admin of {connection.organization.name} "
+                f"to invite you.",
+            )
+        else:
+            admission = Admission("release" if owner else "create", role, email=email, user=owner)
+    if admission.user is not None:
+        membership = Membership.objects.filter(
+            organization=connection.organization, user=admission.user
+        ).first()
+        if membership is not None and not membership.is_active:
+            raise LoginRefused(
+                "membership_removed",
+                f"Your access to {connection.organization.name} was removed by its admins.",
+            )
+    setattr(sociallogin, ADMISSION_ATTR, admission)
+    return admission
+
+
+def admission_of(request: HttpRequest, connection: Connection, sociallogin: Any) -> Admission:
+    admission = getattr(sociallogin, ADMISSION_ATTR, None)
+    return admission if admission is not None else admit(request, connection, sociallogin)
+
+
+# --- Carried out inside allauth's login (sso.adapter) -----------------------------------------
+
+
+def release_unverified_account(connection: Connection, user: User) -> None:
+    """Someone registered this address and never proved it. They do not get the SSO identity:
+    their password goes, their sessions end, the account is blocked and its address freed."""
+    from accounts.services import _end_sessions
+    from accounts.user_sessions import UserSession
+
+    released = f"released-{user.public_id.hex}@invalid"
+    EmailAddress.objects.filter(user=user).delete()
+    user.set_unusable_password()
+    user.email = released
+    user.is_blocked = True
+    user.blocked_reason = (
+        f"Never verified; its address signed in through {connection.organization.name}'s SSO."
+    )
+    user.blocked_at = timezone.now()
+    user.save(update_fields=["password", "email", "is_blocked", "blocked_reason", "blocked_at"])
+    ended = _end_sessions(list(UserSession.objects.filter(user=user)))
+    record(
+        Action.SSO_UNVERIFIED_ACCOUNT_RELEASED,
+        actor=None,
+        actor_text=f"sso:{connection.slug}",
+        organization=connection.organization,
+        target=user,
+        data={"connection": connection.slug, "sessions_ended": ended},
+    )
+
+
+def apply_membership(connection: Connection, user: User, role: str, *, created: bool) -> Membership:
+    """The person's membership with the role their groups map to (owners keep theirs)."""
+    org = connection.organization
+    membership, new = Membership.objects.select_for_update().get_or_create(
+        organization=org,
+        user=user,
+        defaults={"role": role, "source": Membership.Source.SSO},
+    )
+    if new:
+        record(
+            Action.ORG_MEMBER_JOINED,
+            actor=user,
+            organization=org,
+            target=user,
+            data={"role": role, "source": Membership.Source.SSO, "connection": connection.slug},
+        )
+    elif membership.role != role and membership.role != Role.OWNER:
+        before = membership.role
+        membership.role = role
+        membership.save(update_fields=["role"])
+        record(
+            Action.SSO_ROLE_MAPPED,
+            actor=None,
+            actor_text=f"sso:{connection.slug}",
+            organization=org,
+            target=user,
+            data={"from": before, "to": role, "connection": connection.slug},
+        )
+    return membership
+
+
+def record_link(connection: Connection, user: User) -> None:
+    record(
+        Action.SSO_IDENTITY_LINKED,
+        actor=user,
+        organization=connection.organization,
+        target=user,
+        data={"connection": connection.slug},
+    )
+
+
+def record_created(connection: Connection, user: User) -> None:
+    record(
+        Action.SSO_USER_CREATED,
+        actor=user,
+        organization=connection.organization,
+        target=user,
+        data={"connection": connection.slug},
+    )
+
+
+def record_success(connection: Connection, user: User, *, idp_mfa: bool) -> None:
+    record(
+        Action.SSO_LOGIN_SUCCEEDED,
+        actor=user,
+        organization=connection.organization,
+        target=user,
+        data={"connection": connection.slug, "protocol": connection.protocol, "idp_mfa": idp_mfa},
+    )
+
+
+def refuse_login(
+    request: HttpRequest, connection: Connection, check: str, reason: str = ""
+) -> HttpResponse:
+    """Refuse, on the record. Called before allauth has written anything for this login, so
+    the audit event is the only row the request leaves behind."""
+    _record_failure(connection, check, reason)
+    logger.info("SSO sign-in refused on %s: %s", connection.slug, check)
+    return render(
+        request,
+        "sso/login_failed.html",
+        {"connection": connection, "check": check, "reason": reason},
+        status=403,
+    )
+
+
+def _record_failure(connection: Connection, check: str, reason: str) -> None:
+    record(
+        Action.SSO_LOGIN_FAILED,
+        actor=None,
+        actor_text=f"sso:{connection.slug}",
+        organization=connection.organization,
+        target=connection,
+        outcome=Outcome.FAILURE,
+        data={"connection": connection.slug, "check": check, "reason": reason[:300]},
+    )
+
+
+def test_result(
+    request: HttpRequest,
+    connection: Connection,
+    *,
+    login: Any = None,
+    check: str = "",
+    reason: str = "",
+    details: dict | None = None,
+) -> HttpResponse:
+    """The "Test connection" page: what the IdP sent and what Gatehouse would do with it.
+    No session, no account, no membership is created."""
+    details = dict(details or {})
+    outcome: dict[str, Any] = {}
+    if login is not None and not check:
+        try:
+            admission = admit(request, connection, login)
+            outcome = {
+                "decision": admission.kind,
+                "role": admission.role,
+                "email": admission.email or getattr(admission.user, "email", ""),
+            }
+        except LoginRefused as refusal:
+            check, reason = refusal.check, refusal.message
+        outcome["subject"] = login.account.uid
+        outcome["emails"] = [a.email for a in login.email_addresses]
+        outcome["groups"] = groups_of(connection, login)
+        outcome["idp_mfa"] = idp_reported_mfa(connection, login, details)
+        details.setdefault("attributes", _claims(connection, login))
+    record(
+        Action.SSO_CONNECTION_TESTED,
+        actor=request.user,
+        organization=connection.organization,
+        target=connection,
+        outcome=Outcome.FAILURE if check else Outcome.SUCCESS,
+        data={"connection": connection.slug, "check": check or "passed", "reason": reason[:300]},
+    )
+    return render(
+        request,
+        "sso/test_result.html",
+        {
+            "connection": connection,
+            "org": connection.organization,
+            "ok": not check,
+            "check": check,
+            "reason": reason,
+            "outcome": outcome,
+            "attributes": details.get("attributes") or {},
+        },
+    )
+
+
+def end_sso_session(request: HttpRequest, connection: Connection) -> None:
+    """Single logout from the IdP: this browser's session ends, on the record."""
+    from allauth.account.adapter import get_adapter
+
+    user = request.user
+    if user.is_authenticated:
+        record(
+            Action.SSO_LOGOUT,
+            actor=user,
+            organization=connection.organization,
+            target=user,
+            data={"connection": connection.slug},
+        )
+    get_adapter(request).logout(request)
+
+
+def trusts_idp_mfa(request: HttpRequest, login: Any) -> bool:
+    """For the second-factor stage: this SSO login already had MFA that the org trusts."""
+    sociallogin = (getattr(login, "signal_kwargs", None) or {}).get("sociallogin")
+    connection = connection_of(sociallogin) if sociallogin is not None else None
+    if connection is None or connection.mfa_trust != MFATrust.IDP:
+        return False
+    return bool((sociallogin.state or {}).get("gatehouse_idp_mfa"))

@@ -1,0 +1,1 @@
+"""OpenID Connect connections: allauth's OIDC provider with full ID-token checks."""

@@ -1,0 +1,20 @@
+"""Audit of successful SSO logins (allauth's user_logged_in carries the social login)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.signals import user_logged_in
+from django.dispatch import receiver
+
+from sso import logins
+
+
+@receiver(user_logged_in, dispatch_uid="sso_audit_login")
+def audit_sso_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    sociallogin = kwargs.get("sociallogin")
+    connection = logins.connection_of(sociallogin) if sociallogin is not None else None
+    if connection is not None:
+        logins.record_success(
+            connection, user, idp_mfa=bool((sociallogin.state or {}).get("gatehouse_idp_mfa"))
+        )

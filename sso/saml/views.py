@@ -1,0 +1,228 @@
+"""SAML endpoints. allauth's views start the login and carry the POST across the SameSite
+boundary; Gatehouse's finish the login, answer logout messages and serve SP metadata.
+
+The finish view is a pipeline of named checks. Whatever the IdP (or an attacker) posts, the
+answer is a login or a refusal that names the check that failed: never a 500, and nothing
+written before every check has passed.
+"""
+
+from __future__ import annotations
+
+import binascii
+import logging
+from typing import Any
+
+from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.account.internal.decorators import login_not_required
+from allauth.core.internal import httpkit
+from allauth.socialaccount.helpers import complete_social_login
+from allauth.socialaccount.models import SocialAccount
+from allauth.socialaccount.providers.base.constants import AuthProcess
+from allauth.socialaccount.providers.saml import utils as allauth_saml
+from allauth.socialaccount.providers.saml.views import SAMLViewMixin
+from allauth.socialaccount.sessions import LoginSession
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from onelogin.saml2.errors import OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError
+from onelogin.saml2.settings import OneLogin_Saml2_Settings
+
+from sso import entry, logins
+from sso.models import Connection
+from sso.replay import ReplayCacheDown, first_use
+from sso.saml.config import build_auth, saml_settings
+from sso.saml.response import check_name
+
+logger = logging.getLogger(__name__)
+
+# What python3-saml and lxml raise for input that is not a SAML message at all: bad base64
+# (binascii.Error), not XML (XMLSyntaxError, a SyntaxError), a DTD (DTDForbidden, a ValueError).
+# OneLogin_Saml2_ValidationError is not an OneLogin_Saml2_Error: both are listed.
+MALFORMED = (
+    binascii.Error,
+    ValueError,
+    SyntaxError,
+    TypeError,
+    OneLogin_Saml2_Error,
+    OneLogin_Saml2_ValidationError,
+)
+
+
+class Refused(Exception):
+    def __init__(self, check: str, reason: str = "") -> None:
+        super().__init__(check)
+        self.check = check
+        self.reason = reason
+
+
+@method_decorator(login_not_required, name="dispatch")
+class FinishACSView(SAMLViewMixin, View):
+    def dispatch(self, request: HttpRequest, organization_slug: str) -> HttpResponse:
+        provider = self.get_provider(organization_slug)  # 404 for an unknown connection
+        connection: Connection = provider.app.gatehouse_connection
+        testing = entry.is_test(request, connection)
+        if not (connection.is_active or testing):
+            return render(request, "sso/unavailable.html", {"connection": connection}, status=404)
+        details: dict[str, Any] = {}
+        try:
+            login = self.verified_login(request, provider, connection, details)
+            if testing:
+                entry.end_test(request)
+                return logins.test_result(request, connection, login=login, details=details)
+            logins.admit(request, connection, login)
+        except Refused as refusal:
+            if testing:
+                entry.end_test(request)
+                return logins.test_result(
+                    request, connection, check=refusal.check, reason=refusal.reason, details=details
+                )
+            return logins.refuse_login(request, connection, refusal.check, refusal.reason)
+        except logins.LoginRefused as refusal:
+            return logins.refuse_login(request, connection, refusal.check, refusal.message)
+        return complete_social_login(request, login)
+
+    def verified_login(
+        self, request: HttpRequest, provider: Any, connection: Connection, details: dict
+    ) -> Any:
+        acs_session = LoginSession(request, "saml_acs_session", "saml-acs-session")
+        data = acs_session.store.get("request")
+        acs_session.delete()
+        if not data:
+            raise Refused("acs_session_missing", "The sign-in took too long or cookies are off.")
+        acs_request = httpkit.deserialize_request(data, HttpRequest())
+        if not acs_request.POST.get("SAMLResponse"):
+            raise Refused("malformed_response", "No SAMLResponse was posted.")
+        auth = build_auth(acs_request, provider.app)
+        try:
+            # InResponseTo is bound below, to a request id stashed in *this* session.
+            auth.process_response(request_id=None)
+        except MALFORMED as exc:
+            raise Refused(check_name(exc), str(exc)[:300]) from exc
+        if auth.get_errors():
+            raise Refused(
+                (auth.last_response.failed_check if auth.last_response else "")
+                or "invalid_response",
+                auth.get_last_error_reason() or "",
+            )
+        details["attributes"] = auth.get_attributes()
+        details["nameid"] = auth.get_nameid()
+        details["authn_contexts"] = auth.get_last_authn_contexts()
+        if not auth.is_authenticated():
+            raise Refused("not_authenticated")
+        in_response_to = auth.get_last_response_in_response_to()
+        details["idp_initiated"] = not in_response_to
+        if not in_response_to and not connection.allow_idp_initiated:
+            raise Refused("idp_initiated_disabled", "IdP-initiated sign-in is off for this connection.")
+        state: dict[str, Any] | None = None
+        if in_response_to:
+            try:
+                state = provider.unstash_redirect_state(request, in_response_to)
+            except PermissionDenied:
+                raise Refused(
+                    "in_response_to",
+                    "This response answers a sign-in this browser did not start (or started "
+                    "more than 10 minutes ago).",
+                ) from None
+        try:
+            fresh = first_use(
+                connection.pk,
+                auth.get_last_assertion_id(),
+                auth.get_last_assertion_not_on_or_after(),
+            )
+        except ReplayCacheDown:
+            raise Refused("replay_cache_down", "Sign-in is briefly unavailable.") from None
+        if not fresh:
+            raise Refused("replayed", "This assertion was already used.")
+        try:
+            login = provider.sociallogin_from_response(request, auth)
+        except (ValueError, TypeError, ImproperlyConfigured) as exc:  # no usable NameID
+            raise Refused("subject", str(exc)[:300]) from exc
+        if state is not None:
+            login.state = state
+        else:
+            login.state["process"] = AuthProcess.LOGIN
+            next_url = allauth_saml.decode_relay_state(acs_request.POST.get("RelayState"))
+            if next_url:
+                login.state["next"] = next_url
+        login.state["process"] = AuthProcess.LOGIN
+        login.state["gatehouse_idp_mfa"] = logins.idp_reported_mfa(connection, login, details)
+        return login
+
+    # allauth's ACS view posts here with a 302, and browsers follow it with a GET.
+    http_method_names = ["get"]
+
+
+finish_acs = FinishACSView.as_view()
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
+class SLSView(SAMLViewMixin, View):
+    """Single logout from the IdP: a signed LogoutRequest or LogoutResponse, nothing else."""
+
+    def dispatch(self, request: HttpRequest, organization_slug: str) -> HttpResponse:
+        provider = self.get_provider(organization_slug)
+        connection: Connection = provider.app.gatehouse_connection
+        if not connection.idp_slo_url:
+            return render(request, "sso/logout_failed.html", {"connection": connection}, status=404)
+        adapter = get_account_adapter(request)
+        user = request.user
+        # Only a session that came in through this connection is the IdP's to end.
+        ours = (
+            user.is_authenticated
+            and SocialAccount.objects.filter(user=user, provider=connection.slug).exists()
+        )
+        auth = build_auth(request, provider.app, for_logout=True)
+        try:
+            redirect_to = auth.process_slo(
+                delete_session_cb=lambda: logins.end_sso_session(request, connection),
+                keep_local_session=not ours,
+            )
+        except MALFORMED as exc:
+            logger.warning("SAML logout refused on %s: %s", connection.slug, type(exc).__name__)
+            return render(request, "sso/logout_failed.html", {"connection": connection}, status=400)
+        if auth.get_errors():
+            logger.warning(
+                "SAML logout refused on %s: %s", connection.slug, auth.get_last_error_reason()
+            )
+            return render(request, "sso/logout_failed.html", {"connection": connection}, status=400)
+        return HttpResponseRedirect(redirect_to or adapter.get_logout_redirect_url(request))
+
+
+sls = SLSView.as_view()
+
+
+@method_decorator(login_not_required, name="dispatch")
+class MetadataView(SAMLViewMixin, View):
+    """The SP metadata an IdP imports: entity id, ACS and SLS URLs, Gatehouse's certificate."""
+
+    http_method_names = ["get", "head"]
+
+    def dispatch(self, request: HttpRequest, organization_slug: str) -> HttpResponse:
+        provider = self.get_provider(organization_slug)
+        config = saml_settings(request, provider.app)
+        try:
+            settings = OneLogin_Saml2_Settings(settings=config, sp_validation_only=True)
+            metadata = settings.get_sp_metadata()
+            errors = settings.validate_metadata(metadata)
+        except MALFORMED as exc:
+            errors = [str(exc)]
+        if errors:
+            logger.warning("SP metadata of %s not valid: %s", organization_slug, errors)
+            return HttpResponse(
+                "This connection's service-provider settings are incomplete.",
+                status=409,
+                content_type="text/plain",
+            )
+        response = HttpResponse(metadata, content_type="application/samlmetadata+xml")
+        if request.GET.get("download"):
+            response["Content-Disposition"] = (
+                f'attachment; filename="gatehouse-{organization_slug}-metadata.xml"'
+            )
+        return response
+
+
+metadata = MetadataView.as_view()
