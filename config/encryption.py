@@ -42,7 +42,9 @@ def decrypt(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise SecretUnreadable("a stored secret cannot be decrypted with FIELD_ENCRYPTION_KEYS") from exc
+        raise SecretUnreadable(
+            "a stored secret cannot be decrypted with FIELD_ENCRYPTION_KEYS"
+        ) from exc
 
 
 def reencrypt(token: str) -> str:

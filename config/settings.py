@@ -313,6 +313,11 @@ SOCIALACCOUNT_ADAPTER = "sso.adapter.SocialAccountAdapter"
 # Tests turn this on to reach their IdPs on 127.0.0.1.
 SSO_ALLOW_PRIVATE_URLS = env_bool("SSO_ALLOW_PRIVATE_URLS", False)
 SSO_FETCH_TIMEOUT_SECONDS = 5
+# Where people reach Gatehouse, for links in emails sent by background jobs (no request to
+# take the host from). Defaults to the first allowed host.
+GATEHOUSE_PUBLIC_URL = env_str("PUBLIC_URL", "").rstrip("/") or (
+    f"https://{ALLOWED_HOSTS[0]}" if ALLOWED_HOSTS and not DEBUG else "http://localhost:8000"
+)
 # Secrets at rest (config/encryption.py): comma-separated Fernet keys, newest first.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
 

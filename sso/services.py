@@ -32,6 +32,8 @@ from sso import certificates, fetch
 from sso.models import ID_TOKEN_ALGORITHMS, Connection, IdPCertificate, MFATrust, Protocol, Status
 
 WELL_KNOWN = "/.well-known/openid-configuration"
+DEFAULT_ALGORITHM = "RS256"
+DEFAULT_TOKEN_AUTH = "client_secret_basic"  # noqa: S105 (a method name, not a secret)
 MAX_METADATA_BYTES = 1024 * 1024
 _ATTRIBUTE_NAME = re.compile(r"^[\w.:/#@+-]{1,200}$")
 
@@ -123,7 +125,9 @@ def create_connection(
     connection.save()
     # By default a connection serves every verified domain of its organization.
     connection.domains.set(Domain.objects.for_org(org).filter(verified_at__isnull=False))
-    _audit(Action.SSO_CONNECTION_CREATED, actor, connection, protocol=protocol, name=connection.name)
+    _audit(
+        Action.SSO_CONNECTION_CREATED, actor, connection, protocol=protocol, name=connection.name
+    )
     return connection
 
 
@@ -378,7 +382,9 @@ def remove_certificate(
 
 
 def issuer_of(discovery_url: str) -> str:
-    return discovery_url[: -len(WELL_KNOWN)] if discovery_url.endswith(WELL_KNOWN) else discovery_url
+    return (
+        discovery_url[: -len(WELL_KNOWN)] if discovery_url.endswith(WELL_KNOWN) else discovery_url
+    )
 
 
 def read_discovery(discovery_url: str, algorithm: str) -> dict:
@@ -423,9 +429,9 @@ def update_oidc(
     discovery_url: str,
     client_id: str,
     client_secret: str = "",
-    id_token_algorithm: str = "RS256",
+    id_token_algorithm: str = DEFAULT_ALGORITHM,
     scopes: str = "openid email profile",
-    token_auth_method: str = "client_secret_basic",
+    token_auth_method: str = DEFAULT_TOKEN_AUTH,
 ) -> Connection:
     """Point an OIDC connection at its IdP. An empty ``client_secret`` keeps the stored one
     (it is never shown again)."""
@@ -444,8 +450,10 @@ def update_oidc(
     if not client_id or len(client_id) > 255:
         raise OrgError("Enter the client ID the IdP gave you.")
     scope_list = (scopes or "").split()
-    if "openid" not in scope_list or len(scopes) > 500 or not all(
-        re.fullmatch(r"[\x21\x23-\x5b\x5d-\x7e]+", s) for s in scope_list
+    if (
+        "openid" not in scope_list
+        or len(scopes) > 500
+        or not all(re.fullmatch(r"[\x21\x23-\x5b\x5d-\x7e]+", s) for s in scope_list)
     ):
         raise OrgError("Scopes are space-separated and must include openid.")
     read_discovery(discovery_url, id_token_algorithm)
@@ -589,7 +597,9 @@ def delete_connection(*, actor: Membership, org: Organization, connection_id: An
     connection.delete()
 
 
-def start_test(*, actor: Membership, org: Organization, request: HttpRequest, connection_id: Any) -> Connection:
+def start_test(
+    *, actor: Membership, org: Organization, request: HttpRequest, connection_id: Any
+) -> Connection:
     """Mark this admin's session for a test login through the connection (sso.entry)."""
     from sso import entry
 
@@ -619,10 +629,10 @@ def certificates_to_warn(now: Any = None) -> list[tuple[IdPCertificate, int]]:
         if cert.connection.status == Status.DISABLED:
             continue
         days_left = (cert.not_after - now).days
-        for days in WARN_DAYS:
-            if days_left < days and days not in cert.warned_days:
-                due.append((cert, days))
-                break
+        # The tightest threshold crossed; a notice for it covers the wider ones too.
+        crossed = min((d for d in WARN_DAYS if days_left < d), default=None)
+        if crossed is not None and crossed not in cert.warned_days:
+            due.append((cert, crossed))
     return due
 
 

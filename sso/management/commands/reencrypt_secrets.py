@@ -1,0 +1,32 @@
+"""Re-encrypt every stored secret with the newest FIELD_ENCRYPTION_KEYS key (key rotation:
+put the new key first, run this, then drop the old key)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from config import encryption
+from sso.models import Connection
+
+
+class Command(BaseCommand):
+    help = "Re-encrypt stored secrets (IdP client secrets, SP private keys) with the newest key."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        count = 0
+        with transaction.atomic():
+            for connection in Connection.objects.select_for_update():
+                connection.sp_private_key_encrypted = encryption.reencrypt(
+                    connection.sp_private_key_encrypted
+                )
+                connection.client_secret_encrypted = encryption.reencrypt(
+                    connection.client_secret_encrypted
+                )
+                connection.save(
+                    update_fields=["sp_private_key_encrypted", "client_secret_encrypted"]
+                )
+                count += 1
+        self.stdout.write(f"Re-encrypted the secrets of {count} connection(s).")

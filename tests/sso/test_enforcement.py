@@ -1,0 +1,93 @@
+"""An organization's "SSO only" policy: members in its verified domains cannot sign in by
+password or emailed code; everyone else can; the refusal reveals nothing before the
+credential is right."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from audit.models import AuditEvent
+from organizations import services as org_services
+from organizations.models import Membership
+from tests.accounts.test_login_code import code_from
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.sso.builders import HOST, org_with_domain, saml_connection
+
+
+@pytest.fixture(autouse=True)
+def _sso_host(settings):
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, HOST]
+
+
+@pytest.fixture
+def sso_only_org():
+    org, owner = org_with_domain("acme", "acme.test")
+    saml_connection(org, owner)
+    org_services.update_policy(actor=owner, org=org, sso_only=True)
+    return org
+
+
+def member(org, email: str):
+    user = UserFactory(email=email)
+    Membership.objects.create(organization=org, user=user, role="member", source="admin")
+    return user
+
+
+def password_login(email: str, password: str = DEFAULT_PASSWORD):
+    client = Client()
+    return client, client.post("/accounts/login/", {"login": email, "password": password})
+
+
+def test_a_member_in_the_domain_is_sent_to_sso_instead_of_signing_in(sso_only_org):
+    ada = member(sso_only_org, "ada@acme.test")
+    client, response = password_login(ada.email)
+    assert response.status_code == 403
+    assert b'id="sso-required"' in response.content
+    assert b'name="identifier" value="acme"' in response.content
+    assert "_auth_user_id" not in client.session
+    event = AuditEvent.objects.get(action="login.sso_required")
+    assert event.organization_id == sso_only_org.pk and event.target_id == str(ada.pk)
+    assert not AuditEvent.objects.filter(action="login.succeeded").exists()
+
+
+def test_a_wrong_password_gets_the_ordinary_answer(sso_only_org):
+    ada = member(sso_only_org, "ada@acme.test")
+    _client, response = password_login(ada.email, "not-the-password-1")
+    assert response.status_code == 200
+    assert b"sso-required" not in response.content
+    assert not AuditEvent.objects.filter(action="login.sso_required").exists()
+
+
+def test_emailed_codes_are_refused_too(sso_only_org):
+    ada = member(sso_only_org, "ada@acme.test")
+    client = Client()
+    client.post("/accounts/login/code/", {"email": ada.email})
+    response = client.post("/accounts/login/code/confirm/", {"code": code_from(mail.outbox[-1])})
+    assert response.status_code == 403
+    assert "_auth_user_id" not in client.session
+
+
+def test_members_outside_the_domains_and_non_members_still_use_passwords(sso_only_org):
+    contractor = member(sso_only_org, "contractor@freelance.test")
+    stranger = UserFactory(email="stranger@acme.test")  # in the domain, not a member
+    for user in (contractor, stranger):
+        client, response = password_login(user.email)
+        assert response.status_code == 302, response.content[:300]
+        assert client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_a_removed_member_is_not_bound_by_the_policy(sso_only_org):
+    ada = member(sso_only_org, "ada@acme.test")
+    Membership.objects.filter(user=ada).update(status="removed")
+    _client, response = password_login(ada.email)
+    assert response.status_code == 302
+
+
+def test_without_the_policy_members_sign_in_normally():
+    org, owner = org_with_domain("bolt", "bolt.test")
+    saml_connection(org, owner)
+    ada = member(org, "ada@bolt.test")
+    _client, response = password_login(ada.email)
+    assert response.status_code == 302
