@@ -70,6 +70,13 @@ class AccountAdapter(DefaultAccountAdapter):
         # After allauth's own (email verification, login code): the second factor.
         return [*super().get_login_stages(), "accounts.mfa.stages.SecondFactorStage"]
 
+    def get_logout_redirect_url(self, request: HttpRequest) -> str:
+        # Read before the session ends: a session from a SAML connection with single logout
+        # goes on to the IdP with a signed LogoutRequest (sso/saml/logout.py).
+        from sso.saml.logout import idp_logout_url
+
+        return idp_logout_url(request) or super().get_logout_redirect_url(request)
+
     def pre_login(
         self, request: HttpRequest, user: AbstractBaseUser, **kwargs: Any
     ) -> HttpResponse | None:

@@ -15,6 +15,9 @@ def audit_sso_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None
     sociallogin = kwargs.get("sociallogin")
     connection = logins.connection_of(sociallogin) if sociallogin is not None else None
     if connection is not None:
+        from sso.saml.logout import remember
+
+        remember(request, connection, sociallogin.state or {})
         logins.record_success(
             connection, user, idp_mfa=bool((sociallogin.state or {}).get("gatehouse_idp_mfa"))
         )
