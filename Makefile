@@ -5,7 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint bench worker beat clean
+IDP_DIR := tests/sso/idp
+
+.PHONY: install idps run test lint bench worker beat clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +18,17 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+## The SSO tests' real IdPs (npm samlify and oidc-provider, pinned by the lockfile). Without
+## node and npm nothing happens here, and those tests skip (CI requires them instead).
+idps:
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+	  if [ ! -f $(IDP_DIR)/node_modules/.installed ] || \
+	     [ $(IDP_DIR)/package-lock.json -nt $(IDP_DIR)/node_modules/.installed ]; then \
+	    (cd $(IDP_DIR) && npm ci --silent --no-audit --no-fund) && \
+	    touch $(IDP_DIR)/node_modules/.installed; \
+	  fi; \
+	fi
+
 ## Serve Gatehouse on http://localhost:8000 with demo users (SQLite, eager tasks, mail to var/mail/).
 run: install
 	$(BIN)/python manage.py migrate --noinput
@@ -23,7 +36,7 @@ run: install
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 ## The whole suite. Uses PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set, else SQLite.
-test: install
+test: install idps
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python -m pytest
 
@@ -43,4 +56,4 @@ beat: install
 	$(BIN)/celery -A config beat --loglevel=INFO
 
 clean:
-	rm -rf $(VENV) staticfiles test-output .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles test-output .pytest_cache .ruff_cache $(IDP_DIR)/node_modules

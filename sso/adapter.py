@@ -9,7 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.socialaccount.models import SocialApp
+from allauth.socialaccount.providers.oauth2.client import OAuth2Error
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from requests import RequestException
 
 from accounts.mfa.social import SocialAccountAdapter as StepUpSocialAccountAdapter
 from sso import entry, logins
@@ -41,6 +44,31 @@ def social_app(connection: Connection) -> SocialApp:
     )
     app.gatehouse_connection = connection  # type: ignore[attr-defined]
     return app
+
+
+def _failure(request: HttpRequest, error: Any, exception: Any, context: dict) -> tuple[str, str]:
+    """The check name and reason for a failure allauth reports (sso.oidc's own checks carry
+    their name; the others are named here from what allauth passes along)."""
+    check = getattr(exception, "check", None)
+    if check:
+        return check, str(exception)[:300]
+    if str(error) == "cancelled":
+        return "cancelled", "The sign-in was cancelled at the identity provider."
+    if "state_id" in context:
+        # allauth found no pending sign-in for this callback in this browser's session.
+        return "state", (
+            "This answer belongs to a sign-in this browser did not start, or one that was "
+            "already finished or started more than 10 minutes ago."
+        )
+    if request.GET.get("error"):
+        return "idp_error", f"The identity provider answered: {request.GET['error'][:100]}."
+    if isinstance(exception, RequestException):
+        return "idp_unreachable", "The identity provider could not be reached."
+    if isinstance(exception, OAuth2Error):  # raised by allauth's code exchange
+        return "token_exchange", str(exception)[:300]
+    if isinstance(exception, PermissionDenied):
+        return "permission_denied", str(exception)[:300]
+    return "provider_error", str(exception or error or "")[:300]
 
 
 class SocialAccountAdapter(StepUpSocialAccountAdapter):
@@ -131,10 +159,7 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
         if connection is not None:
             from allauth.core.exceptions import ImmediateHttpResponse
 
-            check = getattr(exception, "check", None) or (
-                "cancelled" if str(error) == "cancelled" else "provider_error"
-            )
-            reason = str(exception or error or "")[:300]
+            check, reason = _failure(request, error, exception, extra_context or {})
             if entry.is_test(request, connection):
                 entry.end_test(request)
                 raise ImmediateHttpResponse(

@@ -38,7 +38,9 @@ def end_test(request: HttpRequest) -> None:
     request.session.pop(TEST_SESSION_KEY, None)
 
 
-def unavailable(request: HttpRequest, connection: Connection | None = None) -> ImmediateHttpResponse:
+def unavailable(
+    request: HttpRequest, connection: Connection | None = None
+) -> ImmediateHttpResponse:
     return ImmediateHttpResponse(
         render(request, "sso/unavailable.html", {"connection": connection}, status=404)
     )

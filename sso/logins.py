@@ -112,7 +112,9 @@ def groups_of(connection: Connection, sociallogin: Any) -> list[str]:
 def mapped_role(connection: Connection, sociallogin: Any) -> str:
     """The strongest role any of the person's groups maps to; the default role otherwise."""
     mapping = connection.role_mapping or {}
-    roles = [mapping[g] for g in groups_of(connection, sociallogin) if mapping.get(g) in ROLE_STRENGTH]
+    roles = [
+        mapping[g] for g in groups_of(connection, sociallogin) if mapping.get(g) in ROLE_STRENGTH
+    ]
     if not roles:
         return connection.default_role
     return max(roles, key=ROLE_STRENGTH.__getitem__)
@@ -364,7 +366,9 @@ def end_sso_session(request: HttpRequest, connection: Connection) -> None:
 def trusts_idp_mfa(request: HttpRequest, login: Any) -> bool:
     """For the second-factor stage: this SSO login already had MFA that the org trusts."""
     sociallogin = (getattr(login, "signal_kwargs", None) or {}).get("sociallogin")
-    connection = connection_of(sociallogin) if sociallogin is not None else None
+    if sociallogin is None:
+        return False
+    connection = connection_of(sociallogin)
     if connection is None or connection.mfa_trust != MFATrust.IDP:
         return False
     return bool((sociallogin.state or {}).get("gatehouse_idp_mfa"))

@@ -50,7 +50,12 @@ class GatehouseOIDCProvider(OpenIDConnectProvider):
         return kwargs
 
     def redirect(
-        self, request: HttpRequest, process: Any, next_url: Any = None, data: Any = None, **kwargs: Any
+        self,
+        request: HttpRequest,
+        process: Any,
+        next_url: Any = None,
+        data: Any = None,
+        **kwargs: Any,
     ) -> HttpResponse:
         if self.connection is not None:
             entry.check_can_start(request, self.connection, data)
@@ -61,7 +66,13 @@ class GatehouseOIDCProvider(OpenIDConnectProvider):
         # use, 10 minutes), next to the PKCE verifier; the callback view hands it over.
         try:
             return super().redirect(
-                request, AuthProcess.LOGIN, next_url, data, auth_params=auth_params, nonce=nonce, **kwargs
+                request,
+                AuthProcess.LOGIN,
+                next_url,
+                data,
+                auth_params=auth_params,
+                nonce=nonce,
+                **kwargs,
             )
         except CheckFailed as failure:  # the discovery document could not be read
             if self.connection is None:

@@ -24,6 +24,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.crypto import constant_time_compare
+from jwt.exceptions import InvalidSubjectError
 
 from sso import entry, logins
 from sso.fetch import FetchError, check_url, fetch
@@ -51,7 +52,9 @@ def discovery_document(discovery_url: str, *, fresh: bool = False) -> dict:
         try:
             doc = json.loads(fetch(discovery_url, accept="application/json"))
         except (FetchError, ValueError) as exc:
-            raise CheckFailed("discovery", f"The discovery document could not be read: {exc}") from exc
+            raise CheckFailed(
+                "discovery", f"The discovery document could not be read: {exc}"
+            ) from exc
         if not isinstance(doc, dict):
             raise CheckFailed("discovery", "The discovery document is not a JSON object.")
         for name in ENDPOINTS:
@@ -78,7 +81,9 @@ class GatehouseOIDCAdapter(OpenIDConnectOAuth2Adapter):
             self._openid_config = discovery_document(self.connection.discovery_url)
         return self._openid_config
 
-    def complete_login(self, request: HttpRequest, app: SocialApp, token: Any, **kwargs: Any) -> Any:
+    def complete_login(
+        self, request: HttpRequest, app: SocialApp, token: Any, **kwargs: Any
+    ) -> Any:
         connection = self.connection
         testing = entry.is_test(request, connection)
         if not (connection.is_active or testing):
@@ -92,7 +97,9 @@ class GatehouseOIDCAdapter(OpenIDConnectOAuth2Adapter):
             try:
                 userinfo = self._fetch_user_info(token.token)
             except Exception as exc:  # requests' errors, or a body that is not JSON
-                raise CheckFailed("userinfo", f"userinfo could not be read: {type(exc).__name__}") from exc
+                raise CheckFailed(
+                    "userinfo", f"userinfo could not be read: {type(exc).__name__}"
+                ) from exc
             if not isinstance(userinfo, dict) or str(userinfo.get("sub")) != str(claims["sub"]):
                 raise CheckFailed("userinfo_subject", "userinfo is about another subject.")
         data = {"id_token": claims, "userinfo": userinfo}
@@ -130,7 +137,9 @@ class GatehouseOIDCAdapter(OpenIDConnectOAuth2Adapter):
         except jwt.PyJWTError as exc:
             raise CheckFailed("id_token_format", f"The ID token is not a JWT: {exc}") from exc
         if header.get("alg") != alg:
-            raise CheckFailed("algorithm", f"The ID token is signed with {header.get('alg')!r}, not {alg}.")
+            raise CheckFailed(
+                "algorithm", f"The ID token is signed with {header.get('alg')!r}, not {alg}."
+            )
         key = self._signing_key(header, alg)
         try:
             claims = jwt.decode(
@@ -152,6 +161,8 @@ class GatehouseOIDCAdapter(OpenIDConnectOAuth2Adapter):
             raise CheckFailed("issuer", "The ID token comes from another issuer.") from exc
         except jwt.ImmatureSignatureError as exc:
             raise CheckFailed("not_yet_valid", "The ID token is not valid yet.") from exc
+        except InvalidSubjectError as exc:
+            raise CheckFailed("subject", "The ID token's subject is not a string.") from exc
         except jwt.MissingRequiredClaimError as exc:
             raise CheckFailed("claims", f"The ID token lacks the {exc.claim!r} claim.") from exc
         except (jwt.PyJWTError, ValueError, TypeError) as exc:

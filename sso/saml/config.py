@@ -99,9 +99,7 @@ def saml_settings(request: HttpRequest, app: SocialApp, *, for_logout: bool = Fa
     return config
 
 
-def build_auth(
-    request: HttpRequest, app: SocialApp, *, for_logout: bool = False
-) -> GatehouseAuth:
+def build_auth(request: HttpRequest, app: SocialApp, *, for_logout: bool = False) -> GatehouseAuth:
     return GatehouseAuth(
         allauth_saml.prepare_django_request(request),
         saml_settings(request, app, for_logout=for_logout),

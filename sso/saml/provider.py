@@ -31,7 +31,12 @@ class GatehouseSAMLProvider(SAMLProvider):
         return kwargs
 
     def redirect(
-        self, request: HttpRequest, process: Any, next_url: Any = None, data: Any = None, **kwargs: Any
+        self,
+        request: HttpRequest,
+        process: Any,
+        next_url: Any = None,
+        data: Any = None,
+        **kwargs: Any,
     ) -> HttpResponse:
         from sso.saml.config import build_auth
 
@@ -52,4 +57,3 @@ class GatehouseSAMLProvider(SAMLProvider):
         # A login waiting in a later stage (second factor) is kept in the session; the
         # connection's slug finds it again whatever else shares its protocol.
         return {"id": self.app.provider_id}
-

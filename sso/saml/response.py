@@ -23,7 +23,17 @@ _CHECK_NAMES = {
 }
 
 
+class GatehouseCheckFailed(OneLogin_Saml2_ValidationError):
+    """A check python3-saml leaves optional and Gatehouse requires, with its own name."""
+
+    def __init__(self, check: str, message: str, code: int) -> None:
+        super().__init__(message, code)
+        self.check = check
+
+
 def check_name(exc: Exception) -> str:
+    if isinstance(exc, GatehouseCheckFailed):
+        return exc.check
     if isinstance(exc, OneLogin_Saml2_ValidationError):
         return _CHECK_NAMES.get(exc.code, "invalid_response")
     if isinstance(exc, OneLogin_Saml2_Error):
@@ -41,14 +51,22 @@ class GatehouseResponse(OneLogin_Saml2_Response):
             super().is_valid(request_data, request_id, raise_exceptions=True)
             # python3-saml checks the audience only when the assertion names one: an assertion
             # without <Audience> would be good at every service provider the IdP trusts.
-            if self.get_audiences() != [self._settings.get_sp_data()["entityId"]]:
+            audiences = self.get_audiences()
+            if not audiences:
+                raise GatehouseCheckFailed(
+                    "audience_missing",
+                    "The assertion names no audience: it must name this connection.",
+                    OneLogin_Saml2_ValidationError.WRONG_AUDIENCE,
+                )
+            if audiences != [self._settings.get_sp_data()["entityId"]]:
                 raise OneLogin_Saml2_ValidationError(
                     "The assertion must name this connection as its only audience.",
                     OneLogin_Saml2_ValidationError.WRONG_AUDIENCE,
                 )
             not_on_or_after = self.get_assertion_not_on_or_after()
             if not_on_or_after is None or not_on_or_after - time.time() > MAX_ASSERTION_LIFETIME:
-                raise OneLogin_Saml2_ValidationError(
+                raise GatehouseCheckFailed(
+                    "not_on_or_after_required",
                     "The assertion's SubjectConfirmationData must have a NotOnOrAfter at most "
                     "24 hours ahead.",
                     OneLogin_Saml2_ValidationError.WRONG_SUBJECTCONFIRMATION,

@@ -12,22 +12,23 @@ import binascii
 import logging
 from typing import Any
 
-from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.account import app_settings as account_settings
+from allauth.account.authentication import get_authentication_records
 from allauth.account.internal.decorators import login_not_required
 from allauth.core.internal import httpkit
 from allauth.socialaccount.helpers import complete_social_login
-from allauth.socialaccount.models import SocialAccount
 from allauth.socialaccount.providers.base.constants import AuthProcess
 from allauth.socialaccount.providers.saml import utils as allauth_saml
 from allauth.socialaccount.providers.saml.views import SAMLViewMixin
 from allauth.socialaccount.sessions import LoginSession
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from onelogin.saml2.errors import OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError
+from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
 from sso import entry, logins
@@ -115,7 +116,9 @@ class FinishACSView(SAMLViewMixin, View):
         in_response_to = auth.get_last_response_in_response_to()
         details["idp_initiated"] = not in_response_to
         if not in_response_to and not connection.allow_idp_initiated:
-            raise Refused("idp_initiated_disabled", "IdP-initiated sign-in is off for this connection.")
+            raise Refused(
+                "idp_initiated_disabled", "IdP-initiated sign-in is off for this connection."
+            )
         state: dict[str, Any] | None = None
         if in_response_to:
             try:
@@ -149,6 +152,15 @@ class FinishACSView(SAMLViewMixin, View):
                 login.state["next"] = next_url
         login.state["process"] = AuthProcess.LOGIN
         login.state["gatehouse_idp_mfa"] = logins.idp_reported_mfa(connection, login, details)
+        # What a LogoutRequest to the IdP must name later (sso.saml.logout.remember keeps it
+        # in the session once the login completes).
+        login.state["gatehouse_saml"] = {
+            "name_id": auth.get_nameid(),
+            "name_id_format": auth.get_nameid_format(),
+            "name_id_nq": auth.get_nameid_nq(),
+            "name_id_spnq": auth.get_nameid_spnq(),
+            "session_index": auth.get_session_index(),
+        }
         return login
 
     # allauth's ACS view posts here with a 302, and browsers follow it with a GET.
@@ -158,29 +170,45 @@ class FinishACSView(SAMLViewMixin, View):
 finish_acs = FinishACSView.as_view()
 
 
+def session_identity(request: HttpRequest, connection: Connection) -> str | None:
+    """The subject this browser's session signed in as through this connection, if it did.
+
+    allauth keeps a record of how the current session authenticated; a session that came in
+    by password, or through another connection, is not this IdP's to end.
+    """
+    user = request.user
+    if not user.is_authenticated:
+        return None
+    for rec in reversed(get_authentication_records(request, user)):
+        if rec.get("method") == "socialaccount" and rec.get("provider") == connection.slug:
+            return str(rec.get("uid"))
+    return None
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(login_not_required, name="dispatch")
 class SLSView(SAMLViewMixin, View):
-    """Single logout from the IdP: a signed LogoutRequest or LogoutResponse, nothing else."""
+    """Single logout from the IdP: a signed LogoutRequest or LogoutResponse, nothing else.
+
+    A valid LogoutRequest ends this browser's session only when the session came in through
+    this connection as the person the request names.
+    """
 
     def dispatch(self, request: HttpRequest, organization_slug: str) -> HttpResponse:
         provider = self.get_provider(organization_slug)
         connection: Connection = provider.app.gatehouse_connection
         if not connection.idp_slo_url:
             return render(request, "sso/logout_failed.html", {"connection": connection}, status=404)
-        adapter = get_account_adapter(request)
-        user = request.user
-        # Only a session that came in through this connection is the IdP's to end.
-        ours = (
-            user.is_authenticated
-            and SocialAccount.objects.filter(user=user, provider=connection.slug).exists()
-        )
+        identity = session_identity(request, connection)
         auth = build_auth(request, provider.app, for_logout=True)
         try:
-            redirect_to = auth.process_slo(
-                delete_session_cb=lambda: logins.end_sso_session(request, connection),
-                keep_local_session=not ours,
-            )
+            # The session is ended below, once the request is known to be about this session.
+            redirect_to = auth.process_slo(keep_local_session=True)
+            named = None
+            if auth.get_last_request_xml() and not auth.get_errors():
+                named = OneLogin_Saml2_Logout_Request.get_nameid(
+                    auth.get_last_request_xml(), auth.get_settings().get_sp_key()
+                )
         except MALFORMED as exc:
             logger.warning("SAML logout refused on %s: %s", connection.slug, type(exc).__name__)
             return render(request, "sso/logout_failed.html", {"connection": connection}, status=400)
@@ -189,7 +217,14 @@ class SLSView(SAMLViewMixin, View):
                 "SAML logout refused on %s: %s", connection.slug, auth.get_last_error_reason()
             )
             return render(request, "sso/logout_failed.html", {"connection": connection}, status=400)
-        return HttpResponseRedirect(redirect_to or adapter.get_logout_redirect_url(request))
+        if identity is not None and named is not None and named == identity:
+            logins.end_sso_session(request, connection)
+        # A LogoutResponse (the IdP's answer to a logout Gatehouse started) ends here. Not the
+        # account adapter's logout URL: for a session still signed in through SAML that would
+        # start another logout at the IdP, whose answer would come back here.
+        return HttpResponseRedirect(
+            redirect_to or resolve_url(account_settings.LOGOUT_REDIRECT_URL)
+        )
 
 
 sls = SLSView.as_view()
@@ -204,6 +239,9 @@ class MetadataView(SAMLViewMixin, View):
     def dispatch(self, request: HttpRequest, organization_slug: str) -> HttpResponse:
         provider = self.get_provider(organization_slug)
         config = saml_settings(request, provider.app)
+        # The finish view decrypts an encrypted assertion whenever one comes; the certificate
+        # is published for encryption too, or an IdP that encrypts would have no key to use.
+        config["security"]["wantAssertionsEncrypted"] = True
         try:
             settings = OneLogin_Saml2_Settings(settings=config, sp_validation_only=True)
             metadata = settings.get_sp_metadata()

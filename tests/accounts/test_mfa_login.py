@@ -168,7 +168,10 @@ def test_social_login_also_stops_at_the_second_step(rf, user, settings):
         from allauth.socialaccount.adapter import get_adapter
 
         provider = get_adapter(request).get_provider(request, "testidp")
-        sociallogin = provider.sociallogin_from_response(request, {"sub": "subject-1"})
+        # Gatehouse's OIDC provider takes the subject from the verified ID token.
+        sociallogin = provider.sociallogin_from_response(
+            request, {"id_token": {"sub": "subject-1"}}
+        )
         sociallogin.state = {"process": "login"}
         response = complete_social_login(request, sociallogin)
 

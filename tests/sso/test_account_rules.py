@@ -1,0 +1,201 @@
+"""Whose account an SSO login lands in (issue 5, item 4), one rule at a time, through real IdPs:
+JIT inside verified domains only, linking verified accounts, releasing never-verified ones,
+identity keyed on (connection, subject), JIT off, removed members, role mapping."""
+
+from __future__ import annotations
+
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
+from allauth.usersessions.models import UserSession
+from django.contrib.auth.hashers import is_password_usable
+
+from accounts.models import User
+from audit.models import AuditEvent
+from organizations import services as org_services
+from organizations.models import Membership
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.sso.conftest import (
+    assert_refused,
+    browser,
+    configure_accounts,
+    oidc_connection,
+    oidc_login,
+    saml_connection,
+    saml_login,
+    session_user,
+)
+
+
+def test_an_address_outside_the_verified_domains_is_refused(web, oidc_idp, oidc):
+    _, done = oidc_login(web, oidc_idp, oidc, login="eve-sub")  # eve@elsewhere.test
+
+    assert_refused(web, done, oidc, "email_domain")
+    assert not User.objects.filter(email="eve@elsewhere.test").exists()
+    assert not SocialAccount.objects.exists()
+    assert not Membership.objects.filter(source="sso").exists()
+
+
+def test_an_address_in_an_unverified_domain_of_the_org_is_refused(web, saml_idp, acme_org):
+    from organizations.models import Domain
+
+    Domain.objects.create(organization=acme_org.org, name="pending.test", verification_token="t")
+    connection = saml_connection(acme_org, saml_idp)
+
+    response = saml_login(web, saml_idp, connection, user="ada@pending.test")
+
+    assert_refused(web, response, connection, "email_domain")
+    assert not User.objects.filter(email="ada@pending.test").exists()
+
+
+def test_an_account_with_the_same_verified_address_is_linked(web, oidc_idp, oidc, acme_org):
+    ada = UserFactory(email="ada@acme.test")
+
+    _, done = oidc_login(web, oidc_idp, oidc)
+
+    assert done.status_code == 302, done.content[:1000]
+    assert session_user(web) == ada
+    assert User.objects.filter(email__iexact="ada@acme.test").count() == 1
+    assert SocialAccount.objects.get(provider=oidc.slug, uid="ada-sub").user == ada
+    assert Membership.objects.get(organization=acme_org.org, user=ada).source == "sso"
+    assert AuditEvent.objects.filter(action="sso.identity_linked", actor=ada).exists()
+    ada.refresh_from_db()
+    assert ada.has_usable_password()  # linking takes nothing away from the account
+
+
+def test_an_account_that_never_verified_the_address_is_released_not_merged(web, oidc_idp, oidc):
+    squatter = UserFactory(email="ada@acme.test", verified=False)
+    squatter_browser = browser()
+    squatter_browser.force_login(squatter)
+    UserSession.objects.create(
+        user=squatter, session_key=squatter_browser.session.session_key, ip="127.0.0.1"
+    )
+
+    _, done = oidc_login(web, oidc_idp, oidc)
+
+    assert done.status_code == 302, done.content[:1000]
+    ada = session_user(web)
+    assert ada is not None and ada != squatter
+    assert ada.email == "ada@acme.test"
+    assert SocialAccount.objects.get(provider=oidc.slug).user == ada
+    squatter.refresh_from_db()
+    assert not is_password_usable(squatter.password)
+    assert squatter.is_blocked
+    assert squatter.email != "ada@acme.test"
+    assert not EmailAddress.objects.filter(user=squatter).exists()
+    assert session_user(squatter_browser) is None
+    assert not UserSession.objects.filter(user=squatter).exists()
+    assert AuditEvent.objects.filter(action="sso.unverified_account_released").exists()
+    # The squatter's password no longer opens anything.
+    thief = browser()
+    attempt = thief.post(
+        "/accounts/login/", {"login": "ada@acme.test", "password": DEFAULT_PASSWORD}
+    )
+    assert attempt.status_code == 200 and session_user(thief) is None
+
+
+def test_the_identity_is_the_subject_not_the_address(web, oidc_idp, oidc):
+    oidc_idp.set_account("kim-sub", {"email": "kim@acme.test"})
+    oidc_login(web, oidc_idp, oidc, login="kim-sub")
+    kim = session_user(web)
+    assert kim is not None
+
+    oidc_idp.set_account("kim-sub", {"email": "kim.renamed@acme.test"})
+    again = browser()
+    _, done = oidc_login(again, oidc_idp, oidc, login="kim-sub")
+
+    assert done.status_code == 302
+    assert session_user(again) == kim
+    assert User.objects.filter(email__startswith="kim").count() == 1
+    assert SocialAccount.objects.filter(provider=oidc.slug).count() == 1
+
+
+def test_the_same_address_from_another_subject_is_not_the_same_identity(web, saml_idp, acme_org):
+    # The NameID is the subject; the address comes from the "email" attribute.
+    connection = saml_connection(acme_org, saml_idp, email_attribute="email")
+    saml_login(web, saml_idp, connection, user="ada@acme.test", nameid="ada-1")
+    ada = session_user(web)
+    assert ada is not None and ada.display_name == "Ada Lovelace"
+
+    other = browser()
+    response = saml_login(other, saml_idp, connection, user="ada@acme.test", nameid="ada-2")
+
+    # Her address is verified, so the new identity is linked to her account, not a second one.
+    assert response.status_code == 302
+    assert session_user(other) == ada
+    assert set(SocialAccount.objects.values_list("uid", flat=True)) == {"ada-1", "ada-2"}
+
+
+def test_with_jit_off_unknown_people_are_refused(web, oidc_idp, acme_org):
+    connection = oidc_connection(acme_org, oidc_idp, jit_enabled=False)
+
+    _, done = oidc_login(web, oidc_idp, connection)
+
+    assert_refused(web, done, connection, "jit_disabled")
+    assert not User.objects.filter(email="ada@acme.test").exists()
+    assert not SocialAccount.objects.exists()
+
+
+def test_with_jit_off_existing_members_still_sign_in(web, oidc_idp, acme_org):
+    connection = oidc_connection(acme_org, oidc_idp, jit_enabled=False)
+    ada = UserFactory(email="ada@acme.test")
+    Membership.objects.create(organization=acme_org.org, user=ada, role="member", source="admin")
+
+    _, done = oidc_login(web, oidc_idp, connection)
+
+    assert done.status_code == 302, done.content[:800]
+    assert session_user(web) == ada
+
+
+def test_a_removed_member_is_refused(web, oidc_idp, oidc, acme_org):
+    oidc_login(web, oidc_idp, oidc)
+    ada = User.objects.get(email="ada@acme.test")
+    membership = Membership.objects.get(organization=acme_org.org, user=ada)
+    org_services.remove_member(actor=acme_org.admin, org=acme_org.org, member_id=membership.pk)
+
+    again = browser()
+    _, done = oidc_login(again, oidc_idp, oidc)
+
+    assert_refused(again, done, oidc, "membership_removed")
+    membership.refresh_from_db()
+    assert membership.status == "removed"
+
+
+def test_a_removed_member_with_a_verified_account_is_not_linked_back_in(
+    web, saml_idp, saml, acme_org
+):
+    ada = UserFactory(email="ada@acme.test")
+    membership = Membership.objects.create(
+        organization=acme_org.org, user=ada, role="member", source="admin"
+    )
+    org_services.remove_member(actor=acme_org.admin, org=acme_org.org, member_id=membership.pk)
+
+    response = saml_login(web, saml_idp, saml, user="ada@acme.test")
+
+    assert_refused(web, response, saml, "membership_removed")
+    assert not SocialAccount.objects.exists()
+
+
+def test_role_mapping_runs_at_every_login_and_never_demotes_an_owner(web, saml_idp, acme_org):
+    connection = saml_connection(acme_org, saml_idp, role_mapping={"it-admins": "admin"})
+    saml_login(web, saml_idp, connection, user="ada@acme.test", groups="it-admins,staff")
+    ada = User.objects.get(email="ada@acme.test")
+    assert Membership.objects.get(user=ada).role == "admin"
+
+    second = browser()
+    saml_login(second, saml_idp, connection, user="ada@acme.test", groups="staff")
+    assert session_user(second) == ada
+    assert Membership.objects.get(user=ada).role == "member"
+
+    boss = UserFactory(email="boss@acme.test")
+    Membership.objects.create(organization=acme_org.org, user=boss, role="owner", source="admin")
+    saml_login(browser(), saml_idp, connection, user="boss@acme.test", groups="staff")
+    assert Membership.objects.get(user=boss).role == "owner"
+
+
+def test_the_default_role_applies_without_a_matching_group(web, saml_idp, acme_org):
+    connection = saml_connection(acme_org, saml_idp)
+    configure_accounts(acme_org, connection, default_role="admin")
+
+    saml_login(web, saml_idp, connection, user="ada@acme.test")
+
+    assert Membership.objects.get(user__email="ada@acme.test").role == "admin"
