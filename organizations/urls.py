@@ -1,6 +1,7 @@
-from django.urls import path
+from django.urls import include, path
 
 from organizations import views
+from sso import portal as sso_portal
 
 app_name = "orgs"
 
@@ -41,7 +42,8 @@ urlpatterns = [
     ),
     path("orgs/<slug:slug>/policy/", views.policy, name="policy"),
     path("orgs/<slug:slug>/settings/", views.settings_page, name="settings"),
-    path("orgs/<slug:slug>/sso/", views.sso, name="sso"),
+    # The SSO tab (sso/portal.py): orgs:sso is its list of connections.
+    path("orgs/<slug:slug>/sso/", include(sso_portal.urlpatterns)),
     path("orgs/<slug:slug>/audit/", views.audit_log, name="audit"),
     path("invitations/accept/", views.invitation, name="invitation"),
     path("invitations/<str:token>/", views.invitation_link, name="invitation-link"),

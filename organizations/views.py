@@ -427,12 +427,6 @@ def audit_log(request: HttpRequest, org: Organization, membership: Membership) -
     return render(request, "organizations/audit.html", _context(org, membership, page=page))
 
 
-@org_page(Perm.MANAGE_SETTINGS)
-@require_http_methods(["GET"])
-def sso(request: HttpRequest, org: Organization, membership: Membership) -> HttpResponse:
-    return render(request, "organizations/sso.html", _context(org, membership))
-
-
 # --- Accepting an invitation ----------------------------------------------------------------------
 
 

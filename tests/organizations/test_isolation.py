@@ -12,25 +12,33 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from audit.models import AuditEvent
 from organizations import services
 from organizations.models import Domain, Invitation, Membership
+from sso.models import Connection, IdPCertificate
 from tests.organizations.conftest import signed_in
+from tests.sso.builders import certificate
+
+# A signing certificate to add, made once for the whole module (key generation is slow).
+CERTIFICATE_PEM = certificate()
 
 
 @dataclass(frozen=True)
 class Endpoint:
     method: str
-    path: str  # {slug}, and {member}, {invitation} or {domain} for the object it acts on
+    # {slug}, and {member}, {invitation}, {domain}, {connection} or {certificate} for the
+    # object it acts on.
+    path: str
     admin_only: bool = True
     data: dict[str, Any] = field(default_factory=dict)
     api: bool = False
 
     @property
     def object_kind(self) -> str | None:
-        for kind in ("member", "invitation", "domain"):
+        for kind in ("member", "invitation", "domain", "connection", "certificate"):
             if "{" + kind + "}" in self.path:
                 return kind
         return None
@@ -40,7 +48,11 @@ class Endpoint:
         if self.api:
             body = json.dumps(self.data) if self.method in ("post", "patch") else None
             return getattr(client, self.method)(path, body, content_type="application/json")
-        return getattr(client, self.method)(path, self.data)
+        # A (file name, bytes) value is a file upload; made afresh for each call.
+        data = {
+            k: SimpleUploadedFile(*v) if isinstance(v, tuple) else v for k, v in self.data.items()
+        }
+        return getattr(client, self.method)(path, data)
 
 
 ENDPOINTS = [
@@ -68,6 +80,44 @@ ENDPOINTS = [
     Endpoint("get", "/orgs/{slug}/settings/"),
     Endpoint("post", "/orgs/{slug}/settings/", data={"name": "Renamed"}),
     Endpoint("get", "/orgs/{slug}/sso/"),
+    Endpoint("get", "/orgs/{slug}/sso/new/"),
+    Endpoint("post", "/orgs/{slug}/sso/new/", data={"protocol": "oidc", "name": "New"}),
+    Endpoint("get", "/orgs/{slug}/sso/{connection}/"),
+    Endpoint("get", "/orgs/{slug}/sso/{connection}/setup/"),
+    Endpoint("get", "/orgs/{slug}/sso/{connection}/idp/"),
+    Endpoint(
+        "post",
+        "/orgs/{slug}/sso/{connection}/idp/",
+        data={
+            "name": "Renamed",
+            "idp_entity_id": "https://idp.example.net/other",
+            "idp_sso_url": "https://idp.example.net/other/sso",
+        },
+    ),
+    Endpoint(
+        "post",
+        "/orgs/{slug}/sso/{connection}/idp/metadata-url/",
+        data={"metadata_url": "https://idp.example.net/metadata"},
+    ),
+    Endpoint(
+        "post",
+        "/orgs/{slug}/sso/{connection}/idp/metadata-file/",
+        data={"metadata_file": ("idp.xml", b"<EntityDescriptor/>")},
+    ),
+    Endpoint("get", "/orgs/{slug}/sso/{connection}/accounts/"),
+    Endpoint(
+        "post",
+        "/orgs/{slug}/sso/{connection}/accounts/",
+        data={"default_role": "admin", "mfa_trust": "idp", "role_mapping": "staff = admin"},
+    ),
+    Endpoint("get", "/orgs/{slug}/sso/{connection}/certificates/"),
+    Endpoint("post", "/orgs/{slug}/sso/{connection}/certificates/", data={"pem": CERTIFICATE_PEM}),
+    Endpoint("post", "/orgs/{slug}/sso/{connection}/certificates/{certificate}/remove/"),
+    Endpoint("post", "/orgs/{slug}/sso/{connection}/test/"),
+    Endpoint("post", "/orgs/{slug}/sso/{connection}/activate/"),
+    Endpoint("post", "/orgs/{slug}/sso/{connection}/disable/"),
+    Endpoint("get", "/orgs/{slug}/sso/{connection}/delete/"),
+    Endpoint("post", "/orgs/{slug}/sso/{connection}/delete/"),
     Endpoint("get", "/orgs/{slug}/audit/"),
     Endpoint("post", "/orgs/{slug}/transfer/", data={"member": "0"}),
     # API.
@@ -124,9 +174,33 @@ class Objects:
         self.domain = Domain.objects.create(
             organization=org, name=f"{org.slug}.example", verification_token=Domain.new_token()
         ).pk
+        # A draft SAML connection with one certificate (made directly: no SP key pair needed).
+        connection = Connection.objects.create(
+            organization=org,
+            protocol="saml",
+            name=f"{org.name} IdP",
+            slug=f"{org.slug}-idp",
+            idp_entity_id=f"https://idp.{org.slug}.example/metadata",
+            idp_sso_url=f"https://idp.{org.slug}.example/sso",
+        )
+        self.connection = connection.pk
+        self.certificate = IdPCertificate.objects.create(
+            connection=connection,
+            der_base64="MA==",
+            fingerprint_sha256=f"{org.slug}-fingerprint",
+            not_before=timezone.now() - timedelta(days=1),
+            not_after=timezone.now() + timedelta(days=365),
+            source="uploaded",
+        ).pk
 
     def values(self) -> dict[str, int]:
-        return {"member": self.member, "invitation": self.invitation, "domain": self.domain}
+        return {
+            "member": self.member,
+            "invitation": self.invitation,
+            "domain": self.domain,
+            "connection": self.connection,
+            "certificate": self.certificate,
+        }
 
 
 @pytest.fixture
@@ -158,6 +232,26 @@ def _snapshot() -> tuple:
         sorted(Membership.objects.values_list("pk", "role", "status")),
         sorted(Invitation.objects.values_list("pk", "token_hash", "revoked_at", "send_count")),
         sorted(Domain.objects.values_list("pk", "name", "verified_at", "last_checked_at")),
+        sorted(
+            Connection.objects.values_list(
+                "pk",
+                "name",
+                "status",
+                "idp_entity_id",
+                "idp_sso_url",
+                "metadata_url",
+                "jit_enabled",
+                "default_role",
+                "role_mapping",
+                "mfa_trust",
+                "client_id",
+                "client_secret_encrypted",
+                "updated_at",
+            ),
+            key=str,
+        ),
+        sorted(Connection.domains.through.objects.values_list("connection_id", "domain_id")),
+        sorted(IdPCertificate.objects.values_list("pk", "connection_id", "fingerprint_sha256")),
     )
 
 
