@@ -761,3 +761,33 @@ def test_unknown_connections_and_certificates_are_404(admin, world):
     assert admin.get("/orgs/acme/sso/999999/").status_code == 404
     assert admin.post(url(connection, "certificates/999999/remove/")).status_code == 404
     assert connection.certificates.count() == 1
+
+
+def test_the_test_button_runs_a_real_login_at_a_real_idp_and_shows_the_diagnostic(
+    admin, world, saml_idp
+):
+    """End to end with samlify on loopback: set up from the IdP's own metadata in the portal,
+    press Test connection, sign in at the IdP, read the diagnostic; nobody is signed in."""
+    from accounts.models import User
+    from tests.sso.conftest import saml_post
+
+    connection = create(admin)
+    assert upload(admin, connection, saml_idp.metadata()).status_code == 302
+    sp_metadata = admin.get(f"/accounts/saml/{connection.slug}/metadata/")
+    assert sp_metadata.status_code == 200
+    saml_idp.register_sp(sp_metadata.content)
+
+    start = admin.post(url(connection, "test/"))
+    assert start.status_code == 302
+    result = saml_post(admin, saml_idp.answer(start["Location"], user="ada@a.example"))
+
+    assert result.status_code == 200, result.content[:1000]
+    page = result.content.decode()
+    assert 'id="sso-test-passed"' in page and "ada@a.example" in page
+    assert 'href="/orgs/acme/sso/"' in page
+    assert int(admin.session["_auth_user_id"]) == world.a_admin.pk
+    assert not User.objects.filter(email="ada@a.example").exists()
+    assert TEST_SESSION_KEY not in admin.session
+    assert AuditEvent.objects.filter(
+        action="sso.connection_tested", data__check="passed", organization_id=world.a.pk
+    ).exists()
