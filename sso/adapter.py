@@ -126,8 +126,12 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
             logins.record_link(connection, admission.user)
             logins.apply_membership(connection, admission.user, admission.role, created=False)
         elif admission.kind == "release":
-            assert admission.user is not None
+            assert admission.user is not None and admission.email is not None
             logins.release_unverified_account(connection, admission.user)
+            logins.drop_unproven_claims(admission.email)
+        elif admission.kind == "create":
+            assert admission.email is not None
+            logins.drop_unproven_claims(admission.email)
 
     def save_user(self, request: HttpRequest, sociallogin: Any, form: Any = None) -> Any:
         user = super().save_user(request, sociallogin, form)

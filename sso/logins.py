@@ -146,11 +146,14 @@ def admit(request: HttpRequest, connection: Connection, sociallogin: Any) -> Adm
                 f"Your identity provider did not give an email address in a verified domain of "
                 f"{connection.organization.name}.",
             )
-        owner = User.objects.filter(email__iexact=email).first()
-        verified = owner is not None and (
-            EmailAddress.objects.filter(user=owner, email__iexact=email, verified=True).exists()
+        # Whoever proved the address owns it, whether it is their login address or not.
+        proven = (
+            EmailAddress.objects.filter(email__iexact=email, verified=True)
+            .select_related("user")
+            .first()
         )
-        if owner is not None and verified:
+        owner = proven.user if proven else User.objects.filter(email__iexact=email).first()
+        if proven is not None:
             admission = Admission("link", role, email=email, user=owner)
         elif not connection.jit_enabled:
             raise LoginRefused(
@@ -160,7 +163,12 @@ def admit(request: HttpRequest, connection: Connection, sociallogin: Any) -> Adm
             )
         else:
             admission = Admission("release" if owner else "create", role, email=email, user=owner)
-    if admission.user is not None:
+    # The account this login would sign in to. (For "release", admission.user is the
+    # never-verified account that loses the address: its state says nothing about this person.)
+    if admission.kind in ("existing", "link") and admission.user is not None:
+        if getattr(admission.user, "is_blocked", False):
+            # Refused here, before linking or mapping writes anything for a blocked account.
+            raise LoginRefused("account_blocked", "This account is blocked. Contact support.")
         membership = Membership.objects.filter(
             organization=connection.organization, user=admission.user
         ).first()
@@ -179,6 +187,13 @@ def admission_of(request: HttpRequest, connection: Connection, sociallogin: Any)
 
 
 # --- Carried out inside allauth's login (sso.adapter) -----------------------------------------
+
+
+def drop_unproven_claims(email: str) -> int:
+    """Other accounts' never-verified rows for an address SSO is about to give to a new account
+    (a pending email change, say). Left in place, allauth would take the address for taken
+    and send the person to confirm it instead of creating their account."""
+    return EmailAddress.objects.filter(email__iexact=email, verified=False).delete()[0]
 
 
 def release_unverified_account(connection: Connection, user: User) -> None:

@@ -199,3 +199,73 @@ def test_the_default_role_applies_without_a_matching_group(web, saml_idp, acme_o
     saml_login(web, saml_idp, connection, user="ada@acme.test")
 
     assert Membership.objects.get(user__email="ada@acme.test").role == "admin"
+
+
+def test_an_sso_only_organization_lets_sso_in_and_keeps_passwords_out(web, saml_idp, acme_org):
+    connection = saml_connection(acme_org, saml_idp)
+    ada = UserFactory(email="ada@acme.test")
+    Membership.objects.create(organization=acme_org.org, user=ada, role="member", source="admin")
+    org_services.update_policy(actor=acme_org.admin, org=acme_org.org, sso_only=True)
+
+    by_password = browser()
+    refused = by_password.post(
+        "/accounts/login/", {"login": "ada@acme.test", "password": DEFAULT_PASSWORD}
+    )
+    assert refused.status_code == 403 and session_user(by_password) is None
+
+    response = saml_login(web, saml_idp, connection, user="ada@acme.test")
+    assert response.status_code == 302, response.content[:500]
+    assert session_user(web) == ada
+
+
+def test_a_blocked_account_is_refused_before_anything_is_linked(web, oidc_idp, oidc):
+    ada = UserFactory(email="ada@acme.test")
+    User.objects.filter(pk=ada.pk).update(is_blocked=True)
+
+    _, done = oidc_login(web, oidc_idp, oidc)
+
+    assert_refused(web, done, oidc, "account_blocked")
+    assert not SocialAccount.objects.exists()
+    assert not Membership.objects.filter(user=ada).exists()
+
+
+def test_a_squatters_removed_membership_does_not_refuse_the_real_person(
+    web, oidc_idp, oidc, acme_org
+):
+    squatter = UserFactory(email="ada@acme.test", verified=False)
+    membership = Membership.objects.create(
+        organization=acme_org.org, user=squatter, role="member", source="admin"
+    )
+    org_services.remove_member(actor=acme_org.admin, org=acme_org.org, member_id=membership.pk)
+
+    _, done = oidc_login(web, oidc_idp, oidc)
+
+    assert done.status_code == 302, done.content[:800]
+    ada = session_user(web)
+    assert ada is not None and ada != squatter
+    assert Membership.objects.get(organization=acme_org.org, user=ada).is_active
+
+
+def test_a_pending_email_change_to_the_address_does_not_block_the_real_person(web, oidc_idp, oidc):
+    bob = UserFactory(email="bob@elsewhere.test")
+    EmailAddress.objects.create(user=bob, email="ada@acme.test", verified=False, primary=False)
+
+    _, done = oidc_login(web, oidc_idp, oidc)
+
+    assert done.status_code == 302, done.content[:800]
+    ada = session_user(web)
+    assert ada is not None and ada != bob and ada.email == "ada@acme.test"
+    assert not EmailAddress.objects.filter(user=bob, email="ada@acme.test").exists()
+    bob.refresh_from_db()
+    assert bob.has_usable_password() and not bob.is_blocked
+
+
+def test_an_address_proven_on_another_login_address_is_linked_to_that_account(web, oidc_idp, oidc):
+    bob = UserFactory(email="bob@elsewhere.test")
+    EmailAddress.objects.create(user=bob, email="ada@acme.test", verified=True, primary=False)
+
+    _, done = oidc_login(web, oidc_idp, oidc)
+
+    assert done.status_code == 302, done.content[:800]
+    assert session_user(web) == bob
+    assert User.objects.count() == 2  # bob and the org's owner: nobody new

@@ -137,3 +137,27 @@ def test_a_draft_connection_refuses_login(web, oidc_idp, acme_org):
 def test_an_unknown_connection_is_a_404(web):
     assert web.post("/accounts/oidc/nope/login/").status_code == 404
     assert web.get("/accounts/oidc/nope/login/callback/?code=x&state=y").status_code == 404
+
+
+def test_an_idp_that_is_down_is_a_clear_refusal(web, forger, acme_org):
+    from sso.models import Connection
+
+    connection = oidc_connection(acme_org, forger)
+    closed = "http://127.0.0.1:9/.well-known/openid-configuration"  # discard port: refused
+    Connection.objects.filter(pk=connection.pk).update(discovery_url=closed)
+
+    response = oidc_start(web, connection)
+
+    assert_refused(web, response, connection, "discovery")
+
+
+def test_home_realm_discovery_leads_to_the_idp_and_back(web, oidc_idp, oidc):
+    start = web.post("/sso/", {"identifier": "ada@acme.test"})
+    assert start.status_code == 302
+    assert start["Location"].startswith(oidc_idp.issuer + "/auth?")
+
+    back = urlsplit(oidc_idp.authorize(start["Location"], "ada-sub"))
+    done = web.get(f"{back.path}?{back.query}")
+
+    assert done.status_code == 302, done.content[:500]
+    assert session_user(web) == User.objects.get(email="ada@acme.test")

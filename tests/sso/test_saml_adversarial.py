@@ -120,3 +120,17 @@ def test_junk_is_a_clear_refusal_not_a_500(junk, web, saml):
     assert_refused(web, response, saml, None)
     assert failed_checks(saml)[-1] in ("malformed_response", "invalid_response")
     assert_nobody_created()
+
+
+def test_without_the_replay_cache_no_assertion_is_accepted(web, saml_idp, saml, monkeypatch):
+    from sso import replay
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache unreachable")
+
+    monkeypatch.setattr(replay.cache, "add", down)
+
+    response = saml_login(web, saml_idp, saml, user="ada@acme.test")
+
+    assert_refused(web, response, saml, "replay_cache_down")
+    assert_nobody_created()

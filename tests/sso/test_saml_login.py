@@ -193,3 +193,24 @@ def test_a_disabled_connection_refuses_login(web, saml_idp, acme_org):
 def test_an_unknown_connection_is_a_404(web):
     assert web.get("/accounts/saml/nope/metadata/").status_code == 404
     assert web.post("/accounts/saml/nope/login/").status_code == 404
+
+
+def test_the_connected_accounts_page_lists_sso_identities(web, saml_idp, saml, oidc_idp, acme_org):
+    import time
+
+    from tests.sso.conftest import oidc_connection, oidc_login
+
+    oidc = oidc_connection(acme_org, oidc_idp)
+    saml_login(web, saml_idp, saml, user="ada@acme.test")
+    oidc_login(web, oidc_idp, oidc)  # linked: same verified address
+    assert SocialAccount.objects.filter(user__email="ada@acme.test").count() == 2
+    # The page asks for a fresh confirmation first; as if an emailed code had just been used.
+    session = web.session
+    session["account_authentication_methods"].append({"method": "code", "at": time.time()})
+    session.save()
+
+    response = web.get("/accounts/3rdparty/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Okta" in page and "Entra ID" in page

@@ -104,3 +104,18 @@ def test_two_connections_sharing_a_client_id_resume_the_right_one(
 
     assert response.status_code == 302, response.content[:500]
     assert session_user(web) == ada
+
+
+def test_a_saml_login_resumed_after_the_second_factor_can_sign_out_at_the_idp(
+    web, saml_idp, saml, ada_with_totp
+):
+    ada, device = ada_with_totp
+    response = saml_login(web, saml_idp, saml, user="ada@acme.test")
+    assert response["Location"] == SECOND_STEP
+
+    finished = web.post(SECOND_STEP, {"kind": "totp", "code": totp_now(device)})
+
+    assert finished.status_code == 302, finished.content[:500]
+    assert session_user(web) == ada
+    logout = web.post("/accounts/logout/")
+    assert logout["Location"].startswith(saml_idp.slo_url + "?")
