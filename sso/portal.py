@@ -412,6 +412,21 @@ def metadata_file(
     )
 
 
+@org_page(Perm.MANAGE_SSO)
+@require_POST
+def metadata_stop(
+    request: HttpRequest, org: Organization, membership: Membership, connection_id: int
+) -> HttpResponse:
+    connection = _connection(org, connection_id)
+    try:
+        services.stop_metadata_refresh(actor=membership, org=org, connection_id=connection.pk)
+    except OrgError as exc:
+        _refused_unless_shown(request, exc)
+    else:
+        messages.success(request, "The metadata URL will not be read again; the settings stay.")
+    return redirect("orgs:sso-idp", slug=org.slug, connection_id=connection.pk)
+
+
 # --- Step 3: accounts and roles -------------------------------------------------------------------
 
 
@@ -631,6 +646,7 @@ urlpatterns = [
     path("<int:connection_id>/idp/", idp_step, name="sso-idp"),
     path("<int:connection_id>/idp/metadata-url/", metadata_url, name="sso-metadata-url"),
     path("<int:connection_id>/idp/metadata-file/", metadata_file, name="sso-metadata-file"),
+    path("<int:connection_id>/idp/metadata-stop/", metadata_stop, name="sso-metadata-stop"),
     path("<int:connection_id>/accounts/", accounts_step, name="sso-accounts"),
     path("<int:connection_id>/certificates/", certificates_step, name="sso-certificates"),
     path(

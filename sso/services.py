@@ -292,6 +292,8 @@ def import_metadata(
         except fetch.FetchError as exc:
             raise OrgError(f"Could not read the metadata URL: {exc}") from None
         connection.metadata_url = url
+    else:
+        connection.metadata_url = ""  # an uploaded file replaces a URL: no more refreshes
     summary = _apply_metadata(connection, parse_idp_metadata(xml))
     _audit(
         Action.SSO_CONNECTION_UPDATED,
@@ -301,6 +303,21 @@ def import_metadata(
         source="url" if url else "upload",
         **summary,
     )
+    return connection
+
+
+@service
+def stop_metadata_refresh(
+    *, actor: Membership, org: Organization, connection_id: Any
+) -> Connection:
+    """Stop re-reading the metadata URL: the settings it last gave stay, and are the admin's."""
+    require(actor, org, Perm.MANAGE_SSO, "sso.update_connection")
+    connection = _connection(org, connection_id)
+    if connection.metadata_url:
+        connection.metadata_url = ""
+        connection.metadata_error = ""
+        connection.save(update_fields=["metadata_url", "metadata_error", "updated_at"])
+        _audit(Action.SSO_CONNECTION_UPDATED, actor, connection, changed=["metadata_url"])
     return connection
 
 
@@ -597,6 +614,7 @@ def delete_connection(*, actor: Membership, org: Organization, connection_id: An
     connection.delete()
 
 
+@service
 def start_test(
     *, actor: Membership, org: Organization, request: HttpRequest, connection_id: Any
 ) -> Connection:

@@ -104,6 +104,7 @@ ENDPOINTS = [
         "/orgs/{slug}/sso/{connection}/idp/metadata-file/",
         data={"metadata_file": ("idp.xml", b"<EntityDescriptor/>")},
     ),
+    Endpoint("post", "/orgs/{slug}/sso/{connection}/idp/metadata-stop/"),
     Endpoint("get", "/orgs/{slug}/sso/{connection}/accounts/"),
     Endpoint(
         "post",

@@ -358,6 +358,29 @@ def test_metadata_url_is_read_and_kept_for_refreshes(admin, documents):
     )
 
 
+def test_the_admin_can_stop_the_refresh_and_keep_the_settings(admin, documents):
+    connection = create(admin)
+    metadata_url = documents.serve("/idp/metadata", idp_metadata(), "application/samlmetadata+xml")
+    admin.post(url(connection, "idp/metadata-url/"), {"metadata_url": metadata_url})
+    response = admin.post(url(connection, "idp/metadata-stop/"))
+    assert response["Location"] == url(connection, "idp/")
+    connection.refresh_from_db()
+    assert connection.metadata_url == ""
+    assert connection.idp_entity_id == IDP_ENTITY_ID and connection.certificates.count() == 1
+    assert updates(connection)[-1]["changed"] == ["metadata_url"]
+    assert 'id="metadata-stop"' not in admin.get(url(connection, "idp/")).content.decode()
+
+
+def test_uploading_a_file_replaces_a_metadata_url(admin, documents):
+    connection = create(admin)
+    metadata_url = documents.serve("/idp/metadata", idp_metadata(), "application/samlmetadata+xml")
+    admin.post(url(connection, "idp/metadata-url/"), {"metadata_url": metadata_url})
+    upload = SimpleUploadedFile("idp.xml", idp_metadata(), content_type="text/xml")
+    admin.post(url(connection, "idp/metadata-file/"), {"metadata_file": upload})
+    connection.refresh_from_db()
+    assert connection.metadata_url == ""
+
+
 def test_a_metadata_url_that_cannot_be_read_is_a_form_error(admin, documents):
     connection = create(admin)
     for bad, error in (
