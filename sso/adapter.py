@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.models import SocialApp
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from requests import RequestException
 
@@ -122,7 +124,13 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
             logins.apply_membership(connection, admission.user, admission.role, created=False)
         elif admission.kind == "link":
             assert admission.user is not None
-            sociallogin.connect(request, admission.user)
+            try:
+                with transaction.atomic():  # the same race, for an account being linked
+                    sociallogin.connect(request, admission.user)
+            except IntegrityError:
+                raise ImmediateHttpResponse(
+                    logins.refuse_concurrent_login(request, connection)
+                ) from None
             logins.record_link(connection, admission.user)
             logins.apply_membership(connection, admission.user, admission.role, created=False)
         elif admission.kind == "release":
@@ -134,12 +142,21 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
             logins.drop_unproven_claims(admission.email)
 
     def save_user(self, request: HttpRequest, sociallogin: Any, form: Any = None) -> Any:
-        user = super().save_user(request, sociallogin, form)
         connection = logins.connection_of(sociallogin)
-        if connection is not None:
-            admission = logins.admission_of(request, connection, sociallogin)
-            logins.record_created(connection, user)
-            logins.apply_membership(connection, user, admission.role, created=True)
+        if connection is None:
+            return super().save_user(request, sociallogin, form)
+        try:
+            # A savepoint: when a simultaneous first sign-in of the same person created the
+            # account first, the unique address or identity refuses this one cleanly.
+            with transaction.atomic():
+                user = super().save_user(request, sociallogin, form)
+        except IntegrityError:
+            raise ImmediateHttpResponse(
+                logins.refuse_concurrent_login(request, connection)
+            ) from None
+        admission = logins.admission_of(request, connection, sociallogin)
+        logins.record_created(connection, user)
+        logins.apply_membership(connection, user, admission.role, created=True)
         return user
 
     def populate_user(self, request: HttpRequest, sociallogin: Any, data: dict) -> Any:
@@ -161,8 +178,6 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
     ) -> None:
         connection = getattr(getattr(provider, "app", None), "gatehouse_connection", None)
         if connection is not None:
-            from allauth.core.exceptions import ImmediateHttpResponse
-
             check, reason = _failure(request, error, exception, extra_context or {})
             if entry.is_test(request, connection):
                 entry.end_test(request)

@@ -285,7 +285,7 @@ def record_success(connection: Connection, user: User, *, idp_mfa: bool) -> None
 
 
 def refuse_login(
-    request: HttpRequest, connection: Connection, check: str, reason: str = ""
+    request: HttpRequest, connection: Connection, check: str, reason: str = "", *, status: int = 403
 ) -> HttpResponse:
     """Refuse, on the record. Called before allauth has written anything for this login, so
     the audit event is the only row the request leaves behind."""
@@ -295,7 +295,19 @@ def refuse_login(
         request,
         "sso/login_failed.html",
         {"connection": connection, "check": check, "reason": reason},
-        status=403,
+        status=status,
+    )
+
+
+def refuse_concurrent_login(request: HttpRequest, connection: Connection) -> HttpResponse:
+    """Another sign-in of the same person created the account (or linked the identity) while
+    this one was on its way: this one writes nothing, and trying again signs in."""
+    return refuse_login(
+        request,
+        connection,
+        "concurrent_login",
+        "You signed in twice at the same moment. Try again: the first sign-in set your account up.",
+        status=409,
     )
 
 
