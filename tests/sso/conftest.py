@@ -210,6 +210,8 @@ def oidc_connection(
     *,
     name: str = "Entra ID",
     status: str = "active",
+    token_auth_method: str = "client_secret_basic",  # noqa: S107
+    id_token_algorithm: str = "RS256",  # noqa: S107
     **accounts: Any,
 ) -> Connection:
     """An OIDC connection pointed at the IdP's discovery URL with a client of its own."""
@@ -218,7 +220,7 @@ def oidc_connection(
     )
     if isinstance(idp, OidcIdP):
         client_id, secret = idp.register_client(
-            f"{BASE}/accounts/oidc/{connection.slug}/login/callback/"
+            f"{BASE}/accounts/oidc/{connection.slug}/login/callback/", token_auth_method
         )
     else:
         client_id, secret = "forger-client", "forger-secret"
@@ -230,6 +232,8 @@ def oidc_connection(
         discovery_url=idp.discovery_url,
         client_id=client_id,
         client_secret=secret,
+        token_auth_method=token_auth_method,
+        id_token_algorithm=id_token_algorithm,
     )
     if accounts:
         configure_accounts(org, connection, **accounts)

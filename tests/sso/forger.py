@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 GOOD_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 FOREIGN_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -31,9 +31,10 @@ def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
-def _public_jwk(key: Any, kid: str) -> dict:
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    return {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
+def _public_jwk(key: Any, kid: str, alg: str) -> dict:
+    family = jwt.algorithms.ECAlgorithm if alg.startswith("ES") else jwt.algorithms.RSAAlgorithm
+    jwk = json.loads(family.to_jwk(key.public_key()))
+    return {**jwk, "kid": kid, "use": "sig", "alg": alg}
 
 
 class Forger:
@@ -45,6 +46,7 @@ class Forger:
         self.claims: dict[str, Any] = {}
         self.key: Any = GOOD_KEY
         self.kid = "good"
+        self.alg = "RS256"
         self.spoil: dict[str, Any] = {}
         self.authorize_requests: list[dict] = []
         self._codes: dict[str, dict] = {}
@@ -62,14 +64,18 @@ class Forger:
 
     def reset(self, **claims: Any) -> None:
         self.claims = {"sub": "forged-sub", "email": "eve@acme.test", **claims}
-        self.key, self.kid = GOOD_KEY, "good"
+        self.key, self.kid, self.alg = GOOD_KEY, "good", "RS256"
         self.spoil = {}
         self.authorize_requests = []
 
-    def rotate(self) -> None:
+    def rotate(self, alg: str = "RS256") -> None:
         """Sign with a new key under a new kid, and publish only that one (an IdP rotation)."""
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if alg.startswith("ES"):
+            self.key = ec.generate_private_key(ec.SECP256R1())
+        else:
+            self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = f"rotated-{secrets.token_hex(4)}"
+        self.alg = alg
 
     def discovery(self) -> dict:
         return {
@@ -79,7 +85,7 @@ class Forger:
             "jwks_uri": f"{self.issuer}/jwks",
             "userinfo_endpoint": f"{self.issuer}/userinfo",
             "token_endpoint_auth_methods_supported": ["client_secret_basic"],
-            "id_token_signing_alg_values_supported": ["RS256"],
+            "id_token_signing_alg_values_supported": [self.alg],
             "code_challenge_methods_supported": ["S256"],
         }
 
@@ -110,7 +116,7 @@ class Forger:
             )
             signature = _b64(hmac.new(pem, signing_input, hashlib.sha256).digest())
             return (signing_input + b"." + signature).decode()
-        return jwt.encode(claims, self.key, algorithm="RS256", headers=headers)
+        return jwt.encode(claims, self.key, algorithm=self.alg, headers=headers)
 
     def userinfo(self) -> dict:
         return {**self.claims, **self.spoil.get("userinfo", {})}
@@ -135,7 +141,8 @@ class Forger:
                 if url.path == "/.well-known/openid-configuration":
                     return self._json(forger.discovery())
                 if url.path == "/jwks":
-                    return self._json({"keys": [_public_jwk(forger.key, forger.kid)]})
+                    jwk = _public_jwk(forger.key, forger.kid, forger.alg)
+                    return self._json({"keys": [jwk]})
                 if url.path == "/userinfo":
                     return self._json(forger.userinfo())
                 if url.path == "/authorize":

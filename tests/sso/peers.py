@@ -156,14 +156,16 @@ class OidcIdP:
     def close(self) -> None:
         _stop(self.proc)
 
-    def register_client(self, redirect_uri: str) -> tuple[str, str]:
+    def register_client(
+        self, redirect_uri: str, auth_method: str = "client_secret_basic"
+    ) -> tuple[str, str]:
         response = requests.post(
             f"{self.issuer}/reg",
             json={
                 "redirect_uris": [redirect_uri],
                 "grant_types": ["authorization_code"],
                 "response_types": ["code"],
-                "token_endpoint_auth_method": "client_secret_basic",
+                "token_endpoint_auth_method": auth_method,
             },
             timeout=10,
         )

@@ -9,6 +9,7 @@ from allauth.socialaccount.models import SocialAccount
 from accounts.models import User
 from tests.sso.conftest import (
     assert_refused,
+    browser,
     failed_checks,
     forged_login,
     oidc_connection,
@@ -79,3 +80,17 @@ def test_a_new_signing_key_is_fetched_once_when_its_kid_is_unknown(web, forger, 
 
     assert done.status_code == 302, failed_checks(forged)
     assert session_user(web) is not None
+
+
+def test_an_es256_connection_verifies_es256_and_refuses_rs256(web, forger, acme_org):
+    forger.rotate(alg="ES256")
+    connection = oidc_connection(acme_org, forger, id_token_algorithm="ES256")
+
+    _, done = forged_login(web, forger, connection)
+    assert done.status_code == 302, failed_checks(connection)
+    assert session_user(web) is not None
+
+    other = browser()
+    forger.rotate(alg="RS256")  # the IdP now signs with an algorithm the connection does not name
+    _, refused = forged_login(other, forger, connection)
+    assert_refused(other, refused, connection, "algorithm")

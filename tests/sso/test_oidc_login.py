@@ -161,3 +161,12 @@ def test_home_realm_discovery_leads_to_the_idp_and_back(web, oidc_idp, oidc):
 
     assert done.status_code == 302, done.content[:500]
     assert session_user(web) == User.objects.get(email="ada@acme.test")
+
+
+def test_client_secret_post_is_used_when_the_connection_says_so(web, oidc_idp, acme_org):
+    connection = oidc_connection(acme_org, oidc_idp, token_auth_method="client_secret_post")
+
+    _, done = oidc_login(web, oidc_idp, connection)
+
+    assert done.status_code == 302, done.content[:800]
+    assert session_user(web) == User.objects.get(email="ada@acme.test")
