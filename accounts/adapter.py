@@ -93,9 +93,9 @@ class AccountAdapter(DefaultAccountAdapter):
             )
             return render(request, "account/blocked.html", status=403)
         # Checked after the password (or code, or passkey): it tells a guesser nothing.
-        from sso.enforcement import refuse_unless_sso
+        from sso.enforcement import refuse_unless_allowed
 
-        refusal = refuse_unless_sso(request, user, kwargs.get("signal_kwargs") or {})
+        refusal = refuse_unless_allowed(request, user, kwargs.get("signal_kwargs") or {})
         if refusal is not None:
             from allauth.account.internal.stagekit import clear_login
 

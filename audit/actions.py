@@ -13,6 +13,10 @@ class Action(models.TextChoices):
     LOGIN_FAILED = "login.failed", "Login failed"
     LOGIN_BLOCKED = "login.blocked", "Login refused: account blocked"
     LOGIN_SSO_REQUIRED = "login.sso_required", "Login refused: the organization requires SSO"
+    LOGIN_METHOD_NOT_ALLOWED = (
+        "login.method_not_allowed",
+        "Login refused: the organization does not allow this sign-in method",
+    )
     LOGIN_CODE_REJECTED = "login.code_rejected", "Wrong login code entered"
     LOGOUT = "logout", "Logged out"
     PASSWORD_CHANGED = "password.changed", "Password changed"

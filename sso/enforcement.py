@@ -1,5 +1,15 @@
-"""An organization's "SSO only" policy: its members whose address lies in its verified domains
-sign in through its SSO connection, not by password, emailed code or passkey."""
+"""An organization's sign-in rules, applied at every login (``AccountAdapter.pre_login``).
+
+They bind the organization's members whose address lies in one of its verified domains: the
+organization vouches for those addresses, so it decides how they sign in. Two rules:
+
+- "SSO only": once the organization has an active connection, those members sign in through it,
+  not by password, emailed code or passkey;
+- "allowed sign-in methods": any method the organization has not allowed is refused.
+
+Owners are exempt, so a broken IdP or a careless policy never locks an organization out of its
+own settings. The check runs after the credential was verified: a guesser learns nothing.
+"""
 
 from __future__ import annotations
 
@@ -10,43 +20,90 @@ from django.shortcuts import render
 
 from audit.actions import Action, Outcome
 from audit.services import record
-from organizations.models import Membership, Organization
+from organizations.models import LoginMethod, Membership, Organization, Role
 from sso import logins
+from sso.models import Connection
+
+# allauth's authentication record methods, as the organization policy names them.
+_METHODS = {
+    "password": LoginMethod.PASSWORD,
+    "password_reset": LoginMethod.PASSWORD,
+    "code": LoginMethod.CODE,
+    "passkey": LoginMethod.PASSKEY,
+}
 
 
-def sso_only_organization(user: Any) -> Organization | None:
-    """The organization whose SSO-only policy covers this user's address, if any (one query)."""
+def login_method(request: HttpRequest, user: Any, signal_kwargs: dict) -> str | None:
+    if signal_kwargs.get("sociallogin") is not None:
+        return LoginMethod.SSO
+    from accounts.mfa.allauth_glue import authentication_records
+
+    records = authentication_records(request, user)
+    return _METHODS.get(records[-1].get("method")) if records else None
+
+
+def governing_memberships(user: Any) -> list[Membership]:
+    """Active, non-owner memberships in organizations that own this user's address domain."""
     domain = (getattr(user, "email", "") or "").rpartition("@")[2].lower()
     if not domain:
-        return None
-    membership = (
+        return []
+    return list(
         Membership.objects.active()
         .filter(
             user=user,
-            organization__policy__sso_only=True,
             organization__domains__name=domain,
             organization__domains__verified_at__isnull=False,
         )
-        .select_related("organization")
-        .first()
+        .exclude(role=Role.OWNER)
+        .select_related("organization__policy")
     )
-    return membership.organization if membership else None
 
 
-def refuse_unless_sso(request: HttpRequest, user: Any, signal_kwargs: dict) -> HttpResponse | None:
-    org = sso_only_organization(user)
-    if org is None:
+def _refusal(org: Organization, sso_only: bool, method: str | None) -> dict:
+    return {"org": org, "sso_only": sso_only, "method": method}
+
+
+def check(request: HttpRequest, user: Any, signal_kwargs: dict) -> dict | None:
+    """The rule this login breaks, if any: {"org", "sso_only", "method"}."""
+    memberships = governing_memberships(user)
+    if not memberships:
         return None
+    method = login_method(request, user, signal_kwargs)
     sociallogin = signal_kwargs.get("sociallogin")
     connection = logins.connection_of(sociallogin) if sociallogin is not None else None
-    if connection is not None and connection.organization_id == org.pk:
+    for membership in memberships:
+        org = membership.organization
+        policy = getattr(org, "policy", None)
+        if policy is None:
+            continue
+        through_own_sso = connection is not None and connection.organization_id == org.pk
+        if (
+            policy.sso_only
+            and not through_own_sso
+            and Connection.objects.for_org(org).active().exists()
+        ):
+            return _refusal(org, True, method)
+        if method is not None and method not in policy.allowed_login_methods:
+            return _refusal(org, False, method)
+    return None
+
+
+def refuse_unless_allowed(
+    request: HttpRequest, user: Any, signal_kwargs: dict
+) -> HttpResponse | None:
+    broken = check(request, user, signal_kwargs)
+    if broken is None:
         return None
+    org = broken["org"]
     record(
-        Action.LOGIN_SSO_REQUIRED,
+        Action.LOGIN_SSO_REQUIRED if broken["sso_only"] else Action.LOGIN_METHOD_NOT_ALLOWED,
         actor=None,
         actor_text=str(user),
         organization=org,
         target=user,
         outcome=Outcome.FAILURE,
+        data={"method": broken["method"]},
     )
-    return render(request, "sso/sso_required.html", {"org": org}, status=403)
+    template = "sso/sso_required.html" if broken["sso_only"] else "sso/method_not_allowed.html"
+    allowed = [LoginMethod(m).label for m in org.policy.allowed_login_methods]
+    return render(request, template, {"org": org, "allowed": allowed}, status=403)

@@ -91,3 +91,47 @@ def test_without_the_policy_members_sign_in_normally():
     ada = member(org, "ada@bolt.test")
     _client, response = password_login(ada.email)
     assert response.status_code == 302
+
+
+def test_owners_keep_their_password_so_a_broken_idp_cannot_lock_the_org_out(sso_only_org):
+    owner = Membership.objects.get(organization=sso_only_org, role="owner").user
+    client, response = password_login(owner.email)
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(owner.pk)
+
+
+def test_sso_only_waits_for_an_active_connection():
+    org, owner = org_with_domain("bolt", "bolt.test")
+    connection = saml_connection(org, owner, active=False)
+    org_services.update_policy(actor=owner, org=org, sso_only=True)
+    ada = member(org, "ada@bolt.test")
+    _client, response = password_login(ada.email)
+    assert response.status_code == 302  # nothing to send her to yet
+    from sso import services
+
+    services.activate(actor=owner, org=org, connection_id=connection.pk)
+    _client, response = password_login(ada.email)
+    assert response.status_code == 403
+
+
+def test_a_method_the_organization_does_not_allow_is_refused(sso_only_org):
+    org_services.update_policy(
+        actor=Membership.objects.get(organization=sso_only_org, role="owner"),
+        org=sso_only_org,
+        sso_only=False,
+        allowed_login_methods=["code", "sso"],
+    )
+    ada = member(sso_only_org, "ada@acme.test")
+    client, response = password_login(ada.email)
+    assert response.status_code == 403
+    assert b'id="method-not-allowed"' in response.content
+    assert b"emailed code, single sign-on" in response.content
+    assert "_auth_user_id" not in client.session
+    event = AuditEvent.objects.get(action="login.method_not_allowed")
+    assert event.data == {"method": "password"}
+    # The allowed method works.
+    client = Client()
+    client.post("/accounts/login/code/", {"email": ada.email})
+    response = client.post("/accounts/login/code/confirm/", {"code": code_from(mail.outbox[-1])})
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(ada.pk)
