@@ -39,7 +39,7 @@ def login_method(request: HttpRequest, user: Any, signal_kwargs: dict) -> str | 
     from accounts.mfa.allauth_glue import authentication_records
 
     records = authentication_records(request, user)
-    return _METHODS.get(records[-1].get("method")) if records else None
+    return _METHODS.get(str(records[-1].get("method"))) if records else None
 
 
 def governing_memberships(user: Any) -> list[Membership]:

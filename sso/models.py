@@ -88,7 +88,9 @@ class Connection(models.Model):
     )
     # {"<group name at the IdP>": "admin" | "member"}; the first match by role strength wins.
     role_mapping = models.JSONField(default=dict, blank=True)
-    mfa_trust = models.CharField(max_length=10, choices=MFATrust.choices, default=MFATrust.GATEHOUSE)
+    mfa_trust = models.CharField(
+        max_length=10, choices=MFATrust.choices, default=MFATrust.GATEHOUSE
+    )
 
     # SAML: the IdP.
     idp_entity_id = models.CharField("IdP entity ID", max_length=500, blank=True)
@@ -186,7 +188,9 @@ class IdPCertificate(models.Model):
         METADATA = "metadata", "From metadata"
         UPLOADED = "uploaded", "Added by hand"
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="certificates")
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="certificates"
+    )
     der_base64 = models.TextField()
     fingerprint_sha256 = models.CharField(max_length=95)
     subject = models.CharField(max_length=500, blank=True)

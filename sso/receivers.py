@@ -13,11 +13,13 @@ from sso import logins
 @receiver(user_logged_in, dispatch_uid="sso_audit_login")
 def audit_sso_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     sociallogin = kwargs.get("sociallogin")
-    connection = logins.connection_of(sociallogin) if sociallogin is not None else None
-    if connection is not None:
-        from sso.saml.logout import remember
+    if sociallogin is None:
+        return
+    connection = logins.connection_of(sociallogin)
+    if connection is None:
+        return
+    from sso.saml.logout import remember
 
-        remember(request, connection, sociallogin.state or {})
-        logins.record_success(
-            connection, user, idp_mfa=bool((sociallogin.state or {}).get("gatehouse_idp_mfa"))
-        )
+    state = sociallogin.state or {}
+    remember(request, connection, state)
+    logins.record_success(connection, user, idp_mfa=bool(state.get("gatehouse_idp_mfa")))

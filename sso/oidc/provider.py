@@ -57,8 +57,10 @@ class GatehouseOIDCProvider(OpenIDConnectProvider):
         data: Any = None,
         **kwargs: Any,
     ) -> HttpResponse:
-        if self.connection is not None:
-            entry.check_can_start(request, self.connection, data)
+        connection = self.connection
+        if connection is None:
+            raise entry.unavailable(request)  # not an SSO connection: see GatehouseOIDCAdapter
+        entry.check_can_start(request, connection, data)
         nonce = secrets.token_urlsafe(32)
         auth_params = dict(kwargs.pop("auth_params", None) or self.get_auth_params())
         auth_params["nonce"] = nonce
@@ -75,11 +77,14 @@ class GatehouseOIDCProvider(OpenIDConnectProvider):
                 **kwargs,
             )
         except CheckFailed as failure:  # the discovery document could not be read
-            if self.connection is None:
-                raise
-            raise ImmediateHttpResponse(
-                logins.refuse_login(request, self.connection, failure.check, str(failure))
-            ) from None
+            if entry.is_test(request, connection):
+                entry.end_test(request)
+                answer = logins.test_result(
+                    request, connection, check=failure.check, reason=str(failure)
+                )
+            else:
+                answer = logins.refuse_login(request, connection, failure.check, str(failure))
+            raise ImmediateHttpResponse(answer) from None
 
     def serialize(self) -> dict:
         # A login waiting in a later stage is resumed by the connection's own id (two

@@ -73,7 +73,12 @@ class GatehouseOIDCAdapter(OpenIDConnectOAuth2Adapter):
 
     @property
     def connection(self) -> Any:
-        return self.get_provider().app.gatehouse_connection
+        connection = getattr(self.get_provider().app, "gatehouse_connection", None)
+        if connection is None:
+            # Gatehouse's OIDC provider replaces allauth's for every app: one configured in
+            # settings or in the SocialApp table would get none of the checks here. Refused.
+            raise CheckFailed("configuration", "OpenID Connect sign-in needs an SSO connection.")
+        return connection
 
     @property
     def openid_config(self) -> dict:

@@ -20,6 +20,7 @@ PRODUCTION = {
     "TRUSTED_PROXY_COUNT": "1",
     "WEBAUTHN_RP_ID": "id.example.com",
     "WEBAUTHN_ORIGINS": "https://id.example.com",
+    "FIELD_ENCRYPTION_KEYS": "Yz3lK0c2bS1aV0m4Zl9wQ3J0dWc1eE5oVGhqR2l6cUE=",
 }
 SETTINGS_VARS = (
     "DEBUG",
@@ -35,6 +36,9 @@ SETTINGS_VARS = (
     "SECURE_HSTS_SECONDS",
     "WEBAUTHN_RP_ID",
     "WEBAUTHN_ORIGINS",
+    "FIELD_ENCRYPTION_KEYS",
+    "SSO_ALLOW_PRIVATE_URLS",
+    "PUBLIC_URL",
 )
 
 
@@ -107,6 +111,8 @@ def test_check_deploy_passes_with_production_settings():
         ({"WEBAUTHN_RP_ID": ""}, "WEBAUTHN_RP_ID"),
         ({"WEBAUTHN_RP_ID": "localhost"}, "WEBAUTHN_RP_ID"),
         ({"WEBAUTHN_ORIGINS": ""}, "WEBAUTHN_ORIGINS"),
+        ({"FIELD_ENCRYPTION_KEYS": ""}, "FIELD_ENCRYPTION_KEYS"),
+        ({"SSO_ALLOW_PRIVATE_URLS": "true"}, "SSO_ALLOW_PRIVATE_URLS"),
         ({"WEBAUTHN_ORIGINS": "https://id.example.com,http://id.example.com"}, "https://"),
     ],
 )

@@ -10,6 +10,7 @@ from accounts.models import User
 from audit.models import AuditEvent
 from organizations.models import Membership
 from sso import services
+from sso.models import Connection
 from tests.sso.conftest import (
     HOST,
     forged_login,
@@ -121,3 +122,18 @@ def test_a_test_marker_of_another_connection_does_not_open_a_draft(web, saml_idp
     start_test(web, acme_org, other)
 
     assert web.post(f"/accounts/saml/{draft.slug}/login/").status_code == 404
+
+
+def test_an_oidc_test_whose_idp_is_unreachable_says_so(web, forger, acme_org, settings):
+    connection = oidc_connection(acme_org, forger, status="draft")
+    Connection.objects.filter(pk=connection.pk).update(
+        discovery_url="http://127.0.0.1:9/.well-known/openid-configuration"
+    )
+    start_test(web, acme_org, connection)
+
+    response = web.post(f"/accounts/oidc/{connection.slug}/login/")
+
+    assert response.status_code == 200, response.content[:1000]
+    assert 'id="sso-test-failed"' in response.content.decode()
+    assert diagnostics(connection)[-1]["check"] == "discovery"
+    assert not AuditEvent.objects.filter(action="sso.login_failed").exists()
