@@ -191,6 +191,14 @@ async function handle(req, res) {
     const parsed = await identityProviders['idp/sha256'].parseLoginRequest(sp, 'redirect', { query: q, octetString });
     const requestId = parsed.extract.request.id;
     const r = await buildResponse(sp, requestId, q);
+    if (q.format === 'html') {
+      // What a browser gets from a real IdP after signing in: a form that posts itself to the ACS.
+      const relay = q.RelayState ? `<input type="hidden" name="RelayState" value="${escape(q.RelayState)}">` : '';
+      return send(200, 'text/html', '<!doctype html><title>Test IdP</title>'
+        + `<body onload="document.forms[0].submit()"><form method="post" action="${escape(r.acs)}">`
+        + `<input type="hidden" name="SAMLResponse" value="${r.SAMLResponse}">${relay}`
+        + '<noscript><button>Continue</button></noscript></form></body>');
+    }
     return json({ ...r, RelayState: q.RelayState || null, requestId });
   }
   if (url.pathname === '/idp-initiated') {

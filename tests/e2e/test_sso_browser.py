@@ -1,0 +1,76 @@
+"""A member of an organization signs in through the company's SAML IdP in a real browser:
+"Sign in with SSO" on the login page, their work email, the IdP (samlify on loopback) posting
+its signed answer back, and their account page, created just in time."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from django.test import RequestFactory
+
+from audit.models import AuditEvent
+from organizations.models import Membership
+from sso import services
+from tests.conftest import require
+from tests.e2e.test_mfa_browser import browser, new_page  # noqa: F401
+from tests.e2e.test_signup_browser import OUTPUT
+from tests.sso.builders import HOST, org_with_domain
+from tests.sso.peers import SamlIdP, node_ready
+
+
+@pytest.fixture
+def saml_idp(tmp_path):
+    ready, reason = node_ready()
+    require(ready, reason)
+    idp = SamlIdP(tmp_path / "keys")
+    yield idp
+    idp.close()
+
+
+@pytest.mark.browser
+def test_a_member_signs_in_through_the_companys_idp(browser, live_server, saml_idp, settings):  # noqa: F811
+    # python3-saml refuses single-label hosts such as "localhost": browse as 127.0.0.1.
+    url = live_server.url
+    host = url.split("://", 1)[1]
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, HOST]
+    settings.SSO_ALLOW_PRIVATE_URLS = True
+    org, owner = org_with_domain("acme", "acme.test")
+    connection = services.create_connection(
+        actor=owner,
+        org=org,
+        request=RequestFactory().get("/", HTTP_HOST=host),
+        protocol="saml",
+        name="Acme Okta",
+    )
+    services.import_metadata(
+        actor=owner, org=org, connection_id=connection.pk, xml=saml_idp.metadata()
+    )
+    connection.refresh_from_db()
+    # The loopback IdP has no sign-in form of its own: who signs in is part of its URL.
+    services.update_saml(
+        actor=owner,
+        org=org,
+        connection_id=connection.pk,
+        name=connection.name,
+        idp_entity_id=connection.idp_entity_id,
+        idp_sso_url=f"{saml_idp.sso_url}?format=html&user=ada%40acme.test",
+    )
+    sp_metadata = requests.get(f"{url}/accounts/saml/{connection.slug}/metadata/", timeout=10)
+    assert sp_metadata.status_code == 200
+    saml_idp.register_sp(sp_metadata.content)
+    services.activate(actor=owner, org=org, connection_id=connection.pk)
+
+    page = new_page(browser)
+    page.goto(f"{url}/accounts/login/")
+    page.click("#sso-link")
+    page.fill("input[name=identifier]", "ada@acme.test")
+    page.click("#sso-submit")
+    page.wait_for_url(f"{url}/account/")
+    page.wait_for_load_state("networkidle")
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "sso-signed-in.png"), full_page=True)
+
+    assert "ada@acme.test" in page.content()
+    membership = Membership.objects.get(organization=org, user__email="ada@acme.test")
+    assert membership.source == "sso" and membership.role == "member"
+    assert AuditEvent.objects.filter(action="sso.login_succeeded").count() == 1
