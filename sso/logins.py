@@ -323,6 +323,121 @@ def _record_failure(connection: Connection, check: str, reason: str) -> None:
     )
 
 
+# What "Test connection" lists, in the order a sign-in meets them: each step and the check
+# names (sso.saml.response, sso.saml.views, sso.oidc.views, admit) that fail it.
+ACCOUNT_RULES = (
+    "Gatehouse's account rules (domain, new accounts, removed members)",
+    {
+        "email_domain",
+        "jit_disabled",
+        "membership_removed",
+        "account_blocked",
+        "concurrent_login",
+    },
+)
+SAML_STEPS = (
+    (
+        "The response is well-formed SAML 2.0",
+        {
+            "malformed_response",
+            "invalid_response",
+            "invalid_xml_format",
+            "unsupported_saml_version",
+            "missing_id",
+            "missing_status",
+            "missing_status_code",
+            "status_code_is_not_success",
+            "wrong_number_of_assertions",
+            "not_authenticated",
+            "acs_session_missing",
+        },
+    ),
+    (
+        "Signed by one of the IdP's certificates, with SHA-256",
+        {
+            "invalid_signature",
+            "no_signed_assertion",
+            "no_signed_message",
+            "no_signature_found",
+            "wrong_signed_element",
+            "id_not_found_in_signed_element",
+            "duplicated_id_in_signed_elements",
+            "invalid_signed_element",
+            "duplicated_reference_in_signed_elements",
+            "unexpected_signed_elements",
+            "wrong_number_of_signatures_in_response",
+            "wrong_number_of_signatures_in_assertion",
+            "wrong_number_of_signatures",
+            "deprecated_signature_method",
+            "deprecated_digest_method",
+            "no_encrypted_assertion",
+            "keyinfo_not_found_in_encrypted_data",
+        },
+    ),
+    (
+        "Meant for this connection (issuer, audience, destination, recipient)",
+        {
+            "wrong_issuer",
+            "issuer_multiple_in_response",
+            "issuer_not_found_in_assertion",
+            "wrong_audience",
+            "audience_missing",
+            "wrong_destination",
+            "empty_destination",
+            "wrong_subjectconfirmation",
+        },
+    ),
+    (
+        "Within its validity period",
+        {
+            "assertion_expired",
+            "assertion_too_early",
+            "response_expired",
+            "session_expired",
+            "missing_conditions",
+            "not_on_or_after_required",
+        },
+    ),
+    (
+        "Answers a sign-in started here (or IdP-initiated sign-in is allowed)",
+        {"in_response_to", "wrong_inresponseto", "idp_initiated_disabled"},
+    ),
+    ("Not seen before (replay protection)", {"replayed", "replay_cache_down"}),
+    ("Names the person (NameID)", {"subject", "no_nameid", "empty_nameid"}),
+    ACCOUNT_RULES,
+)
+OIDC_STEPS = (
+    ("The IdP's discovery document is readable", {"discovery", "idp_unreachable", "configuration"}),
+    ("The person signed in at the IdP", {"cancelled", "idp_error", "state"}),
+    ("The code was exchanged for an ID token", {"token_exchange", "id_token_missing"}),
+    (
+        "The ID token is signed with the configured algorithm and an IdP key",
+        {"signature", "signing_key", "jwks", "algorithm", "id_token_format", "id_token"},
+    ),
+    ("Issued by this IdP for this client", {"issuer", "audience"}),
+    ("Within its validity period", {"expired", "not_yet_valid"}),
+    ("The nonce matches this sign-in", {"nonce"}),
+    ("Names the person; userinfo agrees", {"subject", "claims", "userinfo", "userinfo_subject"}),
+    ACCOUNT_RULES,
+)
+
+
+def checklist(connection: Connection, failed: str) -> list[dict[str, str]]:
+    """Each step with "passed", "failed" or "not reached". A check name no step knows is
+    shown as an extra failed step, after the ones that passed."""
+    steps = SAML_STEPS if connection.is_saml else OIDC_STEPS
+    if failed and not any(failed in names for _, names in steps):
+        return [{"label": f"Check “{failed}”", "state": "failed"}]
+    states, state = [], "passed"
+    for label, names in steps:
+        if failed in names:
+            states.append({"label": label, "state": "failed"})
+            state = "not reached"
+            continue
+        states.append({"label": label, "state": state})
+    return states
+
+
 def test_result(
     request: HttpRequest,
     connection: Connection,
@@ -369,7 +484,11 @@ def test_result(
             "check": check,
             "reason": reason,
             "outcome": outcome,
-            "attributes": details.get("attributes") or {},
+            "steps": checklist(connection, check),
+            "attributes": {
+                name: ", ".join(map(str, value)) if isinstance(value, list) else value
+                for name, value in (details.get("attributes") or {}).items()
+            },
         },
     )
 

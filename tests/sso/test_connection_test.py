@@ -3,6 +3,8 @@ gets a diagnostic page instead of a session. Nothing is created for the tested i
 
 from __future__ import annotations
 
+import re
+
 from allauth.socialaccount.models import SocialAccount
 from django.test import RequestFactory
 
@@ -137,3 +139,18 @@ def test_an_oidc_test_whose_idp_is_unreachable_says_so(web, forger, acme_org, se
     assert 'id="sso-test-failed"' in response.content.decode()
     assert diagnostics(connection)[-1]["check"] == "discovery"
     assert not AuditEvent.objects.filter(action="sso.login_failed").exists()
+
+
+def test_the_diagnostic_lists_the_checks_up_to_the_one_that_failed(web, saml_idp, acme_org):
+    connection = saml_connection(acme_org, saml_idp, status="draft")
+    start_test(web, acme_org, connection)
+
+    response = saml_login(web, saml_idp, connection, user="ada@acme.test", case="expired")
+
+    page = response.content.decode()
+    states = re.findall(r'data-state="([a-z ]+)"', page)
+    labels = re.findall(r'<span>([^<]+)</span><span class="visually-hidden">', page)
+    assert len(states) == len(labels) == 8
+    assert states[:3] == ["passed", "passed", "passed"]
+    assert states[3] == "failed" and "validity period" in labels[3]
+    assert set(states[4:]) == {"not reached"}
