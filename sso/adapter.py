@@ -77,16 +77,33 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
     def list_apps(
         self, request: Any, provider: str | None = None, client_id: str | None = None
     ) -> list[SocialApp]:
-        apps = super().list_apps(request, provider=provider, client_id=client_id)
         if provider is None:
             # The login page's list of providers: organization connections are never listed.
-            return apps
-        connections = Connection.objects.select_related("organization")
+            return super().list_apps(request, provider=provider, client_id=client_id)
+        # allauth asks several times per request (view, provider, identity): answer once.
+        memo = getattr(request, "_gatehouse_apps", None) if request is not None else None
+        if memo is None:
+            memo = {}
+            if request is not None:
+                request._gatehouse_apps = memo
+        key = (provider, client_id)
+        if key not in memo:
+            memo[key] = self._connection_apps(request, provider, client_id)
+        return list(memo[key])
+
+    def _connection_apps(
+        self, request: Any, provider: str, client_id: str | None
+    ) -> list[SocialApp]:
+        connections = Connection.objects.select_related("organization").prefetch_related(
+            "certificates"
+        )
         if provider == "saml":
+            # SAML apps come only from connections (allauth's table is not consulted).
             connections = connections.filter(protocol=Protocol.SAML)
             if client_id:
                 connections = connections.filter(slug=client_id)
-        elif provider == "openid_connect":
+            return [social_app(c) for c in connections]
+        if provider == "openid_connect":
             connections = connections.filter(protocol=Protocol.OIDC)
             if client_id:
                 connections = connections.filter(client_id=client_id)
@@ -94,7 +111,11 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
             connections = connections.filter(slug=provider)
         # Whatever the status: drafts need their metadata served, disabled connections their
         # identities listed. Every way in checks the status (sso.entry).
-        return [social_app(c) for c in connections] + [a for a in apps if a.provider != "saml"]
+        found = [social_app(c) for c in connections]
+        if found and provider != "openid_connect":
+            return found  # slugs are unique: no app of allauth's own can share one
+        apps = super().list_apps(request, provider=provider, client_id=client_id)
+        return found + [a for a in apps if a.provider != "saml"]
 
     def can_authenticate_by_email(self, login: Any, email: str) -> bool:
         return False

@@ -71,11 +71,17 @@ def connection_of(sociallogin: Any) -> Connection | None:
 
 
 def verified_domains(connection: Connection) -> set[str]:
-    return set(
-        Domain.objects.for_org(connection.organization)
-        .filter(verified_at__isnull=False)
-        .values_list("name", flat=True)
-    )
+    """The organization's verified domains, read once per connection object (a login asks for
+    each address the IdP sent, and again when admitting it)."""
+    cached = getattr(connection, "_verified_domains", None)
+    if cached is None:
+        cached = set(
+            Domain.objects.for_org(connection.organization)
+            .filter(verified_at__isnull=False)
+            .values_list("name", flat=True)
+        )
+        connection._verified_domains = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def email_in_domains(email: str, domains: set[str]) -> bool:
