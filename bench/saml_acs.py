@@ -249,7 +249,10 @@ def measure(args: argparse.Namespace) -> dict:
         for saml_response in responses[: len(responses) // 2]:
             sign_in(saml_response, acs_path)
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
+        stats = pstats.Stats(profiler).sort_stats("cumulative")
+        stats.print_stats(60)
+        if os.environ.get("BENCH_PROFILE_CALLEES"):
+            stats.print_callees(os.environ["BENCH_PROFILE_CALLEES"])
         responses = responses[len(responses) // 2 :]
     raw_before = raw_pass()
     start, cpu_start = time.perf_counter(), time.process_time()
