@@ -117,6 +117,22 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
         apps = super().list_apps(request, provider=provider, client_id=client_id)
         return found + [a for a in apps if a.provider != "saml"]
 
+    def get_requests_session(self) -> Any:
+        """allauth's calls to IdPs (token exchange, userinfo) go to URLs an org admin typed in
+        (through their discovery document): the same public-addresses-only transport as
+        Gatehouse's own fetches, with allauth's timeout."""
+        import functools
+
+        from allauth.socialaccount import app_settings
+
+        from sso.fetch import public_session
+
+        session = public_session()
+        session.request = functools.partial(  # type: ignore[method-assign]
+            session.request, timeout=app_settings.REQUESTS_TIMEOUT
+        )
+        return session
+
     def can_authenticate_by_email(self, login: Any, email: str) -> bool:
         return False
 

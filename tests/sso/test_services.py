@@ -278,3 +278,24 @@ def test_reencrypt_secrets_moves_every_secret_to_the_newest_key(settings):
         assert conn.sp_private_key == key
     finally:
         encryption._fernet.cache_clear()
+
+
+def test_the_transport_refuses_a_private_peer_even_when_the_url_looked_fine(settings):
+    """DNS rebinding: the name passed the URL check, then resolved to a private address. The
+    check on the connected socket stops the request before anything is sent."""
+    import requests
+
+    server = DiscoveryServer()
+    try:
+        settings.SSO_ALLOW_PRIVATE_URLS = True
+        assert fetch.public_session().get(server.issuer, timeout=5).status_code == 200
+        settings.SSO_ALLOW_PRIVATE_URLS = False
+        with pytest.raises(requests.ConnectionError, match="non-public address"):
+            fetch.public_session().get(server.issuer, timeout=5)
+        from sso.adapter import SocialAccountAdapter
+
+        with pytest.raises(requests.ConnectionError, match="non-public address"):
+            SocialAccountAdapter().get_requests_session().get(server.issuer)
+    finally:
+        server.server.shutdown()
+        server.server.server_close()
