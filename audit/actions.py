@@ -84,6 +84,15 @@ class Action(models.TextChoices):
     SSO_CONNECTION_TESTED = "sso.connection_tested", "SSO connection tested"
     SSO_CERTIFICATE_ADDED = "sso.certificate_added", "IdP certificate added"
     SSO_CERTIFICATE_REMOVED = "sso.certificate_removed", "IdP certificate removed"
+    SSO_SP_KEY_ROTATION_STARTED = (
+        "sso.sp_key_rotation_started",
+        "Gatehouse's SAML key rotation started",
+    )
+    SSO_SP_KEY_ROTATED = "sso.sp_key_rotated", "Gatehouse's SAML key replaced by the next one"
+    SSO_SP_KEY_ROTATION_CANCELLED = (
+        "sso.sp_key_rotation_cancelled",
+        "Gatehouse's SAML key rotation cancelled",
+    )
     SSO_CERTIFICATE_EXPIRING = "sso.certificate_expiring", "IdP certificate expiry notice sent"
     SSO_METADATA_REFRESHED = "sso.metadata_refreshed", "IdP metadata refreshed"
     SSO_METADATA_REFRESH_FAILED = "sso.metadata_refresh_failed", "IdP metadata refresh failed"

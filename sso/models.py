@@ -109,6 +109,10 @@ class Connection(models.Model):
     sp_entity_id = models.CharField("SP entity ID", max_length=500, blank=True)
     sp_certificate = models.TextField(blank=True)
     sp_private_key_encrypted = models.TextField(blank=True, editable=False)
+    # Gatehouse's next key pair while its own key is being rotated: published in the metadata
+    # beside the current one until the admin finishes the rotation.
+    sp_next_certificate = models.TextField(blank=True)
+    sp_next_private_key_encrypted = models.TextField(blank=True, editable=False)
     email_attribute = models.CharField(
         max_length=200,
         blank=True,

@@ -511,7 +511,46 @@ def certificates_step(
         certificates=list(connection.certificates.all()),
         warnings=certificate_warnings(connection),
         now=timezone.now(),
+        sp_certificate=_sp_certificate(connection),
+        sp_next_certificate=(
+            certificates.read_certificate(connection.sp_next_certificate)
+            if connection.sp_next_certificate
+            else None
+        ),
     )
+
+
+_SP_KEY_STEPS = {
+    "start": (
+        services.start_sp_key_rotation,
+        "Gatehouse's next certificate is in the metadata now. Give your IdP the new metadata "
+        "(or the new certificate), then finish the rotation.",
+    ),
+    "finish": (
+        services.finish_sp_key_rotation,
+        "Gatehouse now signs with its new key; the old one is gone.",
+    ),
+    "cancel": (services.cancel_sp_key_rotation, "The rotation was cancelled."),
+}
+
+
+@org_page(Perm.MANAGE_SSO)
+@require_POST
+def sp_key(
+    request: HttpRequest, org: Organization, membership: Membership, connection_id: int, step: str
+) -> HttpResponse:
+    """Rotate Gatehouse's own key pair for a SAML connection: start, finish or cancel."""
+    connection = _connection(org, connection_id)
+    if step not in _SP_KEY_STEPS:
+        raise NotFound()
+    action, done = _SP_KEY_STEPS[step]
+    try:
+        action(actor=membership, org=org, connection_id=connection.pk)
+    except OrgError as exc:
+        _refused_unless_shown(request, exc)
+    else:
+        messages.success(request, done)
+    return redirect("orgs:sso-certificates", slug=org.slug, connection_id=connection.pk)
 
 
 @org_page(Perm.MANAGE_SSO)
@@ -653,6 +692,11 @@ urlpatterns = [
         "<int:connection_id>/certificates/<int:certificate_id>/remove/",
         certificate_remove,
         name="sso-certificate-remove",
+    ),
+    path(
+        "<int:connection_id>/sp-key/<str:step>/",
+        sp_key,
+        name="sso-sp-key",
     ),
     path("<int:connection_id>/test/", test_connection, name="sso-test"),
     path("<int:connection_id>/activate/", activate, name="sso-activate"),

@@ -395,6 +395,71 @@ def remove_certificate(
     _audit(Action.SSO_CERTIFICATE_REMOVED, actor, connection, fingerprint=fingerprint)
 
 
+# --- Gatehouse's own SAML key -----------------------------------------------------------------
+
+
+def _saml_connection(org: Organization, connection_id: Any) -> Connection:
+    connection = _connection(org, connection_id)
+    if not connection.is_saml:
+        raise OrgError("This is not a SAML connection.")
+    return connection
+
+
+@service
+def start_sp_key_rotation(
+    *, actor: Membership, org: Organization, connection_id: Any
+) -> Connection:
+    """Make Gatehouse's next key pair for this connection. The SP metadata offers both
+    certificates until the rotation is finished; requests are still signed with the current key."""
+    require(actor, org, Perm.MANAGE_SSO, "sso.rotate_sp_key")
+    connection = _saml_connection(org, connection_id)
+    if connection.sp_next_certificate:
+        raise OrgError("A rotation is already under way: finish or cancel it first.")
+    cert_pem, key_pem = certificates.new_sp_key_pair(f"Gatehouse {connection.slug}")
+    connection.sp_next_certificate = cert_pem
+    connection.sp_next_private_key_encrypted = encryption.encrypt(key_pem)
+    connection.save()
+    info = certificates.read_certificate(cert_pem)
+    _audit(
+        Action.SSO_SP_KEY_ROTATION_STARTED, actor, connection, fingerprint=info.fingerprint_sha256
+    )
+    return connection
+
+
+@service
+def finish_sp_key_rotation(
+    *, actor: Membership, org: Organization, connection_id: Any
+) -> Connection:
+    """The next key becomes Gatehouse's key for this connection (once the IdP has the new
+    metadata or certificate); the old one is forgotten."""
+    require(actor, org, Perm.MANAGE_SSO, "sso.rotate_sp_key")
+    connection = _saml_connection(org, connection_id)
+    if not connection.sp_next_certificate:
+        raise OrgError("No rotation is under way.")
+    connection.sp_certificate = connection.sp_next_certificate
+    connection.sp_private_key_encrypted = connection.sp_next_private_key_encrypted
+    connection.sp_next_certificate = ""
+    connection.sp_next_private_key_encrypted = ""
+    connection.save()
+    info = certificates.read_certificate(connection.sp_certificate)
+    _audit(Action.SSO_SP_KEY_ROTATED, actor, connection, fingerprint=info.fingerprint_sha256)
+    return connection
+
+
+@service
+def cancel_sp_key_rotation(
+    *, actor: Membership, org: Organization, connection_id: Any
+) -> Connection:
+    require(actor, org, Perm.MANAGE_SSO, "sso.rotate_sp_key")
+    connection = _saml_connection(org, connection_id)
+    if connection.sp_next_certificate:
+        connection.sp_next_certificate = ""
+        connection.sp_next_private_key_encrypted = ""
+        connection.save()
+        _audit(Action.SSO_SP_KEY_ROTATION_CANCELLED, actor, connection)
+    return connection
+
+
 # --- OIDC -------------------------------------------------------------------------------------
 
 

@@ -66,6 +66,8 @@ def social_app(connection: Connection) -> SocialApp:
                 # Accepted when the IdP encrypts; required would break IdPs that cannot.
                 "want_assertion_encrypted": False,
                 "x509cert": connection.sp_certificate,
+                # During a rotation of Gatehouse's key, the metadata offers the next one too.
+                "x509cert_new": connection.sp_next_certificate or None,
                 "private_key": connection.sp_private_key,
                 "reject_idp_initiated_sso": not connection.allow_idp_initiated,
                 "metadata_signed": False,

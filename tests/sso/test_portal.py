@@ -814,3 +814,43 @@ def test_the_test_button_runs_a_real_login_at_a_real_idp_and_shows_the_diagnosti
     assert AuditEvent.objects.filter(
         action="sso.connection_tested", data__check="passed", organization_id=world.a.pk
     ).exists()
+
+
+def test_gatehouse_rotates_its_own_key_without_an_outage(admin):
+    connection = create(admin)
+    old_cert = connection.sp_certificate
+    page = admin.get(url(connection, "certificates/")).content.decode()
+    assert 'id="sp-key-current"' in page and 'id="sp-key-next"' not in page
+
+    admin.post(url(connection, "sp-key/start/"))
+    connection.refresh_from_db()
+    assert connection.sp_next_certificate and connection.sp_certificate == old_cert
+    assert "PRIVATE KEY" not in connection.sp_next_private_key_encrypted
+    # The metadata offers both certificates while the IdP catches up.
+    metadata = admin.get(f"/accounts/saml/{connection.slug}/metadata/").content.decode()
+    for pem in (old_cert, connection.sp_next_certificate):
+        body = "".join(pem.strip().splitlines()[1:-1])
+        assert body in metadata
+    assert admin.post(url(connection, "sp-key/start/")).status_code == 302  # refused, shown
+    connection.refresh_from_db()
+    next_cert = connection.sp_next_certificate
+
+    admin.post(url(connection, "sp-key/finish/"))
+    connection.refresh_from_db()
+    assert connection.sp_certificate == next_cert and not connection.sp_next_certificate
+    assert connection.sp_private_key.startswith("-----BEGIN PRIVATE KEY-----")
+    metadata = admin.get(f"/accounts/saml/{connection.slug}/metadata/").content.decode()
+    assert "".join(old_cert.strip().splitlines()[1:-1]) not in metadata
+    actions = list(
+        AuditEvent.objects.filter(action__startswith="sso.sp_key").values_list("action", flat=True)
+    )
+    assert sorted(actions) == ["sso.sp_key_rotated", "sso.sp_key_rotation_started"]
+
+
+def test_a_key_rotation_can_be_cancelled_and_unknown_steps_are_404(admin):
+    connection = create(admin)
+    admin.post(url(connection, "sp-key/start/"))
+    admin.post(url(connection, "sp-key/cancel/"))
+    connection.refresh_from_db()
+    assert not connection.sp_next_certificate and not connection.sp_next_private_key_encrypted
+    assert admin.post(url(connection, "sp-key/explode/")).status_code == 404

@@ -25,8 +25,15 @@ class Command(BaseCommand):
                 connection.client_secret_encrypted = encryption.reencrypt(
                     connection.client_secret_encrypted
                 )
+                connection.sp_next_private_key_encrypted = encryption.reencrypt(
+                    connection.sp_next_private_key_encrypted
+                )
                 connection.save(
-                    update_fields=["sp_private_key_encrypted", "client_secret_encrypted"]
+                    update_fields=[
+                        "sp_private_key_encrypted",
+                        "sp_next_private_key_encrypted",
+                        "client_secret_encrypted",
+                    ]
                 )
                 count += 1
         self.stdout.write(f"Re-encrypted the secrets of {count} connection(s).")
