@@ -153,6 +153,12 @@ class OIDCSettingsForm(forms.Form):
         help_text="Space-separated; must include openid. Add groups if your IdP needs it to "
         "send group claims.",
     )
+    email_attribute = forms.CharField(
+        label="Email claim",
+        max_length=200,
+        required=False,
+        help_text="The claim that carries the work email address (empty: email).",
+    )
     token_auth_method = forms.ChoiceField(
         label="Token endpoint authentication",
         choices=[

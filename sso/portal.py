@@ -281,6 +281,7 @@ def _oidc_initial(connection: Connection) -> dict[str, Any]:
         "id_token_algorithm": connection.id_token_algorithm,
         "scopes": connection.scopes,
         "token_auth_method": connection.token_auth_method,
+        "email_attribute": connection.email_attribute,
     }
 
 

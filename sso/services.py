@@ -514,6 +514,7 @@ def update_oidc(
     id_token_algorithm: str = DEFAULT_ALGORITHM,
     scopes: str = "openid email profile",
     token_auth_method: str = DEFAULT_TOKEN_AUTH,
+    email_attribute: str = "",
 ) -> Connection:
     """Point an OIDC connection at its IdP. An empty ``client_secret`` keeps the stored one
     (it is never shown again)."""
@@ -546,8 +547,10 @@ def update_oidc(
         "id_token_algorithm": connection.id_token_algorithm,
         "scopes": connection.scopes,
         "token_auth_method": connection.token_auth_method,
+        "email_attribute": connection.email_attribute,
     }
     connection.name = _clean_name(name)
+    connection.email_attribute = _clean_attribute(email_attribute, "email claim")
     connection.discovery_url = discovery_url
     connection.issuer = issuer_of(discovery_url)
     connection.client_id = client_id

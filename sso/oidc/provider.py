@@ -100,13 +100,21 @@ class GatehouseOIDCProvider(OpenIDConnectProvider):
     def extract_uid(self, data: dict) -> str:
         return str(data["id_token"]["sub"])
 
+    @property
+    def email_claim(self) -> str:
+        connection = self.connection
+        return (connection.email_attribute if connection is not None else "") or "email"
+
     def extract_common_fields(self, data: dict) -> dict:
-        return super().extract_common_fields({"id_token": self.claims(data)})
+        claims = self.claims(data)
+        fields = super().extract_common_fields({"id_token": claims})
+        fields["email"] = claims.get(self.email_claim)
+        return fields
 
     def extract_email_addresses(self, data: dict) -> list[EmailAddress]:
         # Whether an address counts as verified is Gatehouse's decision (the org's verified
         # domains), never the IdP's email_verified claim: see sso.adapter.
-        email = self.claims(data).get("email")
+        email = self.claims(data).get(self.email_claim)
         if not isinstance(email, str) or not email:
             return []
         return [EmailAddress(email=email, verified=False, primary=True)]

@@ -13,11 +13,13 @@ from accounts.models import User
 from audit.models import AuditEvent
 from organizations import services as org_services
 from organizations.models import Membership
+from sso import services
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.sso.conftest import (
     assert_refused,
     browser,
     configure_accounts,
+    forged_login,
     oidc_connection,
     oidc_login,
     saml_connection,
@@ -269,3 +271,24 @@ def test_an_address_proven_on_another_login_address_is_linked_to_that_account(we
     assert done.status_code == 302, done.content[:800]
     assert session_user(web) == bob
     assert User.objects.count() == 2  # bob and the org's owner: nobody new
+
+
+def test_an_oidc_connection_can_read_the_address_from_another_claim(web, forger, acme_org):
+    connection = oidc_connection(acme_org, forger)
+    services.update_oidc(
+        actor=acme_org.admin,
+        org=acme_org.org,
+        connection_id=connection.pk,
+        name=connection.name,
+        discovery_url=connection.discovery_url,
+        client_id=connection.client_id,
+        email_attribute="upn",
+    )
+    # The IdP's "email" is a personal address; the work address comes in "upn".
+    forger.reset(sub="entra-ada", email="ada.private@elsewhere.test", upn="ada@acme.test")
+
+    _, done = forged_login(web, forger, connection)
+
+    assert done.status_code == 302, done.content[:500]
+    user = session_user(web)
+    assert user is not None and user.email == "ada@acme.test"
