@@ -1,7 +1,8 @@
 """An organization's sign-in rules, applied at every login (``AccountAdapter.pre_login``).
 
-They bind the organization's members whose address lies in one of its verified domains: the
-organization vouches for those addresses, so it decides how they sign in. Two rules:
+They bind the organization's members whose address lies in one of its verified domains, or who
+came in through its SSO: the organization vouches for them, so it decides how they sign in.
+Two rules:
 
 - "SSO only": once the organization has an active connection, those members sign in through it,
   not by password, emailed code or passkey;
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -43,19 +45,28 @@ def login_method(request: HttpRequest, user: Any, signal_kwargs: dict) -> str | 
 
 
 def governing_memberships(user: Any) -> list[Membership]:
-    """Active, non-owner memberships in organizations that own this user's address domain."""
+    """Active, non-owner memberships in organizations that vouch for this person: their address
+    is in one of the organization's verified domains, or they came in through its SSO (so that
+    changing one's address to a personal one does not escape "SSO only"). One query."""
+    from allauth.socialaccount.models import SocialAccount
+
     domain = (getattr(user, "email", "") or "").rpartition("@")[2].lower()
-    if not domain:
-        return []
+    in_domain = Q(
+        organization__domains__name=domain, organization__domains__verified_at__isnull=False
+    )
+    through_sso = Q(source=Membership.Source.SSO) | Exists(
+        Connection.objects.filter(
+            organization=OuterRef("organization"),
+            slug__in=SocialAccount.objects.filter(user=user).values("provider"),
+        )
+    )
     return list(
         Membership.objects.active()
-        .filter(
-            user=user,
-            organization__domains__name=domain,
-            organization__domains__verified_at__isnull=False,
-        )
+        .filter(user=user)
+        .filter((in_domain if domain else Q(pk__in=[])) | through_sso)
         .exclude(role=Role.OWNER)
         .select_related("organization__policy")
+        .distinct()
     )
 
 

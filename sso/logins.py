@@ -24,6 +24,7 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -31,8 +32,8 @@ from django.utils import timezone
 from accounts.models import User
 from audit.actions import Action, Outcome
 from audit.services import record
-from organizations.models import Domain, Membership, Role
-from sso.models import Connection, MFATrust
+from organizations.models import Membership, Role
+from sso.models import Connection, IdentityConfirmation, MFATrust
 
 logger = logging.getLogger(__name__)
 ROLE_STRENGTH = {Role.MEMBER.value: 0, Role.ADMIN.value: 1}
@@ -71,14 +72,15 @@ def connection_of(sociallogin: Any) -> Connection | None:
 
 
 def verified_domains(connection: Connection) -> set[str]:
-    """The organization's verified domains, read once per connection object (a login asks for
-    each address the IdP sent, and again when admitting it)."""
+    """The verified domains this connection serves: the only addresses it is trusted for (a
+    subsidiary's IdP connected for subsidiary.test says nothing about acme.test). Read once per
+    connection object (a login asks for each address the IdP sent, and again when admitting)."""
     cached = getattr(connection, "_verified_domains", None)
     if cached is None:
         cached = set(
-            Domain.objects.for_org(connection.organization)
-            .filter(verified_at__isnull=False)
-            .values_list("name", flat=True)
+            connection.domains.filter(
+                organization=connection.organization, verified_at__isnull=False
+            ).values_list("name", flat=True)
         )
         connection._verified_domains = cached  # type: ignore[attr-defined]
     return cached
@@ -159,8 +161,23 @@ def admit(request: HttpRequest, connection: Connection, sociallogin: Any) -> Adm
             .first()
         )
         owner = proven.user if proven else User.objects.filter(email__iexact=email).first()
+        if owner is not None and is_privileged(owner, connection):
+            # An org admin can point a connection at an IdP they run: linking would let them
+            # sign in as the org's owner, as staff, or as someone with rights in another
+            # organization. Those accounts are never linked automatically.
+            raise LoginRefused(
+                "privileged_account",
+                "This account has privileges that single sign-on cannot take over. Sign in "
+                "with its password or passkey.",
+            )
         if proven is not None:
             admission = Admission("link", role, email=email, user=owner)
+        elif owner is not None and not releasable(owner, email):
+            raise LoginRefused(
+                "account_conflict",
+                "An account already uses this address in a way single sign-on cannot settle. "
+                "Contact support.",
+            )
         elif not connection.jit_enabled:
             raise LoginRefused(
                 "jit_disabled",
@@ -183,8 +200,44 @@ def admit(request: HttpRequest, connection: Connection, sociallogin: Any) -> Adm
                 "membership_removed",
                 f"Your access to {connection.organization.name} was removed by its admins.",
             )
+        # Another organization's sign-in rules, decided now so a refusal writes nothing.
+        from sso.enforcement import check
+
+        broken = check(request, admission.user, {"sociallogin": sociallogin})
+        if broken is not None:
+            raise LoginRefused(
+                "sign_in_policy",
+                f"{broken['org'].name} asks you to sign in another way.",
+            )
     setattr(sociallogin, ADMISSION_ATTR, admission)
     return admission
+
+
+def is_privileged(user: User, connection: Connection) -> bool:
+    if user.is_staff or user.is_superuser:
+        return True
+    return (
+        Membership.objects.active()
+        .filter(user=user)
+        .filter(
+            Q(organization=connection.organization, role=Role.OWNER)
+            | (~Q(organization=connection.organization) & Q(role__in=[Role.OWNER, Role.ADMIN]))
+        )
+        .exists()
+    )
+
+
+def releasable(user: User, email: str) -> bool:
+    """A never-verified account gives its address up to SSO only if it plainly is one: it
+    holds this address unverified, has no verified address at all, and is active in no
+    organization. Anything else (an account made outside allauth, with no address rows) is
+    for support, not for an IdP to settle."""
+    addresses = list(EmailAddress.objects.filter(user=user).values_list("email", "verified"))
+    return (
+        any(a.lower() == email and not v for a, v in addresses)
+        and not any(v for _, v in addresses)
+        and not Membership.objects.active().filter(user=user).exists()
+    )
 
 
 def admission_of(request: HttpRequest, connection: Connection, sociallogin: Any) -> Admission:
@@ -339,6 +392,9 @@ ACCOUNT_RULES = (
         "membership_removed",
         "account_blocked",
         "concurrent_login",
+        "privileged_account",
+        "account_conflict",
+        "sign_in_policy",
     },
 )
 SAML_STEPS = (
@@ -356,6 +412,7 @@ SAML_STEPS = (
             "wrong_number_of_assertions",
             "not_authenticated",
             "acs_session_missing",
+            "configuration",
         },
     ),
     (
@@ -523,4 +580,21 @@ def trusts_idp_mfa(request: HttpRequest, login: Any) -> bool:
     connection = connection_of(sociallogin)
     if connection is None or connection.mfa_trust != MFATrust.IDP:
         return False
+    admission = getattr(sociallogin, ADMISSION_ATTR, None)
+    if admission is not None and admission.kind != "existing":
+        return False
+    # Only an identity that has already completed a sign-in, the account's own second factor
+    # included, may vouch for its IdP's MFA (see IdentityConfirmation).
+    account_id = getattr(sociallogin.account, "pk", None)
+    if (
+        account_id is None
+        or not IdentityConfirmation.objects.filter(account_id=account_id).exists()
+    ):
+        return False
     return bool((sociallogin.state or {}).get("gatehouse_idp_mfa"))
+
+
+def confirm_identity(sociallogin: Any) -> None:
+    account_id = getattr(sociallogin.account, "pk", None)
+    if account_id is not None:
+        IdentityConfirmation.objects.get_or_create(account_id=account_id)

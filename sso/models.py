@@ -181,8 +181,10 @@ class Connection(models.Model):
         return bool(self.client_secret_encrypted)
 
     def signing_certificates(self) -> list[str]:
-        """The IdP's current signing certificates, as base64 DER (what python3-saml wants)."""
-        return [c.der_base64 for c in self.certificates.all()]
+        """The IdP's signing certificates valid now, as base64 DER (what python3-saml wants):
+        an expired (or not yet valid) certificate signs nothing Gatehouse accepts."""
+        now = timezone.now()
+        return [c.der_base64 for c in self.certificates.all() if c.not_before <= now < c.not_after]
 
 
 class IdPCertificate(models.Model):
@@ -223,3 +225,20 @@ class IdPCertificate(models.Model):
     @property
     def days_left(self) -> int:
         return (self.not_after - timezone.now()).days
+
+
+class IdentityConfirmation(models.Model):
+    """A federated identity that has completed a sign-in (every stage, second factor included).
+
+    Linking happens early in allauth's login, before the account's own second factor is asked
+    for. Only a confirmed identity may vouch for MFA done at its IdP (``MFATrust.IDP``):
+    otherwise an IdP an org admin runs could link itself to someone's account and, from its
+    second sign-in on, skip that person's own factor."""
+
+    account = models.OneToOneField(
+        "socialaccount.SocialAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"identity {self.account_id} confirmed {self.confirmed_at:%Y-%m-%d}"

@@ -714,6 +714,8 @@ def certificates_to_warn(now: Any = None) -> list[tuple[IdPCertificate, int]]:
     ).select_related("connection__organization"):
         if cert.connection.status == Status.DISABLED:
             continue
+        if cert.connection.certificates.filter(not_after__gt=cert.not_after).exists():
+            continue  # a successor is already in place: the rotation is done
         days_left = (cert.not_after - now).days
         # The tightest threshold crossed; a notice for it covers the wider ones too.
         crossed = min((d for d in WARN_DAYS if days_left < d), default=None)

@@ -12,7 +12,6 @@ import secrets
 from typing import Any
 
 from allauth.account.models import EmailAddress
-from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.providers.base import AuthProcess
 from allauth.socialaccount.providers.oauth2.utils import generate_code_challenge
 from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
@@ -84,7 +83,9 @@ class GatehouseOIDCProvider(OpenIDConnectProvider):
                 )
             else:
                 answer = logins.refuse_login(request, connection, failure.check, str(failure))
-            raise ImmediateHttpResponse(answer) from None
+            # Returned, not raised: an exception would roll the request's transaction back,
+            # audit event included (ATOMIC_REQUESTS). allauth's login view returns it as is.
+            return answer
 
     def serialize(self) -> dict:
         # A login waiting in a later stage is resumed by the connection's own id (two

@@ -12,6 +12,7 @@ from typing import Any
 from allauth.socialaccount.providers.base import AuthProcess
 from allauth.socialaccount.providers.saml.provider import SAMLProvider
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from onelogin.saml2.errors import OneLogin_Saml2_Error
 
 from sso import entry
 
@@ -40,9 +41,27 @@ class GatehouseSAMLProvider(SAMLProvider):
     ) -> HttpResponse:
         from sso.saml.config import build_auth
 
-        entry.check_can_start(request, self.connection, data)
-        auth = build_auth(request, self.app)
-        location = auth.login(return_to="")
+        connection = self.connection
+        entry.check_can_start(request, connection, data)
+        try:
+            auth = build_auth(request, self.app)
+            location = auth.login(return_to="")
+        except OneLogin_Saml2_Error as exc:
+            # The connection's settings no longer make a usable configuration (its only IdP
+            # certificate expired, say): a named refusal, or the test's diagnostic.
+            from sso import logins
+
+            reason = f"The connection cannot start a sign-in: {exc}"
+            if entry.is_test(request, connection):
+                entry.end_test(request)
+                answer = logins.test_result(
+                    request, connection, check="configuration", reason=reason
+                )
+            else:
+                answer = logins.refuse_login(request, connection, "configuration", reason)
+            # Returned, not raised: an exception would roll the request's transaction back,
+            # audit event included (ATOMIC_REQUESTS). allauth's login view returns it as is.
+            return answer
         self.stash_redirect_state(
             request,
             AuthProcess.LOGIN,

@@ -96,7 +96,10 @@ class FinishACSView(SAMLViewMixin, View):
         acs_request = httpkit.deserialize_request(data, HttpRequest())
         if not acs_request.POST.get("SAMLResponse"):
             raise Refused("malformed_response", "No SAMLResponse was posted.")
-        auth = build_auth(acs_request, provider.app)
+        try:
+            auth = build_auth(acs_request, provider.app)
+        except OneLogin_Saml2_Error as exc:  # e.g. no current IdP certificate any more
+            raise Refused("configuration", str(exc)[:300]) from exc
         try:
             # InResponseTo is bound below, to a request id stashed in *this* session.
             auth.process_response(request_id=None)

@@ -8,6 +8,7 @@ import pytest
 from tests.accounts.mfa_helpers import enroll_totp, totp_now
 from tests.factories import UserFactory
 from tests.sso.conftest import (
+    browser,
     oidc_connection,
     oidc_login,
     saml_connection,
@@ -42,9 +43,11 @@ def test_sso_stops_at_the_second_factor_and_then_signs_in(web, oidc_idp, oidc, a
 def test_a_connection_that_trusts_the_idp_skips_the_step_only_after_idp_mfa(
     amr, asked, web, oidc_idp, acme_org, ada_with_totp
 ):
-    ada, _ = ada_with_totp
+    ada, device = ada_with_totp
     connection = oidc_connection(acme_org, oidc_idp, mfa_trust="idp")
-
+    # The first sign-in links the identity to Ada's account: her own factor, whatever the IdP
+    # says. Only once that sign-in is complete may the IdP vouch for MFA.
+    link_by_completing(oidc_idp, connection, device)
     _, done = oidc_login(web, oidc_idp, connection, **({"amr": amr} if amr else {}))
 
     assert done.status_code == 302
@@ -66,13 +69,27 @@ def test_a_connection_that_trusts_the_idp_skips_the_step_only_after_idp_mfa(
 def test_saml_authn_context_counts_as_idp_mfa_when_trusted(
     context, asked, web, saml_idp, acme_org, ada_with_totp
 ):
+    _, device = ada_with_totp
     connection = saml_connection(acme_org, saml_idp, mfa_trust="idp")
+    first = browser()
+    response = saml_login(first, saml_idp, connection, user="ada@acme.test", authn_context=context)
+    assert response["Location"] == SECOND_STEP  # linking: her own factor
+    assert first.post(SECOND_STEP, {"kind": "totp", "code": totp_now(device)}).status_code == 302
 
     response = saml_login(web, saml_idp, connection, user="ada@acme.test", authn_context=context)
 
     assert response.status_code == 302
     assert (response["Location"] == SECOND_STEP) is asked
     assert (session_user(web) is None) is asked
+
+
+def link_by_completing(idp, connection, device) -> None:
+    """Ada's first SSO sign-in, finished with her TOTP: her identity is linked from then on."""
+    client = browser()
+    _, first = oidc_login(client, idp, connection, amr="pwd,mfa")
+    assert first["Location"] == SECOND_STEP
+    response = client.post(SECOND_STEP, {"kind": "totp", "code": totp_now(device)})
+    assert response.status_code == 302, response.content[:500]
 
 
 def test_an_untrusting_connection_asks_even_after_idp_mfa(web, saml_idp, saml, ada_with_totp):
@@ -119,3 +136,16 @@ def test_a_saml_login_resumed_after_the_second_factor_can_sign_out_at_the_idp(
     assert session_user(web) == ada
     logout = web.post("/accounts/logout/")
     assert logout["Location"].startswith(saml_idp.slo_url + "?")
+
+
+def test_a_link_left_at_the_second_step_never_vouches_for_idp_mfa(
+    web, oidc_idp, acme_org, ada_with_totp
+):
+    """An IdP an org admin runs asserts Ada's address and claims MFA: it is linked, but stops at
+    Ada's own factor; coming back with the same claim stops there again."""
+    connection = oidc_connection(acme_org, oidc_idp, mfa_trust="idp")
+    for _attempt in range(2):
+        client = browser()
+        _, done = oidc_login(client, oidc_idp, connection, amr="pwd,mfa")
+        assert done["Location"] == SECOND_STEP
+        assert session_user(client) is None
