@@ -47,9 +47,12 @@ def login_method(request: HttpRequest, user: Any, signal_kwargs: dict) -> str | 
 def governing_memberships(user: Any) -> list[Membership]:
     """Active, non-owner memberships in organizations that vouch for this person: their address
     is in one of the organization's verified domains, or they came in through its SSO (so that
-    changing one's address to a personal one does not escape "SSO only"). One query."""
+    changing one's address to a personal one does not escape "SSO only")."""
     from allauth.socialaccount.models import SocialAccount
 
+    members = Membership.objects.active().filter(user=user).exclude(role=Role.OWNER)
+    if not members.exists():
+        return []  # most sign-ins: one cheap indexed query, no joins
     domain = (getattr(user, "email", "") or "").rpartition("@")[2].lower()
     in_domain = Q(
         organization__domains__name=domain, organization__domains__verified_at__isnull=False
@@ -61,10 +64,7 @@ def governing_memberships(user: Any) -> list[Membership]:
         )
     )
     return list(
-        Membership.objects.active()
-        .filter(user=user)
-        .filter((in_domain if domain else Q(pk__in=[])) | through_sso)
-        .exclude(role=Role.OWNER)
+        members.filter((in_domain if domain else Q(pk__in=[])) | through_sso)
         .select_related("organization__policy")
         .distinct()
     )
