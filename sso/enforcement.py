@@ -102,6 +102,9 @@ def check(request: HttpRequest, user: Any, signal_kwargs: dict) -> dict | None:
 def refuse_unless_allowed(
     request: HttpRequest, user: Any, signal_kwargs: dict
 ) -> HttpResponse | None:
+    sociallogin = signal_kwargs.get("sociallogin")
+    if getattr(sociallogin, "gatehouse_policy_checked", False):
+        return None  # sso.logins.admit checked this very login before writing anything
     broken = check(request, user, signal_kwargs)
     if broken is None:
         return None

@@ -209,6 +209,7 @@ def admit(request: HttpRequest, connection: Connection, sociallogin: Any) -> Adm
                 "sign_in_policy",
                 f"{broken['org'].name} asks you to sign in another way.",
             )
+        sociallogin.gatehouse_policy_checked = True  # pre_login need not ask again
     setattr(sociallogin, ADMISSION_ATTR, admission)
     return admission
 
@@ -597,4 +598,7 @@ def trusts_idp_mfa(request: HttpRequest, login: Any) -> bool:
 def confirm_identity(sociallogin: Any) -> None:
     account_id = getattr(sociallogin.account, "pk", None)
     if account_id is not None:
-        IdentityConfirmation.objects.get_or_create(account_id=account_id)
+        # One INSERT ... ON CONFLICT DO NOTHING: this runs at every SSO sign-in.
+        IdentityConfirmation.objects.bulk_create(
+            [IdentityConfirmation(account_id=account_id)], ignore_conflicts=True
+        )
