@@ -24,7 +24,6 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -145,6 +144,14 @@ def admit(request: HttpRequest, connection: Connection, sociallogin: Any) -> Adm
         .first()
     )
     if account is not None:
+        if is_privileged(account.user, connection):
+            # Linked while it was an ordinary account, privileged since (an ownership transfer,
+            # made staff): the IdP may not sign it in now.
+            raise LoginRefused(
+                "privileged_account",
+                "This account has privileges that single sign-on cannot take over. Sign in "
+                "with its password or passkey.",
+            )
         admission = Admission("existing", role, user=account.user)
     else:
         email = asserted_email(connection, sociallogin)
@@ -163,8 +170,7 @@ def admit(request: HttpRequest, connection: Connection, sociallogin: Any) -> Adm
         owner = proven.user if proven else User.objects.filter(email__iexact=email).first()
         if owner is not None and is_privileged(owner, connection):
             # An org admin can point a connection at an IdP they run: linking would let them
-            # sign in as the org's owner, as staff, or as someone with rights in another
-            # organization. Those accounts are never linked automatically.
+            # sign in as the org's owner, or as staff. Those accounts are never linked.
             raise LoginRefused(
                 "privileged_account",
                 "This account has privileges that single sign-on cannot take over. Sign in "
@@ -215,15 +221,15 @@ def admit(request: HttpRequest, connection: Connection, sociallogin: Any) -> Adm
 
 
 def is_privileged(user: User, connection: Connection) -> bool:
+    """Accounts an organization's IdP may never sign in: Gatehouse's staff, and the owners of
+    the connection's own organization (its admins can point a connection at an IdP they run).
+    Roles in other organizations are not a reason: the organization is authoritative for the
+    addresses in its verified domains, as their mail server already is."""
     if user.is_staff or user.is_superuser:
         return True
     return (
         Membership.objects.active()
-        .filter(user=user)
-        .filter(
-            Q(organization=connection.organization, role=Role.OWNER)
-            | (~Q(organization=connection.organization) & Q(role__in=[Role.OWNER, Role.ADMIN]))
-        )
+        .filter(user=user, organization=connection.organization, role=Role.OWNER)
         .exists()
     )
 
@@ -595,9 +601,13 @@ def trusts_idp_mfa(request: HttpRequest, login: Any) -> bool:
     return bool((sociallogin.state or {}).get("gatehouse_idp_mfa"))
 
 
-def confirm_identity(sociallogin: Any) -> None:
+def confirm_identity(sociallogin: Any, user: Any) -> None:
+    from accounts.mfa import policy
+
     account_id = getattr(sociallogin.account, "pk", None)
-    if account_id is not None:
+    # Only a sign-in that passed the account's own second factor confirms the identity: one
+    # made while the account had none proves nothing about a factor added later.
+    if account_id is not None and policy.has_mfa(user):
         # One INSERT ... ON CONFLICT DO NOTHING: this runs at every SSO sign-in.
         IdentityConfirmation.objects.bulk_create(
             [IdentityConfirmation(account_id=account_id)], ignore_conflicts=True

@@ -21,6 +21,6 @@ def audit_sso_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None
     from sso.saml.logout import remember
 
     state = sociallogin.state or {}
-    logins.confirm_identity(sociallogin)
+    logins.confirm_identity(sociallogin, user)
     remember(request, connection, state)
     logins.record_success(connection, user, idp_mfa=bool(state.get("gatehouse_idp_mfa")))

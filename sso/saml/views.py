@@ -203,8 +203,8 @@ class SLSView(SAMLViewMixin, View):
         if not connection.idp_slo_url:
             return render(request, "sso/logout_failed.html", {"connection": connection}, status=404)
         identity = session_identity(request, connection)
-        auth = build_auth(request, provider.app, for_logout=True)
         try:
+            auth = build_auth(request, provider.app, for_logout=True)
             # The session is ended below, once the request is known to be about this session.
             redirect_to = auth.process_slo(keep_local_session=True)
             named = None
