@@ -3,12 +3,25 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.adapter import get_adapter
+from allauth.account.forms import AddEmailForm as AllauthAddEmailForm
 from allauth.account.forms import RequestLoginCodeForm as AllauthRequestLoginCodeForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 
 from accounts import services
 from accounts.models import User
+
+
+class AddEmailForm(AllauthAddEmailForm):
+    def clean_email(self) -> str:
+        # Before allauth's own checks (which announce the new address): an organization whose
+        # sign-in rules bind this person keeps them at its domains (sso.enforcement).
+        from sso.enforcement import address_change_refusal
+
+        refusal = address_change_refusal(self.user, str(self.cleaned_data.get("email", "")))
+        if refusal:
+            raise forms.ValidationError(refusal)
+        return super().clean_email()
 
 
 class SignupForm(AllauthSignupForm):

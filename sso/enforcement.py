@@ -125,3 +125,27 @@ def refuse_unless_allowed(
     template = "sso/sso_required.html" if broken["sso_only"] else "sso/method_not_allowed.html"
     allowed = [LoginMethod(m).label for m in org.policy.allowed_login_methods]
     return render(request, template, {"org": org, "allowed": allowed}, status=403)
+
+
+def address_change_refusal(user: Any, new_email: str) -> str | None:
+    """Why ``user`` may not move to ``new_email``, if an organization's sign-in rules bind them
+    and the new address lies outside its verified domains (a way out of "SSO only")."""
+    domain = new_email.rpartition("@")[2].lower()
+    for membership in governing_memberships(user):
+        org = membership.organization
+        policy = getattr(org, "policy", None)
+        if policy is None:
+            continue
+        restrictive = policy.sso_only or set(policy.allowed_login_methods) != {
+            m.value for m in LoginMethod
+        }
+        if not restrictive:
+            continue
+        domains = set(org.domains.filter(verified_at__isnull=False).values_list("name", flat=True))
+        if domain not in domains:
+            allowed = ", ".join(sorted(domains)) or "its verified domains"
+            return (
+                f"{org.name} manages how you sign in: your address must stay at {allowed}. "
+                f"Ask its admins to remove you from the organization first."
+            )
+    return None

@@ -135,3 +135,38 @@ def test_a_method_the_organization_does_not_allow_is_refused(sso_only_org):
     response = client.post("/accounts/login/code/confirm/", {"code": code_from(mail.outbox[-1])})
     assert response.status_code == 302
     assert client.session["_auth_user_id"] == str(ada.pk)
+
+
+def test_a_member_bound_by_sso_only_cannot_move_to_an_address_outside_the_org(sso_only_org):
+    """However they joined (here: an invitation), a member the org vouches for cannot step out
+    of its sign-in rules by changing address."""
+    from tests.accounts.test_email_change import ask_for_change, reauthenticate
+
+    owner = Membership.objects.get(organization=sso_only_org, role="owner")
+    org_services.update_policy(actor=owner, org=sso_only_org, sso_only=False)
+    ada = UserFactory(email="ada@acme.test")
+    Membership.objects.create(
+        organization=sso_only_org, user=ada, role="member", source="invitation"
+    )
+    client, _ = password_login(ada.email)
+    org_services.update_policy(actor=owner, org=sso_only_org, sso_only=True)
+    assert reauthenticate(client).status_code == 302
+    mail.outbox.clear()
+
+    refused = ask_for_change(client, "ada@gmail.test")
+    allowed = ask_for_change(client, "ada.lovelace@acme.test")
+
+    assert refused.status_code == 200
+    assert b"manages how you sign in" in refused.content
+    assert allowed.status_code == 302
+    assert [m.to for m in mail.outbox] == [["ada.lovelace@acme.test"]]
+
+
+def test_people_no_organization_binds_change_address_freely():
+    from tests.accounts.test_email_change import ask_for_change, reauthenticate
+
+    org, _owner = org_with_domain("bolt", "bolt.test")
+    ada = member(org, "ada@bolt.test")  # a member of an org without restrictive rules
+    client, _ = password_login(ada.email)
+    assert reauthenticate(client).status_code == 302
+    assert ask_for_change(client, "ada@gmail.test").status_code == 302
