@@ -365,28 +365,43 @@ def _save_saml(
     return saved
 
 
-@org_page(Perm.MANAGE_SSO)
-@require_POST
-def metadata_url(
-    request: HttpRequest, org: Organization, membership: Membership, connection_id: int
+def _import_metadata(
+    request: HttpRequest,
+    org: Organization,
+    membership: Membership,
+    connection_id: int,
+    form: Any,
+    field: str,
+    source: str,
 ) -> HttpResponse:
+    """Read the IdP's metadata from the URL or file ``form`` carries (``source``: "url" or
+    "xml", the import service's argument); back to step 2 either way."""
     connection = _connection(org, connection_id)
-    form = MetadataURLForm(request.POST)
     if form.is_valid() and _submitted(
         form,
         lambda: services.import_metadata(
             actor=membership,
             org=org,
             connection_id=connection.pk,
-            url=form.cleaned_data["metadata_url"],
+            **{source: form.cleaned_data[field]},
         ),
-        "metadata_url",
+        field,
     ):
         messages.success(request, "The metadata was read: check the settings it filled in below.")
         return redirect("orgs:sso-idp", slug=org.slug, connection_id=connection.pk)
+    forms_shown = {"url_form" if source == "url" else "file_form": form}
     return _idp_page(
-        request, org, membership, _connection(org, connection.pk), status=400, url_form=form
+        request, org, membership, _connection(org, connection.pk), status=400, **forms_shown
     )
+
+
+@org_page(Perm.MANAGE_SSO)
+@require_POST
+def metadata_url(
+    request: HttpRequest, org: Organization, membership: Membership, connection_id: int
+) -> HttpResponse:
+    form = MetadataURLForm(request.POST)
+    return _import_metadata(request, org, membership, connection_id, form, "metadata_url", "url")
 
 
 @org_page(Perm.MANAGE_SSO)
@@ -394,23 +409,8 @@ def metadata_url(
 def metadata_file(
     request: HttpRequest, org: Organization, membership: Membership, connection_id: int
 ) -> HttpResponse:
-    connection = _connection(org, connection_id)
     form = MetadataUploadForm(request.POST, request.FILES)
-    if form.is_valid() and _submitted(
-        form,
-        lambda: services.import_metadata(
-            actor=membership,
-            org=org,
-            connection_id=connection.pk,
-            xml=form.cleaned_data["metadata_file"],
-        ),
-        "metadata_file",
-    ):
-        messages.success(request, "The metadata was read: check the settings it filled in below.")
-        return redirect("orgs:sso-idp", slug=org.slug, connection_id=connection.pk)
-    return _idp_page(
-        request, org, membership, _connection(org, connection.pk), status=400, file_form=form
-    )
+    return _import_metadata(request, org, membership, connection_id, form, "metadata_file", "xml")
 
 
 @org_page(Perm.MANAGE_SSO)

@@ -110,7 +110,8 @@ def test_several_connections_let_the_person_choose(client, acme):
 def test_bad_input_is_a_form_error(client, identifier):
     response = client.post("/sso/", {"identifier": identifier})
     assert response.status_code == 400
-    assert b"form" in response.content
+    assert b'id="id_identifier_error"' in response.content
+    assert "Location" not in response
 
 
 def test_the_login_page_offers_sso_and_the_form_takes_an_org_hint(client, acme):
