@@ -715,11 +715,32 @@ def accept_invitation(*, token: str, user: User) -> Membership:
 def sign_up_from_invitation(*, token: str, password: str) -> tuple[User, Membership]:
     """A new person accepts: the account is created with the invited address, verified by the
     link itself (only the mailbox's owner could open it)."""
+    from sso.enforcement import new_account_refusal
+
     invitation = check_invitation(token)
     if User.objects.filter(email__iexact=invitation.email).exists() or (
         EmailAddress.objects.filter(email__iexact=invitation.email).exists()
     ):
         raise OrgError("An account with this address exists already: sign in to accept.")
+    broken = new_account_refusal(invitation.organization, invitation.email, invitation.role)
+    if broken is not None:
+        org = invitation.organization
+        error = OrgError(
+            f"{org.name} signs its members in with single sign-on: continue with SSO to accept."
+            if broken["sso_only"]
+            else f"{org.name} does not allow sign-in by password: accept with a method it allows.",
+            status=403,
+        )
+        error.audit = lambda: record(
+            Action.LOGIN_SSO_REQUIRED if broken["sso_only"] else Action.LOGIN_METHOD_NOT_ALLOWED,
+            actor=None,
+            actor_text=invitation.email,
+            organization=org,
+            target=invitation,
+            outcome=Outcome.FAILURE,
+            data={"method": broken["method"], "via": "invitation"},
+        )
+        raise error
     user = User.objects.create_user(email=invitation.email, password=password)
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     record(

@@ -457,6 +457,14 @@ def invitation(request: HttpRequest) -> HttpResponse:
             status=exc.status,
         )
     existing_account = User.objects.filter(email__iexact=found.email).exists()
+    # The organization may decide how its domain's members sign in from the first session on.
+    from sso.enforcement import new_account_refusal
+
+    signup_rule = (
+        None
+        if user is not None or existing_account
+        else new_account_refusal(found.organization, found.email, found.role)
+    )
     form = InvitationSignupForm(
         request.POST if request.method == "POST" and user is None else None, email=found.email
     )
@@ -498,6 +506,7 @@ def invitation(request: HttpRequest) -> HttpResponse:
             "org": found.organization,
             "form": form,
             "existing_account": existing_account,
+            "signup_rule": signup_rule,
             "login_url": f"{reverse('account_login')}?next={request.path}",
         },
         status=status,

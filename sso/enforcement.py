@@ -127,6 +127,25 @@ def refuse_unless_allowed(
     return render(request, template, {"org": org, "allowed": allowed}, status=403)
 
 
+def new_account_refusal(org: Organization, email: str, role: str) -> dict | None:
+    """The rule a new account for ``email`` would break by joining ``org`` (by invitation) with
+    a password: the organization vouches for addresses in its verified domains, so it decides
+    how they sign in from the very first session. Owners are exempt, as at login."""
+    if role == Role.OWNER:
+        return None
+    domain = email.rpartition("@")[2].lower()
+    if not org.domains.filter(name=domain, verified_at__isnull=False).exists():
+        return None
+    policy = getattr(org, "policy", None)
+    if policy is None:
+        return None
+    if policy.sso_only and Connection.objects.for_org(org).active().exists():
+        return _refusal(org, True, LoginMethod.PASSWORD)
+    if LoginMethod.PASSWORD not in policy.allowed_login_methods:
+        return _refusal(org, False, LoginMethod.PASSWORD)
+    return None
+
+
 def address_change_refusal(user: Any, new_email: str) -> str | None:
     """Why ``user`` may not move to ``new_email``, if an organization's sign-in rules bind them
     and the new address lies outside its verified domains (a way out of "SSO only")."""

@@ -31,7 +31,7 @@ from django.utils import timezone
 from accounts.models import User
 from audit.actions import Action, Outcome
 from audit.services import record
-from organizations.models import Membership, Role
+from organizations.models import Invitation, Membership, Role
 from sso.models import Connection, IdentityConfirmation, MFATrust
 
 logger = logging.getLogger(__name__)
@@ -135,6 +135,18 @@ def idp_reported_mfa(connection: Connection, sociallogin: Any, details: dict | N
     return bool(MFA_AUTHN_CONTEXTS & contexts)
 
 
+def invited(connection: Connection, email: str) -> bool:
+    """An open invitation to this organization for ``email``: with just-in-time accounts off,
+    an invitation is how an admin lets someone new in, and it is accepted after this sign-in."""
+    return Invitation.objects.filter(
+        organization=connection.organization,
+        email__iexact=email,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    ).exists()
+
+
 def admit(request: HttpRequest, connection: Connection, sociallogin: Any) -> Admission:
     """Decide what this login does, or refuse it. Reads only."""
     role = mapped_role(connection, sociallogin)
@@ -184,7 +196,7 @@ def admit(request: HttpRequest, connection: Connection, sociallogin: Any) -> Adm
                 "An account already uses this address in a way single sign-on cannot settle. "
                 "Contact support.",
             )
-        elif not connection.jit_enabled:
+        elif not connection.jit_enabled and not invited(connection, email):
             raise LoginRefused(
                 "jit_disabled",
                 f"There is no account for you yet. Ask an admin of {connection.organization.name} "
