@@ -131,9 +131,7 @@ def test_an_org_that_allows_no_passwords_creates_no_password_account(web, acme_o
     assert AuditEvent.objects.filter(action="login.method_not_allowed").exists()
 
 
-def test_with_jit_off_an_open_invitation_lets_the_invitee_in_through_sso(
-    web, saml_idp, acme_org
-):
+def test_with_jit_off_an_open_invitation_lets_the_invitee_in_through_sso(web, saml_idp, acme_org):
     connection = saml_connection(acme_org, saml_idp, jit_enabled=False)
     invite(acme_org, "ada@acme.test")
 
