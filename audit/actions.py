@@ -76,6 +76,7 @@ class Action(models.TextChoices):
     )
     SSO_ROLE_MAPPED = "sso.role_mapped", "Role set from the IdP's groups"
     SSO_LOGOUT = "sso.logout", "Signed out by the IdP (single logout)"
+    SSO_LOGOUT_REFUSED = "sso.logout_refused", "Single logout message refused"
     SSO_CONNECTION_CREATED = "sso.connection_created", "SSO connection created"
     SSO_CONNECTION_UPDATED = "sso.connection_updated", "SSO connection changed"
     SSO_CONNECTION_ACTIVATED = "sso.connection_activated", "SSO connection turned on"

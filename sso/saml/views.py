@@ -28,9 +28,14 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from onelogin.saml2.errors import OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError
+from onelogin.saml2.constants import OneLogin_Saml2_Constants
 from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
+from onelogin.saml2.utils import OneLogin_Saml2_Utils
+from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
+from audit.actions import Action, Outcome
+from audit.services import record
 from sso import entry, logins
 from sso.models import Connection
 from sso.replay import ReplayCacheDown, first_use
@@ -188,6 +193,43 @@ def session_identity(request: HttpRequest, connection: Connection) -> str | None
     return None
 
 
+# How old a LogoutRequest may be (from its IssueInstant). python3-saml checks NotOnOrAfter only
+# when the IdP sends one, and nothing stops a captured request from being played again.
+LOGOUT_REQUEST_MAX_AGE = 300
+
+
+def fresh_logout_request(connection: Connection, xml: str) -> bool:
+    """A signed LogoutRequest is honoured once, and only within a few minutes of being issued:
+    its ID goes into the replay cache for as long as it would be accepted."""
+    root = OneLogin_Saml2_XML.to_etree(xml)
+    request_id, issued = root.get("ID"), root.get("IssueInstant")
+    if not request_id or not issued:
+        return False
+    drift = OneLogin_Saml2_Constants.ALLOWED_CLOCK_DRIFT
+    issued_at = OneLogin_Saml2_Utils.parse_SAML_to_time(issued)
+    now = OneLogin_Saml2_Utils.now()
+    if issued_at > now + drift or issued_at + LOGOUT_REQUEST_MAX_AGE < now - drift:
+        return False
+    return first_use(connection.pk, f"logout:{request_id}", issued_at + LOGOUT_REQUEST_MAX_AGE)
+
+
+def logout_refused(
+    request: HttpRequest, connection: Connection, check: str, reason: str, status: int = 400
+) -> HttpResponse:
+    """A logout message Gatehouse will not act on: on record, and a page rather than a 500."""
+    logger.warning("SAML logout refused on %s: %s %s", connection.slug, check, reason)
+    record(
+        Action.SSO_LOGOUT_REFUSED,
+        actor=None,
+        actor_text=connection.slug,
+        organization=connection.organization,
+        target=connection,
+        outcome=Outcome.FAILURE,
+        data={"connection": connection.slug, "check": check, "reason": reason[:200]},
+    )
+    return render(request, "sso/logout_failed.html", {"connection": connection}, status=status)
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(login_not_required, name="dispatch")
 class SLSView(SAMLViewMixin, View):
@@ -213,13 +255,18 @@ class SLSView(SAMLViewMixin, View):
                     auth.get_last_request_xml(), auth.get_settings().get_sp_key()
                 )
         except MALFORMED as exc:
-            logger.warning("SAML logout refused on %s: %s", connection.slug, type(exc).__name__)
-            return render(request, "sso/logout_failed.html", {"connection": connection}, status=400)
+            return logout_refused(request, connection, "malformed", type(exc).__name__)
         if auth.get_errors():
-            logger.warning(
-                "SAML logout refused on %s: %s", connection.slug, auth.get_last_error_reason()
+            return logout_refused(
+                request, connection, "invalid", str(auth.get_last_error_reason() or "")
             )
-            return render(request, "sso/logout_failed.html", {"connection": connection}, status=400)
+        if auth.get_last_request_xml():
+            try:
+                stale = not fresh_logout_request(connection, auth.get_last_request_xml())
+            except ReplayCacheDown:
+                return logout_refused(request, connection, "replay_cache_unavailable", "", 503)
+            if stale:
+                return logout_refused(request, connection, "replayed_or_stale", "")
         if identity is not None and named is not None and named == identity:
             logins.end_sso_session(request, connection)
         # A LogoutResponse (the IdP's answer to a logout Gatehouse started) ends here. Not the

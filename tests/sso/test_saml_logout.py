@@ -184,3 +184,49 @@ def test_signing_out_of_a_password_session_does_not_involve_the_idp(web, saml_id
 
     assert session_user(web) is None
     assert not response["Location"].startswith(saml_idp.base)
+
+
+def test_a_logout_request_is_honoured_once(web, saml_idp, saml):
+    signed_in(web, saml_idp, saml)
+    url = local(saml_idp.logout_request(saml.sp_entity_id, "ada@acme.test"))
+    assert web.get(url).status_code == 302 and session_user(web) is None
+
+    # Signed in again, the same captured request (a link someone is made to open) does nothing.
+    signed_in(web, saml_idp, saml)
+    replayed = web.get(url)
+
+    assert replayed.status_code == 400
+    assert session_user(web) is not None
+    refused = AuditEvent.objects.get(action="sso.logout_refused")
+    assert refused.organization_id == saml.organization_id
+    assert refused.data["check"] == "replayed_or_stale"
+
+
+def test_a_stale_logout_request_is_refused(web, saml_idp, saml, monkeypatch):
+    from sso.saml import views
+
+    signed_in(web, saml_idp, saml)
+    url = local(saml_idp.logout_request(saml.sp_entity_id, "ada@acme.test"))
+    monkeypatch.setattr(views, "LOGOUT_REQUEST_MAX_AGE", -600)  # as if issued long ago
+
+    assert web.get(url).status_code == 400
+    assert session_user(web) is not None
+    assert AuditEvent.objects.get(action="sso.logout_refused").data["check"] == "replayed_or_stale"
+
+
+def test_refused_logout_messages_are_on_record(web, saml_idp, saml):
+    signed_in(web, saml_idp, saml)
+    web.get(
+        f"/accounts/saml/{saml.slug}/sls/",
+        {"SAMLRequest": unsigned_logout_request(saml_idp.entity_id, "ada@acme.test")},
+    )
+    web.get(f"/accounts/saml/{saml.slug}/sls/", {"SAMLRequest": "!!!"})
+
+    checks = sorted(
+        e.data["check"] for e in AuditEvent.objects.filter(action="sso.logout_refused")
+    )
+    assert checks == ["invalid", "malformed"]
+    assert all(
+        e.organization_id == saml.organization_id and e.outcome == "failure"
+        for e in AuditEvent.objects.filter(action="sso.logout_refused")
+    )
