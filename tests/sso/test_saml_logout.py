@@ -222,9 +222,7 @@ def test_refused_logout_messages_are_on_record(web, saml_idp, saml):
     )
     web.get(f"/accounts/saml/{saml.slug}/sls/", {"SAMLRequest": "!!!"})
 
-    checks = sorted(
-        e.data["check"] for e in AuditEvent.objects.filter(action="sso.logout_refused")
-    )
+    checks = sorted(e.data["check"] for e in AuditEvent.objects.filter(action="sso.logout_refused"))
     assert checks == ["invalid", "malformed"]
     assert all(
         e.organization_id == saml.organization_id and e.outcome == "failure"
