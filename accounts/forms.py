@@ -25,10 +25,60 @@ class AddEmailForm(AllauthAddEmailForm):
 
 
 class SignupForm(AllauthSignupForm):
+    """allauth's sign-up form, plus the consents (issue 6): a box per Gatehouse-wide purpose
+    offered at sign-up, required ones required, optional ones unticked."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from consent.services import signup_purposes
+
+        super().__init__(*args, **kwargs)
+        self.consent_purposes = signup_purposes()
+        for purpose in self.consent_purposes:
+            self.fields[f"consent_{purpose.key}"] = forms.BooleanField(
+                label=consent_label(purpose),
+                required=purpose.required,
+                initial=False,
+                error_messages={"required": f"Accept the {purpose.name.lower()} to sign up."},
+            )
+
+    def ticked_purposes(self) -> set[int]:
+        return {p.pk for p in self.consent_purposes if self.cleaned_data.get(f"consent_{p.key}")}
+
+    def custom_signup(self, request: Any, user: Any) -> None:
+        # Called by allauth right after the user is saved, in the request's transaction: a
+        # sign-up that fails later leaves neither the account nor its consent events.
+        from consent.services import record_signup
+
+        record_signup(user=user, purposes=self.consent_purposes, ticked=self.ticked_purposes())
+
     def try_save(self, request: Any) -> Any:
         if self.account_already_exists:
-            services.spend_like_a_new_account(password=self.cleaned_data.get("password1") or "")
+            from consent.services import record_signup
+
+            services.spend_like_a_new_account(
+                password=self.cleaned_data.get("password1") or "",
+                then=lambda decoy: record_signup(
+                    user=decoy, purposes=self.consent_purposes, ticked=self.ticked_purposes()
+                ),
+            )
         return super().try_save(request)
+
+
+def consent_label(purpose: Any) -> str:
+    from django.urls import reverse
+    from django.utils.html import format_html
+
+    version = purpose.binding_version
+    if version is None:
+        if purpose.description:
+            return format_html("{}: {}", purpose.name, purpose.description)
+        return format_html("{}", purpose.name)
+    url = reverse("consent:policy-version", args=[version.document_id, version.pk])
+    return format_html(
+        'I accept the <a href="{}" target="_blank" rel="noopener">{}</a>',
+        url,
+        purpose.name.lower(),
+    )
 
 
 class RequestLoginCodeForm(AllauthRequestLoginCodeForm):

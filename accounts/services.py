@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 
 from allauth.account.models import EmailAddress
 from allauth.usersessions.models import UserSession
@@ -68,7 +69,9 @@ def queue_email(*, template: str, message: EmailMessage) -> OutboundEmail:
 # --- Sign-up ---------------------------------------------------------------------------------
 
 
-def spend_like_a_new_account(*, password: str) -> None:
+def spend_like_a_new_account(
+    *, password: str, then: Callable[[User], object] | None = None
+) -> None:
     """Cost a sign-up with a taken address as much as a new account: a password hash and three
     inserts (user, address, audit event), on a throwaway account in a savepoint that is rolled
     back. allauth only emails the owner of a taken address; without this, the response time
@@ -80,6 +83,8 @@ def spend_like_a_new_account(*, password: str) -> None:
         )
         EmailAddress.objects.create(user=decoy, email=decoy.email, primary=True, verified=False)
         record(Action.USER_SIGNED_UP, actor=decoy, target=decoy)
+        if then is not None:
+            then(decoy)  # the rest of a sign-up's writes (consent events and their receipts)
         transaction.set_rollback(True)
 
 

@@ -97,6 +97,24 @@ class Action(models.TextChoices):
     SSO_CERTIFICATE_EXPIRING = "sso.certificate_expiring", "IdP certificate expiry notice sent"
     SSO_METADATA_REFRESHED = "sso.metadata_refreshed", "IdP metadata refreshed"
     SSO_METADATA_REFRESH_FAILED = "sso.metadata_refresh_failed", "IdP metadata refresh failed"
+    # Consent and privacy rights (issue 6). Event data holds purpose keys and version ids,
+    # never personal data.
+    CONSENT_GRANTED = "consent.granted", "Consent given"
+    CONSENT_WITHDRAWN = "consent.withdrawn", "Consent withdrawn"
+    CONSENT_RECONSENT_REQUIRED = (
+        "consent.reconsent_required",
+        "Asked to accept a new policy version before continuing",
+    )
+    CONSENT_POLICY_PUBLISHED = "consent.policy_published", "Policy version published"
+    CONSENT_RECEIPT_KEY_ROTATED = "consent.receipt_key_rotated", "Consent receipt key rotated"
+    PRIVACY_EXPORT_REQUESTED = "privacy.export_requested", "Data export requested"
+    PRIVACY_EXPORT_READY = "privacy.export_ready", "Data export ready"
+    PRIVACY_EXPORT_DOWNLOADED = "privacy.export_downloaded", "Data export downloaded"
+    PRIVACY_ERASURE_REQUESTED = "privacy.erasure_requested", "Account erasure requested"
+    PRIVACY_ERASURE_CANCELLED = "privacy.erasure_cancelled", "Account erasure cancelled"
+    PRIVACY_ERASURE_ON_HOLD = "privacy.erasure_on_hold", "Account erasure on hold"
+    PRIVACY_USER_ERASED = "privacy.user_erased", "Account erased"
+    ORG_MEMBER_ERASED = "org.member_erased", "Member's account erased"
 
 
 class Outcome(models.TextChoices):

@@ -100,6 +100,8 @@ MIDDLEWARE = [
     "accounts.middleware.BlockedUserMiddleware",
     # Users who must have MFA and have none can do nothing else until they enroll.
     "accounts.mfa.middleware.MFAEnrollmentMiddleware",
+    # Then, people who owe acceptance of a new policy version see that page before any other.
+    "consent.middleware.ConsentRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After messages: it tells the person why they were signed out.
     "organizations.middleware.OrgSessionLifetimeMiddleware",

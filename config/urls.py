@@ -20,6 +20,7 @@ urlpatterns = [
     path("webauthn/", include("accounts.mfa.webauthn_urls")),
     path("", include("organizations.urls")),
     path("", include("sso.urls")),
+    path("", include("consent.urls")),
     path("api/", include("config.api")),
     *allauth_overrides,
     path("accounts/", include("allauth.urls")),

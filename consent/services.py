@@ -1,0 +1,242 @@
+"""Writing consent: publishing policy versions and recording decisions.
+
+Every decision goes through ``record_consent``: it checks the purpose applies to the person,
+picks the version in force, writes the event with its signed receipt, moves the current state,
+audits, and sends ``consent_changed`` once the transaction commits. Writers for one person are
+serialised on their user row, so the state always follows the last event written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from audit import context
+from audit.actions import Action
+from audit.services import record
+from consent import receipts, selectors
+from consent.models import (
+    ConsentEvent,
+    ConsentState,
+    Decision,
+    Method,
+    PolicyVersion,
+    Purpose,
+)
+from consent.signals import consent_changed
+
+
+class ConsentError(Exception):
+    """A refused consent change, with a message fit to show the person who asked."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def normalise(text: str) -> str:
+    """Line endings as LF, so a copy pasted from anywhere hashes the same."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+@transaction.atomic
+def publish_version(*, version: PolicyVersion, actor: Any, reason: str = "") -> PolicyVersion:
+    """Publish a draft: its text is fixed and hashed from now on. If it asks for
+    re-acceptance (or is the document's first), it becomes what everyone must have accepted."""
+    version = PolicyVersion.objects.select_for_update().get(pk=version.pk)
+    if version.is_published:
+        raise ConsentError("This version is already published.", status=409)
+    version.content = normalise(version.content)
+    if not version.content.strip():
+        raise ConsentError("A version needs its full text before it is published.")
+    first = not version.document.versions.published().exists()
+    version.content_sha256 = content_hash(version.content)
+    version.published_at = timezone.now()
+    version.save(update_fields=["content", "content_sha256", "published_at"])
+    binding = first or version.requires_reacceptance
+    if binding:
+        Purpose.objects.filter(document=version.document).update(
+            binding_version=version, binding_published_at=version.published_at
+        )
+    record(
+        Action.CONSENT_POLICY_PUBLISHED,
+        actor=actor,
+        target=version,
+        organization=version.document.organization_id,
+        data={
+            "document": version.document.key,
+            "version": version.pk,
+            "label": version.label,
+            "content_sha256": version.content_sha256,
+            "requires_reacceptance": binding,
+            "reason": reason[:500],
+        },
+    )
+    return version
+
+
+def _version_for(
+    purpose: Purpose, named: PolicyVersion | None, method: str
+) -> PolicyVersion | None:
+    if not purpose.document_id:
+        if named is not None:
+            raise ConsentError("This purpose has no policy document.", status=409)
+        return None
+    current = purpose.current_version()
+    if current is None:
+        raise ConsentError("This purpose's policy is not published yet.", status=409)
+    if named is None:
+        return current
+    if named.document_id != purpose.document_id or not named.is_published:
+        raise ConsentError("That version is not a published version of this purpose's policy.")
+    if named.pk != current.pk and method != Method.IMPORT:
+        raise ConsentError(
+            f"That version is out of date: the current one is “{current.label}”.", status=409
+        )
+    return named
+
+
+@transaction.atomic
+def record_consent(
+    *,
+    user: User,
+    purpose: Purpose,
+    decision: str,
+    method: str,
+    actor: Any = None,
+    version: PolicyVersion | None = None,
+    occurred_at: datetime | None = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> tuple[ConsentEvent, bool]:
+    """Record one decision. Returns (event, created): the same decision on the same version
+    again changes nothing and returns the event that made it.
+
+    ``actor`` is whoever recorded it when not the person (an operator's backend); ``version``,
+    ``occurred_at``, ``ip`` and ``user_agent`` may be given only by an import of consent
+    collected elsewhere. Otherwise the version in force and the current request are used.
+    """
+    if decision not in Decision.values:
+        raise ConsentError("The decision is “granted” or “withdrawn”.")
+    if method not in Method.values:
+        raise ConsentError("Unknown method.")
+    if method != Method.IMPORT and occurred_at is not None:
+        raise ConsentError("Only an import may say when consent was given.")
+    if purpose.archived:
+        raise ConsentError("This purpose is no longer asked for.", status=409)
+    if not selectors.applicable_purposes(user).filter(pk=purpose.pk).exists():
+        raise ConsentError("No such purpose.", status=404)
+    if decision == Decision.WITHDRAWN and purpose.required:
+        raise ConsentError(
+            "This one is required to use your account. To stop, delete the account instead.",
+            status=409,
+        )
+    version = _version_for(purpose, version, method)
+
+    # One writer per person at a time: the state row follows the last event written.
+    User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).get()
+    state = ConsentState.objects.filter(user=user, purpose=purpose).select_related("event").first()
+    granted = decision == Decision.GRANTED
+    if (
+        state is not None
+        and method != Method.IMPORT
+        and state.granted == granted
+        and state.version_id == (version.pk if version else None)
+    ):
+        return state.event, False
+
+    where = context.current()
+    now = timezone.now()
+    event = ConsentEvent(
+        user=user,
+        purpose=purpose,
+        version=version,
+        organization_id=purpose.organization_id,
+        decision=decision,
+        method=method,
+        occurred_at=occurred_at or now,
+        recorded_at=now,
+        ip=ip if method == Method.IMPORT else where.ip,
+        user_agent=(user_agent or "")[:400] if method == Method.IMPORT else where.user_agent,
+        actor=actor if getattr(actor, "is_authenticated", False) and actor != user else None,
+        actor_text=str(actor)[:320] if actor is not None and actor != user else "",
+        request_id=where.request_id,
+    )
+    event.receipt = receipts.sign(event)
+    event.save()
+
+    # An import of something older than what the person decided since is evidence, not news.
+    moves = state is None or event.occurred_at >= state.event.occurred_at
+    if moves:
+        fields = {
+            "event": event,
+            "granted": granted,
+            "version": version,
+            "version_published_at": version.published_at if version else None,
+            "updated_at": now,
+        }
+        if state is None:
+            ConsentState.objects.create(user=user, purpose=purpose, **fields)
+        else:
+            for name, value in fields.items():
+                setattr(state, name, value)
+            state.save()
+    record(
+        Action.CONSENT_GRANTED if granted else Action.CONSENT_WITHDRAWN,
+        actor=actor or user,
+        target=user,
+        organization=purpose.organization_id,
+        data={
+            "purpose": purpose.key,
+            "version": version.pk if version else None,
+            "method": method,
+            "event": str(event.public_id),
+        },
+    )
+    if moves:
+        transaction.on_commit(
+            lambda: consent_changed.send(
+                sender=ConsentEvent, event=event, user=user, purpose=purpose, decision=decision
+            )
+        )
+    return event, True
+
+
+def signup_purposes() -> list[Purpose]:
+    """What the sign-up form asks: Gatehouse-wide purposes offered there, whose document (if
+    any) is published. Required first."""
+    purposes = Purpose.objects.filter(
+        archived=False, organization__isnull=True, offered_at_signup=True
+    ).select_related("document", "binding_version")
+    return [p for p in purposes if not p.document_id or p.binding_version_id]
+
+
+def record_signup(*, user: User, purposes: list[Purpose], ticked: set[int]) -> list[ConsentEvent]:
+    """The sign-up form's boxes: every required purpose was ticked (the form checked it); an
+    optional one is recorded only if ticked, as nothing was decided otherwise."""
+    events = []
+    for purpose in purposes:
+        if purpose.pk in ticked:
+            event, _ = record_consent(
+                user=user, purpose=purpose, decision=Decision.GRANTED, method=Method.SIGNUP
+            )
+            events.append(event)
+    return events
+
+
+@transaction.atomic
+def accept_pending(*, user: User, purposes: list[Purpose]) -> list[ConsentEvent]:
+    """The re-acceptance page: accept every purpose still owed."""
+    return [
+        record_consent(user=user, purpose=p, decision=Decision.GRANTED, method=Method.RECONSENT)[0]
+        for p in purposes
+    ]
