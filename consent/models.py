@@ -279,6 +279,12 @@ class ConsentEvent(models.Model):
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
+        permissions = [
+            (
+                "manage_subject_consents",
+                "Read and record people's consents through the API (operator backends)",
+            )
+        ]
         indexes = [
             models.Index(
                 fields=["user", "purpose", "-occurred_at", "-id"], name="consent_event_current"
