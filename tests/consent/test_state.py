@@ -1,0 +1,207 @@
+"""Consent events are append-only evidence; the current state is derived from them and kept in
+step in the same transaction; a change is announced once, after commit, never for a rollback."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, connections, transaction
+from django.db.utils import DatabaseError
+from django.utils import timezone
+
+from consent import keys, selectors, services
+from consent.models import ConsentEvent, ConsentRecordIsAppendOnly, ConsentState, ReceiptKey
+from consent.signals import consent_changed
+from tests.conftest import require
+from tests.consent.conftest import publish
+from tests.factories import UserFactory
+
+
+def state_of(user) -> dict[str, tuple[bool, int | None]]:
+    return {s.purpose.key: (s.granted, s.event_id) for s in selectors.current_states(user)}
+
+
+def derived(user) -> dict[str, tuple[bool, int | None]]:
+    return {
+        e.purpose.key: (e.decision == "granted", e.pk)
+        for e in selectors.derived_current_events(user).select_related("purpose")
+    }
+
+
+def test_the_state_table_always_equals_the_state_derived_from_events(published, purposes):
+    rng = random.Random(6)
+    people = [UserFactory() for _ in range(3)]
+    optional = [purposes["marketing_email"], purposes["analytics"], purposes["do_not_sell"]]
+    for _ in range(60):
+        person = rng.choice(people)
+        step = rng.random()
+        if step < 0.15:
+            publish(rng.choice(["terms", "privacy"]), reaccept=rng.random() < 0.5)
+        elif step < 0.3:
+            services.record_consent(
+                user=person,
+                purpose=rng.choice([purposes["terms"], purposes["privacy"]]),
+                decision="granted",
+                method="reconsent",
+            )
+        else:
+            services.record_consent(
+                user=person,
+                purpose=rng.choice(optional),
+                decision=rng.choice(["granted", "withdrawn"]),
+                method="settings",
+            )
+    for person in people:
+        assert state_of(person) == derived(person)
+    assert ConsentState.objects.count() == len(
+        {(e.user_id, e.purpose_id) for e in ConsentEvent.objects.all()}
+    )
+
+
+def test_the_same_decision_again_changes_nothing(purposes):
+    person = UserFactory()
+    first, created = services.record_consent(
+        user=person, purpose=purposes["analytics"], decision="granted", method="settings"
+    )
+    again, created_again = services.record_consent(
+        user=person, purpose=purposes["analytics"], decision="granted", method="api"
+    )
+    assert created and not created_again and again == first
+    assert ConsentEvent.objects.filter(user=person).count() == 1
+
+
+def test_an_import_older_than_the_current_decision_is_kept_but_does_not_move_it(purposes):
+    person = UserFactory()
+    services.record_consent(
+        user=person, purpose=purposes["marketing_email"], decision="withdrawn", method="settings"
+    )
+    old, created = services.record_consent(
+        user=person,
+        purpose=purposes["marketing_email"],
+        decision="granted",
+        method="import",
+        occurred_at=timezone.now() - timedelta(days=400),
+        ip="198.51.100.7",
+        user_agent="CRM",
+    )
+    assert created and old.ip == "198.51.100.7"
+    state = ConsentState.objects.get(user=person, purpose=purposes["marketing_email"])
+    assert state.granted is False
+    assert state_of(person) == derived(person)
+
+
+def test_only_an_import_says_when(purposes):
+    with pytest.raises(services.ConsentError):
+        services.record_consent(
+            user=UserFactory(),
+            purpose=purposes["analytics"],
+            decision="granted",
+            method="settings",
+            occurred_at=timezone.now() - timedelta(days=1),
+        )
+
+
+def test_a_change_is_announced_once_after_commit_and_never_for_a_rollback(purposes):
+    heard: list[tuple[str, str]] = []
+
+    def listener(sender, event, user, purpose, decision, **kwargs):
+        heard.append((purpose.key, decision))
+
+    consent_changed.connect(listener)
+    try:
+        person = UserFactory()
+        with transaction.atomic():
+            services.record_consent(
+                user=person, purpose=purposes["analytics"], decision="granted", method="api"
+            )
+            assert heard == []  # not before commit
+        assert heard == [("analytics", "granted")]
+        services.record_consent(
+            user=person, purpose=purposes["analytics"], decision="granted", method="api"
+        )
+        assert heard == [("analytics", "granted")]  # a no-op announces nothing
+        with pytest.raises(RuntimeError), transaction.atomic():
+            services.record_consent(
+                user=person, purpose=purposes["analytics"], decision="withdrawn", method="api"
+            )
+            raise RuntimeError("rolled back")
+        assert heard == [("analytics", "granted")]
+        assert ConsentState.objects.get(user=person, purpose=purposes["analytics"]).granted
+    finally:
+        consent_changed.disconnect(listener)
+
+
+def test_events_refuse_changes_in_the_orm(purposes):
+    event, _ = services.record_consent(
+        user=UserFactory(), purpose=purposes["analytics"], decision="granted", method="api"
+    )
+    with pytest.raises(ConsentRecordIsAppendOnly):
+        event.save()
+    with pytest.raises(ConsentRecordIsAppendOnly):
+        ConsentEvent.objects.filter(pk=event.pk).update(decision="withdrawn")
+    with pytest.raises(ConsentRecordIsAppendOnly):
+        event.delete()
+    with pytest.raises(ConsentRecordIsAppendOnly):
+        ConsentEvent.objects.all().delete()
+
+
+def _raw(sql: str, params: list, *, erasure: bool = False) -> None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if erasure:
+            cursor.execute("SET LOCAL gatehouse.erasure = 'on'")
+        cursor.execute(sql, params)
+
+
+def test_postgresql_keeps_events_append_only_with_one_narrow_exception(purposes):
+    require(connection.vendor == "postgresql", "PostgreSQL triggers")
+    event, _ = services.record_consent(
+        user=UserFactory(),
+        purpose=purposes["analytics"],
+        decision="granted",
+        method="import",
+        ip="198.51.100.7",
+        user_agent="CRM import",
+    )
+    refused = [
+        ("UPDATE consent_consentevent SET decision = 'withdrawn' WHERE id = %s", False),
+        ("UPDATE consent_consentevent SET decision = 'withdrawn' WHERE id = %s", True),
+        ("UPDATE consent_consentevent SET occurred_at = now() WHERE id = %s", True),
+        ("UPDATE consent_consentevent SET ip = NULL, receipt = '' WHERE id = %s", True),
+        ("UPDATE consent_consentevent SET ip = NULL WHERE id = %s", False),
+        ("DELETE FROM consent_consentevent WHERE id = %s", True),
+    ]
+    for sql, erasure in refused:
+        with pytest.raises(DatabaseError):
+            _raw(sql, [event.pk], erasure=erasure)
+    # Erasing a person may clear the address and user agent, and nothing else.
+    _raw(
+        "UPDATE consent_consentevent SET ip = NULL, user_agent = '' WHERE id = %s",
+        [event.pk],
+        erasure=True,
+    )
+    kept = ConsentEvent.objects.get(pk=event.pk)
+    assert kept.ip is None and kept.user_agent == "" and kept.receipt == event.receipt
+
+
+def test_racing_first_signers_share_one_key(purposes):
+    require(connection.vendor == "postgresql", "PostgreSQL (concurrent connections)")
+    barrier = threading.Barrier(4)
+    kids: list[str] = []
+
+    def sign() -> None:
+        try:
+            barrier.wait()
+            kids.append(keys.active_key().kid)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=sign) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(kids) == 4 and len(set(kids)) == 1
+    assert ReceiptKey.objects.count() == 1
