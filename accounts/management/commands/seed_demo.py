@@ -23,6 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         lines = []
+        users: list[User] = []
         with transaction.atomic():
             for email, name, staff in DEMO_USERS:
                 password = secrets.token_urlsafe(12)
@@ -38,7 +39,30 @@ class Command(BaseCommand):
                     user=user, email=email, defaults={"verified": True, "primary": True}
                 )
                 lines.append((email, password, "staff: /admin/" if staff else "end user"))
+                users.append(user)
+            self._consent_demo(users)
         self.stdout.write("\nDemo users (passwords are new each run):")
         for email, password, role in lines:
             self.stdout.write(f"  {email:30} {password:20} {role}")
         self.stdout.write("Sign in at http://localhost:8000/accounts/login/\n")
+
+    def _consent_demo(self, users: list[User]) -> None:
+        """A first published version of the terms and the privacy policy (so sign-up asks for
+        them), accepted by the demo users. Publish a new version with "requires re-acceptance"
+        in the admin to see the re-acceptance page at the next visit."""
+        from consent import services as consent
+        from consent.models import PolicyDocument, PolicyVersion, Purpose
+
+        for key in ("terms", "privacy"):
+            document = PolicyDocument.objects.filter(key=key, organization__isnull=True).first()
+            if document is None or document.versions.published().exists():
+                continue
+            draft = PolicyVersion.objects.create(
+                document=document,
+                label="Demo 1",
+                content=f"{document.title} of this Gatehouse demo.\n\nNothing binding here.",
+            )
+            consent.publish_version(version=draft, actor=None, reason="seed_demo")
+        required = list(Purpose.objects.filter(required=True, organization__isnull=True))
+        for user in users:
+            consent.accept_pending(user=user, purposes=required)

@@ -9,11 +9,15 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from config import encryption
+from consent.models import ReceiptKey
 from sso.models import Connection
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt stored secrets (IdP client secrets, SP private keys) with the newest key."
+    help = (
+        "Re-encrypt stored secrets (IdP client secrets, SP private keys, consent receipt keys) "
+        "with the newest key."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         count = 0
@@ -36,4 +40,11 @@ class Command(BaseCommand):
                     ]
                 )
                 count += 1
-        self.stdout.write(f"Re-encrypted the secrets of {count} connection(s).")
+            keys = 0
+            for key in ReceiptKey.objects.select_for_update():
+                key.private_key_encrypted = encryption.reencrypt(key.private_key_encrypted)
+                key.save(update_fields=["private_key_encrypted"])
+                keys += 1
+        self.stdout.write(
+            f"Re-encrypted the secrets of {count} connection(s) and {keys} receipt key(s)."
+        )
