@@ -60,6 +60,9 @@ class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-m
     is_blocked = models.BooleanField(default=False)
     blocked_reason = models.TextField(blank=True)
     blocked_at = models.DateTimeField(null=True, blank=True)
+    # Set when the person's account was erased at their request (consent.erasure): the row
+    # stays as a tombstone so that audit events and consent evidence still point somewhere.
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     mfa_required = models.BooleanField(
         "MFA required",

@@ -388,6 +388,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.requeue_stalled_email",
         "schedule": 300.0,
     },
+    "run-due-erasures": {
+        "task": "consent.tasks.run_due_erasures",
+        "schedule": 600.0,
+    },
+    "expire-exports": {
+        "task": "consent.tasks.expire_exports",
+        "schedule": 3600.0,
+    },
+    "purge-erased-consent-evidence": {
+        "task": "consent.tasks.purge_erased_consent_evidence",
+        "schedule": 24 * 3600.0,
+    },
 }
 
 # --- Security ---------------------------------------------------------------------------------
@@ -464,6 +476,20 @@ GATEHOUSE_INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
 GATEHOUSE_DOMAIN_RECORD_PREFIX = "_gatehouse-challenge"
 GATEHOUSE_DNS_NAMESERVERS = env_list("DNS_NAMESERVERS", [])
 GATEHOUSE_DNS_TIMEOUT = float(env_int("DNS_TIMEOUT_SECONDS", 5))
+
+# --- Consent and privacy rights (consent/) ------------------------------------------------------
+
+# Days between a request to erase an account and the erasure (cancellable meanwhile). GDPR
+# gives a month to act on a request, so more than 30 is refused.
+GATEHOUSE_ERASURE_GRACE_DAYS = env_int("ERASURE_GRACE_DAYS", 14)
+if not 0 <= GATEHOUSE_ERASURE_GRACE_DAYS <= 30:
+    raise ImproperlyConfigured("ERASURE_GRACE_DAYS must be between 0 and 30.")
+# How long an export's single-use download link works, and the largest archive built.
+GATEHOUSE_EXPORT_LINK_HOURS = env_int("EXPORT_LINK_HOURS", 48)
+GATEHOUSE_EXPORT_MAX_BYTES = env_int("EXPORT_MAX_BYTES", 50 * 1024 * 1024)
+# How long an erased person's consent events (with no address or browser left) are kept as
+# evidence that consent was given: the operator's legal call. Three years by default.
+GATEHOUSE_CONSENT_EVIDENCE_DAYS = env_int("CONSENT_EVIDENCE_DAYS", 3 * 365)
 
 LOGGING = {
     "version": 1,

@@ -356,3 +356,82 @@ class ReceiptKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kid} ({self.status})"
+
+
+class DataSubjectRequest(models.Model):
+    """A person's request to export their data or to be erased, and how it was honoured. Kept
+    after erasure (with the tombstone account) as proof that the request was carried out."""
+
+    class Kind(models.TextChoices):
+        EXPORT = "export", "Export"
+        ERASURE = "erasure", "Erasure"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"  # export: waiting for the job
+        READY = "ready", "Ready to download"  # export
+        DOWNLOADED = "downloaded", "Downloaded"  # export
+        EXPIRED = "expired", "Expired"  # export: link unused in time
+        SCHEDULED = "scheduled", "Scheduled"  # erasure: in its grace period
+        ERASING = "erasing", "Erasing"  # erasure: the job has started
+        ON_HOLD = "on_hold", "On hold"  # erasure: blocked (sole owner of an organization)
+        CANCELLED = "cancelled", "Cancelled"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    class Via(models.TextChoices):
+        SELF = "self", "The person, signed in"
+        API = "api", "API"
+        SUPPORT = "support", "Support staff"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="data_requests"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    via = models.CharField(max_length=16, choices=Via.choices, default=Via.SELF)
+    requested_at = models.DateTimeField(default=timezone.now)
+    scheduled_for = models.DateTimeField(null=True, blank=True)  # erasure: end of grace period
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # Export: only the SHA-256 of the emailed link's token is kept, as for invitations.
+    download_token_hash = models.CharField(max_length=64, blank=True)
+    download_expires_at = models.DateTimeField(null=True, blank=True)
+    downloaded_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(kind="erasure", status__in=["scheduled", "erasing", "on_hold"]),
+                name="consent_one_open_erasure",
+            ),
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(kind="export", status__in=["pending", "ready"]),
+                name="consent_one_open_export",
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "status", "scheduled_for"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_status_display()})"
+
+
+class ExportArchive(models.Model):
+    """A built export: a zip, encrypted with ``config.encryption``, kept in the database (web
+    and worker nodes share no disk) until it is downloaded or its link expires."""
+
+    request = models.OneToOneField(
+        DataSubjectRequest, on_delete=models.CASCADE, related_name="archive"
+    )
+    data = models.BinaryField()
+    sha256 = models.CharField(max_length=64)  # of the zip before encryption
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Export archive ({self.size} bytes)"
