@@ -12,6 +12,8 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from consent import api as consent_api
+from consent.services import ConsentError
 from organizations import api as org_api
 from organizations.services import OrgError
 
@@ -48,6 +50,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if exc.audit is not None:
             exc.audit()
             exc.audit = None
+        return problem(exc.status, str(exc))
+    if isinstance(exc, ConsentError):
         return problem(exc.status, str(exc))
     if isinstance(exc, Http404):
         return problem(404, "Not found.")
@@ -86,6 +90,7 @@ _domain_verify = org_api.DomainViewSet.as_view({"post": "verify"})
 _policy = org_api.PolicyViewSet.as_view({"get": "list", "patch": "partial_update_policy"})
 
 ORG = "v1/organizations/<slug:org_slug>"
+SUBJECT = "v1/users/<uuid:user_id>"
 
 urlpatterns = [
     path("v1/organizations/", _org_list, name="organization-list"),
@@ -99,6 +104,43 @@ urlpatterns = [
     path(f"{ORG}/domains/<int:pk>/", _domain, name="domain-detail"),
     path(f"{ORG}/domains/<int:pk>/verify/", _domain_verify, name="domain-verify"),
     path(f"{ORG}/policy/", _policy, name="policy"),
+    # Consent: the person's own (the re-acceptance gate lets these through), then operators'.
+    path("v1/me/consents/", consent_api.MyConsentsView.as_view(), name="my-consents"),
+    path(
+        "v1/me/consent-events/",
+        consent_api.MyConsentEventsView.as_view(),
+        name="my-consent-events",
+    ),
+    path(
+        "v1/me/consent-events/<uuid:event_id>/receipt/",
+        consent_api.MyConsentReceiptView.as_view(),
+        name="my-consent-receipt",
+    ),
+    path(
+        "v1/consent/purposes/",
+        consent_api.PurposeCatalogueView.as_view(),
+        name="consent-purposes",
+    ),
+    path(
+        "v1/consent/do-not-sell/",
+        consent_api.DoNotSellView.as_view(),
+        name="consent-do-not-sell",
+    ),
+    path(
+        f"{SUBJECT}/consents/",
+        consent_api.SubjectConsentsView.as_view(),
+        name="user-consents",
+    ),
+    path(
+        f"{SUBJECT}/consent-events/",
+        consent_api.SubjectConsentEventsView.as_view(),
+        name="user-consent-events",
+    ),
+    path(
+        f"{SUBJECT}/consent-events/<uuid:event_id>/receipt/",
+        consent_api.SubjectConsentReceiptView.as_view(),
+        name="user-consent-receipt",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]
