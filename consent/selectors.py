@@ -10,12 +10,16 @@ from consent.models import ConsentEvent, ConsentState, Purpose
 from organizations.models import Membership
 
 
-def applicable_purposes(user: Any) -> QuerySet[Purpose]:
-    """Gatehouse-wide purposes and those of organizations the person is an active member of."""
+def purposes_in_scope(user: Any) -> QuerySet[Purpose]:
+    """Gatehouse-wide purposes and those of organizations the person is an active member of,
+    archived ones included."""
     orgs = Membership.objects.active().filter(user=user).values("organization_id")
-    return Purpose.objects.filter(archived=False).filter(
-        Q(organization__isnull=True) | Q(organization_id__in=orgs)
-    )
+    return Purpose.objects.filter(Q(organization__isnull=True) | Q(organization_id__in=orgs))
+
+
+def applicable_purposes(user: Any) -> QuerySet[Purpose]:
+    """The purposes in scope that are still asked for."""
+    return purposes_in_scope(user).filter(archived=False)
 
 
 def pending_required(user: Any) -> QuerySet[Purpose]:

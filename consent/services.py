@@ -131,10 +131,14 @@ def record_consent(
         raise ConsentError("Unknown method.")
     if method != Method.IMPORT and occurred_at is not None:
         raise ConsentError("Only an import may say when consent was given.")
+    if occurred_at is not None and occurred_at > timezone.now():
+        # It would outrank every real decision made before that date.
+        raise ConsentError("Consent cannot be dated in the future.")
+    # Whether it applies first: an archived purpose of someone else's organization is a 404 too.
+    if not selectors.purposes_in_scope(user).filter(pk=purpose.pk).exists():
+        raise ConsentError("No such purpose.", status=404)
     if purpose.archived:
         raise ConsentError("This purpose is no longer asked for.", status=409)
-    if not selectors.applicable_purposes(user).filter(pk=purpose.pk).exists():
-        raise ConsentError("No such purpose.", status=404)
     if decision == Decision.WITHDRAWN and purpose.required:
         raise ConsentError(
             "This one is required to use your account. To stop, delete the account instead.",

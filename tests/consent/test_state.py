@@ -13,7 +13,13 @@ from django.db.utils import DatabaseError
 from django.utils import timezone
 
 from consent import keys, selectors, services
-from consent.models import ConsentEvent, ConsentRecordIsAppendOnly, ConsentState, ReceiptKey
+from consent.models import (
+    ConsentEvent,
+    ConsentRecordIsAppendOnly,
+    ConsentState,
+    Purpose,
+    ReceiptKey,
+)
 from consent.signals import consent_changed
 from tests.conftest import require
 from tests.consent.conftest import publish
@@ -205,3 +211,31 @@ def test_racing_first_signers_share_one_key(purposes):
         t.join()
     assert len(kids) == 4 and len(set(kids)) == 1
     assert ReceiptKey.objects.count() == 1
+
+
+def test_an_import_cannot_be_dated_in_the_future(purposes):
+    with pytest.raises(services.ConsentError, match="future"):
+        services.record_consent(
+            user=UserFactory(),
+            purpose=purposes["analytics"],
+            decision="granted",
+            method="import",
+            occurred_at=timezone.now() + timedelta(days=30),
+        )
+    assert not ConsentEvent.objects.exists()
+
+
+def test_an_archived_purpose_of_another_organization_is_not_found(purposes):
+    from organizations import services as org_services
+
+    org = org_services.create_organization(actor=UserFactory(), name="Other", slug="other")
+    hidden = Purpose.objects.create(organization=org, key="old", name="Old", archived=True)
+    with pytest.raises(services.ConsentError) as refused:
+        services.record_consent(
+            user=UserFactory(), purpose=hidden, decision="granted", method="api"
+        )
+    assert refused.value.status == 404
+    own = Purpose.objects.create(key="retired", name="Retired", archived=True)
+    with pytest.raises(services.ConsentError) as archived:
+        services.record_consent(user=UserFactory(), purpose=own, decision="granted", method="api")
+    assert archived.value.status == 409
