@@ -10,12 +10,15 @@ from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts import services
 from accounts.forms import ReasonForm
 from accounts.mfa import policy
 from accounts.mfa import services as mfa_services
 from accounts.models import OutboundEmail, User
+from consent.models import ConsentState
 
 
 class EmailVerifiedFilter(admin.SimpleListFilter):
@@ -149,6 +152,31 @@ class NoSecretLookupsMixin:
         return super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
 
 
+class ConsentStateInline(admin.TabularInline):
+    """Where the user stands on each purpose now; the events behind it are one link away."""
+
+    model = ConsentState
+    fields = ("purpose", "granted", "version", "updated_at")
+    readonly_fields = fields
+    ordering = ("purpose__name",)
+    extra = 0
+    can_delete = False
+    verbose_name = "current consent"
+    verbose_name_plural = "current consents"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ConsentState]:
+        return super().get_queryset(request).select_related("purpose", "version__document")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 # Fields only a superuser may change, and only with an audit trail (see save_model).
 PRIVILEGE_FIELDS = ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")
 
@@ -178,7 +206,9 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         "is_blocked",
         "blocked_reason",
         "blocked_at",
+        "consent_history",
     )
+    inlines = (ConsentStateInline,)
     # The password hash is deliberately absent: support staff never see or set secrets here.
     fieldsets = (
         (None, {"fields": ("email", "display_name", "public_id")}),
@@ -194,6 +224,7 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         ),
         ("Staff", {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("date_joined", "last_login")}),
+        ("Consent", {"fields": ("consent_history",)}),
     )
     filter_horizontal = ("groups", "user_permissions")
 
@@ -219,6 +250,23 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
                     extra = f", {device.remaining()} unused"
                 lines.append(f"{policy.LABELS[kind]} “{device.name}”{extra} ({when})")
         return "; ".join(lines) or "None"
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        inlines = super().get_inline_instances(request, obj)
+        if request.method == "POST":
+            # The consent list is for reading and has nothing to save: leaving it out of a POST
+            # means saving a user never depends on its formset being posted back.
+            inlines = [i for i in inlines if not isinstance(i, ConsentStateInline)]
+        return inlines
+
+    @admin.display(description="Consent history")
+    def consent_history(self, obj: User) -> str:
+        if obj.pk is None:
+            return "-"
+        url = reverse("admin:consent_consentevent_changelist")
+        return format_html(
+            '<a href="{}?user__id__exact={}">Every consent event of this user</a>', url, obj.pk
+        )
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         services.record_staff_edit(
