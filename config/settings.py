@@ -388,17 +388,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.requeue_stalled_email",
         "schedule": 300.0,
     },
-    "run-due-erasures": {
-        "task": "consent.tasks.run_due_erasures",
-        "schedule": 600.0,
-    },
     "expire-exports": {
         "task": "consent.tasks.expire_exports",
         "schedule": 3600.0,
-    },
-    "purge-erased-consent-evidence": {
-        "task": "consent.tasks.purge_erased_consent_evidence",
-        "schedule": 24 * 3600.0,
     },
 }
 

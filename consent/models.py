@@ -68,6 +68,15 @@ class PolicyDocument(models.Model):
     def latest_published(self) -> PolicyVersion | None:
         return self.versions.published().order_by("-published_at", "-id").first()
 
+    def binding_version(self) -> PolicyVersion | None:
+        """The version everyone must have accepted: the latest published one that asked for
+        re-acceptance, else the first published."""
+        published = self.versions.published()
+        return (
+            published.filter(requires_reacceptance=True).order_by("-published_at", "-id").first()
+            or published.order_by("published_at", "id").first()
+        )
+
 
 class PublishedVersionIsImmutable(Exception):
     """Raised when code tries to change or delete a published policy version."""
@@ -212,6 +221,21 @@ class Purpose(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A purpose pointed at a document that already has published versions is bound by them
+        # at once (the latest that asked for re-acceptance, else the first), as if it had been
+        # there when they were published.
+        binding = self.document.binding_version() if self.document_id else None  # type: ignore[union-attr]
+        self.binding_version = binding
+        self.binding_published_at = binding.published_at if binding else None
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {
+                *kwargs["update_fields"],
+                "binding_version",
+                "binding_published_at",
+            }
+        super().save(*args, **kwargs)
 
     def current_version(self) -> PolicyVersion | None:
         return self.document.latest_published() if self.document_id else None  # type: ignore[union-attr]

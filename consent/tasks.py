@@ -1,7 +1,7 @@
-"""Background work for privacy rights: building exports, erasing accounts, and the sweeps that
-expire unused exports and purge old evidence of erased people. Each task checks the request's
-status under a row lock first, so running it twice (a retry, a second worker) does nothing more.
-The work itself lives in ``consent.export`` and ``consent.erasure``."""
+"""Background work for privacy rights: building exports and expiring unused ones. Each task
+checks the request's status under a row lock first, so running it twice (a retry, a second
+worker) does nothing more. The work itself lives in ``consent.export``. (Erasure's jobs come
+with ``consent.erasure``, not built yet: docs/issue-6-consent.md.)"""
 
 from __future__ import annotations
 
@@ -21,24 +21,3 @@ def expire_exports() -> int:
     from consent import export
 
     return export.expire()
-
-
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
-def erase_user(request_id: int) -> str:
-    from consent import erasure
-
-    return erasure.erase(request_id)
-
-
-@shared_task
-def run_due_erasures() -> int:
-    from consent import erasure
-
-    return erasure.queue_due()
-
-
-@shared_task
-def purge_erased_consent_evidence() -> int:
-    from consent import erasure
-
-    return erasure.purge_old_evidence()

@@ -121,3 +121,22 @@ def test_postgresql_refuses_a_hash_that_does_not_match_the_text(purposes):
         [hashlib.sha256(b"real text").hexdigest(), draft.pk],
     )
     assert PolicyVersion.objects.get(pk=draft.pk).is_published
+
+
+def test_a_purpose_added_to_an_already_published_document_is_bound_at_once(purposes):
+    from consent.models import Purpose
+
+    first = publish("terms")
+    publish("terms", reaccept=False)
+    major = publish("terms", reaccept=True)
+    publish("terms", reaccept=False)
+    late = Purpose.objects.create(key="terms-eu", name="EU terms", required=True)
+    assert late.binding_version is None
+    late.document = first.document
+    late.save()
+    late.refresh_from_db()
+    assert late.binding_version == major and late.binding_published_at == major.published_at
+    first_only = PolicyDocument.objects.create(key="dpa", title="DPA")
+    v1 = publish(first_only)
+    bound = Purpose.objects.create(key="dpa", name="DPA", required=True, document=first_only)
+    assert bound.binding_version == v1
