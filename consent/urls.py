@@ -1,6 +1,6 @@
 from django.urls import path
 
-from consent import views
+from consent import export_views, views
 
 app_name = "consent"
 
@@ -20,4 +20,13 @@ urlpatterns = [
         name="policy-text",
     ),
     path("consent/.well-known/jwks.json", views.jwks, name="jwks"),
+]
+
+urlpatterns += [
+    path("account/privacy/export/", export_views.request_export, name="export-request"),
+    path(
+        "account/privacy/exports/<uuid:public_id>/<str:token>/",
+        export_views.download,
+        name="export-download",
+    ),
 ]

@@ -1,0 +1,432 @@
+"""Data export: asked for on the privacy page, built by a task, announced by email, downloaded
+once from a page that spends nothing on GET. The zip holds every section and a verifying receipt
+per consent decision, and nobody else's data; the stored archive is encrypted; links are
+single-use, expire, and answer every misuse with the same 404."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from datetime import timedelta
+from types import SimpleNamespace
+from unittest import mock
+
+import pytest
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
+from allauth.usersessions.models import UserSession
+from django.core import mail
+from django.db import IntegrityError
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import OutboundEmail
+from audit.models import AuditEvent
+from consent import export, keys, receipts, services, tasks
+from consent.models import ConsentEvent, DataSubjectRequest, ExportArchive, Purpose
+from organizations.models import Membership
+from tests.accounts.mfa_helpers import enroll_totp, password_step, totp_now
+from tests.conftest import path_of
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+
+PRIVACY = "/account/privacy/"
+REQUEST = "/account/privacy/export/"
+
+PERSON_EMAIL = "pat@person.example"
+PERSON_ALT = "pat.alt@person.example"
+BYSTANDER_EMAIL = "bobby.bystander@else.example"
+BYSTANDER_NAME = "Bobby Bystanderson"
+BYSTANDER_IP = "198.51.100.7"
+BYSTANDER_UA = "BystanderBrowser/2.0"
+ATTACKER_IP = "203.0.113.66"
+ATTACKER_UA = "AttackerBrowser/6.6"
+
+SECTION_FILES = {f"{section.name}.json" for section in export.SECTIONS}
+
+
+def accept_required(user) -> None:
+    services.accept_pending(
+        user=user, purposes=list(Purpose.objects.filter(required=True, organization__isnull=True))
+    )
+
+
+def export_link() -> str:
+    [link] = [
+        path_of(url)
+        for url in re.findall(r"https?://[^\s\"'<>]+", mail.outbox[-1].body)
+        if "/account/privacy/exports/" in url
+    ]
+    return link
+
+
+def unzip(content: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def signed_in(user, **headers) -> Client:
+    """Signed in with the password: for an account without MFA that also counts as step-up."""
+    client = Client(**headers)
+    response = client.post("/accounts/login/", {"login": user.email, "password": DEFAULT_PASSWORD})
+    assert response.status_code == 302, response.content[:300]
+    return client
+
+
+@pytest.fixture
+def person(published):
+    pat = UserFactory(email=PERSON_EMAIL, display_name="Pat Person")
+    accept_required(pat)
+    return pat
+
+
+@pytest.fixture
+def client(person) -> Client:
+    return signed_in(person, HTTP_USER_AGENT="PatBrowser/1.0")
+
+
+@pytest.fixture
+def link(client, person) -> str:
+    mail.outbox.clear()
+    assert client.post(REQUEST)["Location"] == PRIVACY
+    return export_link()
+
+
+@pytest.fixture
+def world(published):
+    """Pat, with data in every section, and Bobby, a bystander who shares an organization with
+    Pat, invited Pat to it, changed Pat's role, and (from elsewhere) tried Pat's password."""
+    pat = UserFactory(email=PERSON_EMAIL, display_name="Pat Person")
+    EmailAddress.objects.create(user=pat, email=PERSON_ALT, verified=True, primary=False)
+    bobby = UserFactory(email=BYSTANDER_EMAIL, display_name=BYSTANDER_NAME)
+    accept_required(pat)
+    accept_required(bobby)
+
+    bystander = signed_in(bobby, HTTP_USER_AGENT=BYSTANDER_UA, REMOTE_ADDR=BYSTANDER_IP)
+    assert bystander.post("/orgs/", {"name": "Acme", "slug": "acme"})["Location"] == "/orgs/acme/"
+    mail.outbox.clear()
+    invited = bystander.post("/orgs/acme/invitations/", {"email": PERSON_EMAIL, "role": "member"})
+    assert invited.status_code == 302
+    [invitation] = mail.outbox
+    invitation_link = re.search(r"https?://[^/\s]+(/invitations/[^/\s]+/)", invitation.body)[1]
+
+    stranger = Client(HTTP_USER_AGENT=ATTACKER_UA, REMOTE_ADDR=ATTACKER_IP)
+    stranger.post("/accounts/login/", {"login": PERSON_EMAIL, "password": "not the password"})
+
+    device = enroll_totp(pat, "Pat's phone")
+    SocialAccount.objects.create(
+        user=pat, provider="acme-idp", uid="pat-1234", extra_data={"given_name": "Pat"}
+    )
+    client = Client(HTTP_USER_AGENT="PatBrowser/1.0")
+    password_step(client, pat)
+    second = client.post("/accounts/2fa/", {"kind": "totp", "code": totp_now(device)})
+    assert second.status_code == 302 and client.session.get("_auth_user_id") == str(pat.pk)
+
+    assert client.get(invitation_link)["Location"] == "/invitations/accept/"
+    assert client.post("/invitations/accept/")["Location"] == "/orgs/acme/"
+    membership = Membership.objects.get(user=pat, organization__slug="acme")
+    role = bystander.post(f"/orgs/acme/members/{membership.pk}/role/", {"role": "admin"})
+    assert role.status_code == 302
+
+    marketing = Purpose.objects.get(key="marketing_email", organization__isnull=True)
+    decided = client.post(
+        "/account/privacy/decide/", {"purpose": str(marketing.public_id), "decision": "granted"}
+    )
+    assert decided.status_code == 302
+    return SimpleNamespace(person=pat, bystander=bobby, client=client, device=device)
+
+
+# --- The whole path ------------------------------------------------------------------------------
+
+
+def test_request_email_confirm_page_and_download_of_every_section(world):
+    pat, client = world.person, world.client
+    mail.outbox.clear()
+
+    response = client.post(REQUEST)
+
+    assert response["Location"] == PRIVACY
+    [message] = mail.outbox
+    assert message.to == [PERSON_EMAIL]
+    assert "expires" in message.body
+    link = export_link()
+    request = DataSubjectRequest.objects.get(user=pat, kind="export")
+    assert request.status == "ready" and request.download_token_hash
+    assert link.split("/")[-2] not in request.download_token_hash, "only the hash is stored"
+    assert AuditEvent.objects.filter(action="privacy.export_requested", actor=pat).exists()
+    assert AuditEvent.objects.filter(action="privacy.export_ready").exists()
+    assert 'id="export-status"' in client.get(PRIVACY).content.decode()
+
+    # A mail scanner (or the person) may open the link any number of times: nothing is spent.
+    for _ in range(2):
+        page = client.get(link)
+        assert page.status_code == 200
+        assert b'id="export-download"' in page.content
+    request.refresh_from_db()
+    assert request.status == "ready" and request.downloaded_at is None
+
+    download = client.post(link)
+
+    assert download.status_code == 200
+    assert download["Content-Type"] == "application/zip"
+    assert re.fullmatch(
+        r'attachment; filename="gatehouse-export-\d{4}-\d{2}-\d{2}\.zip"',
+        download["Content-Disposition"],
+    )
+    files = unzip(download.content)
+    request.refresh_from_db()
+    assert request.status == "downloaded" and request.downloaded_at is not None
+    assert not ExportArchive.objects.exists(), "Gatehouse's copy is gone once downloaded"
+    assert AuditEvent.objects.filter(action="privacy.export_downloaded", actor=pat).exists()
+
+    # The manifest vouches for every other file.
+    manifest = json.loads(files["manifest.json"])
+    assert manifest["subject"] == str(pat.public_id)
+    assert manifest["format_version"] == export.FORMAT_VERSION and manifest["generated_at"]
+    assert set(manifest["files"]) == set(files) - {"manifest.json"}
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256(files[name]).hexdigest() == digest, name
+    assert {"README.txt", *SECTION_FILES} <= set(files)
+
+    # One receipt per consent decision, each verifying against the published keys.
+    events = ConsentEvent.objects.filter(user=pat)
+    assert events.count() >= 3
+    jwks = keys.jwks()
+    for event in events:
+        claims = receipts.verify(files[f"receipts/{event.public_id}.jwt"].decode(), jwks)
+        assert claims["jti"] == str(event.public_id) and claims["sub"] == str(pat.public_id)
+    assert len([n for n in files if n.startswith("receipts/")]) == events.count()
+
+    data = {name[:-5]: json.loads(files[name]) for name in SECTION_FILES}
+    assert data["user"]["email"] == PERSON_EMAIL and data["user"]["display_name"] == "Pat Person"
+    assert {a["email"] for a in data["email_addresses"]} == {PERSON_EMAIL, PERSON_ALT}
+    [membership] = data["memberships"]
+    assert membership["organization"] == {"name": "Acme", "slug": "acme"}
+    assert membership["role"] == "admin" and membership["source"] == "invitation"
+    [invitation] = data["invitations"]
+    assert invitation["state"] == "accepted" and invitation["organization"]["slug"] == "acme"
+    assert "token_hash" not in invitation and "invited_by" not in invitation
+    assert data["sessions"] and all("session_key" not in s for s in data["sessions"])
+    assert {"ip", "user_agent", "created_at", "last_seen_at"} <= set(data["sessions"][0])
+    assert {(d["kind"], d["name"]) for d in data["mfa_devices"]} == {("totp", "Pat's phone")}
+    [identity] = data["linked_identities"]
+    assert identity["uid"] == "pat-1234" and identity["extra_data"] == {"given_name": "Pat"}
+    assert {e["purpose"]["key"] for e in data["consent"]["events"]} >= {
+        "terms",
+        "privacy",
+        "marketing_email",
+    }
+    assert any(s["purpose"]["key"] == "marketing_email" for s in data["consent"]["current"])
+    assert [r["kind"] for r in data["data_requests"]] == ["export"]
+    assert {e["template"] for e in data["outbound_email"]} >= {"organizations/email/invitation"}
+    assert all("text_body" not in e and "html_body" not in e for e in data["outbound_email"])
+    actions = {e["action"] for e in data["audit_events"]}
+    assert {"login.failed", "org.member_role_changed", "privacy.export_requested"} <= actions
+
+    # Events others performed say what happened, not who did it or from where.
+    [failed] = [e for e in data["audit_events"] if e["action"] == "login.failed"]
+    assert failed["actor"] == export.SIGNING_IN_AS_YOU and failed["ip"] is None
+    assert failed["user_agent"] == ""
+    [role] = [e for e in data["audit_events"] if e["action"] == "org.member_role_changed"]
+    assert role["actor"] == "organization admin" and role["ip"] is None
+    mine = [e for e in data["audit_events"] if e["actor"] == "you"]
+    assert mine and any(e["user_agent"] == "PatBrowser/1.0" for e in mine)
+
+    # Nothing of the bystander's anywhere: not their address, name, id, address or browser.
+    everything = b"\n".join(files.values()).decode()
+    for secret in (
+        BYSTANDER_EMAIL,
+        BYSTANDER_NAME,
+        "Bobby",
+        str(world.bystander.public_id),
+        BYSTANDER_IP,
+        BYSTANDER_UA,
+        ATTACKER_IP,
+        ATTACKER_UA,
+    ):
+        assert secret not in everything, secret
+    for event in ConsentEvent.objects.filter(user=world.bystander):
+        assert str(event.public_id) not in everything
+    # Nor any factor secret.
+    assert world.device.key not in everything
+
+
+def test_the_zip_is_encrypted_at_rest(client, person, link):
+    archive = ExportArchive.objects.get(request__user=person)
+    stored = bytes(archive.data)
+    assert PERSON_EMAIL.encode() not in stored
+    assert b"PK\x03\x04" not in stored
+    plain = export.decrypt_archive(stored)
+    assert plain.startswith(b"PK\x03\x04")
+    assert hashlib.sha256(plain).hexdigest() == archive.sha256 and archive.size == len(plain)
+
+
+# --- Single use, and the same 404 for every misuse ---------------------------------------------
+
+
+def test_the_link_works_once(client, link):
+    assert client.post(link).status_code == 200
+    assert client.post(link).status_code == 404
+    assert client.get(link).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["wrong-token", "x" * 500, "%00", "..", "a%2Fb", "<script>", "' OR 1=1 --"],
+)
+def test_a_wrong_or_malformed_token_is_a_404_and_spends_nothing(client, person, link, token):
+    public_id = link.split("/")[-3]
+    bad = f"/account/privacy/exports/{public_id}/{token}/"
+    assert client.get(bad).status_code == 404
+    assert client.post(bad).status_code == 404
+    request = DataSubjectRequest.objects.get(user=person, kind="export")
+    assert request.status == "ready" and request.downloaded_at is None
+    assert client.post(link).status_code == 200
+
+
+def test_a_malformed_request_id_is_a_404(client, link):
+    token = link.split("/")[-2]
+    assert client.get(f"/account/privacy/exports/not-a-uuid/{token}/").status_code == 404
+    assert client.post(f"/account/privacy/exports/{'0' * 32}/{token}/").status_code == 404
+
+
+def test_someone_else_signed_in_gets_the_same_404_and_spends_nothing(client, person, link):
+    someone = UserFactory(email="other@else.example")
+    accept_required(someone)
+    other = signed_in(someone)
+    assert other.get(link).status_code == 404
+    assert other.post(link).status_code == 404
+    assert DataSubjectRequest.objects.get(user=person).downloaded_at is None
+    assert ExportArchive.objects.count() == 1
+    assert client.post(link).status_code == 200
+
+
+def test_an_expired_link_is_a_404(client, person, link):
+    DataSubjectRequest.objects.filter(user=person).update(
+        download_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert client.get(link).status_code == 404
+    assert client.post(link).status_code == 404
+    assert DataSubjectRequest.objects.get(user=person).downloaded_at is None
+
+
+def test_signed_out_the_link_asks_to_sign_in_first(link):
+    response = Client().get(link)
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_without_a_recent_sign_in_the_link_asks_to_step_up_and_spends_nothing(person, link):
+    stale = Client()
+    stale.force_login(person)  # a session with no recent authentication on record
+    for method in (stale.get, stale.post):
+        response = method(link)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/account/security/verify/")
+    assert DataSubjectRequest.objects.get(user=person).status == "ready"
+
+
+# --- Requests, retries, limits, expiry ---------------------------------------------------------
+
+
+def test_one_open_export_at_a_time(client, person, link):
+    mail.outbox.clear()
+    assert client.post(REQUEST)["Location"] == PRIVACY
+    assert DataSubjectRequest.objects.filter(user=person, kind="export").count() == 1
+    assert mail.outbox == []
+
+
+def test_a_concurrent_request_that_loses_the_race_gets_the_open_one(person):
+    mail.outbox.clear()
+    first = export.request_export(user=person)
+    with mock.patch.object(export, "_open_export", side_effect=[None, first]):
+        second = export.request_export(user=person)
+    assert second.pk == first.pk
+    assert DataSubjectRequest.objects.filter(user=person).count() == 1
+    with (
+        mock.patch.object(export, "_open_export", return_value=None),
+        pytest.raises(IntegrityError),
+    ):
+        export.request_export(user=person)
+
+
+def test_running_the_task_twice_builds_one_archive_and_sends_one_email(person, link):
+    request = DataSubjectRequest.objects.get(user=person)
+    assert tasks.build_export(request.pk) == "skipped"
+    assert tasks.build_export.delay(request.pk).get() == "skipped"
+    assert ExportArchive.objects.count() == 1
+    assert OutboundEmail.objects.filter(template=export.EMAIL_TEMPLATE).count() == 1
+    assert tasks.build_export(987654) == "skipped"
+
+
+def test_at_most_three_requests_a_day(client, person):
+    for _ in range(export.REQUESTS_PER_DAY):
+        assert client.post(REQUEST)["Location"] == PRIVACY
+        DataSubjectRequest.objects.filter(user=person, status="ready").update(status="downloaded")
+
+    refused = client.post(REQUEST, follow=True)
+
+    assert "3 times a day" in refused.content.decode()
+    assert DataSubjectRequest.objects.filter(user=person).count() == export.REQUESTS_PER_DAY
+    # A day later it works again.
+    DataSubjectRequest.objects.filter(user=person).update(
+        requested_at=timezone.now() - timedelta(days=1, minutes=1)
+    )
+    assert client.post(REQUEST)["Location"] == PRIVACY
+    assert DataSubjectRequest.objects.filter(user=person, status="ready").count() == 1
+
+
+def test_expire_flips_the_status_and_deletes_the_archive(client, person, link):
+    request = DataSubjectRequest.objects.get(user=person)
+    assert tasks.expire_exports() == 0
+    DataSubjectRequest.objects.filter(pk=request.pk).update(
+        download_expires_at=timezone.now() - timedelta(minutes=1)
+    )
+
+    assert tasks.expire_exports() == 1
+
+    request.refresh_from_db()
+    assert request.status == "expired"
+    assert not ExportArchive.objects.exists()
+    assert client.get(link).status_code == 404
+    assert export.expire() == 0
+
+
+def test_a_link_that_ran_out_does_not_block_a_new_request(client, person, link):
+    DataSubjectRequest.objects.filter(user=person).update(
+        download_expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    mail.outbox.clear()
+    assert client.post(REQUEST)["Location"] == PRIVACY
+    statuses = sorted(
+        DataSubjectRequest.objects.filter(user=person).values_list("status", flat=True)
+    )
+    assert statuses == ["expired", "ready"]
+    assert len(mail.outbox) == 1 and ExportArchive.objects.count() == 1
+
+
+def test_an_archive_over_the_size_limit_is_refused(settings, client, person):
+    settings.GATEHOUSE_EXPORT_MAX_BYTES = 100
+    mail.outbox.clear()
+    client.post(REQUEST)
+    request = DataSubjectRequest.objects.get(user=person)
+    assert request.status == "failed" and "size limit" in request.last_error
+    assert not ExportArchive.objects.exists()
+    assert mail.outbox == []
+    # A failed export does not hold the one open slot.
+    settings.GATEHOUSE_EXPORT_MAX_BYTES = 50 * 1024 * 1024
+    client.post(REQUEST)
+    assert DataSubjectRequest.objects.filter(user=person, status="ready").count() == 1
+
+
+def test_requesting_needs_a_post_and_a_signed_in_person(client):
+    assert client.get(REQUEST).status_code == 405
+    response = Client().post(REQUEST)
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert not DataSubjectRequest.objects.exists()
+
+
+def test_sessions_rows_exist_for_the_person(client, person):
+    # The sessions section has something to export for anyone signed in.
+    assert UserSession.objects.filter(user=person).exists()
