@@ -18,8 +18,10 @@ import pytest
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from allauth.usersessions.models import UserSession
+from django.apps import apps
+from django.conf import settings
 from django.core import mail
-from django.db import IntegrityError
+from django.db import IntegrityError, models
 from django.test import Client
 from django.utils import timezone
 
@@ -43,6 +45,7 @@ BYSTANDER_IP = "198.51.100.7"
 BYSTANDER_UA = "BystanderBrowser/2.0"
 ATTACKER_IP = "203.0.113.66"
 ATTACKER_UA = "AttackerBrowser/6.6"
+FRIEND_EMAIL = "friend.of.pat@else.example"
 
 SECTION_FILES = {f"{section.name}.json" for section in export.SECTIONS}
 
@@ -129,6 +132,14 @@ def world(published):
     membership = Membership.objects.get(user=pat, organization__slug="acme")
     role = bystander.post(f"/orgs/acme/members/{membership.pk}/role/", {"role": "admin"})
     assert role.status_code == 302
+
+    # Now an admin, Pat invites a friend: the friend's address is not Pat's to export.
+    assert (
+        client.post(
+            "/orgs/acme/invitations/", {"email": FRIEND_EMAIL, "role": "member"}
+        ).status_code
+        == 302
+    )
 
     marketing = Purpose.objects.get(key="marketing_email", organization__isnull=True)
     decided = client.post(
@@ -223,7 +234,12 @@ def test_request_email_confirm_page_and_download_of_every_section(world):
     assert {e["template"] for e in data["outbound_email"]} >= {"organizations/email/invitation"}
     assert all("text_body" not in e and "html_body" not in e for e in data["outbound_email"])
     actions = {e["action"] for e in data["audit_events"]}
-    assert {"login.failed", "org.member_role_changed", "privacy.export_requested"} <= actions
+    assert {
+        "login.failed",
+        "org.member_role_changed",
+        "org.invitation_sent",
+        "privacy.export_requested",
+    } <= actions
 
     # Events others performed say what happened, not who did it or from where.
     [failed] = [e for e in data["audit_events"] if e["action"] == "login.failed"]
@@ -245,12 +261,33 @@ def test_request_email_confirm_page_and_download_of_every_section(world):
         BYSTANDER_UA,
         ATTACKER_IP,
         ATTACKER_UA,
+        FRIEND_EMAIL,
     ):
         assert secret not in everything, secret
     for event in ConsentEvent.objects.filter(user=world.bystander):
         assert str(event.public_id) not in everything
     # Nor any factor secret.
     assert world.device.key not in everything
+
+
+def test_every_model_holding_a_persons_data_is_exported_or_excluded_on_purpose():
+    """A new model that points at a user, or keeps an email address, must join a section of
+    the export (and so the erasure that walks the same list) or say why it stays out."""
+    covered = {label for section in export.SECTIONS for label in section.covers}
+    assert not covered & set(export.NOT_EXPORTED)
+    user_model = apps.get_model(settings.AUTH_USER_MODEL)
+    missing = []
+    for model in apps.get_models(include_auto_created=True):
+        points_at_user = any(
+            field.is_relation and field.related_model is user_model
+            for field in model._meta.concrete_fields
+        )
+        has_address = any(isinstance(f, models.EmailField) for f in model._meta.concrete_fields)
+        if (points_at_user or has_address or model is user_model) and (
+            model._meta.label not in covered | set(export.NOT_EXPORTED)
+        ):
+            missing.append(model._meta.label)
+    assert missing == []
 
 
 def test_the_zip_is_encrypted_at_rest(client, person, link):
@@ -349,6 +386,23 @@ def test_a_concurrent_request_that_loses_the_race_gets_the_open_one(person):
         pytest.raises(IntegrityError),
     ):
         export.request_export(user=person)
+
+
+def test_a_request_whose_build_was_lost_gives_way_to_a_new_one(person):
+    with mock.patch.object(tasks.build_export, "delay"):  # the broker loses the task
+        lost = export.request_export(user=person)
+    assert export.request_export(user=person).pk == lost.pk, "still pending: the same one"
+    DataSubjectRequest.objects.filter(pk=lost.pk).update(
+        requested_at=timezone.now() - export.STALE_AFTER - timedelta(minutes=1)
+    )
+
+    fresh = export.request_export(user=person)
+
+    assert fresh.pk != lost.pk
+    lost.refresh_from_db()
+    assert lost.status == "failed" and lost.last_error == "never built"
+    fresh.refresh_from_db()
+    assert fresh.status == "ready"
 
 
 def test_running_the_task_twice_builds_one_archive_and_sends_one_email(person, link):
