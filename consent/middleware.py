@@ -5,8 +5,10 @@ the version was published or after.
 
 It runs in ``process_view`` right after the MFA enrollment gate, so someone who must also set up
 a second factor does that first: the MFA pages pass here only while that gate applies to them.
-Logging out always works. Under /api/ the answer is a 403 problem, except for the person's own
-consent endpoints, which a single-page app needs to show and accept the terms.
+Logging out always works, and so do the pages of the person's privacy rights (their consents,
+receipts and data export): the terms gate the product, not the right to leave it. Under /api/
+the answer is a 403 problem, except for the person's own consent endpoints, which a
+single-page app needs to show and accept the terms.
 """
 
 from __future__ import annotations
@@ -32,6 +34,20 @@ ALLOWED_URL_NAMES = {
     "healthz",
     "readyz",
 }
+# A person's privacy rights do not wait on accepting new terms: someone who would rather leave
+# can still see and withdraw their consents, download receipts and export their data (with the
+# step-up the download asks for). Nothing else of the product is reachable from these pages.
+PRIVACY_RIGHTS_URL_NAMES = {
+    "consent:privacy",
+    "consent:decide",
+    "consent:receipt",
+    "consent:export-request",
+    "consent:export-download",
+    "mfa:stepup",
+    "mfa:stepup-email",
+    "mfa:stepup-passkey-begin",
+    "mfa:stepup-passkey-complete",
+}
 # The person's own consent endpoints: what an app needs to show and accept the terms.
 ALLOWED_API_PREFIXES = ("/api/v1/me/consents/", "/api/v1/me/consent-events/")
 _NOTED = "gatehouse_consent_required_noted"
@@ -56,7 +72,9 @@ class ConsentRequiredMiddleware:
             return None
         match = request.resolver_match
         name = match.view_name if match else ""
-        if name in ALLOWED_URL_NAMES or request.path.startswith("/static/"):
+        if name in ALLOWED_URL_NAMES or name in PRIVACY_RIGHTS_URL_NAMES:
+            return None
+        if request.path.startswith("/static/"):
             return None
         if request.path.startswith(ALLOWED_API_PREFIXES):
             return None

@@ -56,7 +56,7 @@ def test_sign_up_with_consents_then_reaccept_then_withdraw(
     assert "/account/privacy/accept/" in page.url
     assert "We now explain refunds." in page.content()
     page.screenshot(path=str(OUTPUT / "consent-reaccept.png"), full_page=True)
-    for elsewhere in ("/account/", "/account/security/", "/orgs/", "/account/privacy/"):
+    for elsewhere in ("/account/", "/account/security/", "/orgs/", "/account/email/"):
         page.goto(f"{base}{elsewhere}")
         assert "/account/privacy/accept/" in page.url, elsewhere
 
