@@ -173,17 +173,6 @@ class PurposeAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
             readonly += ("key", "organization")
         return readonly
 
-    def save_model(self, request: HttpRequest, obj: Purpose, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        if obj.document_id and not obj.binding_version_id and obj.document.latest_published():  # type: ignore[union-attr]
-            self.message_user(
-                request,
-                "This purpose's document was already published before the purpose pointed to "
-                "it: nobody is asked for it until the next version that requires "
-                "re-acceptance is published.",
-                messages.WARNING,
-            )
-
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Consent history points at its purpose for good: archive it instead.
         return False

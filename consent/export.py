@@ -161,10 +161,16 @@ class Section(NamedTuple):
 
 
 def addresses_of(user: User) -> list[str]:
-    """Every address the person holds (the login address first)."""
-    found = [user.email, *EmailAddress.objects.filter(user=user).values_list("email", flat=True)]
+    """The addresses the person has proven they hold (the login address first). An address
+    added but never verified proves nothing: matching on it would hand anyone who typed a
+    stranger's address that stranger's invitations, emails and failed logins."""
+    verified = list(
+        EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
+    )
+    proven = {address.lower() for address in verified}
+    found = [user.email] if (user.email or "").lower() in proven else []
     seen: dict[str, str] = {}
-    for address in found:
+    for address in [*found, *verified]:
         if address:
             seen.setdefault(address.lower(), address)
     return list(seen.values())
@@ -394,7 +400,11 @@ def _audit_events(user: User) -> list[dict[str, Any]]:
                 else "",
                 "ip": event.ip if own else None,
                 "user_agent": event.user_agent if own else "",
-                "data": redact(event.data),
+                # What someone did to another person (a block reason, their new name) is that
+                # person's data, not this one's: only events about them or their own context.
+                "data": redact(event.data)
+                if about_them or event.target_type in ("", "organization")
+                else {},
             }
         )
     return exported

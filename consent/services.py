@@ -238,9 +238,22 @@ def record_signup(*, user: User, purposes: list[Purpose], ticked: set[int]) -> l
 
 
 @transaction.atomic
-def accept_pending(*, user: User, purposes: list[Purpose]) -> list[ConsentEvent]:
-    """The re-acceptance page: accept every purpose still owed."""
+def accept_pending(
+    *,
+    user: User,
+    purposes: list[Purpose],
+    shown: dict[int, PolicyVersion | None] | None = None,
+) -> list[ConsentEvent]:
+    """The re-acceptance page: accept every purpose still owed. ``shown`` maps each purpose to
+    the version the page showed: if a newer one was published meanwhile, nothing is recorded
+    (409), because nobody may be taken to accept a text they were not shown."""
     return [
-        record_consent(user=user, purpose=p, decision=Decision.GRANTED, method=Method.RECONSENT)[0]
+        record_consent(
+            user=user,
+            purpose=p,
+            decision=Decision.GRANTED,
+            method=Method.RECONSENT,
+            version=(shown or {}).get(p.pk),
+        )[0]
         for p in purposes
     ]

@@ -174,6 +174,21 @@ def safe_next(request: HttpRequest, raw: str | None) -> str:
     return reverse("selfservice:profile")
 
 
+def _shown_versions(request: HttpRequest, pending: list[Purpose]) -> dict[int, Any]:
+    """The version of each purpose the page showed (a hidden field beside each box)."""
+    shown: dict[int, Any] = {}
+    for purpose in pending:
+        raw = request.POST.get(f"version_{purpose.public_id}", "")
+        version = (
+            PolicyVersion.objects.filter(pk=int(raw), document_id=purpose.document_id).first()
+            if raw.isascii() and raw.isdigit() and len(raw) < 19
+            else None
+        )
+        # A missing or foreign version id is a page that did not say what it showed: refuse.
+        shown[purpose.pk] = version or PolicyVersion(pk=0)
+    return shown
+
+
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
@@ -188,12 +203,20 @@ def accept(request: HttpRequest) -> HttpResponse:
     missing: list[Purpose] = []
     if request.method == "POST":
         missing = [p for p in pending if request.POST.get(f"accept_{p.public_id}") != "on"]
+        shown = _shown_versions(request, pending)
         if not missing:
-            services.accept_pending(user=user, purposes=pending)
-            request.session.pop(_NOTED, None)  # a later version is on record again
-            messages.success(request, "Thank you. You can carry on.")
-            return redirect(next_url)
-        status = 400
+            try:
+                services.accept_pending(user=user, purposes=pending, shown=shown)
+            except services.ConsentError:
+                # A newer version was published while the page was open: show that one.
+                messages.error(request, "This changed while you were reading. Please review it.")
+                status = 409
+            else:
+                request.session.pop(_NOTED, None)  # a later version is on record again
+                messages.success(request, "Thank you. You can carry on.")
+                return redirect(next_url)
+        else:
+            status = 400
     items = [
         {"purpose": p, "version": p.current_version(), "missing": p in missing} for p in pending
     ]

@@ -484,3 +484,44 @@ def test_requesting_needs_a_post_and_a_signed_in_person(client):
 def test_sessions_rows_exist_for_the_person(client, person):
     # The sessions section has something to export for anyone signed in.
     assert UserSession.objects.filter(user=person).exists()
+
+
+def everything_in(archive: bytes) -> str:
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        return "\n".join(z.read(name).decode() for name in z.namelist())
+
+
+def test_an_unverified_address_brings_in_nothing_of_its_real_owner():
+    """Anyone can add a stranger's address and leave it unverified: the export matches only
+    addresses the person proved, so the stranger's failed logins and mail stay out."""
+    mallory = UserFactory(email="mallory@example.com")
+    EmailAddress.objects.create(user=mallory, email="victim@corp.example", verified=False)
+    Client().post("/accounts/login/", {"login": "victim@corp.example", "password": "wrong-1"})
+    OutboundEmail.objects.create(to="victim@corp.example", subject="Secret", template="x")
+    assert export.addresses_of(mallory) == ["mallory@example.com"]
+    with zipfile.ZipFile(io.BytesIO(export.build_zip(mallory))) as z:
+        files = {name: z.read(name).decode() for name in z.namelist()}
+    # Her own address rows list what she added (unverified); nothing else names it.
+    holding = sorted(name for name, text in files.items() if "victim@corp.example" in text)
+    assert len(holding) == 1 and "email" in holding[0], holding
+    everything = "\n".join(files.values())
+    assert "Secret" not in everything and "login.failed" not in everything
+
+
+def test_what_someone_did_to_another_person_leaves_that_persons_details_out():
+    from accounts.services import update_profile
+    from audit.actions import Action
+    from audit.services import record
+
+    staff = UserFactory(email="agent@example.com", is_staff=True)
+    carol = UserFactory(email="carol@example.com")
+    update_profile(user=carol, display_name="Carol Confidential")
+    record(
+        Action.USER_BLOCKED,
+        actor=staff,
+        target=carol,
+        data={"reason": "chargeback fraud, phone 555-0100"},
+    )
+    text = everything_in(export.build_zip(staff))
+    assert "user.blocked" in text  # the event is there, what it says about Carol is not
+    assert "chargeback" not in text and "Carol Confidential" not in text

@@ -122,7 +122,14 @@ def test_accepting_lets_the_person_carry_on_where_they_were_going(accepted):
     assert refused.status_code == 400
     assert client.get("/account/").status_code == 302
 
-    done = client.post(ACCEPT, {"next": "/account/sessions/", f"accept_{terms.public_id}": "on"})
+    done = client.post(
+        ACCEPT,
+        {
+            "next": "/account/sessions/",
+            f"accept_{terms.public_id}": "on",
+            f"version_{terms.public_id}": new_terms.pk,
+        },
+    )
     assert done.status_code == 302 and done["Location"] == "/account/sessions/"
     assert client.get("/account/").status_code == 200
     event = person.consent_events.get(version=new_terms)
@@ -135,7 +142,12 @@ def test_next_cannot_lead_off_site(accepted):
     publish("terms", reaccept=True)
     terms = Purpose.objects.get(key="terms", organization__isnull=True)
     response = client.post(
-        ACCEPT, {"next": "https://evil.example/steal", f"accept_{terms.public_id}": "on"}
+        ACCEPT,
+        {
+            "next": "https://evil.example/steal",
+            f"accept_{terms.public_id}": "on",
+            f"version_{terms.public_id}": terms.current_version().pk,
+        },
     )
     assert response.status_code == 302 and response["Location"] == "/account/"
 
@@ -228,3 +240,25 @@ def test_privacy_rights_stay_open_while_the_gate_holds(accepted, purposes):
     assert not person.consent_states.get(purpose=purposes["marketing_email"]).granted
     asked = client.post("/account/privacy/export/")
     assert asked.status_code == 302 and person.data_requests.filter(kind="export").exists()
+
+
+def test_a_version_published_while_the_page_was_open_is_not_taken_as_accepted(accepted):
+    person, client = accepted
+    shown = publish("terms", reaccept=True)
+    terms = Purpose.objects.get(key="terms", organization__isnull=True)
+    page = client.get(ACCEPT)
+    assert f'name="version_{terms.public_id}" value="{shown.pk}"'.encode() in page.content
+    newer = publish("terms", reaccept=True, summary="Changed again.")
+
+    stale = client.post(
+        ACCEPT, {f"accept_{terms.public_id}": "on", f"version_{terms.public_id}": shown.pk}
+    )
+    assert stale.status_code == 409 and b"Changed again." in stale.content
+    assert not person.consent_events.filter(version__in=[shown, newer]).exists()
+    missing = client.post(ACCEPT, {f"accept_{terms.public_id}": "on"})
+    assert missing.status_code == 409
+    done = client.post(
+        ACCEPT, {f"accept_{terms.public_id}": "on", f"version_{terms.public_id}": newer.pk}
+    )
+    assert done.status_code == 302
+    assert person.consent_events.get(version=newer).method == "reconsent"
