@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 from allauth.account.models import EmailAddress
+from allauth.core import context as allauth_context
 from allauth.usersessions.models import UserSession
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.db import transaction
@@ -43,6 +47,21 @@ def _clean_reason(reason: str) -> str:
 
 
 # --- Email ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def outside_a_request() -> Iterator[None]:
+    """For emails sent from a job: allauth's mail rendering reads the current request (for the
+    site's name and links), and a worker has none, so stand in one for PUBLIC_URL."""
+    parts = urlsplit(settings.GATEHOUSE_PUBLIC_URL)
+    request = HttpRequest()
+    request.META["HTTP_HOST"] = parts.netloc
+    request.META["SERVER_PORT"] = str(parts.port or (443 if parts.scheme == "https" else 80))
+    if parts.scheme == "https":
+        request.META["HTTP_X_FORWARDED_PROTO"] = "https"
+        request.META["wsgi.url_scheme"] = "https"
+    with allauth_context.request_context(request):
+        yield
 
 
 def queue_email(*, template: str, message: EmailMessage) -> OutboundEmail:

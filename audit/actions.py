@@ -106,6 +106,10 @@ class Action(models.TextChoices):
         "Asked to accept a new policy version before continuing",
     )
     CONSENT_POLICY_PUBLISHED = "consent.policy_published", "Policy version published"
+    CONSENT_CATALOGUE_CHANGED = (
+        "consent.catalogue_changed",
+        "Consent purpose, policy document or draft changed",
+    )
     CONSENT_RECEIPT_KEY_ROTATED = "consent.receipt_key_rotated", "Consent receipt key rotated"
     PRIVACY_EXPORT_REQUESTED = "privacy.export_requested", "Data export requested"
     PRIVACY_EXPORT_READY = "privacy.export_ready", "Data export ready"

@@ -47,6 +47,19 @@ def decrypt(token: str) -> str:
         ) from exc
 
 
+def encrypt_bytes(data: bytes) -> bytes:
+    return _fernet().encrypt(data)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    try:
+        return _fernet().decrypt(token)
+    except InvalidToken as exc:
+        raise SecretUnreadable(
+            "stored data cannot be decrypted with FIELD_ENCRYPTION_KEYS"
+        ) from exc
+
+
 def reencrypt(token: str) -> str:
     """The same secret, encrypted with the newest key."""
     return _fernet().rotate(token.encode()).decode() if token else ""

@@ -173,6 +173,9 @@ class PurposeAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
             readonly += ("key", "organization")
         return readonly
 
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        services.save_catalogue_entry(entry=obj, actor=request.user, changed=form.changed_data)
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Consent history points at its purpose for good: archive it instead.
         return False
@@ -234,6 +237,9 @@ class PolicyDocumentAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
             # Receipts name the document by key; its purposes are in its organization.
             readonly += ("key", "organization")
         return readonly
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        services.save_catalogue_entry(entry=obj, actor=request.user, changed=form.changed_data)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -351,7 +357,7 @@ class PolicyVersionAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: PolicyVersion, form: Any, change: bool) -> None:
         if not change:
             obj.created_by = request.user  # type: ignore[assignment]
-        super().save_model(request, obj, form, change)
+        services.save_catalogue_entry(entry=obj, actor=request.user, changed=form.changed_data)
 
     def change_view(
         self,

@@ -15,11 +15,10 @@ in the Django admin.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -50,61 +49,6 @@ MANAGE_PERMISSION = "consent.manage_subject_consents"
 
 
 # --- Reading helpers -----------------------------------------------------------------------------
-
-
-def current_versions(purposes: list[Purpose]) -> dict[int, PolicyVersion]:
-    """The latest published version of each purpose's document, keyed by document id: one query
-    for the lot (``Purpose.current_version`` costs one per purpose)."""
-    document_ids = {p.document_id for p in purposes if p.document_id}
-    if not document_ids:
-        return {}
-    latest = (
-        PolicyVersion.objects.published()
-        .filter(document_id=OuterRef("document_id"))
-        .order_by("-published_at", "-id")
-        .values("pk")[:1]
-    )
-    versions = PolicyVersion.objects.filter(document_id__in=document_ids, pk=Subquery(latest))
-    return {v.document_id: v for v in versions}
-
-
-@dataclass(frozen=True)
-class ConsentRow:
-    """Where one person stands on one purpose."""
-
-    purpose: Purpose
-    granted: bool | None  # None: never decided
-    version: PolicyVersion | None  # what the current decision was made on
-    current_version: PolicyVersion | None
-    needs_reacceptance: bool
-    decided_at: datetime | None
-
-
-def consent_rows(user: Any) -> list[ConsentRow]:
-    """Every purpose that applies to the person, with their current decision. Purposes whose
-    document has nothing published yet are left out: there is nothing to agree to."""
-    states = {s.purpose_id: s for s in selectors.current_states(user)}
-    pending = set(selectors.pending_required(user).values_list("pk", flat=True))
-    purposes = [
-        p
-        for p in selectors.applicable_purposes(user).select_related("organization")
-        if not (p.document_id and not p.binding_version_id)
-    ]
-    current = current_versions(purposes)
-    rows = []
-    for purpose in purposes:
-        state = states.get(purpose.pk)
-        rows.append(
-            ConsentRow(
-                purpose=purpose,
-                granted=state.granted if state else None,
-                version=state.version if state else None,
-                current_version=current.get(purpose.document_id) if purpose.document_id else None,
-                needs_reacceptance=purpose.pk in pending,
-                decided_at=state.event.occurred_at if state else None,
-            )
-        )
-    return rows
 
 
 def resolve_purpose(reference: str) -> Purpose:
@@ -386,7 +330,7 @@ class MyConsentsView(APIView):
     def get(self, request: Request) -> Response:
         overview = {
             "do_not_sell": selectors.do_not_sell(request.user),
-            "consents": consent_rows(request.user),
+            "consents": selectors.consent_rows(request.user),
         }
         return Response(ConsentOverviewSerializer(overview, context={"request": request}).data)
 
@@ -465,7 +409,10 @@ class PurposeCatalogueView(OperatorMixin, generics.ListAPIView):
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(self.get_queryset()) or []
-        context = {**self.get_serializer_context(), "current_versions": current_versions(page)}
+        context = {
+            **self.get_serializer_context(),
+            "current_versions": selectors.current_versions(page),
+        }
         data = CataloguePurposeSerializer(page, many=True, context=context).data
         return self.get_paginated_response(data)
 
@@ -478,7 +425,7 @@ class SubjectConsentsView(OperatorMixin, APIView):
         subject = self.subject()
         overview = {
             "do_not_sell": selectors.do_not_sell(subject),
-            "consents": consent_rows(subject),
+            "consents": selectors.consent_rows(subject),
         }
         return Response(ConsentOverviewSerializer(overview, context={"request": request}).data)
 

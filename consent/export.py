@@ -26,28 +26,32 @@ import zipfile
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 from allauth.account.adapter import get_adapter
 from allauth.account.models import EmailAddress
-from allauth.core import context as allauth_context
 from allauth.socialaccount.models import SocialAccount
 from allauth.usersessions.models import UserSession
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.db.models import Q
-from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.mfa.policy import DEVICE_MODELS
 from accounts.models import OutboundEmail, User
+from accounts.services import outside_a_request
 from audit.actions import Action
 from audit.models import AuditEvent
 from audit.services import record
 from config import encryption
-from consent.models import ConsentEvent, ConsentState, DataSubjectRequest, ExportArchive
+from consent.models import (
+    ConsentEvent,
+    ConsentState,
+    DataSubjectRequest,
+    ExportArchive,
+    Method,
+)
 from organizations.models import Invitation, Membership, Role
 
 logger = logging.getLogger(__name__)
@@ -318,14 +322,19 @@ def _consent(user: User) -> dict[str, Any]:
                 "version": version(e.version),
                 "occurred_at": e.occurred_at,
                 "recorded_by": "you" if e.actor_id in (None, user.pk) else SOMEONE_ELSE,
-                # The address and browser are theirs only when they recorded it themselves.
-                "ip": e.ip if e.actor_id in (None, user.pk) else None,
-                "user_agent": e.user_agent if e.actor_id in (None, user.pk) else "",
+                # The address and browser are theirs when they acted themselves, or when an
+                # import brought their own from where they consented; an operator's are not.
+                "ip": e.ip if _their_own_context(e, user) else None,
+                "user_agent": e.user_agent if _their_own_context(e, user) else "",
                 "receipt": f"receipts/{e.public_id}.jwt",
             }
             for e in events
         ],
     }
+
+
+def _their_own_context(event: ConsentEvent, user: User) -> bool:
+    return event.actor_id in (None, user.pk) or event.method == Method.IMPORT
 
 
 def _data_requests(user: User) -> list[Any]:
@@ -558,11 +567,11 @@ def build_zip(user: User, *, generated_at: Any = None) -> bytes:
 
 
 def encrypt_archive(data: bytes) -> bytes:
-    return encryption._fernet().encrypt(data)
+    return encryption.encrypt_bytes(data)
 
 
 def decrypt_archive(token: bytes | memoryview) -> bytes:
-    return encryption._fernet().decrypt(bytes(token))
+    return encryption.decrypt_bytes(bytes(token))
 
 
 def hash_token(token: str) -> str:
@@ -641,21 +650,9 @@ def _fail(export: DataSubjectRequest, reason: str) -> str:
     return "failed"
 
 
-def _job_request() -> HttpRequest:
-    """A stand-in request for the email: there is none in a worker (links use PUBLIC_URL)."""
-    parts = urlsplit(settings.GATEHOUSE_PUBLIC_URL)
-    request = HttpRequest()
-    request.META["HTTP_HOST"] = parts.netloc
-    request.META["SERVER_PORT"] = str(parts.port or (443 if parts.scheme == "https" else 80))
-    if parts.scheme == "https":
-        request.META["HTTP_X_FORWARDED_PROTO"] = "https"
-        request.META["wsgi.url_scheme"] = "https"
-    return request
-
-
 def _send_ready_email(export: DataSubjectRequest, token: str) -> None:
     user = export.user
-    with allauth_context.request_context(_job_request()):
+    with outside_a_request():
         get_adapter().send_mail(
             EMAIL_TEMPLATE,
             user.email,
@@ -694,10 +691,12 @@ def find_download(*, user: User, public_id: Any, token: str) -> DataSubjectReque
 @transaction.atomic
 def spend_download(
     *, user: User, public_id: Any, token: str
-) -> tuple[DataSubjectRequest, bytes] | None:
+) -> tuple[DataSubjectRequest, bytes | None] | None:
     """Spend the link's token and hand back the decrypted zip, or ``None`` when the token is
     wrong, spent, expired or someone else's. A conditional UPDATE spends it, so of two
-    concurrent downloads exactly one wins; the archive is deleted in the same transaction."""
+    concurrent downloads exactly one wins; the archive is deleted in the same transaction.
+    An archive that can no longer be read (its encryption key was dropped, or it was altered)
+    fails the request and comes back as ``(request, None)``: the person asks for a new one."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     now = timezone.now()
@@ -717,10 +716,19 @@ def spend_download(
     if archive is None:
         transaction.set_rollback(True)  # nothing to hand over: leave the link as it was
         return None
-    payload = decrypt_archive(archive.data)
-    if not hmac.compare_digest(hashlib.sha256(payload).hexdigest(), archive.sha256):
-        raise ValueError(f"export archive {export.public_id} does not match its checksum")
+    try:
+        payload = decrypt_archive(archive.data)
+    except encryption.SecretUnreadable:
+        payload = None
     archive.delete()
+    if payload is None or not hmac.compare_digest(
+        hashlib.sha256(payload).hexdigest(), archive.sha256
+    ):
+        logger.error("export archive %s cannot be read", export.public_id)
+        DataSubjectRequest.objects.filter(pk=export.pk).update(
+            status=Status.FAILED, last_error="archive unreadable"
+        )
+        return export, None
     record(
         Action.PRIVACY_EXPORT_DOWNLOADED,
         actor=user,

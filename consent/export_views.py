@@ -58,6 +58,12 @@ def download(request: HttpRequest, public_id: uuid.UUID, token: str) -> HttpResp
     if spent is None:
         raise Http404("No such export.")
     _, payload = spent
+    if payload is None:
+        messages.error(
+            request,
+            "That copy of your data can no longer be read. Please ask for a new one below.",
+        )
+        return redirect("consent:privacy")
     filename = f"gatehouse-export-{timezone.localdate():%Y-%m-%d}.zip"
     response = HttpResponse(payload, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

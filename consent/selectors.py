@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
-from consent.models import ConsentEvent, ConsentState, Purpose
+from consent.models import ConsentEvent, ConsentState, PolicyVersion, Purpose
 from organizations.models import Membership
 
 
@@ -59,3 +61,58 @@ def do_not_sell(user: Any) -> bool:
     return ConsentState.objects.filter(
         user=user, purpose__key="do_not_sell", purpose__organization__isnull=True, granted=True
     ).exists()
+
+
+def current_versions(purposes: list[Purpose]) -> dict[int, PolicyVersion]:
+    """The latest published version of each purpose's document, keyed by document id: one query
+    for the lot (``Purpose.current_version`` costs one per purpose)."""
+    document_ids = {p.document_id for p in purposes if p.document_id}
+    if not document_ids:
+        return {}
+    latest = (
+        PolicyVersion.objects.published()
+        .filter(document_id=OuterRef("document_id"))
+        .order_by("-published_at", "-id")
+        .values("pk")[:1]
+    )
+    versions = PolicyVersion.objects.filter(document_id__in=document_ids, pk=Subquery(latest))
+    return {v.document_id: v for v in versions}
+
+
+@dataclass(frozen=True)
+class ConsentRow:
+    """Where one person stands on one purpose."""
+
+    purpose: Purpose
+    granted: bool | None  # None: never decided
+    version: PolicyVersion | None  # what the current decision was made on
+    current_version: PolicyVersion | None
+    needs_reacceptance: bool
+    decided_at: datetime | None
+
+
+def consent_rows(user: Any) -> list[ConsentRow]:
+    """Every purpose that applies to the person, with their current decision. Purposes whose
+    document has nothing published yet are left out: there is nothing to agree to."""
+    states = {s.purpose_id: s for s in current_states(user)}
+    pending = set(pending_required(user).values_list("pk", flat=True))
+    purposes = [
+        p
+        for p in applicable_purposes(user).select_related("organization")
+        if not (p.document_id and not p.binding_version_id)
+    ]
+    current = current_versions(purposes)
+    rows = []
+    for purpose in purposes:
+        state = states.get(purpose.pk)
+        rows.append(
+            ConsentRow(
+                purpose=purpose,
+                granted=state.granted if state else None,
+                version=state.version if state else None,
+                current_version=current.get(purpose.document_id) if purpose.document_id else None,
+                needs_reacceptance=purpose.pk in pending,
+                decided_at=state.event.occurred_at if state else None,
+            )
+        )
+    return rows

@@ -25,6 +25,7 @@ from consent.models import (
     ConsentState,
     Decision,
     Method,
+    PolicyDocument,
     PolicyVersion,
     Purpose,
 )
@@ -82,6 +83,31 @@ def publish_version(*, version: PolicyVersion, actor: Any, reason: str = "") -> 
         },
     )
     return version
+
+
+@transaction.atomic
+def save_catalogue_entry(
+    *, entry: Purpose | PolicyDocument | PolicyVersion, actor: Any, changed: list[str]
+) -> None:
+    """Save a purpose, a policy document or a draft version as staff edited it (the admin), on
+    the audit record: making a purpose required, say, changes what everyone is asked."""
+    created = entry.pk is None
+    entry.save()
+    if not created and not changed:
+        return
+    record(
+        Action.CONSENT_CATALOGUE_CHANGED,
+        actor=actor,
+        target=entry,
+        organization=entry.document.organization_id
+        if isinstance(entry, PolicyVersion)
+        else entry.organization_id,
+        data={
+            "model": entry._meta.model_name,
+            "created": created,
+            "changed": sorted(changed),
+        },
+    )
 
 
 def _version_for(

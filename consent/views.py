@@ -64,28 +64,6 @@ def policy_text(request: HttpRequest, document_id: int, version_id: int) -> Http
 # --- The person's privacy page -------------------------------------------------------------------
 
 
-def _rows(user: Any) -> list[dict[str, Any]]:
-    states = {s.purpose_id: s for s in selectors.current_states(user)}
-    pending = set(selectors.pending_required(user).values_list("pk", flat=True))
-    rows = []
-    for purpose in selectors.applicable_purposes(user).select_related(
-        "organization", "document", "binding_version"
-    ):
-        if purpose.document_id and not purpose.binding_version_id:
-            continue  # nothing published to agree to yet
-        state = states.get(purpose.pk)
-        rows.append(
-            {
-                "purpose": purpose,
-                "state": state,
-                "granted": bool(state and state.granted),
-                "pending": purpose.pk in pending,
-                "version": purpose.current_version(),
-            }
-        )
-    return rows
-
-
 @never_cache
 @login_required
 @require_http_methods(["GET"])
@@ -103,7 +81,7 @@ def _render_privacy(request: HttpRequest, status: int = 200) -> HttpResponse:
     return render(
         request,
         "consent/privacy.html",
-        {"rows": _rows(user), "events": events},
+        {"rows": selectors.consent_rows(user), "events": events},
         status=status,
     )
 
@@ -111,6 +89,8 @@ def _render_privacy(request: HttpRequest, status: int = 200) -> HttpResponse:
 class DecisionForm(forms.Form):
     purpose = forms.UUIDField()
     decision = forms.ChoiceField(choices=Decision.choices)
+    # The version the page showed, for a purpose with a document: a newer one is a 409.
+    version = forms.IntegerField(required=False, min_value=1, max_value=2**62)
 
 
 @login_required
@@ -126,12 +106,16 @@ def decide(request: HttpRequest) -> HttpResponse:
     if purpose is None:
         messages.error(request, "No such purpose.")
         return _render_privacy(request, 404)
+    shown = form.cleaned_data["version"]
     try:
         _, created = services.record_consent(
             user=user,
             purpose=purpose,
             decision=form.cleaned_data["decision"],
             method=Method.SETTINGS,
+            version=PolicyVersion.objects.filter(pk=shown).first() or PolicyVersion(pk=0)
+            if shown
+            else None,
         )
     except services.ConsentError as exc:
         messages.error(request, str(exc))

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 
 from allauth.account.adapter import get_adapter
-from allauth.core import context as allauth_context
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest
 from django.urls import reverse
 
+from accounts.services import outside_a_request
 from organizations.models import Membership, Role
 from sso import services
 from sso.models import Connection, Status
@@ -38,18 +36,6 @@ def refresh_saml_metadata() -> int:
     return refreshed
 
 
-def _job_request() -> HttpRequest:
-    """A stand-in request for emails sent outside any request (links use PUBLIC_URL)."""
-    parts = urlsplit(settings.GATEHOUSE_PUBLIC_URL)
-    request = HttpRequest()
-    request.META["HTTP_HOST"] = parts.netloc
-    request.META["SERVER_PORT"] = str(parts.port or (443 if parts.scheme == "https" else 80))
-    if parts.scheme == "https":
-        request.META["HTTP_X_FORWARDED_PROTO"] = "https"
-        request.META["wsgi.url_scheme"] = "https"
-    return request
-
-
 @shared_task(acks_late=True)
 def warn_expiring_certificates() -> int:
     """Email an organization's owners and admins 30 and 7 days before an IdP signing
@@ -65,7 +51,7 @@ def warn_expiring_certificates() -> int:
             .select_related("user")
         )
         link = settings.GATEHOUSE_PUBLIC_URL + reverse("orgs:sso", args=[org.slug])
-        with transaction.atomic(), allauth_context.request_context(_job_request()):
+        with transaction.atomic(), outside_a_request():
             for membership in admins:
                 get_adapter().send_mail(
                     "sso/email/certificate_expiring",

@@ -95,6 +95,21 @@ def test_officer_creates_a_purpose(officer):
     assert purpose.required is False and purpose.kind == Purpose.Kind.CONSENT
 
 
+def test_purpose_changes_are_on_the_audit_record(officer):
+    officer.post(f"{ADMIN}/purpose/add/", purpose_form())
+    purpose = Purpose.objects.get(key="newsletter")
+    change = {k: v for k, v in purpose_form(required="on").items() if k not in ("key",)}
+    response = officer.post(f"{ADMIN}/purpose/{purpose.pk}/change/", change)
+    assert response.status_code == 302, response.content[:2000]
+    assert Purpose.objects.get(pk=purpose.pk).required
+    events = AuditEvent.objects.filter(action="consent.catalogue_changed").order_by("occurred_at")
+    assert [(e.data["created"], "required" in e.data["changed"]) for e in events] == [
+        (True, False),
+        (False, True),
+    ]
+    assert all(e.target_id == str(purpose.pk) and e.actor_id is not None for e in events)
+
+
 def test_an_opt_out_purpose_cannot_be_required(officer):
     response = officer.post(
         f"{ADMIN}/purpose/add/", purpose_form(key="no_tracking", kind="opt_out", required="on")
@@ -370,11 +385,15 @@ def test_the_consent_event_list_runs_a_bounded_number_of_queries(
             )
     assert ConsentEvent.objects.filter(user__in=people).count() == 40  # 10 people, 4 purposes each
 
-    with django_assert_max_num_queries(12):
+    # About ten with sessions in Redis, a few more with the database session store (SQLite);
+    # what matters is that 40 events do not cost a query each.
+    with django_assert_max_num_queries(16):
         response = officer.get(f"{ADMIN}/consentevent/")
     assert response.status_code == 200
     assert len(response.context["cl"].result_list) >= 30
-    with django_assert_max_num_queries(12):
+    # About ten with sessions in Redis, a few more with the database session store (SQLite);
+    # what matters is that 40 events do not cost a query each.
+    with django_assert_max_num_queries(16):
         filtered = officer.get(f"{ADMIN}/consentevent/", {"decision__exact": "granted"})
     assert filtered.status_code == 200
     # The user page: its consent inline costs one query, however many purposes there are.

@@ -525,3 +525,42 @@ def test_what_someone_did_to_another_person_leaves_that_persons_details_out():
     text = everything_in(export.build_zip(staff))
     assert "user.blocked" in text  # the event is there, what it says about Carol is not
     assert "chargeback" not in text and "Carol Confidential" not in text
+
+
+def test_an_archive_that_can_no_longer_be_read_fails_clearly_and_frees_a_new_request(
+    settings, client, person, link
+):
+    from cryptography.fernet import Fernet
+
+    from config import encryption
+
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # the old key was dropped
+    encryption._fernet.cache_clear()
+    try:
+        response = client.post(link)
+    finally:
+        encryption._fernet.cache_clear()
+    assert response.status_code == 302 and response["Location"] == "/account/privacy/"
+    assert b"can no longer be read" in client.get("/account/privacy/").content
+    failed = DataSubjectRequest.objects.get(user=person)
+    assert failed.status == "failed" and not ExportArchive.objects.filter(request=failed).exists()
+    assert client.post("/account/privacy/export/").status_code == 302
+    assert DataSubjectRequest.objects.filter(user=person, status="ready").exists()
+
+
+def test_consent_imported_with_the_persons_own_address_keeps_it_in_their_export(purposes):
+    operator = UserFactory(email="crm-sync@example.com", is_staff=True)
+    pat = UserFactory(email="pat.import@example.com")
+    services.record_consent(
+        user=pat,
+        purpose=purposes["marketing_email"],
+        decision="granted",
+        method="import",
+        actor=operator,
+        occurred_at=timezone.now() - timedelta(days=3),
+        ip="198.51.100.44",
+        user_agent="Pat's phone",
+    )
+    [event] = json.loads(unzip(export.build_zip(pat))["consent.json"])["events"]
+    assert event["ip"] == "198.51.100.44" and event["user_agent"] == "Pat's phone"
+    assert event["recorded_by"] == "someone else"

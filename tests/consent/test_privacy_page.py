@@ -137,3 +137,30 @@ def test_a_receipt_downloads_and_verifies_and_only_its_owner_gets_it(client, per
 def test_signed_out_people_are_sent_to_sign_in(published):
     response = Client().get(PAGE)
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_consent_given_against_a_version_that_changed_meanwhile_is_refused(
+    client, person, published
+):
+    from tests.consent.conftest import publish
+
+    doc = published["privacy"].document
+    newsletter = Purpose.objects.create(key="newsletter", name="Newsletter", document=doc)
+    shown = newsletter.current_version()
+    publish(doc)  # a minor version: nobody is gated, but the page's one is out of date
+    response = client.post(
+        "/account/privacy/decide/",
+        {"purpose": str(newsletter.public_id), "decision": "granted", "version": shown.pk},
+    )
+    assert response.status_code == 409
+    assert not ConsentEvent.objects.filter(user=person, purpose=newsletter).exists()
+    fresh = client.post(
+        "/account/privacy/decide/",
+        {
+            "purpose": str(newsletter.public_id),
+            "decision": "granted",
+            "version": newsletter.current_version().pk,
+        },
+    )
+    assert fresh.status_code == 302
+    assert ConsentEvent.objects.get(user=person, purpose=newsletter).version != shown
