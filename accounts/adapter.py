@@ -38,6 +38,17 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
         """Render now, deliver later: every email goes out through a Celery task."""
+        self.queue_mail(template_prefix, email, context)
+
+    def queue_mail(
+        self,
+        template_prefix: str,
+        email: str,
+        context: dict[str, Any],
+        *,
+        forget_recipient: bool = False,
+    ) -> None:
+        """``send_mail``, with the choice of forgetting the address once the email is out."""
         request = allauth_context.request
         site = get_current_site(request)
         # Emails greet people with the product's name, not the bare host name.
@@ -45,7 +56,9 @@ class AccountAdapter(DefaultAccountAdapter):
         ctx = {"request": request, "email": email, "current_site": current_site}
         ctx.update(context)
         message = self.render_mail(template_prefix, email, ctx)
-        services.queue_email(template=template_prefix, message=message)
+        services.queue_email(
+            template=template_prefix, message=message, forget_recipient=forget_recipient
+        )
 
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
         # Counted before the password is checked (see accounts/ratelimits.py); allauth calls

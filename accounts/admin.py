@@ -191,6 +191,7 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         "is_staff",
         "is_active",
         ("date_joined", admin.DateFieldListFilter),
+        ("erased_at", admin.EmptyFieldListFilter),
     )
     search_fields = ("email", "display_name", "=public_id")
     ordering = ("-date_joined",)
@@ -206,13 +207,18 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         "is_blocked",
         "blocked_reason",
         "blocked_at",
+        "erased_at",
         "consent_history",
+        "privacy_requests",
     )
     inlines = (ConsentStateInline,)
     # The password hash is deliberately absent: support staff never see or set secrets here.
     fieldsets = (
         (None, {"fields": ("email", "display_name", "public_id")}),
-        ("Status", {"fields": ("is_active", "is_blocked", "blocked_reason", "blocked_at")}),
+        (
+            "Status",
+            {"fields": ("is_active", "is_blocked", "blocked_reason", "blocked_at", "erased_at")},
+        ),
         (
             "Two-step verification",
             {
@@ -224,7 +230,7 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         ),
         ("Staff", {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("date_joined", "last_login")}),
-        ("Consent", {"fields": ("consent_history",)}),
+        ("Consent and privacy requests", {"fields": ("consent_history", "privacy_requests")}),
     )
     filter_horizontal = ("groups", "user_permissions")
 
@@ -258,6 +264,24 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
             # means saving a user never depends on its formset being posted back.
             inlines = [i for i in inlines if not isinstance(i, ConsentStateInline)]
         return inlines
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # An erased account is a tombstone kept for the records that point at it: nobody
+        # brings it back or edits it.
+        if obj is not None and obj.erased_at is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    @admin.display(description="Export and erasure requests")
+    def privacy_requests(self, obj: User) -> str:
+        if obj.pk is None:
+            return "-"
+        url = reverse("admin:consent_datasubjectrequest_changelist")
+        return format_html(
+            '<a href="{}?user__id__exact={}">Every export and erasure request of this user</a>',
+            url,
+            obj.pk,
+        )
 
     @admin.display(description="Consent history")
     def consent_history(self, obj: User) -> str:

@@ -111,7 +111,10 @@ class OutboundEmail(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     template = models.CharField(max_length=200)
-    to = models.EmailField(max_length=254)
+    # Blank once sent (or failed for good) when ``forget_recipient`` is set: the email telling
+    # someone their account was erased must not leave their address behind.
+    to = models.EmailField(max_length=254, blank=True)
+    forget_recipient = models.BooleanField(default=False)
     from_email = models.CharField(max_length=254)
     subject = models.CharField(max_length=998)
     text_body = models.TextField(blank=True)

@@ -64,8 +64,12 @@ def outside_a_request() -> Iterator[None]:
         yield
 
 
-def queue_email(*, template: str, message: EmailMessage) -> OutboundEmail:
-    """Store a rendered message and send it from a Celery task once this transaction commits."""
+def queue_email(
+    *, template: str, message: EmailMessage, forget_recipient: bool = False
+) -> OutboundEmail:
+    """Store a rendered message and send it from a Celery task once this transaction commits.
+    With ``forget_recipient`` the row drops the address once the email is out (or failed for
+    good)."""
     from accounts.tasks import send_email
 
     html_body = ""
@@ -76,6 +80,7 @@ def queue_email(*, template: str, message: EmailMessage) -> OutboundEmail:
     outbound = OutboundEmail.objects.create(
         template=template[:200],
         to=message.to[0],
+        forget_recipient=forget_recipient,
         from_email=message.from_email,
         subject=str(message.subject),
         text_body=str(message.body) if message.content_subtype == "plain" else "",

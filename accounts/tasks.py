@@ -81,6 +81,7 @@ def send_email(self, outbound_email_id: str) -> str:
             outbound.last_error = ""
             outbound.save(
                 update_fields=[
+                    "to",
                     "attempts",
                     "status",
                     "sent_at",
@@ -103,9 +104,13 @@ def send_email(self, outbound_email_id: str) -> str:
 
 def _erase_body(outbound: OutboundEmail) -> None:
     # The body may carry a one-time code or a reset link: once the email is out, or will never
-    # go out, keep only the record of what was sent to whom.
+    # go out, keep only the record of what was sent to whom. An email that must not keep its
+    # recipient (the notice that an account was erased) forgets the address too.
     outbound.text_body = ""
     outbound.html_body = ""
+    if outbound.forget_recipient and outbound.to:
+        outbound.last_error = outbound.last_error.replace(outbound.to, "[erased]")
+        outbound.to = ""
 
 
 def _record_failure(outbound: OutboundEmail, exc: Exception, *, final: bool) -> None:
@@ -115,7 +120,9 @@ def _record_failure(outbound: OutboundEmail, exc: Exception, *, final: bool) -> 
         _erase_body(outbound)
     else:
         outbound.status = OutboundEmail.Status.QUEUED
-    outbound.save(update_fields=["attempts", "status", "last_error", "text_body", "html_body"])
+    outbound.save(
+        update_fields=["to", "attempts", "status", "last_error", "text_body", "html_body"]
+    )
 
 
 @shared_task(acks_late=True)

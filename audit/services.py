@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-from django.db import models
+from django.db import connection, models, transaction
 
 from audit import context
 from audit.actions import Action, Outcome
@@ -73,3 +74,43 @@ def record(
         request_id=where.request_id,
         data=redact(dict(data or {})),
     )
+
+
+# --- Rewriting the log: erasure and retention only ---------------------------------------------
+
+# The columns erasure may rewrite (audit migration 0011 names the same ones to the database).
+ERASABLE_FIELDS = frozenset({"actor_text", "target_text", "ip", "user_agent", "data"})
+
+
+@contextmanager
+def _with_setting(name: str) -> Iterator[None]:
+    # SET LOCAL lasts until the transaction ends, so the block must be the whole transaction:
+    # inside someone else's it would stay on for the rest of theirs.
+    if connection.in_atomic_block:
+        raise RuntimeError(f"{name} must open its own transaction")
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL {name} = 'on'")
+        yield
+
+
+def erasure_mode() -> Any:
+    """A transaction in which the database lets the erasure job rewrite the erasable columns of
+    audit and consent events (``gatehouse.erasure``); everything else stays refused."""
+    return _with_setting("gatehouse.erasure")
+
+
+def maintenance_mode() -> Any:
+    """A transaction in which the database lets retention jobs delete log rows
+    (``gatehouse.audit_maintenance``)."""
+    return _with_setting("gatehouse.audit_maintenance")
+
+
+def rewrite_event(event_id: Any, **columns: Any) -> int:
+    """Replace erasable columns of one audit event, inside ``erasure_mode``. The ORM refuses
+    updates to the log; this is the one way past it, and only for these columns."""
+    refused = set(columns) - ERASABLE_FIELDS
+    if refused:
+        raise ValueError(f"erasure cannot change {', '.join(sorted(refused))}")
+    return models.QuerySet.update(AuditEvent.objects.filter(pk=event_id), **columns)

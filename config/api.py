@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from consent import api as consent_api
+from consent.erasure import ErasureRefused
 from consent.services import ConsentError
 from organizations import api as org_api
 from organizations.services import OrgError
@@ -51,7 +52,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             exc.audit()
             exc.audit = None
         return problem(exc.status, str(exc))
-    if isinstance(exc, ConsentError):
+    if isinstance(exc, ConsentError | ErasureRefused):
         return problem(exc.status, str(exc))
     if isinstance(exc, Http404):
         return problem(404, "Not found.")
@@ -106,6 +107,7 @@ urlpatterns = [
     path(f"{ORG}/policy/", _policy, name="policy"),
     # Consent: the person's own (the re-acceptance gate lets these through), then operators'.
     path("v1/me/consents/", consent_api.MyConsentsView.as_view(), name="my-consents"),
+    path("v1/me/erasure/", consent_api.MyErasureView.as_view(), name="my-erasure"),
     path(
         "v1/me/consent-events/",
         consent_api.MyConsentEventsView.as_view(),

@@ -392,6 +392,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consent.tasks.expire_exports",
         "schedule": 3600.0,
     },
+    "run-due-erasures": {
+        "task": "consent.tasks.run_due_erasures",
+        "schedule": 600.0,
+    },
+    "purge-erased-consent-evidence": {
+        "task": "consent.tasks.purge_erased_consent_evidence",
+        "schedule": 24 * 3600.0,
+    },
 }
 
 # --- Security ---------------------------------------------------------------------------------

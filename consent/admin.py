@@ -28,6 +28,7 @@ from accounts.forms import ReasonForm
 from consent import services
 from consent.models import (
     ConsentEvent,
+    DataSubjectRequest,
     PolicyDocument,
     PolicyVersion,
     Purpose,
@@ -503,6 +504,64 @@ class ReceiptKeyAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ReceiptKey]:
         return super().get_queryset(request).defer("private_key_encrypted")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+REQUEST_FIELDS = (
+    "public_id",
+    "user_link",
+    "kind",
+    "status",
+    "via",
+    "requested_at",
+    "scheduled_for",
+    "started_at",
+    "cancelled_at",
+    "completed_at",
+    "download_expires_at",
+    "downloaded_at",
+    "attempts",
+    "last_error",
+    "pseudonym",
+)
+
+
+@admin.register(DataSubjectRequest)
+class DataSubjectRequestAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+    """Export and erasure requests, read-only: support staff answer "where is my export?" and
+    "when will my account be deleted?" here, and a request on hold shows why. The download
+    token's hash and the identifiers an erasure is working through are never shown or
+    filterable. A user's requests are ``?user__id__exact=<pk>`` (linked from the user's page)."""
+
+    secret_fields = frozenset({"download_token_hash", "identifiers"})
+    list_display = ("requested_at", "user_email", "kind", "status", "via", "scheduled_for")
+    list_filter = ("kind", "status", "via")
+    list_select_related = ("user",)
+    search_fields = ("user__email", "=user__public_id", "=public_id", "=pseudonym")
+    show_full_result_count = False
+    list_per_page = 50
+    fields = REQUEST_FIELDS
+    readonly_fields = REQUEST_FIELDS
+
+    @admin.display(description="User")
+    def user_email(self, obj: DataSubjectRequest) -> str:
+        return obj.user.email
+
+    @admin.display(description="User")
+    def user_link(self, obj: DataSubjectRequest) -> str:
+        url = reverse("admin:accounts_user_change", args=[obj.user_id])
+        return format_html('<a href="{}">{}</a>', url, obj.user.email)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DataSubjectRequest]:
+        return super().get_queryset(request).select_related("user").defer("identifiers")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

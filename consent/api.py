@@ -34,11 +34,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.mfa import stepup
 from accounts.models import User
-from consent import selectors, services
+from consent import erasure, selectors, services
 from consent.models import (
     ConsentEvent,
     ConsentState,
+    DataSubjectRequest,
     Decision,
     Method,
     PolicyVersion,
@@ -509,3 +511,90 @@ class DoNotSellView(OperatorMixin, generics.ListAPIView):
                 raise serializers.ValidationError({"changed_since": exc.detail}) from None
             rows = rows.filter(updated_at__gte=since)
         return rows.order_by("updated_at", "pk")
+
+
+# --- The person's own account erasure ------------------------------------------------------------
+
+
+class ErasureSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = DataSubjectRequest
+        fields = (
+            "id",
+            "status",
+            "via",
+            "requested_at",
+            "scheduled_for",
+            "cancelled_at",
+            "completed_at",
+        )
+        read_only_fields = fields
+
+
+class ErasureConfirmSerializer(serializers.Serializer):
+    confirm = serializers.CharField(
+        max_length=20, help_text=f'The word "{erasure.CONFIRMATION}", as on the page.'
+    )
+
+    def validate_confirm(self, value: str) -> str:
+        if value.strip().lower() != erasure.CONFIRMATION:
+            raise serializers.ValidationError(f'Send "{erasure.CONFIRMATION}" to confirm.')
+        return value
+
+
+class MyErasureView(APIView):
+    """The signed-in person's account deletion: where it stands, asking for it (after a recent
+    step-up, like the page), and calling it off during the grace period."""
+
+    @extend_schema(
+        responses={200: ErasureSerializer, 404: OpenApiResponse(description="None open.")}
+    )
+    def get(self, request: Request) -> Response:
+        found = erasure.open_erasure(request.user)  # type: ignore[arg-type]
+        if found is None:
+            raise exceptions.NotFound("No account deletion is scheduled.")
+        return Response(ErasureSerializer(found).data)
+
+    @extend_schema(
+        request=ErasureConfirmSerializer,
+        responses={
+            202: ErasureSerializer,
+            200: OpenApiResponse(ErasureSerializer, description="Already scheduled."),
+            403: OpenApiResponse(description="Step up first (a recent sign-in or factor)."),
+            409: OpenApiResponse(description="The only owner of an organization with members."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ErasureConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if not stepup.is_satisfied(request._request):
+            raise exceptions.PermissionDenied(
+                "Confirm it is you first: step up at "
+                f"{reverse('mfa:stepup')}, then send this request again."
+            )
+        existing = erasure.open_erasure(request.user)  # type: ignore[arg-type]
+        found = erasure.request_erasure(
+            user=request.user,  # type: ignore[arg-type]
+            via=DataSubjectRequest.Via.API,
+        )
+        return Response(
+            ErasureSerializer(found).data,
+            status=status.HTTP_200_OK if existing is not None else status.HTTP_202_ACCEPTED,
+        )
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: ErasureSerializer,
+            404: OpenApiResponse(description="None to cancel."),
+            409: OpenApiResponse(description="Already under way."),
+        },
+    )
+    def delete(self, request: Request) -> Response:
+        found = erasure.cancel_erasure(
+            user=request.user,  # type: ignore[arg-type]
+            via=DataSubjectRequest.Via.API,
+        )
+        return Response(ErasureSerializer(found).data)

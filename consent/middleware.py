@@ -6,9 +6,10 @@ the version was published or after.
 It runs in ``process_view`` right after the MFA enrollment gate, so someone who must also set up
 a second factor does that first: the MFA pages pass here only while that gate applies to them.
 Logging out always works, and so do the pages of the person's privacy rights (their consents,
-receipts and data export): the terms gate the product, not the right to leave it. Under /api/
-the answer is a 403 problem, except for the person's own consent endpoints, which a
-single-page app needs to show and accept the terms.
+receipts, data export and account deletion): the terms gate the product, not the right to
+leave it. Under /api/ the answer is a 403 problem, except for the person's own consent
+endpoints, which a single-page app needs to show and accept the terms, and their own erasure
+endpoint.
 """
 
 from __future__ import annotations
@@ -43,13 +44,19 @@ PRIVACY_RIGHTS_URL_NAMES = {
     "consent:receipt",
     "consent:export-request",
     "consent:export-download",
+    "consent:erasure-request",
+    "consent:erasure-cancel",
     "mfa:stepup",
     "mfa:stepup-email",
     "mfa:stepup-passkey-begin",
     "mfa:stepup-passkey-complete",
 }
 # The person's own consent endpoints: what an app needs to show and accept the terms.
-ALLOWED_API_PREFIXES = ("/api/v1/me/consents/", "/api/v1/me/consent-events/")
+ALLOWED_API_PREFIXES = (
+    "/api/v1/me/consents/",
+    "/api/v1/me/consent-events/",
+    "/api/v1/me/erasure/",
+)
 _NOTED = "gatehouse_consent_required_noted"
 
 

@@ -424,6 +424,13 @@ class DataSubjectRequest(models.Model):
     downloaded_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=200, blank=True)
+    # Erasure: when the job began, the pseudonym that replaces the person everywhere (random,
+    # derived from nothing), and while the job runs the identifiers it is erasing, encrypted
+    # (old addresses survive only in audit data, which the first pass rewrites; a crash must not
+    # lose them). ``identifiers`` is cleared when the erasure completes.
+    started_at = models.DateTimeField(null=True, blank=True)
+    pseudonym = models.CharField(max_length=32, blank=True)
+    identifiers = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-requested_at"]

@@ -7,3 +7,7 @@ from django.dispatch import Signal
 
 # kwargs: event (ConsentEvent), user, purpose, decision ("granted" | "withdrawn")
 consent_changed = Signal()
+
+# Sent once an erasure has committed. kwargs: user (the tombstone left behind), old_public_id
+# (the identifier apps knew the person by; the tombstone has a new one).
+user_erased = Signal()

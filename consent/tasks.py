@@ -1,7 +1,7 @@
-"""Background work for privacy rights: building exports and expiring unused ones. Each task
-checks the request's status under a row lock first, so running it twice (a retry, a second
-worker) does nothing more. The work itself lives in ``consent.export``. (Erasure's jobs come
-with ``consent.erasure``, not built yet: docs/issue-6-consent.md.)"""
+"""Background work for privacy rights: building exports and expiring unused ones, and erasing
+accounts. Each task checks the request's status under a row lock first, so running it twice (a
+retry, a second worker) does nothing more. The work itself lives in ``consent.export`` and
+``consent.erasure``."""
 
 from __future__ import annotations
 
@@ -21,3 +21,28 @@ def expire_exports() -> int:
     from consent import export
 
     return export.expire()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def erase_user(request_id: int) -> str:
+    from consent import erasure
+
+    return erasure.erase(request_id)
+
+
+@shared_task
+def run_due_erasures() -> int:
+    """Queue the erasures whose grace period is over (and re-check held or stalled ones)."""
+    from consent import erasure
+
+    due = erasure.due_requests()
+    for pk in due:
+        erase_user.delay(pk)
+    return len(due)
+
+
+@shared_task
+def purge_erased_consent_evidence() -> int:
+    from consent import erasure
+
+    return erasure.purge_evidence()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from consent import export_views, views
+from consent import erasure_views, export_views, views
 
 app_name = "consent"
 
@@ -29,4 +29,9 @@ urlpatterns += [
         export_views.download,
         name="export-download",
     ),
+]
+
+urlpatterns += [
+    path("account/privacy/delete/", erasure_views.request_erasure, name="erasure-request"),
+    path("account/privacy/delete/cancel/", erasure_views.cancel_erasure, name="erasure-cancel"),
 ]

@@ -16,7 +16,6 @@ from unittest import mock
 
 import pytest
 from allauth.account.models import EmailAddress
-from allauth.socialaccount.models import SocialAccount
 from allauth.usersessions.models import UserSession
 from django.apps import apps
 from django.conf import settings
@@ -28,32 +27,28 @@ from django.utils import timezone
 from accounts.models import OutboundEmail
 from audit.models import AuditEvent
 from consent import export, keys, receipts, services, tasks
-from consent.models import ConsentEvent, DataSubjectRequest, ExportArchive, Purpose
-from organizations.models import Membership
-from tests.accounts.mfa_helpers import enroll_totp, password_step, totp_now
+from consent.models import ConsentEvent, DataSubjectRequest, ExportArchive
 from tests.conftest import path_of
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.consent.world import (
+    ATTACKER_IP,
+    ATTACKER_UA,
+    BYSTANDER_EMAIL,
+    BYSTANDER_IP,
+    BYSTANDER_NAME,
+    BYSTANDER_UA,
+    FRIEND_EMAIL,
+    PERSON_ALT,
+    PERSON_EMAIL,
+    accept_required,
+    build_world,
+    signed_in,
+)
+from tests.factories import UserFactory
 
 PRIVACY = "/account/privacy/"
 REQUEST = "/account/privacy/export/"
 
-PERSON_EMAIL = "pat@person.example"
-PERSON_ALT = "pat.alt@person.example"
-BYSTANDER_EMAIL = "bobby.bystander@else.example"
-BYSTANDER_NAME = "Bobby Bystanderson"
-BYSTANDER_IP = "198.51.100.7"
-BYSTANDER_UA = "BystanderBrowser/2.0"
-ATTACKER_IP = "203.0.113.66"
-ATTACKER_UA = "AttackerBrowser/6.6"
-FRIEND_EMAIL = "friend.of.pat@else.example"
-
 SECTION_FILES = {f"{section.name}.json" for section in export.SECTIONS}
-
-
-def accept_required(user) -> None:
-    services.accept_pending(
-        user=user, purposes=list(Purpose.objects.filter(required=True, organization__isnull=True))
-    )
 
 
 def export_link() -> str:
@@ -68,14 +63,6 @@ def export_link() -> str:
 def unzip(content: bytes) -> dict[str, bytes]:
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         return {name: archive.read(name) for name in archive.namelist()}
-
-
-def signed_in(user, **headers) -> Client:
-    """Signed in with the password: for an account without MFA that also counts as step-up."""
-    client = Client(**headers)
-    response = client.post("/accounts/login/", {"login": user.email, "password": DEFAULT_PASSWORD})
-    assert response.status_code == 302, response.content[:300]
-    return client
 
 
 @pytest.fixture
@@ -98,55 +85,8 @@ def link(client, person) -> str:
 
 
 @pytest.fixture
-def world(published):
-    """Pat, with data in every section, and Bobby, a bystander who shares an organization with
-    Pat, invited Pat to it, changed Pat's role, and (from elsewhere) tried Pat's password."""
-    pat = UserFactory(email=PERSON_EMAIL, display_name="Pat Person")
-    EmailAddress.objects.create(user=pat, email=PERSON_ALT, verified=True, primary=False)
-    bobby = UserFactory(email=BYSTANDER_EMAIL, display_name=BYSTANDER_NAME)
-    accept_required(pat)
-    accept_required(bobby)
-
-    bystander = signed_in(bobby, HTTP_USER_AGENT=BYSTANDER_UA, REMOTE_ADDR=BYSTANDER_IP)
-    assert bystander.post("/orgs/", {"name": "Acme", "slug": "acme"})["Location"] == "/orgs/acme/"
-    mail.outbox.clear()
-    invited = bystander.post("/orgs/acme/invitations/", {"email": PERSON_EMAIL, "role": "member"})
-    assert invited.status_code == 302
-    [invitation] = mail.outbox
-    invitation_link = re.search(r"https?://[^/\s]+(/invitations/[^/\s]+/)", invitation.body)[1]
-
-    stranger = Client(HTTP_USER_AGENT=ATTACKER_UA, REMOTE_ADDR=ATTACKER_IP)
-    stranger.post("/accounts/login/", {"login": PERSON_EMAIL, "password": "not the password"})
-
-    device = enroll_totp(pat, "Pat's phone")
-    SocialAccount.objects.create(
-        user=pat, provider="acme-idp", uid="pat-1234", extra_data={"given_name": "Pat"}
-    )
-    client = Client(HTTP_USER_AGENT="PatBrowser/1.0")
-    password_step(client, pat)
-    second = client.post("/accounts/2fa/", {"kind": "totp", "code": totp_now(device)})
-    assert second.status_code == 302 and client.session.get("_auth_user_id") == str(pat.pk)
-
-    assert client.get(invitation_link)["Location"] == "/invitations/accept/"
-    assert client.post("/invitations/accept/")["Location"] == "/orgs/acme/"
-    membership = Membership.objects.get(user=pat, organization__slug="acme")
-    role = bystander.post(f"/orgs/acme/members/{membership.pk}/role/", {"role": "admin"})
-    assert role.status_code == 302
-
-    # Now an admin, Pat invites a friend: the friend's address is not Pat's to export.
-    assert (
-        client.post(
-            "/orgs/acme/invitations/", {"email": FRIEND_EMAIL, "role": "member"}
-        ).status_code
-        == 302
-    )
-
-    marketing = Purpose.objects.get(key="marketing_email", organization__isnull=True)
-    decided = client.post(
-        "/account/privacy/decide/", {"purpose": str(marketing.public_id), "decision": "granted"}
-    )
-    assert decided.status_code == 302
-    return SimpleNamespace(person=pat, bystander=bobby, client=client, device=device)
+def world(published) -> SimpleNamespace:
+    return build_world()
 
 
 # --- The whole path ------------------------------------------------------------------------------

@@ -1,0 +1,767 @@
+"""Erasure: a person asks for their account to be deleted, and after a grace period a job does it.
+
+The flow: ``request_erasure`` (the privacy page or the API, after a step-up) schedules a
+``DataSubjectRequest`` for ``GATEHOUSE_ERASURE_GRACE_DAYS`` later and emails every verified
+address; until then the account works and ``cancel_erasure`` undoes it. The beat task
+``run_due_erasures`` queues ``erase_user`` for requests that are due, which calls ``erase``:
+
+1. **Start** (one transaction, the request row locked): refuse while the person is the only owner
+   of an organization that has other members (the request goes on hold, they are told, and it
+   resumes once ownership moves); otherwise mark it ``erasing``, sign the account out everywhere,
+   deactivate it, draw a random pseudonym and store the identifiers to erase, encrypted. Old
+   addresses survive only in audit data, which step 2 rewrites: a crash must not lose them.
+2. **Rewrite quotes** (a batch per transaction): audit events, Django admin's change log and the
+   outgoing-email log quote people by address and name. Every row that quotes an address the
+   person proved they held gets the pseudonym instead; rows about the person or their things
+   also lose other addresses of theirs and their name, and where they (or an anonymous visitor
+   using their address) acted, the IP address is cut to its network (/24, /48) and the browser
+   dropped. What happened, when and to which row stays: the audit trigger lets erasure change
+   only those columns (audit migration 0011).
+3. **Finish** (one transaction): delete the person's own rows, clear the IP address and browser
+   from their consent events (kept as evidence, see below), turn the account into a tombstone,
+   mark the request completed, audit it and send a last email that forgets its recipient.
+
+Running it again is harmless: every step looks for what is still there, and a completed request
+is skipped. What is kept, and why, is written down in docs/issue-6-consent.md ("Erasure").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import re
+import secrets
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from allauth.account.adapter import get_adapter
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
+from allauth.usersessions.models import UserSession
+from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.db import IntegrityError, models, transaction
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils import timezone
+from django_otp_webauthn.models import WebAuthnUserHandle
+
+from accounts.mfa.policy import DEVICE_MODELS
+from accounts.models import OutboundEmail, User
+from accounts.services import outside_a_request
+from audit.actions import Action
+from audit.models import AuditEvent
+from audit.services import erasure_mode, maintenance_mode, record, rewrite_event
+from config import encryption
+from consent.models import ConsentEvent, ConsentState, DataSubjectRequest, ExportArchive
+from consent.signals import user_erased
+from organizations.models import Invitation, Membership, Organization, Role
+
+logger = logging.getLogger(__name__)
+
+Erasure = DataSubjectRequest.Kind.ERASURE
+Status = DataSubjectRequest.Status
+OPEN = (Status.SCHEDULED, Status.ERASING, Status.ON_HOLD)
+# What the person types to confirm, on the page and in the API.
+CONFIRMATION = "delete"
+ERASED_DOMAIN = "erased.invalid"  # RFC 2606: can never be anyone's real address
+BATCH_SIZE = 500
+# A job that started this long ago and never finished (a worker died) is queued again.
+STALLED_AFTER = timedelta(minutes=30)
+JOB_ACTOR = "erasure job"
+
+_EMAIL = re.compile(r"[^\s@<>\"',;:()\[\]{}]+@[^\s@<>\"',;:()\[\]{}]+\.[^\s@<>\"',;:()\[\]{}]{2,}")
+
+
+class ErasureRefused(Exception):
+    """A request that cannot be taken (or undone), with a message fit to show the person."""
+
+    def __init__(self, message: str, *, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# --- Asking and cancelling -----------------------------------------------------------------------
+
+
+def open_erasure(user: User) -> DataSubjectRequest | None:
+    return (
+        DataSubjectRequest.objects.filter(user=user, kind=Erasure, status__in=OPEN)
+        .order_by("-requested_at")
+        .first()
+    )
+
+
+def blocking_organizations(user: User) -> list[Organization]:
+    """Organizations the person alone owns while others still belong to them: erasing the
+    person would leave those members with nobody able to manage the organization."""
+    owned = Membership.objects.filter(
+        user=user, role=Role.OWNER, status=Membership.Status.ACTIVE
+    ).values("organization_id")
+    active = Q(memberships__status=Membership.Status.ACTIVE)
+    return list(
+        Organization.objects.filter(pk__in=owned)
+        .annotate(
+            owners=Count("memberships", filter=active & Q(memberships__role=Role.OWNER)),
+            others=Count("memberships", filter=active & ~Q(memberships__user=user)),
+        )
+        .filter(owners=1, others__gt=0)
+        .order_by("name")
+    )
+
+
+def _sole_owner_message(orgs: list[Organization]) -> str:
+    names = ", ".join(org.name for org in orgs)
+    return (
+        f"You are the only owner of {names}. Make another member an owner (or remove the "
+        "other members) first, so the organization is not left without anyone to manage it."
+    )
+
+
+@transaction.atomic
+def request_erasure(*, user: User, via: str = DataSubjectRequest.Via.SELF) -> DataSubjectRequest:
+    """Schedule the erasure of ``user``'s account. Returns the open request if there is one.
+    Raises ``ErasureRefused`` for an account already erased or a sole owner. The caller checks
+    who is asking (a signed-in person after a step-up)."""
+    from consent.tasks import erase_user
+
+    locked = User.objects.select_for_update().get(pk=user.pk)  # one request at a time
+    if locked.erased_at is not None:
+        raise ErasureRefused("This account has already been erased.", status=404)
+    existing = open_erasure(locked)
+    if existing is not None:
+        return existing
+    blocking = blocking_organizations(locked)
+    if blocking:
+        raise ErasureRefused(_sole_owner_message(blocking))
+    now = timezone.now()
+    due = now + timedelta(days=settings.GATEHOUSE_ERASURE_GRACE_DAYS)
+    try:
+        with transaction.atomic():
+            erasure = DataSubjectRequest.objects.create(
+                user=locked,
+                kind=Erasure,
+                status=Status.SCHEDULED,
+                via=via,
+                requested_at=now,
+                scheduled_for=due,
+            )
+    except IntegrityError:
+        existing = open_erasure(locked)
+        if existing is None:
+            raise
+        return existing
+    record(
+        Action.PRIVACY_ERASURE_REQUESTED,
+        actor=locked,
+        target=locked,
+        data={
+            "request": str(erasure.public_id),
+            "via": via,
+            "scheduled_for": due.isoformat(),
+        },
+    )
+    _email_everyone(locked, "email/consent/erasure_scheduled", {"erasure": erasure})
+    if due <= now:  # no grace period configured
+        pk = erasure.pk
+        transaction.on_commit(lambda: erase_user.delay(pk))
+    return erasure
+
+
+@transaction.atomic
+def cancel_erasure(*, user: User, via: str = DataSubjectRequest.Via.SELF) -> DataSubjectRequest:
+    """Call off the person's scheduled (or held) erasure. Raises ``ErasureRefused`` when there is
+    none (404) or the job has already begun (409)."""
+    erasure = (
+        DataSubjectRequest.objects.select_for_update()
+        .filter(user=user, kind=Erasure, status__in=OPEN)
+        .first()
+    )
+    if erasure is None:
+        raise ErasureRefused("There is no account deletion to cancel.", status=404)
+    if erasure.status == Status.ERASING:
+        raise ErasureRefused("The deletion of this account has already begun.")
+    erasure.status = Status.CANCELLED
+    erasure.cancelled_at = timezone.now()
+    erasure.save(update_fields=["status", "cancelled_at"])
+    record(
+        Action.PRIVACY_ERASURE_CANCELLED,
+        actor=user,
+        target=user,
+        data={"request": str(erasure.public_id), "via": via},
+    )
+    _email_everyone(user, "email/consent/erasure_cancelled", {"erasure": erasure})
+    return erasure
+
+
+def _verified_addresses(user: User) -> list[str]:
+    found = {user.email.lower(): user.email} if user.email else {}
+    for address in EmailAddress.objects.filter(user=user, verified=True).values_list(
+        "email", flat=True
+    ):
+        found.setdefault(address.lower(), address)
+    return list(found.values())
+
+
+def _email_everyone(user: User, template: str, context: dict[str, Any]) -> None:
+    """Tell every verified address: someone who took over one mailbox cannot quietly delete
+    (or keep) the account without the others hearing of it."""
+    context = {
+        "user": user,
+        "privacy_url": settings.GATEHOUSE_PUBLIC_URL.rstrip("/") + reverse("consent:privacy"),
+        **context,
+    }
+    with outside_a_request():
+        for address in _verified_addresses(user):
+            get_adapter().send_mail(template, address, context)
+
+
+# --- Running due requests ------------------------------------------------------------------------
+
+
+def due_requests() -> list[int]:
+    """Requests to work on now: scheduled ones past their grace period, held ones (to check
+    again whether ownership has moved), and started ones whose worker stopped."""
+    now = timezone.now()
+    return list(
+        DataSubjectRequest.objects.filter(kind=Erasure)
+        .filter(
+            Q(status=Status.SCHEDULED, scheduled_for__lte=now)
+            | Q(status=Status.ON_HOLD)
+            | Q(status=Status.ERASING, started_at__lt=now - STALLED_AFTER)
+        )
+        .order_by("scheduled_for")
+        .values_list("pk", flat=True)[:BATCH_SIZE]
+    )
+
+
+# --- What to erase -------------------------------------------------------------------------------
+
+
+@dataclass
+class Identifiers:
+    """What names the person: ``everywhere`` are addresses they proved they held (replaced in
+    every row of every log); ``linked`` are other addresses of theirs and their names, replaced
+    only in rows about them or their things (a short name like "Al", or an address someone
+    added without ever proving it, must not rewrite other people's records); ``targets`` are
+    (model name, id) pairs of audit targets that are theirs."""
+
+    everywhere: list[str] = field(default_factory=list)
+    linked: list[str] = field(default_factory=list)
+    targets: list[tuple[str, str]] = field(default_factory=list)
+
+    def dumps(self) -> bytes:
+        payload = {
+            "everywhere": self.everywhere,
+            "linked": self.linked,
+            "targets": [list(t) for t in self.targets],
+        }
+        return encryption.encrypt_bytes(json.dumps(payload).encode())
+
+    @classmethod
+    def loads(cls, token: bytes | memoryview) -> Identifiers:
+        payload = json.loads(encryption.decrypt_bytes(bytes(token)))
+        return cls(
+            everywhere=payload["everywhere"],
+            linked=payload["linked"],
+            targets=[(t[0], t[1]) for t in payload["targets"]],
+        )
+
+
+def _addresses_in(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield from _EMAIL.findall(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _addresses_in(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _addresses_in(item)
+
+
+def _names_in(value: Any) -> Iterable[str]:
+    """Display names quoted by a ``profile.updated`` event: {"display_name": {"from", "to"}}."""
+    if isinstance(value, dict):
+        change = value.get("display_name")
+        if isinstance(change, dict):
+            yield from (v for v in (change.get("from"), change.get("to")) if isinstance(v, str))
+
+
+def _their_targets(user: User) -> list[tuple[str, str]]:
+    targets = [("user", str(user.pk))]
+
+    def add(model: type[models.Model], queryset: Any) -> None:
+        name = model._meta.model_name or ""
+        targets.extend((name, str(pk)) for pk in queryset.values_list("pk", flat=True))
+
+    add(EmailAddress, EmailAddress.objects.filter(user=user))
+    add(Membership, Membership.objects.filter(user=user))
+    add(SocialAccount, SocialAccount.objects.filter(user=user))
+    add(UserSession, UserSession.objects.filter(user=user))
+    add(DataSubjectRequest, DataSubjectRequest.objects.filter(user=user))
+    for model in DEVICE_MODELS.values():
+        add(model, model.objects.filter(user=user))
+    return targets
+
+
+def _linked(user: User, targets: list[tuple[str, str]]) -> Q:
+    query = Q(actor_id=user.pk)
+    by_type: dict[str, list[str]] = {}
+    for target_type, target_id in targets:
+        by_type.setdefault(target_type, []).append(target_id)
+    for target_type, ids in by_type.items():
+        query |= Q(target_type=target_type, target_id__in=ids)
+    return query
+
+
+def collect(user: User) -> Identifiers:
+    """Everything that names the person, from their live rows and their own audit trail."""
+    everywhere = _verified_addresses(user)
+    linked: list[str] = list(
+        EmailAddress.objects.filter(user=user, verified=False).values_list("email", flat=True)
+    )
+    names = [user.display_name]
+    for account in SocialAccount.objects.filter(user=user):
+        claims = account.extra_data if isinstance(account.extra_data, dict) else {}
+        # What the IdP asserted about them: its address is theirs as far as the IdP knows.
+        everywhere.extend(a for a in _addresses_in(claims.get("email", "")) if a)
+        names.extend(str(claims[k]) for k in ("name",) if isinstance(claims.get(k), str))
+        given, family = claims.get("given_name"), claims.get("family_name")
+        if isinstance(given, str) and isinstance(family, str):
+            names.append(f"{given} {family}")
+    targets = _their_targets(user)
+    events = AuditEvent.objects.filter(_linked(user, targets)).values_list(
+        "action", "actor_id", "data"
+    )
+    for action, actor_id, data in events.iterator(chunk_size=BATCH_SIZE):
+        found = list(_addresses_in(data))
+        if action in (Action.EMAIL_VERIFIED, Action.EMAIL_CHANGED) and actor_id == user.pk:
+            everywhere.extend(found)  # an address they proved they held, now gone
+        else:
+            linked.extend(found)
+        names.extend(_names_in(data))
+    everywhere_folded = {a.casefold() for a in everywhere}
+    return Identifiers(
+        everywhere=_unique(everywhere),
+        linked=_unique(
+            [a for a in linked if a.casefold() not in everywhere_folded]
+            + [n.strip() for n in names if n and n.strip()]
+        ),
+        targets=targets,
+    )
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for value in values:
+        if value:
+            seen.setdefault(value.casefold(), value)
+    # Longest first, so that "ann@example.com" is replaced before a name like "ann" could be.
+    return sorted(seen.values(), key=len, reverse=True)
+
+
+# --- Replacing quotes ----------------------------------------------------------------------------
+
+
+class Rewriter:
+    """Replaces the person's identifiers in text and JSON, case-insensitively and only as whole
+    words: erasing "ann@example.com" leaves "joann@example.com" alone."""
+
+    def __init__(self, identifiers: Identifiers, pseudonym: str) -> None:
+        self.pseudonym = pseudonym
+        self.replacement = f"{pseudonym}@{ERASED_DOMAIN}"
+        self._everywhere = _pattern(identifiers.everywhere)
+        self._linked = _pattern(identifiers.linked)
+
+    def text(self, value: str, *, linked: bool) -> str:
+        if not value:
+            return value
+        result = self._sub(self._everywhere, value)
+        if linked:
+            result = self._sub(self._linked, result)
+        return result
+
+    def data(self, value: Any, *, linked: bool) -> Any:
+        if isinstance(value, str):
+            return self.text(value, linked=linked)
+        if isinstance(value, dict):
+            return {key: self.data(item, linked=linked) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.data(item, linked=linked) for item in value]
+        return value
+
+    def mentions(self, value: str, *, linked: bool) -> bool:
+        return self.text(value, linked=linked) != value
+
+    def _sub(self, pattern: re.Pattern[str] | None, value: str) -> str:
+        if pattern is None:
+            return value
+        return pattern.sub(lambda m: self._replace(m.group(0)), value)
+
+    def _replace(self, found: str) -> str:
+        return self.replacement if "@" in found else self.pseudonym
+
+
+def _pattern(values: list[str]) -> re.Pattern[str] | None:
+    if not values:
+        return None
+    alternatives = "|".join(re.escape(v) for v in values)
+    return re.compile(rf"(?<![\w.+-])(?:{alternatives})(?![\w-]|\.\w)", re.IGNORECASE)
+
+
+def _network(ip: str | None) -> str | None:
+    if not ip:
+        return ip
+    address = ipaddress.ip_address(ip)
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+
+
+def _walk(
+    queryset: Any, fields: tuple[str, ...], rewrite: Callable[[dict[str, Any]], dict[str, Any]]
+) -> int:
+    """Walk a table in primary-key order, a batch per transaction, and apply ``rewrite`` to each
+    row's ``fields``; it returns the columns to change. Returns the number of rows changed."""
+    changed = 0
+    last = None
+    while True:
+        batch_query = queryset.order_by("pk")
+        if last is not None:
+            batch_query = batch_query.filter(pk__gt=last)
+        rows = list(batch_query.values("pk", *fields)[:BATCH_SIZE])
+        if not rows:
+            return changed
+        last = rows[-1]["pk"]
+        updates = [(row["pk"], rewrite(row)) for row in rows]
+        updates = [(pk, columns) for pk, columns in updates if columns]
+        if updates:
+            _apply(queryset.model, updates)
+            changed += len(updates)
+
+
+def _apply(model: type[models.Model], updates: list[tuple[Any, dict[str, Any]]]) -> None:
+    with erasure_mode():
+        for pk, columns in updates:
+            if model is AuditEvent:
+                rewrite_event(pk, **columns)
+            else:  # past the ORM guard of consent events; the trigger still checks the columns
+                models.QuerySet.update(model._default_manager.filter(pk=pk), **columns)
+
+
+def _audit_rewrite(user: User, rewriter: Rewriter, linked_ids: set[Any]) -> Callable[..., Any]:
+    def rewrite(row: dict[str, Any]) -> dict[str, Any]:
+        linked = row["pk"] in linked_ids
+        changes: dict[str, Any] = {}
+        for name in ("actor_text", "target_text"):
+            new = rewriter.text(row[name], linked=linked)
+            if new != row[name]:
+                changes[name] = new
+        data = rewriter.data(row["data"], linked=linked)
+        if data != row["data"]:
+            changes["data"] = data
+        # Their own requests, or someone signing in with their address: the IP address and
+        # browser were (probably) theirs. Staff and admins acting on them keep theirs.
+        acted = row["actor_id"] == user.pk or (row["actor_id"] is None and changes)
+        if acted:
+            if row["ip"] and _network(row["ip"]) != row["ip"]:
+                changes["ip"] = _network(row["ip"])
+            if row["user_agent"]:
+                changes["user_agent"] = ""
+        return changes
+
+    return rewrite
+
+
+def rewrite_quotes(user: User, identifiers: Identifiers, pseudonym: str) -> dict[str, int]:
+    """Step 2: every log that quotes people by address or name. Idempotent."""
+    rewriter = Rewriter(identifiers, pseudonym)
+    linked_ids = set(
+        AuditEvent.objects.filter(_linked(user, identifiers.targets)).values_list("pk", flat=True)
+    )
+    counts = {
+        "audit_events": _walk(
+            AuditEvent.objects.all(),
+            ("actor_id", "actor_text", "target_text", "ip", "user_agent", "data"),
+            _audit_rewrite(user, rewriter, linked_ids),
+        )
+    }
+
+    def consent_rewrite(row: dict[str, Any]) -> dict[str, Any]:
+        new = rewriter.text(row["actor_text"], linked=True)
+        return {"actor_text": new} if new != row["actor_text"] else {}
+
+    # Consent they recorded for others (an operator's staff): only who recorded it changes.
+    counts["consent_events_recorded"] = _walk(
+        ConsentEvent.objects.filter(actor_id=user.pk), ("actor_text",), consent_rewrite
+    )
+
+    user_type = _content_type_id(User)
+
+    def log_entry_rewrite(row: dict[str, Any]) -> dict[str, Any]:
+        linked = row["content_type_id"] == user_type and row["object_id"] == str(user.pk)
+        changes = {}
+        for name in ("object_repr", "change_message"):
+            new = rewriter.text(row[name], linked=linked)
+            if new != row[name]:
+                changes[name] = new
+        return changes
+
+    counts["admin_log_entries"] = _walk(
+        LogEntry.objects.all(),
+        ("content_type_id", "object_id", "object_repr", "change_message"),
+        log_entry_rewrite,
+    )
+
+    def email_rewrite(row: dict[str, Any]) -> dict[str, Any]:
+        # Emails to other people that name the person (an invitation they sent).
+        changes = {}
+        for name in ("subject", "text_body", "html_body", "last_error"):
+            new = rewriter.text(row[name], linked=True)
+            if new != row[name]:
+                changes[name] = new
+        return changes
+
+    counts["outbound_emails"] = _walk(
+        OutboundEmail.objects.exclude(_any_address("to", identifiers.everywhere)),
+        ("subject", "text_body", "html_body", "last_error"),
+        email_rewrite,
+    )
+    return counts
+
+
+def _content_type_id(model: type[models.Model]) -> int:
+    from django.contrib.contenttypes.models import ContentType
+
+    return ContentType.objects.get_for_model(model).pk
+
+
+def _any_address(field_name: str, addresses: Iterable[str]) -> Q:
+    query = Q(pk__in=[])
+    for address in addresses:
+        if "@" in address:
+            query |= Q(**{f"{field_name}__iexact": address})
+    return query
+
+
+# --- The job -------------------------------------------------------------------------------------
+
+
+def erase(request_id: int) -> str:
+    """Carry out one erasure request. Returns "erased", "on_hold", or "skipped" (not due, not
+    an open erasure, already done, or another worker holds it)."""
+    started = _start(request_id)
+    if started is None or isinstance(started, str):
+        return started or "skipped"
+    erasure, identifiers = started
+    user = erasure.user
+    rewrite_quotes(user, identifiers, erasure.pseudonym)
+    return _finish(request_id)
+
+
+def _start(request_id: int) -> tuple[DataSubjectRequest, Identifiers] | str | None:
+    sessions: list[UserSession] = []
+    with transaction.atomic():
+        erasure = (
+            DataSubjectRequest.objects.select_for_update(skip_locked=True)
+            .select_related("user")
+            .filter(pk=request_id, kind=Erasure, status__in=OPEN)
+            .first()
+        )
+        if erasure is None:
+            return None
+        now = timezone.now()
+        if erasure.status == Status.SCHEDULED and (erasure.scheduled_for or now) > now:
+            return None
+        user = erasure.user
+        blocking = blocking_organizations(user)
+        if blocking:
+            return _hold(erasure, blocking)
+        erasure.attempts += 1
+        erasure.status = Status.ERASING
+        erasure.started_at = now
+        if not erasure.pseudonym:
+            erasure.pseudonym = f"erased-{secrets.token_hex(6)}"
+        if erasure.identifiers is None:
+            erasure.identifiers = collect(user).dumps()
+        erasure.last_error = ""
+        erasure.save(
+            update_fields=[
+                "attempts",
+                "status",
+                "started_at",
+                "pseudonym",
+                "identifiers",
+                "last_error",
+            ]
+        )
+        # From here on nobody signs in as them: the account is on its way out.
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        sessions = list(UserSession.objects.filter(user=user))
+    for session in sessions:
+        session.end()
+    return erasure, Identifiers.loads(erasure.identifiers)
+
+
+def _hold(erasure: DataSubjectRequest, blocking: list[Organization]) -> str:
+    first_time = erasure.status != Status.ON_HOLD
+    erasure.status = Status.ON_HOLD
+    erasure.last_error = "sole owner of an organization with other members"
+    erasure.save(update_fields=["status", "last_error"])
+    if first_time:
+        record(
+            Action.PRIVACY_ERASURE_ON_HOLD,
+            actor_text=JOB_ACTOR,
+            target=erasure.user,
+            data={
+                "request": str(erasure.public_id),
+                "organizations": [str(org.public_id) for org in blocking],
+            },
+        )
+        _email_everyone(
+            erasure.user,
+            "email/consent/erasure_on_hold",
+            {
+                "erasure": erasure,
+                "organizations": blocking,
+                "reason": _sole_owner_message(blocking),
+            },
+        )
+    return "on_hold"
+
+
+def _finish(request_id: int) -> str:
+    with erasure_mode():
+        erasure = (
+            DataSubjectRequest.objects.select_for_update()
+            .select_related("user")
+            .filter(pk=request_id, kind=Erasure, status=Status.ERASING)
+            .first()
+        )
+        if erasure is None:
+            return "skipped"
+        user = erasure.user
+        identifiers = Identifiers.loads(erasure.identifiers)  # type: ignore[arg-type]
+        addresses = _verified_addresses(user)
+        old_public_id = user.public_id
+        pseudonym = erasure.pseudonym
+        # The tombstone first: audit events written below describe their rows by it.
+        _tombstone(user, pseudonym)
+        counts = _delete_their_rows(user, identifiers, pseudonym)
+        erasure.status = Status.COMPLETED
+        erasure.completed_at = timezone.now()
+        erasure.identifiers = None
+        erasure.download_token_hash = ""
+        erasure.save(update_fields=["status", "completed_at", "identifiers", "download_token_hash"])
+        record(
+            Action.PRIVACY_USER_ERASED,
+            actor_text=JOB_ACTOR,
+            target=user,
+            data={"request": str(erasure.public_id), "counts": counts},
+        )
+        _send_completion_email(addresses)
+        transaction.on_commit(
+            lambda: user_erased.send(sender=User, user=user, old_public_id=old_public_id)
+        )
+    return "erased"
+
+
+def _delete_their_rows(user: User, identifiers: Identifiers, pseudonym: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for membership in Membership.objects.filter(user=user).select_related("organization"):
+        membership.user = user  # the tombstone, so the event names the pseudonym
+        if membership.status == Membership.Status.ACTIVE:
+            record(
+                Action.ORG_MEMBER_ERASED,
+                actor_text=JOB_ACTOR,
+                target=membership,
+                organization=membership.organization,
+                data={"role": membership.role, "user": pseudonym},
+            )
+    counts["memberships"] = Membership.objects.filter(user=user).delete()[0]
+    # Only addresses they proved they held: an address someone added without proving it may be
+    # a stranger's, whose invitations and email records are not the person's to erase.
+    addresses = identifiers.everywhere
+    invitations = Invitation.objects.filter(_any_address("email", addresses) | Q(accepted_by=user))
+    counts["open_invitations"] = invitations.filter(
+        accepted_at__isnull=True, revoked_at__isnull=True
+    ).delete()[0]
+    closed = 0
+    for invitation in invitations:
+        # Each gets its own address: the open-invitation constraint is per (org, address).
+        Invitation.objects.filter(pk=invitation.pk).update(
+            email=f"{pseudonym}-{invitation.pk}@{ERASED_DOMAIN}"
+        )
+        closed += 1
+    counts["closed_invitations"] = closed
+    counts["outbound_emails"] = OutboundEmail.objects.filter(
+        _any_address("to", addresses)
+    ).delete()[0]
+    counts["email_addresses"] = EmailAddress.objects.filter(user=user).delete()[0]
+    counts["linked_identities"] = SocialAccount.objects.filter(user=user).delete()[0]
+    devices = 0
+    for model in DEVICE_MODELS.values():
+        devices += model.objects.filter(user=user).delete()[0]
+    counts["mfa_devices"] = devices
+    WebAuthnUserHandle.objects.filter(user=user).delete()
+    for session in UserSession.objects.filter(user=user):
+        session.end()  # any that appeared since the job started
+    counts["sessions"] = UserSession.objects.filter(user=user).delete()[0]
+    counts["consent_states"] = ConsentState.objects.filter(user=user).delete()[0]
+    # Consent events stay as evidence, without where they came from (the trigger allows only
+    # this change, and only in erasure mode).
+    counts["consent_events_kept"] = models.QuerySet.update(
+        ConsentEvent.objects.filter(user=user), ip=None, user_agent=""
+    )
+    counts["export_archives"] = ExportArchive.objects.filter(request__user=user).delete()[0]
+    return counts
+
+
+def _tombstone(user: User, pseudonym: str) -> None:
+    user.email = f"{pseudonym}@{ERASED_DOMAIN}"
+    user.display_name = ""
+    user.blocked_reason = ""
+    user.set_unusable_password()  # every session's auth hash stops matching too
+    user.is_active = False
+    user.is_staff = False
+    user.is_superuser = False
+    user.mfa_required = False
+    user.last_login = None
+    user.public_id = uuid.uuid4()
+    user.erased_at = timezone.now()
+    user.save()
+    user.groups.clear()
+    user.user_permissions.clear()
+
+
+def _send_completion_email(addresses: list[str]) -> None:
+    with outside_a_request():
+        for address in addresses:
+            get_adapter().queue_mail(
+                "email/consent/erasure_completed", address, {}, forget_recipient=True
+            )
+
+
+# --- Evidence retention --------------------------------------------------------------------------
+
+
+def purge_evidence() -> int:
+    """Delete the consent events of people erased longer ago than
+    ``GATEHOUSE_CONSENT_EVIDENCE_DAYS``, in batches, under the audit maintenance setting the
+    database trigger allows deletes with. Returns how many were deleted."""
+    cutoff = timezone.now() - timedelta(days=settings.GATEHOUSE_CONSENT_EVIDENCE_DAYS)
+    deleted = 0
+    while True:
+        with maintenance_mode():
+            ids = list(
+                ConsentEvent.objects.filter(user__erased_at__lt=cutoff).values_list(
+                    "pk", flat=True
+                )[:BATCH_SIZE]
+            )
+            if not ids:
+                return deleted
+            batch = ConsentEvent.objects.filter(pk__in=ids)
+            deleted += batch._raw_delete(batch.db)

@@ -1,0 +1,84 @@
+"""The person's side of erasure: the page that asks them to confirm deleting their account (after
+a step-up, typing the word "delete"), and calling a scheduled deletion off. The privacy page shows
+where a request stands (templates/consent/erasure_panel.html)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from accounts.mfa.stepup import stepup_required
+from consent import erasure
+from consent.models import DataSubjectRequest
+
+
+class ConfirmErasureForm(forms.Form):
+    confirm = forms.CharField(
+        label=f'Type "{erasure.CONFIRMATION}" to confirm',
+        max_length=20,
+        strip=True,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none"}),
+    )
+
+    def clean_confirm(self) -> str:
+        value = self.cleaned_data["confirm"]
+        if value.lower() != erasure.CONFIRMATION:
+            raise forms.ValidationError(f'Type the word "{erasure.CONFIRMATION}" to confirm.')
+        return value
+
+
+@never_cache
+@login_required
+@stepup_required
+@require_http_methods(["GET", "POST"])
+def request_erasure(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    existing = erasure.open_erasure(user)  # type: ignore[arg-type]
+    if existing is not None:
+        return redirect("consent:privacy")
+    form = ConfirmErasureForm(request.POST or None)
+    blocking = erasure.blocking_organizations(user)  # type: ignore[arg-type]
+    if request.method == "POST" and form.is_valid():
+        try:
+            scheduled = erasure.request_erasure(
+                user=user,  # type: ignore[arg-type]
+                via=DataSubjectRequest.Via.SELF,
+            )
+        except erasure.ErasureRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.warning(
+                request,
+                f"Your account will be deleted on {scheduled.scheduled_for:%d %B %Y}. "
+                "We have emailed you; you can keep your account until then.",
+            )
+            return redirect("consent:privacy")
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "consent/erasure_confirm.html",
+        {
+            "form": form,
+            "blocking": blocking,
+            "grace_days": settings.GATEHOUSE_ERASURE_GRACE_DAYS,
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["POST"])
+def cancel_erasure(request: HttpRequest) -> HttpResponse:
+    try:
+        erasure.cancel_erasure(user=request.user)  # type: ignore[arg-type]
+    except erasure.ErasureRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Your account will not be deleted.")
+    return redirect("consent:privacy")
