@@ -348,6 +348,9 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKE
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"  # eager tasks never reach it; it keeps kombu from guessing
 CELERY_TASK_EAGER_PROPAGATES = True
+# The queue tasks are sent to (and, by default, workers consume). Jobs that queue other jobs
+# (the erasure sweep, every email) send them here too.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

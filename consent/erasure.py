@@ -85,6 +85,35 @@ class ErasureRefused(Exception):
         self.status = status
 
 
+# What erasure does with each kind of row that the export covers or leaves out on purpose
+# (consent.export.SECTIONS and NOT_EXPORTED): a test fails when a model is in one list and
+# not here. docs/issue-6-consent.md explains the choices.
+WHAT_HAPPENS: dict[str, str] = {
+    "accounts.User": "kept as a tombstone: random address, no name, no password, inactive, "
+    "no staff powers, new public id; audit and consent rows still point at it",
+    "accounts.User_groups": "cleared",
+    "accounts.User_user_permissions": "cleared",
+    "account.EmailAddress": "deleted",
+    "organizations.Membership": "deleted, with org.member_erased in the organization's log",
+    "organizations.Invitation": "open ones to their addresses deleted; used or revoked ones "
+    "get an erased address; ones they sent stay, pointing at the tombstone",
+    "usersessions.UserSession": "ended (the session store entry goes too) and deleted",
+    "socialaccount.SocialAccount": "deleted, with its tokens and SSO confirmations",
+    "consent.ConsentEvent": "kept as evidence without IP address or browser, then deleted "
+    "after GATEHOUSE_CONSENT_EVIDENCE_DAYS",
+    "consent.ConsentState": "deleted",
+    "consent.DataSubjectRequest": "kept as proof the request was honoured; archives deleted",
+    "accounts.OutboundEmail": "deleted when sent to their addresses; others that name them "
+    "are rewritten",
+    "audit.AuditEvent": "kept, with their addresses and name replaced by the pseudonym",
+    "admin.LogEntry": "kept, with their addresses (and name, on their own record) replaced",
+    "django_otp_webauthn.WebAuthnUserHandle": "deleted",
+    "sso.Connection": "kept: who configured it now points at the tombstone",
+    "consent.PolicyVersion": "kept: who drafted it now points at the tombstone",
+    **{model._meta.label: "deleted" for model in DEVICE_MODELS.values()},
+}
+
+
 # --- Asking and cancelling -----------------------------------------------------------------------
 
 
@@ -283,6 +312,17 @@ def _addresses_in(value: Any) -> Iterable[str]:
             yield from _addresses_in(item)
 
 
+def _claims_of(extra_data: Any) -> dict[str, Any]:
+    """An IdP's claims about the person: OIDC keeps them under "userinfo" and "id_token"."""
+    if not isinstance(extra_data, dict):
+        return {}
+    claims = dict(extra_data)
+    for part in ("userinfo", "id_token"):
+        if isinstance(extra_data.get(part), dict):
+            claims.update(extra_data[part])
+    return claims
+
+
 def _names_in(value: Any) -> Iterable[str]:
     """Display names quoted by a ``profile.updated`` event: {"display_name": {"from", "to"}}."""
     if isinstance(value, dict):
@@ -326,10 +366,12 @@ def collect(user: User) -> Identifiers:
     )
     names = [user.display_name]
     for account in SocialAccount.objects.filter(user=user):
-        claims = account.extra_data if isinstance(account.extra_data, dict) else {}
-        # What the IdP asserted about them: its address is theirs as far as the IdP knows.
-        everywhere.extend(a for a in _addresses_in(claims.get("email", "")) if a)
-        names.extend(str(claims[k]) for k in ("name",) if isinstance(claims.get(k), str))
+        # What an IdP sent may name others too (a manager): its addresses are replaced only in
+        # rows about the person. Its address for them is, in any case, one they proved.
+        linked.extend(_addresses_in(account.extra_data))
+        claims = _claims_of(account.extra_data)
+        if isinstance(claims.get("name"), str):
+            names.append(claims["name"])
         given, family = claims.get("given_name"), claims.get("family_name")
         if isinstance(given, str) and isinstance(family, str):
             names.append(f"{given} {family}")
@@ -476,15 +518,22 @@ def _audit_rewrite(user: User, rewriter: Rewriter, linked_ids: set[Any]) -> Call
     return rewrite
 
 
-def rewrite_quotes(user: User, identifiers: Identifiers, pseudonym: str) -> dict[str, int]:
-    """Step 2: every log that quotes people by address or name. Idempotent."""
+def rewrite_quotes(
+    user: User, identifiers: Identifiers, pseudonym: str, *, since: Any = None
+) -> dict[str, int]:
+    """Step 2: every log that quotes people by address or name (only rows written at or after
+    ``since``, when given). Idempotent."""
+
+    def recent(queryset: Any, field_name: str) -> Any:
+        return queryset if since is None else queryset.filter(**{f"{field_name}__gte": since})
+
     rewriter = Rewriter(identifiers, pseudonym)
     linked_ids = set(
         AuditEvent.objects.filter(_linked(user, identifiers.targets)).values_list("pk", flat=True)
     )
     counts = {
         "audit_events": _walk(
-            AuditEvent.objects.all(),
+            recent(AuditEvent.objects.all(), "occurred_at"),
             ("actor_id", "actor_text", "target_text", "ip", "user_agent", "data"),
             _audit_rewrite(user, rewriter, linked_ids),
         )
@@ -496,7 +545,9 @@ def rewrite_quotes(user: User, identifiers: Identifiers, pseudonym: str) -> dict
 
     # Consent they recorded for others (an operator's staff): only who recorded it changes.
     counts["consent_events_recorded"] = _walk(
-        ConsentEvent.objects.filter(actor_id=user.pk), ("actor_text",), consent_rewrite
+        recent(ConsentEvent.objects.filter(actor_id=user.pk), "recorded_at"),
+        ("actor_text",),
+        consent_rewrite,
     )
 
     user_type = _content_type_id(User)
@@ -511,7 +562,7 @@ def rewrite_quotes(user: User, identifiers: Identifiers, pseudonym: str) -> dict
         return changes
 
     counts["admin_log_entries"] = _walk(
-        LogEntry.objects.all(),
+        recent(LogEntry.objects.all(), "action_time"),
         ("content_type_id", "object_id", "object_repr", "change_message"),
         log_entry_rewrite,
     )
@@ -526,7 +577,9 @@ def rewrite_quotes(user: User, identifiers: Identifiers, pseudonym: str) -> dict
         return changes
 
     counts["outbound_emails"] = _walk(
-        OutboundEmail.objects.exclude(_any_address("to", identifiers.everywhere)),
+        recent(
+            OutboundEmail.objects.exclude(_any_address("to", identifiers.everywhere)), "created_at"
+        ),
         ("subject", "text_body", "html_body", "last_error"),
         email_rewrite,
     )
@@ -559,6 +612,9 @@ def erase(request_id: int) -> str:
     erasure, identifiers = started
     user = erasure.user
     rewrite_quotes(user, identifiers, erasure.pseudonym)
+    # A full pass over a large log takes a while; whatever quoted them meanwhile (a stranger
+    # trying their address at the login form) is caught by a short second pass.
+    rewrite_quotes(user, identifiers, erasure.pseudonym, since=erasure.started_at)
     return _finish(request_id)
 
 
@@ -763,5 +819,7 @@ def purge_evidence() -> int:
             )
             if not ids:
                 return deleted
+            # Erasure already deleted their current-state rows; any left would point here.
+            ConsentState.objects.filter(event_id__in=ids).delete()
             batch = ConsentEvent.objects.filter(pk__in=ids)
             deleted += batch._raw_delete(batch.db)

@@ -46,18 +46,15 @@ def request_erasure(request: HttpRequest) -> HttpResponse:
     blocking = erasure.blocking_organizations(user)  # type: ignore[arg-type]
     if request.method == "POST" and form.is_valid():
         try:
-            scheduled = erasure.request_erasure(
+            erasure.request_erasure(
                 user=user,  # type: ignore[arg-type]
                 via=DataSubjectRequest.Via.SELF,
             )
         except erasure.ErasureRefused as exc:
             form.add_error(None, str(exc))
         else:
-            messages.warning(
-                request,
-                f"Your account will be deleted on {scheduled.scheduled_for:%d %B %Y}. "
-                "We have emailed you; you can keep your account until then.",
-            )
+            # The banner above every account page says when; this says what happens next.
+            messages.info(request, "We have emailed you the date and how to keep your account.")
             return redirect("consent:privacy")
     status = 400 if request.method == "POST" else 200
     return render(

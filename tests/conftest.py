@@ -165,6 +165,8 @@ def celery_worker(smtp_server):
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(port),
         "EMAIL_USE_TLS": "false",
+        # Jobs the worker queues itself (an email after an erasure) stay on this test's queue.
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
     }
     worker = subprocess.Popen(
         [

@@ -6,6 +6,7 @@ the bystander, must come through with his own data intact."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -52,10 +53,8 @@ def _texts(value: Any) -> list[str]:
     text = str(value)
     found = [text]
     if text[:1] in '{["':
-        try:
+        with contextlib.suppress(ValueError):
             found.append(json.dumps(json.loads(text), ensure_ascii=False))
-        except ValueError:
-            pass
     return found
 
 
@@ -97,7 +96,7 @@ def scan_cache(needles: list[str]) -> list[str]:
     for key in raw.scan_iter(match=f"*{settings.CACHES['default'].get('KEY_PREFIX', '')}*"):
         try:
             value = cache.get(key.decode().split(":", 2)[-1])
-        except Exception:  # noqa: BLE001 (a key of another shape: read it raw)
+        except Exception:
             value = raw.get(key)
         text = f"{key!r} {json.dumps(value, ensure_ascii=False, default=str)}".casefold()
         found.extend(needle for needle in needles if needle.casefold() in text)

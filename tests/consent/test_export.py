@@ -230,6 +230,13 @@ def test_every_model_holding_a_persons_data_is_exported_or_excluded_on_purpose()
     assert missing == []
 
 
+def test_erasure_has_an_answer_for_every_model_the_export_knows():
+    from consent import erasure
+
+    known = {label for section in export.SECTIONS for label in section.covers}
+    assert set(erasure.WHAT_HAPPENS) == known | set(export.NOT_EXPORTED)
+
+
 def test_the_zip_is_encrypted_at_rest(client, person, link):
     archive = ExportArchive.objects.get(request__user=person)
     stored = bytes(archive.data)

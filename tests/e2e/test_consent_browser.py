@@ -1,7 +1,8 @@
 """Consent in a real browser: sign-up with the terms ticked and marketing left unticked; a new
 version of the terms that asks for re-acceptance meets the person at their next login, and no
 address gets around it; they accept, land where they were going, and withdraw a consent from
-the privacy page with one click."""
+the privacy page with one click. Then they ask for their account to be deleted (typing the
+word), see the banner, and keep their account after all."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from django.core import mail
 
 from accounts.models import User
-from consent.models import ConsentEvent, ConsentState, Purpose
+from consent.models import ConsentEvent, ConsentState, DataSubjectRequest, Purpose
 from tests.conftest import links_in
 from tests.consent.conftest import publish, published, purposes  # noqa: F401
 from tests.e2e.test_signup_browser import OUTPUT, PASSWORD, browser_page, submit  # noqa: F401
@@ -73,3 +74,20 @@ def test_sign_up_with_consents_then_reaccept_then_withdraw(
     analytics = Purpose.objects.get(key="analytics", organization__isnull=True)
     assert not ConsentState.objects.get(user=zoe, purpose=analytics).granted
     page.screenshot(path=str(OUTPUT / "consent-privacy-page.png"), full_page=True)
+
+    # Deleting the account: the password login above is a fresh step-up.
+    page.click("#erasure-start")
+    page.wait_for_load_state("networkidle")
+    assert page.url == f"{base}/account/privacy/delete/"
+    page.fill("#id_confirm", "delete")
+    page.click("#erasure-confirm")
+    page.wait_for_load_state("networkidle")
+    assert page.url.startswith(f"{base}/account/privacy/")
+    assert page.locator("#erasure-banner").is_visible()
+    page.screenshot(path=str(OUTPUT / "consent-erasure-scheduled.png"), full_page=True)
+    assert DataSubjectRequest.objects.get(user=zoe, kind="erasure").status == "scheduled"
+    page.click("#erasure-cancel")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#erasure-banner").count() == 0
+    assert page.locator("#erasure-start").is_visible()
+    assert DataSubjectRequest.objects.get(user=zoe, kind="erasure").status == "cancelled"
