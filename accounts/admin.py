@@ -68,7 +68,8 @@ def _reasoned_action(
         form = ReasonForm(request.POST if "confirm" in request.POST else None)
         if form.is_bound and form.is_valid():
             done = 0
-            for user in queryset.iterator(chunk_size=500):
+            # An erased account is a tombstone: nothing is done to it.
+            for user in queryset.filter(erased_at__isnull=True).iterator(chunk_size=500):
                 if applies(user, cast(User, request.user)) and perform(
                     request=request,
                     user=user,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import smtplib
 from datetime import timedelta
 
@@ -109,7 +110,13 @@ def _erase_body(outbound: OutboundEmail) -> None:
     outbound.text_body = ""
     outbound.html_body = ""
     if outbound.forget_recipient and outbound.to:
-        outbound.last_error = outbound.last_error.replace(outbound.to, "[erased]")
+        # Also a cut-off copy at the end of a long error message.
+        address = re.escape(outbound.to)
+        outbound.last_error = re.sub(address, "[erased]", outbound.last_error, flags=re.I)
+        for cut in range(len(outbound.to) - 1, 2, -1):
+            if outbound.last_error.lower().endswith(outbound.to[:cut].lower()):
+                outbound.last_error = outbound.last_error[:-cut] + "[erased]"
+                break
         outbound.to = ""
 
 

@@ -36,7 +36,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from allauth.account.adapter import get_adapter
 from allauth.account.models import EmailAddress
@@ -73,6 +73,9 @@ BATCH_SIZE = 500
 # A job that started this long ago and never finished (a worker died) is queued again.
 STALLED_AFTER = timedelta(minutes=30)
 JOB_ACTOR = "erasure job"
+INVITATION_TEMPLATE = "organizations/email/invitation"
+# A job that keeps failing stops being retried and waits for staff (the admin shows why).
+MAX_ATTEMPTS = 5
 
 _EMAIL = re.compile(r"[^\s@<>\"',;:()\[\]{}]+@[^\s@<>\"',;:()\[\]{}]+\.[^\s@<>\"',;:()\[\]{}]{2,}")
 
@@ -214,9 +217,11 @@ def cancel_erasure(*, user: User, via: str = DataSubjectRequest.Via.SELF) -> Dat
         raise ErasureRefused("There is no account deletion to cancel.", status=404)
     if erasure.status == Status.ERASING:
         raise ErasureRefused("The deletion of this account has already begun.")
+    _reactivate(erasure)  # a job that started and went on hold had signed them out
     erasure.status = Status.CANCELLED
     erasure.cancelled_at = timezone.now()
-    erasure.save(update_fields=["status", "cancelled_at"])
+    erasure.identifiers = None
+    erasure.save(update_fields=["status", "cancelled_at", "identifiers"])
     record(
         Action.PRIVACY_ERASURE_CANCELLED,
         actor=user,
@@ -273,20 +278,23 @@ def due_requests() -> list[int]:
 
 @dataclass
 class Identifiers:
-    """What names the person: ``everywhere`` are addresses they proved they held (replaced in
-    every row of every log); ``linked`` are other addresses of theirs and their names, replaced
-    only in rows about them or their things (a short name like "Al", or an address someone
-    added without ever proving it, must not rewrite other people's records); ``targets`` are
-    (model name, id) pairs of audit targets that are theirs."""
+    """What names the person. ``everywhere``: addresses they proved they held (replaced in every
+    row of every log). ``linked``: other addresses of theirs (added, never proven: possibly a
+    stranger's) and ``names``: their names, current and former; both replaced only in rows about
+    them or their things, and names only where a record quotes a name (free text and name
+    fields, never other values: a person called "Admin" must not rewrite role changes).
+    ``targets`` are (model name, id) pairs of audit targets that are theirs."""
 
     everywhere: list[str] = field(default_factory=list)
     linked: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
     targets: list[tuple[str, str]] = field(default_factory=list)
 
     def dumps(self) -> bytes:
         payload = {
             "everywhere": self.everywhere,
             "linked": self.linked,
+            "names": self.names,
             "targets": [list(t) for t in self.targets],
         }
         return encryption.encrypt_bytes(json.dumps(payload).encode())
@@ -297,6 +305,7 @@ class Identifiers:
         return cls(
             everywhere=payload["everywhere"],
             linked=payload["linked"],
+            names=payload["names"],
             targets=[(t[0], t[1]) for t in payload["targets"]],
         )
 
@@ -358,43 +367,68 @@ def _linked(user: User, targets: list[tuple[str, str]]) -> Q:
     return query
 
 
+# Events in which the person's own address changed hands: the data names that address.
+_ADDRESS_EVENTS = {
+    Action.EMAIL_ADDED.value: "linked",
+    Action.EMAIL_REMOVED.value: "linked",
+    Action.EMAIL_VERIFIED.value: "everywhere",  # an address they proved they held
+    Action.EMAIL_CHANGED.value: "everywhere",  # primary changes go between proven addresses
+}
+
+
 def collect(user: User) -> Identifiers:
-    """Everything that names the person, from their live rows and their own audit trail."""
+    """Everything that names the person, from their live rows and their own audit trail. Only
+    what is theirs: an address in an invitation they sent, or a manager's in an IdP's claims,
+    is someone else's; and an old address of theirs that another account holds now is that
+    account's."""
     everywhere = _verified_addresses(user)
     linked: list[str] = list(
         EmailAddress.objects.filter(user=user, verified=False).values_list("email", flat=True)
     )
     names = [user.display_name]
     for account in SocialAccount.objects.filter(user=user):
-        # What an IdP sent may name others too (a manager): its addresses are replaced only in
-        # rows about the person. Its address for them is, in any case, one they proved.
-        linked.extend(_addresses_in(account.extra_data))
         claims = _claims_of(account.extra_data)
+        if isinstance(claims.get("email"), str):
+            linked.append(claims["email"])
         if isinstance(claims.get("name"), str):
             names.append(claims["name"])
         given, family = claims.get("given_name"), claims.get("family_name")
         if isinstance(given, str) and isinstance(family, str):
             names.append(f"{given} {family}")
     targets = _their_targets(user)
-    events = AuditEvent.objects.filter(_linked(user, targets)).values_list(
-        "action", "actor_id", "data"
-    )
-    for action, actor_id, data in events.iterator(chunk_size=BATCH_SIZE):
-        found = list(_addresses_in(data))
-        if action in (Action.EMAIL_VERIFIED, Action.EMAIL_CHANGED) and actor_id == user.pk:
-            everywhere.extend(found)  # an address they proved they held, now gone
-        else:
-            linked.extend(found)
+    events = AuditEvent.objects.filter(
+        Q(actor_id=user.pk) & (Q(action__in=_ADDRESS_EVENTS) | Q(action=Action.PROFILE_UPDATED))
+    ).values_list("action", "data")
+    for action, data in events.iterator(chunk_size=BATCH_SIZE):
+        if action in _ADDRESS_EVENTS:
+            found = list(_addresses_in(data))
+            (everywhere if _ADDRESS_EVENTS[action] == "everywhere" else linked).extend(found)
         names.extend(_names_in(data))
-    everywhere_folded = {a.casefold() for a in everywhere}
+    held = _held_by_others(user, everywhere + linked)
+    everywhere = [a for a in everywhere if a.casefold() not in held]
+    proven = {a.casefold() for a in everywhere}
     return Identifiers(
         everywhere=_unique(everywhere),
-        linked=_unique(
-            [a for a in linked if a.casefold() not in everywhere_folded]
-            + [n.strip() for n in names if n and n.strip()]
-        ),
+        linked=_unique(a for a in linked if a.casefold() not in held | proven),
+        names=_unique(n.strip() for n in names if n and n.strip()),
         targets=targets,
     )
+
+
+def _held_by_others(user: User, addresses: list[str]) -> set[str]:
+    """The addresses in ``addresses`` that another account has now, casefolded."""
+    if not addresses:
+        return set()
+    others = set(
+        User.objects.exclude(pk=user.pk)
+        .filter(_any_address("email", addresses))
+        .values_list("email", flat=True)
+    ) | set(
+        EmailAddress.objects.exclude(user=user)
+        .filter(_any_address("email", addresses))
+        .values_list("email", flat=True)
+    )
+    return {a.casefold() for a in others}
 
 
 def _unique(values: Iterable[str]) -> list[str]:
@@ -409,35 +443,45 @@ def _unique(values: Iterable[str]) -> list[str]:
 # --- Replacing quotes ----------------------------------------------------------------------------
 
 
+# Keys whose values are names, in audit data (profile changes, an IdP's claims).
+NAME_KEYS = frozenset({"display_name", "name", "given_name", "family_name"})
+
+
 class Rewriter:
-    """Replaces the person's identifiers in text and JSON, case-insensitively and only as whole
-    words: erasing "ann@example.com" leaves "joann@example.com" alone."""
+    """Replaces the person's identifiers in text and JSON, case-insensitively and only whole:
+    erasing "ann@example.com" leaves "joann@example.com" and "o'ann@example.com" alone."""
 
     def __init__(self, identifiers: Identifiers, pseudonym: str) -> None:
         self.pseudonym = pseudonym
         self.replacement = f"{pseudonym}@{ERASED_DOMAIN}"
         self._everywhere = _pattern(identifiers.everywhere)
         self._linked = _pattern(identifiers.linked)
+        self._names = _pattern(identifiers.names)
 
-    def text(self, value: str, *, linked: bool) -> str:
+    def text(self, value: str, *, linked: bool, names: bool | None = None) -> str:
+        """Addresses; in rows about the person also their other addresses and (unless
+        ``names`` says otherwise) their names."""
         if not value:
             return value
         result = self._sub(self._everywhere, value)
         if linked:
             result = self._sub(self._linked, result)
+            if names if names is not None else True:
+                result = self._sub(self._names, result)
         return result
 
-    def data(self, value: Any, *, linked: bool) -> Any:
+    def data(self, value: Any, *, linked: bool, _names: bool = False) -> Any:
+        """JSON: addresses anywhere in it, names only under name keys (when ``linked``)."""
         if isinstance(value, str):
-            return self.text(value, linked=linked)
+            return self.text(value, linked=linked, names=_names)
         if isinstance(value, dict):
-            return {key: self.data(item, linked=linked) for key, item in value.items()}
+            return {
+                key: self.data(item, linked=linked, _names=_names or key in NAME_KEYS)
+                for key, item in value.items()
+            }
         if isinstance(value, list):
-            return [self.data(item, linked=linked) for item in value]
+            return [self.data(item, linked=linked, _names=_names) for item in value]
         return value
-
-    def mentions(self, value: str, *, linked: bool) -> bool:
-        return self.text(value, linked=linked) != value
 
     def _sub(self, pattern: re.Pattern[str] | None, value: str) -> str:
         if pattern is None:
@@ -448,11 +492,17 @@ class Rewriter:
         return self.replacement if "@" in found else self.pseudonym
 
 
+# Characters that may continue an address (or a word) on either side: a match next to one is
+# part of something longer, someone else's.
+_BEFORE = r"[\w.!#$%&'*+/=?^`{|}~-]"
+_AFTER = r"[\w-]|\.\w|@"
+
+
 def _pattern(values: list[str]) -> re.Pattern[str] | None:
     if not values:
         return None
     alternatives = "|".join(re.escape(v) for v in values)
-    return re.compile(rf"(?<![\w.+-])(?:{alternatives})(?![\w-]|\.\w)", re.IGNORECASE)
+    return re.compile(rf"(?<!{_BEFORE})(?:{alternatives})(?!{_AFTER})", re.IGNORECASE)
 
 
 def _network(ip: str | None) -> str | None:
@@ -463,11 +513,26 @@ def _network(ip: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
 
+class _Walk(NamedTuple):
+    """How ``_walk`` runs: inside the caller's erasure-mode transaction (the final pass) or a
+    transaction per batch, and what to call after each batch (the job's heartbeat)."""
+
+    inside: bool = False
+    heartbeat: Callable[[], None] | None = None
+
+
 def _walk(
-    queryset: Any, fields: tuple[str, ...], rewrite: Callable[[dict[str, Any]], dict[str, Any]]
+    queryset: Any,
+    fields: tuple[str, ...],
+    rewrite: Callable[[dict[str, Any]], dict[str, Any]],
+    how: _Walk,
 ) -> int:
-    """Walk a table in primary-key order, a batch per transaction, and apply ``rewrite`` to each
+    """Walk a table in primary-key order, a batch at a time, and apply ``rewrite`` to each
     row's ``fields``; it returns the columns to change. Returns the number of rows changed."""
+    model = queryset.model
+    limits = {
+        f.name: f.max_length for f in model._meta.concrete_fields if getattr(f, "max_length", 0)
+    }
     changed = 0
     last = None
     while True:
@@ -478,20 +543,32 @@ def _walk(
         if not rows:
             return changed
         last = rows[-1]["pk"]
-        updates = [(row["pk"], rewrite(row)) for row in rows]
-        updates = [(pk, columns) for pk, columns in updates if columns]
+        updates = []
+        for row in rows:
+            columns = rewrite(row)
+            for name, value in columns.items():
+                # The pseudonym may be longer than what it replaces: never overflow a column.
+                if isinstance(value, str) and name in limits:
+                    columns[name] = value[: limits[name]]
+            if columns:
+                updates.append((row["pk"], columns))
         if updates:
-            _apply(queryset.model, updates)
+            if how.inside:
+                _apply(model, updates)
+            else:
+                with erasure_mode():
+                    _apply(model, updates)
             changed += len(updates)
+        if how.heartbeat is not None:
+            how.heartbeat()
 
 
 def _apply(model: type[models.Model], updates: list[tuple[Any, dict[str, Any]]]) -> None:
-    with erasure_mode():
-        for pk, columns in updates:
-            if model is AuditEvent:
-                rewrite_event(pk, **columns)
-            else:  # past the ORM guard of consent events; the trigger still checks the columns
-                models.QuerySet.update(model._default_manager.filter(pk=pk), **columns)
+    for pk, columns in updates:
+        if model is AuditEvent:
+            rewrite_event(pk, **columns)
+        else:  # past the ORM guard of consent events; the trigger still checks the columns
+            models.QuerySet.update(model._default_manager.filter(pk=pk), **columns)
 
 
 def _audit_rewrite(user: User, rewriter: Rewriter, linked_ids: set[Any]) -> Callable[..., Any]:
@@ -519,10 +596,18 @@ def _audit_rewrite(user: User, rewriter: Rewriter, linked_ids: set[Any]) -> Call
 
 
 def rewrite_quotes(
-    user: User, identifiers: Identifiers, pseudonym: str, *, since: Any = None
+    user: User,
+    identifiers: Identifiers,
+    pseudonym: str,
+    *,
+    since: Any = None,
+    inside: bool = False,
+    heartbeat: Callable[[], None] | None = None,
 ) -> dict[str, int]:
     """Step 2: every log that quotes people by address or name (only rows written at or after
-    ``since``, when given). Idempotent."""
+    ``since``, when given; ``inside`` the caller's erasure-mode transaction, or a transaction
+    per batch). Idempotent."""
+    how = _Walk(inside=inside, heartbeat=heartbeat)
 
     def recent(queryset: Any, field_name: str) -> Any:
         return queryset if since is None else queryset.filter(**{f"{field_name}__gte": since})
@@ -536,6 +621,7 @@ def rewrite_quotes(
             recent(AuditEvent.objects.all(), "occurred_at"),
             ("actor_id", "actor_text", "target_text", "ip", "user_agent", "data"),
             _audit_rewrite(user, rewriter, linked_ids),
+            how,
         )
     }
 
@@ -548,6 +634,7 @@ def rewrite_quotes(
         recent(ConsentEvent.objects.filter(actor_id=user.pk), "recorded_at"),
         ("actor_text",),
         consent_rewrite,
+        how,
     )
 
     user_type = _content_type_id(User)
@@ -555,23 +642,35 @@ def rewrite_quotes(
     def log_entry_rewrite(row: dict[str, Any]) -> dict[str, Any]:
         linked = row["content_type_id"] == user_type and row["object_id"] == str(user.pk)
         changes = {}
-        for name in ("object_repr", "change_message"):
-            new = rewriter.text(row[name], linked=linked)
-            if new != row[name]:
-                changes[name] = new
+        new = rewriter.text(row["object_repr"], linked=linked)
+        if new != row["object_repr"]:
+            changes["object_repr"] = new
+        # The change message lists field names; only addresses could be in it.
+        new = rewriter.text(row["change_message"], linked=False)
+        if new != row["change_message"]:
+            changes["change_message"] = new
         return changes
 
     counts["admin_log_entries"] = _walk(
         recent(LogEntry.objects.all(), "action_time"),
         ("content_type_id", "object_id", "object_repr", "change_message"),
         log_entry_rewrite,
+        how,
     )
 
+    # Invitations they sent name them in the subject ("Pat invited you"): those emails are
+    # about them. Every other email only loses their proven addresses, and never a name.
+    invited = {
+        address.casefold()
+        for address in Invitation.objects.filter(invited_by=user).values_list("email", flat=True)
+    }
+
     def email_rewrite(row: dict[str, Any]) -> dict[str, Any]:
-        # Emails to other people that name the person (an invitation they sent).
+        theirs = row["template"] == INVITATION_TEMPLATE and row["to"].casefold() in invited
         changes = {}
         for name in ("subject", "text_body", "html_body", "last_error"):
-            new = rewriter.text(row[name], linked=True)
+            # Names in a subject only: a body is HTML, where a name like "Li" is also a tag.
+            new = rewriter.text(row[name], linked=theirs, names=theirs and name == "subject")
             if new != row[name]:
                 changes[name] = new
         return changes
@@ -580,8 +679,9 @@ def rewrite_quotes(
         recent(
             OutboundEmail.objects.exclude(_any_address("to", identifiers.everywhere)), "created_at"
         ),
-        ("subject", "text_body", "html_body", "last_error"),
+        ("template", "to", "subject", "text_body", "html_body", "last_error"),
         email_rewrite,
+        how,
     )
     return counts
 
@@ -603,19 +703,34 @@ def _any_address(field_name: str, addresses: Iterable[str]) -> Q:
 # --- The job -------------------------------------------------------------------------------------
 
 
+# Rows that committed late (a request's transaction that began before the job) are caught by
+# the final pass, which looks this far back from the job's start.
+LATE_COMMIT_MARGIN = timedelta(minutes=5)
+
+
 def erase(request_id: int) -> str:
-    """Carry out one erasure request. Returns "erased", "on_hold", or "skipped" (not due, not
-    an open erasure, already done, or another worker holds it)."""
+    """Carry out one erasure request. Returns "erased", "on_hold", "failed" (gave up after
+    ``MAX_ATTEMPTS``), or "skipped" (not due, not an open erasure, already done, or another
+    worker has it)."""
     started = _start(request_id)
     if started is None or isinstance(started, str):
         return started or "skipped"
     erasure, identifiers = started
-    user = erasure.user
-    rewrite_quotes(user, identifiers, erasure.pseudonym)
-    # A full pass over a large log takes a while; whatever quoted them meanwhile (a stranger
-    # trying their address at the login form) is caught by a short second pass.
-    rewrite_quotes(user, identifiers, erasure.pseudonym, since=erasure.started_at)
-    return _finish(request_id)
+    began = erasure.started_at
+
+    def heartbeat() -> None:  # a long pass must not look stalled to the sweep
+        DataSubjectRequest.objects.filter(pk=request_id, status=Status.ERASING).update(
+            started_at=timezone.now()
+        )
+
+    try:
+        rewrite_quotes(erasure.user, identifiers, erasure.pseudonym, heartbeat=heartbeat)
+        return _finish(request_id, since=(began or timezone.now()) - LATE_COMMIT_MARGIN)
+    except Exception as exc:
+        DataSubjectRequest.objects.filter(pk=request_id).update(
+            last_error=f"{type(exc).__name__}: {exc}"[:200]
+        )
+        raise
 
 
 def _start(request_id: int) -> tuple[DataSubjectRequest, Identifiers] | str | None:
@@ -632,6 +747,11 @@ def _start(request_id: int) -> tuple[DataSubjectRequest, Identifiers] | str | No
         now = timezone.now()
         if erasure.status == Status.SCHEDULED and (erasure.scheduled_for or now) > now:
             return None
+        if erasure.status == Status.ERASING:
+            if erasure.started_at and erasure.started_at > now - STALLED_AFTER:
+                return None  # another worker is on it
+            if erasure.attempts >= MAX_ATTEMPTS:
+                return _give_up(erasure)
         user = erasure.user
         blocking = blocking_organizations(user)
         if blocking:
@@ -643,27 +763,38 @@ def _start(request_id: int) -> tuple[DataSubjectRequest, Identifiers] | str | No
             erasure.pseudonym = f"erased-{secrets.token_hex(6)}"
         if erasure.identifiers is None:
             erasure.identifiers = collect(user).dumps()
-        erasure.last_error = ""
-        erasure.save(
-            update_fields=[
-                "attempts",
-                "status",
-                "started_at",
-                "pseudonym",
-                "identifiers",
-                "last_error",
-            ]
-        )
-        # From here on nobody signs in as them: the account is on its way out.
+        erasure.save(update_fields=["attempts", "status", "started_at", "pseudonym", "identifiers"])
+        # From here on nobody signs in as them, and no export of them is built or sent.
         User.objects.filter(pk=user.pk).update(is_active=False)
+        DataSubjectRequest.objects.filter(
+            user=user,
+            kind=DataSubjectRequest.Kind.EXPORT,
+            status__in=(Status.PENDING, Status.READY),
+        ).update(status=Status.FAILED, last_error="the account is being erased", completed_at=now)
         sessions = list(UserSession.objects.filter(user=user))
     for session in sessions:
         session.end()
-    return erasure, Identifiers.loads(erasure.identifiers)
+    return erasure, Identifiers.loads(erasure.identifiers)  # type: ignore[arg-type]
+
+
+def _give_up(erasure: DataSubjectRequest) -> str:
+    erasure.status = Status.FAILED
+    erasure.completed_at = timezone.now()
+    erasure.last_error = f"gave up after {erasure.attempts} attempts: {erasure.last_error}"[:200]
+    erasure.save(update_fields=["status", "completed_at", "last_error"])
+    logger.error("erasure %s failed for good: %s", erasure.public_id, erasure.last_error)
+    return "failed"
+
+
+def _reactivate(erasure: DataSubjectRequest) -> None:
+    """Undo what starting the job did to the account, when it stops short of erasing it."""
+    if erasure.started_at is not None:
+        User.objects.filter(pk=erasure.user_id, erased_at__isnull=True).update(is_active=True)
 
 
 def _hold(erasure: DataSubjectRequest, blocking: list[Organization]) -> str:
     first_time = erasure.status != Status.ON_HOLD
+    _reactivate(erasure)  # they need to sign in to hand the organization over
     erasure.status = Status.ON_HOLD
     erasure.last_error = "sole owner of an organization with other members"
     erasure.save(update_fields=["status", "last_error"])
@@ -689,7 +820,7 @@ def _hold(erasure: DataSubjectRequest, blocking: list[Organization]) -> str:
     return "on_hold"
 
 
-def _finish(request_id: int) -> str:
+def _finish(request_id: int, *, since: Any) -> str:
     with erasure_mode():
         erasure = (
             DataSubjectRequest.objects.select_for_update()
@@ -700,7 +831,21 @@ def _finish(request_id: int) -> str:
         if erasure is None:
             return "skipped"
         user = erasure.user
+        # Ownership may have moved while the quotes were rewritten (a co-owner left, or is being
+        # erased too): check again with their organizations locked, as member changes lock them.
+        list(
+            Organization.objects.select_for_update().filter(
+                pk__in=Membership.objects.filter(
+                    user=user, role=Role.OWNER, status=Membership.Status.ACTIVE
+                ).values("organization_id")
+            )
+        )
+        blocking = blocking_organizations(user)
+        if blocking:
+            return _hold(erasure, blocking)
         identifiers = Identifiers.loads(erasure.identifiers)  # type: ignore[arg-type]
+        # Whatever quoted them while the first pass ran (a stranger trying their address).
+        rewrite_quotes(user, identifiers, erasure.pseudonym, since=since, inside=True)
         addresses = _verified_addresses(user)
         old_public_id = user.public_id
         pseudonym = erasure.pseudonym
@@ -711,7 +856,16 @@ def _finish(request_id: int) -> str:
         erasure.completed_at = timezone.now()
         erasure.identifiers = None
         erasure.download_token_hash = ""
-        erasure.save(update_fields=["status", "completed_at", "identifiers", "download_token_hash"])
+        erasure.last_error = ""
+        erasure.save(
+            update_fields=[
+                "status",
+                "completed_at",
+                "identifiers",
+                "download_token_hash",
+                "last_error",
+            ]
+        )
         record(
             Action.PRIVACY_USER_ERASED,
             actor_text=JOB_ACTOR,

@@ -32,6 +32,7 @@ from tests.consent.world import (
     BYSTANDER_EMAIL,
     BYSTANDER_IP,
     BYSTANDER_NAME,
+    FRIEND_EMAIL,
     PERSON_ALT,
     PERSON_EMAIL,
     PERSON_IP,
@@ -147,13 +148,14 @@ def world(published):
 
 
 def _bobbys_rows(bobby) -> list[tuple]:
-    """What Bobby did, as the log says, except where it names Pat as the target."""
+    """Everything Bobby did, as the log says: who, what, when, from where, in which
+    organization. (Where Bobby acted on Pat, Pat's address in the row goes; Bobby's stays.)"""
     return list(
         AuditEvent.objects.filter(actor=bobby)
-        .exclude(target_type="membership")
-        .exclude(action__startswith="org.invitation")
         .order_by("occurred_at", "id")
-        .values_list("action", "actor_text", "ip", "user_agent", "occurred_at")
+        .values_list(
+            "id", "action", "actor_text", "ip", "user_agent", "occurred_at", "organization_id"
+        )
     )
 
 
@@ -181,6 +183,8 @@ def test_after_erasure_no_column_of_any_table_names_the_person(world):
     if hasattr(cache, "client"):  # Redis: Pat's sessions live there, and name Pat
         assert PERSON_EMAIL in scan_cache(NEEDLES)
     bobby_before = scan([BYSTANDER_EMAIL, BYSTANDER_NAME, BYSTANDER_IP])
+    friend_before = scan([FRIEND_EMAIL])[FRIEND_EMAIL]
+    assert "audit_auditevent.data" in friend_before  # Pat invited the friend
     # Bobby's invitation email to Pat names Bobby; it goes with Pat's emails.
     bobby_before[BYSTANDER_NAME].discard("accounts_outboundemail.subject")
     bobby_rows = _bobbys_rows(bobby)
@@ -203,6 +207,8 @@ def test_after_erasure_no_column_of_any_table_names_the_person(world):
     # Bobby's own records are where they were.
     assert scan([BYSTANDER_EMAIL, BYSTANDER_NAME, BYSTANDER_IP]) == bobby_before
     assert _bobbys_rows(bobby) == bobby_rows
+    # The friend Pat invited keeps their invitation, their email and the record of both.
+    assert scan([FRIEND_EMAIL])[FRIEND_EMAIL] == friend_before
     # The completion email went to Pat's verified addresses, and its record forgot them.
     assert sorted(m.to[0] for m in mail.outbox) == sorted([PERSON_EMAIL, PERSON_ALT])
     tombstone = User.objects.get(pk=pat.pk)
