@@ -153,6 +153,20 @@ class NoSecretLookupsMixin:
         return super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
 
 
+class ReadOnlyAdminMixin:
+    """For records staff read and never change here: the log, evidence, keys, requests, and
+    what is managed through its own pages (organizations, SSO connections)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class ConsentStateInline(admin.TabularInline):
     """Where the user stands on each purpose now; the events behind it are one link away."""
 

@@ -1,13 +1,11 @@
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from accounts.admin import ReadOnlyAdminMixin
 from audit.models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: staff can search and filter the log, never change it."""
 
     list_display = ("occurred_at", "action", "outcome", "actor_text", "target_text", "ip")
@@ -17,12 +15,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False  # no COUNT(*) over the whole log on every page
     readonly_fields = [field.name for field in AuditEvent._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -23,7 +23,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from accounts.admin import NoSecretLookupsMixin
+from accounts.admin import NoSecretLookupsMixin, ReadOnlyAdminMixin
 from accounts.forms import ReasonForm
 from consent import services
 from consent.models import (
@@ -446,7 +446,7 @@ EVENT_FIELDS = (
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+class ConsentEventAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
     """Consent history, read-only for everyone: events are evidence.
 
     A user's history is this list filtered by ``?user__id__exact=<pk>`` (the user's page links
@@ -476,21 +476,12 @@ class ConsentEventAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[ConsentEvent]:
         return super().get_queryset(request).select_related("user", "purpose", "version__document")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 RECEIPT_KEY_FIELDS = ("kid", "algorithm", "status", "created_at", "retired_at", "public_jwk")
 
 
 @admin.register(ReceiptKey)
-class ReceiptKeyAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+class ReceiptKeyAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
     """Which keys sign receipts, and since when. Only the public half is ever shown: the
     encrypted private key is not loaded, listed, displayed or filterable."""
 
@@ -504,15 +495,6 @@ class ReceiptKeyAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ReceiptKey]:
         return super().get_queryset(request).defer("private_key_encrypted")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 REQUEST_FIELDS = (
@@ -535,7 +517,7 @@ REQUEST_FIELDS = (
 
 
 @admin.register(DataSubjectRequest)
-class DataSubjectRequestAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+class DataSubjectRequestAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
     """Export and erasure requests, read-only: support staff answer "where is my export?" and
     "when will my account be deleted?" here, and a request on hold shows why. The download
     token's hash and the identifiers an erasure is working through are never shown or
@@ -562,12 +544,3 @@ class DataSubjectRequestAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DataSubjectRequest]:
         return super().get_queryset(request).select_related("user").defer("identifiers")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

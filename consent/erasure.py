@@ -57,6 +57,7 @@ from audit.actions import Action
 from audit.models import AuditEvent
 from audit.services import erasure_mode, maintenance_mode, record, rewrite_event
 from config import encryption
+from consent.export import EMAIL_PATTERN, any_address
 from consent.models import ConsentEvent, ConsentState, DataSubjectRequest, ExportArchive
 from consent.signals import user_erased
 from organizations.models import Invitation, Membership, Organization, Role
@@ -76,8 +77,6 @@ JOB_ACTOR = "erasure job"
 INVITATION_TEMPLATE = "organizations/email/invitation"
 # A job that keeps failing stops being retried and waits for staff (the admin shows why).
 MAX_ATTEMPTS = 5
-
-_EMAIL = re.compile(r"[^\s@<>\"',;:()\[\]{}]+@[^\s@<>\"',;:()\[\]{}]+\.[^\s@<>\"',;:()\[\]{}]{2,}")
 
 
 class ErasureRefused(Exception):
@@ -233,6 +232,8 @@ def cancel_erasure(*, user: User, via: str = DataSubjectRequest.Via.SELF) -> Dat
 
 
 def _verified_addresses(user: User) -> list[str]:
+    """The login address (held by no other account, and where account email goes) and every
+    verified one."""
     found = {user.email.lower(): user.email} if user.email else {}
     for address in EmailAddress.objects.filter(user=user, verified=True).values_list(
         "email", flat=True
@@ -312,7 +313,7 @@ class Identifiers:
 
 def _addresses_in(value: Any) -> Iterable[str]:
     if isinstance(value, str):
-        yield from _EMAIL.findall(value)
+        yield from EMAIL_PATTERN.findall(value)
     elif isinstance(value, dict):
         for item in value.values():
             yield from _addresses_in(item)
@@ -421,11 +422,11 @@ def _held_by_others(user: User, addresses: list[str]) -> set[str]:
         return set()
     others = set(
         User.objects.exclude(pk=user.pk)
-        .filter(_any_address("email", addresses))
+        .filter(any_address("email", addresses))
         .values_list("email", flat=True)
     ) | set(
         EmailAddress.objects.exclude(user=user)
-        .filter(_any_address("email", addresses))
+        .filter(any_address("email", addresses))
         .values_list("email", flat=True)
     )
     return {a.casefold() for a in others}
@@ -458,15 +459,15 @@ class Rewriter:
         self._linked = _pattern(identifiers.linked)
         self._names = _pattern(identifiers.names)
 
-    def text(self, value: str, *, linked: bool, names: bool | None = None) -> str:
-        """Addresses; in rows about the person also their other addresses and (unless
-        ``names`` says otherwise) their names."""
+    def text(self, value: str, *, linked: bool, names: bool = True) -> str:
+        """Their proven addresses; in rows about the person (``linked``) also their other
+        addresses and, where the text may quote a name (``names``), their names."""
         if not value:
             return value
         result = self._sub(self._everywhere, value)
         if linked:
             result = self._sub(self._linked, result)
-            if names if names is not None else True:
+            if names:
                 result = self._sub(self._names, result)
         return result
 
@@ -677,7 +678,7 @@ def rewrite_quotes(
 
     counts["outbound_emails"] = _walk(
         recent(
-            OutboundEmail.objects.exclude(_any_address("to", identifiers.everywhere)), "created_at"
+            OutboundEmail.objects.exclude(any_address("to", identifiers.everywhere)), "created_at"
         ),
         ("template", "to", "subject", "text_body", "html_body", "last_error"),
         email_rewrite,
@@ -690,14 +691,6 @@ def _content_type_id(model: type[models.Model]) -> int:
     from django.contrib.contenttypes.models import ContentType
 
     return ContentType.objects.get_for_model(model).pk
-
-
-def _any_address(field_name: str, addresses: Iterable[str]) -> Q:
-    query = Q(pk__in=[])
-    for address in addresses:
-        if "@" in address:
-            query |= Q(**{f"{field_name}__iexact": address})
-    return query
 
 
 # --- The job -------------------------------------------------------------------------------------
@@ -895,7 +888,7 @@ def _delete_their_rows(user: User, identifiers: Identifiers, pseudonym: str) -> 
     # Only addresses they proved they held: an address someone added without proving it may be
     # a stranger's, whose invitations and email records are not the person's to erase.
     addresses = identifiers.everywhere
-    invitations = Invitation.objects.filter(_any_address("email", addresses) | Q(accepted_by=user))
+    invitations = Invitation.objects.filter(any_address("email", addresses) | Q(accepted_by=user))
     counts["open_invitations"] = invitations.filter(
         accepted_at__isnull=True, revoked_at__isnull=True
     ).delete()[0]
@@ -907,9 +900,9 @@ def _delete_their_rows(user: User, identifiers: Identifiers, pseudonym: str) -> 
         )
         closed += 1
     counts["closed_invitations"] = closed
-    counts["outbound_emails"] = OutboundEmail.objects.filter(
-        _any_address("to", addresses)
-    ).delete()[0]
+    counts["outbound_emails"] = OutboundEmail.objects.filter(any_address("to", addresses)).delete()[
+        0
+    ]
     counts["email_addresses"] = EmailAddress.objects.filter(user=user).delete()[0]
     counts["linked_identities"] = SocialAccount.objects.filter(user=user).delete()[0]
     devices = 0

@@ -65,7 +65,7 @@ EMAIL_TEMPLATE = "email/consent/export_ready"
 SOMEONE_ELSE = "someone else"
 # Who acted in a login step with the person's address, before anyone was signed in.
 SIGNING_IN_AS_YOU = "someone signing in with your address"
-_EMAIL = re.compile(r"[^\s@<>\"',;:()\[\]]+@[^\s@<>\"',;:()\[\]]+\.[A-Za-z0-9-]{2,}")
+EMAIL_PATTERN = re.compile(r"[^\s@<>\"',;:()\[\]]+@[^\s@<>\"',;:()\[\]]+\.[A-Za-z0-9-]{2,}")
 # Emails whose subject names another person (the inviter): exported with a neutral subject.
 _NEUTRAL_SUBJECTS = {"organizations/email/invitation": "Invitation to join an organization"}
 
@@ -180,10 +180,12 @@ def addresses_of(user: User) -> list[str]:
     return list(seen.values())
 
 
-def _any_address(field: str, addresses: Iterable[str]) -> Q:
+def any_address(field: str, addresses: Iterable[str]) -> Q:
+    """Rows whose ``field`` is one of ``addresses``, in any case (nothing for no addresses)."""
     query = Q(pk__in=[])
     for address in addresses:
-        query |= Q(**{f"{field}__iexact": address})
+        if "@" in address:
+            query |= Q(**{f"{field}__iexact": address})
     return query
 
 
@@ -226,7 +228,7 @@ def _invitations(user: User) -> list[dict[str, Any]]:
     # Across organizations on purpose: the person's view of every invitation they received.
     # The inviter and the token hash stay out.
     invitations = (
-        Invitation.objects.filter(_any_address("email", addresses_of(user)) | Q(accepted_by=user))
+        Invitation.objects.filter(any_address("email", addresses_of(user)) | Q(accepted_by=user))
         .select_related("organization")
         .order_by("created_at", "pk")
     )
@@ -358,7 +360,7 @@ def _data_requests(user: User) -> list[Any]:
 
 def _outbound_email(user: User) -> list[dict[str, Any]]:
     # Not the bodies: until sent they hold live links and codes.
-    emails = OutboundEmail.objects.filter(_any_address("to", addresses_of(user))).order_by(
+    emails = OutboundEmail.objects.filter(any_address("to", addresses_of(user))).order_by(
         "created_at"
     )
     return [
@@ -383,7 +385,7 @@ def _audit_events(user: User) -> list[dict[str, Any]]:
         Q(actor_id=user.pk)
         | Q(target_type="user", target_id=str(user.pk))
         | Q(target_type="membership", target_id__in=memberships)
-        | (Q(actor_id__isnull=True) & _any_address("actor_text", addresses))
+        | (Q(actor_id__isnull=True) & any_address("actor_text", addresses))
     ).order_by("occurred_at")
     rows = list(events.iterator(chunk_size=1000))
     roles = _actor_roles(rows, user, addresses)
@@ -462,7 +464,7 @@ class _Redactor:
         if isinstance(value, list):
             return [self(item) for item in value]
         if isinstance(value, str):
-            return _EMAIL.sub(
+            return EMAIL_PATTERN.sub(
                 lambda m: m.group(0) if m.group(0).lower() in self.own else f"[{SOMEONE_ELSE}]",
                 value,
             )

@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from accounts.admin import NoSecretLookupsMixin
+from accounts.admin import NoSecretLookupsMixin, ReadOnlyAdminMixin
 from organizations.models import Domain, Invitation, Membership, Organization, OrganizationPolicy
 
 
@@ -76,7 +76,7 @@ class PolicyInline(admin.StackedInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+class OrganizationAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "created_at")
     search_fields = ("name", "=slug", "domains__name", "memberships__user__email")
     fields = ("name", "slug", "public_id", "logo_url", "brand_colour", "created_at")
@@ -88,18 +88,9 @@ class OrganizationAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         results, _ = super().get_search_results(request, queryset, search_term)
         return results.distinct(), False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(Invitation)
-class InvitationAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+class InvitationAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
     """Invitations across organizations ("I never got my invitation" tickets)."""
 
     secret_fields = frozenset({"token_hash"})
@@ -129,12 +120,3 @@ class InvitationAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     )
     readonly_fields = fields
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

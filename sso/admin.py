@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from accounts.admin import NoSecretLookupsMixin
+from accounts.admin import NoSecretLookupsMixin, ReadOnlyAdminMixin
 from organizations.admin import ReadOnlyInline
 from sso import services
 from sso.models import Connection, IdPCertificate
@@ -67,7 +67,7 @@ class CertificateInline(ReadOnlyInline):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+class ConnectionAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
     secret_fields = frozenset({"sp_private_key_encrypted", "client_secret_encrypted"})
     list_display = ("name", "organization", "protocol", "status", "updated_at")
     list_filter = ("protocol", "status")
@@ -101,12 +101,3 @@ class ConnectionAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> Any:
         results, _ = super().get_search_results(request, queryset, search_term)
         return results.distinct(), False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
