@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import ipaddress
+import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -32,6 +33,12 @@ for i, key in ipairs(KEYS) do
   counts[i] = count
 end
 return counts
+"""
+# Count one use of a quota; return the count and the seconds left in its window.
+_SPEND = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {count, redis.call('TTL', KEYS[1])}
 """
 # Take an attempt back, but never bring a window back to life once it has expired.
 _ROLLBACK = """
@@ -104,6 +111,13 @@ class _CacheStore:
                 counts.append(1)
         return counts
 
+    def spend(self, key: str, window: int) -> tuple[int, int]:
+        now = int(time.time())
+        cache.add(f"{key}:ends", now + window, timeout=window)
+        count = self.consume([key], [window])[0]
+        ends = cache.get(f"{key}:ends") or now + window
+        return count, max(1, int(ends) - now)
+
     def rollback(self, keys: list[str]) -> None:
         for key in keys:
             with contextlib.suppress(ValueError):  # the window expired: nothing to take back
@@ -122,6 +136,7 @@ class _RedisStore:
         client = get_redis_connection("default")
         self._consume = client.register_script(_CONSUME)
         self._rollback = client.register_script(_ROLLBACK)
+        self._spend = client.register_script(_SPEND)
         self._client = client
         self._prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
 
@@ -130,6 +145,10 @@ class _RedisStore:
 
     def consume(self, keys: list[str], windows: list[int]) -> list[int]:
         return [int(count) for count in self._consume(keys=self._full(keys), args=windows)]
+
+    def spend(self, key: str, window: int) -> tuple[int, int]:
+        count, ttl = self._spend(keys=self._full([key]), args=[window])
+        return int(count), max(1, int(ttl))
 
     def rollback(self, keys: list[str]) -> None:
         self._rollback(keys=self._full(keys))
@@ -165,6 +184,22 @@ def consume_attempt(*, ip: str | None, email: str) -> Attempt:
         count <= limits[scope].attempts for scope, count in zip(scopes, counts, strict=True)
     )
     return Attempt(allowed=allowed, keys=keys)
+
+
+@dataclass(frozen=True)
+class Spent:
+    """One use of a quota: whether it was within the limit, and if not, how long to wait."""
+
+    allowed: bool
+    retry_after: int
+
+
+def spend(key: str, limit: Limit) -> Spent:
+    """Count one use of the quota ``key`` (e.g. ``"invite:org:42"``) in the shared cache:
+    at most ``limit.attempts`` uses per window of ``limit.window_seconds``, the window starting
+    at the first use."""
+    count, seconds_left = _store().spend(f"quota:{key}", limit.window_seconds)
+    return Spent(allowed=count <= limit.attempts, retry_after=seconds_left)
 
 
 def clear_email(email: str) -> None:

@@ -66,6 +66,7 @@ class Action(models.TextChoices):
     ORG_DOMAIN_LOST = "org.domain_lost", "Domain no longer verified"
     ORG_DOMAIN_REMOVED = "org.domain_removed", "Domain removed"
     ORG_ACCESS_DENIED = "org.access_denied", "Organization action refused"
+    ORG_RATE_LIMITED = "org.rate_limited", "Organization action refused: too many requests"
     SSO_LOGIN_SUCCEEDED = "sso.login_succeeded", "Signed in through SSO"
     SSO_LOGIN_FAILED = "sso.login_failed", "SSO sign-in refused"
     SSO_USER_CREATED = "sso.user_created", "Account created at first SSO sign-in"

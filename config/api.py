@@ -12,36 +12,19 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.api_framework import PROBLEM_CONTENT_TYPE, problem_body
 from consent import api as consent_api
 from consent.erasure import ErasureRefused
 from consent.services import ConsentError
 from organizations import api as org_api
 from organizations.services import OrgError
 
-PROBLEM_TYPE = "https://gatehouse.dev/problems/"
-PROBLEM_CONTENT_TYPE = "application/problem+json"
-_TITLES = {
-    400: "Bad request",
-    401: "Not signed in",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    415: "Unsupported media type",
-    429: "Too many requests",
-}
-
 
 def problem(status: int, detail: Any, *, errors: Any = None) -> Response:
-    body: dict[str, Any] = {
-        "type": f"{PROBLEM_TYPE}{status}",
-        "title": _TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-    }
-    if errors is not None:
-        body["errors"] = errors
-    return Response(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+    extra = {"errors": errors} if errors is not None else {}
+    return Response(
+        problem_body(status, detail, **extra), status=status, content_type=PROBLEM_CONTENT_TYPE
+    )
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -51,7 +34,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if exc.audit is not None:
             exc.audit()
             exc.audit = None
-        return problem(exc.status, str(exc))
+        response = problem(exc.status, str(exc))
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, ConsentError | ErasureRefused):
         return problem(exc.status, str(exc))
     if isinstance(exc, Http404):
@@ -88,7 +74,9 @@ _invitation_resend = org_api.InvitationViewSet.as_view({"post": "resend"})
 _domains = org_api.DomainViewSet.as_view({"get": "list", "post": "create"})
 _domain = org_api.DomainViewSet.as_view({"get": "retrieve", "delete": "destroy"})
 _domain_verify = org_api.DomainViewSet.as_view({"post": "verify"})
-_policy = org_api.PolicyViewSet.as_view({"get": "list", "patch": "partial_update_policy"})
+_policy = org_api.PolicyViewSet.as_view(
+    {"get": "retrieve_policy", "patch": "partial_update_policy"}
+)
 
 ORG = "v1/organizations/<slug:org_slug>"
 SUBJECT = "v1/users/<uuid:user_id>"

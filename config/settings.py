@@ -94,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    # Under /api/, a method an endpoint lacks is a 405 before authentication is asked for.
+    "config.middleware.APIMethodMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.user.is_verified(): the session passed a second factor (the admin needs it).
     "django_otp.middleware.OTPMiddleware",
@@ -449,31 +451,60 @@ GATEHOUSE_PRODUCT_NAME = env_str("GATEHOUSE_PRODUCT_NAME", "Gatehouse")
 
 REST_FRAMEWORK = {
     # Session cookies (with CSRF) for now; OAuth2 access tokens come with the provider.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["config.api_framework.GatehouseSessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PARSER_CLASSES": ["config.api_framework.BoundedJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "config.api_framework.Pagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.api_schema.GatehouseAutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Gatehouse management API",
-    "DESCRIPTION": "Organizations, members, invitations, domains and policy. Errors are JSON "
-    "problem responses (application/problem+json).",
+    "DESCRIPTION": (
+        "Gatehouse's management API. Organizations and what their admins manage (members and "
+        "their roles, invitations, verified email domains, sign-in policy); a person's own "
+        "consents, signed consent receipts and account deletion; and, for the operator's "
+        "backends holding the consent permission, the purpose catalogue, anyone's consents "
+        "and the do-not-sell list.\n\n"
+        "Calls are authenticated by the Gatehouse session cookie (writes also send the "
+        "`X-CSRFToken` header). Bodies are JSON, at most `API_MAX_BODY_BYTES`. Every error is "
+        "a problem response (RFC 9457, `application/problem+json`) whose `detail` says what "
+        "went wrong; a 429 says in `Retry-After` when to try again."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components: what a client sends is not what it reads.
+    "COMPONENT_SPLIT_REQUEST": True,
     # The docs page's scripts and styles are served by Gatehouse, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
 
+# The largest JSON body the API reads, and how deeply it may nest.
+GATEHOUSE_API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024)
+GATEHOUSE_API_MAX_JSON_DEPTH = 32
+
 # --- Organizations (organizations/) ------------------------------------------------------------
 
 GATEHOUSE_INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
+# Quotas against abuse, counted in the shared cache (uses, window in seconds): organizations one
+# person creates, and invitations sent (or resent) by one person and into one organization.
+# Bulk onboarding belongs to SSO and SCIM, not to hundreds of invitation emails.
+GATEHOUSE_ORG_CREATION_LIMIT = (
+    env_int("ORG_CREATIONS_PER_PERSON", 10),
+    env_int("ORG_CREATIONS_WINDOW", 24 * 3600),
+)
+GATEHOUSE_INVITATION_LIMITS = {
+    "person": (env_int("INVITATIONS_PER_PERSON", 50), env_int("INVITATIONS_WINDOW", 3600)),
+    "organization": (
+        env_int("INVITATIONS_PER_ORGANIZATION", 200),
+        env_int("INVITATIONS_WINDOW", 3600),
+    ),
+}
 # Domain ownership: a TXT record at <prefix>.<domain>. Nameservers to ask ("host" or
 # "host:port"); empty means the system's resolver.
 GATEHOUSE_DOMAIN_RECORD_PREFIX = "_gatehouse-challenge"

@@ -30,3 +30,6 @@ urlpatterns = [
     *allauth_pages,
     path("admin/", admin.site.urls),
 ]
+
+# Under /api/ an unmatched path is a JSON problem, like every other API error.
+handler404 = "config.api_framework.page_not_found"

@@ -36,6 +36,7 @@ from rest_framework.views import APIView
 
 from accounts.mfa import stepup
 from accounts.models import User
+from config.api_framework import StrictTypes
 from consent import erasure, selectors, services
 from consent.models import (
     ConsentEvent,
@@ -92,7 +93,10 @@ class VersionSerializer(serializers.ModelSerializer):
 class PurposeSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     organization = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True, help_text="Empty for a Gatehouse-wide purpose."
+        slug_field="slug",
+        read_only=True,
+        allow_null=True,
+        help_text="null for a Gatehouse-wide purpose.",
     )
 
     class Meta:
@@ -198,15 +202,31 @@ class ConsentEventSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request is not None else path
 
 
-class DecisionSerializer(serializers.Serializer):
+@extend_schema_field(OpenApiTypes.INT)
+class PublishedVersionField(serializers.PrimaryKeyRelatedField):
+    """A published policy version by id. One that does not exist is a 404, like any other
+    object named in a request that is not there."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(queryset=PolicyVersion.objects.published(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> PolicyVersion:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        version = self.get_queryset().filter(pk=data).first()
+        if version is None:
+            raise exceptions.NotFound("No such published policy version.")
+        return version
+
+
+class DecisionSerializer(StrictTypes, serializers.Serializer):
     """A person's own decision."""
 
     purpose = serializers.CharField(
         max_length=64, help_text="The purpose's id, or the key of a Gatehouse-wide purpose."
     )
     decision = serializers.ChoiceField(choices=Decision.choices)
-    version = serializers.PrimaryKeyRelatedField(
-        queryset=PolicyVersion.objects.published(),
+    version = PublishedVersionField(
         required=False,
         help_text="The version the person was shown. Refused (409) if a newer one is in force.",
     )
@@ -222,8 +242,7 @@ class RecordedDecisionSerializer(DecisionSerializer):
         choices=[(Method.API, Method.API.label), (Method.IMPORT, Method.IMPORT.label)],
         default=Method.API,
     )
-    version = serializers.PrimaryKeyRelatedField(
-        queryset=PolicyVersion.objects.published(),
+    version = PublishedVersionField(
         required=False,
         help_text="The version consented to. An import may name an older one; otherwise a "
         "version that is no longer current is refused (409).",
@@ -533,15 +552,12 @@ class ErasureSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ErasureConfirmSerializer(serializers.Serializer):
-    confirm = serializers.CharField(
-        max_length=20, help_text=f'The word "{erasure.CONFIRMATION}", as on the page.'
+class ErasureConfirmSerializer(StrictTypes, serializers.Serializer):
+    confirm = serializers.ChoiceField(
+        choices=[erasure.CONFIRMATION],
+        help_text=f'The word "{erasure.CONFIRMATION}", as on the page.',
+        error_messages={"invalid_choice": f'Send "{erasure.CONFIRMATION}" to confirm.'},
     )
-
-    def validate_confirm(self, value: str) -> str:
-        if value.strip().lower() != erasure.CONFIRMATION:
-            raise serializers.ValidationError(f'Send "{erasure.CONFIRMATION}" to confirm.')
-        return value
 
 
 class MyErasureView(APIView):

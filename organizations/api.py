@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from drf_spectacular.utils import extend_schema
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api_framework import StrictTypes
 from organizations import services
 from organizations.access import SessionTooOld, resolve_membership
 from organizations.models import (
@@ -30,9 +32,33 @@ from organizations.permissions import Perm
 
 # --- Serializers --------------------------------------------------------------------------------
 
+# What the services accept, said in the schema's terms (the services lower-case and check again).
+SLUG_SCHEMA_PATTERN = r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,48}[a-zA-Z0-9])?$"
+DOMAIN_SCHEMA_PATTERN = (
+    r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+"
+    r"[a-zA-Z][a-zA-Z0-9-]{0,61}[a-zA-Z0-9]\.?$"
+)
 
-class OrganizationSerializer(serializers.ModelSerializer):
+
+@extend_schema_field(
+    {"type": "string", "pattern": DOMAIN_SCHEMA_PATTERN, "minLength": 4, "maxLength": 253}
+)
+class DomainNameField(serializers.CharField):
+    """A domain name: ASCII in the schema; the service also takes an internationalised name
+    and stores its ASCII (IDNA) form."""
+
+
+class OrganizationSerializer(StrictTypes, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
+    logo_url = serializers.CharField(
+        read_only=True, help_text="The https:// address of its logo; empty for none."
+    )
+    slug = serializers.RegexField(
+        SLUG_SCHEMA_PATTERN,
+        max_length=50,
+        trim_whitespace=False,
+        help_text="The organization's address in URLs: letters, digits and dashes.",
+    )
     role = serializers.SerializerMethodField()
 
     class Meta:
@@ -46,17 +72,37 @@ class OrganizationSerializer(serializers.ModelSerializer):
             "role",
             "created_at",
         ]
-        read_only_fields: ClassVar[list[str]] = ["id", "created_at", "role"]
+        # Logo and colour are set afterwards (PATCH): creating takes a name and a slug.
+        read_only_fields: ClassVar[list[str]] = [
+            "id",
+            "logo_url",
+            "brand_colour",
+            "created_at",
+            "role",
+        ]
 
     def get_role(self, org: Organization) -> str | None:
         roles = self.context.get("roles", {})
         return roles.get(org.pk)
 
 
-class OrganizationUpdateSerializer(serializers.Serializer):
+class OrganizationUpdateSerializer(StrictTypes, serializers.Serializer):
     name = serializers.CharField(max_length=120)
-    logo_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
-    brand_colour = serializers.CharField(max_length=7, required=False, allow_blank=True)
+    logo_url = serializers.URLField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        validators=[RegexValidator(r"^https://", "The logo must be an https:// address.")],
+        help_text="An https:// address of the logo, or empty for none.",
+    )
+    brand_colour = serializers.RegexField(
+        r"^(#[0-9a-fA-F]{6})?$",
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="A colour like #4f46e5, or empty for the default.",
+    )
 
 
 class MemberSerializer(serializers.ModelSerializer):
@@ -78,11 +124,11 @@ class MemberSerializer(serializers.ModelSerializer):
         read_only_fields: ClassVar[list[str]] = ["id", "source", "created_at"]
 
 
-class RoleSerializer(serializers.Serializer):
+class RoleSerializer(StrictTypes, serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
-class InvitationSerializer(serializers.ModelSerializer):
+class InvitationSerializer(StrictTypes, serializers.ModelSerializer):
     state = serializers.CharField(read_only=True)
     invited_by = serializers.EmailField(source="invited_by.email", read_only=True, default=None)
 
@@ -114,7 +160,8 @@ class InvitationSerializer(serializers.ModelSerializer):
         validators: ClassVar[list[Any]] = []
 
 
-class DomainSerializer(serializers.ModelSerializer):
+class DomainSerializer(StrictTypes, serializers.ModelSerializer):
+    name = DomainNameField(max_length=253)
     verified = serializers.BooleanField(source="is_verified", read_only=True)
     txt_record_name = serializers.CharField(source="record_name", read_only=True)
     txt_record_value = serializers.CharField(source="record_value", read_only=True)
@@ -140,15 +187,22 @@ class DomainSerializer(serializers.ModelSerializer):
         ]
         validators: ClassVar[list[Any]] = []
 
-    def get_fields(self) -> Any:
-        fields = super().get_fields()
-        fields["name"].validators = []  # the service validates and normalises the name
-        return fields
 
-
-class PolicySerializer(serializers.ModelSerializer):
+class PolicySerializer(StrictTypes, serializers.ModelSerializer):
     allowed_login_methods = serializers.ListField(
-        child=serializers.ChoiceField(choices=LoginMethod.choices), allow_empty=False
+        child=serializers.ChoiceField(choices=LoginMethod.choices), allow_empty=False, min_length=1
+    )
+    session_lifetime_minutes = serializers.IntegerField(
+        min_value=5,
+        max_value=60 * 24 * 90,
+        allow_null=True,
+        required=False,
+        help_text="Sessions working in the organization end after this long; null: the default.",
+    )
+    default_role = serializers.ChoiceField(
+        choices=[(Role.MEMBER, Role.MEMBER.label), (Role.ADMIN, Role.ADMIN.label)],
+        required=False,
+        help_text="The role of people who join by domain or SSO.",
     )
 
     class Meta:
@@ -278,8 +332,10 @@ class MemberViewSet(
 
     @extend_schema(request=RoleSerializer, responses=MemberSerializer)
     def partial_update(self, request: Request, org_slug: str, pk: str) -> Response:
-        serializer = RoleSerializer(data=request.data)
+        serializer = RoleSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
+        if "role" not in serializer.validated_data:  # nothing to change
+            return Response(MemberSerializer(self.get_object()).data)
         member = services.change_role(
             actor=self.membership,
             org=self.org,
@@ -385,7 +441,8 @@ class PolicyViewSet(OrgScopedMixin, viewsets.GenericViewSet):
     def get_queryset(self) -> Any:
         return OrganizationPolicy.objects.filter(organization=self.org)
 
-    def list(self, request: Request, org_slug: str) -> Response:
+    @extend_schema(responses=PolicySerializer)
+    def retrieve_policy(self, request: Request, org_slug: str) -> Response:
         return Response(
             PolicySerializer(OrganizationPolicy.objects.get(organization=self.org)).data
         )

@@ -29,7 +29,8 @@ from django.utils import timezone
 from accounts.models import User
 from audit.actions import Action, Outcome
 from audit.services import record
-from organizations import permissions
+from organizations import permissions, quotas
+from organizations.errors import NotFound, OrgError
 from organizations.models import (
     RESERVED_SLUGS,
     Domain,
@@ -46,21 +47,6 @@ from organizations.permissions import Perm
 T = TypeVar("T")
 ACTIVE_ORG_SESSION_KEY = "gatehouse_active_org"
 RESEND_INTERVAL = timedelta(minutes=1)
-
-
-class OrgError(Exception):
-    """A refused request, with a message fit to show the person who asked."""
-
-    def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-        # Set for refusals that must be on record; run by @service after the rollback.
-        self.audit: Callable[[], object] | None = None
-
-
-class NotFound(OrgError):
-    def __init__(self, message: str = "Not found.") -> None:
-        super().__init__(message, status=404)
 
 
 def service(fn: Callable[..., T]) -> Callable[..., T]:
@@ -120,8 +106,10 @@ def _clean_slug(slug: str) -> str:
         field.run_validators(slug)
     except ValidationError as exc:
         raise OrgError(" ".join(exc.messages)) from None
-    if not slug or slug in RESERVED_SLUGS:
-        raise OrgError("That address is reserved. Choose another.")
+    if not slug:
+        raise OrgError("Give the organization an address.")
+    if slug in RESERVED_SLUGS:  # taken by Gatehouse's own pages
+        raise OrgError("That address is reserved. Choose another.", status=409)
     return slug
 
 
@@ -138,12 +126,13 @@ def _clean_name(name: str) -> str:
 def create_organization(*, actor: User, name: str, slug: str) -> Organization:
     name, slug = _clean_name(name), _clean_slug(slug)
     if Organization.objects.filter(slug=slug).exists():
-        raise OrgError("That address is taken. Choose another.")
+        raise OrgError("That address is taken. Choose another.", status=409)
+    quotas.spend_organization_creation(actor)
     try:
         with transaction.atomic():
             org = Organization.objects.create(name=name, slug=slug)
     except IntegrityError:
-        raise OrgError("That address is taken. Choose another.") from None
+        raise OrgError("That address is taken. Choose another.", status=409) from None
     OrganizationPolicy.objects.create(organization=org)
     membership = Membership.objects.create(
         organization=org, user=actor, role=Role.OWNER, source=Membership.Source.CREATED
@@ -242,7 +231,7 @@ def _lock(org: Organization, actor: Membership | None = None) -> Membership | No
 
 
 def _last_owner(actor: Membership | User, org: Organization, what: str, message: str) -> OrgError:
-    return _deny(actor, org, what, message=message, status=400, reason="last owner")
+    return _deny(actor, org, what, message=message, status=409, reason="last owner")
 
 
 def _locked_member(org: Organization, member_id: int) -> Membership:
@@ -535,14 +524,15 @@ def invite(
         )
         .exists()
     ):
-        raise OrgError(f"{email} is already a member.")
+        raise OrgError(f"{email} is already a member.", status=409)
     open_invitations = Invitation.objects.for_org(org).filter(
         email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
     )
     # An expired invitation makes way for a new one.
     open_invitations.filter(expires_at__lte=timezone.now()).update(revoked_at=timezone.now())
     if open_invitations.exists():
-        raise OrgError(f"{email} is already invited. Resend the invitation instead.")
+        raise OrgError(f"{email} is already invited. Resend the invitation instead.", status=409)
+    quotas.spend_invitation(actor, org)
     token = Invitation.new_token()
     try:
         with transaction.atomic():
@@ -555,7 +545,9 @@ def invite(
                 expires_at=timezone.now() + timedelta(days=settings.GATEHOUSE_INVITATION_DAYS),
             )
     except IntegrityError:  # the same invitation, sent twice at the same moment
-        raise OrgError(f"{email} is already invited. Resend the invitation instead.") from None
+        raise OrgError(
+            f"{email} is already invited. Resend the invitation instead.", status=409
+        ) from None
     _send_invitation(request, invitation, token)
     record(
         Action.ORG_INVITATION_SENT,
@@ -587,8 +579,14 @@ def resend_invitation(
     invitation = _open_invitation(org, invitation_id)
     if not permissions.may_invite_as(actor, invitation.role):
         raise _deny(actor, org, "resend invitation", invitation=invitation.pk)
-    if invitation.sent_at and timezone.now() - invitation.sent_at < RESEND_INTERVAL:
-        raise OrgError("It was sent a moment ago. Wait a minute before sending it again.")
+    since_sent = timezone.now() - invitation.sent_at if invitation.sent_at else None
+    if since_sent is not None and since_sent < RESEND_INTERVAL:
+        raise OrgError(
+            "It was sent a moment ago. Wait a minute before sending it again.",
+            status=429,
+            retry_after=max(1, int((RESEND_INTERVAL - since_sent).total_seconds())),
+        )
+    quotas.spend_invitation(actor, org)
     # A fresh link (the old one stops working) and a fresh expiry.
     token = Invitation.new_token()
     invitation.token_hash = hash_token(token)
@@ -774,16 +772,16 @@ def add_domain(*, actor: Membership, org: Organization, name: str) -> Domain:
     require(actor, org, Perm.MANAGE_DOMAINS, "add domain")
     name = _clean_domain(name)
     if Domain.objects.for_org(org).filter(name=name).exists():
-        raise OrgError(f"{name} is already listed.")
+        raise OrgError(f"{name} is already listed.", status=409)
     if Domain.objects.filter(name=name, verified_at__isnull=False).exists():
-        raise OrgError(f"{name} is verified by another organization.")
+        raise OrgError(f"{name} is verified by another organization.", status=409)
     try:
         with transaction.atomic():
             domain = Domain.objects.create(
                 organization=org, name=name, verification_token=Domain.new_token()
             )
     except IntegrityError:  # added twice at the same moment
-        raise OrgError(f"{name} is already listed.") from None
+        raise OrgError(f"{name} is already listed.", status=409) from None
     record(Action.ORG_DOMAIN_ADDED, actor=actor.user, organization=org, target=domain)
     return domain
 

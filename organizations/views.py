@@ -120,6 +120,7 @@ def _submitted(form: Any, call: Callable[[], Any], field: str | None = None) -> 
         if exc.status == 403:
             raise
         form.add_error(field, str(exc))
+        form.refusal_status = exc.status  # the page answers with the refusal's status
         return None
 
 
@@ -149,7 +150,7 @@ def index(request: HttpRequest) -> HttpResponse:
             services.switch_active_org(request=request, user=user, org=org)
             messages.success(request, f"{org.name} is ready. Invite your team.")
             return redirect("orgs:overview", slug=org.slug)
-        status = 400
+        status = getattr(form, "refusal_status", 400)
     memberships = (
         Membership.objects.active().filter(user=user).select_related("organization")
     ).order_by("organization__name")
@@ -287,7 +288,7 @@ def invitations(request: HttpRequest, org: Organization, membership: Membership)
         if invitation:
             messages.success(request, f"Invitation sent to {invitation.email}.")
             return redirect("orgs:invitations", slug=org.slug)
-        status = 400
+        status = getattr(form, "refusal_status", 400)
     rows = Invitation.objects.for_org(org).select_related("invited_by", "accepted_by")
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(

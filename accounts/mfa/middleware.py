@@ -14,6 +14,7 @@ from django.utils.http import urlencode
 from accounts.mfa import policy
 from audit.actions import Action
 from audit.services import record
+from config.api_framework import is_api_request, problem_response
 
 # Where someone who must enroll may still go: the enrollment pages themselves (with the
 # step-up they need), passkey registration, signing out, and the machinery pages need.
@@ -57,6 +58,13 @@ class MFAEnrollmentMiddleware:
         if not request.session.get(_NOTED):
             request.session[_NOTED] = True
             record(Action.MFA_ENROLLMENT_REQUIRED, actor=user, target=user)
+        if is_api_request(request):
+            # An API client cannot follow a redirect to a page: it is told what to do and where.
+            return problem_response(
+                403,
+                "Your organization requires a second factor: add one before using the API.",
+                security_url=request.build_absolute_uri(reverse("mfa:security")),
+            )
         query = urlencode({"next": request.get_full_path()}) if request.method == "GET" else ""
         target = reverse("mfa:security") + (f"?{query}" if query else "")
         return HttpResponseRedirect(target)

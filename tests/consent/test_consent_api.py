@@ -254,7 +254,7 @@ def test_consent_changed_is_sent_once_after_commit_and_never_for_a_no_op(me, per
         ("post", {"purpose": "analytics", "decision": "maybe"}, 400),
         ("post", {"decision": "granted"}, 400),
         ("post", ["analytics"], 400),
-        ("post", {"purpose": "terms", "decision": "granted", "version": 999999}, 400),
+        ("post", {"purpose": "terms", "decision": "granted", "version": 999999}, 404),
         ("put", {}, 405),
     ],
 )

@@ -70,7 +70,7 @@ def test_member_roles_through_the_api(world):
         ("post", "/api/v1/organizations/", "{not json", 400),
         ("post", "/api/v1/organizations/", {"name": "", "slug": "ok"}, 400),
         ("post", "/api/v1/organizations/", {"name": "X", "slug": "Bad Slug!"}, 400),
-        ("post", "/api/v1/organizations/", {"name": "X", "slug": "acme"}, 400),
+        ("post", "/api/v1/organizations/", {"name": "X", "slug": "acme"}, 409),
         ("post", "/api/v1/organizations/acme/invitations/", {"email": "nope"}, 400),
         (
             "post",
@@ -102,8 +102,9 @@ def test_bad_requests_get_problem_responses(world, method, path, body, status):
 
 def test_the_api_needs_a_signed_in_user():
     response = Client().get("/api/v1/organizations/")
-    assert response.status_code == 403
+    assert response.status_code == 401
     assert response["Content-Type"] == "application/problem+json"
+    assert response["WWW-Authenticate"].startswith("Session ")
 
 
 def test_the_api_refuses_cross_site_writes_without_a_csrf_token(world):

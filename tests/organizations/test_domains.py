@@ -82,7 +82,7 @@ def test_a_domain_verified_by_one_organization_cannot_be_verified_by_another(wor
     refused = AuditEvent.objects.get(action="org.domain_check_failed", organization_id=world.b.pk)
     assert refused.data["detail"] == "verified by another organization"
     # And it cannot even be added again once verified elsewhere.
-    assert add(b, "bolt", "shared.example").status_code == 400
+    assert add(b, "bolt", "shared.example").status_code == 409
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,194 @@
+"""The pieces of Django REST framework that Gatehouse's management API is built on, each set to
+keep the API's promises: how a caller proves who they are (and is told how when they have not),
+how a body is read (bounded in size and depth), how lists are paged (a bad page number is the
+caller's error, not a missing page), and the problem response every error is answered with.
+How the OpenAPI schema describes those errors is in ``config/api_schema.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, serializers
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+
+PROBLEM_TYPE = "https://gatehouse.dev/problems/"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+TITLES = {
+    400: "Bad request",
+    401: "Not signed in",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    429: "Too many requests",
+}
+# How Gatehouse tells an anonymous caller how to authenticate (RFC 9110 §11.6.1): with the
+# session cookie that signing in at /accounts/login/ sets.
+AUTHENTICATE_CHALLENGE = 'Session realm="Gatehouse", login_url="/accounts/login/"'
+
+
+class GatehouseSessionAuthentication(SessionAuthentication):
+    """The browser session (with its CSRF token for writes). An anonymous call is a 401 with a
+    ``WWW-Authenticate`` challenge, as HTTP asks, rather than DRF's default 403."""
+
+    def authenticate_header(self, request: Request) -> str:
+        return AUTHENTICATE_CHALLENGE
+
+
+# --- Request bodies ------------------------------------------------------------------------------
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = 413
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests arrays and objects more than ``limit`` deep (walked without
+    recursion, so that no input can exhaust the stack)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+class BoundedJSONParser(JSONParser):
+    """JSON bodies of a bounded size and nesting depth.
+
+    Django's own upload limit does not apply here (DRF reads the request stream itself), and
+    Python's JSON decoder recurses once per level, so without these bounds a megabyte of
+    ``{"a": `` would end in a ``RecursionError`` and a 500. No Gatehouse request needs more than
+    a few levels.
+    """
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        limit = settings.GATEHOUSE_API_MAX_BODY_BYTES
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            data = json.loads(raw.decode(encoding))
+        except RecursionError:
+            raise exceptions.ParseError("The JSON body is nested too deeply.") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise exceptions.ParseError(f"The body is not valid JSON: {exc}") from None
+        if _depth_exceeds(data, settings.GATEHOUSE_API_MAX_JSON_DEPTH):
+            raise exceptions.ParseError("The JSON body is nested too deeply.")
+        return data
+
+
+class StrictTypes:
+    """A serializer mixin: JSON values must already have the type the schema gives them.
+
+    DRF is lenient by default: it turns ``0`` into ``"0"`` for a text field, ``"yes"`` into
+    ``True`` and ``"5"`` into ``5``. A client that sends the wrong type has a bug Gatehouse
+    should tell it about, and the schema promises the types.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            errors = {}
+            for field in self.fields.values():  # type: ignore[attr-defined]
+                if field.read_only or field.field_name not in data:
+                    continue
+                value = data[field.field_name]
+                if value is None:
+                    continue  # the field's own allow_null decides
+                expected = _json_type(field)
+                if expected is not None and not isinstance(value, expected):
+                    errors[field.field_name] = [f"Must be {_TYPE_NAMES[expected]}."]
+                elif expected is int and isinstance(value, bool):
+                    errors[field.field_name] = ["Must be a whole number."]
+            if errors:
+                raise exceptions.ValidationError(errors)
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+_TYPE_NAMES: dict[type, str] = {str: "text", bool: "true or false", int: "a whole number"}
+
+
+def _json_type(field: serializers.Field) -> type | None:
+    if isinstance(field, serializers.CharField):
+        return str
+    if isinstance(field, serializers.BooleanField):
+        return bool
+    if isinstance(field, serializers.IntegerField):
+        return int
+    return None
+
+
+# --- Paging --------------------------------------------------------------------------------------
+
+
+class Pagination(PageNumberPagination):
+    """Numbered pages from 1. A page number that is not a positive whole number is a 400 on the
+    ``page`` field; a page past the last one is a 404."""
+
+    page_size = 50
+    last_page_strings = ()  # the schema promises a number: "last" is not one
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        raw = request.query_params.get(self.page_query_param)
+        valid = raw is None or (raw.isascii() and raw.isdigit() and len(raw) < 10 and int(raw))
+        if not valid:
+            raise exceptions.ValidationError(
+                {self.page_query_param: ["Give a page number from 1."]}
+            )
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": 999_999_999}
+        return parameters
+
+
+# --- Problem responses ---------------------------------------------------------------------------
+
+
+def problem_body(status: int, detail: Any, **extra: Any) -> dict[str, Any]:
+    """The JSON of a problem response: every API error is answered with one."""
+    return {
+        "type": f"{PROBLEM_TYPE}{status}",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+
+
+def problem_response(status: int, detail: str, **extra: Any) -> JsonResponse:
+    """A problem response from plain Django code (middleware, URL-level 404s), outside DRF."""
+    return JsonResponse(
+        problem_body(status, detail, **extra), status=status, content_type=PROBLEM_CONTENT_TYPE
+    )
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """The site's 404: a problem response under /api/ (a path no route matches, such as a
+    member id that is not a number), Gatehouse's page everywhere else."""
+    if is_api_request(request):
+        return problem_response(404, "Not found.")
+    return defaults.page_not_found(request, exception or Http404())

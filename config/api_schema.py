@@ -1,0 +1,123 @@
+"""The OpenAPI schema of the management API describes every answer the server gives: besides
+each operation's success, the errors it can answer with, each a problem response (RFC 9457).
+``tests/api/test_schema_contract.py`` holds the server to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
+
+from config.api_framework import PROBLEM_CONTENT_TYPE
+
+
+class ProblemSerializer(serializers.Serializer):
+    """An error, as RFC 9457 describes it."""
+
+    type = serializers.URLField(help_text="Names the kind of problem.")
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField(help_text="What went wrong, for a person to read.")
+    errors = serializers.DictField(
+        required=False, help_text="Per field, what is wrong with it (400 on invalid fields)."
+    )
+    consent_url = serializers.URLField(
+        required=False, help_text="Where the person accepts updated terms (403)."
+    )
+    security_url = serializers.URLField(
+        required=False, help_text="Where the person adds a required second factor (403)."
+    )
+
+
+_ERROR_DESCRIPTIONS = {
+    "400": "The request is malformed or has invalid fields.",
+    "401": "Not signed in.",
+    "403": "Not allowed: the caller's role, or a gate they must pass first (updated terms to "
+    "accept, a second factor to add).",
+    "404": "No such object, or not one the caller may see.",
+    "409": "Conflicts with the current state (already exists, last owner...).",
+    "413": "The request body is too large.",
+    "415": "The body is not JSON.",
+    "429": "Too many requests: wait for the number of seconds in Retry-After.",
+}
+_WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class GatehouseAutoSchema(AutoSchema):
+    """drf-spectacular's schema, plus the errors every operation can answer with, so that the
+    schema describes every status the server sends (each as a problem response), and text
+    fields that say what DRF refuses: an empty or blank value where blank is not allowed."""
+
+    def _map_serializer_field(
+        self, field: Any, direction: Any, bypass_extensions: bool = False
+    ) -> dict[str, Any]:
+        schema: dict[str, Any] = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (
+            isinstance(field, serializers.CharField)
+            and not field.read_only
+            and not field.allow_blank
+            and schema.get("type") == "string"
+            and "enum" not in schema
+        ):
+            schema.setdefault("minLength", 1)
+            if field.trim_whitespace and "pattern" not in schema and "format" not in schema:
+                schema["pattern"] = r"\S"  # surrounding spaces are trimmed: all blank is empty
+        return schema
+
+    def _error_statuses(self) -> list[str]:
+        statuses = ["401", "403"]
+        has_path_parameters = "{" in self.path
+        is_paginated = self._is_list_view() and self._get_paginator() is not None
+        has_query = is_paginated or bool(self._get_filter_parameters())
+        if self.method in _WRITES:
+            statuses += ["400", "409", "429"]
+            if self.method != "DELETE":
+                statuses += ["413", "415"]
+        elif has_query or self.get_override_parameters():
+            statuses.append("400")
+        if has_path_parameters or is_paginated:
+            statuses.append("404")
+        return statuses
+
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses: dict[str, Any] = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        problem = self.resolve_serializer(ProblemSerializer, "response").ref
+        for status in self._error_statuses():
+            if status in responses:
+                continue
+            response: dict[str, Any] = {
+                "description": _ERROR_DESCRIPTIONS[status],
+                "content": {PROBLEM_CONTENT_TYPE: {"schema": problem}},
+            }
+            if status == "401":
+                response["headers"] = {
+                    "WWW-Authenticate": {
+                        "schema": {"type": "string"},
+                        "description": "How to authenticate.",
+                    }
+                }
+            if status == "429":
+                response["headers"] = {
+                    "Retry-After": {
+                        "schema": {"type": "integer"},
+                        "description": "Seconds to wait before trying again.",
+                    }
+                }
+            responses[status] = response
+        return dict(sorted(responses.items()))
+
+
+class SessionCookieScheme(OpenApiAuthenticationExtension):
+    """Describes Gatehouse's session authentication in the schema: the session cookie."""
+
+    target_class = "config.api_framework.GatehouseSessionAuthentication"
+    name = "sessionCookie"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        from django.conf import settings
+
+        return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}

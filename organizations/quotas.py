@@ -1,0 +1,59 @@
+"""Quotas on what one person, or one organization, may do in a window of time: creating
+organizations and sending invitations. Past a quota the service refuses with a 429 that says
+when to try again, and the refusal is on record as ``org.rate_limited``.
+
+The counts live in the shared cache (Redis in production), so every web process sees the same
+ones (accounts/ratelimits.py).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.conf import settings
+
+from accounts import ratelimits
+from accounts.models import User
+from audit.actions import Action, Outcome
+from audit.services import record
+from organizations.errors import OrgError
+from organizations.models import Membership, Organization
+
+
+def _refusal(
+    what: str, retry_after: int, *, user: User, org: Organization | None, scope: str
+) -> OrgError:
+    minutes = max(1, round(retry_after / 60))
+    plural = "s" if minutes > 1 else ""
+    error = OrgError(
+        f"Too many {what} for now. Try again in about {minutes} minute{plural}.",
+        status=429,
+        retry_after=retry_after,
+    )
+    error.audit = partial(
+        record,
+        Action.ORG_RATE_LIMITED,
+        actor=user,
+        organization=org,
+        outcome=Outcome.FAILURE,
+        data={"attempted": what, "quota": scope, "retry_after": retry_after},
+    )
+    return error
+
+
+def spend_organization_creation(user: User) -> None:
+    """One more organization created by ``user``, or an ``OrgError`` (429) past the quota."""
+    limit = ratelimits.Limit(*settings.GATEHOUSE_ORG_CREATION_LIMIT)
+    spent = ratelimits.spend(f"org-create:user:{user.pk}", limit)
+    if not spent.allowed:
+        raise _refusal("new organizations", spent.retry_after, user=user, org=None, scope="person")
+
+
+def spend_invitation(actor: Membership, org: Organization) -> None:
+    """One more invitation email sent by ``actor`` into ``org``, or an ``OrgError`` (429) once
+    either the person's or the organization's quota is used up."""
+    limits = settings.GATEHOUSE_INVITATION_LIMITS
+    for scope, key in (("person", f"user:{actor.user_id}"), ("organization", f"org:{org.pk}")):
+        spent = ratelimits.spend(f"invite:{key}", ratelimits.Limit(*limits[scope]))
+        if not spent.allowed:
+            raise _refusal("invitations", spent.retry_after, user=actor.user, org=org, scope=scope)
