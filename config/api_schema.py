@@ -4,8 +4,9 @@ each operation's success, the errors it can answer with, each a problem response
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+from django.core.validators import EmailValidator, RegexValidator, URLValidator
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
@@ -42,6 +43,8 @@ _ERROR_DESCRIPTIONS = {
     "415": "The body is not JSON.",
     "429": "Too many requests: wait for the number of seconds in Retry-After.",
 }
+NON_BLANK_TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"
+ANY_TEXT = r"^[^\x00]*$"
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -57,13 +60,24 @@ class GatehouseAutoSchema(AutoSchema):
         if (
             isinstance(field, serializers.CharField)
             and not field.read_only
-            and not field.allow_blank
             and schema.get("type") == "string"
             and "enum" not in schema
         ):
-            schema.setdefault("minLength", 1)
-            if field.trim_whitespace and "pattern" not in schema and "format" not in schema:
-                schema["pattern"] = r"\S"  # surrounding spaces are trimmed: all blank is empty
+            blank_refused = not field.allow_blank
+            if blank_refused:
+                schema.setdefault("minLength", 1)
+            has_own_rule = (
+                "pattern" in schema
+                or "format" in schema
+                or any(
+                    isinstance(validator, RegexValidator | EmailValidator | URLValidator)
+                    for validator in field.validators
+                )
+            )
+            if not has_own_rule:
+                # DRF refuses NUL characters in text, and trims surrounding spaces before it
+                # checks for blanks: a value of spaces only is empty.
+                schema["pattern"] = NON_BLANK_TEXT if blank_refused else ANY_TEXT
         return schema
 
     def _error_statuses(self) -> list[str]:
@@ -112,12 +126,22 @@ class GatehouseAutoSchema(AutoSchema):
 
 
 class SessionCookieScheme(OpenApiAuthenticationExtension):
-    """Describes Gatehouse's session authentication in the schema: the session cookie."""
+    """How to call the API with Gatehouse's session, as the schema tells it: the session
+    cookie; writes also send the CSRF cookie and the same token in the ``X-CSRFToken`` header."""
 
     target_class = "config.api_framework.GatehouseSessionAuthentication"
-    name = "sessionCookie"
+    name: ClassVar[list[str]] = ["sessionCookie", "csrfCookie", "csrfHeader"]
 
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
         from django.conf import settings
 
-        return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}
+        return [
+            {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME},
+            {"type": "apiKey", "in": "cookie", "name": settings.CSRF_COOKIE_NAME},
+            {"type": "apiKey", "in": "header", "name": "X-CSRFToken"},
+        ]
+
+    def get_security_requirement(self, auto_schema: Any) -> dict[str, list[Any]]:
+        if auto_schema.method in _WRITES:
+            return {name: [] for name in self.name}
+        return {"sessionCookie": []}
