@@ -318,6 +318,12 @@ SOCIALACCOUNT_ADAPTER = "sso.adapter.SocialAccountAdapter"
 # Tests turn this on to reach their IdPs on 127.0.0.1.
 SSO_ALLOW_PRIVATE_URLS = env_bool("SSO_ALLOW_PRIVATE_URLS", False)
 SSO_FETCH_TIMEOUT_SECONDS = 5
+# An ID token signed under a key id the cached key set lacks makes Gatehouse read the IdP's
+# key set again (the IdP may have rotated its keys), at most once per connection in this many
+# seconds (sso.oidc.views). Otherwise every such sign-in would fetch it.
+SSO_JWKS_REFETCH_INTERVAL_SECONDS = env_int("SSO_JWKS_REFETCH_INTERVAL_SECONDS", 300)
+if SSO_JWKS_REFETCH_INTERVAL_SECONDS < 1:
+    raise ImproperlyConfigured("SSO_JWKS_REFETCH_INTERVAL_SECONDS must be at least 1.")
 # Where people reach Gatehouse, for links in emails sent by background jobs (no request to
 # take the host from). Defaults to the first allowed host.
 GATEHOUSE_PUBLIC_URL = env_str("PUBLIC_URL", "").rstrip("/") or (

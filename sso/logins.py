@@ -485,7 +485,11 @@ SAML_STEPS = (
         {"in_response_to", "wrong_inresponseto", "idp_initiated_disabled"},
     ),
     ("Not seen before (replay protection)", {"replayed", "replay_cache_down"}),
-    ("Names the person (NameID)", {"subject", "no_nameid", "empty_nameid"}),
+    (
+        "Names the person once (NameID; email and name attributes neither repeated nor "
+        "multi-valued)",
+        {"subject", "no_nameid", "empty_nameid", "identity_attribute_repeated"},
+    ),
     ACCOUNT_RULES,
 )
 OIDC_STEPS = (

@@ -10,6 +10,7 @@ the nonce sent with this login. Each failure names its check (audit, "Test conne
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from typing import Any
 
 import jwt
@@ -20,7 +21,9 @@ from allauth.socialaccount.models import SocialApp
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
 from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
+from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.crypto import constant_time_compare
@@ -70,6 +73,10 @@ def discovery_document(discovery_url: str, *, fresh: bool = False) -> dict:
 class GatehouseOIDCAdapter(OpenIDConnectOAuth2Adapter):
     expected_nonce: str | None = None
     state: dict | None = None
+
+    @staticmethod
+    def begin_writes() -> None:
+        """Open the transaction the login's writes run in (GatehouseCallbackView sets it)."""
 
     @property
     def connection(self) -> Any:
@@ -127,6 +134,9 @@ class GatehouseOIDCAdapter(OpenIDConnectOAuth2Adapter):
             raise ImmediateHttpResponse(
                 logins.refuse_login(request, connection, refusal.check, refusal.message)
             ) from None
+        # Every call to the IdP is behind us: allauth's login (link, create, roles, session)
+        # runs in one transaction from here.
+        self.begin_writes()
         return login
 
     def _decode_id_token(self, app: SocialApp, id_token: str) -> dict:
@@ -184,39 +194,93 @@ class GatehouseOIDCAdapter(OpenIDConnectOAuth2Adapter):
             raise CheckFailed("nonce", "The ID token's nonce does not match this sign-in.")
         return claims
 
-    def _jwks(self, *, fresh: bool = False) -> dict:
+    def _jwks(self, *, fresh: bool = False) -> tuple[dict, bool]:
+        """The IdP's key set, and whether it was fetched just now (not read from the cache)."""
         url = self.openid_config.get("jwks_uri")
         if not url:
             raise CheckFailed("jwks", "The discovery document has no jwks_uri.")
-        key = f"sso:oidc:jwks:{url}"
+        key = jwks_cache_key(url)
         keys = None if fresh else cache.get(key)
-        if keys is None:
-            try:
-                keys = json.loads(fetch(url, accept="application/json"))
-            except (FetchError, ValueError) as exc:
-                raise CheckFailed("jwks", f"The IdP's keys could not be read: {exc}") from exc
-            if not isinstance(keys, dict):
-                raise CheckFailed("jwks", "The IdP's key set is not a JSON object.")
-            cache.set(key, keys, JWKS_CACHE_SECONDS)
-        return keys
+        if keys is not None:
+            return keys, False
+        try:
+            keys = json.loads(fetch(url, accept="application/json"))
+        except (FetchError, ValueError) as exc:
+            raise CheckFailed("jwks", f"The IdP's keys could not be read: {exc}") from exc
+        if not isinstance(keys, dict):
+            raise CheckFailed("jwks", "The IdP's key set is not a JSON object.")
+        cache.set(key, keys, JWKS_CACHE_SECONDS)
+        return keys, True
+
+    def _may_refetch_jwks(self) -> bool:
+        """Whether this sign-in may read the key set again for an unknown key: the first to ask
+        in an interval, per connection, across every process (an atomic add in the shared
+        cache). Only the IdP can put an ID token in front of this check (it comes from the
+        token endpoint), but one that names unknown keys must not make each sign-in a fetch."""
+        return cache.add(
+            f"sso:oidc:jwks-refetch:{self.connection.pk}",
+            True,
+            settings.SSO_JWKS_REFETCH_INTERVAL_SECONDS,
+        )
 
     def _signing_key(self, header: dict, alg: str) -> Any:
         kid = header.get("kid")
-        for fresh in (False, True):  # an unknown kid refetches once: the IdP rotated its keys
-            for jwk in self._jwks(fresh=fresh).get("keys", []):
-                if not isinstance(jwk, dict) or (kid is not None and jwk.get("kid") != kid):
-                    continue
-                if jwk.get("use", "sig") != "sig" or jwk.get("alg", alg) != alg:
-                    continue
-                try:
-                    # PyJWK refuses a key whose type does not fit the configured algorithm.
-                    return jwt.PyJWK(jwk, algorithm=alg).key
-                except jwt.PyJWTError:
-                    continue
-        raise CheckFailed("signing_key", "No key of the IdP fits this ID token.")
+        keys, fetched = self._jwks()
+        key = _pick_key(keys, kid, alg)
+        if key is None and not fetched:
+            # An unknown kid: the IdP may have rotated its keys since they were cached.
+            if not self._may_refetch_jwks():
+                raise CheckFailed(
+                    "signing_key",
+                    f"No key of the IdP fits this ID token (key id {str(kid)[:100]!r}), and its "
+                    f"key set was read again less than "
+                    f"{settings.SSO_JWKS_REFETCH_INTERVAL_SECONDS} seconds ago.",
+                )
+            key = _pick_key(self._jwks(fresh=True)[0], kid, alg)
+        if key is None:
+            raise CheckFailed("signing_key", "No key of the IdP fits this ID token.")
+        return key
+
+
+def jwks_cache_key(jwks_uri: str) -> str:
+    return f"sso:oidc:jwks:{jwks_uri}"
+
+
+def _pick_key(keys: dict, kid: Any, alg: str) -> Any:
+    """The verification key in ``keys`` for this kid and the connection's algorithm, or None."""
+    candidates = keys.get("keys")
+    for jwk in candidates if isinstance(candidates, list) else []:
+        if not isinstance(jwk, dict) or (kid is not None and jwk.get("kid") != kid):
+            continue
+        if jwk.get("use", "sig") != "sig" or jwk.get("alg", alg) != alg:
+            continue
+        try:
+            # PyJWK refuses a key whose type does not fit the configured algorithm.
+            return jwt.PyJWK(jwk, algorithm=alg).key
+        except jwt.PyJWTError:
+            continue
+    return None
 
 
 class GatehouseCallbackView(OAuth2CallbackView):
+    """The callback runs outside the request's transaction (``callback`` is exempt from
+    ATOMIC_REQUESTS): the code exchange, the IdP's key set and userinfo are fetched while no
+    transaction is open. On SQLite a transaction holds the database's write lock; on
+    PostgreSQL it would sit idle through the IdP's round trips, up to the fetch timeout each.
+    Once the ID token is verified and the login admitted, the adapter opens one transaction
+    that lasts to the end of the view: the login's writes commit together, or not at all, as
+    under ATOMIC_REQUESTS. A refusal before that writes one audit row, on its own."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        with ExitStack() as writes:
+            self.adapter.begin_writes = lambda: writes.enter_context(transaction.atomic())
+            try:
+                return super().dispatch(request, *args, **kwargs)
+            except ImmediateHttpResponse as answer:
+                # An answer, not a failure: its audit row commits, as under ATOMIC_REQUESTS
+                # (allauth's adapter_view would catch it only after the transaction ended).
+                return answer.response
+
     def _get_state(self, request: HttpRequest, provider: Any) -> Any:
         # allauth unstashes the state here (single use, bound to session and connection); the
         # adapter needs its nonce. Were an allauth upgrade to stop calling this, the nonce would
@@ -242,6 +306,7 @@ def login(request: HttpRequest, provider_id: str) -> HttpResponse:
 
 
 @login_not_required
+@transaction.non_atomic_requests  # see GatehouseCallbackView
 def callback(request: HttpRequest, provider_id: str) -> HttpResponse:
     try:
         view = GatehouseCallbackView.adapter_view(GatehouseOIDCAdapter(request, provider_id))

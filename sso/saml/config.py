@@ -60,6 +60,11 @@ def social_app(connection: Connection) -> SocialApp:
                 "signature_algorithm": OneLogin_Saml2_Constants.RSA_SHA256,
                 "want_name_id": True,
                 "want_attribute_statement": False,
+                # python3-saml would refuse any attribute sent in two <Attribute> elements,
+                # groups included (some IdPs split long lists). Gatehouse refuses repetition
+                # only where it is ambiguous: the attributes that identify the person
+                # (identity_attributes, checked by sso.saml.views).
+                "allow_repeat_attribute_name": True,
                 "authn_request_signed": True,
                 "logout_request_signed": True,
                 "logout_response_signed": True,
@@ -77,6 +82,16 @@ def social_app(connection: Connection) -> SocialApp:
     )
     app.gatehouse_connection = connection  # type: ignore[attr-defined]
     return app
+
+
+def identity_attributes(app: SocialApp) -> set[str]:
+    """The attributes allauth takes a single value from (it keeps the first and drops the
+    rest): the email, the names and, were one mapped, the subject. Each must come once, with
+    one value; the groups attribute is read as a list and is not among them."""
+    names: set[str] = set()
+    for keys in (app.settings.get("attribute_mapping") or {}).values():
+        names.update([keys] if isinstance(keys, str) else keys)
+    return names
 
 
 class GatehouseAuth(OneLogin_Saml2_Auth):

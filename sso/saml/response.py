@@ -7,8 +7,11 @@ an IT admin can see *what* to fix on their side ("audience", "assertion_expired"
 from __future__ import annotations
 
 import time
+from collections import Counter
+from collections.abc import Collection
 from typing import Any
 
+from onelogin.saml2.constants import OneLogin_Saml2_Constants
 from onelogin.saml2.errors import OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError
 from onelogin.saml2.response import OneLogin_Saml2_Response
 
@@ -78,3 +81,23 @@ class GatehouseResponse(OneLogin_Saml2_Response):
                 raise
             return False
         return True
+
+    def repeated_attributes(self, names: Collection[str]) -> list[str]:
+        """Which of ``names`` the (verified) assertion gives more than once: in two
+        <Attribute> elements with that Name, or in one with several <AttributeValue>s.
+
+        Reads the elements python3-saml's ``get_attributes`` reads, so what is checked here is
+        what allauth is handed. python3-saml merges repeated elements into one list and allauth
+        keeps its first value, so whoever orders the values would choose the account.
+        """
+        value_tag = f"{{{OneLogin_Saml2_Constants.NS_SAML}}}AttributeValue"
+        elements: Counter[str] = Counter()
+        several: set[str] = set()
+        for node in self._query_assertion("/saml:AttributeStatement/saml:Attribute"):
+            name = node.get("Name")
+            if name not in names:
+                continue
+            elements[name] += 1
+            if len(list(node.iterchildren(value_tag))) > 1:
+                several.add(name)
+        return sorted(name for name in names if elements[name] > 1 or name in several)

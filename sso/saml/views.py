@@ -39,7 +39,7 @@ from audit.services import record
 from sso import entry, logins
 from sso.models import Connection
 from sso.replay import ReplayCacheDown, first_use
-from sso.saml.config import build_auth, saml_settings
+from sso.saml.config import build_auth, identity_attributes, saml_settings
 from sso.saml.response import check_name
 
 logger = logging.getLogger(__name__)
@@ -147,6 +147,18 @@ class FinishACSView(SAMLViewMixin, View):
             raise Refused("replay_cache_down", "Sign-in is briefly unavailable.") from None
         if not fresh:
             raise Refused("replayed", "This assertion was already used.")
+        repeated = (
+            auth.last_response.repeated_attributes(identity_attributes(provider.app))
+            if auth.last_response is not None
+            else []
+        )
+        if repeated:
+            # allauth would take the first value; whoever ordered them would pick the account.
+            raise Refused(
+                "identity_attribute_repeated",
+                f"The assertion gives {', '.join(repeated)} more than once (two Attribute "
+                "elements or two values): it must name the person once.",
+            )
         try:
             login = provider.sociallogin_from_response(request, auth)
         except (ValueError, TypeError, ImproperlyConfigured) as exc:  # no usable NameID

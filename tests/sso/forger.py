@@ -40,7 +40,8 @@ def _public_jwk(key: Any, kid: str, alg: str) -> dict:
 class Forger:
     """``spoil`` keys: ``claims`` (merged into the ID token), ``drop`` (claims removed),
     ``sign`` ("good", "none", "foreign", "hs256-public-pem"), ``kid``, ``doc_issuer`` (the
-    discovery document's issuer), ``userinfo`` (merged into the userinfo answer)."""
+    discovery document's issuer), ``userinfo`` (merged into the userinfo answer).
+    ``jwks_requests`` counts the requests for its key set."""
 
     def __init__(self) -> None:
         self.claims: dict[str, Any] = {}
@@ -49,6 +50,8 @@ class Forger:
         self.alg = "RS256"
         self.spoil: dict[str, Any] = {}
         self.authorize_requests: list[dict] = []
+        self.jwks_requests = 0
+        self._lock = threading.Lock()
         self._codes: dict[str, dict] = {}
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -67,6 +70,7 @@ class Forger:
         self.key, self.kid, self.alg = GOOD_KEY, "good", "RS256"
         self.spoil = {}
         self.authorize_requests = []
+        self.jwks_requests = 0
 
     def rotate(self, alg: str = "RS256") -> None:
         """Sign with a new key under a new kid, and publish only that one (an IdP rotation)."""
@@ -141,6 +145,8 @@ class Forger:
                 if url.path == "/.well-known/openid-configuration":
                     return self._json(forger.discovery())
                 if url.path == "/jwks":
+                    with forger._lock:
+                        forger.jwks_requests += 1
                     jwk = _public_jwk(forger.key, forger.kid, forger.alg)
                     return self._json({"keys": [jwk]})
                 if url.path == "/userinfo":

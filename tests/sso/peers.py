@@ -177,6 +177,12 @@ class OidcIdP:
         response = requests.put(f"{self.issuer}/__test/accounts/{sub}", json=claims, timeout=10)
         assert response.status_code == 204, response.text
 
+    def jwks_requests(self) -> int:
+        """How many times its key set (jwks_uri) has been fetched since it started."""
+        response = requests.get(f"{self.issuer}/__test/hits", timeout=10)
+        response.raise_for_status()
+        return int(response.json()["jwks"])
+
     def authorize(self, authorize_url: str, login: str | None, **extra: str) -> str:
         """Be the browser at the IdP: sign in as ``login`` (or cancel when None) and return the
         URL the IdP sends the browser back to."""

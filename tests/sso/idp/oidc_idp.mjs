@@ -11,6 +11,7 @@
 // POST /interaction/<uid>/login (form: login=<sub>[&amr=pwd,mfa][&acr=...]) signs that account
 // in. Consent is granted automatically (loadExistingGrant). PKCE is required for every client.
 // PUT /__test/accounts/<sub> (JSON claims) replaces an account (role-mapping tests).
+// GET /__test/hits answers {"jwks": <requests for the provider's key set so far>}.
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { once } from 'node:events';
@@ -40,11 +41,16 @@ const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'test-rs256',
 
 let provider;
 let providerCallback;
+const hits = { jwks: 0 };
 
 const server = http.createServer(async (req, res) => {
   try {
     const url = new URL(req.url, 'http://127.0.0.1');
     const parts = url.pathname.split('/').filter(Boolean);
+    if (parts[0] === '__test' && parts[1] === 'hits' && req.method === 'GET') {
+      return send(res, 200, hits);
+    }
+    if (url.pathname === '/jwks') hits.jwks += 1;
     if (parts[0] === '__test' && parts[1] === 'accounts' && req.method === 'PUT') {
       accounts[parts[2]] = JSON.parse(await readBody(req));
       return send(res, 204, {});

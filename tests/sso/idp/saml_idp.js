@@ -9,6 +9,9 @@
 //   GET  /metadata        the IdP's metadata; ?certs=idp,idp2 lists several signing certificates
 //   GET  /sso?<SAMLRequest, SigAlg, Signature, RelayState as the SP sent them>&user=&case=&key=
 //        &encrypt=1&groups=a,b&authn_context=<class ref>
+//        &repeat_attribute=<name>  a second <Attribute> with that Name, before the first
+//        &second_value=<name>      that attribute with a second <AttributeValue>, first
+//        &other=<value>            what the extra one says (default mallory@acme.test)
 //        HTTP-Redirect binding. Verifies the AuthnRequest's signature, then answers JSON
 //        {acs, SAMLResponse, RelayState, requestId, assertionId} (what the browser would POST).
 //   GET  /idp-initiated?sp=<entityID>&user=...    an unsolicited Response (no InResponseTo)
@@ -88,8 +91,12 @@ function responseXml(t) {
     : `<saml:AudienceRestriction><saml:Audience>${escape(t.audience)}</saml:Audience></saml:AudienceRestriction>`;
   const nameId = t.noNameId ? ''
     : `<saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${escape(t.nameId)}</saml:NameID>`;
-  const attributes = [attribute('email', [t.email]), attribute('first_name', ['Ada']), attribute('last_name', ['Lovelace'])];
-  if (t.groups.length) attributes.push(attribute('groups', t.groups));
+  const values = { email: [t.email], first_name: ['Ada'], last_name: ['Lovelace'] };
+  if (t.groups.length) values.groups = t.groups;
+  // An attacker's ordering: the extra value comes first, where a "first value wins" SP reads.
+  if (t.secondValue) values[t.secondValue] = [t.other, ...(values[t.secondValue] || [])];
+  const attributes = Object.entries(values).map(([name, vals]) => attribute(name, vals));
+  if (t.repeatAttribute) attributes.unshift(attribute(t.repeatAttribute, [t.other]));
   return '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"'
     + ` ID="${t.id}" Version="2.0" IssueInstant="${t.issued}" Destination="${escape(t.destination)}"${irt}>`
     + `<saml:Issuer>${escape(t.issuer)}</saml:Issuer>`
@@ -125,6 +132,9 @@ async function buildResponse(sp, requestId, q) {
     nameId: q.nameid || user,
     email: user,
     groups: q.groups ? q.groups.split(',') : [],
+    repeatAttribute: q.repeat_attribute || '',
+    secondValue: q.second_value || '',
+    other: q.other || 'mallory@acme.test',
     authnContext: q.authn_context || 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport',
     issued: instant(0),
     notBefore: instant(-60e3),
