@@ -8,6 +8,7 @@ How the OpenAPI schema describes those errors is in ``config/api_schema.py``.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.conf import settings
@@ -94,14 +95,12 @@ class BoundedJSONParser(JSONParser):
         return data
 
 
+# A serializer mixin: JSON values must already have the type the schema gives them. DRF is
+# lenient by default: it turns ``0`` into ``"0"`` for a text field, ``"yes"`` into ``True`` and
+# ``"5"`` into ``5``. A client that sends the wrong type has a bug Gatehouse should tell it
+# about, and the schema promises the types. (No docstring: the schema would show it as the
+# description of every serializer that mixes this in.)
 class StrictTypes:
-    """A serializer mixin: JSON values must already have the type the schema gives them.
-
-    DRF is lenient by default: it turns ``0`` into ``"0"`` for a text field, ``"yes"`` into
-    ``True`` and ``"5"`` into ``5``. A client that sends the wrong type has a bug Gatehouse
-    should tell it about, and the schema promises the types.
-    """
-
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
             errors = {}
@@ -119,6 +118,25 @@ class StrictTypes:
             if errors:
                 raise exceptions.ValidationError(errors)
         return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class PatternField(serializers.RegexField):
+    """Text that must match ``pattern`` whole, as sent (no trimming). The schema describes it
+    by that pattern alone (config/api_schema.py), so an empty value is allowed exactly when the
+    pattern allows it."""
+
+    def __init__(self, pattern: str, **kwargs: Any) -> None:
+        super().__init__(pattern, trim_whitespace=False, **kwargs)
+        self.pattern = pattern
+        self._allows_empty = re.match(pattern, "") is not None
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        # DRF's own blank rule would come first; here the pattern alone decides.
+        if data == "":
+            if not self._allows_empty:
+                self.fail("invalid")
+            return ""
+        return super().run_validation(data)
 
 
 _TYPE_NAMES: dict[type, str] = {str: "text", bool: "true or false", int: "a whole number"}

@@ -7,11 +7,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.core.validators import EmailValidator, RegexValidator, URLValidator
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerFieldExtension,
+)
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
-from config.api_framework import PROBLEM_CONTENT_TYPE
+from config.api_framework import PROBLEM_CONTENT_TYPE, PatternField
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -53,6 +56,12 @@ class GatehouseAutoSchema(AutoSchema):
     schema describes every status the server sends (each as a problem response), and text
     fields that say what DRF refuses: an empty or blank value where blank is not allowed."""
 
+    def _get_serializer_field_meta(self, field: Any, direction: Any) -> dict[str, Any]:
+        meta: dict[str, Any] = super()._get_serializer_field_meta(field, direction)
+        if isinstance(field, PatternField):
+            meta.pop("minLength", None)  # its pattern alone says whether empty is allowed
+        return meta
+
     def _map_serializer_field(
         self, field: Any, direction: Any, bypass_extensions: bool = False
     ) -> dict[str, Any]:
@@ -63,9 +72,6 @@ class GatehouseAutoSchema(AutoSchema):
             and schema.get("type") == "string"
             and "enum" not in schema
         ):
-            blank_refused = not field.allow_blank
-            if blank_refused:
-                schema.setdefault("minLength", 1)
             has_own_rule = (
                 "pattern" in schema
                 or "format" in schema
@@ -77,7 +83,11 @@ class GatehouseAutoSchema(AutoSchema):
             if not has_own_rule:
                 # DRF refuses NUL characters in text, and trims surrounding spaces before it
                 # checks for blanks: a value of spaces only is empty.
-                schema["pattern"] = NON_BLANK_TEXT if blank_refused else ANY_TEXT
+                if field.allow_blank:
+                    schema["pattern"] = ANY_TEXT
+                else:
+                    schema["minLength"] = max(1, schema.get("minLength", 1))
+                    schema["pattern"] = NON_BLANK_TEXT
         return schema
 
     def _error_statuses(self) -> list[str]:
@@ -145,3 +155,12 @@ class SessionCookieScheme(OpenApiAuthenticationExtension):
         if auto_schema.method in _WRITES:
             return {name: [] for name in self.name}
         return {"sessionCookie": []}
+
+
+class PatternFieldSchema(OpenApiSerializerFieldExtension):
+    """A ``PatternField`` is its pattern: one rule, no separate length or blank rules."""
+
+    target_class = "config.api_framework.PatternField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return {"type": "string", "pattern": self.target.pattern}

@@ -187,3 +187,46 @@ def test_the_served_schema_has_unique_readable_operation_ids(world):
     assert not [i for i in ids if i.rsplit("_", 1)[-1].isdigit()]
     description = document["info"]["description"]
     assert "consent" in description and "problem" in description
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": 0}, "name"),
+        ({"name": "   "}, "name"),
+        ({"name": "A", "logo_url": "http://x.example/l.png"}, "logo_url"),
+        ({"name": "A", "brand_colour": "red"}, "brand_colour"),
+        ({"name": "A", "brand_colour": " #4f46e5"}, "brand_colour"),
+    ],
+)
+def test_organization_settings_are_refused_by_type_and_pattern(world, body, field):
+    response = _send(
+        signed_in(world.a_owner), "patch", "/api/v1/organizations/acme/", json.dumps(body)
+    )
+    assert field in _problem(response, 400)["errors"]
+    assert Organization.objects.get(slug="acme").name == "Acme"
+
+
+def test_organization_settings_take_https_logos_and_colours_and_empty_clears(world):
+    client = signed_in(world.a_owner)
+    body = {
+        "name": "Acme",
+        "logo_url": "https://cdn.acme.example/logo.png",
+        "brand_colour": "#4F46E5",
+    }
+    response = _send(client, "patch", "/api/v1/organizations/acme/", json.dumps(body))
+    assert response.status_code == 200, response.content
+    assert response.json()["brand_colour"] == "#4F46E5"
+    cleared = _send(
+        client, "patch", "/api/v1/organizations/acme/", '{"logo_url": "", "brand_colour": ""}'
+    )
+    assert cleared.status_code == 200 and cleared.json()["logo_url"] == ""
+
+
+def test_booleans_and_numbers_must_be_json_booleans_and_numbers(world):
+    client = signed_in(world.a_owner)
+    for body in ({"require_mfa": "yes"}, {"session_lifetime_minutes": "60"}, {"sso_only": 1}):
+        response = _send(client, "patch", "/api/v1/organizations/acme/policy/", json.dumps(body))
+        assert list(_problem(response, 400)["errors"]) == list(body)
+    world.a.policy.refresh_from_db()
+    assert not world.a.policy.require_mfa and not world.a.policy.sso_only
