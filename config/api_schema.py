@@ -4,7 +4,7 @@ each operation's success, the errors it can answer with, each a problem response
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from django.core.validators import EmailValidator, RegexValidator, URLValidator
 from drf_spectacular.extensions import (
@@ -140,7 +140,7 @@ class SessionCookieScheme(OpenApiAuthenticationExtension):
     cookie; writes also send the CSRF cookie and the same token in the ``X-CSRFToken`` header."""
 
     target_class = "config.api_framework.GatehouseSessionAuthentication"
-    name: ClassVar[list[str]] = ["sessionCookie", "csrfCookie", "csrfHeader"]
+    name = ["sessionCookie", "csrfCookie", "csrfHeader"]
 
     def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
         from django.conf import settings
