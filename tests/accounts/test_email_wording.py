@@ -15,7 +15,13 @@ from django.test import Client
 from tests.conftest import links_in
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
-ALLAUTH_EMAILS = Path(allauth.__file__).parent / "templates" / "account" / "email"
+ALLAUTH_TEMPLATES = Path(allauth.__file__).parent / "templates"
+# The emails of the allauth apps Gatehouse installs (account, socialaccount; not mfa).
+ALLAUTH_EMAILS = sorted(
+    str(path.relative_to(ALLAUTH_TEMPLATES))
+    for folder in ("account/email", "socialaccount/email")
+    for path in (ALLAUTH_TEMPLATES / folder).glob("*.txt")
+)
 OWN_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 # Phrases of allauth's English defaults that Gatehouse does not use.
 ALLAUTH_WORDING = (
@@ -31,9 +37,9 @@ ALLAUTH_WORDING = (
 )
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in ALLAUTH_EMAILS.glob("*.txt")))
+@pytest.mark.parametrize("name", ALLAUTH_EMAILS)
 def test_every_allauth_text_template_is_overridden_by_gatehouse(name):
-    origin = Path(get_template(f"account/email/{name}").origin.name)
+    origin = Path(get_template(name).origin.name)
     assert origin.is_relative_to(OWN_TEMPLATES), origin
 
 
