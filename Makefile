@@ -37,10 +37,12 @@ npm-packages:
 idps: npm-packages
 
 ## Serve Gatehouse on http://localhost:8000 with demo users (SQLite, eager tasks, mail to var/mail/).
+## The server is started as localhost (not 127.0.0.1), so the address Django prints is the one
+## to open: passkeys are bound to a host name, never an IP address.
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py runserver localhost:8000
 
 ## The whole suite. Uses PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set, else SQLite.
 test: install npm-packages
