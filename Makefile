@@ -6,8 +6,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
 IDP_DIR := tests/sso/idp
+AXE_DIR := tests/e2e/axe
+NPM_DIRS := $(IDP_DIR) $(AXE_DIR)
 
-.PHONY: install idps run test lint bench worker beat clean
+.PHONY: install npm-packages idps run test lint bench worker beat clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,25 +20,32 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
-## The SSO tests' real IdPs (npm samlify and oidc-provider, pinned by the lockfile). Without
-## node and npm nothing happens here, and those tests skip (CI requires them instead).
-idps:
+## npm packages the tests drive, each pinned by its lockfile: the SSO tests' real IdPs (samlify
+## and oidc-provider) and axe-core for the accessibility checks. Without node and npm nothing
+## happens here, and those tests skip (CI requires them instead).
+npm-packages:
 	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
-	  if [ ! -f $(IDP_DIR)/node_modules/.installed ] || \
-	     [ $(IDP_DIR)/package-lock.json -nt $(IDP_DIR)/node_modules/.installed ]; then \
-	    (cd $(IDP_DIR) && npm ci --silent --no-audit --no-fund) && \
-	    touch $(IDP_DIR)/node_modules/.installed; \
-	  fi; \
+	  for dir in $(NPM_DIRS); do \
+	    if [ ! -f $$dir/node_modules/.installed ] || \
+	       [ $$dir/package-lock.json -nt $$dir/node_modules/.installed ]; then \
+	      (cd $$dir && npm ci --silent --no-audit --no-fund) && \
+	      touch $$dir/node_modules/.installed || exit 1; \
+	    fi; \
+	  done; \
 	fi
 
+idps: npm-packages
+
 ## Serve Gatehouse on http://localhost:8000 with demo users (SQLite, eager tasks, mail to var/mail/).
+## The server is started as localhost (not 127.0.0.1), so the address Django prints is the one
+## to open: passkeys are bound to a host name, never an IP address.
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py runserver localhost:8000
 
 ## The whole suite. Uses PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set, else SQLite.
-test: install idps
+test: install npm-packages
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python -m pytest
 
@@ -56,4 +65,4 @@ beat: install
 	$(BIN)/celery -A config beat --loglevel=INFO
 
 clean:
-	rm -rf $(VENV) staticfiles test-output .pytest_cache .ruff_cache $(IDP_DIR)/node_modules
+	rm -rf $(VENV) staticfiles test-output .pytest_cache .ruff_cache $(IDP_DIR)/node_modules $(AXE_DIR)/node_modules

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,6 +14,9 @@ from django.contrib.sites.shortcuts import get_current_site
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from accounts import ratelimits, services
 from audit.actions import Action, Outcome
@@ -21,6 +25,26 @@ from audit.services import record
 
 def _attempted_login(credentials: dict[str, Any]) -> str:
     return str(credentials.get("email") or credentials.get("username") or "")
+
+
+def _wait(seconds: int) -> str:
+    if seconds <= 60:
+        return "in about a minute"
+    return f"in about {math.ceil(seconds / 60)} minutes"
+
+
+def throttled_login_message(retry_after: int) -> SafeString:
+    """Why the password was not even checked, when to try again, and the ways in that do not
+    need it: an emailed sign-in code, or a reset link (which also lifts the lock). The links
+    take the typed address along (data-carry-email, static/gatehouse/ui.js)."""
+    return format_html(
+        "Too many failed sign-in attempts. Try again {}, or sign in now with "
+        '<a href="{}" data-carry-email="#id_login">a code we email you</a> or a '
+        '<a href="{}" data-carry-email="#id_login">password reset link</a>.',
+        _wait(retry_after),
+        reverse("account_request_login_code"),
+        reverse("account_reset_password"),
+    )
 
 
 EMAIL_MAX_LENGTH = 254  # RFC 5321's limit on a forward path, and the column's width
@@ -67,7 +91,10 @@ class AccountAdapter(DefaultAccountAdapter):
             ip=self.get_client_ip(request), email=_attempted_login(credentials)
         )
         if not self._gatehouse_attempt.allowed:
-            raise self.validation_error("too_many_login_attempts")
+            raise ValidationError(
+                throttled_login_message(self._gatehouse_attempt.retry_after),
+                code="too_many_login_attempts",
+            )
 
     def _rollback_login_failed_rl_usage(self) -> None:
         attempt = getattr(self, "_gatehouse_attempt", None)

@@ -24,15 +24,17 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.cache import cache
 
-# Count each key and start its window on the first count; return the counts.
+# Count each key and start its window on the first count; return each count followed by the
+# seconds left in its window.
 _CONSUME = """
-local counts = {}
+local out = {}
 for i, key in ipairs(KEYS) do
   local count = redis.call('INCR', key)
   if count == 1 then redis.call('EXPIRE', key, ARGV[i]) end
-  counts[i] = count
+  out[2 * i - 1] = count
+  out[2 * i] = redis.call('TTL', key)
 end
-return counts
+return out
 """
 # Count one use of a quota; return the count and the seconds left in its window.
 _SPEND = """
@@ -57,10 +59,12 @@ class Limit:
 
 @dataclass
 class Attempt:
-    """One counted login attempt."""
+    """One counted login attempt. When it is refused, ``retry_after`` is how many seconds are
+    left until every limit it ran into has reset."""
 
     allowed: bool
     keys: dict[str, str] = field(default_factory=dict)
+    retry_after: int = 0
 
     def rollback(self) -> None:
         """The password was right: this attempt does not count against anyone."""
@@ -98,17 +102,23 @@ def _keys(*, ip: str | None, email: str) -> dict[str, str]:
 
 
 class _CacheStore:
-    """Any Django cache: add() opens a window, incr() counts in it."""
+    """Any Django cache: add() opens a window (and notes when it closes, as Django's cache API
+    cannot tell), incr() counts in it."""
 
-    def consume(self, keys: list[str], windows: list[int]) -> list[int]:
+    def consume(self, keys: list[str], windows: list[int]) -> list[tuple[int, int]]:
         counts = []
         for key, window in zip(keys, windows, strict=True):
-            cache.add(key, 0, timeout=window)
+            now = time.time()
+            if cache.add(key, 0, timeout=window):
+                cache.set(f"{key}:closes", now + window, timeout=window)
             try:
-                counts.append(cache.incr(key))
+                count = cache.incr(key)
             except ValueError:  # the window closed between the two calls
                 cache.set(key, 1, timeout=window)
-                counts.append(1)
+                cache.set(f"{key}:closes", now + window, timeout=window)
+                count = 1
+            closes = cache.get(f"{key}:closes", now + window)
+            counts.append((count, max(0, round(closes - now))))
         return counts
 
     def spend(self, key: str, window: int) -> tuple[int, int]:
@@ -124,7 +134,7 @@ class _CacheStore:
                 cache.decr(key)
 
     def delete(self, key: str) -> None:
-        cache.delete(key)
+        cache.delete_many([key, f"{key}:closes"])
 
 
 class _RedisStore:
@@ -143,8 +153,9 @@ class _RedisStore:
     def _full(self, keys: list[str]) -> list[str]:
         return [f"{self._prefix}:ratelimit:{key}" for key in keys]
 
-    def consume(self, keys: list[str], windows: list[int]) -> list[int]:
-        return [int(count) for count in self._consume(keys=self._full(keys), args=windows)]
+    def consume(self, keys: list[str], windows: list[int]) -> list[tuple[int, int]]:
+        out = [int(value) for value in self._consume(keys=self._full(keys), args=windows)]
+        return [(out[i], max(0, out[i + 1])) for i in range(0, len(out), 2)]
 
     def spend(self, key: str, window: int) -> tuple[int, int]:
         count, ttl = self._spend(keys=self._full([key]), args=[window])
@@ -180,10 +191,12 @@ def consume_attempt(*, ip: str | None, email: str) -> Attempt:
     counts = _store().consume(
         [keys[scope] for scope in scopes], [limits[scope].window_seconds for scope in scopes]
     )
-    allowed = all(
-        count <= limits[scope].attempts for scope, count in zip(scopes, counts, strict=True)
-    )
-    return Attempt(allowed=allowed, keys=keys)
+    over = [
+        seconds_left
+        for scope, (count, seconds_left) in zip(scopes, counts, strict=True)
+        if count > limits[scope].attempts
+    ]
+    return Attempt(allowed=not over, keys=keys, retry_after=max(over, default=0))
 
 
 @dataclass(frozen=True)

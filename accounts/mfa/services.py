@@ -25,6 +25,7 @@ from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
+from accounts.devices import describe_user_agent
 from accounts.mfa import policy
 from accounts.mfa.policy import LABELS, Kind
 from accounts.models import (
@@ -53,14 +54,23 @@ def _device_name(name: str, default: str) -> str:
     return name or default
 
 
-def _unique_default_name(user: User, kind: Kind, *, excluding: Any = None) -> str:
+def _unique_default_name(user: User, kind: Kind, *, excluding: Any = None, base: str = "") -> str:
+    """``base`` (or the kind's label), numbered when the user already has one by that name:
+    "Chrome on macOS", then "Chrome on macOS 2"."""
     model = policy.DEVICE_MODELS[kind]
     others = model.objects.filter(user=user, confirmed=True)
     if excluding is not None:
         others = others.exclude(pk=excluding.pk)
-    count = others.count()
-    label = LABELS[kind]
-    return label if count == 0 else f"{label} {count + 1}"
+    if not base:
+        count = others.count()
+        label = LABELS[kind]
+        return label if count == 0 else f"{label} {count + 1}"
+    base = base[: DEVICE_NAME_MAX_LENGTH - 4]
+    taken = set(others.values_list("name", flat=True))
+    number = 1
+    while (name := base if number == 1 else f"{base} {number}") in taken:
+        number += 1
+    return name
 
 
 def mark_verified(request: HttpRequest, device: Any) -> None:
@@ -114,9 +124,13 @@ def enable_email_codes(*, request: HttpRequest, user: User) -> EmailDevice:
 
 @transaction.atomic
 def passkey_added(*, request: HttpRequest, device: WebAuthnCredential) -> None:
+    """Name a new passkey after the browser and system it was created on ("Safari on
+    iPhone"), which people recognise in their list, rather than a bare "Passkey"."""
     user = device.user
     if not device.name or device.name == user.get_username():
-        device.name = _unique_default_name(user, Kind.PASSKEY, excluding=device)
+        where = describe_user_agent(request.META.get("HTTP_USER_AGENT", ""))
+        base = where if where and not where.startswith("Unknown") else ""
+        device.name = _unique_default_name(user, Kind.PASSKEY, excluding=device, base=base)
         device.save(update_fields=["name"])
     _added(request, user, device, Kind.PASSKEY)
 

@@ -6,6 +6,7 @@ from base64 import b32encode
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import qrcode
 import qrcode.image.svg
@@ -46,6 +47,12 @@ def _safe_next(request: HttpRequest, default: str) -> str:
     ):
         return next_url
     return default
+
+
+def _leads_to_admin(request: HttpRequest, next_url: str) -> bool:
+    """Staff sent here by the admin (config/admin_site.py), which wants a strong factor."""
+    path = urlsplit(next_url).path
+    return _user(request).is_staff and path.startswith(reverse("admin:index"))
 
 
 def _throttle_message(device_kind: Kind, user: User) -> str:
@@ -206,14 +213,18 @@ def security(request: HttpRequest) -> HttpResponse:
     context = _factors(user)
     kinds = policy.enrolled_kinds(user)
     stepped_up = stepup.is_satisfied(request)
+    next_url = _safe_next(request, "")
+    for_admin = _leads_to_admin(request, next_url)
     context.update(
         {
             "has_mfa": bool(kinds & set(policy.MFA_KINDS)),
             "must_enroll": not policy.satisfies_enrollment(kinds)
             and policy.enrollment_required(user),
+            "for_admin": for_admin,
+            "admin_ready": for_admin and bool(kinds & {Kind.TOTP, Kind.PASSKEY}),
             "stepped_up": stepped_up,
             "stepup_url": stepup.stepup_url(request.get_full_path()),
-            "next": _safe_next(request, ""),
+            "next": next_url,
             "register_config": get_configuration(request) if stepped_up else None,
         }
     )
@@ -446,6 +457,7 @@ def stepup_view(request: HttpRequest) -> HttpResponse:
             "use_password": use_password,
             "passkey_config": passkey_config,
             "next": _safe_next(request, ""),
+            "for_admin": _leads_to_admin(request, _safe_next(request, "")),
             "labels": {k.value: v for k, v in LABELS.items()},
             "max_age_minutes": max(1, settings.GATEHOUSE_STEPUP_MAX_AGE // 60),
         },

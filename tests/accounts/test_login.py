@@ -84,7 +84,7 @@ def test_repeated_failures_lock_the_email_even_for_the_right_password(client, us
     response = login(client, user.email, DEFAULT_PASSWORD)
 
     assert response.status_code == 200
-    assert "Too many failed login attempts" in str(response.context["form"].non_field_errors())
+    assert "Too many failed sign-in attempts" in str(response.context["form"].non_field_errors())
     assert "_auth_user_id" not in client.session
 
 
@@ -136,7 +136,7 @@ def test_failures_from_one_address_across_many_emails_lock_that_address(client, 
     response = login(client, user.email, DEFAULT_PASSWORD)
 
     assert response.status_code == 200
-    assert "Too many failed login attempts" in str(response.context["form"].non_field_errors())
+    assert "Too many failed sign-in attempts" in str(response.context["form"].non_field_errors())
     # Another address is not affected.
     other = Client(REMOTE_ADDR="198.51.100.20")
     assert login(other, user.email, DEFAULT_PASSWORD).status_code == 302
@@ -169,3 +169,27 @@ def test_password_reset_ends_the_email_lockout(client, user):
     client.post(form_path, {"password1": new, "password2": new})
 
     assert login(Client(), user.email, new).status_code == 302
+
+
+def test_a_locked_login_says_when_to_try_again_and_offers_other_ways_in(client, user):
+    for _ in range(5):
+        login(client, user.email, "wrong password here")
+
+    response = login(client, user.email, DEFAULT_PASSWORD)
+
+    page = response.content.decode()
+    # The email's window is 5 minutes, opened by the first failure a moment ago.
+    assert "Try again in about 5 minutes" in page
+    assert '<a href="/accounts/login/code/" data-carry-email="#id_login">' in page
+    assert '<a href="/accounts/password/reset/" data-carry-email="#id_login">' in page
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_locked_address_is_told_the_time_left_in_its_own_window(client, user, settings):
+    settings.GATEHOUSE_FAILED_LOGIN_LIMITS = {"ip": (2, 60), "email": (50, 3600)}
+    login(client, "guess1@example.com", "wrong password here")
+    login(client, "guess2@example.com", "wrong password here")
+
+    response = login(client, user.email, DEFAULT_PASSWORD)
+
+    assert "Try again in about a minute" in response.content.decode()

@@ -34,6 +34,41 @@ def test_staff_without_a_factor_are_led_to_enroll_first(client):
     assert response.status_code == 200
 
 
+def test_staff_sent_from_the_admin_are_told_it_needs_a_second_factor(client):
+    person = staff()
+    password_step(client, person, next_url="/admin/")
+
+    response = client.get("/admin/", follow=True)
+
+    page = response.content.decode()
+    assert 'id="admin-needs-mfa"' in page
+    assert "The admin needs a second factor." in page
+    assert 'id="admin-continue"' not in page
+    # Someone who opens the page on their own is not told about the admin.
+    assert 'id="admin-needs-mfa"' not in client.get("/account/security/").content.decode()
+
+
+def test_staff_who_add_an_authenticator_app_go_back_to_the_admin(client):
+    person = staff()
+    password_step(client, person, next_url="/admin/")
+    security = client.get("/admin/", follow=True).redirect_chain[-1][0]
+    # Just signed in with the password, which is as strong as this account gets: no step-up.
+    add_link = re.search(
+        r'href="(/account/security/totp/\?next=[^"]+)"', client.get(security).content.decode()
+    )
+    page = client.get(add_link.group(1).replace("&amp;", "&"))
+    device = TOTPDevice.objects.get(user=person, confirmed=False)
+    response = client.post(
+        add_link.group(1).replace("&amp;", "&"),
+        {"device": device.pk, "code": totp_now(device), "name": "", "next": "/admin/"},
+    )
+
+    # First factor: the backup codes, then "Done" leads back to the admin, which opens.
+    assert page.status_code == 200 and response.status_code == 200
+    assert 'href="/admin/">Done</a>' in response.content.decode()
+    assert client.get("/admin/").status_code == 200
+
+
 def test_staff_with_totp_pass_the_second_step_and_reach_the_admin(client):
     person = staff()
     device = enroll_totp(person)
@@ -57,6 +92,8 @@ def test_a_session_that_skipped_the_second_factor_is_not_enough(client):
     assert "/admin/login/" in response["Location"]
     response = client.get(response["Location"])
     assert response["Location"].startswith("/account/security/verify/?next=")
+    # The step-up page says why the admin sent them there.
+    assert 'id="admin-stepup"' in client.get(response["Location"]).content.decode()
 
 
 def test_an_emailed_code_is_not_enough_for_the_admin(client):

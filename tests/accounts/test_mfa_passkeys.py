@@ -65,6 +65,35 @@ def test_registered_passkey_is_named_notified_and_audited(user):
     assert second.name == "Passkey 2"
 
 
+MAC_CHROME = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+IPHONE_SAFARI = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
+)
+
+
+def test_a_passkey_is_named_after_the_browser_and_system_it_was_made_on(user):
+    client = Client(HTTP_USER_AGENT=MAC_CHROME)
+    assert password_step(client, user).status_code == 302
+
+    first = register(user, SoftAuthenticator(ORIGIN), client)
+    second = register(user, SoftAuthenticator(ORIGIN), client)
+    client.defaults["HTTP_USER_AGENT"] = IPHONE_SAFARI  # the same session, another device
+    third = register(user, SoftAuthenticator(ORIGIN), client)
+
+    assert [first.name, second.name, third.name] == [
+        "Chrome on macOS",
+        "Chrome on macOS 2",
+        "Safari on iPhone",
+    ]
+    assert AuditEvent.objects.filter(
+        action="mfa.device_added", data__device="Chrome on macOS"
+    ).exists()
+
+
 def test_passkey_signs_in_without_a_password(user):
     authenticator = SoftAuthenticator(ORIGIN)
     credential = register(user, authenticator)

@@ -52,3 +52,15 @@ def test_clearing_an_email_ends_its_lockout():
     ratelimits.clear_email("ADA@example.com")
 
     assert ratelimits.consume_attempt(ip="198.51.100.99", email="ada@example.com").allowed
+
+
+def test_a_refused_attempt_knows_how_long_until_its_limits_reset(settings):
+    settings.GATEHOUSE_FAILED_LOGIN_LIMITS = {"ip": (10, 60), "email": (2, 600)}
+    for _ in range(2):
+        assert ratelimits.consume_attempt(ip="198.51.100.1", email="ada@example.com").allowed
+
+    refused = ratelimits.consume_attempt(ip="198.51.100.1", email="ada@example.com")
+
+    assert not refused.allowed
+    assert 590 <= refused.retry_after <= 600  # the email's window, not the address's
+    assert ratelimits.consume_attempt(ip="198.51.100.1", email="bob@example.com").retry_after == 0

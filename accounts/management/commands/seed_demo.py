@@ -41,10 +41,15 @@ class Command(BaseCommand):
                 lines.append((email, password, "staff: /admin/" if staff else "end user"))
                 users.append(user)
             self._consent_demo(users)
-        self.stdout.write("\nDemo users (passwords are new each run):")
+        self.stdout.write("\nDemo users:")
         for email, password, role in lines:
             self.stdout.write(f"  {email:30} {password:20} {role}")
-        self.stdout.write("Sign in at http://localhost:8000/accounts/login/\n")
+        self.stdout.write(
+            "These passwords are new at every run (make run sets them again; the old ones stop\n"
+            "working), so copy them now. The staff user adds a second factor before /admin/.\n"
+            "Sign in at http://localhost:8000/accounts/login/ (localhost, not 127.0.0.1:\n"
+            "passkeys need a host name).\n"
+        )
 
     def _consent_demo(self, users: list[User]) -> None:
         """A first published version of the terms and the privacy policy (so sign-up asks for
