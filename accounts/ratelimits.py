@@ -36,12 +36,6 @@ for i, key in ipairs(KEYS) do
 end
 return out
 """
-# Count one use of a quota; return the count and the seconds left in its window.
-_SPEND = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return {count, redis.call('TTL', KEYS[1])}
-"""
 # Take an attempt back, but never bring a window back to life once it has expired.
 _ROLLBACK = """
 for _, key in ipairs(KEYS) do
@@ -121,13 +115,6 @@ class _CacheStore:
             counts.append((count, max(0, round(closes - now))))
         return counts
 
-    def spend(self, key: str, window: int) -> tuple[int, int]:
-        now = int(time.time())
-        cache.add(f"{key}:ends", now + window, timeout=window)
-        count = self.consume([key], [window])[0]
-        ends = cache.get(f"{key}:ends") or now + window
-        return count, max(1, int(ends) - now)
-
     def rollback(self, keys: list[str]) -> None:
         for key in keys:
             with contextlib.suppress(ValueError):  # the window expired: nothing to take back
@@ -146,7 +133,6 @@ class _RedisStore:
         client = get_redis_connection("default")
         self._consume = client.register_script(_CONSUME)
         self._rollback = client.register_script(_ROLLBACK)
-        self._spend = client.register_script(_SPEND)
         self._client = client
         self._prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
 
@@ -156,10 +142,6 @@ class _RedisStore:
     def consume(self, keys: list[str], windows: list[int]) -> list[tuple[int, int]]:
         out = [int(value) for value in self._consume(keys=self._full(keys), args=windows)]
         return [(out[i], max(0, out[i + 1])) for i in range(0, len(out), 2)]
-
-    def spend(self, key: str, window: int) -> tuple[int, int]:
-        count, ttl = self._spend(keys=self._full([key]), args=[window])
-        return int(count), max(1, int(ttl))
 
     def rollback(self, keys: list[str]) -> None:
         self._rollback(keys=self._full(keys))
@@ -211,8 +193,8 @@ def spend(key: str, limit: Limit) -> Spent:
     """Count one use of the quota ``key`` (e.g. ``"invite:org:42"``) in the shared cache:
     at most ``limit.attempts`` uses per window of ``limit.window_seconds``, the window starting
     at the first use."""
-    count, seconds_left = _store().spend(f"quota:{key}", limit.window_seconds)
-    return Spent(allowed=count <= limit.attempts, retry_after=seconds_left)
+    count, seconds_left = _store().consume([f"quota:{key}"], [limit.window_seconds])[0]
+    return Spent(allowed=count <= limit.attempts, retry_after=max(1, seconds_left))
 
 
 def clear_email(email: str) -> None:

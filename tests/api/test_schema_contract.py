@@ -55,14 +55,15 @@ def _run(
         "--output-truncate",
         "false",
     ]
+    OUTPUT.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         command,
+        cwd=OUTPUT,  # schemathesis keeps a cache in the folder it runs in
         capture_output=True,
         text=True,
         timeout=900,
         env={**os.environ, "NO_COLOR": "1", **(env or {})},
     )
-    OUTPUT.mkdir(parents=True, exist_ok=True)
     (OUTPUT / f"{name}.txt").write_text(result.stdout + result.stderr)
     return result
 
