@@ -64,6 +64,8 @@ def purge_erased(*, cutoff: datetime, batch: int) -> int:
         .order_by("pk")
         .values_list("pk", flat=True)[:batch]
     )
+    if not ids:
+        return 0
     ConsentState.objects.filter(event_id__in=ids).delete()
     doomed = ConsentEvent.objects.filter(pk__in=ids)
     return int(doomed._raw_delete(doomed.db))
