@@ -60,6 +60,11 @@ def app_role(alias: str = DEFAULT_DB_ALIAS) -> str:
     return str(getattr(connection, _APP_SETTINGS, connection.settings_dict)["USER"])
 
 
+def acting_as_owner(alias: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether this thread's connection to ``alias`` acts as the owner (``become_owner``)."""
+    return hasattr(connections[alias], _APP_SETTINGS)
+
+
 def become_owner(alias: str = DEFAULT_DB_ALIAS) -> bool:
     """Reconnect this thread's connection to ``alias`` as the owner role. Returns False (and
     changes nothing) when there is no separate owner or the connection already acts as it.
@@ -88,10 +93,6 @@ def become_app(alias: str = DEFAULT_DB_ALIAS) -> None:
     connection.close()
     connection.settings_dict = app_settings
     delattr(connection, _APP_SETTINGS)
-
-
-def acting_as_owner(alias: str = DEFAULT_DB_ALIAS) -> bool:
-    return hasattr(connections[alias], _APP_SETTINGS)
 
 
 @contextmanager

@@ -818,6 +818,23 @@ def test_a_pseudonym_longer_than_what_it_replaces_never_overflows_a_column(pat, 
     assert _erasure(pat).status == "completed"
 
 
+def test_a_long_quote_cut_to_its_column_still_names_the_pseudonym(pat, client):
+    # The database's erasure function refuses a rewritten quote that does not name the
+    # pseudonym: cutting the longer text to the column must keep it.
+    limit = AuditEvent._meta.get_field("actor_text").max_length
+    event = audit_services.record(
+        "login.failed", actor_text=("x" * (limit - len(PAT) - 1)) + " " + PAT, outcome="failure"
+    )
+    client.post(ERASE, {"confirm": "delete"})
+    _make_due(pat)
+
+    assert tasks.run_due_erasures() == 1
+
+    quoted = AuditEvent.objects.get(pk=event.pk).actor_text
+    assert len(quoted) == limit and PAT not in quoted
+    assert quoted.endswith(_erasure(pat).pseudonym)
+
+
 def test_a_pending_export_is_not_built_once_erasure_begins(pat, client):
     export = DataSubjectRequest.objects.create(user=pat, kind="export", status="pending")
     client.post(ERASE, {"confirm": "delete"})

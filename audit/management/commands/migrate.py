@@ -2,7 +2,8 @@
 
 Migrations change the schema, which only the owner may do; afterwards the application role is
 given what it needs, and the command fails if that role could still change evidence (it owns
-the tables, is a superuser or a member of the owner, or was granted more by hand).
+the tables, is a superuser or a member of the owner, or was granted more by hand) or lacks what
+Gatehouse needs (the evidence functions, after migrating back past them).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ class Command(migrate.Command):
             problems = db_roles.privilege_problems(app, alias)
             if problems:
                 raise CommandError(
-                    f"The application role {app} could change evidence: " + "; ".join(problems)
+                    f"The application role {app} is not set up as it must be: "
+                    + "; ".join(problems)
                 )
             if options["verbosity"] >= 1:
                 self.stdout.write(f"Privileges of the application role {app} are in place.")
