@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models
 
 from audit import context
 from audit.actions import Action, Outcome
@@ -76,41 +77,36 @@ def record(
     )
 
 
-# --- Rewriting the log: erasure and retention only ---------------------------------------------
+# --- Rewriting the log: erasure only ------------------------------------------------------------
 
 # The columns erasure may rewrite (audit migration 0011 names the same ones to the database).
 ERASABLE_FIELDS = frozenset({"actor_text", "target_text", "ip", "user_agent", "data"})
 
 
-@contextmanager
-def _with_setting(name: str) -> Iterator[None]:
-    # SET LOCAL lasts until the transaction ends, so the block must be the whole transaction:
-    # inside someone else's it would stay on for the rest of theirs.
-    if connection.in_atomic_block:
-        raise RuntimeError(f"{name} must open its own transaction")
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL {name} = 'on'")
-        yield
+def rewrite_events(pseudonym: str, updates: Iterable[tuple[Any, Mapping[str, Any]]]) -> int:
+    """Replace erasable columns of audit events, for the erasure under way with ``pseudonym``.
+    ``updates`` pairs an event's id with its new columns. Returns how many events changed.
 
-
-def erasure_mode() -> Any:
-    """A transaction in which the database lets the erasure job rewrite the erasable columns of
-    audit and consent events (``gatehouse.erasure``); everything else stays refused."""
-    return _with_setting("gatehouse.erasure")
-
-
-def maintenance_mode() -> Any:
-    """A transaction in which the database lets retention jobs delete log rows
-    (``gatehouse.audit_maintenance``)."""
-    return _with_setting("gatehouse.audit_maintenance")
-
-
-def rewrite_event(event_id: Any, **columns: Any) -> int:
-    """Replace erasable columns of one audit event, inside ``erasure_mode``. The ORM refuses
-    updates to the log; this is the one way past it, and only for these columns."""
-    refused = set(columns) - ERASABLE_FIELDS
-    if refused:
-        raise ValueError(f"erasure cannot change {', '.join(sorted(refused))}")
-    return models.QuerySet.update(AuditEvent.objects.filter(pk=event_id), **columns)
+    The ORM refuses updates to the log, and in production the application's database role may
+    not update it at all: on PostgreSQL this calls ``gatehouse_erase_audit_quotes`` (audit
+    migration 0012), a function the owner role holds, which also refuses what erasure never
+    does (a quote that does not name the pseudonym, an IP address replaced rather than cut to
+    its network, another person's address or browser). SQLite has only this module's check."""
+    rows = []
+    for event_id, columns in updates:
+        refused = set(columns) - ERASABLE_FIELDS
+        if refused:
+            raise ValueError(f"erasure cannot change {', '.join(sorted(refused))}")
+        rows.append({"id": str(event_id), **columns})
+    if not rows:
+        return 0
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT gatehouse_erase_audit_quotes(%s, %s::jsonb)",
+                [pseudonym, json.dumps(rows, cls=DjangoJSONEncoder)],
+            )
+            return int(cursor.fetchone()[0])
+    for row in rows:
+        models.QuerySet.update(AuditEvent.objects.filter(pk=row.pop("id")), **row)
+    return len(rows)

@@ -43,6 +43,9 @@ def bench_env(args: argparse.Namespace) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "false",
         "DATABASE_URL": args.database_url,
+        # The bench database has one role (whoever --database-url names), not the two of a
+        # production deploy: an owner URL left in the shell would point at another database.
+        "DATABASE_OWNER_URL": "",
         "REDIS_URL": args.redis_url,
         "CELERY_BROKER_URL": args.redis_url,
         "SECRET_KEY": "bench-" + secrets.token_urlsafe(64),

@@ -147,6 +147,8 @@ if DATABASE_URL:
     # and break behind a transaction-pooling PgBouncer.
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 else:
+    if env_str("DATABASE_OWNER_URL"):
+        raise ImproperlyConfigured("DATABASE_OWNER_URL needs DATABASE_URL (PostgreSQL).")
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
@@ -158,6 +160,40 @@ else:
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
         }
     }
+
+
+def _database_owner(url: str) -> dict[str, str] | None:
+    """The credentials of the role that owns the schema, for the commands that change it.
+
+    Production connects as two PostgreSQL roles (audit/db_roles.py): ``DATABASE_URL`` is the
+    application's, which may add audit and consent evidence but never change or remove it;
+    ``DATABASE_OWNER_URL`` is the owner's, which runs migrations and owns the functions that
+    erasure and retention go through. Give the owner's URL only to the process that migrates:
+    a web or worker process holding it could do everything the owner can.
+    """
+    if not url:
+        return None
+    owner = dj_database_url.parse(url)
+    app = DATABASES["default"]
+    if "postgresql" not in str(owner["ENGINE"]) or "postgresql" not in str(app["ENGINE"]):
+        raise ImproperlyConfigured("DATABASE_OWNER_URL and DATABASE_URL must be PostgreSQL.")
+    place = ("HOST", "PORT", "NAME")
+    if [str(owner.get(k) or "") for k in place] != [str(app.get(k) or "") for k in place]:
+        raise ImproperlyConfigured(
+            "DATABASE_OWNER_URL must name the same host, port and database as DATABASE_URL; "
+            "only the role differs."
+        )
+    if not owner.get("USER") or owner["USER"] == app.get("USER"):
+        raise ImproperlyConfigured(
+            "DATABASE_OWNER_URL must connect as another role than DATABASE_URL: the application "
+            "role must not own the tables (it could then rewrite the audit log)."
+        )
+    return {"USER": str(owner["USER"]), "PASSWORD": str(owner.get("PASSWORD") or "")}
+
+
+# Read once here and kept only as the owner's user and password (hidden on error pages).
+GATEHOUSE_DATABASE_OWNER = _database_owner(env_str("DATABASE_OWNER_URL"))
+
 # Each request's writes commit together or not at all (no half-written data when a view fails
 # halfway), and a login's handful of writes cost one commit instead of one each.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True

@@ -15,8 +15,9 @@ address; until then the account works and ``cancel_erasure`` undoes it. The beat
    person proved they held gets the pseudonym instead; rows about the person or their things
    also lose other addresses of theirs and their name, and where they (or an anonymous visitor
    using their address) acted, the IP address is cut to its network (/24, /48) and the browser
-   dropped. What happened, when and to which row stays: the audit trigger lets erasure change
-   only those columns (audit migration 0011).
+   dropped. What happened, when and to which row stays: the database lets erasure change only
+   those columns, through functions the owner role holds (audit migration 0012, consent
+   migration 0008; the application's own role may not update the log at all).
 3. **Finish** (one transaction): delete the person's own rows, clear the IP address and browser
    from their consent events (kept as evidence, see below), turn the account into a tombstone,
    mark the request completed, audit it and send a last email that forgets its recipient.
@@ -55,8 +56,9 @@ from accounts.models import OutboundEmail, User
 from accounts.services import outside_a_request
 from audit.actions import Action
 from audit.models import AuditEvent
-from audit.services import erasure_mode, maintenance_mode, record, rewrite_event
+from audit.services import record, rewrite_events
 from config import encryption
+from consent import evidence
 from consent.export import EMAIL_PATTERN, any_address
 from consent.models import ConsentEvent, ConsentState, DataSubjectRequest, ExportArchive
 from consent.signals import user_erased
@@ -515,9 +517,11 @@ def _network(ip: str | None) -> str | None:
 
 
 class _Walk(NamedTuple):
-    """How ``_walk`` runs: inside the caller's erasure-mode transaction (the final pass) or a
+    """How ``_walk`` runs: for the erasure under way with ``pseudonym`` (the database's functions
+    check changes against it), inside the caller's transaction (the final pass) or a
     transaction per batch, and what to call after each batch (the job's heartbeat)."""
 
+    pseudonym: str
     inside: bool = False
     heartbeat: Callable[[], None] | None = None
 
@@ -548,27 +552,42 @@ def _walk(
         for row in rows:
             columns = rewrite(row)
             for name, value in columns.items():
-                # The pseudonym may be longer than what it replaces: never overflow a column.
                 if isinstance(value, str) and name in limits:
-                    columns[name] = value[: limits[name]]
+                    columns[name] = _fit(value, limits[name], how.pseudonym)
             if columns:
                 updates.append((row["pk"], columns))
         if updates:
             if how.inside:
-                _apply(model, updates)
+                _apply(model, updates, how.pseudonym)
             else:
-                with erasure_mode():
-                    _apply(model, updates)
+                with transaction.atomic():
+                    _apply(model, updates, how.pseudonym)
             changed += len(updates)
         if how.heartbeat is not None:
             how.heartbeat()
 
 
-def _apply(model: type[models.Model], updates: list[tuple[Any, dict[str, Any]]]) -> None:
-    for pk, columns in updates:
-        if model is AuditEvent:
-            rewrite_event(pk, **columns)
-        else:  # past the ORM guard of consent events; the trigger still checks the columns
+def _fit(value: str, limit: int, pseudonym: str) -> str:
+    """``value`` cut to a column's length (the pseudonym may be longer than what it replaced),
+    still naming the pseudonym if it did: the database refuses a rewritten quote without it."""
+    if len(value) <= limit:
+        return value
+    cut = value[:limit]
+    if pseudonym in value and pseudonym not in cut:
+        cut = value[: limit - len(pseudonym)] + pseudonym
+    return cut
+
+
+def _apply(
+    model: type[models.Model], updates: list[tuple[Any, dict[str, Any]]], pseudonym: str
+) -> None:
+    # Audit and consent events change only through the database's erasure functions.
+    if model is AuditEvent:
+        rewrite_events(pseudonym, updates)
+    elif model is ConsentEvent:
+        evidence.rewrite_recorders(pseudonym, updates)
+    else:
+        for pk, columns in updates:
             models.QuerySet.update(model._default_manager.filter(pk=pk), **columns)
 
 
@@ -606,9 +625,9 @@ def rewrite_quotes(
     heartbeat: Callable[[], None] | None = None,
 ) -> dict[str, int]:
     """Step 2: every log that quotes people by address or name (only rows written at or after
-    ``since``, when given; ``inside`` the caller's erasure-mode transaction, or a transaction
-    per batch). Idempotent."""
-    how = _Walk(inside=inside, heartbeat=heartbeat)
+    ``since``, when given; ``inside`` the caller's transaction, or a transaction per batch).
+    Idempotent."""
+    how = _Walk(pseudonym, inside=inside, heartbeat=heartbeat)
 
     def recent(queryset: Any, field_name: str) -> Any:
         return queryset if since is None else queryset.filter(**{f"{field_name}__gte": since})
@@ -814,7 +833,7 @@ def _hold(erasure: DataSubjectRequest, blocking: list[Organization]) -> str:
 
 
 def _finish(request_id: int, *, since: Any) -> str:
-    with erasure_mode():
+    with transaction.atomic():
         erasure = (
             DataSubjectRequest.objects.select_for_update()
             .select_related("user")
@@ -914,11 +933,9 @@ def _delete_their_rows(user: User, identifiers: Identifiers, pseudonym: str) -> 
         session.end()  # any that appeared since the job started
     counts["sessions"] = UserSession.objects.filter(user=user).delete()[0]
     counts["consent_states"] = ConsentState.objects.filter(user=user).delete()[0]
-    # Consent events stay as evidence, without where they came from (the trigger allows only
-    # this change, and only in erasure mode).
-    counts["consent_events_kept"] = models.QuerySet.update(
-        ConsentEvent.objects.filter(user=user), ip=None, user_agent=""
-    )
+    # Consent events stay as evidence, without where they came from (through the database's
+    # function for it: the application may not update them).
+    counts["consent_events_kept"] = evidence.clear_origins(user=user, pseudonym=pseudonym)
     counts["export_archives"] = ExportArchive.objects.filter(request__user=user).delete()[0]
     return counts
 
@@ -953,20 +970,13 @@ def _send_completion_email(addresses: list[str]) -> None:
 
 def purge_evidence() -> int:
     """Delete the consent events of people erased longer ago than
-    ``GATEHOUSE_CONSENT_EVIDENCE_DAYS``, in batches, under the audit maintenance setting the
-    database trigger allows deletes with. Returns how many were deleted."""
+    ``GATEHOUSE_CONSENT_EVIDENCE_DAYS``, a batch per transaction, through the database's
+    function for it (consent.evidence). Returns how many were deleted."""
     cutoff = timezone.now() - timedelta(days=settings.GATEHOUSE_CONSENT_EVIDENCE_DAYS)
     deleted = 0
     while True:
-        with maintenance_mode():
-            ids = list(
-                ConsentEvent.objects.filter(user__erased_at__lt=cutoff).values_list(
-                    "pk", flat=True
-                )[:BATCH_SIZE]
-            )
-            if not ids:
-                return deleted
-            # Erasure already deleted their current-state rows; any left would point here.
-            ConsentState.objects.filter(event_id__in=ids).delete()
-            batch = ConsentEvent.objects.filter(pk__in=ids)
-            deleted += batch._raw_delete(batch.db)
+        with transaction.atomic():
+            batch = evidence.purge_erased(cutoff=cutoff, batch=BATCH_SIZE)
+        deleted += batch
+        if batch < BATCH_SIZE:
+            return deleted

@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import Client, override_settings
 
+from audit import db_roles
 from config.celery import app as celery_app
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
@@ -39,6 +40,23 @@ def require(condition: bool, reason: str) -> None:
     if REQUIRE_ALL:
         pytest.fail(f"required for this run but missing: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings):
+    """With DATABASE_OWNER_URL set (CI), the test database is created and migrated by the
+    owner role, as a deploy migrates (audit/db_roles.py)..."""
+    db_roles.become_owner()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """...and the tests run as the application role, so the database refuses them what it
+    refuses Gatehouse in production. Between tests, ``flush`` empties the tables as the owner
+    (audit/management/commands/flush.py); the owner drops the database at the end."""
+    db_roles.become_app()
+    yield
+    db_roles.become_owner()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -161,6 +179,7 @@ def celery_worker(smtp_server):
     env = {
         **os.environ,
         "DATABASE_URL": _test_database_url(),
+        "DATABASE_OWNER_URL": "",  # a worker runs as the application role alone
         "DEBUG": "false",
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(port),

@@ -26,6 +26,7 @@ SETTINGS_VARS = (
     "DEBUG",
     "SECRET_KEY",
     "DATABASE_URL",
+    "DATABASE_OWNER_URL",
     "REDIS_URL",
     "CELERY_BROKER_URL",
     "ALLOWED_HOSTS",
@@ -83,6 +84,36 @@ def without(name: str) -> dict[str, str]:
     ids=["local-cache", "no-secret", "no-proxy-count", "short-secret", "simple-secret", "bad-bool"],
 )
 def test_production_refuses_unsafe_settings(env, message):
+    result = boot(env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_an_owner_role_for_migrations_is_accepted_beside_the_application_role():
+    owner = "postgres://gatehouse_owner:s3cret@127.0.0.1:5432/gatehouse"
+    assert boot({**PRODUCTION, "DATABASE_OWNER_URL": owner}).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {**PRODUCTION, "DATABASE_OWNER_URL": "postgres://owner@127.0.0.1:5432/other"},
+            "same host, port and database",
+        ),
+        (
+            {**PRODUCTION, "DATABASE_OWNER_URL": "postgres://owner@db.internal:5432/gatehouse"},
+            "same host, port and database",
+        ),
+        (
+            {**PRODUCTION, "DATABASE_OWNER_URL": PRODUCTION["DATABASE_URL"]},
+            "another role than DATABASE_URL",
+        ),
+        ({"DATABASE_OWNER_URL": "postgres://owner@127.0.0.1/gatehouse"}, "needs DATABASE_URL"),
+    ],
+    ids=["other-database", "other-host", "same-role", "embedded"],
+)
+def test_the_owner_url_names_the_same_database_as_another_role(env, message):
     result = boot(env)
     assert result.returncode != 0
     assert message in result.stderr

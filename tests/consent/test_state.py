@@ -12,7 +12,7 @@ from django.db import connection, connections, transaction
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
-from consent import keys, selectors, services
+from consent import evidence, keys, selectors, services
 from consent.models import (
     ConsentEvent,
     ConsentRecordIsAppendOnly,
@@ -156,15 +156,16 @@ def test_events_refuse_changes_in_the_orm(purposes):
 
 def _raw(sql: str, params: list, *, erasure: bool = False) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
-        if erasure:
+        if erasure:  # the switch that used to open the guard: it opens nothing now
             cursor.execute("SET LOCAL gatehouse.erasure = 'on'")
         cursor.execute(sql, params)
 
 
 def test_postgresql_keeps_events_append_only_with_one_narrow_exception(purposes):
     require(connection.vendor == "postgresql", "PostgreSQL triggers")
+    user = UserFactory()
     event, _ = services.record_consent(
-        user=UserFactory(),
+        user=user,
         purpose=purposes["analytics"],
         decision="granted",
         method="import",
@@ -177,19 +178,21 @@ def test_postgresql_keeps_events_append_only_with_one_narrow_exception(purposes)
         ("UPDATE consent_consentevent SET occurred_at = now() WHERE id = %s", True),
         ("UPDATE consent_consentevent SET ip = NULL, receipt = '' WHERE id = %s", True),
         ("UPDATE consent_consentevent SET ip = NULL WHERE id = %s", False),
+        ("UPDATE consent_consentevent SET ip = NULL, user_agent = '' WHERE id = %s", True),
         ("DELETE FROM consent_consentevent WHERE id = %s", True),
     ]
     for sql, erasure in refused:
         with pytest.raises(DatabaseError):
             _raw(sql, [event.pk], erasure=erasure)
-    # Erasing a person may clear the address and user agent, and nothing else.
-    _raw(
-        "UPDATE consent_consentevent SET ip = NULL, user_agent = '' WHERE id = %s",
-        [event.pk],
-        erasure=True,
-    )
+    # Erasing a person may clear the address and user agent, and nothing else: only through
+    # the database's function, and only while their erasure is under way.
+    with pytest.raises(DatabaseError, match="no erasure is under way"):
+        evidence.clear_origins(user=user, pseudonym="erased-00000000000a")
+    user.data_requests.create(kind="erasure", status="erasing", pseudonym="erased-00000000000a")
+    assert evidence.clear_origins(user=user, pseudonym="erased-00000000000a") == 1
     kept = ConsentEvent.objects.get(pk=event.pk)
     assert kept.ip is None and kept.user_agent == "" and kept.receipt == event.receipt
+    assert kept.decision == "granted" and kept.occurred_at == event.occurred_at
 
 
 def test_racing_first_signers_share_one_key(purposes):

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0011_erasable_columns'),
+        ('audit', '0012_evidence_functions'),
     ]
 
     operations = [
