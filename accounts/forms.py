@@ -11,6 +11,7 @@ from allauth.account.forms import SignupForm as AllauthSignupForm
 from allauth.core import context as allauth_context
 from allauth.core import ratelimit
 from django import forms
+from django.db import transaction
 
 from accounts import enumeration
 from accounts.models import User
@@ -54,6 +55,12 @@ class SignupForm(AllauthSignupForm):
         from consent.services import record_signup
 
         record_signup(user=user, purposes=self.consent_purposes, ticked=self.ticked_purposes())
+
+    def save(self, request: Any) -> Any:
+        # In a savepoint, as the decoy's writes for a taken address are (accounts/enumeration.py):
+        # both paths send the database the same statements, bar the decoy's rollback.
+        with transaction.atomic():
+            return super().save(request)
 
     def try_save(self, request: Any) -> Any:
         if self.account_already_exists:
