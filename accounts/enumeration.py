@@ -16,6 +16,8 @@ as one who reads them, so the *work* behind each answer has to be alike too. Pat
   once a verified address matches). A reset for an unknown address computes a reset token for
   nobody (``spend_like_a_reset_token``), as a known address's reset computes a real one; the
   token generator (``accounts.tokens``) reads the account's addresses in one query.
+- A wrong login code: audited whether or not the address has an account (an address without
+  one was sent no code, but a guess at it is audited too: ``record_code_rejected_without_account``).
 
 tests/accounts/test_enumeration_work.py pins the structure (the same queries, password hashes,
 cache calls and queued emails on both paths of each endpoint); bench/enumeration.py times it.
@@ -41,7 +43,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
 from accounts.models import User
-from audit.actions import Action
+from audit.actions import Action, Outcome
 from audit.services import record
 
 if TYPE_CHECKING:
@@ -152,6 +154,20 @@ def users_by_email(email: str, *, is_active: bool | None = None) -> list[User]:
     if is_active is not None:
         users = [user for user in users if user.is_active == is_active]
     return users
+
+
+def record_code_rejected_without_account() -> None:
+    """A wrong login code for an address with no account: audited as one for an account is
+    (accounts.receivers.audit_login_code_rejected), after the same read (allauth fetches the
+    account to name it; here there is none to fetch), so both answers cost the same."""
+    User.objects.filter(pk=None).first()
+    record(
+        Action.LOGIN_CODE_REJECTED,
+        actor=None,
+        actor_text="anonymous",
+        outcome=Outcome.FAILURE,
+        data={"account": False},
+    )
 
 
 # --- Password reset -----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from typing import Any
 from allauth.account import app_settings as allauth_settings
 from allauth.account.adapter import get_adapter
 from allauth.account.forms import AddEmailForm as AllauthAddEmailForm
+from allauth.account.forms import ConfirmLoginCodeForm as AllauthConfirmLoginCodeForm
 from allauth.account.forms import RequestLoginCodeForm as AllauthRequestLoginCodeForm
 from allauth.account.forms import ResetPasswordForm as AllauthResetPasswordForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
@@ -103,6 +104,20 @@ class RequestLoginCodeForm(AllauthRequestLoginCodeForm):
                 raise adapter.validation_error("too_many_login_attempts")
             self._user = users[0] if users else None
         return email
+
+
+class ConfirmLoginCodeForm(AllauthConfirmLoginCodeForm):
+    """allauth's. A wrong code is audited when the address has an account (allauth's
+    login_code_rejected signal, accounts/receivers.py); when it has none, there is no code to
+    get right, and the wrong one is audited all the same, so both answers cost a write."""
+
+    def clean_code(self) -> str:
+        try:
+            return super().clean_code()
+        except forms.ValidationError:
+            if not self.expected_code:  # no account, so no code was sent
+                enumeration.record_code_rejected_without_account()
+            raise
 
 
 class ResetPasswordForm(AllauthResetPasswordForm):

@@ -9,8 +9,8 @@ One command (``make bench-enumeration``):
 3. sends, one at a time from one client, the requests an enumerating stranger would send, each
    for an address that has an account and for one that has none, interleaved in random order:
    sign-up, the same taken address signed up again (its "account exists" email is in its
-   cooldown then), a password login with a wrong password, a password reset and a login-code
-   request,
+   cooldown then), a password login with a wrong password, a password reset, a login-code
+   request, and a wrong code entered after one,
 4. prints, per endpoint, the median time of each side, their difference, and the two-sided
    Mann-Whitney U (rank-sum) p-value; and flags any difference in what the responses show
    (status, redirect, which cookies they set).
@@ -20,8 +20,8 @@ machine mean little; the two sides of a row are measured side by side in the sam
 
 Rate limits stay on, as configured: every request comes from its own client address behind one
 trusted proxy (X-Forwarded-For, ``TRUSTED_PROXY_COUNT=1``), and each taken address is used once
-per endpoint, so neither the per-address nor the per-email limits are reached. Nothing is
-raised for the bench's server.
+per endpoint (a login code is asked for twice, the limit is three a minute), so neither the
+per-address nor the per-email limits are reached. Nothing is raised for the bench's server.
 """
 
 from __future__ import annotations
@@ -154,15 +154,19 @@ class Client:
     csrf_token: str
     sent: int = 0
 
-    def post(self, path: str, fields: dict[str, str]) -> tuple[float, tuple]:
-        """POST a form as a first-time visitor from an address of its own; the time from the
-        request's first byte to the response's last, and what the visitor can see of it."""
+    def post(
+        self, path: str, fields: dict[str, str], cookies: dict[str, str] | None = None
+    ) -> tuple[float, tuple, dict[str, str]]:
+        """POST a form as a visitor from an address of its own, with no cookies but CSRF's and
+        ``cookies``: the time from the request's first byte to the response's last, what the
+        visitor can see of the answer, and the cookies it set."""
         self.sent += 1
         n = self.sent
         body = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": self.csrf_token})
+        jar = {"csrftoken": self.csrf_cookie, **(cookies or {})}
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
-            "Cookie": f"csrftoken={self.csrf_cookie}",
+            "Cookie": "; ".join(f"{name}={value}" for name, value in jar.items()),
             "X-Forwarded-For": f"10.{(n >> 16) % 256}.{(n >> 8) % 256}.{n % 256}",
             "User-Agent": "gatehouse-bench/enumeration",
         }
@@ -173,14 +177,16 @@ class Client:
         response = connection.getresponse()
         response.read()
         elapsed = time.perf_counter() - started
-        cookies = sorted(
-            value.split("=", 1)[0] for name, value in response.getheaders() if name == "Set-Cookie"
+        set_cookies = dict(
+            value.split(";", 1)[0].split("=", 1)
+            for name, value in response.getheaders()
+            if name == "Set-Cookie"
         )
-        shape = (response.status, response.getheader("Location", ""), tuple(cookies))
+        shape = (response.status, response.getheader("Location", ""), tuple(sorted(set_cookies)))
         connection.close()
         if response.status >= 500:
             raise SystemExit(f"{path} answered {response.status}: see bench/out/gunicorn.log")
-        return elapsed * 1000, shape
+        return elapsed * 1000, shape, set_cookies
 
 
 @dataclass
@@ -190,6 +196,8 @@ class Endpoint:
     existing: list[str]  # one address per sample (and warm-up)
     fields: dict[str, str] = field(default_factory=dict)
     email_field: str = "email"
+    # A step before the timed request, not timed: (path, fields); its cookies go along.
+    before: tuple[str, dict[str, str]] | None = None
     times: dict[str, list[float]] = field(default_factory=lambda: {"existing": [], "missing": []})
     shapes: dict[str, dict[tuple, int]] = field(
         default_factory=lambda: {"existing": {}, "missing": {}}
@@ -201,8 +209,15 @@ class Endpoint:
         return f"missing-{uuid.uuid4().hex[:16]}@{DOMAIN}"
 
     def sample(self, client: Client, side: str, index: int, *, keep: bool) -> None:
-        fields = {self.email_field: self.address(side, index), **self.fields}
-        ms, shape = client.post(self.path, fields)
+        address = self.address(side, index)
+        cookies: dict[str, str] = {}
+        if self.before is not None:
+            path, fields = self.before
+            _, _, cookies = client.post(path, {self.email_field: address, **fields})
+            fields = dict(self.fields)
+        else:
+            fields = {self.email_field: address, **self.fields}
+        ms, shape, _ = client.post(self.path, fields, cookies)
         if keep:
             self.times[side].append(ms)
             self.shapes[side][shape] = self.shapes[side].get(shape, 0) + 1
@@ -246,7 +261,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8078)
     parser.add_argument("--seed", type=int, default=None, help="for the order of requests")
     parser.add_argument(
-        "--only", default="", help="comma-separated endpoint names (default: all five)"
+        "--only", default="", help="comma-separated endpoint names (default: all six)"
     )
     args = parser.parse_args()
     args.threads = 1
@@ -279,6 +294,13 @@ def main() -> None:
             Endpoint("login", "/accounts/login/", taken, {"password": WRONG_PASSWORD}, "login"),
             Endpoint("password reset", "/accounts/password/reset/", taken),
             Endpoint("login code", "/accounts/login/code/", taken),
+            Endpoint(
+                "wrong code",
+                "/accounts/login/code/confirm/",
+                taken,
+                {"code": "WRONG1"},
+                before=("/accounts/login/code/", {}),
+            ),
         ]
         if args.only:
             wanted = {name.strip() for name in args.only.split(",")}

@@ -255,6 +255,7 @@ ACCOUNT_FORMS = {
     "signup": "accounts.forms.SignupForm",
     "request_login_code": "accounts.forms.RequestLoginCodeForm",
     "reset_password": "accounts.forms.ResetPasswordForm",
+    "confirm_login_code": "accounts.forms.ConfirmLoginCodeForm",
 }
 # allauth's reset token, minus a write that made a reset for a taken address cost more than
 # one for a free address (accounts/tokens.py, accounts/enumeration.py).

@@ -14,6 +14,7 @@ from collections import Counter
 import pytest
 from allauth.account.forms import EmailAwarePasswordResetTokenGenerator
 from django.core import mail
+from django.test import Client
 
 from accounts.models import OutboundEmail, User
 from accounts.tokens import PasswordResetTokenGenerator
@@ -106,6 +107,21 @@ def test_login_code_for_an_unknown_address_does_a_known_ones_work(known, meter):
 
     assert unknown == real
     assert real.emails_written == real.email_tasks_queued == 1
+
+
+def test_a_wrong_login_code_for_an_unknown_address_does_a_known_ones_work(known, meter):
+    def wrong_code(email: str):
+        client = Client(REMOTE_ADDR="203.0.113.8")
+        client.post("/accounts/login/code/", {"email": email})
+        return meter.post("/accounts/login/code/confirm/", {"code": "WRONG1"}, client=client)
+
+    wrong_code("warm-up@example.com")
+    real = wrong_code(known.email)
+    unknown = wrong_code("nobody@example.com")
+
+    assert unknown == real
+    assert real.statements["INSERT audit_auditevent"] == 1
+    assert real.answer[0] == 200
 
 
 def test_reset_tokens_are_allauths_so_links_already_sent_keep_working(known):
