@@ -160,7 +160,7 @@ def record_code_rejected_without_account() -> None:
     """A wrong login code for an address with no account: audited as one for an account is
     (accounts.receivers.audit_login_code_rejected), after the same read (allauth fetches the
     account to name it; here there is none to fetch), so both answers cost the same."""
-    User.objects.filter(pk=None).first()
+    User.objects.filter(pk__isnull=True).first()
     record(
         Action.LOGIN_CODE_REJECTED,
         actor=None,

@@ -73,9 +73,9 @@ def queue_email(
     With ``forget_recipient`` the row drops the address once the email is out (or failed for
     good).
 
-    With ``hold_back`` the email is recorded as held back, without its body, and never sent;
-    its task is queued all the same and finds nothing to do. That is on purpose: holding an
-    email back must cost the request what sending it does (accounts/enumeration.py).
+    With ``hold_back`` the email is recorded as held back and never sent; it is written in
+    full and its task queued all the same (the task only erases its body). That is on purpose:
+    holding an email back must cost the request what sending it does (accounts/enumeration.py).
     """
     from accounts.tasks import send_email
 
@@ -92,8 +92,8 @@ def queue_email(
         forget_recipient=forget_recipient,
         from_email=message.from_email,
         subject=str(message.subject),
-        text_body="" if hold_back else text_body,
-        html_body="" if hold_back else html_body,
+        text_body=text_body,
+        html_body=html_body,
         status=OutboundEmail.Status.HELD_BACK if hold_back else OutboundEmail.Status.QUEUED,
     )
     transaction.on_commit(lambda: send_email.delay(str(outbound.pk)), robust=True)
