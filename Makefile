@@ -9,7 +9,7 @@ IDP_DIR := tests/sso/idp
 AXE_DIR := tests/e2e/axe
 NPM_DIRS := $(IDP_DIR) $(AXE_DIR)
 
-.PHONY: install npm-packages idps run test lint bench worker beat clean
+.PHONY: install npm-packages idps run test lint bench bench-enumeration worker beat clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ lint: install
 ## Password-login throughput against the raw Argon2 rate (needs PostgreSQL, Redis and wrk).
 bench: install
 	$(BIN)/python bench/login.py
+
+## Whether response times tell a taken address from a free one (sign-up, login, password reset,
+## login code; needs PostgreSQL and Redis). Exits non-zero if any endpoint differs at p < 0.01.
+bench-enumeration: install
+	$(BIN)/python bench/enumeration.py
 
 worker: install
 	$(BIN)/celery -A config worker --loglevel=INFO

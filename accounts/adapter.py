@@ -47,6 +47,9 @@ def throttled_login_message(retry_after: int) -> SafeString:
     )
 
 
+ALLAUTH_EMAIL_STAGE = "allauth.account.stages.EmailVerificationStage"
+ENUMERATION_SAFE_EMAIL_STAGE = "accounts.enumeration.EmailVerificationStage"
+
 EMAIL_MAX_LENGTH = 254  # RFC 5321's limit on a forward path, and the column's width
 
 
@@ -71,8 +74,10 @@ class AccountAdapter(DefaultAccountAdapter):
         context: dict[str, Any],
         *,
         forget_recipient: bool = False,
+        hold_back: bool = False,
     ) -> None:
-        """``send_mail``, with the choice of forgetting the address once the email is out."""
+        """``send_mail``, with the choice of forgetting the address once the email is out, or of
+        holding the email back (see ``services.queue_email``)."""
         request = allauth_context.request
         site = get_current_site(request)
         # Emails greet people with the product's name, not the bare host name.
@@ -81,8 +86,24 @@ class AccountAdapter(DefaultAccountAdapter):
         ctx.update(context)
         message = self.render_mail(template_prefix, email, ctx)
         services.queue_email(
-            template=template_prefix, message=message, forget_recipient=forget_recipient
+            template=template_prefix,
+            message=message,
+            forget_recipient=forget_recipient,
+            hold_back=hold_back,
         )
+
+    def send_account_already_exists_mail(self, email: str, *, hold_back: bool = False) -> None:
+        """allauth's "you already have an account" email for a sign-up with a taken address;
+        ``hold_back`` inside its cooldown (accounts.enumeration.EmailVerificationStage)."""
+        from allauth.account.internal.flows.password_reset import get_reset_password_url
+        from allauth.account.internal.flows.signup import get_signup_url
+
+        request = allauth_context.request
+        context = {
+            "signup_url": get_signup_url(request),
+            "password_reset_url": get_reset_password_url(request),
+        }
+        self.queue_mail("account/email/account_already_exists", email, context, hold_back=hold_back)
 
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
         # Counted before the password is checked (see accounts/ratelimits.py); allauth calls
@@ -107,8 +128,13 @@ class AccountAdapter(DefaultAccountAdapter):
         ratelimits.clear_email(_attempted_login(credentials))
 
     def get_login_stages(self) -> list[str]:
-        # After allauth's own (email verification, login code): the second factor.
-        return [*super().get_login_stages(), "accounts.mfa.stages.SecondFactorStage"]
+        # allauth's own (login code, email verification), the latter with Gatehouse's answer to
+        # a sign-up with a taken address (accounts/enumeration.py); then the second factor.
+        stages = [
+            ENUMERATION_SAFE_EMAIL_STAGE if stage == ALLAUTH_EMAIL_STAGE else stage
+            for stage in super().get_login_stages()
+        ]
+        return [*stages, "accounts.mfa.stages.SecondFactorStage"]
 
     def get_logout_redirect_url(self, request: HttpRequest) -> str:
         # Read before the session ends: a session from a SAML connection with single logout

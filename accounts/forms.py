@@ -2,13 +2,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account import app_settings as allauth_settings
 from allauth.account.adapter import get_adapter
 from allauth.account.forms import AddEmailForm as AllauthAddEmailForm
+from allauth.account.forms import ConfirmLoginCodeForm as AllauthConfirmLoginCodeForm
 from allauth.account.forms import RequestLoginCodeForm as AllauthRequestLoginCodeForm
+from allauth.account.forms import ResetPasswordForm as AllauthResetPasswordForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
+from allauth.core import context as allauth_context
+from allauth.core import ratelimit
 from django import forms
+from django.db import transaction
 
-from accounts import services
+from accounts import enumeration
 from accounts.models import User
 
 
@@ -51,16 +57,16 @@ class SignupForm(AllauthSignupForm):
 
         record_signup(user=user, purposes=self.consent_purposes, ticked=self.ticked_purposes())
 
+    def save(self, request: Any) -> Any:
+        # In a savepoint, as the decoy's writes for a taken address are (accounts/enumeration.py):
+        # both paths send the database the same statements, bar the decoy's rollback.
+        with transaction.atomic():
+            return super().save(request)
+
     def try_save(self, request: Any) -> Any:
         if self.account_already_exists:
-            from consent.services import record_signup
-
-            services.spend_like_a_new_account(
-                password=self.cleaned_data.get("password1") or "",
-                then=lambda decoy: record_signup(
-                    user=decoy, purposes=self.consent_purposes, ticked=self.ticked_purposes()
-                ),
-            )
+            # A new account's work on a throwaway one; allauth then emails the owner.
+            enumeration.sign_up_decoy(request, form=self)
         return super().try_save(request)
 
 
@@ -83,12 +89,53 @@ def consent_label(purpose: Any) -> str:
 
 class RequestLoginCodeForm(AllauthRequestLoginCodeForm):
     def clean_email(self) -> str:
-        # allauth's form skips the adapter here; Gatehouse's rules (length) apply to every
-        # form that takes an address.
+        """allauth's, with the adapter's rules (length), which allauth's form skips here, and
+        with a lookup that costs the same for a free address as for a taken one."""
+        adapter = get_adapter()
         email = self.cleaned_data.get("email") or ""
         if email:
-            get_adapter().clean_email(email)
-        return super().clean_email()
+            adapter.clean_email(email)
+            users = enumeration.users_by_email(email, is_active=True)
+            if not users and not allauth_settings.PREVENT_ENUMERATION:
+                raise adapter.validation_error("unknown_email")
+            if not ratelimit.consume(
+                allauth_context.request, action="request_login_code", key=email.lower()
+            ):
+                raise adapter.validation_error("too_many_login_attempts")
+            self._user = users[0] if users else None
+        return email
+
+
+class ConfirmLoginCodeForm(AllauthConfirmLoginCodeForm):
+    """allauth's. A wrong code is audited when the address has an account (allauth's
+    login_code_rejected signal, accounts/receivers.py); when it has none, there is no code to
+    get right, and the wrong one is audited all the same, so both answers cost a write."""
+
+    def clean_code(self) -> str:
+        try:
+            return super().clean_code()
+        except forms.ValidationError:
+            if not self.expected_code:  # no account, so no code was sent
+                enumeration.record_code_rejected_without_account()
+            raise
+
+
+class ResetPasswordForm(AllauthResetPasswordForm):
+    """allauth's, with the lookup and the work of a reset the same for a free address as for a
+    taken one (accounts/enumeration.py)."""
+
+    def clean_email(self) -> str:
+        adapter = get_adapter()
+        email = adapter.clean_email(self.cleaned_data["email"].lower())
+        self.users = enumeration.users_by_email(email, is_active=True)
+        if not self.users and not allauth_settings.PREVENT_ENUMERATION:
+            raise adapter.validation_error("unknown_email")
+        return self.cleaned_data["email"]
+
+    def save(self, request: Any, **kwargs: Any) -> str:
+        if not self.users:
+            enumeration.spend_like_a_reset_token(self.cleaned_data["email"])
+        return super().save(request, **kwargs)
 
 
 class ProfileForm(forms.Form):

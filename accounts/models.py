@@ -108,6 +108,10 @@ class OutboundEmail(models.Model):
         QUEUED = "queued"
         SENT = "sent"
         FAILED = "failed"
+        # Never sent on purpose: an "account exists" email inside its cooldown, written only so
+        # that a sign-up with a taken address costs what a new one does (accounts/enumeration.py);
+        # its task erases the body.
+        HELD_BACK = "held_back", "Held back"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     template = models.CharField(max_length=200)

@@ -9,8 +9,7 @@ Calling one twice with the same input is harmless.
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
@@ -18,7 +17,6 @@ from allauth.account.models import EmailAddress
 from allauth.core import context as allauth_context
 from allauth.usersessions.models import UserSession
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.db import transaction
 from django.http import HttpRequest
@@ -65,11 +63,20 @@ def outside_a_request() -> Iterator[None]:
 
 
 def queue_email(
-    *, template: str, message: EmailMessage, forget_recipient: bool = False
+    *,
+    template: str,
+    message: EmailMessage,
+    forget_recipient: bool = False,
+    hold_back: bool = False,
 ) -> OutboundEmail:
     """Store a rendered message and send it from a Celery task once this transaction commits.
     With ``forget_recipient`` the row drops the address once the email is out (or failed for
-    good)."""
+    good).
+
+    With ``hold_back`` the email is recorded as held back and never sent; it is written in
+    full and its task queued all the same (the task only erases its body). That is on purpose:
+    holding an email back must cost the request what sending it does (accounts/enumeration.py).
+    """
     from accounts.tasks import send_email
 
     html_body = ""
@@ -77,39 +84,20 @@ def queue_email(
         for content, mimetype in message.alternatives:
             if mimetype == "text/html":
                 html_body = str(content)
+    text_body = str(message.body) if message.content_subtype == "plain" else ""
+    html_body = html_body or (str(message.body) if message.content_subtype == "html" else "")
     outbound = OutboundEmail.objects.create(
         template=template[:200],
         to=message.to[0],
         forget_recipient=forget_recipient,
         from_email=message.from_email,
         subject=str(message.subject),
-        text_body=str(message.body) if message.content_subtype == "plain" else "",
-        html_body=html_body or (str(message.body) if message.content_subtype == "html" else ""),
+        text_body=text_body,
+        html_body=html_body,
+        status=OutboundEmail.Status.HELD_BACK if hold_back else OutboundEmail.Status.QUEUED,
     )
     transaction.on_commit(lambda: send_email.delay(str(outbound.pk)), robust=True)
     return outbound
-
-
-# --- Sign-up ---------------------------------------------------------------------------------
-
-
-def spend_like_a_new_account(
-    *, password: str, then: Callable[[User], object] | None = None
-) -> None:
-    """Cost a sign-up with a taken address as much as a new account: a password hash and three
-    inserts (user, address, audit event), on a throwaway account in a savepoint that is rolled
-    back. allauth only emails the owner of a taken address; without this, the response time
-    would tell a taken address from a free one. Writes nothing that outlives the call.
-    """
-    with transaction.atomic():
-        decoy = User.objects.create(
-            email=f"decoy-{uuid.uuid4().hex}@signup.invalid", password=make_password(password)
-        )
-        EmailAddress.objects.create(user=decoy, email=decoy.email, primary=True, verified=False)
-        record(Action.USER_SIGNED_UP, actor=decoy, target=decoy)
-        if then is not None:
-            then(decoy)  # the rest of a sign-up's writes (consent events and their receipts)
-        transaction.set_rollback(True)
 
 
 # --- Profile ----------------------------------------------------------------------------------

@@ -49,6 +49,13 @@ def send_email(self, outbound_email_id: str) -> str:
     failure: Exception | None = None
     with transaction.atomic():
         outbound = OutboundEmail.objects.select_for_update().filter(pk=outbound_email_id).first()
+        if outbound is not None and outbound.status == OutboundEmail.Status.HELD_BACK:
+            # Written by the request only so that holding it back cost what sending would
+            # (accounts/enumeration.py); it never goes out, so its body goes now.
+            if outbound.text_body or outbound.html_body:
+                _erase_body(outbound)
+                outbound.save(update_fields=["to", "text_body", "html_body", "last_error"])
+            return "held back"
         if outbound is None or outbound.status != OutboundEmail.Status.QUEUED:
             return "skipped"
         outbound.attempts += 1

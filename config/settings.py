@@ -292,7 +292,12 @@ ACCOUNT_FORMS = {
     "add_email": "accounts.forms.AddEmailForm",
     "signup": "accounts.forms.SignupForm",
     "request_login_code": "accounts.forms.RequestLoginCodeForm",
+    "reset_password": "accounts.forms.ResetPasswordForm",
+    "confirm_login_code": "accounts.forms.ConfirmLoginCodeForm",
 }
+# allauth's reset token, minus a write that made a reset for a taken address cost more than
+# one for a free address (accounts/tokens.py, accounts/enumeration.py).
+ACCOUNT_PASSWORD_RESET_TOKEN_GENERATOR = "accounts.tokens.PasswordResetTokenGenerator"  # noqa: S105
 # Failed password checks allowed per window: (attempts, window in seconds).
 GATEHOUSE_FAILED_LOGIN_LIMITS = {
     "ip": (env_int("FAILED_LOGINS_PER_IP", 10), env_int("FAILED_LOGINS_PER_IP_WINDOW", 60)),

@@ -90,3 +90,26 @@ def test_a_taken_address_costs_the_same_writes_including_consent_and_receipts(pu
     # The decoy's events were rolled back with it; the real account has no new events.
     assert not ConsentEvent.objects.filter(user=taken).exists()
     assert not User.objects.filter(email__endswith="@signup.invalid").exists()
+
+
+def test_a_taken_address_costs_a_new_accounts_work_receipts_included(published, monkeypatch):
+    """All of it, not only the writes: reads, hashes, cache calls, receipts signed, the email
+    (tests/accounts/test_enumeration_work.py has the other endpoints)."""
+    from collections import Counter
+
+    from tests.accounts.work import WorkMeter
+
+    meter = WorkMeter(monkeypatch)
+    boxes = {"consent_terms": "on", "consent_privacy": "on", "consent_analytics": "on"}
+    taken = UserFactory(email="known@example.com")
+    meter.post("/accounts/signup/", {"email": "warm@example.com", "password1": STRONG, **boxes})
+    taken_work = meter.post(
+        "/accounts/signup/", {"email": taken.email, "password1": STRONG, **boxes}
+    )
+    fresh_work = meter.post(
+        "/accounts/signup/", {"email": "fresh@example.com", "password1": STRONG, **boxes}
+    )
+
+    assert taken_work.without(statements=Counter({"ROLLBACK TO SAVEPOINT": 1})) == fresh_work
+    assert fresh_work.calls == Counter({"sign": 3, "render_mail": 1})
+    assert fresh_work.statements["SELECT consent_receiptkey"] == 3

@@ -1,0 +1,179 @@
+"""A taken address and a free one cost Gatehouse the same work.
+
+allauth's enumeration prevention makes sign-up, password reset and login-code requests *answer*
+alike whether or not an address has an account. A stranger who times the answers learns as much
+as one who reads them, so the *work* behind each answer has to be alike too. Path by path:
+
+- Sign-up with a taken address: ``sign_up_decoy`` makes a new account's writes and reads (the
+  password hash, the user, consent events with signed receipts, the address, the audit event,
+  the checks its first login makes) on a throwaway account in a savepoint that is rolled back.
+  Then ``EmailVerificationStage`` sends the owner the "account exists" email in place of a
+  verification email, with the same message on the next page, even inside that email's
+  cooldown: there the email is still rendered, written and queued, but held back (never sent),
+  where allauth would skip the email and the message, and so answer faster and differently.
+- Password reset and login code: ``users_by_email`` finds the accounts an address names with
+  the same two queries whether there are any or not (allauth's lookup skips its second query
+  once a verified address matches). A reset for an unknown address computes a reset token for
+  nobody (``spend_like_a_reset_token``), as a known address's reset computes a real one; the
+  token generator (``accounts.tokens``) reads the account's addresses in one query.
+- A wrong login code: audited whether or not the address has an account (an address without
+  one was sent no code, but a guess at it is audited too: ``record_code_rejected_without_account``).
+
+tests/accounts/test_enumeration_work.py pins the structure (the same queries, password hashes,
+cache calls and queued emails on both paths of each endpoint); bench/enumeration.py times it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from allauth.account import app_settings as allauth_settings
+from allauth.account.adapter import get_adapter
+from allauth.account.app_settings import EmailVerificationMethod
+from allauth.account.internal.flows.email_verification import (
+    add_email_verification_sent_message,
+    get_address_for_user,
+    handle_verification_email_rate_limit,
+)
+from allauth.account.models import EmailAddress, EmailConfirmationHMAC
+from allauth.account.stages import EmailVerificationStage as AllauthEmailVerificationStage
+from allauth.account.utils import has_verified_email, setup_user_email
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+
+from accounts.models import User
+from audit.actions import Action, Outcome
+from audit.services import record
+
+if TYPE_CHECKING:
+    from accounts.forms import SignupForm
+
+DECOY_DOMAIN = "signup.invalid"  # RFC 2606: can never be a real mailbox
+
+
+# --- Sign-up ------------------------------------------------------------------------------------
+
+
+class _DecoyForm:
+    """What allauth's ``save_user`` reads from a sign-up form: its cleaned data, here with the
+    decoy's address in place of the taken one."""
+
+    def __init__(self, cleaned_data: dict[str, Any], email: str) -> None:
+        self.cleaned_data = {**cleaned_data, "email": email}
+
+
+def sign_up_decoy(request: HttpRequest, *, form: SignupForm) -> None:
+    """Cost a sign-up with a taken address as much as a new account, up to its email.
+
+    The same calls a new account goes through (allauth's ``save_user`` with its password hash,
+    the form's consents, ``setup_user_email``, the sign-up's audit event, then what
+    ``complete_signup`` reads before its verification email: ``pre_login``'s checks, whether
+    an address is verified, the address to write to and its confirmation key), made on a
+    throwaway account inside a savepoint that is rolled back. Writes nothing that outlives the
+    call; the email itself is ``EmailVerificationStage``'s.
+    """
+    adapter = get_adapter(request)
+    email = f"decoy-{uuid.uuid4().hex}@{DECOY_DOMAIN}"
+    # setup_user_email gives a new account the address the visitor already proved they own
+    # (stashed in the session by an earlier flow); that address is not the decoy's to take.
+    stashed = adapter.unstash_verified_email(request)
+    try:
+        with transaction.atomic():
+            decoy = adapter.new_user(request)
+            adapter.save_user(request, decoy, _DecoyForm(form.cleaned_data, email))  # type: ignore[arg-type]
+            form.custom_signup(request, decoy)
+            setup_user_email(request, decoy, [EmailAddress(email=email)])
+            record(Action.USER_SIGNED_UP, actor=decoy, target=decoy)  # as accounts.receivers
+            adapter.pre_login(
+                request,
+                decoy,
+                email_verification=allauth_settings.EMAIL_VERIFICATION,
+                signal_kwargs={},
+                email=None,
+                signup=True,
+                redirect_url=None,
+            )
+            if not has_verified_email(decoy):
+                address = get_address_for_user(decoy)
+                if address is not None:
+                    # The confirmation email names its account, fetched afresh, and carries
+                    # a signed key.
+                    _ = address.user.pk
+                    _ = EmailConfirmationHMAC(address).key
+            transaction.set_rollback(True)
+    finally:
+        if stashed:
+            adapter.stash_verified_email(request, stashed)
+
+
+class EmailVerificationStage(AllauthEmailVerificationStage):
+    """allauth's stage, except where a sign-up met a taken address (a login with no user, which
+    allauth's enumeration prevention starts): the owner gets the "account exists" email and
+    the visitor the message a new account gets, whether or not that email is in its cooldown.
+    """
+
+    def handle(self) -> tuple[HttpResponse | None, bool]:
+        login = self.login
+        taken_signup = login.user is None and login.signup and bool(login.email)
+        by_link = (
+            allauth_settings.EMAIL_VERIFICATION == EmailVerificationMethod.MANDATORY
+            and not allauth_settings.EMAIL_VERIFICATION_BY_CODE_ENABLED
+        )
+        if not (taken_signup and by_link):
+            return super().handle()
+        email = str(login.email)
+        # The cooldown a new account's verification email passes through too. Inside it the
+        # owner is not emailed again, but the email is still rendered, written and queued (held
+        # back): skipping that work, or the message, would show the address is taken.
+        deliver = handle_verification_email_rate_limit(self.request, email)
+        adapter = get_adapter(self.request)
+        adapter.send_account_already_exists_mail(email, hold_back=not deliver)
+        add_email_verification_sent_message(self.request, email, signup=True)
+        return adapter.respond_email_verification_sent(self.request, None), True
+
+
+# --- Lookups by address -------------------------------------------------------------------------
+
+
+def users_by_email(email: str, *, is_active: bool | None = None) -> list[User]:
+    """The accounts ``email`` names, as allauth finds them for a password reset or a login code:
+    the owners of a verified matching address if there are any, else the owners of any matching
+    address and the users whose own email field matches. Always two queries, so a free address
+    costs what a taken one does."""
+    email = email.lower()
+    addresses = [
+        address
+        for address in EmailAddress.objects.filter(email=email).select_related("user")
+        if address.email.lower() == email
+    ]
+    by_field = [user for user in User.objects.filter(email=email) if user.email.lower() == email]
+    verified = [address.user for address in addresses if address.verified]
+    found = verified or [address.user for address in addresses] + by_field
+    users = list({user.pk: user for user in found}.values())
+    if is_active is not None:
+        users = [user for user in users if user.is_active == is_active]
+    return users
+
+
+def record_code_rejected_without_account() -> None:
+    """A wrong login code for an address with no account: audited as one for an account is
+    (accounts.receivers.audit_login_code_rejected), after the same read (allauth fetches the
+    account to name it; here there is none to fetch), so both answers cost the same."""
+    User.objects.filter(pk__isnull=True).first()
+    record(
+        Action.LOGIN_CODE_REJECTED,
+        actor=None,
+        actor_text="anonymous",
+        outcome=Outcome.FAILURE,
+        data={"account": False},
+    )
+
+
+# --- Password reset -----------------------------------------------------------------------------
+
+
+def spend_like_a_reset_token(email: str) -> None:
+    """A reset for an address without an account computes a token, for nobody, and forgets it:
+    a known address's reset computes one for its email."""
+    allauth_settings.PASSWORD_RESET_TOKEN_GENERATOR().make_token(User(email=email))
