@@ -13,11 +13,11 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.api_framework import PROBLEM_CONTENT_TYPE, problem_body
+from config.refusals import Refusal
 from consent import api as consent_api
 from consent.erasure import ErasureRefused
 from consent.services import ConsentError
 from organizations import api as org_api
-from organizations.services import OrgError
 
 
 def problem(status: int, detail: Any, *, errors: Any = None) -> Response:
@@ -28,13 +28,9 @@ def problem(status: int, detail: Any, *, errors: Any = None) -> Response:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, OrgError):
-        # The service's own transaction has already rolled back its writes; the request's
-        # transaction commits, so a refusal's audit event stays on record.
-        if exc.audit is not None:
-            exc.audit()
-            exc.audit = None
-        response = problem(exc.status, str(exc))
+    if isinstance(exc, Refusal):
+        exc.record()
+        response = problem(exc.status, exc.message)
         if exc.retry_after is not None:
             response["Retry-After"] = str(exc.retry_after)
         return response

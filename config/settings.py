@@ -105,6 +105,8 @@ MIDDLEWARE = [
     # Then, people who owe acceptance of a new policy version see that page before any other.
     "consent.middleware.ConsentRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A refusal no view caught becomes its page, or its problem under /api/.
+    "config.refusals.RefusalMiddleware",
     # After messages: it tells the person why they were signed out.
     "organizations.middleware.OrgSessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -194,9 +196,9 @@ def _database_owner(url: str) -> dict[str, str] | None:
 # Read once here and kept only as the owner's user and password (hidden on error pages).
 GATEHOUSE_DATABASE_OWNER = _database_owner(env_str("DATABASE_OWNER_URL"))
 
-# Each request's writes commit together or not at all (no half-written data when a view fails
-# halfway), and a login's handful of writes cost one commit instead of one each.
-DATABASES["default"]["ATOMIC_REQUESTS"] = True
+# Requests are not wrapped in a transaction: each service owns its own (config/refusals.py,
+# ``@service``), so a refusal's audit event commits even though the refused change rolls back.
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and sessions -----------------------------------------------------------------------

@@ -8,41 +8,33 @@ ones (accounts/ratelimits.py).
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.conf import settings
 
 from accounts import ratelimits
 from accounts.models import User
-from audit.actions import Action, Outcome
-from audit.services import record
-from organizations.errors import OrgError
+from audit.actions import Action
+from config.refusals import Refusal
 from organizations.models import Membership, Organization
 
 
 def _refusal(
     what: str, retry_after: int, *, user: User, org: Organization | None, scope: str
-) -> OrgError:
+) -> Refusal:
     minutes = max(1, round(retry_after / 60))
     plural = "s" if minutes > 1 else ""
-    error = OrgError(
+    return Refusal(
         f"Too many {what} for now. Try again in about {minutes} minute{plural}.",
         status=429,
         retry_after=retry_after,
-    )
-    error.audit = partial(
-        record,
-        Action.ORG_RATE_LIMITED,
+        action=Action.ORG_RATE_LIMITED,
         actor=user,
         organization=org,
-        outcome=Outcome.FAILURE,
-        data={"attempted": what, "quota": scope, "retry_after": retry_after},
+        details={"attempted": what, "quota": scope, "retry_after": retry_after},
     )
-    return error
 
 
 def spend_organization_creation(user: User) -> None:
-    """One more organization created by ``user``, or an ``OrgError`` (429) past the quota."""
+    """One more organization created by ``user``, or an ``Refusal`` (429) past the quota."""
     limit = ratelimits.Limit(*settings.GATEHOUSE_ORG_CREATION_LIMIT)
     spent = ratelimits.spend(f"org-create:user:{user.pk}", limit)
     if not spent.allowed:
@@ -50,7 +42,7 @@ def spend_organization_creation(user: User) -> None:
 
 
 def spend_invitation(actor: Membership, org: Organization) -> None:
-    """One more invitation email sent by ``actor`` into ``org``, or an ``OrgError`` (429) once
+    """One more invitation email sent by ``actor`` into ``org``, or an ``Refusal`` (429) once
     either the person's or the organization's quota is used up."""
     limits = settings.GATEHOUSE_INVITATION_LIMITS
     for scope, key in (("person", f"user:{actor.user_id}"), ("organization", f"org:{org.pk}")):

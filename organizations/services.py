@@ -4,15 +4,13 @@ invitations, domains and policy.
 Each function takes the acting membership (or user) and the organization explicitly, checks
 permission through ``organizations.permissions``, runs in one transaction with its audit event
 (organization set), and defers email and Celery jobs with ``transaction.on_commit``. Refusals
-raise ``OrgError`` after auditing the refused attempt.
+raise ``Refusal`` (config/refusals.py), audited when they carry an audit action.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import timedelta
-from functools import partial, wraps
 from typing import Any, TypeVar
 
 from allauth.account.adapter import get_adapter
@@ -29,8 +27,8 @@ from django.utils import timezone
 from accounts.models import User
 from audit.actions import Action, Outcome
 from audit.services import record
+from config.refusals import NotFound, Refusal, service
 from organizations import permissions, quotas
-from organizations.errors import NotFound, OrgError
 from organizations.models import (
     RESERVED_SLUGS,
     Domain,
@@ -49,24 +47,6 @@ ACTIVE_ORG_SESSION_KEY = "gatehouse_active_org"
 RESEND_INTERVAL = timedelta(minutes=1)
 
 
-def service(fn: Callable[..., T]) -> Callable[..., T]:
-    """One transaction per call; a refusal rolls it back, then is audited outside it (in the
-    caller's transaction, which commits: the refused attempt is on record, nothing else)."""
-    atomic_fn = transaction.atomic(fn)
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        try:
-            return atomic_fn(*args, **kwargs)
-        except OrgError as exc:
-            if exc.audit is not None:
-                exc.audit()
-                exc.audit = None
-            raise
-
-    return wrapper
-
-
 def _deny(
     actor: Membership | User | None,
     org: Organization,
@@ -75,19 +55,17 @@ def _deny(
     message: str = "You are not allowed to do that in this organization.",
     status: int = 403,
     **data: Any,
-) -> OrgError:
+) -> Refusal:
     """A refusal that goes on record (``org.access_denied``) once its transaction is undone."""
     user = actor.user if isinstance(actor, Membership) else actor
-    error = OrgError(message, status=status)
-    error.audit = partial(
-        record,
-        Action.ORG_ACCESS_DENIED,
+    return Refusal(
+        message,
+        status=status,
+        action=Action.ORG_ACCESS_DENIED,
         actor=user,
         organization=org,
-        outcome=Outcome.FAILURE,
-        data={"attempted": what, **data},
+        details={"attempted": what, **data},
     )
-    return error
 
 
 def require(actor: Membership | None, org: Organization, perm: Perm, what: str) -> Membership:
@@ -105,20 +83,20 @@ def _clean_slug(slug: str) -> str:
     try:
         field.run_validators(slug)
     except ValidationError as exc:
-        raise OrgError(" ".join(exc.messages)) from None
+        raise Refusal(" ".join(exc.messages)) from None
     if not slug:
-        raise OrgError("Give the organization an address.")
+        raise Refusal("Give the organization an address.")
     if slug in RESERVED_SLUGS:  # taken by Gatehouse's own pages
-        raise OrgError("That address is reserved. Choose another.", status=409)
+        raise Refusal("That address is reserved. Choose another.", status=409)
     return slug
 
 
 def _clean_name(name: str) -> str:
     name = " ".join((name or "").split())
     if not name:
-        raise OrgError("Give the organization a name.")
+        raise Refusal("Give the organization a name.")
     if len(name) > 120:
-        raise OrgError("Keep the name under 120 characters.")
+        raise Refusal("Keep the name under 120 characters.")
     return name
 
 
@@ -126,13 +104,13 @@ def _clean_name(name: str) -> str:
 def create_organization(*, actor: User, name: str, slug: str) -> Organization:
     name, slug = _clean_name(name), _clean_slug(slug)
     if Organization.objects.filter(slug=slug).exists():
-        raise OrgError("That address is taken. Choose another.", status=409)
+        raise Refusal("That address is taken. Choose another.", status=409)
     quotas.spend_organization_creation(actor)
     try:
         with transaction.atomic():
             org = Organization.objects.create(name=name, slug=slug)
     except IntegrityError:
-        raise OrgError("That address is taken. Choose another.", status=409) from None
+        raise Refusal("That address is taken. Choose another.", status=409) from None
     OrganizationPolicy.objects.create(organization=org)
     membership = Membership.objects.create(
         organization=org, user=actor, role=Role.OWNER, source=Membership.Source.CREATED
@@ -157,11 +135,11 @@ def update_organization(
     org.logo_url = (logo_url or "").strip()
     org.brand_colour = (brand_colour or "").strip()
     if org.logo_url and not org.logo_url.startswith("https://"):
-        raise OrgError("The logo must be an https:// address.")
+        raise Refusal("The logo must be an https:// address.")
     try:
         org.full_clean(exclude=["slug"])
     except ValidationError as exc:
-        raise OrgError(" ".join(exc.messages)) from None
+        raise Refusal(" ".join(exc.messages)) from None
     changed = [f for f in ("name", "logo_url", "brand_colour")]
     org.save(update_fields=changed)
     record(
@@ -188,18 +166,18 @@ def update_policy(*, actor: Membership, org: Organization, **changes: Any) -> Or
     }
     unknown = set(changes) - allowed_fields
     if unknown:
-        raise OrgError(f"Unknown policy settings: {', '.join(sorted(unknown))}.")
+        raise Refusal(f"Unknown policy settings: {', '.join(sorted(unknown))}.")
     methods = changes.get("allowed_login_methods")
     if methods is not None:
         valid = {m.value for m in LoginMethod}
         if not isinstance(methods, list) or not methods or not set(methods) <= valid:
-            raise OrgError("Choose at least one of: password, code, passkey, sso.")
+            raise Refusal("Choose at least one of: password, code, passkey, sso.")
         changes["allowed_login_methods"] = sorted(set(methods))
     lifetime = changes.get("session_lifetime_minutes")
     if lifetime is not None and not (5 <= int(lifetime) <= 60 * 24 * 90):
-        raise OrgError("A session lifetime is between 5 minutes and 90 days.")
+        raise Refusal("A session lifetime is between 5 minutes and 90 days.")
     if changes.get("default_role") not in (None, Role.MEMBER, Role.ADMIN):
-        raise OrgError("New members join as members or admins.")
+        raise Refusal("New members join as members or admins.")
     before = {name: getattr(policy, name) for name in changes}
     for name, value in changes.items():
         setattr(policy, name, value)
@@ -230,7 +208,7 @@ def _lock(org: Organization, actor: Membership | None = None) -> Membership | No
     return current
 
 
-def _last_owner(actor: Membership | User, org: Organization, what: str, message: str) -> OrgError:
+def _last_owner(actor: Membership | User, org: Organization, what: str, message: str) -> Refusal:
     return _deny(actor, org, what, message=message, status=409, reason="last owner")
 
 
@@ -251,7 +229,7 @@ def _locked_member(org: Organization, member_id: int) -> Membership:
 @service
 def change_role(*, actor: Membership, org: Organization, member_id: int, role: str) -> Membership:
     if role not in Role.values:
-        raise OrgError("Choose owner, admin or member.")
+        raise Refusal("Choose owner, admin or member.")
     actor = _lock(org, actor) or actor
     target = _locked_member(org, member_id)
     if not permissions.may_change_member(actor, target, role):
@@ -363,7 +341,7 @@ def transfer_ownership(*, actor: Membership, org: Organization, member_id: int) 
     require(actor, org, Perm.TRANSFER_OWNERSHIP, "transfer ownership")
     target = _locked_member(org, member_id)
     if target.pk == actor.pk:
-        raise OrgError("You already own this organization.")
+        raise Refusal("You already own this organization.")
     Membership.objects.filter(pk=target.pk).update(role=Role.OWNER)
     Membership.objects.filter(pk=actor.pk).update(role=Role.ADMIN)
     target.role, actor.role = Role.OWNER, Role.ADMIN
@@ -481,7 +459,7 @@ def _normalize_email(email: str) -> str:
     try:
         return adapter.clean_email(email).lower()
     except ValidationError as exc:
-        raise OrgError(" ".join(exc.messages)) from None
+        raise Refusal(" ".join(exc.messages)) from None
 
 
 def _invitation_link(request: HttpRequest, token: str) -> str:
@@ -511,7 +489,7 @@ def invite(
     *, request: HttpRequest, actor: Membership, org: Organization, email: str, role: str
 ) -> Invitation:
     if role not in Role.values:
-        raise OrgError("Choose owner, admin or member.")
+        raise Refusal("Choose owner, admin or member.")
     if not permissions.may_invite_as(actor, role):
         raise _deny(actor, org, "invite", role=role)
     email = _normalize_email(email)
@@ -524,14 +502,14 @@ def invite(
         )
         .exists()
     ):
-        raise OrgError(f"{email} is already a member.", status=409)
+        raise Refusal(f"{email} is already a member.", status=409)
     open_invitations = Invitation.objects.for_org(org).filter(
         email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
     )
     # An expired invitation makes way for a new one.
     open_invitations.filter(expires_at__lte=timezone.now()).update(revoked_at=timezone.now())
     if open_invitations.exists():
-        raise OrgError(f"{email} is already invited. Resend the invitation instead.", status=409)
+        raise Refusal(f"{email} is already invited. Resend the invitation instead.", status=409)
     quotas.spend_invitation(actor, org)
     token = Invitation.new_token()
     try:
@@ -545,7 +523,7 @@ def invite(
                 expires_at=timezone.now() + timedelta(days=settings.GATEHOUSE_INVITATION_DAYS),
             )
     except IntegrityError:  # the same invitation, sent twice at the same moment
-        raise OrgError(
+        raise Refusal(
             f"{email} is already invited. Resend the invitation instead.", status=409
         ) from None
     _send_invitation(request, invitation, token)
@@ -581,7 +559,7 @@ def resend_invitation(
         raise _deny(actor, org, "resend invitation", invitation=invitation.pk)
     since_sent = timezone.now() - invitation.sent_at if invitation.sent_at else None
     if since_sent is not None and since_sent < RESEND_INTERVAL:
-        raise OrgError(
+        raise Refusal(
             "It was sent a moment ago. Wait a minute before sending it again.",
             status=429,
             retry_after=max(1, int((RESEND_INTERVAL - since_sent).total_seconds())),
@@ -632,7 +610,7 @@ def find_invitation(token: str) -> Invitation | None:
     )
 
 
-def _refuse(invitation: Invitation | None, user: User | None, reason: str) -> OrgError:
+def _refuse(invitation: Invitation | None, user: User | None, reason: str) -> Refusal:
     org = invitation.organization if invitation else None
     messages = {
         "unknown": "This invitation link is not valid.",
@@ -642,17 +620,15 @@ def _refuse(invitation: Invitation | None, user: User | None, reason: str) -> Or
         "other_user": "This invitation was sent to another email address. Sign out and open "
         "the link again, or sign in as the person it was sent to.",
     }
-    error = OrgError(messages[reason], status=404 if reason == "unknown" else 400)
-    error.audit = partial(
-        record,
-        Action.ORG_INVITATION_REFUSED,
+    return Refusal(
+        messages[reason],
+        status=404 if reason == "unknown" else 400,
+        action=Action.ORG_INVITATION_REFUSED,
         actor=user,
         organization=org,
         target=invitation,
-        outcome=Outcome.FAILURE,
-        data={"reason": reason},
+        details={"reason": reason},
     )
-    return error
 
 
 @service
@@ -719,26 +695,23 @@ def sign_up_from_invitation(*, token: str, password: str) -> tuple[User, Members
     if User.objects.filter(email__iexact=invitation.email).exists() or (
         EmailAddress.objects.filter(email__iexact=invitation.email).exists()
     ):
-        raise OrgError("An account with this address exists already: sign in to accept.")
+        raise Refusal("An account with this address exists already: sign in to accept.")
     broken = new_account_refusal(invitation.organization, invitation.email, invitation.role)
     if broken is not None:
         org = invitation.organization
-        error = OrgError(
+        raise Refusal(
             f"{org.name} signs its members in with single sign-on: continue with SSO to accept."
             if broken["sso_only"]
             else f"{org.name} does not allow sign-in by password: accept with a method it allows.",
             status=403,
-        )
-        error.audit = lambda: record(
-            Action.LOGIN_SSO_REQUIRED if broken["sso_only"] else Action.LOGIN_METHOD_NOT_ALLOWED,
-            actor=None,
+            action=(
+                Action.LOGIN_SSO_REQUIRED if broken["sso_only"] else Action.LOGIN_METHOD_NOT_ALLOWED
+            ),
             actor_text=invitation.email,
             organization=org,
             target=invitation,
-            outcome=Outcome.FAILURE,
-            data={"method": broken["method"], "via": "invitation"},
+            details={"method": broken["method"], "via": "invitation"},
         )
-        raise error
     user = User.objects.create_user(email=invitation.email, password=password)
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     record(
@@ -759,11 +732,11 @@ def _clean_domain(name: str) -> str:
     try:
         name = name.encode("idna").decode("ascii")
     except UnicodeError:
-        raise OrgError("That is not a domain name.") from None
+        raise Refusal("That is not a domain name.") from None
     try:
         Domain._meta.get_field("name").run_validators(name)
     except ValidationError:
-        raise OrgError("That is not a domain name, e.g. example.com.") from None
+        raise Refusal("That is not a domain name, e.g. example.com.") from None
     return name
 
 
@@ -772,16 +745,16 @@ def add_domain(*, actor: Membership, org: Organization, name: str) -> Domain:
     require(actor, org, Perm.MANAGE_DOMAINS, "add domain")
     name = _clean_domain(name)
     if Domain.objects.for_org(org).filter(name=name).exists():
-        raise OrgError(f"{name} is already listed.", status=409)
+        raise Refusal(f"{name} is already listed.", status=409)
     if Domain.objects.filter(name=name, verified_at__isnull=False).exists():
-        raise OrgError(f"{name} is verified by another organization.", status=409)
+        raise Refusal(f"{name} is verified by another organization.", status=409)
     try:
         with transaction.atomic():
             domain = Domain.objects.create(
                 organization=org, name=name, verification_token=Domain.new_token()
             )
     except IntegrityError:  # added twice at the same moment
-        raise OrgError(f"{name} is already listed.", status=409) from None
+        raise Refusal(f"{name} is already listed.", status=409) from None
     record(Action.ORG_DOMAIN_ADDED, actor=actor.user, organization=org, target=domain)
     return domain
 

@@ -76,13 +76,14 @@ def sweep_removed_memberships() -> int:
 def recheck_verified_domains() -> int:
     """Look every verified domain's TXT record up again; one whose record is gone stops
     counting (services.verify_domain un-verifies it and audits the loss)."""
-    from organizations.services import OrgError, verify_domain
+    from config.refusals import Refusal
+    from organizations.services import verify_domain
 
     checked = 0
     for domain in Domain.objects.filter(verified_at__isnull=False).select_related("organization"):
         try:
             verify_domain(actor=None, org=domain.organization, domain_id=domain.pk)
-        except OrgError:
+        except Refusal:
             logger.warning("domain re-check refused for %s", domain.pk)
         checked += 1
     return checked

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import User
 from audit.models import AuditEvent
+from config.refusals import Refusal
 from organizations import permissions, services
 from organizations.access import SessionTooOld, resolve_membership
 from organizations.forms import (
@@ -38,7 +39,6 @@ from organizations.forms import (
 )
 from organizations.models import Domain, Invitation, Membership, Organization, OrganizationPolicy
 from organizations.permissions import Perm
-from organizations.services import OrgError
 
 PAGE_SIZE = 50
 
@@ -65,13 +65,13 @@ def org_page(perm: Perm) -> Callable[[Callable[..., HttpResponse]], Callable[...
                 return redirect(f"{reverse('account_login')}?next={request.path}")
             try:
                 services.require(membership, org, perm, f"{request.method} {view.__name__}")
-            except OrgError as exc:
-                _audit_refusal(exc)
+            except Refusal as exc:
+                exc.record()
                 return _error_page(request, org, membership, exc)
             try:
                 return view(request, org, membership, *args, **kwargs)
-            except OrgError as exc:
-                _audit_refusal(exc)
+            except Refusal as exc:
+                exc.record()
                 if exc.status == 404:
                     raise Http404(str(exc)) from None
                 return _error_page(request, org, membership, exc)
@@ -81,14 +81,8 @@ def org_page(perm: Perm) -> Callable[[Callable[..., HttpResponse]], Callable[...
     return decorator
 
 
-def _audit_refusal(exc: OrgError) -> None:
-    if exc.audit is not None:
-        exc.audit()
-        exc.audit = None
-
-
 def _error_page(
-    request: HttpRequest, org: Organization, membership: Membership, exc: OrgError
+    request: HttpRequest, org: Organization, membership: Membership, exc: Refusal
 ) -> HttpResponse:
     if exc.status == 403 or request.method != "POST":
         return render(
@@ -116,7 +110,7 @@ def _submitted(form: Any, call: Callable[[], Any], field: str | None = None) -> 
     page; any other error is shown on the form. Returns the service's result, or None."""
     try:
         return call()
-    except OrgError as exc:
+    except Refusal as exc:
         if exc.status == 403:
             raise
         form.add_error(field, str(exc))
@@ -226,7 +220,7 @@ def member_role(
 ) -> HttpResponse:
     form = RoleForm(request.POST)
     if not form.is_valid():
-        raise OrgError("Choose owner, admin or member.")
+        raise Refusal("Choose owner, admin or member.")
     target = services.change_role(
         actor=membership, org=org, member_id=member_id, role=form.cleaned_data["role"]
     )
@@ -259,7 +253,7 @@ def leave(request: HttpRequest, org: Organization, membership: Membership) -> Ht
 def transfer(request: HttpRequest, org: Organization, membership: Membership) -> HttpResponse:
     member_id = _int(request.POST.get("member"))
     if member_id is None:
-        raise OrgError("Choose who becomes the owner.")
+        raise Refusal("Choose who becomes the owner.")
     target = services.transfer_ownership(actor=membership, org=org, member_id=member_id)
     messages.success(request, f"{target.user.email} now owns {org.name}; you are an admin.")
     return redirect("orgs:members", slug=org.slug)
@@ -450,7 +444,7 @@ def invitation(request: HttpRequest) -> HttpResponse:
     user = _user(request) if request.user.is_authenticated else None
     try:
         found = services.check_invitation(token, user)
-    except OrgError as exc:
+    except Refusal as exc:
         return render(
             request,
             "organizations/invitation_invalid.html",
@@ -486,7 +480,7 @@ def invitation(request: HttpRequest) -> HttpResponse:
             else:
                 membership = None
                 status = 400
-        except OrgError as exc:
+        except Refusal as exc:
             return render(
                 request,
                 "organizations/invitation_invalid.html",

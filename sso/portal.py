@@ -31,9 +31,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from onelogin.saml2.errors import OneLogin_Saml2_Error
 
+from config.refusals import NotFound, Refusal
 from organizations.models import Membership, Organization
 from organizations.permissions import Perm
-from organizations.services import NotFound, OrgError, require
+from organizations.services import require
 from organizations.views import _context, _submitted, org_page
 from sso import certificates, services
 from sso.forms import (
@@ -62,7 +63,7 @@ def _connection(org: Organization, connection_id: int) -> Connection:
         raise NotFound("No such connection.") from None
 
 
-def _refused_unless_shown(request: HttpRequest, exc: OrgError) -> None:
+def _refused_unless_shown(request: HttpRequest, exc: Refusal) -> None:
     """An access refusal or an unknown object goes up to ``org_page`` (403 page, 404); any
     other refusal is the admin's to fix and is shown as a message."""
     if exc.status in (403, 404):
@@ -421,7 +422,7 @@ def metadata_stop(
     connection = _connection(org, connection_id)
     try:
         services.stop_metadata_refresh(actor=membership, org=org, connection_id=connection.pk)
-    except OrgError as exc:
+    except Refusal as exc:
         _refused_unless_shown(request, exc)
     else:
         messages.success(request, "The metadata URL will not be read again; the settings stay.")
@@ -547,7 +548,7 @@ def sp_key(
     action, done = _SP_KEY_STEPS[step]
     try:
         action(actor=membership, org=org, connection_id=connection.pk)
-    except OrgError as exc:
+    except Refusal as exc:
         _refused_unless_shown(request, exc)
     else:
         messages.success(request, done)
@@ -568,7 +569,7 @@ def certificate_remove(
         services.remove_certificate(
             actor=membership, org=org, connection_id=connection.pk, certificate_id=certificate_id
         )
-    except OrgError as exc:
+    except Refusal as exc:
         _refused_unless_shown(request, exc)
     else:
         messages.success(request, "The certificate was removed.")
@@ -606,7 +607,7 @@ def test_connection(
     connection = _connection(org, connection_id)
     try:
         services.start_test(actor=membership, org=org, request=request, connection_id=connection.pk)
-    except OrgError as exc:
+    except Refusal as exc:
         _refused_unless_shown(request, exc)
         return redirect("orgs:sso-connection", slug=org.slug, connection_id=connection.pk)
     provider = get_adapter(request).get_provider(request, connection.slug)
@@ -629,7 +630,7 @@ def activate(
     connection = _connection(org, connection_id)
     try:
         services.activate(actor=membership, org=org, connection_id=connection.pk)
-    except OrgError as exc:
+    except Refusal as exc:
         _refused_unless_shown(request, exc)
     else:
         messages.success(
@@ -660,7 +661,7 @@ def delete(
     if request.method == "POST":
         try:
             services.delete_connection(actor=membership, org=org, connection_id=connection.pk)
-        except OrgError as exc:
+        except Refusal as exc:
             _refused_unless_shown(request, exc)
             return redirect("orgs:sso-delete", slug=org.slug, connection_id=connection.pk)
         messages.success(request, f"{connection.name} was deleted.")

@@ -1,7 +1,7 @@
 """The write path for SSO connections: create, configure, test, turn on and off, certificates,
 metadata. Same shape as organizations.services: the acting membership and the organization
 are explicit, permission is checked first, each call is one transaction with its audit event,
-and refusals raise ``OrgError`` (audited when they are access refusals).
+and refusals raise ``Refusal`` (audited when they are access refusals).
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 from audit.actions import Action, Outcome
 from audit.services import record
 from config import encryption
+from config.refusals import NotFound, Refusal, service
 from organizations.models import Domain, Membership, Organization, Role
 from organizations.permissions import Perm
-from organizations.services import NotFound, OrgError, require, service
+from organizations.services import require
 from sso import certificates, fetch
 from sso.models import ID_TOKEN_ALGORITHMS, Connection, IdPCertificate, MFATrust, Protocol, Status
 
@@ -52,9 +53,9 @@ def _connection(org: Organization, connection_id: Any) -> Connection:
 def _clean_name(name: str) -> str:
     name = " ".join((name or "").split())
     if not name:
-        raise OrgError("Give the connection a name, such as “Okta” or “Entra ID”.")
+        raise Refusal("Give the connection a name, such as “Okta” or “Entra ID”.")
     if len(name) > 120:
-        raise OrgError("The name is too long (120 characters at most).")
+        raise Refusal("The name is too long (120 characters at most).")
     return name
 
 
@@ -62,21 +63,21 @@ def _clean_url(value: str, label: str, *, required: bool = False) -> str:
     value = (value or "").strip()
     if not value:
         if required:
-            raise OrgError(f"Enter the {label}.")
+            raise Refusal(f"Enter the {label}.")
         return ""
     try:
         URLValidator(schemes=["https", "http"])(value)
     except ValidationError:
-        raise OrgError(f"The {label} is not a URL.") from None
+        raise Refusal(f"The {label} is not a URL.") from None
     if len(value) > 1000:
-        raise OrgError(f"The {label} is too long.")
+        raise Refusal(f"The {label} is too long.")
     return value
 
 
 def _clean_attribute(value: str, label: str) -> str:
     value = (value or "").strip()
     if value and not _ATTRIBUTE_NAME.match(value):
-        raise OrgError(f"The {label} is not a valid attribute name.")
+        raise Refusal(f"The {label} is not a valid attribute name.")
     return value
 
 
@@ -107,7 +108,7 @@ def create_connection(
 ) -> Connection:
     require(actor, org, Perm.MANAGE_SSO, "sso.create_connection")
     if protocol not in Protocol.values:
-        raise OrgError("Choose SAML or OpenID Connect.")
+        raise Refusal("Choose SAML or OpenID Connect.")
     connection = Connection(
         organization=org,
         protocol=protocol,
@@ -138,9 +139,9 @@ def _store_certificate(connection: Connection, text: str, source: str) -> IdPCer
     try:
         info = certificates.read_certificate(text)
     except certificates.BadCertificate as exc:
-        raise OrgError(str(exc)) from None
+        raise Refusal(str(exc)) from None
     if info.not_after <= timezone.now():
-        raise OrgError(f"That certificate expired on {info.not_after:%Y-%m-%d}.")
+        raise Refusal(f"That certificate expired on {info.not_after:%Y-%m-%d}.")
     cert, _ = IdPCertificate.objects.get_or_create(
         connection=connection,
         fingerprint_sha256=info.fingerprint_sha256,
@@ -173,12 +174,12 @@ def update_saml(
     require(actor, org, Perm.MANAGE_SSO, "sso.update_connection")
     connection = _connection(org, connection_id)
     if not connection.is_saml:
-        raise OrgError("This is not a SAML connection.")
+        raise Refusal("This is not a SAML connection.")
     before = _saml_fields(connection)
     connection.name = _clean_name(name)
     connection.idp_entity_id = (idp_entity_id or "").strip()[:500]
     if not connection.idp_entity_id:
-        raise OrgError("Enter the IdP's entity ID (its issuer).")
+        raise Refusal("Enter the IdP's entity ID (its issuer).")
     connection.idp_sso_url = _clean_url(idp_sso_url, "IdP sign-on URL", required=True)
     connection.idp_slo_url = _clean_url(idp_slo_url, "IdP logout URL")
     connection.email_attribute = _clean_attribute(email_attribute, "email attribute")
@@ -217,27 +218,27 @@ def parse_idp_metadata(xml: bytes | str) -> dict:
     if isinstance(xml, str):
         xml = xml.encode()
     if not xml.strip():
-        raise OrgError("The metadata is empty.")
+        raise Refusal("The metadata is empty.")
     if len(xml) > MAX_METADATA_BYTES:
-        raise OrgError("The metadata is larger than 1 MB.")
+        raise Refusal("The metadata is larger than 1 MB.")
     try:
         # python3-saml's parser refuses DTDs and entity expansion.
         parsed = OneLogin_Saml2_IdPMetadataParser.parse(
             xml, required_sso_binding=OneLogin_Saml2_Constants.BINDING_HTTP_REDIRECT
         )
     except Exception as exc:  # lxml's, python3-saml's and defusedxml's errors alike
-        raise OrgError(f"That is not SAML IdP metadata ({type(exc).__name__}).") from None
+        raise Refusal(f"That is not SAML IdP metadata ({type(exc).__name__}).") from None
     idp = parsed.get("idp") or {}
     sso = (idp.get("singleSignOnService") or {}).get("url")
     if not idp.get("entityId") or not sso:
-        raise OrgError(
+        raise Refusal(
             "The metadata has no IdP entity ID or no sign-on URL with the HTTP-Redirect binding."
         )
     certs = list((idp.get("x509certMulti") or {}).get("signing") or [])
     if idp.get("x509cert"):
         certs.append(idp["x509cert"])
     if not certs:
-        raise OrgError("The metadata has no signing certificate.")
+        raise Refusal("The metadata has no signing certificate.")
     return {
         "entity_id": idp["entityId"],
         "sso_url": sso,
@@ -254,10 +255,10 @@ def _apply_metadata(connection: Connection, meta: dict) -> dict:
     for text in meta["certificates"]:
         try:
             kept.append(_store_certificate(connection, text, IdPCertificate.Source.METADATA).pk)
-        except OrgError:
+        except Refusal:
             continue  # an expired certificate next to a current one is normal during rotation
     if not kept:
-        raise OrgError("Every signing certificate in the metadata has expired or is unreadable.")
+        raise Refusal("Every signing certificate in the metadata has expired or is unreadable.")
     # Certificates that came from metadata and are no longer in it are gone at the IdP too.
     removed = (
         connection.certificates.filter(source=IdPCertificate.Source.METADATA)
@@ -284,13 +285,13 @@ def import_metadata(
     require(actor, org, Perm.MANAGE_SSO, "sso.import_metadata")
     connection = _connection(org, connection_id)
     if not connection.is_saml:
-        raise OrgError("This is not a SAML connection.")
+        raise Refusal("This is not a SAML connection.")
     if url:
         url = _clean_url(url, "metadata URL", required=True)
         try:
             xml = fetch.fetch(url, accept="application/samlmetadata+xml, application/xml")
         except fetch.FetchError as exc:
-            raise OrgError(f"Could not read the metadata URL: {exc}") from None
+            raise Refusal(f"Could not read the metadata URL: {exc}") from None
         connection.metadata_url = url
     else:
         connection.metadata_url = ""  # an uploaded file replaces a URL: no more refreshes
@@ -334,7 +335,7 @@ def refresh_metadata(connection_id: int) -> bool:
             )
             with transaction.atomic():
                 summary = _apply_metadata(connection, parse_idp_metadata(xml))
-        except (fetch.FetchError, OrgError) as exc:
+        except (fetch.FetchError, Refusal) as exc:
             connection.metadata_error = str(exc)[:500]
             connection.save(update_fields=["metadata_error", "updated_at"])
             record(
@@ -363,7 +364,7 @@ def add_certificate(
     require(actor, org, Perm.MANAGE_SSO, "sso.add_certificate")
     connection = _connection(org, connection_id)
     if not connection.is_saml:
-        raise OrgError("This is not a SAML connection.")
+        raise Refusal("This is not a SAML connection.")
     cert = _store_certificate(connection, pem, IdPCertificate.Source.UPLOADED)
     _audit(
         Action.SSO_CERTIFICATE_ADDED,
@@ -386,7 +387,7 @@ def remove_certificate(
     except (IdPCertificate.DoesNotExist, TypeError, ValueError):
         raise NotFound("No such certificate.") from None
     if connection.is_active and connection.certificates.count() == 1:
-        raise OrgError(
+        raise Refusal(
             "This is the connection's only certificate: add the new one before removing it, "
             "or turn the connection off first."
         )
@@ -401,7 +402,7 @@ def remove_certificate(
 def _saml_connection(org: Organization, connection_id: Any) -> Connection:
     connection = _connection(org, connection_id)
     if not connection.is_saml:
-        raise OrgError("This is not a SAML connection.")
+        raise Refusal("This is not a SAML connection.")
     return connection
 
 
@@ -414,7 +415,7 @@ def start_sp_key_rotation(
     require(actor, org, Perm.MANAGE_SSO, "sso.rotate_sp_key")
     connection = _saml_connection(org, connection_id)
     if connection.sp_next_certificate:
-        raise OrgError("A rotation is already under way: finish or cancel it first.")
+        raise Refusal("A rotation is already under way: finish or cancel it first.")
     cert_pem, key_pem = certificates.new_sp_key_pair(f"Gatehouse {connection.slug}")
     connection.sp_next_certificate = cert_pem
     connection.sp_next_private_key_encrypted = encryption.encrypt(key_pem)
@@ -435,7 +436,7 @@ def finish_sp_key_rotation(
     require(actor, org, Perm.MANAGE_SSO, "sso.rotate_sp_key")
     connection = _saml_connection(org, connection_id)
     if not connection.sp_next_certificate:
-        raise OrgError("No rotation is under way.")
+        raise Refusal("No rotation is under way.")
     connection.sp_certificate = connection.sp_next_certificate
     connection.sp_private_key_encrypted = connection.sp_next_private_key_encrypted
     connection.sp_next_certificate = ""
@@ -474,30 +475,30 @@ def read_discovery(discovery_url: str, algorithm: str) -> dict:
     try:
         doc = json.loads(fetch.fetch(discovery_url, accept="application/json"))
     except fetch.FetchError as exc:
-        raise OrgError(f"Could not read the discovery document: {exc}") from None
+        raise Refusal(f"Could not read the discovery document: {exc}") from None
     except ValueError:
-        raise OrgError("The discovery document is not JSON.") from None
+        raise Refusal("The discovery document is not JSON.") from None
     if not isinstance(doc, dict):
-        raise OrgError("The discovery document is not a JSON object.")
+        raise Refusal("The discovery document is not a JSON object.")
     expected = issuer_of(discovery_url)
     if doc.get("issuer") != expected:
-        raise OrgError(
+        raise Refusal(
             f"The discovery document names the issuer {str(doc.get('issuer'))[:200]!r}, not "
             f"{expected!r}. Use the issuer's own discovery URL."
         )
     for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
         if not isinstance(doc.get(name), str):
-            raise OrgError(f"The discovery document has no {name}.")
+            raise Refusal(f"The discovery document has no {name}.")
         try:
             fetch.check_url(doc[name])
         except fetch.FetchError as exc:
-            raise OrgError(f"{name}: {exc}") from None
+            raise Refusal(f"{name}: {exc}") from None
     methods = doc.get("code_challenge_methods_supported")
     if methods is not None and "S256" not in methods:
-        raise OrgError("The IdP does not support PKCE with S256.")
+        raise Refusal("The IdP does not support PKCE with S256.")
     algorithms = doc.get("id_token_signing_alg_values_supported")
     if algorithms is not None and algorithm not in algorithms:
-        raise OrgError(f"The IdP does not sign ID tokens with {algorithm}.")
+        raise Refusal(f"The IdP does not sign ID tokens with {algorithm}.")
     return doc
 
 
@@ -521,24 +522,24 @@ def update_oidc(
     require(actor, org, Perm.MANAGE_SSO, "sso.update_connection")
     connection = _connection(org, connection_id)
     if not connection.is_oidc:
-        raise OrgError("This is not an OpenID Connect connection.")
+        raise Refusal("This is not an OpenID Connect connection.")
     discovery_url = _clean_url(discovery_url, "discovery URL", required=True)
     if WELL_KNOWN not in discovery_url:
         discovery_url = discovery_url.rstrip("/") + WELL_KNOWN
     if id_token_algorithm not in ID_TOKEN_ALGORITHMS:
-        raise OrgError("Choose an asymmetric signing algorithm, such as RS256.")
+        raise Refusal("Choose an asymmetric signing algorithm, such as RS256.")
     if token_auth_method not in ("client_secret_basic", "client_secret_post"):
-        raise OrgError("Choose how Gatehouse authenticates to the token endpoint.")
+        raise Refusal("Choose how Gatehouse authenticates to the token endpoint.")
     client_id = (client_id or "").strip()
     if not client_id or len(client_id) > 255:
-        raise OrgError("Enter the client ID the IdP gave you.")
+        raise Refusal("Enter the client ID the IdP gave you.")
     scope_list = (scopes or "").split()
     if (
         "openid" not in scope_list
         or len(scopes) > 500
         or not all(re.fullmatch(r"[\x21\x23-\x5b\x5d-\x7e]+", s) for s in scope_list)
     ):
-        raise OrgError("Scopes are space-separated and must include openid.")
+        raise Refusal("Scopes are space-separated and must include openid.")
     read_discovery(discovery_url, id_token_algorithm)
     before = {
         "name": connection.name,
@@ -560,11 +561,11 @@ def update_oidc(
     changed = _changes(before, {k: getattr(connection, k) for k in before})
     if client_secret:
         if len(client_secret) > 1000:
-            raise OrgError("The client secret is too long.")
+            raise Refusal("The client secret is too long.")
         connection.client_secret_encrypted = encryption.encrypt(client_secret)
         changed.append("client_secret")
     elif not connection.has_client_secret:
-        raise OrgError("Enter the client secret the IdP gave you.")
+        raise Refusal("Enter the client secret the IdP gave you.")
     connection.save()
     _audit(Action.SSO_CONNECTION_UPDATED, actor, connection, changed=changed)
     return connection
@@ -589,23 +590,23 @@ def update_accounts(
     require(actor, org, Perm.MANAGE_SSO, "sso.update_connection")
     connection = _connection(org, connection_id)
     if default_role not in (Role.MEMBER, Role.ADMIN):
-        raise OrgError("New members get the member or admin role.")
+        raise Refusal("New members get the member or admin role.")
     if mfa_trust not in MFATrust.values:
-        raise OrgError("Choose how a second factor is handled after SSO.")
+        raise Refusal("Choose how a second factor is handled after SSO.")
     if not isinstance(role_mapping, dict) or len(role_mapping) > 100:
-        raise OrgError("Map at most 100 groups.")
+        raise Refusal("Map at most 100 groups.")
     for group, role in role_mapping.items():
         if not isinstance(group, str) or not group.strip() or len(group) > 200:
-            raise OrgError("Group names are 1 to 200 characters.")
+            raise Refusal("Group names are 1 to 200 characters.")
         if role not in (Role.MEMBER, Role.ADMIN):
-            raise OrgError(f"The group {group!r} must map to member or admin.")
+            raise Refusal(f"The group {group!r} must map to member or admin.")
     try:
         ids = {int(i) for i in domain_ids}
     except (TypeError, ValueError):
-        raise OrgError("Choose domains from the list.") from None
+        raise Refusal("Choose domains from the list.") from None
     domains = list(Domain.objects.for_org(org).filter(pk__in=ids, verified_at__isnull=False))
     if len(domains) != len(ids):
-        raise OrgError("Only this organization's verified domains can be chosen.")
+        raise Refusal("Only this organization's verified domains can be chosen.")
     before = {
         "jit_enabled": connection.jit_enabled,
         "default_role": connection.default_role,
@@ -651,7 +652,7 @@ def activate(*, actor: Membership, org: Organization, connection_id: Any) -> Con
     connection = _connection(org, connection_id)
     missing = missing_settings(connection)
     if missing:
-        raise OrgError("Before turning it on, add " + ", ".join(missing) + ".")
+        raise Refusal("Before turning it on, add " + ", ".join(missing) + ".")
     if not connection.is_active:
         connection.status = Status.ACTIVE
         connection.save(update_fields=["status", "updated_at"])
@@ -676,7 +677,7 @@ def delete_connection(*, actor: Membership, org: Organization, connection_id: An
     require(actor, org, Perm.MANAGE_SSO, "sso.delete_connection")
     connection = _connection(org, connection_id)
     if connection.is_active:
-        raise OrgError("Turn the connection off before deleting it.")
+        raise Refusal("Turn the connection off before deleting it.")
     identities = SocialAccount.objects.filter(provider=connection.slug).delete()[0]
     _audit(Action.SSO_CONNECTION_DELETED, actor, connection, identities_removed=identities)
     connection.delete()
@@ -696,7 +697,7 @@ def start_test(
         raise NotFound("No such connection.") from None
     missing = [m for m in missing_settings(connection) if "domain" not in m]
     if missing:
-        raise OrgError("Before testing, add " + ", ".join(missing) + ".")
+        raise Refusal("Before testing, add " + ", ".join(missing) + ".")
     entry.start_test(request, connection)
     return connection
 

@@ -15,6 +15,7 @@ from django.db import connection, connections
 from django.test import Client
 
 from audit.models import AuditEvent
+from config.refusals import Refusal
 from organizations import services
 from organizations.models import Invitation, Membership
 from tests.conftest import require
@@ -231,4 +232,4 @@ def test_the_same_invitation_sent_twice_at_once_is_one_invitation(world):
             * 2
         )
     assert Invitation.objects.filter(email="dup@else.example").count() == 1
-    assert all(e is None or isinstance(e, services.OrgError) for e in errors)
+    assert all(e is None or isinstance(e, Refusal) for e in errors)

@@ -14,8 +14,8 @@ from django.db import connection as db
 from accounts.models import User
 from audit.models import AuditEvent
 from config import encryption
+from config.refusals import Refusal
 from organizations.models import Membership
-from organizations.services import OrgError
 from sso import fetch, services
 from sso.models import Connection
 from tests.factories import UserFactory
@@ -82,15 +82,15 @@ def test_members_and_other_orgs_admins_cannot_touch_connections():
     plain = UserFactory(email="m@acme.test")
     member = Membership.objects.create(organization=org, user=plain, role="member", source="admin")
     conn = saml_connection(org, owner)
-    with pytest.raises(OrgError) as refused:
+    with pytest.raises(Refusal) as refused:
         services.create_connection(
             actor=member, org=org, request=request(), protocol="saml", name="x"
         )
     assert refused.value.status == 403
-    with pytest.raises(OrgError):
+    with pytest.raises(Refusal):
         services.disable(actor=other_owner, org=org, connection_id=conn.pk)
     # Acting on one's own org with another org's connection id finds nothing.
-    with pytest.raises(OrgError) as missing:
+    with pytest.raises(Refusal) as missing:
         services.disable(actor=other_owner, org=other, connection_id=conn.pk)
     assert missing.value.status == 404
     conn.refresh_from_db()
@@ -105,14 +105,14 @@ def test_a_connection_is_turned_on_only_when_complete():
     conn = services.create_connection(
         actor=owner, org=org, request=request(), protocol="saml", name="Okta"
     )
-    with pytest.raises(OrgError, match="entity ID and sign-on URL"):
+    with pytest.raises(Refusal, match="entity ID and sign-on URL"):
         services.activate(actor=owner, org=org, connection_id=conn.pk)
     conn.refresh_from_db()
     assert conn.status == "draft"
     oidc = services.create_connection(
         actor=owner, org=org, request=request(), protocol="oidc", name="Entra"
     )
-    with pytest.raises(OrgError, match="client secret"):
+    with pytest.raises(Refusal, match="client secret"):
         services.activate(actor=owner, org=org, connection_id=oidc.pk)
 
 
@@ -120,7 +120,7 @@ def test_removing_the_only_certificate_of_an_active_connection_is_refused():
     org, owner = org_with_domain()
     conn = saml_connection(org, owner)
     cert = conn.certificates.get()
-    with pytest.raises(OrgError, match="only certificate"):
+    with pytest.raises(Refusal, match="only certificate"):
         services.remove_certificate(
             actor=owner, org=org, connection_id=conn.pk, certificate_id=cert.pk
         )
@@ -132,7 +132,7 @@ def test_deleting_a_connection_removes_its_identities_but_not_the_accounts():
     conn = saml_connection(org, owner)
     person = UserFactory(email="ada@acme.test")
     SocialAccount.objects.create(user=person, provider=conn.slug, uid="ada")
-    with pytest.raises(OrgError, match="off before deleting"):
+    with pytest.raises(Refusal, match="off before deleting"):
         services.delete_connection(actor=owner, org=org, connection_id=conn.pk)
     services.disable(actor=owner, org=org, connection_id=conn.pk)
     services.delete_connection(actor=owner, org=org, connection_id=conn.pk)
@@ -247,7 +247,7 @@ def test_a_discovery_document_gatehouse_cannot_trust_is_refused(discovery, chang
     org, owner = org_with_domain()
     discovery.doc.update(change)
     discovery.doc = {k: v for k, v in discovery.doc.items() if v is not None}
-    with pytest.raises(OrgError, match=message):
+    with pytest.raises(Refusal, match=message):
         oidc(org, owner, discovery)
     conn = Connection.objects.get()
     assert conn.issuer == "" and not conn.has_client_secret
@@ -255,7 +255,7 @@ def test_a_discovery_document_gatehouse_cannot_trust_is_refused(discovery, chang
 
 def test_hmac_id_token_algorithms_cannot_be_chosen(discovery):
     org, owner = org_with_domain()
-    with pytest.raises(OrgError, match="asymmetric"):
+    with pytest.raises(Refusal, match="asymmetric"):
         oidc(org, owner, discovery, id_token_algorithm="HS256")
 
 

@@ -11,6 +11,7 @@ from django.core import mail
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from config.refusals import Refusal
 from organizations.models import Membership
 from sso import services, tasks
 from sso.certificates import read_certificate
@@ -117,7 +118,7 @@ def test_metadata_with_a_dtd_is_refused():
         b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
         + idp_metadata([certificate()]).split(b"?>", 1)[1]
     )
-    with pytest.raises(services.OrgError):
+    with pytest.raises(Refusal):
         services.import_metadata(actor=owner, org=org, connection_id=conn.pk, xml=evil)
 
 
