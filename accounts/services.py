@@ -123,7 +123,7 @@ def update_profile(*, user: User, display_name: str) -> User:
 # --- Sessions ---------------------------------------------------------------------------------
 
 
-def _end_sessions(sessions: list[UserSession]) -> int:
+def end_sessions(sessions: list[UserSession]) -> int:
     for session in sessions:
         session.end()
     return len(sessions)
@@ -135,7 +135,7 @@ def revoke_session(*, user: User, session_id: int, actor: User) -> bool:
     session = UserSession.objects.filter(user=user, pk=session_id).first()
     if session is None:
         return False
-    _end_sessions([session])
+    end_sessions([session])
     record(
         Action.SESSION_REVOKED,
         actor=actor,
@@ -153,7 +153,7 @@ def revoke_all_sessions(*, user: User, actor: User, keep_session_key: str | None
         for session in UserSession.objects.filter(user=user)
         if session.session_key != keep_session_key
     ]
-    count = _end_sessions(sessions)
+    count = end_sessions(sessions)
     record(
         Action.SESSIONS_REVOKED_ALL,
         actor=actor,
@@ -177,7 +177,7 @@ def block_user(*, user: User, actor: User, reason: str) -> User:
     user.blocked_reason = reason
     user.blocked_at = timezone.now()
     user.save(update_fields=["is_blocked", "blocked_reason", "blocked_at"])
-    ended = _end_sessions(list(UserSession.objects.filter(user=user)))
+    ended = end_sessions(list(UserSession.objects.filter(user=user)))
     record(
         Action.USER_BLOCKED,
         actor=actor,

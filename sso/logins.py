@@ -277,7 +277,7 @@ def drop_unproven_claims(email: str) -> int:
 def release_unverified_account(connection: Connection, user: User) -> None:
     """Someone registered this address and never proved it. They do not get the SSO identity:
     their password goes, their sessions end, the account is blocked and its address freed."""
-    from accounts.services import _end_sessions
+    from accounts.services import end_sessions
     from accounts.user_sessions import UserSession
 
     released = f"released-{user.public_id.hex}@invalid"
@@ -290,7 +290,7 @@ def release_unverified_account(connection: Connection, user: User) -> None:
     )
     user.blocked_at = timezone.now()
     user.save(update_fields=["password", "email", "is_blocked", "blocked_reason", "blocked_at"])
-    ended = _end_sessions(list(UserSession.objects.filter(user=user)))
+    ended = end_sessions(list(UserSession.objects.filter(user=user)))
     record(
         Action.SSO_UNVERIFIED_ACCOUNT_RELEASED,
         actor=None,
