@@ -25,6 +25,14 @@ def test_make_run_serves_on_the_localhost_address_the_readme_asks_for():
     assert "<http://localhost:8000>" in (ROOT / "README.md").read_text()
 
 
+def test_make_run_asks_for_the_embedded_mode_for_every_command():
+    # Without it Gatehouse is in production mode and refuses to start on an empty laptop.
+    commands = re.findall(r"^\t(.*manage\.py.*)$", _run_target(), flags=re.M)
+    assert len(commands) == 3
+    assert all(command.startswith("$(EMBEDDED) ") for command in commands)
+    assert re.search(r"^EMBEDDED := GATEHOUSE_EMBEDDED=1$", (ROOT / "Makefile").read_text(), re.M)
+
+
 def _seed() -> tuple[str, dict[str, str]]:
     out = StringIO()
     call_command("seed_demo", stdout=out)
