@@ -1,7 +1,7 @@
 """What allauth and python3-saml are told about a SAML connection.
 
 Every setting is written out here, from the connection's own fields, so no library default
-decides anything about security (see docs/issue-5-sso.md for each one and why).
+decides anything about security (see docs/sso.md for each one and why).
 """
 
 from __future__ import annotations
