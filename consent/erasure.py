@@ -23,7 +23,7 @@ address; until then the account works and ``cancel_erasure`` undoes it. The beat
    mark the request completed, audit it and send a last email that forgets its recipient.
 
 Running it again is harmless: every step looks for what is still there, and a completed request
-is skipped. What is kept, and why, is written down in docs/consent-and-privacy.md ("Erasure").
+is skipped. What is kept, and why, is written down in docs/issue-6-consent.md ("Erasure").
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class ErasureRefused(Exception):
 
 # What erasure does with each kind of row that the export covers or leaves out on purpose
 # (consent.export.SECTIONS and NOT_EXPORTED): a test fails when a model is in one list and
-# not here. docs/consent-and-privacy.md explains the choices.
+# not here. docs/issue-6-consent.md explains the choices.
 WHAT_HAPPENS: dict[str, str] = {
     "accounts.User": "kept as a tombstone: random address, no name, no password, inactive, "
     "no staff powers, new public id; audit and consent rows still point at it",
