@@ -217,12 +217,10 @@ def test_two_owners_leaving_at_once_leave_one_owner(world):
 def test_the_same_invitation_sent_twice_at_once_is_one_invitation(world):
     require(connection.vendor == "postgresql", "PostgreSQL for concurrent transactions")
     admin = world.membership(world.a, world.a_admin)
-    request = mock.Mock(build_absolute_uri=lambda path: f"http://testserver{path}")
-    with mock.patch("organizations.services._send_invitation"):
+    with mock.patch("organizations.services.invitations._send_invitation"):
         errors = _at_once(
             [
                 lambda: services.invite(
-                    request=request,
                     actor=admin,
                     org=world.a,
                     email="dup@else.example",
