@@ -132,3 +132,12 @@ def test_openapi_schema_and_docs_page_are_served_without_a_cdn(user):
     for host in ("cdn.jsdelivr", "unpkg.com", "cdnjs"):
         assert host not in page
     assert "/static/drf_spectacular_sidecar/" in page
+
+
+@pytest.mark.parametrize("body", ["[]", '"x"', "null", "1"])
+def test_non_object_json_is_a_problem_not_a_500(world, body):
+    client = signed_in(world.a_owner)
+    client.raise_request_exception = False
+    response = client.patch("/api/v1/organizations/acme/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"

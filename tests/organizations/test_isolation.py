@@ -367,3 +367,14 @@ def test_a_removed_member_loses_access_at_once(world):
     )
     assert client.get("/orgs/acme/").status_code == 404
     assert client.get("/api/v1/organizations/acme/members/").status_code == 404
+
+
+def test_probing_another_organization_is_audited(world):
+    client = signed_in(world.a_admin)
+    assert client.get("/orgs/bolt/members/").status_code == 404
+    assert client.get("/api/v1/organizations/bolt/").status_code == 404
+    probes = AuditEvent.objects.filter(action="org.access_denied", organization_id=world.b.pk)
+    assert probes.count() == 2
+    assert {e.actor_id for e in probes} == {world.a_admin.pk}
+    # A slug that does not exist leaves nothing to attach an event to, and says the same.
+    assert client.get("/orgs/nothing-here/").status_code == 404
