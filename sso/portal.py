@@ -33,9 +33,11 @@ from onelogin.saml2.errors import OneLogin_Saml2_Error
 
 from config.refusals import NotFound, Refusal
 from organizations.models import Membership, Organization
+from organizations.pages import org_page
+from organizations.pages import page_context as _context
+from organizations.pages import submitted as _submitted
 from organizations.permissions import Perm
 from organizations.services import require
-from organizations.views import _context, _submitted, org_page
 from sso import certificates, services
 from sso.forms import (
     AccountsForm,

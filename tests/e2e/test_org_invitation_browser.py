@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.conf import settings
 from django.core import mail
 
 from organizations import services
@@ -35,7 +36,7 @@ def test_admin_invites_and_the_invitee_joins_from_the_email(browser, live_server
     [message] = [m for m in mail.outbox if m.to == ["linus@new.example"]]
     link = re.search(r"https?://\S+/invitations/[^/\s]+/", message.body).group(0)
     invitee = new_page(browser)
-    invitee.goto(link.replace("http://testserver", url).replace("127.0.0.1", "localhost"))
+    invitee.goto(link.replace(settings.GATEHOUSE_PUBLIC_URL, url).replace("127.0.0.1", "localhost"))
     assert invitee.input_value("#invitation-email") == "linus@new.example"
     invitee.fill("#invitation-signup-form input[name=password1]", "linus-Kernel-penguin-91")
     invitee.click("#accept-invitation")
