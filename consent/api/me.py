@@ -92,7 +92,7 @@ class MyConsentReceiptView(APIView):
         return receipt_response(event)
 
 
-# --- Account deletion ------------------------------------------------------------
+# --- Account deletion ----------------------------------------------------------------------------
 
 
 class MyErasureView(APIView):
