@@ -22,7 +22,11 @@ from accounts.models import OutboundEmail, User
 from accounts.tasks import send_email
 from audit import services as audit_services
 from audit.models import AuditEvent
-from consent import erasure, evidence, tasks
+from config.refusals import Refusal
+from consent import evidence, tasks
+from consent.erasure import job, quotes, schedule
+from consent.erasure.identifiers import Identifiers, collect
+from consent.erasure.rewriter import Rewriter
 from consent.models import ConsentEvent, DataSubjectRequest, Purpose
 from consent.signals import user_erased
 from organizations import services as org_services
@@ -323,8 +327,8 @@ def test_running_the_job_twice_does_nothing_more(pat, client):
 
     assert AuditEvent.objects.count() == events and OutboundEmail.objects.count() == emails
     assert User.objects.values().get(pk=pat.pk) == tombstone
-    identifiers = erasure.Identifiers(everywhere=[PAT], names=["Pat Person"])
-    assert erasure.rewrite_quotes(pat, identifiers, request.pseudonym) == {
+    identifiers = Identifiers(everywhere=[PAT], names=["Pat Person"])
+    assert quotes.rewrite_quotes(pat, identifiers, request.pseudonym) == {
         "audit_events": 0,
         "consent_events_recorded": 0,
         "admin_log_entries": 0,
@@ -338,7 +342,7 @@ def test_a_job_that_died_half_way_is_finished_with_the_same_pseudonym(pat, clien
     request = _erasure(pat)
 
     # The worker starts, then dies before rewriting anything.
-    started = erasure._start(request.pk)
+    started = job.start(request.pk)
     assert isinstance(started, tuple)
     request.refresh_from_db()
     pseudonym = request.pseudonym
@@ -347,11 +351,11 @@ def test_a_job_that_died_half_way_is_finished_with_the_same_pseudonym(pat, clien
     assert not pat.is_active, "nobody signs in while the job runs"
     assert client.get("/account/")["Location"].startswith("/accounts/login/")
     # Too late to cancel; and too soon to call it stalled.
-    assert erasure.ErasureRefused and _cancel_refused(pat)
+    assert _cancel_refused(pat)
     assert tasks.run_due_erasures() == 0
 
     DataSubjectRequest.objects.filter(pk=request.pk).update(
-        started_at=timezone.now() - erasure.STALLED_AFTER - timedelta(minutes=1)
+        started_at=timezone.now() - schedule.STALLED_AFTER - timedelta(minutes=1)
     )
     assert tasks.run_due_erasures() == 1
 
@@ -365,7 +369,7 @@ def test_a_job_that_died_half_way_is_finished_with_the_same_pseudonym(pat, clien
 def test_what_quotes_them_while_the_job_runs_is_caught_before_it_ends(pat, client):
     client.post(ERASE, {"confirm": "delete"})
     _make_due(pat)
-    real = erasure.rewrite_quotes
+    real = quotes.rewrite_quotes
     passes = []
 
     def slow_pass(*args, **kwargs):
@@ -377,7 +381,7 @@ def test_what_quotes_them_while_the_job_runs_is_caught_before_it_ends(pat, clien
         passes.append(kwargs.get("since"))
         return result
 
-    with mock.patch.object(erasure, "rewrite_quotes", side_effect=slow_pass):
+    with mock.patch.object(quotes, "rewrite_quotes", side_effect=slow_pass):
         assert tasks.erase_user(_erasure(pat).pk) == "erased"
 
     assert passes[0] is None and passes[1] is not None
@@ -387,8 +391,8 @@ def test_what_quotes_them_while_the_job_runs_is_caught_before_it_ends(pat, clien
 
 
 def _cancel_refused(user) -> bool:
-    with pytest.raises(erasure.ErasureRefused) as refused:
-        erasure.cancel_erasure(user=user)
+    with pytest.raises(Refusal) as refused:
+        schedule.cancel_erasure(user=user)
     return refused.value.status == 409
 
 
@@ -450,8 +454,8 @@ def test_an_erased_account_cannot_ask_again_and_its_export_fails(pat, client):
     tasks.run_due_erasures()
     tombstone = User.objects.get(pk=pat.pk)
 
-    with pytest.raises(erasure.ErasureRefused):
-        erasure.request_erasure(user=tombstone)
+    with pytest.raises(Refusal):
+        schedule.request_erasure(user=tombstone)
     export = DataSubjectRequest.objects.create(user=tombstone, kind="export", status="pending")
     assert tasks.build_export(export.pk) == "failed"
 
@@ -676,7 +680,7 @@ def test_identifiers_come_from_their_rows_and_their_own_trail(pat):
     # Pat invited a friend: the friend's address is in Pat's trail, and is not Pat's.
     audit_services.record("org.invitation_sent", actor=pat, data={"email": "friend@else.example"})
 
-    found = erasure.collect(pat)
+    found = collect(pat)
 
     assert set(found.everywhere) == {PAT, PAT_SECOND}
     assert set(found.linked) == {PAT_UNPROVEN}
@@ -687,8 +691,8 @@ def test_identifiers_come_from_their_rows_and_their_own_trail(pat):
 
 
 def test_the_rewriter_replaces_whole_addresses_and_names_in_any_case():
-    identifiers = erasure.Identifiers(everywhere=["ann@x.example"], names=["Zoë Ann", "Al"])
-    rewriter = erasure.Rewriter(identifiers, "erased-abc")
+    identifiers = Identifiers(everywhere=["ann@x.example"], names=["Zoë Ann", "Al"])
+    rewriter = Rewriter(identifiers, "erased-abc")
 
     assert rewriter.text("o'ann@x.example a&ann@x.example", linked=False) == (
         "o'ann@x.example a&ann@x.example"
@@ -751,11 +755,11 @@ def test_two_owners_erased_together_never_leave_their_members_without_one(publis
     ]
     # Both jobs start while both are owners; both rewrite quotes; then both finish.
     for request in requests:
-        assert isinstance(erasure._start(request.pk), tuple)
+        assert isinstance(job.start(request.pk), tuple)
     since = timezone.now() - timedelta(minutes=5)
 
-    assert erasure._finish(requests[0].pk, since=since) == "erased"
-    assert erasure._finish(requests[1].pk, since=since) == "on_hold"
+    assert job.finish(requests[0].pk, since=since) == "erased"
+    assert job.finish(requests[1].pk, since=since) == "on_hold"
 
     assert list(
         Membership.objects.filter(organization=org, role="owner").values_list("user", flat=True)
@@ -769,7 +773,7 @@ def test_a_job_another_worker_is_running_is_left_alone(pat, client):
     client.post(ERASE, {"confirm": "delete"})
     _make_due(pat)
     request = _erasure(pat)
-    assert isinstance(erasure._start(request.pk), tuple)
+    assert isinstance(job.start(request.pk), tuple)
 
     assert tasks.erase_user(request.pk) == "skipped"
     assert _erasure(pat).attempts == 1
@@ -780,7 +784,7 @@ def test_a_job_that_keeps_failing_gives_up_and_says_why(pat, client):
     _make_due(pat)
     request = _erasure(pat)
     with (
-        mock.patch.object(erasure, "rewrite_quotes", side_effect=RuntimeError("disk full")),
+        mock.patch.object(quotes, "rewrite_quotes", side_effect=RuntimeError("disk full")),
         pytest.raises(RuntimeError),
     ):
         tasks.erase_user(request.pk)
@@ -788,7 +792,7 @@ def test_a_job_that_keeps_failing_gives_up_and_says_why(pat, client):
     assert request.status == "erasing" and request.last_error == "RuntimeError: disk full"
 
     DataSubjectRequest.objects.filter(pk=request.pk).update(
-        attempts=erasure.MAX_ATTEMPTS, started_at=timezone.now() - timedelta(hours=1)
+        attempts=job.MAX_ATTEMPTS, started_at=timezone.now() - timedelta(hours=1)
     )
     assert tasks.erase_user(request.pk) == "failed"
     request.refresh_from_db()
@@ -841,7 +845,7 @@ def test_a_pending_export_is_not_built_once_erasure_begins(pat, client):
     _make_due(pat)
     request = _erasure(pat)
 
-    assert isinstance(erasure._start(request.pk), tuple)
+    assert isinstance(job.start(request.pk), tuple)
 
     assert tasks.build_export(export.pk) == "skipped"
     export.refresh_from_db()

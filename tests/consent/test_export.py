@@ -26,7 +26,12 @@ from django.utils import timezone
 
 from accounts.models import OutboundEmail
 from audit.models import AuditEvent
-from consent import export, keys, receipts, services, tasks
+from consent import keys, receipts, services, tasks
+from consent.addresses import proven_addresses
+from consent.export import audit_trail, job, requesting
+from consent.export.archive import FORMAT_VERSION, build_zip, decrypt_archive
+from consent.export.download import expire
+from consent.export.sections import NOT_EXPORTED, SECTIONS
 from consent.models import ConsentEvent, DataSubjectRequest, ExportArchive
 from tests.conftest import path_of
 from tests.consent.world import (
@@ -48,7 +53,7 @@ from tests.factories import UserFactory
 PRIVACY = "/account/privacy/"
 REQUEST = "/account/privacy/export/"
 
-SECTION_FILES = {f"{section.name}.json" for section in export.SECTIONS}
+SECTION_FILES = {f"{section.name}.json" for section in SECTIONS}
 
 
 def export_link() -> str:
@@ -135,7 +140,7 @@ def test_request_email_confirm_page_and_download_of_every_section(world):
     # The manifest vouches for every other file.
     manifest = json.loads(files["manifest.json"])
     assert manifest["subject"] == str(pat.public_id)
-    assert manifest["format_version"] == export.FORMAT_VERSION and manifest["generated_at"]
+    assert manifest["format_version"] == FORMAT_VERSION and manifest["generated_at"]
     assert set(manifest["files"]) == set(files) - {"manifest.json"}
     for name, digest in manifest["files"].items():
         assert hashlib.sha256(files[name]).hexdigest() == digest, name
@@ -183,7 +188,7 @@ def test_request_email_confirm_page_and_download_of_every_section(world):
 
     # Events others performed say what happened, not who did it or from where.
     [failed] = [e for e in data["audit_events"] if e["action"] == "login.failed"]
-    assert failed["actor"] == export.SIGNING_IN_AS_YOU and failed["ip"] is None
+    assert failed["actor"] == audit_trail.SIGNING_IN_AS_YOU and failed["ip"] is None
     assert failed["user_agent"] == ""
     [role] = [e for e in data["audit_events"] if e["action"] == "org.member_role_changed"]
     assert role["actor"] == "organization admin" and role["ip"] is None
@@ -213,8 +218,8 @@ def test_request_email_confirm_page_and_download_of_every_section(world):
 def test_every_model_holding_a_persons_data_is_exported_or_excluded_on_purpose():
     """A new model that points at a user, or keeps an email address, must join a section of
     the export (and so the erasure that walks the same list) or say why it stays out."""
-    covered = {label for section in export.SECTIONS for label in section.covers}
-    assert not covered & set(export.NOT_EXPORTED)
+    covered = {label for section in SECTIONS for label in section.covers}
+    assert not covered & set(NOT_EXPORTED)
     user_model = apps.get_model(settings.AUTH_USER_MODEL)
     missing = []
     for model in apps.get_models(include_auto_created=True):
@@ -224,17 +229,17 @@ def test_every_model_holding_a_persons_data_is_exported_or_excluded_on_purpose()
         )
         has_address = any(isinstance(f, models.EmailField) for f in model._meta.concrete_fields)
         if (points_at_user or has_address or model is user_model) and (
-            model._meta.label not in covered | set(export.NOT_EXPORTED)
+            model._meta.label not in covered | set(NOT_EXPORTED)
         ):
             missing.append(model._meta.label)
     assert missing == []
 
 
 def test_erasure_has_an_answer_for_every_model_the_export_knows():
-    from consent import erasure
+    from consent.erasure.removal import WHAT_HAPPENS
 
-    known = {label for section in export.SECTIONS for label in section.covers}
-    assert set(erasure.WHAT_HAPPENS) == known | set(export.NOT_EXPORTED)
+    known = {label for section in SECTIONS for label in section.covers}
+    assert set(WHAT_HAPPENS) == known | set(NOT_EXPORTED)
 
 
 def test_the_zip_is_encrypted_at_rest(client, person, link):
@@ -242,7 +247,7 @@ def test_the_zip_is_encrypted_at_rest(client, person, link):
     stored = bytes(archive.data)
     assert PERSON_EMAIL.encode() not in stored
     assert b"PK\x03\x04" not in stored
-    plain = export.decrypt_archive(stored)
+    plain = decrypt_archive(stored)
     assert plain.startswith(b"PK\x03\x04")
     assert hashlib.sha256(plain).hexdigest() == archive.sha256 and archive.size == len(plain)
 
@@ -323,27 +328,27 @@ def test_one_open_export_at_a_time(client, person, link):
 
 def test_a_concurrent_request_that_loses_the_race_gets_the_open_one(person):
     mail.outbox.clear()
-    first = export.request_export(user=person)
-    with mock.patch.object(export, "_open_export", side_effect=[None, first]):
-        second = export.request_export(user=person)
+    first = requesting.request_export(user=person)
+    with mock.patch.object(requesting, "open_export", side_effect=[None, first]):
+        second = requesting.request_export(user=person)
     assert second.pk == first.pk
     assert DataSubjectRequest.objects.filter(user=person).count() == 1
     with (
-        mock.patch.object(export, "_open_export", return_value=None),
+        mock.patch.object(requesting, "open_export", return_value=None),
         pytest.raises(IntegrityError),
     ):
-        export.request_export(user=person)
+        requesting.request_export(user=person)
 
 
 def test_a_request_whose_build_was_lost_gives_way_to_a_new_one(person):
     with mock.patch.object(tasks.build_export, "delay"):  # the broker loses the task
-        lost = export.request_export(user=person)
-    assert export.request_export(user=person).pk == lost.pk, "still pending: the same one"
+        lost = requesting.request_export(user=person)
+    assert requesting.request_export(user=person).pk == lost.pk, "still pending: the same one"
     DataSubjectRequest.objects.filter(pk=lost.pk).update(
-        requested_at=timezone.now() - export.STALE_AFTER - timedelta(minutes=1)
+        requested_at=timezone.now() - requesting.STALE_AFTER - timedelta(minutes=1)
     )
 
-    fresh = export.request_export(user=person)
+    fresh = requesting.request_export(user=person)
 
     assert fresh.pk != lost.pk
     lost.refresh_from_db()
@@ -357,19 +362,19 @@ def test_running_the_task_twice_builds_one_archive_and_sends_one_email(person, l
     assert tasks.build_export(request.pk) == "skipped"
     assert tasks.build_export.delay(request.pk).get() == "skipped"
     assert ExportArchive.objects.count() == 1
-    assert OutboundEmail.objects.filter(template=export.EMAIL_TEMPLATE).count() == 1
+    assert OutboundEmail.objects.filter(template=job.EMAIL_TEMPLATE).count() == 1
     assert tasks.build_export(987654) == "skipped"
 
 
 def test_at_most_three_requests_a_day(client, person):
-    for _ in range(export.REQUESTS_PER_DAY):
+    for _ in range(requesting.REQUESTS_PER_DAY):
         assert client.post(REQUEST)["Location"] == PRIVACY
         DataSubjectRequest.objects.filter(user=person, status="ready").update(status="downloaded")
 
     refused = client.post(REQUEST, follow=True)
 
     assert "3 times a day" in refused.content.decode()
-    assert DataSubjectRequest.objects.filter(user=person).count() == export.REQUESTS_PER_DAY
+    assert DataSubjectRequest.objects.filter(user=person).count() == requesting.REQUESTS_PER_DAY
     # A day later it works again.
     DataSubjectRequest.objects.filter(user=person).update(
         requested_at=timezone.now() - timedelta(days=1, minutes=1)
@@ -391,7 +396,7 @@ def test_expire_flips_the_status_and_deletes_the_archive(client, person, link):
     assert request.status == "expired"
     assert not ExportArchive.objects.exists()
     assert client.get(link).status_code == 404
-    assert export.expire() == 0
+    assert expire() == 0
 
 
 def test_a_link_that_ran_out_does_not_block_a_new_request(client, person, link):
@@ -445,8 +450,8 @@ def test_an_unverified_address_brings_in_nothing_of_its_real_owner():
     EmailAddress.objects.create(user=mallory, email="victim@corp.example", verified=False)
     Client().post("/accounts/login/", {"login": "victim@corp.example", "password": "wrong-1"})
     OutboundEmail.objects.create(to="victim@corp.example", subject="Secret", template="x")
-    assert export.addresses_of(mallory) == ["mallory@example.com"]
-    with zipfile.ZipFile(io.BytesIO(export.build_zip(mallory))) as z:
+    assert proven_addresses(mallory) == ["mallory@example.com"]
+    with zipfile.ZipFile(io.BytesIO(build_zip(mallory))) as z:
         files = {name: z.read(name).decode() for name in z.namelist()}
     # Her own address rows list what she added (unverified); nothing else names it.
     holding = sorted(name for name, text in files.items() if "victim@corp.example" in text)
@@ -469,7 +474,7 @@ def test_what_someone_did_to_another_person_leaves_that_persons_details_out():
         target=carol,
         data={"reason": "chargeback fraud, phone 555-0100"},
     )
-    text = everything_in(export.build_zip(staff))
+    text = everything_in(build_zip(staff))
     assert "user.blocked" in text  # the event is there, what it says about Carol is not
     assert "chargeback" not in text and "Carol Confidential" not in text
 
@@ -508,6 +513,6 @@ def test_consent_imported_with_the_persons_own_address_keeps_it_in_their_export(
         ip="198.51.100.44",
         user_agent="Pat's phone",
     )
-    [event] = json.loads(unzip(export.build_zip(pat))["consent.json"])["events"]
+    [event] = json.loads(unzip(build_zip(pat))["consent.json"])["events"]
     assert event["ip"] == "198.51.100.44" and event["user_agent"] == "Pat's phone"
     assert event["recorded_by"] == "someone else"

@@ -12,6 +12,7 @@ from django.db.utils import DatabaseError
 from django.test import Client
 
 from audit.models import AuditEvent
+from config.refusals import Refusal
 from consent import services
 from consent.models import PolicyDocument, PolicyVersion, PublishedVersionIsImmutable
 from tests.conftest import require
@@ -65,11 +66,11 @@ def test_a_published_version_refuses_changes_and_deletion_in_the_orm(purposes):
 
 def test_publishing_twice_or_without_text_is_refused(purposes):
     version = publish("terms", "once")
-    with pytest.raises(services.ConsentError):
+    with pytest.raises(Refusal):
         services.publish_version(version=version, actor=None)
     doc = version.document
     empty = PolicyVersion.objects.create(document=doc, label="empty", content="  \n")
-    with pytest.raises(services.ConsentError):
+    with pytest.raises(Refusal):
         services.publish_version(version=empty, actor=None)
     assert PolicyVersion.objects.get(pk=empty.pk).published_at is None
 
