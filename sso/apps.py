@@ -9,12 +9,12 @@ class SsoConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import extensions
-        from sso import enforcement, logins, receivers  # noqa: F401  (connects the receivers)
+        from sso import admission, enforcement, receivers  # noqa: F401  (connects the receivers)
         from sso.saml.logout import idp_logout_url
 
         # accounts asks; sso answers (accounts never imports sso).
         extensions.register(
-            first_factor_mfa=logins.trusts_idp_mfa,
+            first_factor_mfa=admission.trusts_idp_mfa,
             idp_logout_url=idp_logout_url,
             login_refusal=enforcement.refuse_unless_allowed,
             address_change_refusal=enforcement.address_change_refusal,

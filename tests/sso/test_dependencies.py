@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 from accounts import extensions
-from sso import enforcement, logins
+from sso import admission, enforcement
 from sso.saml.logout import idp_logout_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def test_accounts_imports_nothing_from_sso():
 
 
 def test_sso_answers_what_accounts_asks():
-    assert extensions.hooks.first_factor_mfa is logins.trusts_idp_mfa
+    assert extensions.hooks.first_factor_mfa is admission.trusts_idp_mfa
     assert extensions.hooks.idp_logout_url is idp_logout_url
     assert extensions.hooks.login_refusal is enforcement.refuse_unless_allowed
     assert extensions.hooks.address_change_refusal is enforcement.address_change_refusal

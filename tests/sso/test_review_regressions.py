@@ -16,7 +16,7 @@ from organizations import services as org_services
 from organizations.models import Membership
 from sso import services
 from sso.models import IdPCertificate
-from sso.portal import certificate_warnings
+from sso.portal.pages import certificate_warnings
 from tests.accounts.mfa_helpers import enroll_totp
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.sso.conftest import (
