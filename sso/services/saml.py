@@ -317,11 +317,13 @@ def refresh_metadata(connection_id: int) -> bool:
         error = ""
     except (fetch.FetchError, Refusal) as exc:
         meta, error = None, str(exc)
-    return _store_refreshed(connection_id, url, meta, error)
+    return store_refreshed(connection_id, url, meta, error)
 
 
 @service
-def _store_refreshed(connection_id: int, url: str, meta: dict | None, error: str) -> bool:
+def store_refreshed(connection_id: int, url: str, meta: dict | None, error: str) -> bool:
+    """What reading ``url`` gave (parsed metadata, or the error), written if the connection
+    still reads that URL: the admin may have changed or stopped it while it was being read."""
     connection = Connection.objects.select_for_update().filter(pk=connection_id).first()
     if connection is None or connection.metadata_url != url:
         return False  # deleted, or pointed elsewhere while the old URL was being read

@@ -16,6 +16,7 @@ from organizations.models import Membership
 from sso import services, tasks
 from sso.certificates import read_certificate
 from sso.models import IdPCertificate
+from sso.services import saml as saml_services
 from tests.factories import UserFactory
 from tests.sso.builders import (
     HOST,
@@ -109,6 +110,42 @@ def test_a_failed_refresh_keeps_the_last_good_settings_and_says_why(metadata_ser
         assert conn.metadata_error
         assert fingerprints(conn) == before
     assert AuditEvent.objects.filter(action="sso.metadata_refresh_failed").count() == 3
+
+
+def test_metadata_urls_are_read_outside_any_transaction(metadata_server, monkeypatch):
+    from config.refusals import inside_a_write
+    from sso import fetch
+
+    reads: list[bool] = []
+    real_fetch = fetch.fetch
+
+    def watched(url, **kwargs):
+        reads.append(inside_a_write())
+        return real_fetch(url, **kwargs)
+
+    monkeypatch.setattr(fetch, "fetch", watched)
+    org, owner = org_with_domain()
+    metadata_server.body = idp_metadata([certificate()])
+    conn = saml_connection(org, owner)
+
+    services.import_metadata(actor=owner, org=org, connection_id=conn.pk, url=metadata_server.url)
+    assert tasks.refresh_saml_metadata() == 1
+
+    assert reads == [False, False]
+
+
+def test_a_refresh_that_finds_the_url_changed_meanwhile_writes_nothing(metadata_server):
+    org, owner = org_with_domain()
+    metadata_server.body = idp_metadata([certificate()])
+    conn = saml_connection(org, owner)
+    services.import_metadata(actor=owner, org=org, connection_id=conn.pk, url=metadata_server.url)
+    meta = services.parse_idp_metadata(idp_metadata([certificate()]))
+    services.stop_metadata_refresh(actor=owner, org=org, connection_id=conn.pk)
+
+    # What the job's read of the old URL would write, after the admin stopped the refreshes.
+    assert not saml_services.store_refreshed(conn.pk, metadata_server.url, meta, "")
+
+    assert AuditEvent.objects.filter(action="sso.metadata_refreshed").count() == 0
 
 
 def test_metadata_with_a_dtd_is_refused():
