@@ -16,8 +16,10 @@ from organizations.models import Membership
 from sso import services, tasks
 from sso.certificates import read_certificate
 from sso.models import IdPCertificate
+from sso.portal.pages import certificate_warnings
 from sso.services import saml as saml_services
 from tests.factories import UserFactory
+from tests.sso import conftest as idp
 from tests.sso.builders import (
     HOST,
     certificate,
@@ -210,3 +212,19 @@ def test_disabled_connections_send_no_notices():
     services.disable(actor=owner, org=org, connection_id=conn.pk)
     expiring(conn, 5)
     assert tasks.warn_expiring_certificates() == 0
+
+
+def test_no_expiry_email_once_a_successor_certificate_is_in_place(saml_idp, acme_org):
+    connection = idp.saml_connection(acme_org, saml_idp)
+    old = connection.certificates.get()
+    IdPCertificate.objects.filter(pk=old.pk).update(not_after=timezone.now() + timedelta(days=20))
+    assert [c.pk for c, _ in services.certificates_to_warn()] == [old.pk]
+    services.add_certificate(
+        actor=acme_org.admin,
+        org=acme_org.org,
+        connection_id=connection.pk,
+        pem=saml_idp.cert("idp2"),
+    )
+    connection.refresh_from_db()
+    assert certificate_warnings(connection) == []
+    assert services.certificates_to_warn() == []
