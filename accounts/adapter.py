@@ -138,10 +138,10 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def get_logout_redirect_url(self, request: HttpRequest) -> str:
         # Read before the session ends: a session from a SAML connection with single logout
-        # goes on to the IdP with a signed LogoutRequest (sso/saml/logout.py).
-        from sso.saml.logout import idp_logout_url
+        # goes on to the IdP with a signed LogoutRequest (sso registers the hook).
+        from accounts.extensions import hooks
 
-        return idp_logout_url(request) or super().get_logout_redirect_url(request)
+        return hooks.idp_logout_url(request) or super().get_logout_redirect_url(request)
 
     def pre_login(
         self, request: HttpRequest, user: AbstractBaseUser, **kwargs: Any
@@ -158,10 +158,11 @@ class AccountAdapter(DefaultAccountAdapter):
                 outcome=Outcome.FAILURE,
             )
             return render(request, "account/blocked.html", status=403)
-        # Checked after the password (or code, or passkey): it tells a guesser nothing.
-        from sso.enforcement import refuse_unless_allowed
+        # Checked after the password (or code, or passkey): it tells a guesser nothing. The
+        # organizations' sign-in rules are sso's to apply (accounts.extensions).
+        from accounts.extensions import hooks
 
-        refusal = refuse_unless_allowed(request, user, kwargs.get("signal_kwargs") or {})
+        refusal = hooks.login_refusal(request, user, kwargs.get("signal_kwargs") or {})
         if refusal is not None:
             from allauth.account.internal.stagekit import clear_login
 

@@ -21,10 +21,10 @@ from accounts.models import User
 class AddEmailForm(AllauthAddEmailForm):
     def clean_email(self) -> str:
         # Before allauth's own checks (which announce the new address): an organization whose
-        # sign-in rules bind this person keeps them at its domains (sso.enforcement).
-        from sso.enforcement import address_change_refusal
+        # sign-in rules bind this person keeps them at its domains (sso registers the rule).
+        from accounts.extensions import hooks
 
-        refusal = address_change_refusal(self.user, str(self.cleaned_data.get("email", "")))
+        refusal = hooks.address_change_refusal(self.user, str(self.cleaned_data.get("email", "")))
         if refusal:
             raise forms.ValidationError(refusal)
         return super().clean_email()

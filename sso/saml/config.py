@@ -98,7 +98,7 @@ class GatehouseAuth(OneLogin_Saml2_Auth):
     last_response: GatehouseResponse | None = None
 
     def response_class(self, settings: Any, response: str) -> GatehouseResponse:  # type: ignore[override]
-        # Kept, so the view can tell which named check failed.
+        # Kept, so the processor can read what python3-saml found (sso.saml.processor).
         self.last_response = GatehouseResponse(settings, response)
         return self.last_response
 

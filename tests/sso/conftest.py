@@ -20,6 +20,7 @@ from audit.models import AuditEvent
 from organizations import services as org_services
 from organizations.models import Domain, Membership, Organization
 from sso import certificates, services
+from sso.checks import Check
 from sso.models import Connection
 from tests.conftest import require
 from tests.factories import UserFactory
@@ -39,6 +40,20 @@ OIDC_ACCOUNTS: dict[str, dict] = {
     },
     "eve-sub": {"email": "eve@elsewhere.test", "email_verified": True, "name": "Eve"},
 }
+
+
+@pytest.fixture(autouse=True)
+def _every_recorded_check_is_enumerated(request):
+    """After each test, every check name on record (refused sign-ins, tests, logout messages)
+    is one of sso.checks: what the adversarial tests provoke is named by the enumeration."""
+    yield
+    if not {"db", "transactional_db"} & set(request.fixturenames):
+        return
+    recorded = AuditEvent.objects.filter(
+        action__in=["sso.login_failed", "sso.connection_tested", "sso.logout_refused"]
+    ).values_list("data", flat=True)
+    names = {data.get("check") for data in recorded}
+    assert names - {c.code for c in Check} - {"passed"} == set()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django.test import RequestFactory
 from accounts.models import User
 from audit.models import AuditEvent
 from organizations.models import Membership
-from sso import services
+from sso import entry, services
 from sso.models import Connection
 from tests.sso.conftest import (
     HOST,
@@ -30,7 +30,8 @@ def start_test(web, org, connection) -> None:
     request = RequestFactory(HTTP_HOST=HOST).post("/")
     request.session = web.session
     request.user = org.owner
-    services.start_test(actor=org.admin, org=org.org, request=request, connection_id=connection.pk)
+    services.start_test(actor=org.admin, org=org.org, connection_id=connection.pk)
+    entry.start_test(request, connection)
     request.session.save()
 
 

@@ -4,14 +4,17 @@ IdP-initiated login, certificate rotation, encrypted assertions, metadata, conne
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from urllib.parse import parse_qs, urlsplit
 
 from allauth.socialaccount.models import SocialAccount
+from django.utils import timezone
 
 from accounts.models import User
 from audit.models import AuditEvent
 from organizations.models import Membership
 from sso import services
+from sso.models import IdPCertificate
 from tests.sso.conftest import (
     HOST,
     assert_refused,
@@ -214,3 +217,31 @@ def test_the_connected_accounts_page_lists_sso_identities(web, saml_idp, saml, o
     assert response.status_code == 200
     page = response.content.decode()
     assert "Okta" in page and "Entra ID" in page
+
+
+def test_an_expired_idp_certificate_signs_nothing_gatehouse_accepts(web, saml_idp, acme_org):
+    connection = saml_connection(acme_org, saml_idp)
+    services.add_certificate(
+        actor=acme_org.admin,
+        org=acme_org.org,
+        connection_id=connection.pk,
+        pem=saml_idp.cert("idp2"),
+    )
+    old = connection.certificates.exclude(subject__contains="idp2").get()
+    IdPCertificate.objects.filter(pk=old.pk).update(not_after=timezone.now() - dt.timedelta(days=1))
+
+    response = saml_login(web, saml_idp, connection, user="ada@acme.test")  # signed by the old key
+
+    assert_refused(web, response, connection, "invalid_signature")
+    assert not User.objects.filter(email="ada@acme.test").exists()
+    response = saml_login(web, saml_idp, connection, user="ada@acme.test", key="idp2")
+    assert response.status_code == 302
+
+
+def test_with_every_certificate_expired_sign_in_is_refused_by_name(web, saml_idp, acme_org):
+    connection = saml_connection(acme_org, saml_idp)
+    connection.certificates.update(not_after=timezone.now() - dt.timedelta(days=1))
+
+    response = web.post(f"/accounts/saml/{connection.slug}/login/")
+
+    assert_refused(web, response, connection, "configuration")

@@ -4,8 +4,11 @@ came in through that connection as the person it names."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import zlib
 from urllib.parse import parse_qs, urlsplit
+
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -228,3 +231,13 @@ def test_refused_logout_messages_are_on_record(web, saml_idp, saml):
         e.organization_id == saml.organization_id and e.outcome == "failure"
         for e in AuditEvent.objects.filter(action="sso.logout_refused")
     )
+
+
+def test_single_logout_with_no_current_idp_certificate_is_not_a_500(web, saml_idp, saml):
+    saml.certificates.update(not_after=timezone.now() - dt.timedelta(days=1))
+    url = saml_idp.logout_request(saml.sp_entity_id, "ada@acme.test")
+    parts = urlsplit(url)
+
+    response = web.get(f"{parts.path}?{parts.query}")
+
+    assert 400 <= response.status_code < 500

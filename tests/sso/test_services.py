@@ -253,6 +253,25 @@ def test_a_discovery_document_gatehouse_cannot_trust_is_refused(discovery, chang
     assert conn.issuer == "" and not conn.has_client_secret
 
 
+def test_the_discovery_document_is_read_outside_any_transaction(discovery, monkeypatch):
+    from config.refusals import inside_a_write
+
+    reads: list[bool] = []
+    real_fetch = fetch.fetch
+
+    def watched(url, **kwargs):
+        reads.append(inside_a_write())
+        return real_fetch(url, **kwargs)
+
+    monkeypatch.setattr(fetch, "fetch", watched)
+    org, owner = org_with_domain()
+
+    conn = oidc(org, owner, discovery)
+
+    assert conn.issuer == discovery.issuer
+    assert reads == [False]
+
+
 def test_hmac_id_token_algorithms_cannot_be_chosen(discovery):
     org, owner = org_with_domain()
     with pytest.raises(Refusal, match="asymmetric"):
