@@ -1,9 +1,10 @@
 """What accounts asks of the apps built on top of it, without importing them.
 
-Accounts sits below organizations and sso: they import accounts, never the reverse. Where a
-sign-in needs an answer only such an app has (does the IdP's MFA count, where does logout go
-next, may this login proceed, may this person move to another address), accounts asks a hook
-here. The app that knows fills the hook in when it starts (``sso.apps.SsoConfig.ready``);
+Accounts sits below organizations and sso, and organizations below sso: each imports the ones
+below it, never the reverse. Where a sign-in needs an answer only an app above has (does the
+IdP's MFA count, where does logout go next, may this login proceed, may this person move to
+another address, may a new account join an organization by password), the asking code asks a
+hook here. The app that knows fills the hook in when it starts (``sso.apps.SsoConfig.ready``);
 a hook nobody filled in answers as if that app were not installed.
 """
 
@@ -34,6 +35,10 @@ def _no_address_change_refusal(user: Any, new_email: str) -> str | None:
     return None
 
 
+def _no_new_account_refusal(org: Any, email: str, role: str) -> dict[str, Any] | None:
+    return None
+
+
 @dataclass
 class SignInHooks:
     """The questions, each with its answer when no app has registered one."""
@@ -51,6 +56,9 @@ class SignInHooks:
     )
     # Why this person may not move to that address, or None.
     address_change_refusal: Callable[[Any, str], str | None] = _no_address_change_refusal
+    # The organization's sign-in rule a new password account for this address would break by
+    # joining it with this role (an invitation), or None. Asked by organizations.
+    new_account_refusal: Callable[[Any, str, str], dict[str, Any] | None] = _no_new_account_refusal
 
 
 hooks = SignInHooks()
@@ -62,6 +70,7 @@ def register(
     idp_logout_url: Callable[[HttpRequest], str | None] | None = None,
     login_refusal: Callable[[HttpRequest, Any, dict[str, Any]], HttpResponse | None] | None = None,
     address_change_refusal: Callable[[Any, str], str | None] | None = None,
+    new_account_refusal: Callable[[Any, str, str], dict[str, Any] | None] | None = None,
 ) -> None:
     """Answer some of the questions; the others keep their current answer."""
     if first_factor_mfa is not None:
@@ -72,3 +81,5 @@ def register(
         hooks.login_refusal = login_refusal
     if address_change_refusal is not None:
         hooks.address_change_refusal = address_change_refusal
+    if new_account_refusal is not None:
+        hooks.new_account_refusal = new_account_refusal

@@ -1,7 +1,6 @@
-from django.urls import include, path
+from django.urls import path
 
 from organizations.views import acceptance, domains, invitations, members, orgs, policy
-from sso import portal as sso_portal
 
 app_name = "orgs"
 
@@ -42,8 +41,6 @@ urlpatterns = [
     ),
     path("orgs/<slug:slug>/policy/", policy.policy, name="policy"),
     path("orgs/<slug:slug>/settings/", orgs.settings_page, name="settings"),
-    # The SSO tab (sso/portal.py): orgs:sso is its list of connections.
-    path("orgs/<slug:slug>/sso/", include(sso_portal.urlpatterns)),
     path("orgs/<slug:slug>/audit/", orgs.audit_log, name="audit"),
     path("invitations/accept/", acceptance.invitation, name="invitation"),
     path("invitations/<str:token>/", acceptance.invitation_link, name="invitation-link"),

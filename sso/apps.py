@@ -12,10 +12,11 @@ class SsoConfig(AppConfig):
         from sso import admission, enforcement, receivers  # noqa: F401  (connects the receivers)
         from sso.saml.logout import idp_logout_url
 
-        # accounts asks; sso answers (accounts never imports sso).
+        # accounts and organizations ask; sso answers (neither imports sso).
         extensions.register(
             first_factor_mfa=admission.trusts_idp_mfa,
             idp_logout_url=idp_logout_url,
             login_refusal=enforcement.refuse_unless_allowed,
             address_change_refusal=enforcement.address_change_refusal,
+            new_account_refusal=enforcement.new_account_refusal,
         )

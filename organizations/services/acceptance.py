@@ -9,6 +9,7 @@ from __future__ import annotations
 from allauth.account.models import EmailAddress
 from django.utils import timezone
 
+from accounts import extensions
 from accounts.models import User
 from audit.actions import Action
 from audit.services import record
@@ -119,9 +120,9 @@ def accept_invitation(*, token: str, user: User) -> Membership:
 def _new_account_refusal(invitation: Invitation) -> Refusal | None:
     """Why the organization does not let a new account join by password, if it does not."""
     # The organization may decide how its domain's members sign in from the first session on.
-    from sso.enforcement import new_account_refusal
-
-    broken = new_account_refusal(invitation.organization, invitation.email, invitation.role)
+    broken = extensions.hooks.new_account_refusal(
+        invitation.organization, invitation.email, invitation.role
+    )
     if broken is None:
         return None
     org = invitation.organization

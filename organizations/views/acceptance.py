@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from accounts import extensions
 from accounts.models import User
 from config.refusals import Refusal, refusal_page
 from organizations.access import signed_in_at
@@ -61,12 +62,10 @@ def invitation(request: HttpRequest) -> HttpResponse:
     if membership is not None:
         return _joined(request, membership)
     # The organization may decide how its domain's members sign in from the first session on.
-    from sso.enforcement import new_account_refusal
-
     signup_rule = (
         None
         if user is not None or existing_account
-        else new_account_refusal(found.organization, found.email, found.role)
+        else extensions.hooks.new_account_refusal(found.organization, found.email, found.role)
     )
     return render(
         request,
