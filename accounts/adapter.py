@@ -12,13 +12,14 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sites.shortcuts import get_current_site
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from accounts import ratelimits, services
+from accounts import ratelimits, services, user_sessions
 from audit.actions import Action, Outcome
 from audit.services import record
 
@@ -135,6 +136,15 @@ class AccountAdapter(DefaultAccountAdapter):
             for stage in super().get_login_stages()
         ]
         return [*stages, "accounts.mfa.stages.SecondFactorStage"]
+
+    def login(self, request: HttpRequest, user: AbstractBaseUser) -> None:
+        """Every way in ends here. A login writes several rows (the last login time, its audit
+        event, the session's row for the sessions page, organizations joined by domain, the
+        session itself on the database backend): one transaction for them all, which is the
+        caller's when the login is part of a larger write (a passkey's ceremony)."""
+        with transaction.atomic(savepoint=False):
+            super().login(request, user)
+            user_sessions.record_login_session(request, user)
 
     def get_logout_redirect_url(self, request: HttpRequest) -> str:
         # Read before the session ends: a session from a SAML connection with single logout

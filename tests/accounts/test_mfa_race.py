@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import re
 import threading
-from unittest import mock
 
 import pytest
 from django.core import mail
 from django.db import connection, connections
 from django.test import Client
 
-from accounts.mfa import services as mfa_services
+from accounts.mfa.services import enrollment
 from tests.accounts.mfa_helpers import (
     enroll_email,
     enroll_totp,
@@ -71,9 +70,7 @@ def test_same_totp_code_at_once_logs_in_once(user):
 
 def test_same_backup_code_at_once_logs_in_once(user):
     enroll_totp(user)
-    request = mock.Mock(user=user)
-    with mock.patch("accounts.mfa.services._notify"):
-        codes = mfa_services.regenerate_backup_codes(request=request, user=user)
+    codes = enrollment.regenerate_backup_codes(user=user)
     clients = waiting_at_second_step(user)
 
     results = at_once(clients, "/accounts/2fa/", {"kind": "backup_code", "code": codes[0]})

@@ -8,6 +8,7 @@ from django.core import mail
 
 from accounts.models import OutboundEmail, User
 from audit.models import AuditEvent
+from tests.accounts.work import TransactionLog
 from tests.conftest import links_in, path_of
 from tests.factories import UserFactory
 
@@ -150,3 +151,19 @@ def test_signups_are_rate_limited_per_address():
 
     assert response.status_code == 429
     assert not User.objects.filter(email="one.too.many@example.com").exists()
+
+
+def test_a_sign_up_writes_its_rows_in_one_transaction(client, monkeypatch):
+    """The account, its address, its audit event and its verification email commit together
+    (the email is sent once they have), not one row at a time."""
+    with TransactionLog(monkeypatch) as log:
+        assert sign_up(client, "together@example.com").status_code == 302
+
+    [transaction] = log.transactions_of(
+        "INSERT accounts_user",
+        "INSERT account_emailaddress",
+        "INSERT audit_auditevent",
+        "INSERT accounts_outboundemail",
+    )
+    assert transaction is not None
+    assert len(mail.outbox) == 1
