@@ -18,6 +18,7 @@ from accounts.forms import ReasonForm
 from accounts.mfa import policy
 from accounts.mfa.services import enrollment
 from accounts.models import OutboundEmail, User
+from config.admin_mixins import NoSecretLookupsMixin
 from config.refusals import Refusal, admin_refusal
 from consent.models import ConsentState
 
@@ -142,33 +143,6 @@ reset_mfa = _reasoned_action(
     perform=lambda **kwargs: enrollment.reset_mfa(**kwargs) > 0,
     applies=_may_act_on,
 )
-
-
-class NoSecretLookupsMixin:
-    """Django admin accepts filters on any field through the URL (``?password__startswith=``),
-    hidden or not. Fields holding secrets must not be filterable: a staff member could rebuild
-    a value one character at a time."""
-
-    secret_fields: frozenset[str] = frozenset()
-
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
-        if lookup.split("__", 1)[0] in self.secret_fields:
-            return False
-        return super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
-
-
-class ReadOnlyAdminMixin:
-    """For records staff read and never change here: the log, evidence, keys, requests, and
-    what is managed through its own pages (organizations, SSO connections)."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ConsentStateInline(admin.TabularInline):

@@ -21,7 +21,7 @@ from accounts.mfa.social import SocialAccountAdapter as StepUpSocialAccountAdapt
 from sso import admission
 from sso.checks import Check, refused
 from sso.diagnostics import answer_refusal
-from sso.models import Connection, Protocol
+from sso.models import Connection, Protocol, connection_of
 from sso.services import logins
 
 
@@ -156,7 +156,7 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
         return admission.email_in_domains(email, admission.verified_domains(connection))
 
     def is_open_for_signup(self, request: HttpRequest, sociallogin: Any) -> bool:
-        connection = admission.connection_of(sociallogin)
+        connection = connection_of(sociallogin)
         if connection is None:
             return super().is_open_for_signup(request, sociallogin)
         decision = admission.admission_of(request, connection, sociallogin)
@@ -164,7 +164,7 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
 
     def pre_social_login(self, request: HttpRequest, sociallogin: Any) -> None:
         super().pre_social_login(request, sociallogin)
-        connection = admission.connection_of(sociallogin)
+        connection = connection_of(sociallogin)
         if connection is None:
             return
         decision = admission.admission_of(request, connection, sociallogin)
@@ -189,7 +189,7 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
             logins.drop_unproven_claims(decision.email)
 
     def save_user(self, request: HttpRequest, sociallogin: Any, form: Any = None) -> Any:
-        connection = admission.connection_of(sociallogin)
+        connection = connection_of(sociallogin)
         if connection is None:
             return super().save_user(request, sociallogin, form)
         try:

@@ -29,8 +29,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from organizations.models import Invitation, Membership, Role
+from sso import enforcement
 from sso.checks import Check, refused
-from sso.models import Connection, IdentityConfirmation, MFATrust
+from sso.models import Connection, IdentityConfirmation, MFATrust, connection_of
 
 ROLE_STRENGTH = {Role.MEMBER.value: 0, Role.ADMIN.value: 1}
 # OIDC "amr" values (RFC 8176) that mean more than one factor was used at the IdP.
@@ -60,11 +61,6 @@ class Admission:
 
 
 # --- What the IdP said --------------------------------------------------------------------------
-
-
-def connection_of(sociallogin: Any) -> Connection | None:
-    app = getattr(getattr(sociallogin, "provider", None), "app", None)
-    return getattr(app, "gatehouse_connection", None)
 
 
 def verified_domains(connection: Connection) -> set[str]:
@@ -219,9 +215,7 @@ def _check_account(
             f"Your access to {connection.organization.name} was removed by its admins.",
         )
     # Another organization's sign-in rules, decided now so a refusal writes nothing.
-    from sso.enforcement import check
-
-    broken = check(request, user, {"sociallogin": sociallogin})
+    broken = enforcement.check(request, user, {"sociallogin": sociallogin})
     if broken is not None:
         raise refused(
             Check.SIGN_IN_POLICY,

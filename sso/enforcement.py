@@ -23,8 +23,7 @@ from django.http import HttpRequest, HttpResponse
 from audit.actions import Action
 from config.refusals import Refusal, refusal_page
 from organizations.models import LoginMethod, Membership, Organization, Role
-from sso import admission
-from sso.models import Connection
+from sso.models import Connection, connection_of
 
 # allauth's authentication record methods, as the organization policy names them.
 _METHODS = {
@@ -84,7 +83,7 @@ def check(request: HttpRequest, user: Any, signal_kwargs: dict) -> dict | None:
         return None
     method = login_method(request, user, signal_kwargs)
     sociallogin = signal_kwargs.get("sociallogin")
-    connection = admission.connection_of(sociallogin) if sociallogin is not None else None
+    connection = connection_of(sociallogin) if sociallogin is not None else None
     for membership in memberships:
         org = membership.organization
         policy = getattr(org, "policy", None)

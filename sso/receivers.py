@@ -7,7 +7,7 @@ from typing import Any
 from allauth.account.signals import user_logged_in
 from django.dispatch import receiver
 
-from sso.admission import connection_of
+from sso.models import connection_of
 from sso.services import logins
 
 

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.admin import NoSecretLookupsMixin, ReadOnlyAdminMixin
+from config.admin_mixins import NoSecretLookupsMixin, ReadOnlyAdminMixin
 from consent.models import ConsentEvent, DataSubjectRequest, ReceiptKey
 
 EVENT_FIELDS = (
