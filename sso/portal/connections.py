@@ -57,7 +57,7 @@ def new_connection(request: HttpRequest, org: Organization, membership: Membersh
             lambda: services.create_connection(
                 actor=membership,
                 org=org,
-                request=request,
+                site_url=request.build_absolute_uri("/"),
                 protocol=form.cleaned_data["protocol"],
                 name=form.cleaned_data["name"],
             ),

@@ -8,7 +8,6 @@ import secrets
 from typing import Any
 
 from allauth.socialaccount.models import SocialAccount
-from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -39,10 +38,11 @@ def _new_slug(org: Organization) -> str:
 
 @service
 def create_connection(
-    *, actor: Membership, org: Organization, request: HttpRequest, protocol: str, name: str
+    *, actor: Membership, org: Organization, site_url: str, protocol: str, name: str
 ) -> Connection:
-    """A draft connection. A SAML one gets its own key pair, and its SP entity ID from the
-    address ``request`` reached Gatehouse at (the admin's browser): the IdP keeps that ID."""
+    """A draft connection. A SAML one gets its own key pair, and its SP entity ID from
+    ``site_url``, the address the admin's browser reached Gatehouse at (``https://host``): the
+    IdP keeps that ID."""
     require(actor, org, Perm.MANAGE_SSO, "sso.create_connection")
     if protocol not in Protocol.values:
         raise Refusal("Choose SAML or OpenID Connect.")
@@ -56,7 +56,7 @@ def create_connection(
     if protocol == Protocol.SAML:
         metadata_path = reverse("saml_metadata", kwargs={"organization_slug": connection.slug})
         # Fixed now: the IdP keeps it. It must not follow the Host header of later requests.
-        connection.sp_entity_id = request.build_absolute_uri(metadata_path)
+        connection.sp_entity_id = site_url.rstrip("/") + metadata_path
         cert_pem, key_pem = certificates.new_sp_key_pair(f"Gatehouse {connection.slug}")
         connection.sp_certificate = cert_pem
         connection.sp_private_key_encrypted = encryption.encrypt(key_pem)

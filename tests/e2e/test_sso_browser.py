@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 import requests
-from django.test import RequestFactory
 
 from audit.models import AuditEvent
 from organizations.models import Membership
@@ -40,7 +39,7 @@ def test_a_member_signs_in_through_the_companys_idp(browser, live_server, saml_i
     connection = services.create_connection(
         actor=owner,
         org=org,
-        request=RequestFactory().get("/", HTTP_HOST=host),
+        site_url=f"http://{host}",
         protocol="saml",
         name="Acme Okta",
     )

@@ -185,7 +185,11 @@ def saml_connection(
 ) -> Connection:
     """A SAML connection set up from the IdP's metadata, with the IdP told about our SP."""
     connection = services.create_connection(
-        actor=org.admin, org=org.org, request=_request(), protocol="saml", name=name
+        actor=org.admin,
+        org=org.org,
+        site_url=_request().build_absolute_uri("/"),
+        protocol="saml",
+        name=name,
     )
     services.import_metadata(
         actor=org.admin, org=org.org, connection_id=connection.pk, xml=idp.metadata()
@@ -231,7 +235,11 @@ def oidc_connection(
 ) -> Connection:
     """An OIDC connection pointed at the IdP's discovery URL with a client of its own."""
     connection = services.create_connection(
-        actor=org.admin, org=org.org, request=_request(), protocol="oidc", name=name
+        actor=org.admin,
+        org=org.org,
+        site_url=_request().build_absolute_uri("/"),
+        protocol="oidc",
+        name=name,
     )
     if isinstance(idp, OidcIdP):
         client_id, secret = idp.register_client(

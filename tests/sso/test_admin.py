@@ -20,7 +20,11 @@ def test_support_finds_a_connection_and_sees_no_secrets(settings):
     beta, beta_owner = org_with_domain("beta", "beta.test")
     saml = saml_connection(acme, acme_owner, name="Okta")
     oidc = services.create_connection(
-        actor=beta_owner, org=beta, request=request(), protocol="oidc", name="Entra ID"
+        actor=beta_owner,
+        org=beta,
+        site_url=request().build_absolute_uri("/"),
+        protocol="oidc",
+        name="Entra ID",
     )
     # Set directly: the service would fetch a discovery document first.
     Connection.objects.filter(pk=oidc.pk).update(

@@ -81,7 +81,7 @@ def test_refresh_picks_up_a_rotated_certificate_and_drops_the_retired_one(metada
     conn = services.create_connection(
         actor=owner,
         org=org,
-        request=request(),
+        site_url=request().build_absolute_uri("/"),
         protocol="saml",
         name="Okta",
     )
