@@ -294,8 +294,8 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "request_login_code": "20/m/ip,3/m/key,10/h/key",
-    # Second-factor codes by email (accounts/mfa/services/verification.py), on top of the one-per-minute
-    # cooldown: no inbox gets more than a few an hour from Gatehouse.
+    # Second-factor codes by email (accounts/mfa/services/verification.py), on top of the
+    # one-per-minute cooldown: no inbox gets more than a few an hour from Gatehouse.
     "mfa_email_code": "5/h/user,20/h/ip",
 }
 ACCOUNT_FORMS = {

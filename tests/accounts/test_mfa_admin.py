@@ -64,7 +64,8 @@ def test_staff_who_add_an_authenticator_app_go_back_to_the_admin(client):
     )
 
     # First factor: the backup codes, then "Done" leads back to the admin, which opens.
-    assert page.status_code == 200 and response.status_code == 200
+    assert page.status_code == 200
+    assert response.status_code == 200
     assert 'href="/admin/">Done</a>' in response.content.decode()
     assert client.get("/admin/").status_code == 200
 
@@ -166,9 +167,11 @@ def test_support_agents_cannot_reset_or_block_staff(user):
             },
         )
     boss.refresh_from_db()
-    assert TOTPDevice.objects.filter(user=boss).exists() and not boss.is_blocked
+    assert TOTPDevice.objects.filter(user=boss).exists()
+    assert not boss.is_blocked
     user.refresh_from_db()
-    assert not TOTPDevice.objects.filter(user=user).exists() and user.is_blocked
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    assert user.is_blocked
 
 
 def test_reset_mfa_needs_a_reason_removes_everything_audits_and_emails(user):
@@ -186,7 +189,8 @@ def test_reset_mfa_needs_a_reason_removes_everything_audits_and_emails(user):
         CHANGELIST,
         {"action": "reset_mfa", "_selected_action": [user.pk], "confirm": "1", "reason": ""},
     )
-    assert refused.status_code == 200 and refused.context["form"].errors
+    assert refused.status_code == 200
+    assert refused.context["form"].errors
     assert TOTPDevice.objects.filter(user=user).exists()
     mail.outbox.clear()
 

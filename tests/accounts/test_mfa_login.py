@@ -64,7 +64,8 @@ def test_password_login_stops_at_the_second_step_until_the_code_is_given(client,
     event = AuditEvent.objects.get(action="login.succeeded")
     assert event.data == {"method": "password", "second_factor": "totp"}
     verified = AuditEvent.objects.get(action="mfa.verified")
-    assert verified.data["kind"] == "totp" and verified.data["purpose"] == "login"
+    assert verified.data["kind"] == "totp"
+    assert verified.data["purpose"] == "login"
 
 
 def test_login_by_emailed_code_also_needs_the_second_factor(client, user):
@@ -370,7 +371,8 @@ def test_service_refuses_unknown_kinds(user):
     device, reason = verification.verify_second_factor(
         user=user, kind="sms", code="123456", purpose="login", signed_in=False
     )
-    assert device is None and reason == "unavailable"
+    assert device is None
+    assert reason == "unavailable"
 
 
 def test_a_notice_says_where_the_change_came_from_with_links_on_the_public_address(user, settings):

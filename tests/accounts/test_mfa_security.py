@@ -164,7 +164,9 @@ def test_backup_codes_regenerate_and_old_ones_stop_working(logged_in_client, use
     old = re.findall(rb"([0-9A-Z]{5}-[0-9A-Z]{5})", first.content)
     second = logged_in_client.post(f"{SECURITY}backup-codes/")
     new = re.findall(rb"([0-9A-Z]{5}-[0-9A-Z]{5})", second.content)
-    assert len(set(old)) == 10 and len(set(new)) == 10 and not set(old) & set(new)
+    assert len(set(old)) == 10
+    assert len(set(new)) == 10
+    assert not set(old) & set(new)
     assert BackupCode.objects.filter(device__user=user).count() == 10
 
     client = Client()
@@ -200,7 +202,8 @@ def test_removing_a_factor_notifies_and_removing_the_last_drops_backup_codes(
     assert not TOTPDevice.objects.filter(pk=device.pk).exists()
     assert not BackupCodeDevice.objects.filter(user=user).exists()
     event = AuditEvent.objects.get(action="mfa.device_removed")
-    assert event.data["kind"] == "totp" and event.data["recovery_removed"] is True
+    assert event.data["kind"] == "totp"
+    assert event.data["recovery_removed"] is True
     [notice] = mail.outbox
     assert notice.to == [user.email]
     assert password_step(Client(), user)["Location"] == "/account/"

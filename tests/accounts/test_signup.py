@@ -40,7 +40,8 @@ def test_signup_creates_unverified_user_and_sends_verification_email(client):
     assert verification_path(message) in html
     outbound = OutboundEmail.objects.get()
     assert outbound.status == OutboundEmail.Status.SENT
-    assert outbound.text_body == "" and outbound.html_body == "", "sent bodies are erased"
+    assert outbound.text_body == "", "sent bodies are erased"
+    assert outbound.html_body == "", "sent bodies are erased"
     assert AuditEvent.objects.filter(action="user.signed_up", actor=user).exists()
     # Not signed in until the address is verified.
     assert "_auth_user_id" not in client.session
@@ -56,7 +57,8 @@ def test_verification_link_verifies_and_then_login_works(client):
 
     assert response.status_code == 302
     address = EmailAddress.objects.get()
-    assert address.verified and address.primary
+    assert address.verified
+    assert address.primary
     event = AuditEvent.objects.get(action="email.verified")
     assert event.data == {"email": "ada@example.com"}
     response = client.post("/accounts/login/", {"login": "ada@example.com", "password": STRONG})
@@ -108,7 +110,7 @@ def test_malformed_verification_key_gets_clear_page(client, key):
 
 
 @pytest.mark.parametrize(
-    "email, password, field",
+    ("email", "password", "field"),
     [
         ("not-an-email", STRONG, "email"),
         ("x" * 250 + "@example.com", STRONG, "email"),

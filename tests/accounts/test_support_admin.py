@@ -95,7 +95,8 @@ def test_block_with_reason_ends_sessions_and_is_audited(staff_client, user):
 
     assert response.status_code == 302
     user.refresh_from_db()
-    assert user.is_blocked and user.blocked_at is not None
+    assert user.is_blocked
+    assert user.blocked_at is not None
     assert user.blocked_reason == "Reported for fraud, ticket 4711"
     assert victim_device.get("/account/").status_code == 302, "their session ended"
     event = AuditEvent.objects.get(action="user.blocked")
@@ -118,7 +119,8 @@ def test_unblock_with_reason_lets_the_user_back_in(staff_client):
     )
 
     user.refresh_from_db()
-    assert not user.is_blocked and user.blocked_reason == ""
+    assert not user.is_blocked
+    assert user.blocked_reason == ""
     assert AuditEvent.objects.get(action="user.unblocked").data["reason"] == "Cleared after review"
     response = Client().post(
         "/accounts/login/", {"login": user.email, "password": DEFAULT_PASSWORD}
@@ -179,7 +181,8 @@ def test_blocked_user_with_live_session_is_signed_out_on_next_request(user):
     assert response.status_code == 302
     assert "_auth_user_id" not in device.session
     event = AuditEvent.objects.get(action="logout", actor=user)
-    assert event.request_id == "edge-req-blocked-1" and event.ip == "127.0.0.1"
+    assert event.request_id == "edge-req-blocked-1"
+    assert event.ip == "127.0.0.1"
 
 
 def test_admin_login_goes_through_the_throttled_gatehouse_login(client):

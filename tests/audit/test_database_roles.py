@@ -407,7 +407,8 @@ def test_the_owners_functions_do_exactly_what_erasure_asks(world):
     assert AuditEvent.objects.get(pk=own_v6.pk).ip == "2001:db8:aa::"
     assert AuditEvent.objects.get(pk=world["by_staff"].pk).ip == "198.51.100.9"
     for event in ConsentEvent.objects.filter(user=world["pat"]):
-        assert event.ip is None and event.user_agent == ""
+        assert event.ip is None
+        assert event.user_agent == ""
     assert ConsentEvent.objects.get(pk=recorded.pk).actor_text == name
 
 
@@ -442,7 +443,8 @@ def test_the_functions_are_the_owners_with_a_fixed_search_path():
 
     assert [row[0] for row in rows] == sorted(db_roles.DEFINER_FUNCTIONS)
     for _, owner, definer, config in rows:
-        assert owner == _owner() and definer
+        assert owner == _owner()
+        assert definer
         assert config == ["search_path=pg_catalog, pg_temp"]
 
 

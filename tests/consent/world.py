@@ -74,7 +74,8 @@ def build_world() -> SimpleNamespace:
     client = Client(HTTP_USER_AGENT=PERSON_UA, REMOTE_ADDR=PERSON_IP)
     password_step(client, pat)
     second = client.post("/accounts/2fa/", {"kind": "totp", "code": totp_now(device)})
-    assert second.status_code == 302 and client.session.get("_auth_user_id") == str(pat.pk)
+    assert second.status_code == 302
+    assert client.session.get("_auth_user_id") == str(pat.pk)
 
     assert client.get(invitation_link)["Location"] == "/invitations/accept/"
     assert client.post("/invitations/accept/")["Location"] == "/orgs/acme/"
