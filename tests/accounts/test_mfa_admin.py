@@ -12,7 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.models import BackupCodeDevice
 from audit.models import AuditEvent
 from tests.accounts.mfa_helpers import enroll_email, enroll_totp, password_step, totp_now
-from tests.accounts.test_mfa_login import backup_codes_for
+from tests.accounts.test_mfa_login import backup_codes_for, email_code
 from tests.conftest import force_login_verified
 from tests.factories import UserFactory
 
@@ -56,6 +56,7 @@ def test_staff_who_add_an_authenticator_app_go_back_to_the_admin(client):
     add_link = re.search(
         r'href="(/account/security/totp/\?next=[^"]+)"', client.get(security).content.decode()
     )
+    assert add_link is not None
     page = client.get(add_link.group(1).replace("&amp;", "&"))
     device = TOTPDevice.objects.get(user=person, confirmed=False)
     response = client.post(
@@ -104,7 +105,7 @@ def test_an_emailed_code_is_not_enough_for_the_admin(client):
     enroll_email(person)
     password_step(client, person, next_url="/admin/")
     client.post("/accounts/2fa/email/")
-    code = re.search(r"\b(\d{6})\b", mail.outbox[-1].body).group(1)
+    code = email_code(mail.outbox[-1])
     assert client.post("/accounts/2fa/", {"kind": "email", "code": code})["Location"] == "/admin/"
 
     response = client.get("/admin/", follow=True)

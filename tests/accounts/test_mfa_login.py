@@ -8,6 +8,7 @@ from unittest import mock
 
 import pytest
 from django.core import mail
+from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
@@ -158,8 +159,8 @@ def test_social_login_also_stops_at_the_second_step(rf, user, settings):
     enroll_totp(user)
     SocialAccount.objects.create(user=user, provider="testidp", uid="subject-1")
     request = rf.get("/accounts/oidc/testidp/login/callback/")
-    SessionMiddleware(lambda r: None).process_request(request)
-    MessageMiddleware(lambda r: None).process_request(request)
+    SessionMiddleware(lambda r: HttpResponse()).process_request(request)
+    MessageMiddleware(lambda r: HttpResponse()).process_request(request)
     request.user = AnonymousUser()
     with request_context(request):
         from allauth.socialaccount.adapter import get_adapter

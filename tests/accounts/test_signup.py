@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 
 from accounts.models import OutboundEmail, User
 from audit.models import AuditEvent
@@ -34,9 +35,11 @@ def test_signup_creates_unverified_user_and_sends_verification_email(client):
     assert user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
     assert not EmailAddress.objects.get(user=user).verified
     [message] = mail.outbox
+    assert isinstance(message, EmailMultiAlternatives)
     assert message.to == ["new.person@example.com"]
     assert "/accounts/confirm-email/" in message.body
     html = dict((mimetype, body) for body, mimetype in message.alternatives)["text/html"]
+    assert isinstance(html, str)
     assert verification_path(message) in html
     outbound = OutboundEmail.objects.get()
     assert outbound.status == OutboundEmail.Status.SENT

@@ -15,10 +15,14 @@ from tests.factories import DEFAULT_PASSWORD, UserFactory
 CHANGELIST = "/admin/accounts/user/"
 
 
+class StaffClient(Client):
+    staff: User  # who the client is signed in as
+
+
 @pytest.fixture
-def staff_client() -> Client:
+def staff_client() -> StaffClient:
     staff = UserFactory(email="support@gatehouse.test", is_staff=True, is_superuser=True)
-    client = Client()
+    client = StaffClient()
     force_login_verified(client, staff)
     client.staff = staff
     return client
@@ -206,7 +210,7 @@ def test_secret_fields_cannot_be_filtered_through_the_url(staff_client, user):
     assert response.status_code == 400
 
 
-def _support_agent() -> Client:
+def _support_agent() -> StaffClient:
     """Staff with the change-user permission, but not a superuser."""
     from django.contrib.auth.models import Permission
 
@@ -214,15 +218,15 @@ def _support_agent() -> Client:
     agent.user_permissions.add(
         *Permission.objects.filter(codename__in=["view_user", "change_user"])
     )
-    client = Client()
+    client = StaffClient()
     force_login_verified(client, agent)
-    client.agent = agent
+    client.staff = agent
     return client
 
 
 def test_support_agent_cannot_make_anyone_superuser(user):
     agent_client = _support_agent()
-    agent = agent_client.agent
+    agent = agent_client.staff
     page = agent_client.get(f"{CHANGELIST}{agent.pk}/change/")
     assert page.status_code == 200
     assert b'name="is_superuser"' not in page.content

@@ -23,6 +23,7 @@ from django.utils import timezone
 from audit import checks, db_roles
 from audit import context as audit_context
 from audit import services as audit_services
+from audit.actions import Action
 from audit.models import AuditEvent
 from consent import evidence, services
 from consent.models import ConsentEvent, DataSubjectRequest, Purpose
@@ -63,13 +64,13 @@ def world():
     pat = UserFactory(email="pat@person.example")
     staff = UserFactory(email="staff@gatehouse.test", is_staff=True)
     token = audit_context.activate(_as("203.0.113.77", "Pat's browser"))
-    own = audit_services.record("login.succeeded", actor=pat, target=pat)
+    own = audit_services.record(Action.LOGIN_SUCCEEDED, actor=pat, target=pat)
     audit_context.deactivate(token)
     token = audit_context.activate(_as("2001:db8:aa:bb::7", "Pat's phone"))
-    own_v6 = audit_services.record("login.succeeded", actor=pat, target=pat)
+    own_v6 = audit_services.record(Action.LOGIN_SUCCEEDED, actor=pat, target=pat)
     audit_context.deactivate(token)
     token = audit_context.activate(_as("198.51.100.9", "Staff browser"))
-    by_staff = audit_services.record("user.blocked", actor=staff, target=pat)
+    by_staff = audit_services.record(Action.USER_BLOCKED, actor=staff, target=pat)
     audit_context.deactivate(token)
     analytics = Purpose.objects.get(key="analytics", organization__isnull=True)
     consent, _ = services.record_consent(
@@ -222,7 +223,7 @@ def test_the_application_cannot_become_the_owner_or_grant_itself_more(world):
 def test_the_application_still_adds_evidence_and_changes_its_other_tables(world):
     pat = world["pat"]
 
-    audit_services.record("profile.updated", actor=pat, target=pat)
+    audit_services.record(Action.PROFILE_UPDATED, actor=pat, target=pat)
     pat.display_name = "Pat P."
     pat.save()
     DataSubjectRequest.objects.filter(user=pat).update(last_error="x")

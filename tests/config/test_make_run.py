@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _run_target() -> str:
     makefile = (ROOT / "Makefile").read_text()
-    return re.search(r"^run:.*?(?=^\S)", makefile, flags=re.M | re.S).group(0)
+    target = re.search(r"^run:.*?(?=^\S)", makefile, flags=re.M | re.S)
+    assert target is not None, makefile
+    return target.group(0)
 
 
 def test_make_run_serves_on_the_localhost_address_the_readme_asks_for():

@@ -13,6 +13,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from accounts.models import User
 from audit.models import AuditEvent
 from config import encryption
 from consent import keys, selectors, services
@@ -40,17 +41,22 @@ def accepted(user):
     return user
 
 
+class StaffClient(Client):
+    user: User  # who the client is signed in as
+
+
 @pytest.fixture
-def officer(published) -> Client:
+def officer(published) -> StaffClient:
     """A superuser privacy officer, signed in with a second factor, terms accepted."""
     user = accepted(UserFactory(email="officer@gatehouse.test", is_staff=True, is_superuser=True))
-    client = force_login_verified(Client(), user)
+    client = StaffClient()
+    force_login_verified(client, user)
     client.user = user
     return client
 
 
 @pytest.fixture
-def viewer(published) -> Client:
+def viewer(published) -> StaffClient:
     """A support agent who may only view (users and consent records), nothing more."""
     user = accepted(UserFactory(email="agent@gatehouse.test", is_staff=True))
     user.user_permissions.add(
@@ -58,7 +64,8 @@ def viewer(published) -> Client:
             content_type__app_label__in=["consent", "accounts"], codename__startswith="view_"
         )
     )
-    client = force_login_verified(Client(), user)
+    client = StaffClient()
+    force_login_verified(client, user)
     client.user = user
     return client
 
@@ -321,6 +328,7 @@ def customer(published, purposes):
 
 def test_support_reads_consent_events_but_cannot_change_them(viewer, customer):
     event = ConsentEvent.objects.filter(user=customer).first()
+    assert event is not None
     url = f"{ADMIN}/consentevent/{event.pk}/change/"
 
     listing = viewer.get(f"{ADMIN}/consentevent/", {"q": customer.email})
@@ -343,6 +351,7 @@ def test_support_reads_consent_events_but_cannot_change_them(viewer, customer):
 
 def test_even_a_superuser_cannot_change_consent_events(officer, customer):
     event = ConsentEvent.objects.filter(user=customer).first()
+    assert event is not None
 
     assert officer.post(f"{ADMIN}/consentevent/{event.pk}/change/", {}).status_code == 403
     assert officer.post(f"{ADMIN}/consentevent/{event.pk}/delete/").status_code == 403

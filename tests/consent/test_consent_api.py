@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -21,6 +22,9 @@ from organizations.services import create_organization
 from tests.consent.conftest import publish
 from tests.factories import UserFactory
 from tests.organizations.conftest import signed_in
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
 ME_CONSENTS = "/api/v1/me/consents/"
 ME_EVENTS = "/api/v1/me/consent-events/"
@@ -38,7 +42,7 @@ EVENT_FIELDS = {
 }
 
 
-def post(client: Client, path: str, data) -> object:
+def post(client: Client, path: str, data: object) -> TestResponse:
     body = data if isinstance(data, str) else json.dumps(data)
     return client.post(path, body, content_type="application/json")
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.models import OutboundEmail, User
 from accounts.tasks import send_email
 from audit import services as audit_services
+from audit.actions import Action, Outcome
 from audit.models import AuditEvent
 from config.refusals import Refusal
 from consent import evidence, tasks
@@ -112,10 +113,11 @@ def test_confirming_schedules_the_erasure_and_tells_every_verified_address(pat, 
     request = _erasure(pat)
     assert request.status == "scheduled"
     assert request.via == "self"
+    assert request.scheduled_for is not None
     assert timedelta(days=14) <= request.scheduled_for - before < timedelta(days=14, minutes=1)
     # Every address Pat proved, and not the one added without proof.
     assert _recipients() == sorted([PAT, PAT_SECOND])
-    assert request.scheduled_for.strftime("%-d %B %Y") in mail.outbox[0].body
+    assert request.scheduled_for.strftime("%-d %B %Y") in str(mail.outbox[0].body)
     assert PRIVACY in mail.outbox[0].body
     [event] = AuditEvent.objects.filter(action="privacy.erasure_requested")
     assert event.actor_id == pat.pk
@@ -399,13 +401,16 @@ def test_what_quotes_them_while_the_job_runs_is_caught_before_it_ends(pat, clien
     client.post(ERASE, {"confirm": "delete"})
     _make_due(pat)
     real = quotes.rewrite_quotes
-    passes = []
+    passes: list[object] = []  # what each pass was given as ``since``
 
     def slow_pass(*args, **kwargs):
         result = real(*args, **kwargs)
         if not passes:  # a stranger tries Pat's address while the first pass is finishing
             audit_services.record(
-                "login.failed", actor_text=PAT.upper(), outcome="failure", data={"login": PAT}
+                Action.LOGIN_FAILED,
+                actor_text=PAT.upper(),
+                outcome=Outcome.FAILURE,
+                data={"login": PAT},
             )
         passes.append(kwargs.get("since"))
         return result
@@ -537,7 +542,7 @@ def test_consent_evidence_is_purged_after_the_retention_period(published, settin
 
 def test_the_audit_rewrite_helper_refuses_columns_erasure_may_not_touch(pat):
     event = AuditEvent.objects.filter(actor=pat).first() or audit_services.record(
-        "profile.updated", actor=pat, target=pat
+        Action.PROFILE_UPDATED, actor=pat, target=pat
     )
     with pytest.raises(ValueError, match="action"):
         audit_services.rewrite_events("erased-0123456789ab", [(event.pk, {"action": "x"})])
@@ -562,7 +567,7 @@ def _erasing(user) -> str:
 
 def test_the_database_lets_erasure_rewrite_quotes_and_nothing_else(pat):
     require(connection.vendor == "postgresql", "PostgreSQL (the triggers and functions)")
-    event = audit_services.record("profile.updated", actor=pat, target=pat)
+    event = audit_services.record(Action.PROFILE_UPDATED, actor=pat, target=pat)
     # No statement of the application changes the log, whatever it sets first (the old
     # switches included); tests/audit/test_database_roles.py tries every way in.
     refused = [
@@ -587,6 +592,7 @@ def test_the_database_lets_erasure_rewrite_quotes_and_nothing_else(pat):
     assert event.actor_text == name
     assert event.action == "profile.updated"
     consent = ConsentEvent.objects.filter(user=pat).first()
+    assert consent is not None
     with pytest.raises(DatabaseError, match=r"append-only|permission denied"):
         _sql(
             "UPDATE consent_consentevent SET actor_text = 'erased' WHERE id = %s",
@@ -712,14 +718,16 @@ def test_identifiers_come_from_their_rows_and_their_own_trail(pat):
         },
     )
     audit_services.record(
-        "profile.updated",
+        Action.PROFILE_UPDATED,
         actor=pat,
         target=pat,
         data={"display_name": {"from": "Old Name", "to": "Pat Person"}},
     )
 
     # Pat invited a friend: the friend's address is in Pat's trail, and is not Pat's.
-    audit_services.record("org.invitation_sent", actor=pat, data={"email": "friend@else.example"})
+    audit_services.record(
+        Action.ORG_INVITATION_SENT, actor=pat, data={"email": "friend@else.example"}
+    )
 
     found = collect(pat)
 
@@ -762,7 +770,7 @@ def test_the_rewriter_replaces_whole_addresses_and_names_in_any_case():
 
 def test_a_former_address_that_someone_else_holds_now_stays_theirs(pat, client):
     audit_services.record(
-        "email.verified", actor=pat, target=pat, data={"email": "sales@shop.example"}
+        Action.EMAIL_VERIFIED, actor=pat, target=pat, data={"email": "sales@shop.example"}
     )
     quinn = UserFactory(email="sales@shop.example")
     org = org_services.create_organization(actor=UserFactory(), name="Shop", slug="shop2")
@@ -773,7 +781,7 @@ def test_a_former_address_that_someone_else_holds_now_stays_theirs(pat, client):
         token_hash="x" * 64,
         expires_at=timezone.now() + timedelta(days=7),
     )
-    login = audit_services.record("login.succeeded", actor=quinn, target=quinn)
+    login = audit_services.record(Action.LOGIN_SUCCEEDED, actor=quinn, target=quinn)
     client.post(ERASE, {"confirm": "delete"})
     _make_due(pat)
 
@@ -849,6 +857,7 @@ def test_a_pseudonym_longer_than_what_it_replaces_never_overflows_a_column(pat, 
     from django.contrib.contenttypes.models import ContentType
 
     repr_limit = LogEntry._meta.get_field("object_repr").max_length
+    assert repr_limit is not None
     entry = LogEntry.objects.create(
         user=UserFactory(is_staff=True),
         content_type=ContentType.objects.get_for_model(User),
@@ -872,8 +881,11 @@ def test_a_long_quote_cut_to_its_column_still_names_the_pseudonym(pat, client):
     # The database's erasure function refuses a rewritten quote that does not name the
     # pseudonym: cutting the longer text to the column must keep it.
     limit = AuditEvent._meta.get_field("actor_text").max_length
+    assert limit is not None
     event = audit_services.record(
-        "login.failed", actor_text=("x" * (limit - len(PAT) - 1)) + " " + PAT, outcome="failure"
+        Action.LOGIN_FAILED,
+        actor_text=("x" * (limit - len(PAT) - 1)) + " " + PAT,
+        outcome=Outcome.FAILURE,
     )
     client.post(ERASE, {"confirm": "delete"})
     _make_due(pat)

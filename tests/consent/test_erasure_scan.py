@@ -92,7 +92,7 @@ def scan_cache(needles: list[str]) -> list[str]:
     client = getattr(cache, "client", None)
     if client is None:  # the local-memory cache of a laptop run
         return []
-    found = []
+    found: list[str] = []
     raw = client.get_client()
     for key in raw.scan_iter(match=f"*{settings.CACHES['default'].get('KEY_PREFIX', '')}*"):
         try:

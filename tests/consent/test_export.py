@@ -59,7 +59,7 @@ SECTION_FILES = {f"{section.name}.json" for section in SECTIONS}
 def export_link() -> str:
     [link] = [
         path_of(url)
-        for url in re.findall(r"https?://[^\s\"'<>]+", mail.outbox[-1].body)
+        for url in re.findall(r"https?://[^\s\"'<>]+", str(mail.outbox[-1].body))
         if "/account/privacy/exports/" in url
     ]
     return link

@@ -5,6 +5,7 @@ do; a minor version interrupts nobody; MFA enrollment comes first without a loop
 from __future__ import annotations
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -148,12 +149,14 @@ def test_next_cannot_lead_off_site(accepted):
     _, client = accepted
     publish("terms", reaccept=True)
     terms = Purpose.objects.get(key="terms", organization__isnull=True)
+    version = terms.current_version()
+    assert version is not None
     response = client.post(
         ACCEPT,
         {
             "next": "https://evil.example/steal",
             f"accept_{terms.public_id}": "on",
-            f"version_{terms.public_id}": terms.current_version().pk,
+            f"version_{terms.public_id}": version.pk,
         },
     )
     assert response.status_code == 302
@@ -226,7 +229,7 @@ def test_the_gate_costs_one_query(accepted, django_assert_num_queries):
     from django.urls import resolve
 
     request.resolver_match = resolve("/account/")
-    middleware = ConsentRequiredMiddleware(lambda r: None)
+    middleware = ConsentRequiredMiddleware(lambda r: HttpResponse())
     with django_assert_num_queries(1):
         assert middleware.process_view(request, None, (), {}) is None
 

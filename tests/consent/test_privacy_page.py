@@ -116,6 +116,7 @@ def test_another_organizations_purpose_is_not_found(client, person):
 
 def test_a_receipt_downloads_and_verifies_and_only_its_owner_gets_it(client, person):
     event = ConsentEvent.objects.filter(user=person).first()
+    assert event is not None
     response = client.get(f"/account/privacy/receipts/{event.public_id}.jwt")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/jwt"
@@ -150,6 +151,7 @@ def test_a_consent_given_against_a_version_that_changed_meanwhile_is_refused(
     doc = published["privacy"].document
     newsletter = Purpose.objects.create(key="newsletter", name="Newsletter", document=doc)
     shown = newsletter.current_version()
+    assert shown is not None
     publish(doc)  # a minor version: nobody is gated, but the page's one is out of date
     response = client.post(
         "/account/privacy/decide/",
@@ -157,12 +159,14 @@ def test_a_consent_given_against_a_version_that_changed_meanwhile_is_refused(
     )
     assert response.status_code == 409
     assert not ConsentEvent.objects.filter(user=person, purpose=newsletter).exists()
+    current = newsletter.current_version()
+    assert current is not None
     fresh = client.post(
         "/account/privacy/decide/",
         {
             "purpose": str(newsletter.public_id),
             "decision": "granted",
-            "version": newsletter.current_version().pk,
+            "version": current.pk,
         },
     )
     assert fresh.status_code == 302

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from typing import cast
 
 import jwt
 import pytest
@@ -14,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.test import Client
 from joserfc import jws
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 from consent import keys, receipts, services
 from consent.models import ConsentEvent, ReceiptKey
@@ -34,7 +35,8 @@ def fetch_jwks() -> dict:
 
 def joserfc_claims(token: str, jwks: dict) -> dict:
     """What an outside verifier does: the key set, ES256 only."""
-    result = jws.deserialize_compact(token, KeySet.import_key_set(jwks), algorithms=["ES256"])
+    key_set = KeySet.import_key_set(cast(KeySetSerialization, jwks))
+    result = jws.deserialize_compact(token, key_set, algorithms=["ES256"])
     return json.loads(result.payload)
 
 

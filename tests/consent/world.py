@@ -62,7 +62,9 @@ def build_world() -> SimpleNamespace:
     invited = bystander.post("/orgs/acme/invitations/", {"email": PERSON_EMAIL, "role": "member"})
     assert invited.status_code == 302
     [invitation] = mail.outbox
-    invitation_link = re.search(r"https?://[^/\s]+(/invitations/[^/\s]+/)", invitation.body)[1]
+    found = re.search(r"https?://[^/\s]+(/invitations/[^/\s]+/)", str(invitation.body))
+    assert found is not None, invitation.body
+    invitation_link = found[1]
 
     stranger = Client(HTTP_USER_AGENT=ATTACKER_UA, REMOTE_ADDR=ATTACKER_IP)
     stranger.post("/accounts/login/", {"login": PERSON_EMAIL, "password": "not the password"})

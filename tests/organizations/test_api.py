@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
 
 import pytest
 from django.core import mail
@@ -12,8 +13,11 @@ from django.test import Client
 from organizations.models import Invitation, Membership, Organization
 from tests.organizations.conftest import signed_in
 
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
-def post(client: Client, path: str, data) -> object:
+
+def post(client: Client, path: str, data: object) -> TestResponse:
     body = data if isinstance(data, str) else json.dumps(data)
     return client.post(path, body, content_type="application/json")
 

@@ -51,7 +51,7 @@ def accept(client: Client, link: str, data: dict | None = None):
 
 def invitation_link() -> str:
     message = mail.outbox[-1]
-    match = re.search(r"https?://[^/\s]+(/invitations/[^/\s]+/)", message.body)
+    match = re.search(r"https?://[^/\s]+(/invitations/[^/\s]+/)", str(message.body))
     assert match, message.body
     return match.group(1)
 

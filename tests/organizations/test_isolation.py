@@ -292,8 +292,10 @@ def test_member_cannot_do_admin_actions_and_the_refusal_is_audited(endpoint, wor
     assert _snapshot() == before
     denied = AuditEvent.objects.filter(action="org.access_denied").order_by("-occurred_at")
     assert denied.count() == denied_before + 1
-    assert denied.first().organization_id == world.a.pk
-    assert denied.first().actor_id == world.a_member.pk
+    latest = denied.first()
+    assert latest is not None
+    assert latest.organization_id == world.a.pk
+    assert latest.actor_id == world.a_member.pk
 
 
 @pytest.mark.parametrize("path", ["/api/v1/organizations/acme/members/", "/orgs/acme/members/"])

@@ -51,10 +51,10 @@ def test_support_finds_a_connection_and_sees_no_secrets(settings):
     assert saml.sp_private_key_encrypted not in text
     assert 'name="name"' not in text  # read-only
 
-    page = staff.get(f"/admin/sso/connection/{oidc.pk}/change/").content.decode()
-    assert "beta-client" in page
-    assert SECRET not in page
-    assert oidc.client_secret_encrypted not in page
+    text = staff.get(f"/admin/sso/connection/{oidc.pk}/change/").content.decode()
+    assert "beta-client" in text
+    assert SECRET not in text
+    assert oidc.client_secret_encrypted not in text
 
     # No rebuilding a secret through URL filters, no changes, no deletes.
     for lookup, value in (

@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 from urllib.parse import parse_qs, urlsplit
 
+from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from django.utils import timezone
 
@@ -36,7 +37,7 @@ def test_sp_initiated_login_creates_the_account_and_membership(web, saml_idp, ac
     assert response["Location"] == "/account/"
     user = User.objects.get(email="ada@acme.test")
     assert session_user(web) == user
-    assert user.emailaddress_set.get().verified
+    assert EmailAddress.objects.get(user=user).verified
     assert not user.has_usable_password()
     identity = SocialAccount.objects.get(user=user)
     assert (identity.provider, identity.uid) == (connection.slug, "ada@acme.test")
