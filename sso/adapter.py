@@ -181,7 +181,8 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
             logins.record_link(connection, decision.user)
             logins.apply_membership(connection, decision.user, decision.role, created=False)
         elif decision.kind == "release":
-            assert decision.user is not None and decision.email is not None
+            assert decision.user is not None
+            assert decision.email is not None
             logins.release_unverified_account(connection, decision.user)
             logins.drop_unproven_claims(decision.email)
         elif decision.kind == "create":

@@ -36,7 +36,7 @@ def answer_refusal(
     if entry.is_test(request, connection):
         entry.end_test(request)
         refusal.recorded = True  # the test's own event says what failed
-        return test_result(request, connection, refusal=refusal, details=details)
+        return connection_test_result(request, connection, refusal=refusal, details=details)
     logger.info("SSO sign-in refused on %s: %s", connection.slug, refusal.code)
     return refusal_page(
         request,
@@ -80,7 +80,7 @@ def _outcome(request: HttpRequest, connection: Connection, login: Any) -> tuple[
     return outcome, check, reason
 
 
-def test_result(
+def connection_test_result(
     request: HttpRequest,
     connection: Connection,
     *,

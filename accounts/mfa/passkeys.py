@@ -84,9 +84,11 @@ class _Audited:
     def handle_exception(self, exc: Exception) -> Any:
         if isinstance(exc, exceptions.OTPWebAuthnApiError):
             user = None
+            # Naming the user is best effort: whatever goes wrong here, the audit row is still
+            # written and the original error's answer still goes out.
             try:
                 user = self.audit_user()
-            except Exception:
+            except Exception:  # noqa: BLE001
                 user = None
             verification.passkey_failed(
                 user=user,

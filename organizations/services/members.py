@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from accounts.models import User
 from audit.actions import Action
@@ -138,7 +139,7 @@ def _end_membership(target: Membership) -> int:
 def _queue(task: Any, *args: Any) -> None:
     try:
         task.delay(*args)
-    except Exception:
+    except (BrokerError, OSError):  # broker down or unreachable (on_commit logs anything else)
         logger.warning("could not queue %s; the sweep will retry", task.name)
 
 

@@ -24,7 +24,7 @@ from django.shortcuts import render
 from config.refusals import Refusal
 from sso import admission, entry
 from sso.checks import Check, refused
-from sso.diagnostics import answer_refusal, test_result
+from sso.diagnostics import answer_refusal, connection_test_result
 from sso.models import Connection
 from sso.oidc.keys import SigningKeys, discovery_document
 from sso.oidc.processor import IDTokenProcessor
@@ -82,7 +82,7 @@ class GatehouseOIDCAdapter(OpenIDConnectOAuth2Adapter):
         if testing:
             entry.end_test(request)
             raise ImmediateHttpResponse(
-                test_result(request, connection, login=login, details={"claims": claims})
+                connection_test_result(request, connection, login=login, details={"claims": claims})
             )
         admission.admit(request, connection, login)
         # Every call to the IdP is behind us: allauth's login (link, create, roles, session)

@@ -96,7 +96,8 @@ def test_connection(
     request: HttpRequest, org: Organization, membership: Membership, connection_id: int
 ) -> HttpResponse:
     """Start a real login through the connection, marked in this admin's session as a test:
-    it ends on a diagnostic page (sso.diagnostics.test_result) instead of in a session."""
+    it ends on a diagnostic page (sso.diagnostics.connection_test_result) instead of in a
+    session."""
     connection = connection_for_page(org, connection_id)
     back = redirect("orgs:sso-connection", slug=org.slug, connection_id=connection.pk)
     try:

@@ -32,7 +32,7 @@ from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 from config.refusals import Refusal, refusal_page
 from sso import admission, entry
 from sso.checks import Check, logout_refused
-from sso.diagnostics import answer_refusal, test_result
+from sso.diagnostics import answer_refusal, connection_test_result
 from sso.models import Connection
 from sso.replay import ReplayCacheDown, first_use
 from sso.saml.config import GatehouseAuth, build_auth, saml_settings
@@ -58,7 +58,9 @@ class FinishACSView(SAMLViewMixin, View):
             login = processor.run()
             if testing:
                 entry.end_test(request)
-                return test_result(request, connection, login=login, details=processor.details)
+                return connection_test_result(
+                    request, connection, login=login, details=processor.details
+                )
             admission.admit(request, connection, login)
             # The login's writes (account, identity, membership, their audit events) commit
             # together; a refusal on the way rolls them back and is recorded on its own.

@@ -50,9 +50,13 @@ def test_sending_twice_delivers_once(smtp_settings):
 
 
 def test_nothing_is_sent_when_the_transaction_rolls_back(smtp_settings):
-    with pytest.raises(RuntimeError), transaction.atomic():
-        queue()
-        raise RuntimeError("the request failed after asking for an email")
+    def request_failing_after_queueing() -> None:
+        with transaction.atomic():
+            queue()
+            raise RuntimeError("the request failed after asking for an email")
+
+    with pytest.raises(RuntimeError):
+        request_failing_after_queueing()
 
     assert OutboundEmail.objects.count() == 0
     assert smtp_settings.messages == []
@@ -77,7 +81,8 @@ def test_unreachable_server_leaves_email_queued_for_retry_then_failed(settings):
     outbound.refresh_from_db()
     assert outbound.status == OutboundEmail.Status.FAILED
     assert outbound.attempts == 2
-    assert outbound.text_body == "" and outbound.html_body == ""
+    assert outbound.text_body == ""
+    assert outbound.html_body == ""
 
 
 def test_refused_message_fails_at_once_and_is_not_retried(smtp_settings):
@@ -150,7 +155,8 @@ def test_failed_email_goes_out_when_the_server_is_back(settings, smtp_server):
     assert send_email.apply(args=[str(outbound.pk)]).get() == "sent"
 
     outbound.refresh_from_db()
-    assert outbound.status == OutboundEmail.Status.SENT and outbound.text_body == ""
+    assert outbound.status == OutboundEmail.Status.SENT
+    assert outbound.text_body == ""
     assert len(inbox.messages) == 1
 
 
@@ -173,7 +179,8 @@ def test_a_send_holds_no_lock_or_transaction_while_the_server_answers(smtp_setti
 
     outbound.refresh_from_db()
     assert seen == [(False, OutboundEmail.Status.SENDING)]
-    assert outbound.status == OutboundEmail.Status.SENT and outbound.attempts == 1
+    assert outbound.status == OutboundEmail.Status.SENT
+    assert outbound.attempts == 1
 
 
 def test_an_email_whose_sender_died_mid_send_is_sent_again_once_its_claim_expires(settings):

@@ -8,6 +8,7 @@ from unittest import mock
 
 import pytest
 from django.core import mail
+from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
@@ -64,7 +65,8 @@ def test_password_login_stops_at_the_second_step_until_the_code_is_given(client,
     event = AuditEvent.objects.get(action="login.succeeded")
     assert event.data == {"method": "password", "second_factor": "totp"}
     verified = AuditEvent.objects.get(action="mfa.verified")
-    assert verified.data["kind"] == "totp" and verified.data["purpose"] == "login"
+    assert verified.data["kind"] == "totp"
+    assert verified.data["purpose"] == "login"
 
 
 def test_login_by_emailed_code_also_needs_the_second_factor(client, user):
@@ -157,8 +159,8 @@ def test_social_login_also_stops_at_the_second_step(rf, user, settings):
     enroll_totp(user)
     SocialAccount.objects.create(user=user, provider="testidp", uid="subject-1")
     request = rf.get("/accounts/oidc/testidp/login/callback/")
-    SessionMiddleware(lambda r: None).process_request(request)
-    MessageMiddleware(lambda r: None).process_request(request)
+    SessionMiddleware(lambda r: HttpResponse()).process_request(request)
+    MessageMiddleware(lambda r: HttpResponse()).process_request(request)
     request.user = AnonymousUser()
     with request_context(request):
         from allauth.socialaccount.adapter import get_adapter
@@ -370,7 +372,8 @@ def test_service_refuses_unknown_kinds(user):
     device, reason = verification.verify_second_factor(
         user=user, kind="sms", code="123456", purpose="login", signed_in=False
     )
-    assert device is None and reason == "unavailable"
+    assert device is None
+    assert reason == "unavailable"
 
 
 def test_a_notice_says_where_the_change_came_from_with_links_on_the_public_address(user, settings):

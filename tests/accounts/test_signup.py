@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 
 from accounts.models import OutboundEmail, User
 from audit.models import AuditEvent
@@ -34,13 +35,16 @@ def test_signup_creates_unverified_user_and_sends_verification_email(client):
     assert user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
     assert not EmailAddress.objects.get(user=user).verified
     [message] = mail.outbox
+    assert isinstance(message, EmailMultiAlternatives)
     assert message.to == ["new.person@example.com"]
     assert "/accounts/confirm-email/" in message.body
     html = dict((mimetype, body) for body, mimetype in message.alternatives)["text/html"]
+    assert isinstance(html, str)
     assert verification_path(message) in html
     outbound = OutboundEmail.objects.get()
     assert outbound.status == OutboundEmail.Status.SENT
-    assert outbound.text_body == "" and outbound.html_body == "", "sent bodies are erased"
+    assert outbound.text_body == "", "sent bodies are erased"
+    assert outbound.html_body == "", "sent bodies are erased"
     assert AuditEvent.objects.filter(action="user.signed_up", actor=user).exists()
     # Not signed in until the address is verified.
     assert "_auth_user_id" not in client.session
@@ -56,7 +60,8 @@ def test_verification_link_verifies_and_then_login_works(client):
 
     assert response.status_code == 302
     address = EmailAddress.objects.get()
-    assert address.verified and address.primary
+    assert address.verified
+    assert address.primary
     event = AuditEvent.objects.get(action="email.verified")
     assert event.data == {"email": "ada@example.com"}
     response = client.post("/accounts/login/", {"login": "ada@example.com", "password": STRONG})
@@ -108,7 +113,7 @@ def test_malformed_verification_key_gets_clear_page(client, key):
 
 
 @pytest.mark.parametrize(
-    "email, password, field",
+    ("email", "password", "field"),
     [
         ("not-an-email", STRONG, "email"),
         ("x" * 250 + "@example.com", STRONG, "email"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.hashers import GatehouseArgon2Hasher
 from accounts.models import OutboundEmail
 
-CACHE_METHODS = ("get", "set", "add", "delete", "incr", "decr", "touch", "has_key")
+CACHE_METHODS: tuple[str, ...] = ("get", "set", "add", "delete", "incr", "decr", "touch", "has_key")
 CACHE_METHODS += ("get_many", "set_many", "delete_many", "get_or_set")
 
 
@@ -177,8 +178,13 @@ class TransactionLog:
         self._wrapper.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._wrapper.__exit__(*exc)
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._wrapper.__exit__(exc_type, exc, traceback)
 
     def transactions_of(self, *kinds: str) -> set[int | None]:
         """The transactions the writes of ``kinds`` ("INSERT audit_auditevent") went into;

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _run_target() -> str:
     makefile = (ROOT / "Makefile").read_text()
-    return re.search(r"^run:.*?(?=^\S)", makefile, flags=re.M | re.S).group(0)
+    target = re.search(r"^run:.*?(?=^\S)", makefile, flags=re.M | re.S)
+    assert target is not None, makefile
+    return target.group(0)
 
 
 def test_make_run_serves_on_the_localhost_address_the_readme_asks_for():
@@ -45,7 +47,8 @@ def test_seed_demo_says_its_passwords_change_at_every_run():
     first_text, first = _seed()
     _, second = _seed()
 
-    assert "new at every run" in first_text and "old ones stop" in first_text
+    assert "new at every run" in first_text
+    assert "old ones stop" in first_text
     assert set(first) == set(second) == {"admin@gatehouse.localhost", "ada@example.com"}
     for email in first:
         assert first[email] != second[email]

@@ -75,7 +75,7 @@ def without(name: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    "env, message",
+    ("env", "message"),
     [
         ({**without("REDIS_URL"), "CELERY_BROKER_URL": "redis://127.0.0.1:6379/1"}, "shared cache"),
         (without("SECRET_KEY"), "SECRET_KEY must be set"),
@@ -181,7 +181,8 @@ def test_no_environment_at_all_is_production_and_refused():
     result = boot({"SECRET_KEY": STRONG_SECRET})
     assert result.returncode != 0
     assert "Gatehouse will not start" in result.stderr
-    assert "gatehouse.E002" in result.stderr and "gatehouse.E003" in result.stderr
+    assert "gatehouse.E002" in result.stderr
+    assert "gatehouse.E003" in result.stderr
 
 
 def test_the_refusals_are_system_checks_that_manage_py_reports():

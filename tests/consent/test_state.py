@@ -76,7 +76,9 @@ def test_the_same_decision_again_changes_nothing(purposes):
     again, created_again = services.record_consent(
         user=person, purpose=purposes["analytics"], decision="granted", method="api"
     )
-    assert created and not created_again and again == first
+    assert created
+    assert not created_again
+    assert again == first
     assert ConsentEvent.objects.filter(user=person).count() == 1
 
 
@@ -94,7 +96,8 @@ def test_an_import_older_than_the_current_decision_is_kept_but_does_not_move_it(
         ip="198.51.100.7",
         user_agent="CRM",
     )
-    assert created and old.ip == "198.51.100.7"
+    assert created
+    assert old.ip == "198.51.100.7"
     state = ConsentState.objects.get(user=person, purpose=purposes["marketing_email"])
     assert state.granted is False
     assert state_of(person) == derived(person)
@@ -128,9 +131,14 @@ def test_a_change_is_announced_once_after_commit_and_never_for_a_rollback(purpos
         assert heard == [("analytics", "granted")]
         services.record_consent(user=person, purpose=analytics, decision="granted", method="api")
         assert heard == [("analytics", "granted")]  # a no-op announces nothing
-        with pytest.raises(RuntimeError), transaction.atomic():
-            services.record_signup(user=person, purposes=[marketing], ticked={marketing.pk})
-            raise RuntimeError("rolled back")
+
+        def sign_up_rolled_back() -> None:
+            with transaction.atomic():
+                services.record_signup(user=person, purposes=[marketing], ticked={marketing.pk})
+                raise RuntimeError("rolled back")
+
+        with pytest.raises(RuntimeError):
+            sign_up_rolled_back()
         assert heard == [("analytics", "granted")]
         assert not ConsentState.objects.filter(user=person, purpose=marketing).exists()
         assert ConsentState.objects.get(user=person, purpose=analytics).granted
@@ -189,8 +197,11 @@ def test_postgresql_keeps_events_append_only_with_one_narrow_exception(purposes)
     user.data_requests.create(kind="erasure", status="erasing", pseudonym="erased-00000000000a")
     assert evidence.clear_origins(user=user, pseudonym="erased-00000000000a") == 1
     kept = ConsentEvent.objects.get(pk=event.pk)
-    assert kept.ip is None and kept.user_agent == "" and kept.receipt == event.receipt
-    assert kept.decision == "granted" and kept.occurred_at == event.occurred_at
+    assert kept.ip is None
+    assert kept.user_agent == ""
+    assert kept.receipt == event.receipt
+    assert kept.decision == "granted"
+    assert kept.occurred_at == event.occurred_at
 
 
 def test_racing_first_signers_share_one_key(purposes):
@@ -210,7 +221,8 @@ def test_racing_first_signers_share_one_key(purposes):
         t.start()
     for t in threads:
         t.join()
-    assert len(kids) == 4 and len(set(kids)) == 1
+    assert len(kids) == 4
+    assert len(set(kids)) == 1
     assert ReceiptKey.objects.count() == 1
 
 

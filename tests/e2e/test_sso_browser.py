@@ -73,7 +73,8 @@ def test_a_member_signs_in_through_the_companys_idp(browser, live_server, saml_i
 
     assert "ada@acme.test" in page.content()
     membership = Membership.objects.get(organization=org, user__email="ada@acme.test")
-    assert membership.source == "sso" and membership.role == "member"
+    assert membership.source == "sso"
+    assert membership.role == "member"
     assert AuditEvent.objects.filter(action="sso.login_succeeded").count() == 1
 
 

@@ -19,14 +19,16 @@ def test_roles_change_and_the_last_owner_stays(world):
     member.refresh_from_db()
     assert member.role == "admin"
     event = AuditEvent.objects.get(action="org.member_role_changed")
-    assert event.data == {"from": "member", "to": "admin"} and event.organization_id == world.a.pk
+    assert event.data == {"from": "member", "to": "admin"}
+    assert event.organization_id == world.a.pk
     # Owners cannot demote or remove themselves here, and the last owner cannot leave.
     me = world.membership(world.a, world.a_owner)
     assert owner.post(f"/orgs/acme/members/{me.pk}/role/", {"role": "member"}).status_code == 403
     response = owner.post("/orgs/acme/leave/")
     assert response.status_code == 302
     me.refresh_from_db()
-    assert me.is_active and me.role == "owner"
+    assert me.is_active
+    assert me.role == "owner"
 
 
 def test_transfer_ownership_then_the_old_owner_can_leave(world):
@@ -35,7 +37,8 @@ def test_transfer_ownership_then_the_old_owner_can_leave(world):
     assert owner.post("/orgs/acme/transfer/", {"member": admin.pk}).status_code == 302
     admin.refresh_from_db()
     me = world.membership(world.a, world.a_owner)
-    assert admin.role == "owner" and me.role == "admin"
+    assert admin.role == "owner"
+    assert me.role == "admin"
     assert AuditEvent.objects.filter(action="org.ownership_transferred").exists()
     assert owner.post("/orgs/acme/leave/")["Location"] == "/orgs/"
     me.refresh_from_db()
@@ -48,7 +51,8 @@ def test_remove_a_member(world):
     member = world.membership(world.a, world.a_member)
     assert admin.post(f"/orgs/acme/members/{member.pk}/remove/").status_code == 302
     member.refresh_from_db()
-    assert not member.is_active and member.ended_at is not None
+    assert not member.is_active
+    assert member.ended_at is not None
     assert AuditEvent.objects.filter(
         action="org.member_removed", organization_id=world.a.pk
     ).exists()

@@ -38,7 +38,8 @@ def test_policy_is_saved_and_bad_values_refused(world):
     assert world.a.policy.require_mfa
     assert world.a.policy.allowed_login_methods == ["passkey", "password"]
     event = AuditEvent.objects.get(action="org.policy_updated")
-    assert event.organization_id == world.a.pk and event.data["require_mfa"] is True
+    assert event.organization_id == world.a.pk
+    assert event.data["require_mfa"] is True
 
 
 def test_required_mfa_makes_members_enroll_at_their_next_login(world):

@@ -53,7 +53,8 @@ def test_other_library_errors_are_named_too():
 
 def test_every_check_has_a_step_in_a_flow_and_a_message_for_the_it_admin():
     for check in Check:
-        assert check.steps and all(isinstance(step, Step) for step in check.steps), check
+        assert check.steps, check
+        assert all(isinstance(step, Step) for step in check.steps), check
         assert len({flow for step in check.steps for flow in step.flows}) == sum(
             len(step.flows) for step in check.steps
         ), f"{check} has two steps in one flow"
@@ -130,9 +131,11 @@ def test_a_failed_check_is_a_refusal_carrying_its_name_and_audit_event(acme_org)
 
     refusal = checks.refused(Check.WRONG_AUDIENCE, connection)
 
-    assert refusal.code == "wrong_audience" and refusal.status == 403
+    assert refusal.code == "wrong_audience"
+    assert refusal.status == 403
     assert refusal.message == Check.WRONG_AUDIENCE.message
-    assert refusal.action is not None and refusal.action.value == "sso.login_failed"
+    assert refusal.action is not None
+    assert refusal.action.value == "sso.login_failed"
     assert refusal.details == {
         "connection": "acme-1",
         "check": "wrong_audience",

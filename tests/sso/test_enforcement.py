@@ -50,7 +50,8 @@ def test_a_member_in_the_domain_is_sent_to_sso_instead_of_signing_in(sso_only_or
     assert b'name="identifier" value="acme"' in response.content
     assert "_auth_user_id" not in client.session
     event = AuditEvent.objects.get(action="login.sso_required")
-    assert event.organization_id == sso_only_org.pk and event.target_id == str(ada.pk)
+    assert event.organization_id == sso_only_org.pk
+    assert event.target_id == str(ada.pk)
     assert not AuditEvent.objects.filter(action="login.succeeded").exists()
 
 

@@ -143,5 +143,6 @@ def test_the_idp_is_called_outside_any_transaction(forger, forged, monkeypatch):
     assert signs_in(forger, forged).email == "ada@acme.test"  # ...and again for the new key
 
     jwks = [in_transaction for url, in_transaction in fetches if url.endswith("/jwks")]
-    assert len(jwks) == 2 and not any(jwks)
+    assert len(jwks) == 2
+    assert not any(jwks)
     assert writes == [True, True]  # both accounts were made inside their login's transaction

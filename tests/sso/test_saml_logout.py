@@ -55,7 +55,8 @@ def test_a_logout_request_leaves_a_password_session_alone(web, saml_idp, saml):
     login = web.post(
         "/accounts/login/", {"login": "ada@acme.test", "password": "a long enough password 123"}
     )
-    assert login.status_code == 302 and session_user(web) == ada
+    assert login.status_code == 302
+    assert session_user(web) == ada
 
     response = web.get(local(saml_idp.logout_request(saml.sp_entity_id, "ada@acme.test")))
 
@@ -192,7 +193,8 @@ def test_signing_out_of_a_password_session_does_not_involve_the_idp(web, saml_id
 def test_a_logout_request_is_honoured_once(web, saml_idp, saml):
     signed_in(web, saml_idp, saml)
     url = local(saml_idp.logout_request(saml.sp_entity_id, "ada@acme.test"))
-    assert web.get(url).status_code == 302 and session_user(web) is None
+    assert web.get(url).status_code == 302
+    assert session_user(web) is None
 
     # Signed in again, the same captured request (a link someone is made to open) does nothing.
     signed_in(web, saml_idp, saml)

@@ -266,7 +266,8 @@ def test_a_discovery_document_gatehouse_cannot_trust_is_refused(discovery, chang
     with pytest.raises(Refusal, match=message):
         oidc(org, owner, discovery)
     conn = Connection.objects.get()
-    assert conn.issuer == "" and not conn.has_client_secret
+    assert conn.issuer == ""
+    assert not conn.has_client_secret
 
 
 def test_the_discovery_document_is_read_outside_any_transaction(discovery, monkeypatch):

@@ -30,7 +30,8 @@ def test_sso_stops_at_the_second_factor_and_then_signs_in(web, oidc_idp, oidc, a
 
     _, done = oidc_login(web, oidc_idp, oidc, amr="pwd,mfa")
 
-    assert done.status_code == 302 and done["Location"] == SECOND_STEP
+    assert done.status_code == 302
+    assert done["Location"] == SECOND_STEP
     assert session_user(web) is None
     response = web.post(SECOND_STEP, {"kind": "totp", "code": totp_now(device)})
     assert response.status_code == 302, response.content[:500]
@@ -158,7 +159,8 @@ def test_a_confirmation_made_before_the_account_had_a_factor_does_not_skip_it_la
     connection = oidc_connection(acme_org, oidc_idp, mfa_trust="idp")
     first = browser()
     _, done = oidc_login(first, oidc_idp, connection, amr="pwd")
-    assert done.status_code == 302 and done["Location"] != SECOND_STEP  # nothing to ask
+    assert done.status_code == 302
+    assert done["Location"] != SECOND_STEP
     assert session_user(first) == ada  # the identity is now "confirmed"
     # Ada protects her account with an authenticator app.
     enroll_totp(ada)

@@ -191,7 +191,8 @@ def test_owners_and_admins_hear_30_and_7_days_before_a_certificate_expires():
     expiring(conn, 5)
     mail.outbox.clear()
     assert tasks.warn_expiring_certificates() == 1
-    assert len(mail.outbox) == 2 and "5 days" in mail.outbox[0].subject
+    assert len(mail.outbox) == 2
+    assert "5 days" in mail.outbox[0].subject
     assert tasks.warn_expiring_certificates() == 0
     events = AuditEvent.objects.filter(action="sso.certificate_expiring")
     assert sorted(e.data["days"] for e in events) == [7, 30]
