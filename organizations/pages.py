@@ -1,4 +1,4 @@
-"""What every page of the organization portal shares, the SSO tab (sso/portal.py) included.
+"""What every page of the organization portal shares, the SSO tab (sso/portal/) included.
 
 ``org_page`` resolves the organization from the URL's slug once, together with the signed-in
 user's *active* membership in it: someone who is not a member gets a 404 (the organization's
