@@ -58,13 +58,22 @@ def waiting_at_second_step(user) -> list[Client]:
     return clients
 
 
+def assert_one_got_in(results: list[int]) -> None:
+    """One racer is let in; every other is refused: the code is spent (400), or, once a loser's
+    failure has committed, the factor is throttled for the rest (429). Services commit their
+    own transactions, so which of the two a late racer sees depends on timing."""
+    assert sorted(results)[0] == 302, results
+    assert results.count(302) == 1, results
+    assert set(results) - {302} <= {400, 429}, results
+
+
 def test_same_totp_code_at_once_logs_in_once(user):
     device = enroll_totp(user)
     clients = waiting_at_second_step(user)
 
     results = at_once(clients, "/accounts/2fa/", {"kind": "totp", "code": totp_now(device)})
 
-    assert sorted(results) == [302] + [400] * (RACERS - 1), results
+    assert_one_got_in(results)
     assert sum(is_logged_in(c, user) for c in clients) == 1
 
 
@@ -75,7 +84,7 @@ def test_same_backup_code_at_once_logs_in_once(user):
 
     results = at_once(clients, "/accounts/2fa/", {"kind": "backup_code", "code": codes[0]})
 
-    assert sorted(results) == [302] + [400] * (RACERS - 1), results
+    assert_one_got_in(results)
     assert sum(is_logged_in(c, user) for c in clients) == 1
 
 
@@ -89,7 +98,8 @@ def test_same_email_code_at_once_logs_in_once(user):
 
     results = at_once(clients, "/accounts/2fa/", {"kind": "email", "code": code})
 
-    assert sorted(results) == [302] + [400] * (RACERS - 1), results
+    assert_one_got_in(results)
+    assert sum(is_logged_in(c, user) for c in clients) == 1
 
 
 def test_code_requests_at_once_send_one_email(user):
