@@ -42,6 +42,9 @@ def bench_env(args: argparse.Namespace) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
+        # Production settings, whatever the shell says (make run and the tests ask for the
+        # embedded mode).
+        "GATEHOUSE_EMBEDDED": "0",
         "DEBUG": "false",
         "DATABASE_URL": args.database_url,
         # The bench database has one role (whoever --database-url names), not the two of a
