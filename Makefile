@@ -13,7 +13,7 @@ IDP_DIR := tests/sso/idp
 AXE_DIR := tests/e2e/axe
 NPM_DIRS := $(IDP_DIR) $(AXE_DIR)
 
-.PHONY: install npm-packages idps run test lint bench bench-enumeration worker beat clean
+.PHONY: install npm-packages idps run test lint bench bench-saml bench-enumeration worker beat clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ lint: install
 ## Password-login throughput against the raw Argon2 rate (needs PostgreSQL, Redis and wrk).
 bench: install
 	$(BIN)/python bench/login.py
+
+## A full SAML sign-in against python3-saml's own processing of the same responses (needs
+## PostgreSQL and Redis).
+bench-saml: install
+	$(BIN)/python bench/saml_acs.py
 
 ## Whether response times tell a taken address from a free one (sign-up, login, password reset,
 ## login code; needs PostgreSQL and Redis). Exits non-zero if any endpoint differs at p < 0.01.

@@ -35,13 +35,16 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 PYTHON = sys.executable
 PASSWORD = "bench-Password-for-logins-1"
-GOAL = 0.85
+GOAL = 0.70  # issue 14: the restructure must not cost throughput
 
 
 def bench_env(args: argparse.Namespace) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
+        # Production settings, whatever the shell says (make run and the tests ask for the
+        # embedded mode).
+        "GATEHOUSE_EMBEDDED": "0",
         "DEBUG": "false",
         "DATABASE_URL": args.database_url,
         # The bench database has one role (whoever --database-url names), not the two of a
@@ -119,16 +122,21 @@ def _hash_worker(encoded: str, seconds: float, queue: multiprocessing.Queue) -> 
 
     hasher = GatehouseArgon2Hasher()
     done = 0
+    cpu = time.process_time()
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         if not hasher.verify(PASSWORD, encoded):
             raise RuntimeError("verify failed")
         done += 1
-    queue.put(done)
+    queue.put((done, time.process_time() - cpu))
+
+
+_hash_cpu_seconds: list[tuple[int, float]] = []
 
 
 def raw_hash_rate(processes: int, seconds: float) -> float:
-    """Argon2id verifications per second with every core busy, at Gatehouse's parameters."""
+    """Argon2id verifications per second with every core busy, at Gatehouse's parameters.
+    Each worker's count and CPU time are also kept (``argon2_cpu_ms``)."""
     sys.path.insert(0, str(ROOT))
     from django.conf import settings
 
@@ -145,10 +153,17 @@ def raw_hash_rate(processes: int, seconds: float) -> float:
     started = time.perf_counter()
     for worker in workers:
         worker.start()
-    total = sum(queue.get() for _ in workers)
+    results = [queue.get() for _ in workers]
     for worker in workers:
         worker.join()
-    return total / (time.perf_counter() - started)
+    _hash_cpu_seconds.extend(results)
+    return sum(done for done, _ in results) / (time.perf_counter() - started)
+
+
+def argon2_cpu_ms() -> float:
+    """CPU milliseconds of one verification, over every hash-rate run so far."""
+    done = sum(count for count, _ in _hash_cpu_seconds)
+    return sum(cpu for _, cpu in _hash_cpu_seconds) / max(done, 1) * 1000
 
 
 def start_gunicorn(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen:
@@ -201,17 +216,19 @@ def csrf_pair(port: int) -> tuple[str, str]:
     return cookie, match.group(1)
 
 
-def _cpu_group(name: str, cmdline: str) -> str | None:
+def _cpu_group(name: str, cmdline: str, database: str) -> str | None:
     if "gunicorn" in cmdline and "config.wsgi" in cmdline:
         return "gunicorn"
-    if name.startswith("postgres"):
+    # Only the backends serving the bench database ("postgres: <role> <database> <client>
+    # ..."): the server may be busy with other databases on a shared machine.
+    if name.startswith("postgres") and f" {database} " in f"{cmdline} ":
         return "postgres"
     if name.startswith("redis-server"):
         return "redis"
     return None
 
 
-def cpu_seconds_by_group() -> dict[str, float]:
+def cpu_seconds_by_group(database: str) -> dict[str, float]:
     """CPU time (user + system) so far of Gatehouse's server processes and its stores."""
     import resource
 
@@ -220,7 +237,8 @@ def cpu_seconds_by_group() -> dict[str, float]:
     totals = {"gunicorn": 0.0, "postgres": 0.0, "redis": 0.0}
     for process in psutil.process_iter(["name", "cmdline", "cpu_times"]):
         times = process.info["cpu_times"]
-        group = _cpu_group(process.info["name"] or "", " ".join(process.info["cmdline"] or []))
+        cmdline = " ".join(process.info["cmdline"] or [])
+        group = _cpu_group(process.info["name"] or "", cmdline, database)
         if group and times is not None:
             totals[group] += times.user + times.system
     # wrk has exited by the time the run is over; its CPU is in this process's children.
@@ -280,15 +298,26 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--hash-seconds", type=float, default=8.0)
     parser.add_argument("--port", type=int, default=8077)
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="N",
+        help="instead of the load: where N logins' CPU goes (bench/login_profile.py)",
+    )
     args = parser.parse_args()
 
-    if shutil.which("wrk") is None:
+    if args.profile is None and shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     env = bench_env(args)
     ensure_database(args, env)
     seed_users(args, env)
     flush_rate_limits(args.redis_url)
+    if args.profile is not None:
+        profiler = str(ROOT / "bench" / "login_profile.py")
+        run([PYTHON, profiler, str(args.profile), "--users", str(args.users)], env)
+        return
 
+    database = args.database_url.rsplit("/", 1)[1]
     hash_before = raw_hash_rate(args.workers, args.hash_seconds)
     server = start_gunicorn(args, env)
     try:
@@ -296,14 +325,18 @@ def main() -> None:
         wrk(args, 3, csrf)  # warm-up: connections, caches, the first requests of each worker
         time.sleep(1)  # let the last warm-up requests finish before their sessions go
         flush_rate_limits(args.redis_url)
-        cpu_before = cpu_seconds_by_group()
+        cpu_before = cpu_seconds_by_group(database)
         result = wrk(args, args.seconds, csrf)
-        cpu_after = cpu_seconds_by_group()
+        cpu_after = cpu_seconds_by_group(database)
     finally:
         stop(server)
     hash_after = raw_hash_rate(args.workers, args.hash_seconds)
 
     hash_rate = (hash_before + hash_after) / 2
+    cpu_per_login = {
+        group: (cpu_after[group] - cpu_before[group]) / max(result["ok"], 1) * 1000
+        for group in cpu_before
+    }
     logins = result["ok"] / (result["duration_us"] / 1e6)
     ratio = logins / hash_rate
     report = {
@@ -321,11 +354,12 @@ def main() -> None:
         "raw_argon2_before_after": [round(hash_before, 1), round(hash_after, 1)],
         "ratio_logins_to_hash_rate": round(ratio, 3),
         # Where the CPU went, per successful login, next to the hash's own cost per verify.
-        "cpu_ms_per_login": {
-            group: round((cpu_after[group] - cpu_before[group]) / max(result["ok"], 1) * 1000, 2)
-            for group in cpu_before
-        },
-        "argon2_cpu_ms_per_verify": round(args.workers / hash_rate * 1000, 2),
+        "cpu_ms_per_login": {group: round(ms, 2) for group, ms in cpu_per_login.items()},
+        "argon2_cpu_ms_per_verify": round(argon2_cpu_ms(), 2),
+        # The ratio the same CPU costs give when the cores have nothing else to do: a
+        # verification's CPU over everything a login costs (server, stores and wrk alike).
+        # Steadier than the measured ratio on a shared machine; read both.
+        "ratio_cpu_bound": round(argon2_cpu_ms() / max(sum(cpu_per_login.values()), 1e-9), 3),
         "goal": GOAL,
     }
     OUT.mkdir(parents=True, exist_ok=True)
@@ -334,7 +368,7 @@ def main() -> None:
     print(
         f"\n{logins:.1f} logins/s (p50 {report['p50_ms']} ms, p99 {report['p99_ms']} ms) against "
         f"{hash_rate:.1f} raw Argon2id verifies/s on {args.workers} cores: "
-        f"ratio {ratio:.3f} (goal {GOAL})"
+        f"ratio {ratio:.3f} (goal {GOAL}; CPU-bound estimate {report['ratio_cpu_bound']})"
     )
     if result["other"] or result["errors"]:
         print(f"WARNING: {result['other']} non-login responses, {result['errors']} socket errors")

@@ -140,8 +140,12 @@ def admit(request: HttpRequest, connection: Connection, sociallogin: Any) -> Adm
         .select_related("user")
         .first()
     )
+    membership: Membership | None = None
     if account is not None:
-        if is_privileged(account.user, connection):
+        # Read once: whether the account is the organization's owner, and whether it was
+        # removed from it (_check_account), are both in it.
+        membership = membership_in(connection, account.user)
+        if privileged(account.user, membership):
             # Linked while it was an ordinary account, privileged since (an ownership transfer,
             # made staff): the IdP may not sign it in now.
             raise refused(Check.PRIVILEGED_ACCOUNT, connection, PRIVILEGED)
@@ -151,7 +155,9 @@ def admit(request: HttpRequest, connection: Connection, sociallogin: Any) -> Adm
     # The account this login would sign in to. (For "release", admission.user is the
     # never-verified account that loses the address: its state says nothing about this person.)
     if admission.kind in ("existing", "link") and admission.user is not None:
-        _check_account(request, connection, sociallogin, admission.user)
+        if account is None:
+            membership = membership_in(connection, admission.user)
+        _check_account(request, connection, sociallogin, admission.user, membership)
         sociallogin.gatehouse_policy_checked = True  # pre_login need not ask again
     setattr(sociallogin, ADMISSION_ATTR, admission)
     return admission
@@ -198,16 +204,20 @@ def _admit_new_identity(connection: Connection, sociallogin: Any, role: str) -> 
 
 
 def _check_account(
-    request: HttpRequest, connection: Connection, sociallogin: Any, user: User
+    request: HttpRequest,
+    connection: Connection,
+    sociallogin: Any,
+    user: User,
+    membership: Membership | None,
 ) -> None:
     """Refuse signing in to an existing account that is blocked, removed from the
-    organization, or bound by another organization's sign-in rules."""
+    organization (``membership``: its row there, if any), or bound by another organization's
+    sign-in rules."""
     if getattr(user, "is_blocked", False):
         # Refused here, before linking or mapping writes anything for a blocked account.
         raise refused(
             Check.ACCOUNT_BLOCKED, connection, "This account is blocked. Contact support."
         )
-    membership = Membership.objects.filter(organization=connection.organization, user=user).first()
     if membership is not None and not membership.is_active:
         raise refused(
             Check.MEMBERSHIP_REMOVED,
@@ -230,18 +240,28 @@ def admission_of(request: HttpRequest, connection: Connection, sociallogin: Any)
     return admission if admission is not None else admit(request, connection, sociallogin)
 
 
-def is_privileged(user: User, connection: Connection) -> bool:
+def membership_in(connection: Connection, user: User) -> Membership | None:
+    """The account's membership row in the connection's organization (one per person and
+    organization), whatever its status."""
+    return Membership.objects.filter(organization=connection.organization, user=user).first()
+
+
+def privileged(user: User, membership: Membership | None) -> bool:
     """Accounts an organization's IdP may never sign in: Gatehouse's staff, and the owners of
-    the connection's own organization (its admins can point a connection at an IdP they run).
-    Roles in other organizations are not a reason: the organization is authoritative for the
-    addresses in its verified domains, as their mail server already is."""
+    the connection's own organization (``membership``: the account's row in it, if any; its
+    admins can point a connection at an IdP they run). Roles in other organizations are not a
+    reason: the organization is authoritative for the addresses in its verified domains, as
+    their mail server already is."""
     if user.is_staff or user.is_superuser:
         return True
-    return (
-        Membership.objects.active()
-        .filter(user=user, organization=connection.organization, role=Role.OWNER)
-        .exists()
-    )
+    return membership is not None and membership.is_active and membership.role == Role.OWNER
+
+
+def is_privileged(user: User, connection: Connection) -> bool:
+    """``privileged``, reading the membership."""
+    if user.is_staff or user.is_superuser:
+        return True
+    return privileged(user, membership_in(connection, user))
 
 
 def releasable(user: User, email: str) -> bool:

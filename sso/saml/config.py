@@ -6,6 +6,8 @@ decides anything about security (see docs/sso.md for each one and why).
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 from allauth.socialaccount.models import SocialApp
@@ -13,6 +15,7 @@ from allauth.socialaccount.providers.saml import utils as allauth_saml
 from django.http import HttpRequest
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.constants import OneLogin_Saml2_Constants
+from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
 from sso.models import Connection
 from sso.saml.response import GatehouseResponse
@@ -116,8 +119,27 @@ def saml_settings(request: HttpRequest, app: SocialApp, *, for_logout: bool = Fa
     return config
 
 
+@functools.lru_cache(maxsize=128)
+def _parsed(config_json: str) -> OneLogin_Saml2_Settings:
+    return OneLogin_Saml2_Settings(json.loads(config_json))
+
+
+def parsed_settings(config: dict) -> OneLogin_Saml2_Settings:
+    """python3-saml's settings object for ``config``, parsed once per process for each distinct
+    configuration. Parsing (certificates and key reformatted, every setting checked) costs about
+    as much as verifying a response, and a connection's configuration rarely changes.
+
+    The configuration's whole text is the key: any change to the connection, to which of its
+    certificates are valid now, to the host it is reached at, or to the logout variant makes a
+    new entry, so nothing outdated is ever used. The objects are only read once built
+    (``OneLogin_Saml2_Auth`` and the message classes never change their settings), so one can
+    serve every request, in any thread. A configuration python3-saml refuses raises, as it
+    would uncached, and is not kept."""
+    return _parsed(json.dumps(config, sort_keys=True))
+
+
 def build_auth(request: HttpRequest, app: SocialApp, *, for_logout: bool = False) -> GatehouseAuth:
     return GatehouseAuth(
         allauth_saml.prepare_django_request(request),
-        saml_settings(request, app, for_logout=for_logout),
+        parsed_settings(saml_settings(request, app, for_logout=for_logout)),
     )
