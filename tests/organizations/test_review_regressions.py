@@ -169,6 +169,7 @@ def _at_once(calls) -> list[Exception | None]:
     return errors
 
 
+@pytest.mark.django_db(transaction=True)
 def test_two_owners_demoting_each_other_at_once_leave_one_owner(world):
     require(connection.vendor == "postgresql", "PostgreSQL for concurrent transactions")
     first = world.membership(world.a, world.a_owner)
@@ -193,6 +194,7 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner(world):
     assert sum(e is not None for e in errors) == 1
 
 
+@pytest.mark.django_db(transaction=True)
 def test_two_owners_leaving_at_once_leave_one_owner(world):
     require(connection.vendor == "postgresql", "PostgreSQL for concurrent transactions")
     first = world.membership(world.a, world.a_owner)
@@ -214,6 +216,7 @@ def test_two_owners_leaving_at_once_leave_one_owner(world):
     )
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_same_invitation_sent_twice_at_once_is_one_invitation(world):
     require(connection.vendor == "postgresql", "PostgreSQL for concurrent transactions")
     admin = world.membership(world.a, world.a_admin)
