@@ -12,7 +12,8 @@ transaction behave like that autocommit where Gatehouse could tell the differenc
   Gatehouse's own (``@service``, ``atomic()``) waits until the outermost such block exits: if
   it exits cleanly the hook runs then, in the order registered; if it rolls back the hook is
   dropped. A savepoint nested inside that rolls back drops its own hooks only (Django does
-  that already). Without this no deferred email would ever be sent in a test.
+  that already). Without this no deferred email would ever be sent in a test. (So
+  ``django_capture_on_commit_callbacks`` has nothing left to capture: assert the effects.)
 * Row locks. ``select_for_update()`` outside any transaction of Gatehouse's raises, as it
   does in production (on PostgreSQL; SQLite has no row locks), instead of quietly locking
   inside the test's transaction.
