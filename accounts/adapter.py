@@ -12,13 +12,14 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sites.shortcuts import get_current_site
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from accounts import ratelimits, services
+from accounts import ratelimits, services, user_sessions
 from audit.actions import Action, Outcome
 from audit.services import record
 
@@ -136,12 +137,21 @@ class AccountAdapter(DefaultAccountAdapter):
         ]
         return [*stages, "accounts.mfa.stages.SecondFactorStage"]
 
+    def login(self, request: HttpRequest, user: AbstractBaseUser) -> None:
+        """Every way in ends here. A login writes several rows (the last login time, its audit
+        event, the session's row for the sessions page, organizations joined by domain, the
+        session itself on the database backend): one transaction for them all, which is the
+        caller's when the login is part of a larger write (a passkey's ceremony)."""
+        with transaction.atomic(savepoint=False):
+            super().login(request, user)
+            user_sessions.record_login_session(request, user)
+
     def get_logout_redirect_url(self, request: HttpRequest) -> str:
         # Read before the session ends: a session from a SAML connection with single logout
-        # goes on to the IdP with a signed LogoutRequest (sso/saml/logout.py).
-        from sso.saml.logout import idp_logout_url
+        # goes on to the IdP with a signed LogoutRequest (sso registers the hook).
+        from accounts.extensions import hooks
 
-        return idp_logout_url(request) or super().get_logout_redirect_url(request)
+        return hooks.idp_logout_url(request) or super().get_logout_redirect_url(request)
 
     def pre_login(
         self, request: HttpRequest, user: AbstractBaseUser, **kwargs: Any
@@ -158,10 +168,11 @@ class AccountAdapter(DefaultAccountAdapter):
                 outcome=Outcome.FAILURE,
             )
             return render(request, "account/blocked.html", status=403)
-        # Checked after the password (or code, or passkey): it tells a guesser nothing.
-        from sso.enforcement import refuse_unless_allowed
+        # Checked after the password (or code, or passkey): it tells a guesser nothing. The
+        # organizations' sign-in rules are sso's to apply (accounts.extensions).
+        from accounts.extensions import hooks
 
-        refusal = refuse_unless_allowed(request, user, kwargs.get("signal_kwargs") or {})
+        refusal = hooks.login_refusal(request, user, kwargs.get("signal_kwargs") or {})
         if refusal is not None:
             from allauth.account.internal.stagekit import clear_login
 

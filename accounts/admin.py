@@ -16,8 +16,10 @@ from django.utils.html import format_html
 from accounts import services
 from accounts.forms import ReasonForm
 from accounts.mfa import policy
-from accounts.mfa import services as mfa_services
+from accounts.mfa.services import enrollment
 from accounts.models import OutboundEmail, User
+from config.admin_mixins import NoSecretLookupsMixin
+from config.refusals import Refusal, admin_refusal
 from consent.models import ConsentState
 
 
@@ -54,7 +56,7 @@ def _reasoned_action(
 ) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet[User]], HttpResponse | None]:
     """An admin action that first asks for a reason, then calls a service per user.
 
-    ``perform(request=, user=, actor=, reason=)`` returns something true when it acted;
+    ``perform(user=, actor=, reason=)`` returns something true when it acted;
     ``applies(user, actor)`` says whether it may act on that user at all. Only staff who may
     change users are offered the action. The
     confirmation page posts back to the same changelist URL (so its filters still apply) with
@@ -62,21 +64,26 @@ def _reasoned_action(
     selection is never copied into thousands of hidden fields.
     """
 
+    def _perform_each(queryset: QuerySet[User], request: HttpRequest, reason: str) -> int:
+        """Act on every selected user the action applies to; returns on how many it acted."""
+        actor = cast(User, request.user)
+        done = 0
+        # An erased account is a tombstone: nothing is done to it.
+        for user in queryset.filter(erased_at__isnull=True).iterator(chunk_size=500):
+            if applies(user, actor) and perform(user=user, actor=actor, reason=reason):
+                done += 1
+        return done
+
     def action(
         modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[User]
     ) -> HttpResponse | None:
         form = ReasonForm(request.POST if "confirm" in request.POST else None)
         if form.is_bound and form.is_valid():
-            done = 0
-            # An erased account is a tombstone: nothing is done to it.
-            for user in queryset.filter(erased_at__isnull=True).iterator(chunk_size=500):
-                if applies(user, cast(User, request.user)) and perform(
-                    request=request,
-                    user=user,
-                    actor=request.user,
-                    reason=form.cleaned_data["reason"],
-                ):
-                    done += 1
+            try:
+                done = _perform_each(queryset, request, form.cleaned_data["reason"])
+            except Refusal as refusal:
+                admin_refusal(modeladmin, request, refusal)
+                return None
             modeladmin.message_user(
                 request, f"{verb.capitalize()}: {done} user(s).", messages.SUCCESS
             )
@@ -114,13 +121,13 @@ def _reasoned_action(
 block_users = _reasoned_action(
     name="block_users",
     verb="block",
-    perform=lambda request, **kwargs: services.block_user(**kwargs),
+    perform=services.block_user,
     applies=lambda user, actor: not user.is_blocked and _may_act_on(user, actor),
 )
 unblock_users = _reasoned_action(
     name="unblock_users",
     verb="unblock",
-    perform=lambda request, **kwargs: services.unblock_user(**kwargs),
+    perform=services.unblock_user,
     applies=lambda user, actor: user.is_blocked and _may_act_on(user, actor),
 )
 resend_verification = _reasoned_action(
@@ -133,38 +140,9 @@ resend_verification = _reasoned_action(
 reset_mfa = _reasoned_action(
     name="reset_mfa",
     verb="reset two-step verification",
-    perform=lambda request, user, actor, reason: (
-        mfa_services.reset_mfa(user=user, actor=actor, reason=reason, request=request) > 0
-    ),
+    perform=lambda **kwargs: enrollment.reset_mfa(**kwargs) > 0,
     applies=_may_act_on,
 )
-
-
-class NoSecretLookupsMixin:
-    """Django admin accepts filters on any field through the URL (``?password__startswith=``),
-    hidden or not. Fields holding secrets must not be filterable: a staff member could rebuild
-    a value one character at a time."""
-
-    secret_fields: frozenset[str] = frozenset()
-
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
-        if lookup.split("__", 1)[0] in self.secret_fields:
-            return False
-        return super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
-
-
-class ReadOnlyAdminMixin:
-    """For records staff read and never change here: the log, evidence, keys, requests, and
-    what is managed through its own pages (organizations, SSO connections)."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ConsentStateInline(admin.TabularInline):
@@ -334,6 +312,7 @@ class OutboundEmailAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         "subject",
         "status",
         "attempts",
+        "attempted_at",
         "last_error",
         "created_at",
         "sent_at",

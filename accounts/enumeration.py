@@ -6,7 +6,9 @@ as one who reads them, so the *work* behind each answer has to be alike too. Pat
 
 - Sign-up with a taken address: ``sign_up_decoy`` makes a new account's writes and reads (the
   password hash, the user, consent events with signed receipts, the address, the audit event,
-  the checks its first login makes) on a throwaway account in a savepoint that is rolled back.
+  the checks its first login makes) on a throwaway account, in a savepoint of the sign-up's
+  transaction (accounts.allauth_flows.SignupView) that is rolled back, where a new account's
+  savepoint (``SignupForm.save``) is released.
   Then ``EmailVerificationStage`` sends the owner the "account exists" email in place of a
   verification email, with the same message on the next page, even inside that email's
   cooldown: there the email is still rendered, written and queued, but held back (never sent),
@@ -70,8 +72,9 @@ def sign_up_decoy(request: HttpRequest, *, form: SignupForm) -> None:
     the form's consents, ``setup_user_email``, the sign-up's audit event, then what
     ``complete_signup`` reads before its verification email: ``pre_login``'s checks, whether
     an address is verified, the address to write to and its confirmation key), made on a
-    throwaway account inside a savepoint that is rolled back. Writes nothing that outlives the
-    call; the email itself is ``EmailVerificationStage``'s.
+    throwaway account inside a savepoint that is rolled back (the sign-up's transaction is
+    around it). Writes nothing that outlives the call; the email itself is
+    ``EmailVerificationStage``'s.
     """
     adapter = get_adapter(request)
     email = f"decoy-{uuid.uuid4().hex}@{DECOY_DOMAIN}"

@@ -21,18 +21,18 @@ from accounts.models import User
 class AddEmailForm(AllauthAddEmailForm):
     def clean_email(self) -> str:
         # Before allauth's own checks (which announce the new address): an organization whose
-        # sign-in rules bind this person keeps them at its domains (sso.enforcement).
-        from sso.enforcement import address_change_refusal
+        # sign-in rules bind this person keeps them at its domains (sso registers the rule).
+        from accounts.extensions import hooks
 
-        refusal = address_change_refusal(self.user, str(self.cleaned_data.get("email", "")))
+        refusal = hooks.address_change_refusal(self.user, str(self.cleaned_data.get("email", "")))
         if refusal:
             raise forms.ValidationError(refusal)
         return super().clean_email()
 
 
 class SignupForm(AllauthSignupForm):
-    """allauth's sign-up form, plus the consents (issue 6): a box per Gatehouse-wide purpose
-    offered at sign-up, required ones required, optional ones unticked."""
+    """allauth's sign-up form, plus the consents: a box per Gatehouse-wide purpose offered at
+    sign-up, required ones required, optional ones unticked."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         from consent.services import signup_purposes
@@ -51,8 +51,9 @@ class SignupForm(AllauthSignupForm):
         return {p.pk for p in self.consent_purposes if self.cleaned_data.get(f"consent_{p.key}")}
 
     def custom_signup(self, request: Any, user: Any) -> None:
-        # Called by allauth right after the user is saved, in the request's transaction: a
-        # sign-up that fails later leaves neither the account nor its consent events.
+        # Called by allauth right after the user is saved, in the sign-up's transaction
+        # (accounts.allauth_flows.SignupView): a sign-up that fails later leaves neither the
+        # account nor its consent events.
         from consent.services import record_signup
 
         record_signup(user=user, purposes=self.consent_purposes, ticked=self.ticked_purposes())

@@ -101,11 +101,15 @@ class OutboundEmail(models.Model):
 
     The request that causes an email writes this row in its own transaction and queues the task
     on commit, so a rolled-back request sends nothing and a retried task sends at most once per
-    success. The body is erased once sent: it may carry a one-time code or a reset link.
+    success. The task claims the row before it talks to the server and records the outcome
+    after, holding no lock while it waits for the network. The body is erased once sent: it may
+    carry a one-time code or a reset link.
     """
 
     class Status(models.TextChoices):
         QUEUED = "queued"
+        # Claimed by a task that is handing it to the server (since ``attempted_at``).
+        SENDING = "sending"
         SENT = "sent"
         FAILED = "failed"
         # Never sent on purpose: an "account exists" email inside its cooldown, written only so
@@ -125,6 +129,7 @@ class OutboundEmail(models.Model):
     html_body = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
+    attempted_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -1,9 +1,10 @@
 """The write path for accounts: every change to a user made by Gatehouse's own code.
 
-Each function runs in one transaction, records its audit event in that transaction, and defers
-email until the transaction commits. Ending sessions is not deferred: the session store is not
-transactional, and a block that rolls back after signing someone out errs on the safe side.
-Calling one twice with the same input is harmless.
+Each service owns its transaction (``@service``: durable, so it is committed when it returns),
+records its audit event in it, and defers email until it commits. Ending sessions is not
+deferred: the session store is not transactional, and a block that rolls back after signing
+someone out errs on the safe side. Calling one twice with the same input is harmless.
+Services refuse with ``config.refusals.Refusal``.
 """
 
 from __future__ import annotations
@@ -25,41 +26,56 @@ from django.utils import timezone
 from accounts.models import OutboundEmail, User
 from audit.actions import Action
 from audit.services import record
+from config.refusals import Refusal, service
 
 logger = logging.getLogger(__name__)
 
 REASON_MAX_LENGTH = 1000
 
 
-class ServiceError(Exception):
-    """A request the service refuses, with a message fit to show the person who asked."""
-
-
-def _clean_reason(reason: str) -> str:
+def clean_reason(reason: str) -> str:
+    """The reason a staff member gave for an action, trimmed; refused when it is empty or too
+    long to keep in the audit log."""
     reason = (reason or "").strip()
     if not reason:
-        raise ServiceError("A reason is required.")
+        raise Refusal("A reason is required.")
     if len(reason) > REASON_MAX_LENGTH:
-        raise ServiceError(f"Keep the reason under {REASON_MAX_LENGTH} characters.")
+        raise Refusal(f"Keep the reason under {REASON_MAX_LENGTH} characters.")
     return reason
 
 
 # --- Email ------------------------------------------------------------------------------------
 
 
+class _PublicURLRequest(HttpRequest):
+    """A request to PUBLIC_URL, made up by Gatehouse: its host and scheme are the setting's,
+    not a client's, so they need no checking against ALLOWED_HOSTS or a proxy's header."""
+
+    def __init__(self, public_url: str) -> None:
+        super().__init__()
+        self._public_url = urlsplit(public_url)
+        parts = self._public_url
+        self.META["HTTP_HOST"] = parts.netloc
+        self.META["SERVER_PORT"] = str(parts.port or (443 if parts.scheme == "https" else 80))
+        if parts.scheme == "https":
+            self.META["HTTP_X_FORWARDED_PROTO"] = "https"
+            self.META["wsgi.url_scheme"] = "https"
+
+    def get_host(self) -> str:
+        return self._public_url.netloc
+
+    def _get_scheme(self) -> str:
+        return self._public_url.scheme or "https"
+
+
 @contextmanager
-def outside_a_request() -> Iterator[None]:
-    """For emails sent from a job: allauth's mail rendering reads the current request (for the
-    site's name and links), and a worker has none, so stand in one for PUBLIC_URL."""
-    parts = urlsplit(settings.GATEHOUSE_PUBLIC_URL)
-    request = HttpRequest()
-    request.META["HTTP_HOST"] = parts.netloc
-    request.META["SERVER_PORT"] = str(parts.port or (443 if parts.scheme == "https" else 80))
-    if parts.scheme == "https":
-        request.META["HTTP_X_FORWARDED_PROTO"] = "https"
-        request.META["wsgi.url_scheme"] = "https"
+def outside_a_request() -> Iterator[HttpRequest]:
+    """For emails sent by a service or a job: allauth's mail rendering reads the current request
+    (for the site's name and links), so stand in one for PUBLIC_URL, whose links the email
+    then carries whatever request (if any) the service runs for. Yields the stand-in."""
+    request = _PublicURLRequest(settings.GATEHOUSE_PUBLIC_URL)
     with allauth_context.request_context(request):
-        yield
+        yield request
 
 
 def queue_email(
@@ -69,9 +85,9 @@ def queue_email(
     forget_recipient: bool = False,
     hold_back: bool = False,
 ) -> OutboundEmail:
-    """Store a rendered message and send it from a Celery task once this transaction commits.
-    With ``forget_recipient`` the row drops the address once the email is out (or failed for
-    good).
+    """Store a rendered message and send it from a Celery task once the caller's transaction
+    commits (at once, outside one). With ``forget_recipient`` the row drops the address once
+    the email is out (or failed for good).
 
     With ``hold_back`` the email is recorded as held back and never sent; it is written in
     full and its task queued all the same (the task only erases its body). That is on purpose:
@@ -103,7 +119,7 @@ def queue_email(
 # --- Profile ----------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@service
 def update_profile(*, user: User, display_name: str) -> User:
     display_name = display_name.strip()
     if display_name == user.display_name:
@@ -124,12 +140,14 @@ def update_profile(*, user: User, display_name: str) -> User:
 
 
 def end_sessions(sessions: list[UserSession]) -> int:
+    """End each session (its store entry and its row); returns how many. No transaction of its
+    own: the session store is not transactional."""
     for session in sessions:
         session.end()
     return len(sessions)
 
 
-@transaction.atomic
+@service
 def revoke_session(*, user: User, session_id: int, actor: User) -> bool:
     """End one of ``user``'s sessions. Returns False if it is not theirs or already gone."""
     session = UserSession.objects.filter(user=user, pk=session_id).first()
@@ -145,7 +163,7 @@ def revoke_session(*, user: User, session_id: int, actor: User) -> bool:
     return True
 
 
-@transaction.atomic
+@service
 def revoke_all_sessions(*, user: User, actor: User, keep_session_key: str | None = None) -> int:
     """End every session of ``user`` (but ``keep_session_key``, if given)."""
     sessions = [
@@ -166,10 +184,10 @@ def revoke_all_sessions(*, user: User, actor: User, keep_session_key: str | None
 # --- Support actions --------------------------------------------------------------------------
 
 
-@transaction.atomic
+@service
 def block_user(*, user: User, actor: User, reason: str) -> User:
     """Block ``user``: they cannot log in, and every session they have ends now."""
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     user = User.objects.select_for_update().get(pk=user.pk)
     if user.is_blocked:
         return user
@@ -187,9 +205,9 @@ def block_user(*, user: User, actor: User, reason: str) -> User:
     return user
 
 
-@transaction.atomic
+@service
 def unblock_user(*, user: User, actor: User, reason: str) -> User:
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     user = User.objects.select_for_update().get(pk=user.pk)
     if not user.is_blocked:
         return user
@@ -207,7 +225,9 @@ def unblock_user(*, user: User, actor: User, reason: str) -> User:
     return user
 
 
-@transaction.atomic
+# The admin's change form saves inside a transaction of its own (with the many-to-many fields
+# and inlines after this), so this joins it.
+@service(durable=False)
 def record_staff_edit(*, user: User, actor: User, changed_fields: list[str]) -> User:
     """Save a user edited on the admin's change form, recording which fields changed.
 
@@ -237,19 +257,21 @@ STAFF_EDIT_SCALAR_FIELDS = frozenset(
 )
 
 
-@transaction.atomic
-def resend_verification(*, request: HttpRequest, user: User, actor: User, reason: str) -> bool:
-    """Send a fresh verification email for ``user``'s unverified primary address.
+@service
+def resend_verification(*, user: User, actor: User, reason: str) -> bool:
+    """Send a fresh verification email for ``user``'s unverified primary address, its link on
+    PUBLIC_URL.
 
     Returns False (and sends nothing) when every address is already verified.
     """
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     address = (
         EmailAddress.objects.filter(user=user, verified=False).order_by("-primary", "id").first()
     )
     if address is None:
         return False
-    address.send_confirmation(request, signup=False)
+    with outside_a_request() as stand_in:
+        address.send_confirmation(stand_in, signup=False)
     record(
         Action.EMAIL_VERIFICATION_RESENT,
         actor=actor,

@@ -6,11 +6,12 @@ import logging
 import random
 import re
 import smtplib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import OutboundEmail
@@ -24,6 +25,9 @@ OUTBOUND_EMAIL_RETENTION = timedelta(days=30)
 PRUNE_BATCH_SIZE = 1000
 STALLED_AFTER = timedelta(minutes=10)
 STALLED_GIVE_UP_AFTER = timedelta(days=1)
+# How long a task's claim on an email holds: far beyond the SMTP timeout (EMAIL_TIMEOUT), so
+# only a run that died mid-send loses it.
+CLAIM_EXPIRES_AFTER = timedelta(minutes=10)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -45,9 +49,51 @@ def retry_countdown(retries: int) -> float:
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def send_email(self, outbound_email_id: str) -> str:
-    """Send one queued email. Safe to run twice: a sent email is not sent again."""
-    failure: Exception | None = None
-    with transaction.atomic():
+    """Send one queued email. Safe to run twice: a sent email is not sent again.
+
+    No transaction is open, and no row locked, while the server is talked to: a short one
+    claims the email, the message goes out, another short one records how it went."""
+    message = _claim(outbound_email_id)
+    if isinstance(message, str):
+        return message
+    try:
+        message.send()
+    except Exception as exc:
+        final = not is_transient(exc) or self.request.retries >= MAX_RETRIES
+        attempts = _settle(outbound_email_id, failure=exc, final=final)
+        if final:
+            logger.warning(
+                "email %s failed for good after %s attempt(s): %s",
+                outbound_email_id,
+                attempts,
+                type(exc).__name__,
+            )
+            return "failed"
+        logger.warning(
+            "sending email %s failed (attempt %s), will retry: %s",
+            outbound_email_id,
+            self.request.retries + 1,
+            type(exc).__name__,
+        )
+        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
+    _settle(outbound_email_id, failure=None, final=True)
+    return "sent"
+
+
+def _claimable(outbound: OutboundEmail, now: datetime) -> bool:
+    """Queued, or claimed by a run that died while talking to the server (a claim outlives
+    any send: the server's timeout is far shorter)."""
+    if outbound.status == OutboundEmail.Status.QUEUED:
+        return True
+    return outbound.status == OutboundEmail.Status.SENDING and (
+        outbound.attempted_at is None or outbound.attempted_at < now - CLAIM_EXPIRES_AFTER
+    )
+
+
+def _claim(outbound_email_id: str) -> EmailMultiAlternatives | str:
+    """Mark the email as being sent by this run and return its message; or, when there is
+    nothing to send, what became of it ("held back", "skipped")."""
+    with transaction.atomic(durable=True):
         outbound = OutboundEmail.objects.select_for_update().filter(pk=outbound_email_id).first()
         if outbound is not None and outbound.status == OutboundEmail.Status.HELD_BACK:
             # Written by the request only so that holding it back cost what sending would
@@ -56,58 +102,43 @@ def send_email(self, outbound_email_id: str) -> str:
                 _erase_body(outbound)
                 outbound.save(update_fields=["to", "text_body", "html_body", "last_error"])
             return "held back"
-        if outbound is None or outbound.status != OutboundEmail.Status.QUEUED:
+        now = timezone.now()
+        # Of two runs at once (a retry and a requeue), one claims it; the other skips it.
+        if outbound is None or not _claimable(outbound, now):
             return "skipped"
+        outbound.status = OutboundEmail.Status.SENDING
         outbound.attempts += 1
-        message = EmailMultiAlternatives(
-            subject=outbound.subject,
-            body=outbound.text_body,
-            from_email=outbound.from_email,
-            to=[outbound.to],
-        )
-        if outbound.html_body:
-            message.attach_alternative(outbound.html_body, "text/html")
-        try:
-            message.send()
-        except Exception as exc:
-            transient = is_transient(exc)
-            final = not transient or self.request.retries >= MAX_RETRIES
-            _record_failure(outbound, exc, final=final)
-            if final:
-                logger.warning(
-                    "email %s failed for good after %s attempt(s): %s",
-                    outbound.pk,
-                    outbound.attempts,
-                    type(exc).__name__,
-                )
-                return "failed"
-            failure = exc
-        else:
-            outbound.status = OutboundEmail.Status.SENT
-            outbound.sent_at = timezone.now()
-            _erase_body(outbound)
-            outbound.last_error = ""
-            outbound.save(
-                update_fields=[
-                    "to",
-                    "attempts",
-                    "status",
-                    "sent_at",
-                    "text_body",
-                    "html_body",
-                    "last_error",
-                ]
-            )
-    if failure is None:
-        return "sent"
-    logger.warning(
-        "sending email %s failed (attempt %s), will retry: %s",
-        outbound_email_id,
-        self.request.retries + 1,
-        type(failure).__name__,
+        outbound.attempted_at = now
+        outbound.save(update_fields=["status", "attempts", "attempted_at"])
+    message = EmailMultiAlternatives(
+        subject=outbound.subject,
+        body=outbound.text_body,
+        from_email=outbound.from_email,
+        to=[outbound.to],
     )
-    # Raised outside the transaction, so the attempt count and error above are kept.
-    raise self.retry(exc=failure, countdown=retry_countdown(self.request.retries))
+    if outbound.html_body:
+        message.attach_alternative(outbound.html_body, "text/html")
+    return message
+
+
+def _settle(outbound_email_id: str, *, failure: Exception | None, final: bool) -> int:
+    """Record how the claimed send went: sent, failed for good, or queued again for a retry.
+    Returns the number of attempts so far."""
+    with transaction.atomic(durable=True):
+        outbound = OutboundEmail.objects.select_for_update().filter(pk=outbound_email_id).first()
+        if outbound is None:  # erased with its recipient's account meanwhile
+            return 0
+        if failure is not None:
+            _record_failure(outbound, failure, final=final)
+            return outbound.attempts
+        outbound.status = OutboundEmail.Status.SENT
+        outbound.sent_at = timezone.now()
+        _erase_body(outbound)
+        outbound.last_error = ""
+        outbound.save(
+            update_fields=["to", "status", "sent_at", "text_body", "html_body", "last_error"]
+        )
+        return outbound.attempts
 
 
 def _erase_body(outbound: OutboundEmail) -> None:
@@ -134,20 +165,20 @@ def _record_failure(outbound: OutboundEmail, exc: Exception, *, final: bool) -> 
         _erase_body(outbound)
     else:
         outbound.status = OutboundEmail.Status.QUEUED
-    outbound.save(
-        update_fields=["to", "attempts", "status", "last_error", "text_body", "html_body"]
-    )
+    outbound.save(update_fields=["to", "status", "last_error", "text_body", "html_body"])
 
 
 @shared_task(acks_late=True)
 def requeue_stalled_email() -> int:
-    """Queue again the emails whose task never ran (e.g. the broker was down at commit time)."""
+    """Queue again the emails whose task never ran (e.g. the broker was down at commit time),
+    or died while sending (its claim has expired)."""
     now = timezone.now()
-    # Never tried at all (a task that ran once counts its attempt, and Celery owns its retries),
-    # and not so old that its link or code has lost its point.
+    # Never tried at all (a task that ran once counts its attempt, and Celery owns its retries)
+    # or abandoned mid-send, and not so old that its link or code has lost its point.
+    never_tried = Q(status=OutboundEmail.Status.QUEUED, attempts=0)
+    abandoned = Q(status=OutboundEmail.Status.SENDING, attempted_at__lt=now - CLAIM_EXPIRES_AFTER)
     stalled = OutboundEmail.objects.filter(
-        status=OutboundEmail.Status.QUEUED,
-        attempts=0,
+        never_tried | abandoned,
         created_at__lt=now - STALLED_AFTER,
         created_at__gt=now - STALLED_GIVE_UP_AFTER,
     ).values_list("pk", flat=True)[:PRUNE_BATCH_SIZE]

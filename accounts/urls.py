@@ -3,7 +3,7 @@ from allauth.socialaccount import views as socialaccount_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from accounts import views
+from accounts import allauth_flows, views
 from accounts.mfa.stepup import stepup_required
 
 app_name = "selfservice"
@@ -29,7 +29,12 @@ allauth_pages = [
 # Gatehouse's versions of allauth views at allauth's own addresses: listed before allauth's
 # URLs so that they are the ones that answer.
 allauth_overrides = [
-    path("accounts/confirm-email/<str:key>/", views.confirm_email, name="account_confirm_email"),
+    path("accounts/signup/", allauth_flows.signup, name="account_signup"),
+    path(
+        "accounts/confirm-email/<str:key>/",
+        allauth_flows.confirm_email,
+        name="account_confirm_email",
+    ),
     path("accounts/sessions/", RedirectView.as_view(pattern_name="selfservice:sessions")),
     # allauth's addresses for the same pages answer with the guarded views too.
     path("accounts/email/", email),

@@ -3,9 +3,11 @@
 django-allauth's usersessions app keeps a row per session. Gatehouse keeps its model and its
 sessions page logic, but changes when the rows are written:
 
-* at login, one INSERT, instead of allauth's receiver that first re-checks every other session
-  of the user against the session store (a cache read and a query per session, on the path
-  every password login waits for); ended sessions are swept by a periodic task instead;
+* at login, one INSERT in the login's transaction (``accounts.adapter.AccountAdapter.login``),
+  instead of allauth's receiver that first re-checks every other session of the user against
+  the session store (a cache read and a query per session, on the path every password login
+  waits for) and writes after the login's other rows; ended sessions are swept by a periodic
+  task instead;
 * while browsing, ``last_seen_at`` is refreshed at most every few minutes per session, not
   written on every request.
 """
@@ -28,7 +30,7 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 _SEEN_KEY = "_gatehouse_session_seen"
 
 
-def record_login_session(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+def record_login_session(request: HttpRequest, user: Any) -> None:
     """A new row for the session this login just started (its key is new: login cycles it)."""
     if not request.session.session_key:
         request.session.save()
@@ -45,9 +47,9 @@ def record_login_session(sender: Any, request: HttpRequest, user: Any, **kwargs:
 
 
 def install() -> None:
-    """Swap allauth's login receiver for Gatehouse's (called from AccountsConfig.ready)."""
+    """Disconnect allauth's login receiver: Gatehouse's adapter records the session instead
+    (called from AccountsConfig.ready)."""
     user_logged_in.disconnect(receiver=usersessions_signals.on_user_logged_in)
-    user_logged_in.connect(record_login_session, dispatch_uid="gatehouse_record_login_session")
 
 
 class SessionActivityMiddleware:

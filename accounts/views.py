@@ -1,19 +1,19 @@
 """Self-service pages at /account/: profile and sessions.
 
 Email addresses and password are allauth's own views, styled by templates/ and mounted under
-/account/ as well (see accounts/urls.py).
+/account/ as well (see accounts/urls.py); accounts.allauth_flows has Gatehouse's versions of
+other allauth pages.
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
-from allauth.account import views as allauth_views
 from allauth.usersessions.models import UserSession
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -96,18 +96,3 @@ def _render_sessions(request: HttpRequest, current_key: str | None, status: int 
         {"user_sessions": user_sessions, "current_key": current_key},
         status=status,
     )
-
-
-class ConfirmEmailView(allauth_views.ConfirmEmailView):
-    """allauth's confirmation page, but an expired or unknown link posted back gets the same
-    "this link expired or is invalid" page as when it is opened, not a bare 404."""
-
-    def post(self, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return super().post(*args, **kwargs)
-        except Http404:
-            self.object = None
-            return self.render_to_response(self.get_context_data(), status=400)
-
-
-confirm_email = ConfirmEmailView.as_view()

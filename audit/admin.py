@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from accounts.admin import ReadOnlyAdminMixin
 from audit.models import AuditEvent
+from config.admin_mixins import ReadOnlyAdminMixin
 
 
 @admin.register(AuditEvent)

@@ -155,7 +155,6 @@ def _definer_functions(cursor: Any) -> list[str]:
 def privilege_problems(role: str | None = None, alias: str = DEFAULT_DB_ALIAS) -> list[str]:
     """What ``role`` (by default the connected one) could do to evidence that it must not, or
     lacks to do its work; empty when it is a proper application role. PostgreSQL only."""
-    problems: list[str] = []
     with connections[alias].cursor() as cursor:
         if role is None:
             cursor.execute("SELECT current_user")
@@ -164,48 +163,60 @@ def privilege_problems(role: str | None = None, alias: str = DEFAULT_DB_ALIAS) -
         found = cursor.fetchone()
         if found is None:
             return [f"role {role} does not exist"]
+        problems: list[str] = []
         if found[0]:
             problems.append(f"{role} is a superuser: it can do anything to the audit log")
         cursor.execute("SELECT has_schema_privilege(%s, current_schema(), 'CREATE')", [role])
         if cursor.fetchone()[0]:
             problems.append(f"{role} may create objects in the schema")
         for table in EVIDENCE_TABLES:
-            cursor.execute(
-                "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass(%s)",
-                [table],
-            )
-            owned = cursor.fetchone()
-            if owned is None:
-                problems.append(f"{table} does not exist (run migrate)")
-                continue
-            owner = str(owned[0])
-            if owner == role:
-                problems.append(f"{role} owns {table}: it can disable or drop its triggers")
-                continue
-            cursor.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", [role, owner])
-            if cursor.fetchone()[0]:
-                problems.append(f"{role} is a member of {owner}, which owns {table}")
-            for privilege in _EVIDENCE_REFUSED:
-                cursor.execute("SELECT has_table_privilege(%s, %s, %s)", [role, table, privilege])
-                if cursor.fetchone()[0]:
-                    problems.append(f"{role} may {privilege} {table}")
-            for privilege in _EVIDENCE_ALLOWED:
-                cursor.execute("SELECT has_table_privilege(%s, %s, %s)", [role, table, privilege])
-                if not cursor.fetchone()[0]:
-                    problems.append(f"{role} may not {privilege} {table}: Gatehouse needs it")
-        functions = _definer_functions(cursor)
-        if len(functions) < len(DEFINER_FUNCTIONS):
-            problems.append("the evidence functions are missing (run migrate)")
-        for function in functions:
-            cursor.execute("SELECT has_function_privilege(%s, %s, 'EXECUTE')", [role, function])
-            if not cursor.fetchone()[0]:
-                problems.append(f"{role} may not call {function}: erasure needs it")
-            cursor.execute(
-                "SELECT coalesce(bool_or(a.grantee = 0), true) FROM pg_proc p "
-                "LEFT JOIN LATERAL aclexplode(p.proacl) a ON true "
-                "WHERE p.oid = %s::regprocedure",
-                [function],
-            )
-            if cursor.fetchone()[0]:
-                problems.append(f"every role may call {function}")
+            problems += _evidence_table_problems(cursor, role, table)
+        problems += _definer_function_problems(cursor, role)
+    return problems
+
+
+def _evidence_table_problems(cursor: Any, role: str, table: str) -> list[str]:
+    """What ``role`` may do to the evidence ``table`` that it must not, or may not do that
+    Gatehouse needs."""
+    cursor.execute(
+        "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass(%s)", [table]
+    )
+    owned = cursor.fetchone()
+    if owned is None:
+        return [f"{table} does not exist (run migrate)"]
+    owner = str(owned[0])
+    if owner == role:
+        return [f"{role} owns {table}: it can disable or drop its triggers"]
+    problems: list[str] = []
+    cursor.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", [role, owner])
+    if cursor.fetchone()[0]:
+        problems.append(f"{role} is a member of {owner}, which owns {table}")
+    for privilege in (*_EVIDENCE_REFUSED, *_EVIDENCE_ALLOWED):
+        cursor.execute("SELECT has_table_privilege(%s, %s, %s)", [role, table, privilege])
+        granted = bool(cursor.fetchone()[0])
+        if granted and privilege in _EVIDENCE_REFUSED:
+            problems.append(f"{role} may {privilege} {table}")
+        elif not granted and privilege in _EVIDENCE_ALLOWED:
+            problems.append(f"{role} may not {privilege} {table}: Gatehouse needs it")
+    return problems
+
+
+def _definer_function_problems(cursor: Any, role: str) -> list[str]:
+    """Whether the evidence functions exist, ``role`` may call them, and nobody else may."""
+    problems: list[str] = []
+    functions = _definer_functions(cursor)
+    if len(functions) < len(DEFINER_FUNCTIONS):
+        problems.append("the evidence functions are missing (run migrate)")
+    for function in functions:
+        cursor.execute("SELECT has_function_privilege(%s, %s, 'EXECUTE')", [role, function])
+        if not cursor.fetchone()[0]:
+            problems.append(f"{role} may not call {function}: erasure needs it")
+        cursor.execute(
+            "SELECT coalesce(bool_or(a.grantee = 0), true) FROM pg_proc p "
+            "LEFT JOIN LATERAL aclexplode(p.proacl) a ON true "
+            "WHERE p.oid = %s::regprocedure",
+            [function],
+        )
+        if cursor.fetchone()[0]:
+            problems.append(f"every role may call {function}")
     return problems

@@ -15,8 +15,6 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from config.api_framework import PROBLEM_CONTENT_TYPE, problem_body
 from config.refusals import Refusal
 from consent import api as consent_api
-from consent.erasure import ErasureRefused
-from consent.services import ConsentError
 from organizations import api as org_api
 
 
@@ -34,8 +32,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if exc.retry_after is not None:
             response["Retry-After"] = str(exc.retry_after)
         return response
-    if isinstance(exc, ConsentError | ErasureRefused):
-        return problem(exc.status, str(exc))
     if isinstance(exc, Http404):
         return problem(404, "Not found.")
     if isinstance(exc, exceptions.ValidationError):

@@ -1,5 +1,7 @@
-"""Django's admin app, configured to use Gatehouse's admin site (config/admin_site.py)."""
+"""Gatehouse's app configs: the admin on Gatehouse's admin site (config/admin_site.py), and the
+project's own start-up checks (config/checks.py)."""
 
+from django.apps import AppConfig
 from django.contrib.admin.apps import AdminConfig
 
 
@@ -38,3 +40,14 @@ class GatehouseAdminConfig(AdminConfig):
         for model in (SocialApp, SocialToken):
             if admin.site.is_registered(model):
                 admin.site.unregister(model)
+
+
+class GatehouseConfig(AppConfig):
+    """Gatehouse's project-wide pieces that need an app: the start-up checks."""
+
+    name = "config"
+    label = "gatehouse"
+    verbose_name = "Gatehouse"
+
+    def ready(self) -> None:
+        from config import checks  # noqa: F401  (registers the checks)

@@ -2,12 +2,14 @@
 
 Two ways to run from one code base:
 
-* Embedded default (no environment at all): SQLite and a generated secret in ``var/``, Celery
-  tasks run eagerly in-process, emails written to ``var/mail/`` and echoed to the console, a
-  local-memory cache, DEBUG on.
-* Production (``DATABASE_URL`` set, DEBUG off): PostgreSQL, Redis for cache, sessions, rate
-  limits and the Celery broker, SMTP, secure cookies and HSTS. Unsafe combinations are refused
-  at start-up (see ``_refuse_unsafe_production`` at the end of this module).
+* Production, the default: PostgreSQL (``DATABASE_URL``), Redis for cache, sessions, rate
+  limits and the Celery broker, SMTP, secure cookies and HSTS, DEBUG off. Unsafe or missing
+  settings are system checks (config/checks.py) that stop every process at start-up: web
+  (config/wsgi.py, config/asgi.py), workers (config/celery.py) and ``manage.py``.
+* Embedded, only when asked for with ``GATEHOUSE_EMBEDDED=1`` (``make run`` and the test
+  runner do): SQLite and a generated secret in ``var/``, Celery tasks run eagerly in-process,
+  emails written to ``var/mail/`` and echoed to the console, a local-memory cache, DEBUG on.
+  A deploy that forgets a variable is therefore refused, never quietly run in debug mode.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ DATA_DIR = Path(env_str("GATEHOUSE_DATA_DIR", str(BASE_DIR / "var")))
 DATABASE_URL = env_str("DATABASE_URL")
 REDIS_URL = env_str("REDIS_URL")
 
-# DEBUG is on only for the embedded default; anything pointed at a real database is production
-# unless it says otherwise.
-DEBUG = env_bool("DEBUG", default=not DATABASE_URL)
+# The embedded mode is asked for, never inferred: a missing DATABASE_URL in production is an
+# error (config/checks.py), not a reason to fall back to debug mode.
+EMBEDDED = env_bool("GATEHOUSE_EMBEDDED", False)
+DEBUG = env_bool("DEBUG", default=EMBEDDED)
 
 
 def _embedded_secret_key() -> str:
@@ -41,11 +44,14 @@ def _embedded_secret_key() -> str:
     return path.read_text().strip()
 
 
-SECRET_KEY = env_str("SECRET_KEY") or (_embedded_secret_key() if DEBUG else "")
+SECRET_KEY = env_str("SECRET_KEY") or (_embedded_secret_key() if EMBEDDED else "")
 if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    # Not a system check: Django cannot even run its checks without a key.
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set (or GATEHOUSE_EMBEDDED=1 for the embedded mode)."
+    )
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if EMBEDDED else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # --- Applications -----------------------------------------------------------------------------
@@ -53,6 +59,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 INSTALLED_APPS = [
     # Django's admin, on an OTP admin site: staff need a verified second factor (config/apps.py).
     "config.apps.GatehouseAdminConfig",
+    # Gatehouse's own start-up checks (config/checks.py).
+    "config.apps.GatehouseConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -286,8 +294,8 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "request_login_code": "20/m/ip,3/m/key,10/h/key",
-    # Second-factor codes by email (accounts/mfa/services.py), on top of the one-per-minute
-    # cooldown: no inbox gets more than a few an hour from Gatehouse.
+    # Second-factor codes by email (accounts/mfa/services/verification.py), on top of the
+    # one-per-minute cooldown: no inbox gets more than a few an hour from Gatehouse.
     "mfa_email_code": "5/h/user,20/h/ip",
 }
 ACCOUNT_FORMS = {
@@ -310,9 +318,9 @@ GATEHOUSE_FAILED_LOGIN_LIMITS = {
 }
 # Client IP behind a reverse proxy: how many proxies in front of Gatehouse append to
 # X-Forwarded-For; 0 means clients connect directly (REMOTE_ADDR is the client). Production
-# must say which (see _refuse_unsafe_production).
+# must say which (config/checks.py).
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
-_TRUSTED_PROXY_COUNT_IS_SET = env_str("TRUSTED_PROXY_COUNT") != ""
+GATEHOUSE_TRUSTED_PROXY_COUNT_IS_SET = env_str("TRUSTED_PROXY_COUNT") != ""
 # Activity is tracked by accounts.user_sessions.SessionActivityMiddleware, throttled; allauth's
 # own tracking writes to the database on every request.
 USERSESSIONS_TRACK_ACTIVITY = False
@@ -338,7 +346,7 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 OTP_WEBAUTHN_RP_ID = env_str("WEBAUTHN_RP_ID", "localhost")
 OTP_WEBAUTHN_RP_NAME = env_str("GATEHOUSE_PRODUCT_NAME", "Gatehouse")
 OTP_WEBAUTHN_ALLOWED_ORIGINS = env_list(
-    "WEBAUTHN_ORIGINS", ["http://localhost:8000"] if DEBUG else []
+    "WEBAUTHN_ORIGINS", ["http://localhost:8000"] if EMBEDDED else []
 )
 OTP_WEBAUTHN_HELPER_CLASS = "accounts.mfa.passkeys.GatehouseWebAuthnHelper"
 # Enterprise SSO: connections are rows of sso.Connection, handed to allauth by the adapter. The
@@ -370,7 +378,7 @@ if SSO_JWKS_REFETCH_INTERVAL_SECONDS < 1:
 # Where people reach Gatehouse, for links in emails sent by background jobs (no request to
 # take the host from). Defaults to the first allowed host.
 GATEHOUSE_PUBLIC_URL = env_str("PUBLIC_URL", "").rstrip("/") or (
-    f"https://{ALLOWED_HOSTS[0]}" if ALLOWED_HOSTS and not DEBUG else "http://localhost:8000"
+    f"https://{ALLOWED_HOSTS[0]}" if ALLOWED_HOSTS and not EMBEDDED else "http://localhost:8000"
 )
 # Secrets at rest (config/encryption.py): comma-separated Fernet keys, newest first.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
@@ -461,10 +469,10 @@ CELERY_BEAT_SCHEDULE = {
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO", False) else None
 )
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not EMBEDDED)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not EMBEDDED)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if EMBEDDED else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -584,58 +592,3 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
-
-
-def _refuse_unsafe_production() -> None:
-    """Production must not run with settings that only make sense on a laptop."""
-    if DEBUG:
-        return
-    backend = str(CACHES["default"]["BACKEND"])
-    if backend.endswith(("locmem.LocMemCache", "dummy.DummyCache")):
-        raise ImproperlyConfigured(
-            "Production (DEBUG off) needs a shared cache: rate limits, lockouts and sessions "
-            "kept in per-process memory are not shared between workers. Set REDIS_URL."
-        )
-    if CELERY_TASK_ALWAYS_EAGER:
-        raise ImproperlyConfigured(
-            "Production (DEBUG off) needs a Celery broker: set REDIS_URL or CELERY_BROKER_URL."
-        )
-    if not DATABASE_URL:
-        raise ImproperlyConfigured("Production (DEBUG off) needs DATABASE_URL (PostgreSQL).")
-    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
-        raise ImproperlyConfigured("SECRET_KEY is too short or too simple for production.")
-    if not _TRUSTED_PROXY_COUNT_IS_SET:
-        # Behind a proxy, the default (0) would make every client look like the proxy: one
-        # failed-login counter for everybody, and the proxy's address in every audit event.
-        raise ImproperlyConfigured(
-            "Set TRUSTED_PROXY_COUNT in production: the number of proxies in front of "
-            "Gatehouse that append to X-Forwarded-For (0 if clients connect directly)."
-        )
-    if OTP_WEBAUTHN_RP_ID in ("", "localhost") or not OTP_WEBAUTHN_ALLOWED_ORIGINS:
-        raise ImproperlyConfigured(
-            "Set WEBAUTHN_RP_ID (the site's domain, e.g. id.example.com) and WEBAUTHN_ORIGINS "
-            "(e.g. https://id.example.com) in production: passkeys are bound to them."
-        )
-    if not FIELD_ENCRYPTION_KEYS:
-        raise ImproperlyConfigured(
-            "Set FIELD_ENCRYPTION_KEYS in production (comma-separated Fernet keys, newest first): "
-            "IdP client secrets and SP private keys are encrypted with them."
-        )
-    if SSO_ALLOW_PRIVATE_URLS:
-        raise ImproperlyConfigured(
-            "SSO_ALLOW_PRIVATE_URLS is for tests only: it lets org admins make Gatehouse fetch "
-            "URLs on its own network."
-        )
-    insecure_origins = [o for o in OTP_WEBAUTHN_ALLOWED_ORIGINS if not o.startswith("https://")]
-    if insecure_origins:
-        raise ImproperlyConfigured(f"WEBAUTHN_ORIGINS must all be https:// ({insecure_origins}).")
-    wildcard_hosts = [host for host in ALLOWED_HOSTS if host == "*" or host.startswith(".")]
-    if wildcard_hosts:
-        # Links in emails (verification, password reset) are built from the Host header.
-        raise ImproperlyConfigured(
-            f"ALLOWED_HOSTS must list exact host names in production, not {wildcard_hosts}: "
-            "emailed links are built from the request's host."
-        )
-
-
-_refuse_unsafe_production()

@@ -5,6 +5,8 @@ from django.views.generic import RedirectView
 
 from accounts.urls import allauth_overrides, allauth_pages
 from config import health
+from organizations import urls as organization_urls
+from sso import portal as sso_portal
 
 # Staff sign in through the same login as everyone else (rate limits, lockout, blocked-user
 # check, second factor), not through the admin's own unthrottled form. The admin site itself
@@ -18,7 +20,20 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("", include("accounts.mfa.urls")),
     path("webauthn/", include("accounts.mfa.webauthn_urls")),
-    path("", include("organizations.urls")),
+    # The organization portal, with the SSO tab that sso adds to it (orgs:sso is its list of
+    # connections): composed here, so that organizations does not import sso.
+    path(
+        "",
+        include(
+            (
+                [
+                    *organization_urls.urlpatterns,
+                    path("orgs/<slug:slug>/sso/", include(sso_portal.urlpatterns)),
+                ],
+                organization_urls.app_name,
+            )
+        ),
+    ),
     path("", include("sso.urls")),
     path("", include("consent.urls")),
     path("api/", include("config.api")),

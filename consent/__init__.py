@@ -1,1 +1,2 @@
-"""Consent records and data-subject requests (issue 6)."""
+"""Consent records and data-subject requests: purposes, versioned policy documents, consent
+events with signed receipts, data export and account erasure."""

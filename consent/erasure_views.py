@@ -14,13 +14,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.mfa.stepup import stepup_required
-from consent import erasure
+from config.refusals import Refusal
+from consent.erasure import schedule
 from consent.models import DataSubjectRequest
 
 
 class ConfirmErasureForm(forms.Form):
     confirm = forms.CharField(
-        label=f'Type "{erasure.CONFIRMATION}" to confirm',
+        label=f'Type "{schedule.CONFIRMATION}" to confirm',
         max_length=20,
         strip=True,
         widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none"}),
@@ -28,8 +29,8 @@ class ConfirmErasureForm(forms.Form):
 
     def clean_confirm(self) -> str:
         value = self.cleaned_data["confirm"]
-        if value.lower() != erasure.CONFIRMATION:
-            raise forms.ValidationError(f'Type the word "{erasure.CONFIRMATION}" to confirm.')
+        if value.lower() != schedule.CONFIRMATION:
+            raise forms.ValidationError(f'Type the word "{schedule.CONFIRMATION}" to confirm.')
         return value
 
 
@@ -39,19 +40,19 @@ class ConfirmErasureForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def request_erasure(request: HttpRequest) -> HttpResponse:
     user = request.user
-    existing = erasure.open_erasure(user)  # type: ignore[arg-type]
+    existing = schedule.open_erasure(user)  # type: ignore[arg-type]
     if existing is not None:
         return redirect("consent:privacy")
     form = ConfirmErasureForm(request.POST or None)
-    blocking = erasure.blocking_organizations(user)  # type: ignore[arg-type]
+    blocking = schedule.blocking_organizations(user)  # type: ignore[arg-type]
     if request.method == "POST" and form.is_valid():
         try:
-            erasure.request_erasure(
+            schedule.request_erasure(
                 user=user,  # type: ignore[arg-type]
                 via=DataSubjectRequest.Via.SELF,
             )
-        except erasure.ErasureRefused as exc:
-            form.add_error(None, str(exc))
+        except Refusal as refusal:  # shown on the form, beside what to do about it
+            form.add_error(None, refusal.message)
         else:
             # The banner above every account page says when; this says what happens next.
             messages.info(request, "We have emailed you the date and how to keep your account.")
@@ -73,9 +74,9 @@ def request_erasure(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["POST"])
 def cancel_erasure(request: HttpRequest) -> HttpResponse:
     try:
-        erasure.cancel_erasure(user=request.user)  # type: ignore[arg-type]
-    except erasure.ErasureRefused as exc:
-        messages.error(request, str(exc))
+        schedule.cancel_erasure(user=request.user)  # type: ignore[arg-type]
+    except Refusal as refusal:
+        messages.error(request, refusal.message)
     else:
         messages.success(request, "Your account will not be deleted.")
     return redirect("consent:privacy")

@@ -16,7 +16,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.mfa.stepup import stepup_required
-from consent import export
+from config.refusals import Refusal
+from consent.export import requesting
+from consent.export.download import find_download, spend_download
 from consent.models import DataSubjectRequest
 
 
@@ -28,9 +30,9 @@ def _user(request: HttpRequest) -> Any:
 @require_http_methods(["POST"])
 def request_export(request: HttpRequest) -> HttpResponse:
     try:
-        found = export.request_export(user=_user(request), via=DataSubjectRequest.Via.SELF)
-    except export.ExportRefused as exc:
-        messages.error(request, str(exc))
+        found = requesting.request_export(user=_user(request), via=DataSubjectRequest.Via.SELF)
+    except Refusal as refusal:  # the privacy page says why, where the button is
+        messages.error(request, refusal.message)
         return redirect("consent:privacy")
     found.refresh_from_db(fields=["status"])
     if found.status == DataSubjectRequest.Status.READY:
@@ -50,11 +52,11 @@ def request_export(request: HttpRequest) -> HttpResponse:
 def download(request: HttpRequest, public_id: uuid.UUID, token: str) -> HttpResponse:
     user = _user(request)
     if request.method == "GET":
-        found = export.find_download(user=user, public_id=public_id, token=token)
+        found = find_download(user=user, public_id=public_id, token=token)
         if found is None:
             raise Http404("No such export.")
         return render(request, "consent/export_download.html", {"export": found})
-    spent = export.spend_download(user=user, public_id=public_id, token=token)
+    spent = spend_download(user=user, public_id=public_id, token=token)
     if spent is None:
         raise Http404("No such export.")
     _, payload = spent

@@ -18,7 +18,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from jwt.algorithms import ECAlgorithm
 
+from audit.actions import Action
+from audit.services import record
 from config import encryption
+from config.refusals import service
 from consent.models import ReceiptKey
 
 ALGORITHM = "ES256"
@@ -72,13 +75,18 @@ def private_key(key: ReceiptKey) -> Any:
     return _private_key(key.kid, key.private_key_encrypted)
 
 
-@transaction.atomic
-def rotate() -> ReceiptKey:
-    """Retire the active key and make a new one. Receipts already issued keep verifying."""
+@service
+def rotate(*, actor_text: str = "system") -> ReceiptKey:
+    """Retire the active key and make a new one, on the audit record as done by
+    ``actor_text``. Receipts already issued keep verifying."""
     ReceiptKey.objects.select_for_update().filter(status=ReceiptKey.Status.ACTIVE).update(
         status=ReceiptKey.Status.RETIRED, retired_at=timezone.now()
     )
-    return _new_key(ReceiptKey.Status.ACTIVE)
+    key = _new_key(ReceiptKey.Status.ACTIVE)
+    record(
+        Action.CONSENT_RECEIPT_KEY_ROTATED, actor_text=actor_text, target=key, data={"kid": key.kid}
+    )
+    return key
 
 
 def jwks() -> dict[str, Any]:

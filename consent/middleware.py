@@ -57,7 +57,9 @@ ALLOWED_API_PREFIXES = (
     "/api/v1/me/consent-events/",
     "/api/v1/me/erasure/",
 )
-_NOTED = "gatehouse_consent_required_noted"
+# The session key that says the person was sent to the re-acceptance page (audited once per
+# session); the page clears it once they accept.
+REACCEPTANCE_NOTED = "gatehouse_consent_required_noted"
 
 
 def _mfa_enrollment_pending(user) -> bool:  # type: ignore[no-untyped-def]
@@ -92,8 +94,8 @@ class ConsentRequiredMiddleware:
         # would send them to the other; and otherwise they are pages like any other.
         if name in mfa_gate.ALLOWED_URL_NAMES and _mfa_enrollment_pending(user):
             return None
-        if not request.session.get(_NOTED):
-            request.session[_NOTED] = True
+        if not request.session.get(REACCEPTANCE_NOTED):
+            request.session[REACCEPTANCE_NOTED] = True
             record(Action.CONSENT_RECONSENT_REQUIRED, actor=user, target=user)
         accept_url = reverse("consent:accept")
         if request.path.startswith("/api/"):

@@ -1,7 +1,7 @@
 """Background work for privacy rights: building exports and expiring unused ones, and erasing
 accounts. Each task checks the request's status under a row lock first, so running it twice (a
 retry, a second worker) does nothing more. The work itself lives in ``consent.export`` and
-``consent.erasure``."""
+``consent.erasure`` (both packages)."""
 
 from __future__ import annotations
 
@@ -11,31 +11,31 @@ from django.db import OperationalError
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def build_export(request_id: int) -> str:
-    from consent import export
+    from consent.export import job
 
-    return export.build(request_id)
+    return job.build(request_id)
 
 
 @shared_task
 def expire_exports() -> int:
-    from consent import export
+    from consent.export import download
 
-    return export.expire()
+    return download.expire()
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def erase_user(request_id: int) -> str:
-    from consent import erasure
+    from consent.erasure import job
 
-    return erasure.erase(request_id)
+    return job.erase(request_id)
 
 
 @shared_task
 def run_due_erasures() -> int:
     """Queue the erasures whose grace period is over (and re-check held or stalled ones)."""
-    from consent import erasure
+    from consent.erasure import schedule
 
-    due = erasure.due_requests()
+    due = schedule.due_requests()
     for pk in due:
         erase_user.delay(pk)
     return len(due)
@@ -43,6 +43,6 @@ def run_due_erasures() -> int:
 
 @shared_task
 def purge_erased_consent_evidence() -> int:
-    from consent import erasure
+    from consent.erasure import retention
 
-    return erasure.purge_evidence()
+    return retention.purge_evidence()

@@ -17,8 +17,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_http_methods
 
+from config.refusals import Refusal
 from consent import keys, selectors, services
-from consent.middleware import _NOTED
+from consent.middleware import REACCEPTANCE_NOTED
 from consent.models import ConsentEvent, Decision, Method, PolicyVersion, Purpose
 
 
@@ -117,9 +118,9 @@ def decide(request: HttpRequest) -> HttpResponse:
             if shown
             else None,
         )
-    except services.ConsentError as exc:
-        messages.error(request, str(exc))
-        return _render_privacy(request, exc.status)
+    except Refusal as refusal:  # shown above the choices, where the person made it
+        messages.error(request, refusal.message)
+        return _render_privacy(request, refusal.status)
     if created:
         messages.success(request, _said(purpose, form.cleaned_data["decision"]))
     return redirect("consent:privacy")
@@ -191,12 +192,12 @@ def accept(request: HttpRequest) -> HttpResponse:
         if not missing:
             try:
                 services.accept_pending(user=user, purposes=pending, shown=shown)
-            except services.ConsentError:
+            except Refusal:
                 # A newer version was published while the page was open: show that one.
                 messages.error(request, "This changed while you were reading. Please review it.")
                 status = 409
             else:
-                request.session.pop(_NOTED, None)  # a later version is on record again
+                request.session.pop(REACCEPTANCE_NOTED, None)  # a later version is on record again
                 messages.success(request, "Thank you. You can carry on.")
                 return redirect(next_url)
         else:

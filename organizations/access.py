@@ -14,6 +14,7 @@ from typing import Any
 from django.http import Http404, HttpRequest
 
 from organizations.models import Membership, Organization, OrganizationPolicy
+from organizations.services.guards import record_probe
 
 SESSION_STARTED_KEY = "gatehouse_session_started"
 
@@ -22,14 +23,22 @@ class SessionTooOld(Exception):
     """The organization's policy ends sessions this old."""
 
 
-def session_started_at(request: HttpRequest, user: Any) -> float:
-    """When this session signed in: allauth's first authentication record, or (for a session
-    that has none) the first time Gatehouse looked."""
+def signed_in_at(request: HttpRequest, user: Any) -> float | None:
+    """When this session signed in, by allauth's first authentication record, if it has one."""
     from accounts.mfa.allauth_glue import authentication_records
 
     records = authentication_records(request, user)
     if records and isinstance(records[0].get("at"), int | float):
         return float(records[0]["at"])
+    return None
+
+
+def session_started_at(request: HttpRequest, user: Any) -> float:
+    """When this session signed in: allauth's first authentication record, or (for a session
+    that has none) the first time Gatehouse looked."""
+    recorded = signed_in_at(request, user)
+    if recorded is not None:
+        return recorded
     started = request.session.get(SESSION_STARTED_KEY)
     if not isinstance(started, int | float):
         started = time.time()
@@ -58,8 +67,6 @@ def resolve_membership(request: HttpRequest, slug: str) -> tuple[Organization, M
     if membership is None:
         org = Organization.objects.filter(slug=slug).first()
         if org is not None:
-            from organizations.services import record_probe
-
             record_probe(user=user, org=org, attempted=f"{request.method} {request.path}")
         raise Http404("No such organization.")
     check_session_lifetime(request, user, membership.organization)

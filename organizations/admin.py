@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from accounts.admin import NoSecretLookupsMixin, ReadOnlyAdminMixin
+from config.admin_mixins import NoSecretLookupsMixin, ReadOnlyAdminMixin
 from organizations.models import Domain, Invitation, Membership, Organization, OrganizationPolicy
 
 

@@ -11,7 +11,7 @@ from django.dispatch import receiver
 
 @receiver(auth_signals.user_logged_in, dispatch_uid="orgs_auto_join_on_login")
 def auto_join_on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    from organizations.services import auto_join_by_domain
+    from organizations.services.domains import auto_join_by_domain
 
     # The login address only: other verified addresses were looked at when they were verified.
     auto_join_by_domain(user=user, emails=[user.email])
@@ -19,6 +19,6 @@ def auto_join_on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> N
 
 @receiver(allauth_signals.email_confirmed, dispatch_uid="orgs_auto_join_on_verified_email")
 def auto_join_on_verified_email(sender: Any, request: Any, email_address: Any, **kw: Any) -> None:
-    from organizations.services import auto_join_by_domain
+    from organizations.services.domains import auto_join_by_domain
 
     auto_join_by_domain(user=email_address.user, emails=[email_address.email])

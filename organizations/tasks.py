@@ -6,11 +6,17 @@ import logging
 
 from celery import shared_task
 
+from config.refusals import Refusal
 from organizations.models import Domain, Membership
+from organizations.services.active import ACTIVE_ORG_SESSION_KEY
+from organizations.services.domains import verify_domain
+from organizations.services.members import finish_deprovisioning
 
 logger = logging.getLogger(__name__)
 
 MAX_RETRIES = 8
+# Domains re-checked per query: the list is read in batches, never whole.
+RECHECK_BATCH = 200
 
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
@@ -33,8 +39,6 @@ def deprovision_membership(self, membership_id: int) -> str:
         cleared = _clear_active_org(membership.user_id, membership.organization_id)
     except Exception as exc:  # session store down: try again later
         raise self.retry(exc=exc, countdown=min(600, 2**self.request.retries * 5)) from exc
-    from organizations.services import finish_deprovisioning
-
     done = finish_deprovisioning(membership_id=membership.pk, sessions_cleared=cleared)
     return "done" if done else "changed meanwhile"
 
@@ -44,8 +48,6 @@ def _clear_active_org(user_id: int, org_id: int) -> int:
 
     from allauth.usersessions.models import UserSession
     from django.conf import settings
-
-    from organizations.services import ACTIVE_ORG_SESSION_KEY
 
     store = import_module(settings.SESSION_ENGINE).SessionStore
     cleared = 0
@@ -75,15 +77,21 @@ def sweep_removed_memberships() -> int:
 @shared_task(acks_late=True)
 def recheck_verified_domains() -> int:
     """Look every verified domain's TXT record up again; one whose record is gone stops
-    counting (services.verify_domain un-verifies it and audits the loss)."""
-    from config.refusals import Refusal
-    from organizations.services import verify_domain
-
-    checked = 0
-    for domain in Domain.objects.filter(verified_at__isnull=False).select_related("organization"):
-        try:
-            verify_domain(actor=None, org=domain.organization, domain_id=domain.pk)
-        except Refusal:
-            logger.warning("domain re-check refused for %s", domain.pk)
-        checked += 1
-    return checked
+    counting (``verify_domain`` un-verifies it and audits the loss). Each lookup runs outside
+    any transaction, and each result is saved in its own."""
+    checked, after = 0, 0
+    while True:
+        batch = list(
+            Domain.objects.filter(verified_at__isnull=False, pk__gt=after)
+            .select_related("organization")
+            .order_by("pk")[:RECHECK_BATCH]
+        )
+        for domain in batch:
+            try:
+                verify_domain(actor=None, org=domain.organization, domain_id=domain.pk)
+            except Refusal:  # removed meanwhile
+                logger.warning("domain re-check refused for %s", domain.pk)
+            checked += 1
+        if len(batch) < RECHECK_BATCH:
+            return checked
+        after = batch[-1].pk

@@ -1,1 +1,1 @@
-"""Per-organization enterprise SSO (SAML, OIDC), home-realm discovery and SCIM (issue 5)."""
+"""Per-organization enterprise SSO (SAML, OIDC), home-realm discovery and SCIM."""

@@ -1,7 +1,8 @@
 """allauth's social account adapter, fed from sso.Connection and bound to its login rules.
 
 ``list_apps`` turns connections into unsaved SocialApps on request: configuration is kept once,
-in the connection. The hooks carry out what ``sso.logins.admit`` decided.
+in the connection. The hooks carry out what ``sso.admission.admit`` decided, with the writes of
+``sso.services.logins``, inside the login's transaction (which the finishing view owns).
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from django.http import HttpRequest
 from requests import RequestException
 
 from accounts.mfa.social import SocialAccountAdapter as StepUpSocialAccountAdapter
-from sso import entry, logins
-from sso.models import Connection, Protocol
+from sso import admission
+from sso.checks import Check, refused
+from sso.diagnostics import answer_refusal
+from sso.models import Connection, Protocol, connection_of
+from sso.services import logins
 
 
 def social_app(connection: Connection) -> SocialApp:
@@ -48,29 +52,37 @@ def social_app(connection: Connection) -> SocialApp:
     return app
 
 
-def _failure(request: HttpRequest, error: Any, exception: Any, context: dict) -> tuple[str, str]:
-    """The check name and reason for a failure allauth reports (sso.oidc's own checks carry
-    their name; the others are named here from what allauth passes along)."""
-    check = getattr(exception, "check", None)
-    if check:
-        return check, str(exception)[:300]
+def _failure(request: HttpRequest, error: Any, exception: Any, context: dict) -> tuple[Check, str]:
+    """The check a failure allauth reports fails, and the reason (Gatehouse's own checks are
+    refusals, which never reach allauth's error handling)."""
     if str(error) == "cancelled":
-        return "cancelled", "The sign-in was cancelled at the identity provider."
+        return Check.CANCELLED, "The sign-in was cancelled at the identity provider."
     if "state_id" in context:
         # allauth found no pending sign-in for this callback in this browser's session.
-        return "state", (
+        return Check.STATE, (
             "This answer belongs to a sign-in this browser did not start, or one that was "
             "already finished or started more than 10 minutes ago."
         )
     if request.GET.get("error"):
-        return "idp_error", f"The identity provider answered: {request.GET['error'][:100]}."
+        return Check.IDP_ERROR, f"The identity provider answered: {request.GET['error'][:100]}."
     if isinstance(exception, RequestException):
-        return "idp_unreachable", "The identity provider could not be reached."
+        return Check.IDP_UNREACHABLE, "The identity provider could not be reached."
     if isinstance(exception, OAuth2Error):  # raised by allauth's code exchange
-        return "token_exchange", str(exception)[:300]
+        return Check.TOKEN_EXCHANGE, str(exception)[:300]
     if isinstance(exception, PermissionDenied):
-        return "permission_denied", str(exception)[:300]
-    return "provider_error", str(exception or error or "")[:300]
+        return Check.PERMISSION_DENIED, str(exception)[:300]
+    return Check.PROVIDER_ERROR, str(exception or error or "")[:300]
+
+
+def _concurrent_login(connection: Connection) -> Exception:
+    """Another sign-in of the same person created the account (or linked the identity) while
+    this one was on its way: this one writes nothing, and trying again signs in."""
+    return refused(
+        Check.CONCURRENT_LOGIN,
+        connection,
+        "You signed in twice at the same moment. Try again: the first sign-in set your account up.",
+        status=409,
+    )
 
 
 class SocialAccountAdapter(StepUpSocialAccountAdapter):
@@ -141,45 +153,44 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
         if connection is None:
             return super().is_email_verified(provider, email)
         # An enterprise IdP's address counts as verified only inside its org's verified domains.
-        return logins.email_in_domains(email, logins.verified_domains(connection))
+        return admission.email_in_domains(email, admission.verified_domains(connection))
 
     def is_open_for_signup(self, request: HttpRequest, sociallogin: Any) -> bool:
-        connection = logins.connection_of(sociallogin)
+        connection = connection_of(sociallogin)
         if connection is None:
             return super().is_open_for_signup(request, sociallogin)
-        admission = logins.admission_of(request, connection, sociallogin)
-        return admission.kind in ("create", "release")
+        decision = admission.admission_of(request, connection, sociallogin)
+        return decision.kind in ("create", "release")
 
     def pre_social_login(self, request: HttpRequest, sociallogin: Any) -> None:
         super().pre_social_login(request, sociallogin)
-        connection = logins.connection_of(sociallogin)
+        connection = connection_of(sociallogin)
         if connection is None:
             return
-        admission = logins.admission_of(request, connection, sociallogin)
-        if admission.kind == "existing":
-            assert admission.user is not None
-            logins.apply_membership(connection, admission.user, admission.role, created=False)
-        elif admission.kind == "link":
-            assert admission.user is not None
+        decision = admission.admission_of(request, connection, sociallogin)
+        if decision.kind == "existing":
+            assert decision.user is not None
+            logins.apply_membership(connection, decision.user, decision.role, created=False)
+        elif decision.kind == "link":
+            assert decision.user is not None
             try:
                 with transaction.atomic():  # the same race, for an account being linked
-                    sociallogin.connect(request, admission.user)
+                    sociallogin.connect(request, decision.user)
             except IntegrityError:
-                raise ImmediateHttpResponse(
-                    logins.refuse_concurrent_login(request, connection)
-                ) from None
-            logins.record_link(connection, admission.user)
-            logins.apply_membership(connection, admission.user, admission.role, created=False)
-        elif admission.kind == "release":
-            assert admission.user is not None and admission.email is not None
-            logins.release_unverified_account(connection, admission.user)
-            logins.drop_unproven_claims(admission.email)
-        elif admission.kind == "create":
-            assert admission.email is not None
-            logins.drop_unproven_claims(admission.email)
+                raise _concurrent_login(connection) from None
+            logins.record_link(connection, decision.user)
+            logins.apply_membership(connection, decision.user, decision.role, created=False)
+        elif decision.kind == "release":
+            assert decision.user is not None
+            assert decision.email is not None
+            logins.release_unverified_account(connection, decision.user)
+            logins.drop_unproven_claims(decision.email)
+        elif decision.kind == "create":
+            assert decision.email is not None
+            logins.drop_unproven_claims(decision.email)
 
     def save_user(self, request: HttpRequest, sociallogin: Any, form: Any = None) -> Any:
-        connection = logins.connection_of(sociallogin)
+        connection = connection_of(sociallogin)
         if connection is None:
             return super().save_user(request, sociallogin, form)
         try:
@@ -188,12 +199,10 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
             with transaction.atomic():
                 user = super().save_user(request, sociallogin, form)
         except IntegrityError:
-            raise ImmediateHttpResponse(
-                logins.refuse_concurrent_login(request, connection)
-            ) from None
-        admission = logins.admission_of(request, connection, sociallogin)
+            raise _concurrent_login(connection) from None
+        decision = admission.admission_of(request, connection, sociallogin)
         logins.record_created(connection, user)
-        logins.apply_membership(connection, user, admission.role, created=True)
+        logins.apply_membership(connection, user, decision.role, created=True)
         return user
 
     def populate_user(self, request: HttpRequest, sociallogin: Any, data: dict) -> Any:
@@ -215,11 +224,9 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
     ) -> None:
         connection = getattr(getattr(provider, "app", None), "gatehouse_connection", None)
         if connection is not None:
+            # allauth's hook answers with an ImmediateHttpResponse: the refusal's answer (its
+            # page, or the test's diagnostic), on the record.
             check, reason = _failure(request, error, exception, extra_context or {})
-            if entry.is_test(request, connection):
-                entry.end_test(request)
-                raise ImmediateHttpResponse(
-                    logins.test_result(request, connection, check=check, reason=reason)
-                )
-            raise ImmediateHttpResponse(logins.refuse_login(request, connection, check, reason))
+            refusal = refused(check, connection, reason)
+            raise ImmediateHttpResponse(answer_refusal(request, connection, refusal))
         super().on_authentication_error(request, provider, error, exception, extra_context)

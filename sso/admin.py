@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from accounts.admin import NoSecretLookupsMixin, ReadOnlyAdminMixin
+from config.admin_mixins import NoSecretLookupsMixin, ReadOnlyAdminMixin
 from organizations.admin import ReadOnlyInline
 from sso import services
 from sso.models import Connection, IdPCertificate

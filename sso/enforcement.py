@@ -19,13 +19,11 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 
-from audit.actions import Action, Outcome
-from audit.services import record
+from audit.actions import Action
+from config.refusals import Refusal, refusal_page
 from organizations.models import LoginMethod, Membership, Organization, Role
-from sso import logins
-from sso.models import Connection
+from sso.models import Connection, connection_of
 
 # allauth's authentication record methods, as the organization policy names them.
 _METHODS = {
@@ -85,7 +83,7 @@ def check(request: HttpRequest, user: Any, signal_kwargs: dict) -> dict | None:
         return None
     method = login_method(request, user, signal_kwargs)
     sociallogin = signal_kwargs.get("sociallogin")
-    connection = logins.connection_of(sociallogin) if sociallogin is not None else None
+    connection = connection_of(sociallogin) if sociallogin is not None else None
     for membership in memberships:
         org = membership.organization
         policy = getattr(org, "policy", None)
@@ -106,25 +104,31 @@ def check(request: HttpRequest, user: Any, signal_kwargs: dict) -> dict | None:
 def refuse_unless_allowed(
     request: HttpRequest, user: Any, signal_kwargs: dict
 ) -> HttpResponse | None:
+    """The page that refuses this login (on the record) when it breaks an organization's
+    sign-in rules; None to let it proceed."""
     sociallogin = signal_kwargs.get("sociallogin")
     if getattr(sociallogin, "gatehouse_policy_checked", False):
-        return None  # sso.logins.admit checked this very login before writing anything
+        return None  # sso.admission.admit checked this very login before writing anything
     broken = check(request, user, signal_kwargs)
     if broken is None:
         return None
-    org = broken["org"]
-    record(
-        Action.LOGIN_SSO_REQUIRED if broken["sso_only"] else Action.LOGIN_METHOD_NOT_ALLOWED,
-        actor=None,
+    org, sso_only = broken["org"], broken["sso_only"]
+    refusal = Refusal(
+        f"{org.name} asks you to sign in with its single sign-on."
+        if sso_only
+        else f"{org.name} does not allow this way of signing in.",
+        status=403,
+        action=Action.LOGIN_SSO_REQUIRED if sso_only else Action.LOGIN_METHOD_NOT_ALLOWED,
         actor_text=str(user),
         organization=org,
         target=user,
-        outcome=Outcome.FAILURE,
-        data={"method": broken["method"]},
+        details={"method": broken["method"]},
     )
-    template = "sso/sso_required.html" if broken["sso_only"] else "sso/method_not_allowed.html"
+    template = "sso/sso_required.html" if sso_only else "sso/method_not_allowed.html"
     allowed = [LoginMethod(m).label for m in org.policy.allowed_login_methods]
-    return render(request, template, {"org": org, "allowed": allowed}, status=403)
+    return refusal_page(
+        request, refusal, template=template, context={"org": org, "allowed": allowed}
+    )
 
 
 def new_account_refusal(org: Organization, email: str, role: str) -> dict | None:

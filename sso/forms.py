@@ -1,6 +1,6 @@
-"""Forms of the SSO tab in the organization portal (sso/portal.py).
+"""Forms of the SSO tab in the organization portal (sso/portal/).
 
-They check the shape of what an admin typed; the services (sso/services.py) decide whether it
+They check the shape of what an admin typed; the services (sso/services/) decide whether it
 is acceptable and say why not. Nothing secret is ever put back into a form: the client secret's
 field is always drawn empty.
 """

@@ -242,3 +242,9 @@ class IdentityConfirmation(models.Model):
 
     def __str__(self) -> str:
         return f"identity {self.account_id} confirmed {self.confirmed_at:%Y-%m-%d}"
+
+
+def connection_of(sociallogin: Any) -> Connection | None:
+    """The connection an allauth login came through (its provider's app carries it), if any."""
+    app = getattr(getattr(sociallogin, "provider", None), "app", None)
+    return getattr(app, "gatehouse_connection", None)

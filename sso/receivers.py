@@ -7,7 +7,8 @@ from typing import Any
 from allauth.account.signals import user_logged_in
 from django.dispatch import receiver
 
-from sso import logins
+from sso.models import connection_of
+from sso.services import logins
 
 
 @receiver(user_logged_in, dispatch_uid="sso_audit_login")
@@ -15,7 +16,7 @@ def audit_sso_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None
     sociallogin = kwargs.get("sociallogin")
     if sociallogin is None:
         return
-    connection = logins.connection_of(sociallogin)
+    connection = connection_of(sociallogin)
     if connection is None:
         return
     from sso.saml.logout import remember

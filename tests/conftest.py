@@ -133,7 +133,7 @@ def force_login_verified(client: Client, user) -> Client:
 
 
 def links_in(message: mail.EmailMessage) -> list[str]:
-    return re.findall(r"https?://[^\s\"'<>]+", message.body)
+    return re.findall(r"https?://[^\s\"'<>]+", str(message.body))
 
 
 def path_of(url: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import factory
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -24,23 +26,29 @@ def password_hash(raw: str) -> str:
     return _hashes[key]
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
+
+    if TYPE_CHECKING:
+        # factory_boy's metaclass turns `UserFactory()` into `UserFactory.create()`, a User;
+        # mypy cannot follow a metaclass `__call__`, so it is told here what the call returns.
+        # Never defined at run time.
+        def __new__(cls, **kwargs: Any) -> User: ...  # type: ignore[misc]
 
     email = factory.Sequence(lambda n: f"person{n}@example.com")
     display_name = factory.Faker("name")
 
     @factory.post_generation
-    def password(self, create: bool, extracted: str | None, **kwargs: object) -> None:
-        self.password = password_hash(extracted or DEFAULT_PASSWORD)
+    def password(user: User, create: bool, extracted: str | None, **kwargs: object) -> None:
+        user.password = password_hash(extracted or DEFAULT_PASSWORD)
         if create:
-            self.save(update_fields=["password"])
+            user.save(update_fields=["password"])
 
     @factory.post_generation
-    def verified(self, create: bool, extracted: bool | None, **kwargs: object) -> None:
+    def verified(user: User, create: bool, extracted: bool | None, **kwargs: object) -> None:
         if create:
             EmailAddress.objects.create(
-                user=self, email=self.email, primary=True, verified=extracted is not False
+                user=user, email=user.email, primary=True, verified=extracted is not False
             )

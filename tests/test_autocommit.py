@@ -4,6 +4,7 @@ it rolls back; row locks need a transaction of Gatehouse's."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import pytest
@@ -81,10 +82,19 @@ def test_the_hooks_of_a_refused_service_never_run():
     assert ran == ["committed"]
 
 
+class Boom(Exception):
+    pass
+
+
+def fail_after_registering(name: str) -> None:
+    with transaction.atomic():
+        transaction.on_commit(hook(name))
+        raise Boom
+
+
 def test_a_plain_atomic_block_that_fails_drops_its_hooks():
-    with pytest.raises(ValueError), transaction.atomic():
-        transaction.on_commit(hook("dropped"))
-        raise ValueError
+    with pytest.raises(Boom):
+        fail_after_registering("dropped")
     assert ran == []
 
 
@@ -105,12 +115,8 @@ def test_a_durable_service_inside_another_transaction_fails_as_in_production():
 def test_a_rolled_back_savepoint_drops_only_its_own_hooks():
     with transaction.atomic():
         transaction.on_commit(hook("before"))
-        try:
-            with transaction.atomic():
-                transaction.on_commit(hook("savepoint"))
-                raise ValueError
-        except ValueError:
-            pass
+        with contextlib.suppress(Boom):
+            fail_after_registering("savepoint")
         with transaction.atomic():
             transaction.on_commit(hook("kept savepoint"))
         transaction.on_commit(hook("after"))
@@ -120,12 +126,9 @@ def test_a_rolled_back_savepoint_drops_only_its_own_hooks():
 def test_a_failed_block_without_savepoint_rolls_the_whole_transaction_back():
     with transaction.atomic():
         transaction.on_commit(hook("outer"))
-        try:
-            with transaction.atomic(savepoint=False):
-                transaction.on_commit(hook("inner"))
-                raise ValueError
-        except ValueError:
-            pass
+        with contextlib.suppress(Boom), transaction.atomic(savepoint=False):
+            transaction.on_commit(hook("inner"))
+            raise Boom
     assert ran == []
 
 
@@ -160,9 +163,13 @@ def test_a_failing_hook_reaches_the_caller_as_after_a_real_commit():
     def broken():
         raise RuntimeError("boom")
 
-    with pytest.raises(RuntimeError, match="boom"), transaction.atomic():
-        transaction.on_commit(broken)
-        make_user("kept@hooks.test")
+    def write_then_fail_after_commit():
+        with transaction.atomic():
+            transaction.on_commit(broken)
+            make_user("kept@hooks.test")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        write_then_fail_after_commit()
     # The block had committed (here: released its savepoint) before the hook ran.
     assert User.objects.filter(email="kept@hooks.test").exists()
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from accounts.mfa.services import DEVICE_NAME_MAX_LENGTH
+from accounts.mfa.services.enrollment import DEVICE_NAME_MAX_LENGTH
 
 
 class CodeForm(forms.Form):

@@ -28,9 +28,11 @@ from django_otp_webauthn import views as webauthn_views
 from django_otp_webauthn.helpers import WebAuthnHelper
 from django_otp_webauthn.models import WebAuthnCredential
 
-from accounts.mfa import services, stepup
+from accounts.mfa import stepup
 from accounts.mfa.allauth_glue import enter_stage, login_with_passkey, record
 from accounts.mfa.policy import Kind
+from accounts.mfa.services import enrollment, verification
+from accounts.mfa.session import mark_verified
 from accounts.mfa.stages import STAGE_KEY
 
 AUTH_STATE = "otp_webauthn_authentication_state"
@@ -82,11 +84,13 @@ class _Audited:
     def handle_exception(self, exc: Exception) -> Any:
         if isinstance(exc, exceptions.OTPWebAuthnApiError):
             user = None
+            # Naming the user is best effort: whatever goes wrong here, the audit row is still
+            # written and the original error's answer still goes out.
             try:
                 user = self.audit_user()
-            except Exception:
+            except Exception:  # noqa: BLE001
                 user = None
-            services.passkey_failed(
+            verification.passkey_failed(
                 user=user,
                 purpose=self.purpose,
                 error=exc.code,
@@ -171,9 +175,13 @@ class PasswordlessComplete(_Complete, webauthn_views.CompleteCredentialAuthentic
     def complete_auth(self, device: Any) -> None:
         user = device.user
         record(self.request, user, "passkey", id=device.pk, passwordless=True, reauthenticated=True)
-        services.mark_verified(self.request, device)
-        services.passkey_verified(user=user, device=device, purpose=self.purpose, signed_in=False)
-        self._response = login_with_passkey(self.request, user, self.get_redirect_url())
+        mark_verified(session=self.request.session, user=self.request.user, device=device)
+        # The passkey's event and the login's writes: one transaction.
+        with transaction.atomic(durable=True):
+            verification.passkey_verified(
+                user=user, device=device, purpose=self.purpose, signed_in=False
+            )
+            self._response = login_with_passkey(self.request, user, self.get_redirect_url())
 
     def get_success_data(self, device: Any) -> dict[str, Any]:
         response = self._response
@@ -203,10 +211,14 @@ class LoginStageComplete(
     purpose = "login_mfa"
 
     def complete_auth(self, device: Any) -> None:
-        from accounts.mfa.views import finish_second_step
+        from accounts.mfa.views.login_step import finish_second_step
 
-        services.passkey_verified(user=device.user, device=device, purpose="login", signed_in=False)
-        self._response = finish_second_step(self.request, self.stage, device, Kind.PASSKEY)
+        # The passkey's event and the login's writes: one transaction.
+        with transaction.atomic(durable=True):
+            verification.passkey_verified(
+                user=device.user, device=device, purpose="login", signed_in=False
+            )
+            self._response = finish_second_step(self.request, self.stage, device, Kind.PASSKEY)
 
     def get_success_data(self, device: Any) -> dict[str, Any]:
         return {"id": device.pk, "redirect_url": self._response.get("Location", "")}
@@ -225,8 +237,10 @@ class StepUpComplete(_SignedIn, _Complete, webauthn_views.CompleteCredentialAuth
     def complete_auth(self, device: Any) -> None:
         user = device.user  # the signed-in user: the ceremony only allowed their credentials
         record(self.request, user, "passkey", id=device.pk, reauthenticated=True)
-        services.mark_verified(self.request, device)
-        services.passkey_verified(user=user, device=device, purpose=self.purpose, signed_in=True)
+        mark_verified(session=self.request.session, user=self.request.user, device=device)
+        verification.passkey_verified(
+            user=user, device=device, purpose=self.purpose, signed_in=True
+        )
 
     def get_success_data(self, device: Any) -> dict[str, Any]:
         return {"id": device.pk, "redirect_url": self.get_redirect_url() or "/account/security/"}
@@ -265,14 +279,27 @@ class RegistrationComplete(
 
     def post(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            # A savepoint: a credential id that is already registered (to anyone) fails the
-            # insert, and the request's transaction must stay usable for the audit event.
-            with transaction.atomic():
+            # One transaction for the credential and its record. A credential id that is
+            # already registered (to anyone) fails the insert, and is answered as such.
+            with transaction.atomic(durable=True):
                 response = super().post(*args, **kwargs)
+                device = None
+                if response.status_code == 200:
+                    device_id = json.loads(response.content)["id"]
+                    device = WebAuthnCredential.objects.get(pk=device_id, user=self.request.user)
+                    enrollment.passkey_added(
+                        device=device, user_agent=self.request.META.get("HTTP_USER_AGENT", "")
+                    )
         except IntegrityError:
             raise CredentialExists() from None
-        if response.status_code == 200:
-            device_id = json.loads(response.content)["id"]
-            device = WebAuthnCredential.objects.get(pk=device_id, user=self.request.user)
-            services.passkey_added(request=self.request, device=device)
+        if device is not None:
+            # Registering proved possession of the passkey: a fresh authentication with it.
+            record(
+                self.request,
+                device.user,
+                "mfa",
+                type=Kind.PASSKEY.value,
+                id=device.persistent_id,
+                reauthenticated=True,
+            )
         return response

@@ -149,7 +149,8 @@ def required_stepup_strength(user: Any, kinds: set[Kind] | None = None) -> int:
 
 def trusts_first_factor_mfa(request: Any, login: Any) -> bool:
     """Whether the first factor already included MFA that Gatehouse trusts: an SSO login whose
-    connection trusts its IdP's MFA, and whose IdP reported it (sso.logins)."""
-    from sso.logins import trusts_idp_mfa
+    connection trusts its IdP's MFA, and whose IdP reported it (asked of sso through
+    accounts.extensions)."""
+    from accounts.extensions import hooks
 
-    return trusts_idp_mfa(request, login)
+    return hooks.first_factor_mfa(request, login)

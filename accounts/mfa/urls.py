@@ -1,13 +1,14 @@
 from django.urls import path
 
-from accounts.mfa import passkeys, views
+from accounts.mfa import passkeys
+from accounts.mfa.views import login_step, security, stepup
 
 app_name = "mfa"
 
 urlpatterns = [
     # The second step of a login.
-    path("accounts/2fa/", views.authenticate, name="authenticate"),
-    path("accounts/2fa/email/", views.authenticate_email, name="authenticate-email"),
+    path("accounts/2fa/", login_step.authenticate, name="authenticate"),
+    path("accounts/2fa/email/", login_step.authenticate_email, name="authenticate-email"),
     path(
         "accounts/2fa/passkey/begin/",
         passkeys.LoginStageBegin.as_view(),
@@ -26,23 +27,23 @@ urlpatterns = [
         name="passkey-complete",
     ),
     # Managing factors.
-    path("account/security/", views.security, name="security"),
-    path("account/security/totp/", views.totp_add, name="totp-add"),
-    path("account/security/email/", views.email_enable, name="email-enable"),
-    path("account/security/backup-codes/", views.backup_codes, name="backup-codes"),
+    path("account/security/", security.security, name="security"),
+    path("account/security/totp/", security.totp_add, name="totp-add"),
+    path("account/security/email/", security.email_enable, name="email-enable"),
+    path("account/security/backup-codes/", security.backup_codes, name="backup-codes"),
     path(
         "account/security/<str:kind>/<int:device_id>/remove/",
-        views.device_remove,
+        security.device_remove,
         name="device-remove",
     ),
     path(
         "account/security/<str:kind>/<int:device_id>/rename/",
-        views.device_rename,
+        security.device_rename,
         name="device-rename",
     ),
     # Step-up before sensitive actions.
-    path("account/security/verify/", views.stepup_view, name="stepup"),
-    path("account/security/verify/email/", views.stepup_email, name="stepup-email"),
+    path("account/security/verify/", stepup.stepup_view, name="stepup"),
+    path("account/security/verify/email/", stepup.stepup_email, name="stepup-email"),
     path(
         "account/security/verify/passkey/begin/",
         passkeys.StepUpBegin.as_view(),

@@ -17,8 +17,10 @@ from allauth.socialaccount.providers.oauth2.utils import generate_code_challenge
 from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
 from django.http import HttpRequest, HttpResponse
 
-from sso import entry, logins
-from sso.oidc.views import CheckFailed, GatehouseOIDCAdapter
+from config.refusals import Refusal
+from sso import entry
+from sso.diagnostics import answer_refusal
+from sso.oidc.views import GatehouseOIDCAdapter
 
 
 class GatehouseOIDCProvider(OpenIDConnectProvider):
@@ -75,17 +77,9 @@ class GatehouseOIDCProvider(OpenIDConnectProvider):
                 nonce=nonce,
                 **kwargs,
             )
-        except CheckFailed as failure:  # the discovery document could not be read
-            if entry.is_test(request, connection):
-                entry.end_test(request)
-                answer = logins.test_result(
-                    request, connection, check=failure.check, reason=str(failure)
-                )
-            else:
-                answer = logins.refuse_login(request, connection, failure.check, str(failure))
-            # Returned, not raised: an exception would roll the request's transaction back,
-            # audit event included (ATOMIC_REQUESTS). allauth's login view returns it as is.
-            return answer
+        except Refusal as refusal:  # the discovery document could not be read
+            # Returned: allauth's login view hands a response on as it is.
+            return answer_refusal(request, connection, refusal)
 
     def serialize(self) -> dict:
         # A login waiting in a later stage is resumed by the connection's own id (two

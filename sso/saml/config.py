@@ -1,7 +1,7 @@
 """What allauth and python3-saml are told about a SAML connection.
 
 Every setting is written out here, from the connection's own fields, so no library default
-decides anything about security (see docs/issue-5-sso.md for each one and why).
+decides anything about security (see docs/sso.md for each one and why).
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class GatehouseAuth(OneLogin_Saml2_Auth):
     last_response: GatehouseResponse | None = None
 
     def response_class(self, settings: Any, response: str) -> GatehouseResponse:  # type: ignore[override]
-        # Kept, so the view can tell which named check failed.
+        # Kept, so the processor can read what python3-saml found (sso.saml.processor).
         self.last_response = GatehouseResponse(settings, response)
         return self.last_response
 

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from onelogin.saml2.errors import OneLogin_Saml2_Error
 
 from sso import entry
+from sso.checks import Check, refused
 
 
 class GatehouseSAMLProvider(SAMLProvider):
@@ -39,6 +40,7 @@ class GatehouseSAMLProvider(SAMLProvider):
         data: Any = None,
         **kwargs: Any,
     ) -> HttpResponse:
+        from sso.diagnostics import answer_refusal
         from sso.saml.config import build_auth
 
         connection = self.connection
@@ -48,20 +50,12 @@ class GatehouseSAMLProvider(SAMLProvider):
             location = auth.login(return_to="")
         except OneLogin_Saml2_Error as exc:
             # The connection's settings no longer make a usable configuration (its only IdP
-            # certificate expired, say): a named refusal, or the test's diagnostic.
-            from sso import logins
-
+            # certificate expired, say): a named refusal, or the test's diagnostic. Returned:
+            # allauth's login view hands a response on as it is.
             reason = f"The connection cannot start a sign-in: {exc}"
-            if entry.is_test(request, connection):
-                entry.end_test(request)
-                answer = logins.test_result(
-                    request, connection, check="configuration", reason=reason
-                )
-            else:
-                answer = logins.refuse_login(request, connection, "configuration", reason)
-            # Returned, not raised: an exception would roll the request's transaction back,
-            # audit event included (ATOMIC_REQUESTS). allauth's login view returns it as is.
-            return answer
+            return answer_refusal(
+                request, connection, refused(Check.CONFIGURATION, connection, reason)
+            )
         self.stash_redirect_state(
             request,
             AuthProcess.LOGIN,

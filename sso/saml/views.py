@@ -1,193 +1,79 @@
 """SAML endpoints. allauth's views start the login and carry the POST across the SameSite
 boundary; Gatehouse's finish the login, answer logout messages and serve SP metadata.
 
-The finish view is a pipeline of named checks. Whatever the IdP (or an attacker) posts, the
-answer is a login or a refusal that names the check that failed: never a 500, and nothing
-written before every check has passed.
+Whatever the IdP (or an attacker) posts, the finish view answers with a login or a refusal
+that names the check that failed (``sso.saml.processor``): never a 500, and nothing written
+before every check has passed. A login's writes then commit together, in one transaction.
 """
 
 from __future__ import annotations
 
-import binascii
 import logging
 from typing import Any
 
 from allauth.account import app_settings as account_settings
+from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.account.authentication import get_authentication_records
 from allauth.account.internal.decorators import login_not_required
-from allauth.core.internal import httpkit
 from allauth.socialaccount.helpers import complete_social_login
-from allauth.socialaccount.providers.base.constants import AuthProcess
-from allauth.socialaccount.providers.saml import utils as allauth_saml
 from allauth.socialaccount.providers.saml.views import SAMLViewMixin
-from allauth.socialaccount.sessions import LoginSession
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from onelogin.saml2.constants import OneLogin_Saml2_Constants
-from onelogin.saml2.errors import OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError
 from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
-from audit.actions import Action, Outcome
-from audit.services import record
-from sso import entry, logins
+from config.refusals import Refusal, refusal_page
+from sso import admission, entry
+from sso.checks import Check, logout_refused
+from sso.diagnostics import answer_refusal, connection_test_result
 from sso.models import Connection
 from sso.replay import ReplayCacheDown, first_use
-from sso.saml.config import build_auth, identity_attributes, saml_settings
-from sso.saml.response import check_name
+from sso.saml.config import GatehouseAuth, build_auth, saml_settings
+from sso.saml.processor import MALFORMED, ResponseProcessor
+from sso.services.logins import record_sso_logout
 
 logger = logging.getLogger(__name__)
-
-# What python3-saml and lxml raise for input that is not a SAML message at all: bad base64
-# (binascii.Error), not XML (XMLSyntaxError, a SyntaxError), a DTD (DTDForbidden, a ValueError).
-# OneLogin_Saml2_ValidationError is not an OneLogin_Saml2_Error: both are listed.
-MALFORMED = (
-    binascii.Error,
-    ValueError,
-    SyntaxError,
-    TypeError,
-    OneLogin_Saml2_Error,
-    OneLogin_Saml2_ValidationError,
-)
-
-
-class Refused(Exception):
-    def __init__(self, check: str, reason: str = "") -> None:
-        super().__init__(check)
-        self.check = check
-        self.reason = reason
 
 
 @method_decorator(login_not_required, name="dispatch")
 class FinishACSView(SAMLViewMixin, View):
+    # allauth's ACS view posts here with a 302, and browsers follow it with a GET.
+    http_method_names = ["get"]
+
     def dispatch(self, request: HttpRequest, organization_slug: str) -> HttpResponse:
         provider = self.get_provider(organization_slug)  # 404 for an unknown connection
         connection: Connection = provider.app.gatehouse_connection
         testing = entry.is_test(request, connection)
         if not (connection.is_active or testing):
             return render(request, "sso/unavailable.html", {"connection": connection}, status=404)
-        details: dict[str, Any] = {}
+        processor = ResponseProcessor(request, provider, connection)
         try:
-            login = self.verified_login(request, provider, connection, details)
+            login = processor.run()
             if testing:
                 entry.end_test(request)
-                return logins.test_result(request, connection, login=login, details=details)
-            logins.admit(request, connection, login)
-        except Refused as refusal:
-            if testing:
-                entry.end_test(request)
-                return logins.test_result(
-                    request, connection, check=refusal.check, reason=refusal.reason, details=details
+                return connection_test_result(
+                    request, connection, login=login, details=processor.details
                 )
-            return logins.refuse_login(request, connection, refusal.check, refusal.reason)
-        except logins.LoginRefused as refusal:
-            return logins.refuse_login(request, connection, refusal.check, refusal.message)
-        return complete_social_login(request, login)
-
-    def verified_login(
-        self, request: HttpRequest, provider: Any, connection: Connection, details: dict
-    ) -> Any:
-        acs_session = LoginSession(request, "saml_acs_session", "saml-acs-session")
-        data = acs_session.store.get("request")
-        acs_session.delete()
-        if not data:
-            raise Refused("acs_session_missing", "The sign-in took too long or cookies are off.")
-        acs_request = httpkit.deserialize_request(data, HttpRequest())
-        if not acs_request.POST.get("SAMLResponse"):
-            raise Refused("malformed_response", "No SAMLResponse was posted.")
-        try:
-            auth = build_auth(acs_request, provider.app)
-        except OneLogin_Saml2_Error as exc:  # e.g. no current IdP certificate any more
-            raise Refused("configuration", str(exc)[:300]) from exc
-        try:
-            # InResponseTo is bound below, to a request id stashed in *this* session.
-            auth.process_response(request_id=None)
-        except MALFORMED as exc:
-            raise Refused(check_name(exc), str(exc)[:300]) from exc
-        if auth.get_errors():
-            raise Refused(
-                (auth.last_response.failed_check if auth.last_response else "")
-                or "invalid_response",
-                auth.get_last_error_reason() or "",
-            )
-        details["attributes"] = auth.get_attributes()
-        details["nameid"] = auth.get_nameid()
-        details["authn_contexts"] = auth.get_last_authn_contexts()
-        if not auth.is_authenticated():
-            raise Refused("not_authenticated")
-        in_response_to = auth.get_last_response_in_response_to()
-        details["idp_initiated"] = not in_response_to
-        if not in_response_to and not connection.allow_idp_initiated:
-            raise Refused(
-                "idp_initiated_disabled", "IdP-initiated sign-in is off for this connection."
-            )
-        state: dict[str, Any] | None = None
-        if in_response_to:
-            try:
-                state = provider.unstash_redirect_state(request, in_response_to)
-            except PermissionDenied:
-                raise Refused(
-                    "in_response_to",
-                    "This response answers a sign-in this browser did not start (or started "
-                    "more than 10 minutes ago).",
-                ) from None
-        try:
-            fresh = first_use(
-                connection.pk,
-                auth.get_last_assertion_id(),
-                auth.get_last_assertion_not_on_or_after(),
-            )
-        except ReplayCacheDown:
-            raise Refused("replay_cache_down", "Sign-in is briefly unavailable.") from None
-        if not fresh:
-            raise Refused("replayed", "This assertion was already used.")
-        repeated = (
-            auth.last_response.repeated_attributes(identity_attributes(provider.app))
-            if auth.last_response is not None
-            else []
-        )
-        if repeated:
-            # allauth would take the first value; whoever ordered them would pick the account.
-            raise Refused(
-                "identity_attribute_repeated",
-                f"The assertion gives {', '.join(repeated)} more than once (two Attribute "
-                "elements or two values): it must name the person once.",
-            )
-        try:
-            login = provider.sociallogin_from_response(request, auth)
-        except (ValueError, TypeError, ImproperlyConfigured) as exc:  # no usable NameID
-            raise Refused("subject", str(exc)[:300]) from exc
-        if state is not None:
-            login.state = state
-        else:
-            login.state["process"] = AuthProcess.LOGIN
-            next_url = allauth_saml.decode_relay_state(acs_request.POST.get("RelayState"))
-            if next_url:
-                login.state["next"] = next_url
-        login.state["process"] = AuthProcess.LOGIN
-        login.state["gatehouse_idp_mfa"] = logins.idp_reported_mfa(connection, login, details)
-        # What a LogoutRequest to the IdP must name later (sso.saml.logout.remember keeps it
-        # in the session once the login completes).
-        login.state["gatehouse_saml"] = {
-            "name_id": auth.get_nameid(),
-            "name_id_format": auth.get_nameid_format(),
-            "name_id_nq": auth.get_nameid_nq(),
-            "name_id_spnq": auth.get_nameid_spnq(),
-            "session_index": auth.get_session_index(),
-        }
-        return login
-
-    # allauth's ACS view posts here with a 302, and browsers follow it with a GET.
-    http_method_names = ["get"]
+            admission.admit(request, connection, login)
+            # The login's writes (account, identity, membership, their audit events) commit
+            # together; a refusal on the way rolls them back and is recorded on its own.
+            with transaction.atomic():
+                return complete_social_login(request, login)
+        except Refusal as refusal:
+            return answer_refusal(request, connection, refusal, details=processor.details)
 
 
 finish_acs = FinishACSView.as_view()
+
+
+# --- Single logout started by the IdP ---------------------------------------------------------
 
 
 def session_identity(request: HttpRequest, connection: Connection) -> str | None:
@@ -225,21 +111,32 @@ def fresh_logout_request(connection: Connection, xml: str) -> bool:
     return first_use(connection.pk, f"logout:{request_id}", issued_at + LOGOUT_REQUEST_MAX_AGE)
 
 
-def logout_refused(
-    request: HttpRequest, connection: Connection, check: str, reason: str, status: int = 400
-) -> HttpResponse:
-    """A logout message Gatehouse will not act on: on record, and a page rather than a 500."""
-    logger.warning("SAML logout refused on %s: %s %s", connection.slug, check, reason)
-    record(
-        Action.SSO_LOGOUT_REFUSED,
-        actor=None,
-        actor_text=connection.slug,
-        organization=connection.organization,
-        target=connection,
-        outcome=Outcome.FAILURE,
-        data={"connection": connection.slug, "check": check, "reason": reason[:200]},
-    )
-    return render(request, "sso/logout_failed.html", {"connection": connection}, status=status)
+def _verified_logout(
+    request: HttpRequest, provider: Any, connection: Connection
+) -> tuple[GatehouseAuth, str | None, str | None]:
+    """The processed logout message, where to go next, and the subject a LogoutRequest names;
+    or the refusal of the check it failed (signed, valid, fresh, used once)."""
+    try:
+        auth = build_auth(request, provider.app, for_logout=True)
+        # The session is ended by the caller, once the request is known to be about it.
+        redirect_to = auth.process_slo(keep_local_session=True)
+        named = None
+        if auth.get_last_request_xml() and not auth.get_errors():
+            named = OneLogin_Saml2_Logout_Request.get_nameid(
+                auth.get_last_request_xml(), auth.get_settings().get_sp_key()
+            )
+    except MALFORMED as exc:
+        raise logout_refused(Check.MALFORMED, connection, type(exc).__name__) from exc
+    if auth.get_errors():
+        raise logout_refused(Check.INVALID, connection, str(auth.get_last_error_reason() or ""))
+    if auth.get_last_request_xml():
+        try:
+            stale = not fresh_logout_request(connection, auth.get_last_request_xml())
+        except ReplayCacheDown:
+            raise logout_refused(Check.REPLAY_CACHE_UNAVAILABLE, connection, status=503) from None
+        if stale:
+            raise logout_refused(Check.REPLAYED_OR_STALE, connection)
+    return auth, redirect_to, named
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -258,29 +155,21 @@ class SLSView(SAMLViewMixin, View):
             return render(request, "sso/logout_failed.html", {"connection": connection}, status=404)
         identity = session_identity(request, connection)
         try:
-            auth = build_auth(request, provider.app, for_logout=True)
-            # The session is ended below, once the request is known to be about this session.
-            redirect_to = auth.process_slo(keep_local_session=True)
-            named = None
-            if auth.get_last_request_xml() and not auth.get_errors():
-                named = OneLogin_Saml2_Logout_Request.get_nameid(
-                    auth.get_last_request_xml(), auth.get_settings().get_sp_key()
-                )
-        except MALFORMED as exc:
-            return logout_refused(request, connection, "malformed", type(exc).__name__)
-        if auth.get_errors():
-            return logout_refused(
-                request, connection, "invalid", str(auth.get_last_error_reason() or "")
+            _, redirect_to, named = _verified_logout(request, provider, connection)
+        except Refusal as refusal:
+            logger.warning(
+                "SAML logout refused on %s: %s %s", connection.slug, refusal.code, refusal.message
             )
-        if auth.get_last_request_xml():
-            try:
-                stale = not fresh_logout_request(connection, auth.get_last_request_xml())
-            except ReplayCacheDown:
-                return logout_refused(request, connection, "replay_cache_unavailable", "", 503)
-            if stale:
-                return logout_refused(request, connection, "replayed_or_stale", "")
+            return refusal_page(
+                request,
+                refusal,
+                template="sso/logout_failed.html",
+                context={"connection": connection},
+            )
         if identity is not None and named is not None and named == identity:
-            logins.end_sso_session(request, connection)
+            if request.user.is_authenticated:
+                record_sso_logout(connection, request.user)
+            get_account_adapter(request).logout(request)
         # A LogoutResponse (the IdP's answer to a logout Gatehouse started) ends here. Not the
         # account adapter's logout URL: for a session still signed in through SAML that would
         # start another logout at the IdP, whose answer would come back here.
@@ -290,6 +179,9 @@ class SLSView(SAMLViewMixin, View):
 
 
 sls = SLSView.as_view()
+
+
+# --- Gatehouse's SP metadata ------------------------------------------------------------------
 
 
 @method_decorator(login_not_required, name="dispatch")

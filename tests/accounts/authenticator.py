@@ -18,6 +18,7 @@ from fido2.utils import sha256, websafe_decode
 from fido2.webauthn import (
     AttestationObject,
     AttestedCredentialData,
+    AuthenticationExtensionsClientOutputs,
     AuthenticationResponse,
     AuthenticatorAssertionResponse,
     AuthenticatorAttestationResponse,
@@ -37,8 +38,8 @@ class SoftAuthenticator:
         self.credentials: dict[bytes, tuple[Any, str, bytes]] = {}
         self.counter = 0
 
-    def _flags(self, *extra: int) -> int:
-        flags = FLAG.UP | (FLAG.UV if self.user_verified else 0)
+    def _flags(self, *extra: FLAG) -> FLAG:
+        flags = FLAG.UP | (FLAG.UV if self.user_verified else FLAG(0))
         for flag in extra:
             flags |= flag
         return flags
@@ -69,7 +70,9 @@ class SoftAuthenticator:
                     client_data=client_data,
                     attestation_object=AttestationObject.create("none", auth_data, {}),
                 ),
-                client_extension_results={"credProps": {"rk": True}},
+                client_extension_results=AuthenticationExtensionsClientOutputs(
+                    {"credProps": {"rk": True}}
+                ),
             )
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
@@ -48,9 +50,13 @@ def test_sending_twice_delivers_once(smtp_settings):
 
 
 def test_nothing_is_sent_when_the_transaction_rolls_back(smtp_settings):
-    with pytest.raises(RuntimeError), transaction.atomic():
-        queue()
-        raise RuntimeError("the request failed after asking for an email")
+    def request_failing_after_queueing() -> None:
+        with transaction.atomic():
+            queue()
+            raise RuntimeError("the request failed after asking for an email")
+
+    with pytest.raises(RuntimeError):
+        request_failing_after_queueing()
 
     assert OutboundEmail.objects.count() == 0
     assert smtp_settings.messages == []
@@ -75,7 +81,8 @@ def test_unreachable_server_leaves_email_queued_for_retry_then_failed(settings):
     outbound.refresh_from_db()
     assert outbound.status == OutboundEmail.Status.FAILED
     assert outbound.attempts == 2
-    assert outbound.text_body == "" and outbound.html_body == ""
+    assert outbound.text_body == ""
+    assert outbound.html_body == ""
 
 
 def test_refused_message_fails_at_once_and_is_not_retried(smtp_settings):
@@ -148,5 +155,60 @@ def test_failed_email_goes_out_when_the_server_is_back(settings, smtp_server):
     assert send_email.apply(args=[str(outbound.pk)]).get() == "sent"
 
     outbound.refresh_from_db()
-    assert outbound.status == OutboundEmail.Status.SENT and outbound.text_body == ""
+    assert outbound.status == OutboundEmail.Status.SENT
+    assert outbound.text_body == ""
     assert len(inbox.messages) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_holds_no_lock_or_transaction_while_the_server_answers(smtp_settings):
+    """The email is claimed in one short transaction and settled in another: while the
+    message goes out, nothing is locked and no transaction is open."""
+    from django.core.mail import EmailMessage
+    from django.db import connection
+
+    seen: list[tuple[bool, str]] = []
+    real_send = EmailMessage.send
+
+    def watching_send(message, *args, **kwargs):
+        claimed = OutboundEmail.objects.get()
+        seen.append((connection.in_atomic_block, claimed.status))
+        return real_send(message, *args, **kwargs)
+
+    with mock.patch.object(EmailMessage, "send", watching_send):
+        outbound = queue()
+
+    outbound.refresh_from_db()
+    assert seen == [(False, OutboundEmail.Status.SENDING)]
+    assert outbound.status == OutboundEmail.Status.SENT
+    assert outbound.attempts == 1
+
+
+def test_an_email_whose_sender_died_mid_send_is_sent_again_once_its_claim_expires(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.tasks import CLAIM_EXPIRES_AFTER, requeue_stalled_email
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with transaction.atomic():  # created, but the commit-time task is never run
+        fresh_claim = queue()
+        dead_claim = queue()
+        transaction.set_rollback(False)
+    now = timezone.now()
+    OutboundEmail.objects.update(
+        status=OutboundEmail.Status.SENDING,
+        attempts=1,
+        attempted_at=now,
+        created_at=now - timedelta(minutes=30),
+    )
+    OutboundEmail.objects.filter(pk=dead_claim.pk).update(
+        attempted_at=now - CLAIM_EXPIRES_AFTER - timedelta(seconds=1)
+    )
+
+    assert send_email(str(fresh_claim.pk)) == "skipped"  # its sender may still be at it
+    assert requeue_stalled_email() == 1
+
+    assert OutboundEmail.objects.get(pk=dead_claim.pk).status == OutboundEmail.Status.SENT
+    assert OutboundEmail.objects.get(pk=fresh_claim.pk).status == OutboundEmail.Status.SENDING

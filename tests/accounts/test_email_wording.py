@@ -9,6 +9,7 @@ from pathlib import Path
 import allauth
 import pytest
 from django.core import mail
+from django.template.backends.django import Template as DjangoTemplate
 from django.template.loader import get_template
 from django.test import Client
 
@@ -39,7 +40,9 @@ ALLAUTH_WORDING = (
 
 @pytest.mark.parametrize("name", ALLAUTH_EMAILS)
 def test_every_allauth_text_template_is_overridden_by_gatehouse(name):
-    origin = Path(get_template(name).origin.name)
+    template = get_template(name)
+    assert isinstance(template, DjangoTemplate)
+    origin = Path(template.origin.name)
     assert origin.is_relative_to(OWN_TEMPLATES), origin
 
 

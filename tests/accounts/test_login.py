@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher, make_password
 from django.test import Client
 
 from accounts import services
 from accounts.models import User
 from audit.models import AuditEvent
+from tests.accounts.work import TransactionLog
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 
@@ -193,3 +195,16 @@ def test_a_locked_address_is_told_the_time_left_in_its_own_window(client, user, 
     response = login(client, user.email, DEFAULT_PASSWORD)
 
     assert "Try again in about a minute" in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_login_writes_its_rows_in_one_transaction(client, user, monkeypatch):
+    """Requests are not wrapped in a transaction: the login owns one for everything it writes
+    (the last login time, its audit event, the session's row), not one per row."""
+    with TransactionLog(monkeypatch) as log:
+        assert login(client, user.email, DEFAULT_PASSWORD).status_code == 302
+
+    [transaction] = log.transactions_of(
+        "UPDATE accounts_user", "INSERT audit_auditevent", "INSERT usersessions_usersession"
+    )
+    assert transaction is not None

@@ -12,7 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.models import BackupCodeDevice
 from audit.models import AuditEvent
 from tests.accounts.mfa_helpers import enroll_email, enroll_totp, password_step, totp_now
-from tests.accounts.test_mfa_login import backup_codes_for
+from tests.accounts.test_mfa_login import backup_codes_for, email_code
 from tests.conftest import force_login_verified
 from tests.factories import UserFactory
 
@@ -56,6 +56,7 @@ def test_staff_who_add_an_authenticator_app_go_back_to_the_admin(client):
     add_link = re.search(
         r'href="(/account/security/totp/\?next=[^"]+)"', client.get(security).content.decode()
     )
+    assert add_link is not None
     page = client.get(add_link.group(1).replace("&amp;", "&"))
     device = TOTPDevice.objects.get(user=person, confirmed=False)
     response = client.post(
@@ -64,7 +65,8 @@ def test_staff_who_add_an_authenticator_app_go_back_to_the_admin(client):
     )
 
     # First factor: the backup codes, then "Done" leads back to the admin, which opens.
-    assert page.status_code == 200 and response.status_code == 200
+    assert page.status_code == 200
+    assert response.status_code == 200
     assert 'href="/admin/">Done</a>' in response.content.decode()
     assert client.get("/admin/").status_code == 200
 
@@ -103,7 +105,7 @@ def test_an_emailed_code_is_not_enough_for_the_admin(client):
     enroll_email(person)
     password_step(client, person, next_url="/admin/")
     client.post("/accounts/2fa/email/")
-    code = re.search(r"\b(\d{6})\b", mail.outbox[-1].body).group(1)
+    code = email_code(mail.outbox[-1])
     assert client.post("/accounts/2fa/", {"kind": "email", "code": code})["Location"] == "/admin/"
 
     response = client.get("/admin/", follow=True)
@@ -166,9 +168,11 @@ def test_support_agents_cannot_reset_or_block_staff(user):
             },
         )
     boss.refresh_from_db()
-    assert TOTPDevice.objects.filter(user=boss).exists() and not boss.is_blocked
+    assert TOTPDevice.objects.filter(user=boss).exists()
+    assert not boss.is_blocked
     user.refresh_from_db()
-    assert not TOTPDevice.objects.filter(user=user).exists() and user.is_blocked
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    assert user.is_blocked
 
 
 def test_reset_mfa_needs_a_reason_removes_everything_audits_and_emails(user):
@@ -186,7 +190,8 @@ def test_reset_mfa_needs_a_reason_removes_everything_audits_and_emails(user):
         CHANGELIST,
         {"action": "reset_mfa", "_selected_action": [user.pk], "confirm": "1", "reason": ""},
     )
-    assert refused.status_code == 200 and refused.context["form"].errors
+    assert refused.status_code == 200
+    assert refused.context["form"].errors
     assert TOTPDevice.objects.filter(user=user).exists()
     mail.outbox.clear()
 

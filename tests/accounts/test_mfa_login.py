@@ -8,10 +8,11 @@ from unittest import mock
 
 import pytest
 from django.core import mail
+from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
-from accounts.mfa import services as mfa_services
+from accounts.mfa.services import enrollment, verification
 from accounts.models import BackupCode, BackupCodeDevice
 from audit.models import AuditEvent
 from tests.accounts.mfa_helpers import (
@@ -32,11 +33,7 @@ def post_code(client: Client, kind: str, code: str):
 
 
 def backup_codes_for(user) -> list[str]:
-    from accounts.mfa.services import regenerate_backup_codes
-
-    request = mock.Mock(user=user, session={}, META={}, headers={})
-    with mock.patch("accounts.mfa.services._notify"):
-        return regenerate_backup_codes(request=request, user=user)
+    return enrollment.regenerate_backup_codes(user=user)
 
 
 # --- Every way in -----------------------------------------------------------------------------
@@ -68,7 +65,8 @@ def test_password_login_stops_at_the_second_step_until_the_code_is_given(client,
     event = AuditEvent.objects.get(action="login.succeeded")
     assert event.data == {"method": "password", "second_factor": "totp"}
     verified = AuditEvent.objects.get(action="mfa.verified")
-    assert verified.data["kind"] == "totp" and verified.data["purpose"] == "login"
+    assert verified.data["kind"] == "totp"
+    assert verified.data["purpose"] == "login"
 
 
 def test_login_by_emailed_code_also_needs_the_second_factor(client, user):
@@ -161,8 +159,8 @@ def test_social_login_also_stops_at_the_second_step(rf, user, settings):
     enroll_totp(user)
     SocialAccount.objects.create(user=user, provider="testidp", uid="subject-1")
     request = rf.get("/accounts/oidc/testidp/login/callback/")
-    SessionMiddleware(lambda r: None).process_request(request)
-    MessageMiddleware(lambda r: None).process_request(request)
+    SessionMiddleware(lambda r: HttpResponse()).process_request(request)
+    MessageMiddleware(lambda r: HttpResponse()).process_request(request)
     request.user = AnonymousUser()
     with request_context(request):
         from allauth.socialaccount.adapter import get_adapter
@@ -370,10 +368,30 @@ def test_expired_email_code_is_refused(client, user, settings):
         assert post_code(client, "email", code).status_code == 400
 
 
-def test_service_refuses_unknown_kinds(user, rf):
-    request = rf.post("/")
-    request.user = user
-    device, reason = mfa_services.verify_second_factor(
-        request=request, user=user, kind="sms", code="123456", purpose="login"
+def test_service_refuses_unknown_kinds(user):
+    device, reason = verification.verify_second_factor(
+        user=user, kind="sms", code="123456", purpose="login", signed_in=False
     )
-    assert device is None and reason == "unavailable"
+    assert device is None
+    assert reason == "unavailable"
+
+
+def test_a_notice_says_where_the_change_came_from_with_links_on_the_public_address(user, settings):
+    settings.GATEHOUSE_PUBLIC_URL = "https://id.example.test"
+    enroll_totp(user)
+    codes = backup_codes_for(user)
+    device = BackupCodeDevice.objects.get(user=user)
+    # Three codes left, so the notice of the next one used links to the Security page.
+    BackupCode.objects.exclude(code_hash__in=[device.hash_code(c) for c in codes[:3]]).update(
+        used_at=timezone.now()
+    )
+    client = Client(REMOTE_ADDR="198.51.100.23", HTTP_USER_AGENT="NoticeTest/1.0")
+    password_step(client, user)
+    mail.outbox.clear()
+
+    assert post_code(client, "backup_code", codes[0])["Location"] == "/account/"
+
+    [notice] = mail.outbox
+    assert "198.51.100.23" in notice.body
+    assert "NoticeTest/1.0" in notice.body
+    assert "https://id.example.test/account/security/" in notice.body

@@ -45,7 +45,8 @@ def test_revoking_one_session_signs_out_that_device_only(user):
     assert not is_signed_in(phone)
     assert is_signed_in(laptop)
     event = AuditEvent.objects.get(action="session.revoked")
-    assert event.actor_id == user.pk and event.target_id == str(user.pk)
+    assert event.actor_id == user.pk
+    assert event.target_id == str(user.pk)
 
 
 def test_sign_out_of_other_sessions_keeps_this_one(user):
@@ -56,7 +57,8 @@ def test_sign_out_of_other_sessions_keeps_this_one(user):
     laptop.post("/account/sessions/", {"action": "revoke_others"})
 
     assert is_signed_in(laptop)
-    assert not is_signed_in(phone) and not is_signed_in(tablet)
+    assert not is_signed_in(phone)
+    assert not is_signed_in(tablet)
     assert AuditEvent.objects.get(action="session.revoked_all").data["sessions_ended"] == 2
 
 
@@ -67,7 +69,8 @@ def test_sign_out_everywhere_includes_this_device(user):
     response = laptop.post("/account/sessions/", {"action": "revoke_all"})
 
     assert response.status_code == 302
-    assert not is_signed_in(laptop) and not is_signed_in(phone)
+    assert not is_signed_in(laptop)
+    assert not is_signed_in(phone)
 
 
 def test_someone_elses_session_cannot_be_revoked(user):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 
 from accounts.models import OutboundEmail, User
 from audit.models import AuditEvent
+from tests.accounts.work import TransactionLog
 from tests.conftest import links_in, path_of
 from tests.factories import UserFactory
 
@@ -33,13 +35,16 @@ def test_signup_creates_unverified_user_and_sends_verification_email(client):
     assert user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
     assert not EmailAddress.objects.get(user=user).verified
     [message] = mail.outbox
+    assert isinstance(message, EmailMultiAlternatives)
     assert message.to == ["new.person@example.com"]
     assert "/accounts/confirm-email/" in message.body
     html = dict((mimetype, body) for body, mimetype in message.alternatives)["text/html"]
+    assert isinstance(html, str)
     assert verification_path(message) in html
     outbound = OutboundEmail.objects.get()
     assert outbound.status == OutboundEmail.Status.SENT
-    assert outbound.text_body == "" and outbound.html_body == "", "sent bodies are erased"
+    assert outbound.text_body == "", "sent bodies are erased"
+    assert outbound.html_body == "", "sent bodies are erased"
     assert AuditEvent.objects.filter(action="user.signed_up", actor=user).exists()
     # Not signed in until the address is verified.
     assert "_auth_user_id" not in client.session
@@ -55,7 +60,8 @@ def test_verification_link_verifies_and_then_login_works(client):
 
     assert response.status_code == 302
     address = EmailAddress.objects.get()
-    assert address.verified and address.primary
+    assert address.verified
+    assert address.primary
     event = AuditEvent.objects.get(action="email.verified")
     assert event.data == {"email": "ada@example.com"}
     response = client.post("/accounts/login/", {"login": "ada@example.com", "password": STRONG})
@@ -107,7 +113,7 @@ def test_malformed_verification_key_gets_clear_page(client, key):
 
 
 @pytest.mark.parametrize(
-    "email, password, field",
+    ("email", "password", "field"),
     [
         ("not-an-email", STRONG, "email"),
         ("x" * 250 + "@example.com", STRONG, "email"),
@@ -150,3 +156,20 @@ def test_signups_are_rate_limited_per_address():
 
     assert response.status_code == 429
     assert not User.objects.filter(email="one.too.many@example.com").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sign_up_writes_its_rows_in_one_transaction(client, monkeypatch):
+    """The account, its address, its audit event and its verification email commit together
+    (the email is sent once they have), not one row at a time."""
+    with TransactionLog(monkeypatch) as log:
+        assert sign_up(client, "together@example.com").status_code == 302
+
+    [transaction] = log.transactions_of(
+        "INSERT accounts_user",
+        "INSERT account_emailaddress",
+        "INSERT audit_auditevent",
+        "INSERT accounts_outboundemail",
+    )
+    assert transaction is not None
+    assert len(mail.outbox) == 1

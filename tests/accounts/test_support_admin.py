@@ -15,10 +15,14 @@ from tests.factories import DEFAULT_PASSWORD, UserFactory
 CHANGELIST = "/admin/accounts/user/"
 
 
+class StaffClient(Client):
+    staff: User  # who the client is signed in as
+
+
 @pytest.fixture
-def staff_client() -> Client:
+def staff_client() -> StaffClient:
     staff = UserFactory(email="support@gatehouse.test", is_staff=True, is_superuser=True)
-    client = Client()
+    client = StaffClient()
     force_login_verified(client, staff)
     client.staff = staff
     return client
@@ -95,7 +99,8 @@ def test_block_with_reason_ends_sessions_and_is_audited(staff_client, user):
 
     assert response.status_code == 302
     user.refresh_from_db()
-    assert user.is_blocked and user.blocked_at is not None
+    assert user.is_blocked
+    assert user.blocked_at is not None
     assert user.blocked_reason == "Reported for fraud, ticket 4711"
     assert victim_device.get("/account/").status_code == 302, "their session ended"
     event = AuditEvent.objects.get(action="user.blocked")
@@ -118,7 +123,8 @@ def test_unblock_with_reason_lets_the_user_back_in(staff_client):
     )
 
     user.refresh_from_db()
-    assert not user.is_blocked and user.blocked_reason == ""
+    assert not user.is_blocked
+    assert user.blocked_reason == ""
     assert AuditEvent.objects.get(action="user.unblocked").data["reason"] == "Cleared after review"
     response = Client().post(
         "/accounts/login/", {"login": user.email, "password": DEFAULT_PASSWORD}
@@ -179,7 +185,8 @@ def test_blocked_user_with_live_session_is_signed_out_on_next_request(user):
     assert response.status_code == 302
     assert "_auth_user_id" not in device.session
     event = AuditEvent.objects.get(action="logout", actor=user)
-    assert event.request_id == "edge-req-blocked-1" and event.ip == "127.0.0.1"
+    assert event.request_id == "edge-req-blocked-1"
+    assert event.ip == "127.0.0.1"
 
 
 def test_admin_login_goes_through_the_throttled_gatehouse_login(client):
@@ -203,7 +210,7 @@ def test_secret_fields_cannot_be_filtered_through_the_url(staff_client, user):
     assert response.status_code == 400
 
 
-def _support_agent() -> Client:
+def _support_agent() -> StaffClient:
     """Staff with the change-user permission, but not a superuser."""
     from django.contrib.auth.models import Permission
 
@@ -211,15 +218,15 @@ def _support_agent() -> Client:
     agent.user_permissions.add(
         *Permission.objects.filter(codename__in=["view_user", "change_user"])
     )
-    client = Client()
+    client = StaffClient()
     force_login_verified(client, agent)
-    client.agent = agent
+    client.staff = agent
     return client
 
 
 def test_support_agent_cannot_make_anyone_superuser(user):
     agent_client = _support_agent()
-    agent = agent_client.agent
+    agent = agent_client.staff
     page = agent_client.get(f"{CHANGELIST}{agent.pk}/change/")
     assert page.status_code == 200
     assert b'name="is_superuser"' not in page.content

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.hashers import GatehouseArgon2Hasher
 from accounts.models import OutboundEmail
 
-CACHE_METHODS = ("get", "set", "add", "delete", "incr", "decr", "touch", "has_key")
+CACHE_METHODS: tuple[str, ...] = ("get", "set", "add", "delete", "incr", "decr", "touch", "has_key")
 CACHE_METHODS += ("get_many", "set_many", "delete_many", "get_or_set")
 
 
@@ -148,3 +149,45 @@ class WorkMeter:
                 tuple(sorted(response.cookies)),
             ),
         )
+
+
+class TransactionLog:
+    """Which transaction each write of a block went into: the number of commits before it
+    when it ran inside one, None when it committed on its own (autocommit). Works the same on
+    SQLite and PostgreSQL (which sends no BEGIN a test could see)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.writes: list[tuple[str, int | None]] = []
+        self._commits = 0
+        real_commit = connection.commit
+
+        def counting_commit() -> None:
+            real_commit()
+            self._commits += 1
+
+        monkeypatch.setattr(connection, "commit", counting_commit)
+
+    def _note(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        kind = statement(sql)
+        if kind.split(" ", 1)[0] in ("INSERT", "UPDATE", "DELETE"):
+            self.writes.append((kind, self._commits if connection.in_atomic_block else None))
+        return execute(sql, params, many, context)
+
+    def __enter__(self) -> TransactionLog:
+        self._wrapper = connection.execute_wrapper(self._note)
+        self._wrapper.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._wrapper.__exit__(exc_type, exc, traceback)
+
+    def transactions_of(self, *kinds: str) -> set[int | None]:
+        """The transactions the writes of ``kinds`` ("INSERT audit_auditevent") went into;
+        each of them must have been written."""
+        assert set(kinds) <= {kind for kind, _ in self.writes}, self.writes
+        return {txn for kind, txn in self.writes if kind in kinds}

@@ -27,11 +27,13 @@ def test_required_mfa_answers_the_api_with_a_403_problem_and_the_link(world):
         assert response.status_code == 403, response.content
         assert response["Content-Type"] == "application/problem+json"
         problem = response.json()
-        assert problem["status"] == 403 and "second factor" in problem["detail"]
+        assert problem["status"] == 403
+        assert "second factor" in problem["detail"]
         assert problem["security_url"].endswith("/account/security/")
     # Pages still send the person to enroll.
     page = client.get("/account/")
-    assert page.status_code == 302 and page["Location"].startswith("/account/security/")
+    assert page.status_code == 302
+    assert page["Location"].startswith("/account/security/")
 
 
 def test_members_outside_the_policy_are_not_gated(world):

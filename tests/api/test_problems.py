@@ -36,7 +36,8 @@ def _problem(response, status: int) -> dict:
     assert response.status_code == status, response.content[:500]
     assert response["Content-Type"] == PROBLEM
     body = response.json()
-    assert body["status"] == status and body["detail"]
+    assert body["status"] == status
+    assert body["detail"]
     return body
 
 
@@ -125,7 +126,8 @@ def test_methods_an_endpoint_lacks_are_405_even_when_anonymous():
 
 def test_the_policy_is_one_object_not_a_list(world):
     body = signed_in(world.a_member).get("/api/v1/organizations/acme/policy/").json()
-    assert "results" not in body and body["allowed_login_methods"]
+    assert "results" not in body
+    assert body["allowed_login_methods"]
 
 
 def test_patching_a_member_with_nothing_changes_nothing(world):
@@ -186,7 +188,8 @@ def test_the_served_schema_has_unique_readable_operation_ids(world):
     assert len(ids) == len(set(ids))
     assert not [i for i in ids if i.rsplit("_", 1)[-1].isdigit()]
     description = document["info"]["description"]
-    assert "consent" in description and "problem" in description
+    assert "consent" in description
+    assert "problem" in description
 
 
 @pytest.mark.parametrize(
@@ -220,7 +223,8 @@ def test_organization_settings_take_https_logos_and_colours_and_empty_clears(wor
     cleared = _send(
         client, "patch", "/api/v1/organizations/acme/", '{"logo_url": "", "brand_colour": ""}'
     )
-    assert cleared.status_code == 200 and cleared.json()["logo_url"] == ""
+    assert cleared.status_code == 200
+    assert cleared.json()["logo_url"] == ""
 
 
 def test_booleans_and_numbers_must_be_json_booleans_and_numbers(world):
@@ -229,4 +233,5 @@ def test_booleans_and_numbers_must_be_json_booleans_and_numbers(world):
         response = _send(client, "patch", "/api/v1/organizations/acme/policy/", json.dumps(body))
         assert list(_problem(response, 400)["errors"]) == list(body)
     world.a.policy.refresh_from_db()
-    assert not world.a.policy.require_mfa and not world.a.policy.sso_only
+    assert not world.a.policy.require_mfa
+    assert not world.a.policy.sso_only

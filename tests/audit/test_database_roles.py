@@ -23,6 +23,7 @@ from django.utils import timezone
 from audit import checks, db_roles
 from audit import context as audit_context
 from audit import services as audit_services
+from audit.actions import Action
 from audit.models import AuditEvent
 from consent import evidence, services
 from consent.models import ConsentEvent, DataSubjectRequest, Purpose
@@ -63,13 +64,13 @@ def world():
     pat = UserFactory(email="pat@person.example")
     staff = UserFactory(email="staff@gatehouse.test", is_staff=True)
     token = audit_context.activate(_as("203.0.113.77", "Pat's browser"))
-    own = audit_services.record("login.succeeded", actor=pat, target=pat)
+    own = audit_services.record(Action.LOGIN_SUCCEEDED, actor=pat, target=pat)
     audit_context.deactivate(token)
     token = audit_context.activate(_as("2001:db8:aa:bb::7", "Pat's phone"))
-    own_v6 = audit_services.record("login.succeeded", actor=pat, target=pat)
+    own_v6 = audit_services.record(Action.LOGIN_SUCCEEDED, actor=pat, target=pat)
     audit_context.deactivate(token)
     token = audit_context.activate(_as("198.51.100.9", "Staff browser"))
-    by_staff = audit_services.record("user.blocked", actor=staff, target=pat)
+    by_staff = audit_services.record(Action.USER_BLOCKED, actor=staff, target=pat)
     audit_context.deactivate(token)
     analytics = Purpose.objects.get(key="analytics", organization__isnull=True)
     consent, _ = services.record_consent(
@@ -223,7 +224,7 @@ def test_the_application_cannot_become_the_owner_or_grant_itself_more(world):
 def test_the_application_still_adds_evidence_and_changes_its_other_tables(world):
     pat = world["pat"]
 
-    audit_services.record("profile.updated", actor=pat, target=pat)
+    audit_services.record(Action.PROFILE_UPDATED, actor=pat, target=pat)
     pat.display_name = "Pat P."
     pat.save()
     DataSubjectRequest.objects.filter(user=pat).update(last_error="x")
@@ -408,7 +409,8 @@ def test_the_owners_functions_do_exactly_what_erasure_asks(world):
     assert AuditEvent.objects.get(pk=own_v6.pk).ip == "2001:db8:aa::"
     assert AuditEvent.objects.get(pk=world["by_staff"].pk).ip == "198.51.100.9"
     for event in ConsentEvent.objects.filter(user=world["pat"]):
-        assert event.ip is None and event.user_agent == ""
+        assert event.ip is None
+        assert event.user_agent == ""
     assert ConsentEvent.objects.get(pk=recorded.pk).actor_text == name
 
 
@@ -443,7 +445,8 @@ def test_the_functions_are_the_owners_with_a_fixed_search_path():
 
     assert [row[0] for row in rows] == sorted(db_roles.DEFINER_FUNCTIONS)
     for _, owner, definer, config in rows:
-        assert owner == _owner() and definer
+        assert owner == _owner()
+        assert definer
         assert config == ["search_path=pg_catalog, pg_temp"]
 
 

@@ -157,10 +157,18 @@ def test_pages_use_sentence_case_for_titles_headings_buttons_and_labels():
     org_services.add_domain(actor=acting, org=org, name="acme.example")
     request = RequestFactory().get("/", HTTP_HOST="testserver")
     saml = sso_services.create_connection(
-        actor=acting, org=org, request=request, protocol="saml", name="Okta"
+        actor=acting,
+        org=org,
+        site_url=request.build_absolute_uri("/"),
+        protocol="saml",
+        name="Okta",
     )
     oidc = sso_services.create_connection(
-        actor=acting, org=org, request=request, protocol="oidc", name="Entra"
+        actor=acting,
+        org=org,
+        site_url=request.build_absolute_uri("/"),
+        protocol="oidc",
+        name="Entra",
     )
     problems: dict[str, list[str]] = {}
 

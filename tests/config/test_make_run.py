@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _run_target() -> str:
     makefile = (ROOT / "Makefile").read_text()
-    return re.search(r"^run:.*?(?=^\S)", makefile, flags=re.M | re.S).group(0)
+    target = re.search(r"^run:.*?(?=^\S)", makefile, flags=re.M | re.S)
+    assert target is not None, makefile
+    return target.group(0)
 
 
 def test_make_run_serves_on_the_localhost_address_the_readme_asks_for():
@@ -23,6 +25,14 @@ def test_make_run_serves_on_the_localhost_address_the_readme_asks_for():
     [address] = re.findall(r"manage\.py runserver (\S+)", _run_target())
     assert address == "localhost:8000"
     assert "<http://localhost:8000>" in (ROOT / "README.md").read_text()
+
+
+def test_make_run_asks_for_the_embedded_mode_for_every_command():
+    # Without it Gatehouse is in production mode and refuses to start on an empty laptop.
+    commands = re.findall(r"^\t(.*manage\.py.*)$", _run_target(), flags=re.M)
+    assert len(commands) == 3
+    assert all(command.startswith("$(EMBEDDED) ") for command in commands)
+    assert re.search(r"^EMBEDDED := GATEHOUSE_EMBEDDED=1$", (ROOT / "Makefile").read_text(), re.M)
 
 
 def _seed() -> tuple[str, dict[str, str]]:
@@ -37,7 +47,8 @@ def test_seed_demo_says_its_passwords_change_at_every_run():
     first_text, first = _seed()
     _, second = _seed()
 
-    assert "new at every run" in first_text and "old ones stop" in first_text
+    assert "new at every run" in first_text
+    assert "old ones stop" in first_text
     assert set(first) == set(second) == {"admin@gatehouse.localhost", "ada@example.com"}
     for email in first:
         assert first[email] != second[email]

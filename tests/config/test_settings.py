@@ -1,4 +1,5 @@
-"""Settings read from the environment refuse unsafe production combinations at start-up."""
+"""Settings read from the environment: production is the default, and its start-up checks
+(config/checks.py) refuse unsafe or missing settings in every process that serves or works."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ PRODUCTION = {
     "FIELD_ENCRYPTION_KEYS": "Yz3lK0c2bS1aV0m4Zl9wQ3J0dWc1eE5oVGhqR2l6cUE=",
 }
 SETTINGS_VARS = (
+    "GATEHOUSE_EMBEDDED",
     "DEBUG",
     "SECRET_KEY",
     "DATABASE_URL",
@@ -58,7 +60,8 @@ def run_django(env_overrides: dict[str, str], *args: str) -> subprocess.Complete
 
 
 def boot(env_overrides: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return run_django(env_overrides, "-c", "import django; django.setup(); print('booted')")
+    """Start Gatehouse's web application as a WSGI server would."""
+    return run_django(env_overrides, "-c", "import config.wsgi; print('booted')")
 
 
 def test_production_settings_boot():
@@ -72,16 +75,27 @@ def without(name: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    "env, message",
+    ("env", "message"),
     [
         ({**without("REDIS_URL"), "CELERY_BROKER_URL": "redis://127.0.0.1:6379/1"}, "shared cache"),
         (without("SECRET_KEY"), "SECRET_KEY must be set"),
+        (without("DATABASE_URL"), "Production needs DATABASE_URL (PostgreSQL). (gatehouse.E002)"),
+        ({**PRODUCTION, "DEBUG": "true"}, "DEBUG is on outside the embedded mode"),
         (without("TRUSTED_PROXY_COUNT"), "Set TRUSTED_PROXY_COUNT in production"),
         ({**PRODUCTION, "SECRET_KEY": "short"}, "SECRET_KEY is too short or too simple"),
         ({**PRODUCTION, "SECRET_KEY": "a" * 60}, "SECRET_KEY is too short or too simple"),
         ({**PRODUCTION, "DEBUG": "maybe"}, "DEBUG must be a boolean"),
     ],
-    ids=["local-cache", "no-secret", "no-proxy-count", "short-secret", "simple-secret", "bad-bool"],
+    ids=[
+        "local-cache",
+        "no-secret",
+        "no-database",
+        "debug-on",
+        "no-proxy-count",
+        "short-secret",
+        "simple-secret",
+        "bad-bool",
+    ],
 )
 def test_production_refuses_unsafe_settings(env, message):
     result = boot(env)
@@ -109,7 +123,13 @@ def test_an_owner_role_for_migrations_is_accepted_beside_the_application_role():
             {**PRODUCTION, "DATABASE_OWNER_URL": PRODUCTION["DATABASE_URL"]},
             "another role than DATABASE_URL",
         ),
-        ({"DATABASE_OWNER_URL": "postgres://owner@127.0.0.1/gatehouse"}, "needs DATABASE_URL"),
+        (
+            {
+                "GATEHOUSE_EMBEDDED": "1",
+                "DATABASE_OWNER_URL": "postgres://owner@127.0.0.1/gatehouse",
+            },
+            "needs DATABASE_URL",
+        ),
     ],
     ids=["other-database", "other-host", "same-role", "embedded"],
 )
@@ -154,3 +174,40 @@ def test_production_refuses_passkeys_bound_to_nothing_or_to_http(overrides, mess
     result = boot(env)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_no_environment_at_all_is_production_and_refused():
+    # A deploy that forgot every variable must not come up in debug mode on SQLite.
+    result = boot({"SECRET_KEY": STRONG_SECRET})
+    assert result.returncode != 0
+    assert "Gatehouse will not start" in result.stderr
+    assert "gatehouse.E002" in result.stderr
+    assert "gatehouse.E003" in result.stderr
+
+
+def test_the_refusals_are_system_checks_that_manage_py_reports():
+    result = run_django({**PRODUCTION, "SSO_ALLOW_PRIVATE_URLS": "true"}, "manage.py", "check")
+    assert result.returncode != 0
+    assert "(gatehouse.E010) SSO_ALLOW_PRIVATE_URLS is for tests only" in result.stderr
+
+
+def test_a_celery_worker_runs_the_same_checks_before_it_works():
+    code = (
+        "from config.celery import app, refuse_to_start_if_unsafe\n"
+        "from celery.signals import worker_init\n"
+        "assert refuse_to_start_if_unsafe in [r() for _, r in worker_init.receivers]\n"
+        "refuse_to_start_if_unsafe()\n"
+    )
+    result = run_django({**PRODUCTION, "TRUSTED_PROXY_COUNT": ""}, "-c", code)
+    assert result.returncode != 0
+    assert "gatehouse.E006" in result.stderr
+
+
+def test_the_embedded_mode_is_asked_for_and_then_needs_nothing():
+    result = run_django(
+        {"GATEHOUSE_EMBEDDED": "1"},
+        "-c",
+        "import config.wsgi; from django.conf import settings; print(settings.DEBUG)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"

@@ -13,6 +13,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from accounts.models import User
 from audit.models import AuditEvent
 from config import encryption
 from consent import keys, selectors, services
@@ -40,17 +41,22 @@ def accepted(user):
     return user
 
 
+class StaffClient(Client):
+    user: User  # who the client is signed in as
+
+
 @pytest.fixture
-def officer(published) -> Client:
+def officer(published) -> StaffClient:
     """A superuser privacy officer, signed in with a second factor, terms accepted."""
     user = accepted(UserFactory(email="officer@gatehouse.test", is_staff=True, is_superuser=True))
-    client = force_login_verified(Client(), user)
+    client = StaffClient()
+    force_login_verified(client, user)
     client.user = user
     return client
 
 
 @pytest.fixture
-def viewer(published) -> Client:
+def viewer(published) -> StaffClient:
     """A support agent who may only view (users and consent records), nothing more."""
     user = accepted(UserFactory(email="agent@gatehouse.test", is_staff=True))
     user.user_permissions.add(
@@ -58,7 +64,8 @@ def viewer(published) -> Client:
             content_type__app_label__in=["consent", "accounts"], codename__startswith="view_"
         )
     )
-    client = force_login_verified(Client(), user)
+    client = StaffClient()
+    force_login_verified(client, user)
     client.user = user
     return client
 
@@ -91,8 +98,10 @@ def test_officer_creates_a_purpose(officer):
 
     assert response.status_code == 302, response.content[:2000]
     purpose = Purpose.objects.get(key="newsletter")
-    assert purpose.name == "Monthly newsletter" and purpose.organization is None
-    assert purpose.required is False and purpose.kind == Purpose.Kind.CONSENT
+    assert purpose.name == "Monthly newsletter"
+    assert purpose.organization is None
+    assert purpose.required is False
+    assert purpose.kind == Purpose.Kind.CONSENT
 
 
 def test_purpose_changes_are_on_the_audit_record(officer):
@@ -162,7 +171,8 @@ def test_officer_publishes_a_draft_with_a_reason(officer):
     version = draft()
     page = officer.get(f"{ADMIN}/policyversion/{version.pk}/change/")
     publish_url = f"{ADMIN}/policyversion/{version.pk}/publish/"
-    assert page.status_code == 200 and publish_url.encode() in page.content
+    assert page.status_code == 200
+    assert publish_url.encode() in page.content
 
     response = officer.post(publish_url, {"reason": "Legal signed off the 2027 terms"})
 
@@ -186,7 +196,8 @@ def test_publishing_without_a_reason_publishes_nothing(officer):
     assert response.status_code == 200
     assert "reason" in response.context["form"].errors
     version.refresh_from_db()
-    assert version.published_at is None and version.content_sha256 == ""
+    assert version.published_at is None
+    assert version.content_sha256 == ""
     assert not AuditEvent.objects.filter(
         action="consent.policy_published", target_id=str(version.pk)
     ).exists()
@@ -206,7 +217,8 @@ def test_publish_is_post_only_and_a_refusal_is_a_message(officer, published):
     again = officer.post(
         f"{ADMIN}/policyversion/{published['terms'].pk}/publish/", {"reason": "x"}, follow=True
     )
-    assert again.status_code == 200 and "already published" in again.content.decode()
+    assert again.status_code == 200
+    assert "already published" in again.content.decode()
 
 
 def test_staff_without_change_permission_cannot_publish(viewer):
@@ -217,7 +229,8 @@ def test_staff_without_change_permission_cannot_publish(viewer):
     assert response.status_code == 403
     assert PolicyVersion.objects.get(pk=version.pk).published_at is None
     page = viewer.get(f"{ADMIN}/policyversion/{version.pk}/change/")
-    assert page.status_code == 200 and b"/publish/" not in page.content
+    assert page.status_code == 200
+    assert b"/publish/" not in page.content
 
 
 def test_a_published_version_is_read_only_in_the_admin(officer, published):
@@ -230,7 +243,8 @@ def test_a_published_version_is_read_only_in_the_admin(officer, published):
     text = page.content.decode()
     assert version.content_sha256 in text
     assert f"/privacy/policies/{version.document_id}/{version.pk}/" in text
-    assert 'name="content"' not in text and 'name="_save"' not in text
+    assert 'name="content"' not in text
+    assert 'name="_save"' not in text
     assert "/publish/" not in text
     before = (version.label, version.content, version.content_sha256)
 
@@ -270,7 +284,8 @@ def test_officer_writes_and_edits_a_draft(officer):
     }
     assert officer.post(f"{ADMIN}/policyversion/add/", form).status_code == 302
     version = PolicyVersion.objects.get(label="Spring 2027")
-    assert version.created_by == officer.user and not version.is_published
+    assert version.created_by == officer.user
+    assert not version.is_published
 
     form.pop("document")
     response = officer.post(
@@ -313,6 +328,7 @@ def customer(published, purposes):
 
 def test_support_reads_consent_events_but_cannot_change_them(viewer, customer):
     event = ConsentEvent.objects.filter(user=customer).first()
+    assert event is not None
     url = f"{ADMIN}/consentevent/{event.pk}/change/"
 
     listing = viewer.get(f"{ADMIN}/consentevent/", {"q": customer.email})
@@ -325,7 +341,8 @@ def test_support_reads_consent_events_but_cannot_change_them(viewer, customer):
     assert page.status_code == 200
     text = page.content.decode()
     assert event.receipt in text
-    assert 'name="_save"' not in text and 'name="_continue"' not in text
+    assert 'name="_save"' not in text
+    assert 'name="_continue"' not in text
     assert viewer.post(url, {"decision": "withdrawn"}).status_code == 403
     assert viewer.post(f"{ADMIN}/consentevent/{event.pk}/delete/").status_code == 403
     assert viewer.get(f"{ADMIN}/consentevent/add/").status_code == 403
@@ -334,6 +351,7 @@ def test_support_reads_consent_events_but_cannot_change_them(viewer, customer):
 
 def test_even_a_superuser_cannot_change_consent_events(officer, customer):
     event = ConsentEvent.objects.filter(user=customer).first()
+    assert event is not None
 
     assert officer.post(f"{ADMIN}/consentevent/{event.pk}/change/", {}).status_code == 403
     assert officer.post(f"{ADMIN}/consentevent/{event.pk}/delete/").status_code == 403
@@ -358,7 +376,8 @@ def test_the_user_page_shows_current_consents_and_links_to_the_history(viewer, c
     listing = viewer.get(history)
     assert listing.status_code == 200
     shown = listing.context["cl"].result_list
-    assert len(shown) == 3 and {e.user_id for e in shown} == {customer.pk}
+    assert len(shown) == 3
+    assert {e.user_id for e in shown} == {customer.pk}
     assert other.pk not in {e.user_id for e in shown}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -21,6 +22,9 @@ from organizations.services import create_organization
 from tests.consent.conftest import publish
 from tests.factories import UserFactory
 from tests.organizations.conftest import signed_in
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
 ME_CONSENTS = "/api/v1/me/consents/"
 ME_EVENTS = "/api/v1/me/consent-events/"
@@ -38,7 +42,7 @@ EVENT_FIELDS = {
 }
 
 
-def post(client: Client, path: str, data) -> object:
+def post(client: Client, path: str, data: object) -> TestResponse:
     body = data if isinstance(data, str) else json.dumps(data)
     return client.post(path, body, content_type="application/json")
 
@@ -58,7 +62,9 @@ def assert_problem(response, status: int) -> dict:
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/problem+json"
     body = response.json()
-    assert body["status"] == status and body["title"] and body["detail"]
+    assert body["status"] == status
+    assert body["title"]
+    assert body["detail"]
     return body
 
 
@@ -98,17 +104,21 @@ def test_my_consents_show_every_applicable_purpose_and_where_i_stand(me, person,
     assert set(rows) == {"terms", "privacy", "marketing_email", "analytics", "do_not_sell"}
     assert body["do_not_sell"] is False
     terms = rows["terms"]
-    assert terms["granted"] is True and terms["needs_reacceptance"] is False
+    assert terms["granted"] is True
+    assert terms["needs_reacceptance"] is False
     assert terms["version"]["id"] == published["terms"].pk
     assert terms["current_version"]["content_sha256"] == published["terms"].content_sha256
     assert terms["current_version"]["text_url"].endswith(
         f"/privacy/policies/{published['terms'].document_id}/{published['terms'].pk}.txt"
     )
-    assert terms["purpose"]["required"] is True and terms["purpose"]["organization"] is None
+    assert terms["purpose"]["required"] is True
+    assert terms["purpose"]["organization"] is None
     assert terms["decided_at"] is not None
     marketing = rows["marketing_email"]
-    assert marketing["granted"] is None and marketing["decided_at"] is None
-    assert marketing["version"] is None and marketing["current_version"] is None
+    assert marketing["granted"] is None
+    assert marketing["decided_at"] is None
+    assert marketing["version"] is None
+    assert marketing["current_version"] is None
     assert rows["do_not_sell"]["purpose"]["kind"] == "opt_out"
 
 
@@ -117,7 +127,8 @@ def test_granting_twice_records_one_event_and_an_optional_consent_can_be_withdra
     assert first.status_code == 201, first.content
     event = first.json()
     assert set(event) == EVENT_FIELDS  # never the IP address or user agent
-    assert event["purpose"] == "marketing_email" and event["method"] == "api"
+    assert event["purpose"] == "marketing_email"
+    assert event["method"] == "api"
     assert event["receipt_url"].endswith(f"{ME_EVENTS}{event['id']}/receipt/")
 
     again = post(me, ME_EVENTS, {"purpose": "marketing_email", "decision": "granted"})
@@ -175,7 +186,8 @@ def test_my_receipt_verifies_with_the_published_keys_and_nobody_else_can_fetch_i
     assert response.status_code == 200
     assert response["Content-Type"] == "application/jwt"
     claims = receipts.verify(response.content.decode(), keys.jwks())
-    assert claims["jti"] == event["id"] and claims["sub"] == str(person.public_id)
+    assert claims["jti"] == event["id"]
+    assert claims["sub"] == str(person.public_id)
     assert claims["consent"]["method"] == "api"
 
     stranger = signed_in(settle(UserFactory(email="eve@example.com")))
@@ -217,7 +229,8 @@ def test_accepting_a_version_that_is_no_longer_current_is_409(me, person, publis
 def test_an_api_decision_is_audited_with_its_method(me, person):
     event = post(me, ME_EVENTS, {"purpose": "analytics", "decision": "granted"}).json()
     audit = AuditEvent.objects.get(action="consent.granted", data__event=event["id"])
-    assert audit.data["method"] == "api" and audit.data["purpose"] == "analytics"
+    assert audit.data["method"] == "api"
+    assert audit.data["purpose"] == "analytics"
     assert audit.actor_id == person.pk
 
 
@@ -317,9 +330,11 @@ def test_an_operator_records_and_withdraws_for_a_person(operator, staff, person)
     granted = post(operator, path, {"purpose": "marketing_email", "decision": "granted"})
     assert granted.status_code == 201, granted.content
     event = granted.json()
-    assert set(event) == EVENT_FIELDS and event["method"] == "api"
+    assert set(event) == EVENT_FIELDS
+    assert event["method"] == "api"
     stored = ConsentEvent.objects.get(public_id=event["id"])
-    assert stored.user_id == person.pk and stored.actor_id == staff.pk
+    assert stored.user_id == person.pk
+    assert stored.actor_id == staff.pk
 
     withdrawn = post(operator, path, {"purpose": "marketing_email", "decision": "withdrawn"})
     assert withdrawn.status_code == 201
@@ -331,14 +346,16 @@ def test_an_operator_records_and_withdraws_for_a_person(operator, staff, person)
     assert all(set(e) == EVENT_FIELDS for e in listed)
 
     receipt = operator.get(event["receipt_url"])
-    assert receipt.status_code == 200 and receipt["Content-Type"] == "application/jwt"
+    assert receipt.status_code == 200
+    assert receipt["Content-Type"] == "application/jwt"
     assert receipts.verify(receipt.content.decode(), keys.jwks())["jti"] == event["id"]
     # Only under the person it belongs to.
     other = settle(UserFactory(email="bob@example.com"))
     assert_problem(operator.get(subject_path(other, f"consent-events/{event['id']}/receipt/")), 404)
 
     audit = AuditEvent.objects.get(action="consent.granted", data__event=event["id"])
-    assert audit.actor_id == staff.pk and audit.data["method"] == "api"
+    assert audit.actor_id == staff.pk
+    assert audit.data["method"] == "api"
 
 
 def test_an_unknown_person_is_404(operator):
@@ -366,8 +383,10 @@ def test_an_import_older_than_the_current_decision_is_kept_but_does_not_change_i
     assert imported.status_code == 201, imported.content
     assert set(imported.json()) == EVENT_FIELDS
     stored = ConsentEvent.objects.get(public_id=imported.json()["id"])
-    assert stored.occurred_at == earlier and stored.method == "import"
-    assert stored.ip == "198.51.100.7" and stored.user_agent == "LegacyCRM/2.1"
+    assert stored.occurred_at == earlier
+    assert stored.method == "import"
+    assert stored.ip == "198.51.100.7"
+    assert stored.user_agent == "LegacyCRM/2.1"
 
     overview = operator.get(subject_path(person, "consents/")).json()
     assert consents_by_key(overview)["analytics"]["granted"] is True
@@ -395,7 +414,8 @@ def test_an_import_may_name_an_older_version_but_a_live_decision_may_not(
     assert imported.status_code == 201, imported.content
     assert imported.json()["version"] == old.pk
     terms = consents_by_key(operator.get(subject_path(person, "consents/")).json())["terms"]
-    assert terms["version"]["id"] == old.pk and terms["needs_reacceptance"] is True
+    assert terms["version"]["id"] == old.pk
+    assert terms["needs_reacceptance"] is True
 
     current = post(operator, path, {"purpose": "terms", "decision": "granted", "version": newer.pk})
     assert current.status_code == 201

@@ -5,6 +5,7 @@ do; a minor version interrupts nobody; MFA enrollment comes first without a loop
 from __future__ import annotations
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -94,8 +95,11 @@ def test_after_a_reacceptance_version_every_page_sends_the_person_to_accept(acce
         or code in (404, 405)
         for p, code in passed
     ), passed
-    assert "/account/" in gated and "/account/security/" in gated and "/orgs/" in gated
-    assert "/account/email/" in gated and "/account/sessions/" in gated
+    assert "/account/" in gated
+    assert "/account/security/" in gated
+    assert "/orgs/" in gated
+    assert "/account/email/" in gated
+    assert "/account/sessions/" in gated
     assert "/admin/" in gated or any(p.startswith("/admin/") for p in gated)
 
 
@@ -103,7 +107,8 @@ def test_a_post_is_sent_to_accept_without_being_replayed(accepted):
     _, client = accepted
     publish("privacy", reaccept=True)
     response = client.post("/account/", {"display_name": "Changed"})
-    assert response.status_code == 302 and response["Location"] == ACCEPT
+    assert response.status_code == 302
+    assert response["Location"] == ACCEPT
     from accounts.models import User
 
     assert User.objects.get(email="ada@example.com").display_name != "Changed"
@@ -115,7 +120,8 @@ def test_accepting_lets_the_person_carry_on_where_they_were_going(accepted):
     gate = client.get("/account/sessions/")
     assert gate["Location"] == f"{ACCEPT}?next=%2Faccount%2Fsessions%2F"
     page = client.get(gate["Location"])
-    assert page.status_code == 200 and b"New arbitration clause." in page.content
+    assert page.status_code == 200
+    assert b"New arbitration clause." in page.content
     terms = Purpose.objects.get(key="terms", organization__isnull=True)
 
     refused = client.post(ACCEPT, {"next": "/account/sessions/"})
@@ -130,10 +136,12 @@ def test_accepting_lets_the_person_carry_on_where_they_were_going(accepted):
             f"version_{terms.public_id}": new_terms.pk,
         },
     )
-    assert done.status_code == 302 and done["Location"] == "/account/sessions/"
+    assert done.status_code == 302
+    assert done["Location"] == "/account/sessions/"
     assert client.get("/account/").status_code == 200
     event = person.consent_events.get(version=new_terms)
-    assert event.method == "reconsent" and event.decision == "granted"
+    assert event.method == "reconsent"
+    assert event.decision == "granted"
     assert AuditEvent.objects.filter(action="consent.reconsent_required", actor=person).count() == 1
 
 
@@ -141,15 +149,18 @@ def test_next_cannot_lead_off_site(accepted):
     _, client = accepted
     publish("terms", reaccept=True)
     terms = Purpose.objects.get(key="terms", organization__isnull=True)
+    version = terms.current_version()
+    assert version is not None
     response = client.post(
         ACCEPT,
         {
             "next": "https://evil.example/steal",
             f"accept_{terms.public_id}": "on",
-            f"version_{terms.public_id}": terms.current_version().pk,
+            f"version_{terms.public_id}": version.pk,
         },
     )
-    assert response.status_code == 302 and response["Location"] == "/account/"
+    assert response.status_code == 302
+    assert response["Location"] == "/account/"
 
 
 def test_signing_out_is_always_possible(accepted):
@@ -218,7 +229,7 @@ def test_the_gate_costs_one_query(accepted, django_assert_num_queries):
     from django.urls import resolve
 
     request.resolver_match = resolve("/account/")
-    middleware = ConsentRequiredMiddleware(lambda r: None)
+    middleware = ConsentRequiredMiddleware(lambda r: HttpResponse())
     with django_assert_num_queries(1):
         assert middleware.process_view(request, None, (), {}) is None
 
@@ -231,15 +242,18 @@ def test_privacy_rights_stay_open_while_the_gate_holds(accepted, purposes):
     publish("terms", reaccept=True)
     assert client.get("/account/").status_code == 302
     page = client.get("/account/privacy/")
-    assert page.status_code == 200 and b"Review and accept" in page.content
+    assert page.status_code == 200
+    assert b"Review and accept" in page.content
     withdrawn = client.post(
         "/account/privacy/decide/",
         {"purpose": str(purposes["marketing_email"].public_id), "decision": "withdrawn"},
     )
-    assert withdrawn.status_code == 302 and withdrawn["Location"] == "/account/privacy/"
+    assert withdrawn.status_code == 302
+    assert withdrawn["Location"] == "/account/privacy/"
     assert not person.consent_states.get(purpose=purposes["marketing_email"]).granted
     asked = client.post("/account/privacy/export/")
-    assert asked.status_code == 302 and person.data_requests.filter(kind="export").exists()
+    assert asked.status_code == 302
+    assert person.data_requests.filter(kind="export").exists()
 
 
 def test_a_version_published_while_the_page_was_open_is_not_taken_as_accepted(accepted):
@@ -253,7 +267,8 @@ def test_a_version_published_while_the_page_was_open_is_not_taken_as_accepted(ac
     stale = client.post(
         ACCEPT, {f"accept_{terms.public_id}": "on", f"version_{terms.public_id}": shown.pk}
     )
-    assert stale.status_code == 409 and b"Changed again." in stale.content
+    assert stale.status_code == 409
+    assert b"Changed again." in stale.content
     assert not person.consent_events.filter(version__in=[shown, newer]).exists()
     missing = client.post(ACCEPT, {f"accept_{terms.public_id}": "on"})
     assert missing.status_code == 409

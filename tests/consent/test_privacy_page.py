@@ -50,7 +50,8 @@ def test_the_page_lists_every_purpose_with_where_the_person_stands(client, purpo
 def test_an_optional_consent_is_given_and_withdrawn_with_one_post_each(client, person, purposes):
     marketing = purposes["marketing_email"]
     given = decide(client, marketing, "granted")
-    assert given.status_code == 302 and given["Location"] == PAGE
+    assert given.status_code == 302
+    assert given["Location"] == PAGE
     assert ConsentState.objects.get(user=person, purpose=marketing).granted
     assert 'id="withdraw-marketing_email"' in client.get(PAGE).content.decode()
 
@@ -86,7 +87,7 @@ def test_do_not_sell_is_one_click_each_way(client, person, purposes):
 
 
 @pytest.mark.parametrize(
-    "data, status",
+    ("data", "status"),
     [
         ({}, 400),
         ({"purpose": "not-a-uuid", "decision": "granted"}, 400),
@@ -115,6 +116,7 @@ def test_another_organizations_purpose_is_not_found(client, person):
 
 def test_a_receipt_downloads_and_verifies_and_only_its_owner_gets_it(client, person):
     event = ConsentEvent.objects.filter(user=person).first()
+    assert event is not None
     response = client.get(f"/account/privacy/receipts/{event.public_id}.jwt")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/jwt"
@@ -131,12 +133,14 @@ def test_a_receipt_downloads_and_verifies_and_only_its_owner_gets_it(client, per
     assert stranger.get(PAGE).status_code == 200  # not held at the gate
     assert stranger.get(f"/account/privacy/receipts/{event.public_id}.jwt").status_code == 404
     anonymous = Client().get(f"/account/privacy/receipts/{event.public_id}.jwt")
-    assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
+    assert anonymous.status_code == 302
+    assert "/accounts/login/" in anonymous["Location"]
 
 
 def test_signed_out_people_are_sent_to_sign_in(published):
     response = Client().get(PAGE)
-    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
 
 
 def test_a_consent_given_against_a_version_that_changed_meanwhile_is_refused(
@@ -147,6 +151,7 @@ def test_a_consent_given_against_a_version_that_changed_meanwhile_is_refused(
     doc = published["privacy"].document
     newsletter = Purpose.objects.create(key="newsletter", name="Newsletter", document=doc)
     shown = newsletter.current_version()
+    assert shown is not None
     publish(doc)  # a minor version: nobody is gated, but the page's one is out of date
     response = client.post(
         "/account/privacy/decide/",
@@ -154,12 +159,14 @@ def test_a_consent_given_against_a_version_that_changed_meanwhile_is_refused(
     )
     assert response.status_code == 409
     assert not ConsentEvent.objects.filter(user=person, purpose=newsletter).exists()
+    current = newsletter.current_version()
+    assert current is not None
     fresh = client.post(
         "/account/privacy/decide/",
         {
             "purpose": str(newsletter.public_id),
             "decision": "granted",
-            "version": newsletter.current_version().pk,
+            "version": current.pk,
         },
     )
     assert fresh.status_code == 302

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from typing import cast
 
 import jwt
 import pytest
@@ -14,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.test import Client
 from joserfc import jws
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 from consent import keys, receipts, services
 from consent.models import ConsentEvent, ReceiptKey
@@ -34,7 +35,8 @@ def fetch_jwks() -> dict:
 
 def joserfc_claims(token: str, jwks: dict) -> dict:
     """What an outside verifier does: the key set, ES256 only."""
-    result = jws.deserialize_compact(token, KeySet.import_key_set(jwks), algorithms=["ES256"])
+    key_set = KeySet.import_key_set(cast(KeySetSerialization, jwks))
+    result = jws.deserialize_compact(token, key_set, algorithms=["ES256"])
     return json.loads(result.payload)
 
 
@@ -57,7 +59,8 @@ def test_a_receipt_verifies_with_the_published_keys_in_two_libraries(event):
     assert claims["jti"] == str(event.public_id)
     assert claims["sub"] == str(event.user.public_id)
     consent = claims["consent"]
-    assert consent["decision"] == "granted" and consent["method"] == "settings"
+    assert consent["decision"] == "granted"
+    assert consent["method"] == "settings"
     assert consent["purpose"]["key"] == "terms"
     # The hash names the exact text served at the version's .txt address.
     text = Client().get(consent["policy_version"]["text_url"].split("testserver")[-1])
@@ -75,7 +78,8 @@ def test_a_receipt_says_nothing_personal(purposes):
     )
     assert response.status_code == 302
     event = ConsentEvent.objects.get(user=person)
-    assert event.ip == "203.0.113.9" and event.user_agent == "UniqueAgent/9.9"  # kept apart
+    assert event.ip == "203.0.113.9"
+    assert event.user_agent == "UniqueAgent/9.9"
     payload = base64.urlsafe_b64decode(event.receipt.split(".")[1] + "==").decode()
     for personal in ("ada@example.com", "Ada", "Lovelace", "203.0.113.9", "UniqueAgent"):
         assert personal not in payload

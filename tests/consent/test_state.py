@@ -12,6 +12,7 @@ from django.db import connection, connections, transaction
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
+from config.refusals import Refusal
 from consent import evidence, keys, selectors, services
 from consent.models import (
     ConsentEvent,
@@ -75,7 +76,9 @@ def test_the_same_decision_again_changes_nothing(purposes):
     again, created_again = services.record_consent(
         user=person, purpose=purposes["analytics"], decision="granted", method="api"
     )
-    assert created and not created_again and again == first
+    assert created
+    assert not created_again
+    assert again == first
     assert ConsentEvent.objects.filter(user=person).count() == 1
 
 
@@ -93,14 +96,15 @@ def test_an_import_older_than_the_current_decision_is_kept_but_does_not_move_it(
         ip="198.51.100.7",
         user_agent="CRM",
     )
-    assert created and old.ip == "198.51.100.7"
+    assert created
+    assert old.ip == "198.51.100.7"
     state = ConsentState.objects.get(user=person, purpose=purposes["marketing_email"])
     assert state.granted is False
     assert state_of(person) == derived(person)
 
 
 def test_only_an_import_says_when(purposes):
-    with pytest.raises(services.ConsentError):
+    with pytest.raises(Refusal):
         services.record_consent(
             user=UserFactory(),
             purpose=purposes["analytics"],
@@ -116,26 +120,28 @@ def test_a_change_is_announced_once_after_commit_and_never_for_a_rollback(purpos
     def listener(sender, event, user, purpose, decision, **kwargs):
         heard.append((purpose.key, decision))
 
+    analytics, marketing = purposes["analytics"], purposes["marketing_email"]
     consent_changed.connect(listener)
     try:
         person = UserFactory()
+        # Sign-up records consent inside its own transaction (record_signup joins it).
         with transaction.atomic():
-            services.record_consent(
-                user=person, purpose=purposes["analytics"], decision="granted", method="api"
-            )
+            services.record_signup(user=person, purposes=[analytics], ticked={analytics.pk})
             assert heard == []  # not before commit
         assert heard == [("analytics", "granted")]
-        services.record_consent(
-            user=person, purpose=purposes["analytics"], decision="granted", method="api"
-        )
+        services.record_consent(user=person, purpose=analytics, decision="granted", method="api")
         assert heard == [("analytics", "granted")]  # a no-op announces nothing
-        with pytest.raises(RuntimeError), transaction.atomic():
-            services.record_consent(
-                user=person, purpose=purposes["analytics"], decision="withdrawn", method="api"
-            )
-            raise RuntimeError("rolled back")
+
+        def sign_up_rolled_back() -> None:
+            with transaction.atomic():
+                services.record_signup(user=person, purposes=[marketing], ticked={marketing.pk})
+                raise RuntimeError("rolled back")
+
+        with pytest.raises(RuntimeError):
+            sign_up_rolled_back()
         assert heard == [("analytics", "granted")]
-        assert ConsentState.objects.get(user=person, purpose=purposes["analytics"]).granted
+        assert not ConsentState.objects.filter(user=person, purpose=marketing).exists()
+        assert ConsentState.objects.get(user=person, purpose=analytics).granted
     finally:
         consent_changed.disconnect(listener)
 
@@ -192,8 +198,11 @@ def test_postgresql_keeps_events_append_only_with_one_narrow_exception(purposes)
     user.data_requests.create(kind="erasure", status="erasing", pseudonym="erased-00000000000a")
     assert evidence.clear_origins(user=user, pseudonym="erased-00000000000a") == 1
     kept = ConsentEvent.objects.get(pk=event.pk)
-    assert kept.ip is None and kept.user_agent == "" and kept.receipt == event.receipt
-    assert kept.decision == "granted" and kept.occurred_at == event.occurred_at
+    assert kept.ip is None
+    assert kept.user_agent == ""
+    assert kept.receipt == event.receipt
+    assert kept.decision == "granted"
+    assert kept.occurred_at == event.occurred_at
 
 
 @pytest.mark.django_db(transaction=True)
@@ -214,12 +223,13 @@ def test_racing_first_signers_share_one_key(purposes):
         t.start()
     for t in threads:
         t.join()
-    assert len(kids) == 4 and len(set(kids)) == 1
+    assert len(kids) == 4
+    assert len(set(kids)) == 1
     assert ReceiptKey.objects.count() == 1
 
 
 def test_an_import_cannot_be_dated_in_the_future(purposes):
-    with pytest.raises(services.ConsentError, match="future"):
+    with pytest.raises(Refusal, match="future"):
         services.record_consent(
             user=UserFactory(),
             purpose=purposes["analytics"],
@@ -235,12 +245,12 @@ def test_an_archived_purpose_of_another_organization_is_not_found(purposes):
 
     org = org_services.create_organization(actor=UserFactory(), name="Other", slug="other")
     hidden = Purpose.objects.create(organization=org, key="old", name="Old", archived=True)
-    with pytest.raises(services.ConsentError) as refused:
+    with pytest.raises(Refusal) as refused:
         services.record_consent(
             user=UserFactory(), purpose=hidden, decision="granted", method="api"
         )
     assert refused.value.status == 404
     own = Purpose.objects.create(key="retired", name="Retired", archived=True)
-    with pytest.raises(services.ConsentError) as archived:
+    with pytest.raises(Refusal) as archived:
         services.record_consent(user=UserFactory(), purpose=own, decision="granted", method="api")
     assert archived.value.status == 409

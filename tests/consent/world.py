@@ -62,7 +62,9 @@ def build_world() -> SimpleNamespace:
     invited = bystander.post("/orgs/acme/invitations/", {"email": PERSON_EMAIL, "role": "member"})
     assert invited.status_code == 302
     [invitation] = mail.outbox
-    invitation_link = re.search(r"https?://[^/\s]+(/invitations/[^/\s]+/)", invitation.body)[1]
+    found = re.search(r"https?://[^/\s]+(/invitations/[^/\s]+/)", str(invitation.body))
+    assert found is not None, invitation.body
+    invitation_link = found[1]
 
     stranger = Client(HTTP_USER_AGENT=ATTACKER_UA, REMOTE_ADDR=ATTACKER_IP)
     stranger.post("/accounts/login/", {"login": PERSON_EMAIL, "password": "not the password"})
@@ -74,7 +76,8 @@ def build_world() -> SimpleNamespace:
     client = Client(HTTP_USER_AGENT=PERSON_UA, REMOTE_ADDR=PERSON_IP)
     password_step(client, pat)
     second = client.post("/accounts/2fa/", {"kind": "totp", "code": totp_now(device)})
-    assert second.status_code == 302 and client.session.get("_auth_user_id") == str(pat.pk)
+    assert second.status_code == 302
+    assert client.session.get("_auth_user_id") == str(pat.pk)
 
     assert client.get(invitation_link)["Location"] == "/invitations/accept/"
     assert client.post("/invitations/accept/")["Location"] == "/orgs/acme/"

@@ -115,10 +115,18 @@ def world() -> tuple:
     Membership.objects.create(organization=org, user=member, role="member")
     request = RequestFactory().get("/", HTTP_HOST="localhost")
     saml = sso_services.create_connection(
-        actor=acting, org=org, request=request, protocol="saml", name="Engines Okta"
+        actor=acting,
+        org=org,
+        site_url=request.build_absolute_uri("/"),
+        protocol="saml",
+        name="Engines Okta",
     )
     oidc = sso_services.create_connection(
-        actor=acting, org=org, request=request, protocol="oidc", name="Engines Entra"
+        actor=acting,
+        org=org,
+        site_url=request.build_absolute_uri("/"),
+        protocol="oidc",
+        name="Engines Entra",
     )
     return owner, org, saml, oidc
 

@@ -4,7 +4,6 @@ the login page follows its "Send me a sign-in code" and "Forgot your password?" 
 from __future__ import annotations
 
 import pytest
-from django.test import RequestFactory
 
 from organizations import services as org_services
 from organizations.models import Membership
@@ -42,7 +41,7 @@ def test_copy_buttons_copy_the_sso_values_the_txt_record_and_the_setup_key(brows
     connection = sso_services.create_connection(
         actor=acting,
         org=org,
-        request=RequestFactory().get("/", HTTP_HOST=url.split("://", 1)[1]),
+        site_url=url,
         protocol="saml",
         name="Okta",
     )

@@ -128,7 +128,8 @@ def test_register_a_passkey_and_sign_in_with_it_without_a_password(browser, live
 
     credentials = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
     [stored] = credentials["credentials"]
-    assert stored["isResidentCredential"] is True and stored["rpId"] == "localhost"
+    assert stored["isResidentCredential"] is True
+    assert stored["rpId"] == "localhost"
     assert WebAuthnCredential.objects.filter(user=user, discoverable=True).count() == 1
 
     # Signed out, the login page offers the passkey through autofill: Chromium's authenticator

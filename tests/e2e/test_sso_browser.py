@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 import requests
-from django.test import RequestFactory
 
 from audit.models import AuditEvent
 from organizations.models import Membership
@@ -40,7 +39,7 @@ def test_a_member_signs_in_through_the_companys_idp(browser, live_server, saml_i
     connection = services.create_connection(
         actor=owner,
         org=org,
-        request=RequestFactory().get("/", HTTP_HOST=host),
+        site_url=f"http://{host}",
         protocol="saml",
         name="Acme Okta",
     )
@@ -74,7 +73,8 @@ def test_a_member_signs_in_through_the_companys_idp(browser, live_server, saml_i
 
     assert "ada@acme.test" in page.content()
     membership = Membership.objects.get(organization=org, user__email="ada@acme.test")
-    assert membership.source == "sso" and membership.role == "member"
+    assert membership.source == "sso"
+    assert membership.role == "member"
     assert AuditEvent.objects.filter(action="sso.login_succeeded").count() == 1
 
 

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import pytest
+from django.db import connections
 from django.test import Client
 
 from organizations import services
@@ -53,3 +57,25 @@ class OrgWorld:
 @pytest.fixture
 def world() -> OrgWorld:
     return OrgWorld()
+
+
+def at_once(calls: list[Callable[[], object]]) -> list[Exception | None]:
+    """Run ``calls`` in threads released together; what each raised, or None."""
+    barrier = threading.Barrier(len(calls))
+    errors: list[Exception | None] = [None] * len(calls)
+
+    def run(i):
+        try:
+            barrier.wait()
+            calls[i]()
+        except Exception as exc:  # noqa: BLE001 - what a call raised is what the test judges
+            errors[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
 
 import pytest
 from django.core import mail
@@ -12,8 +13,11 @@ from django.test import Client
 from organizations.models import Invitation, Membership, Organization
 from tests.organizations.conftest import signed_in
 
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
-def post(client: Client, path: str, data) -> object:
+
+def post(client: Client, path: str, data: object) -> TestResponse:
     body = data if isinstance(data, str) else json.dumps(data)
     return client.post(path, body, content_type="application/json")
 
@@ -97,7 +101,9 @@ def test_bad_requests_get_problem_responses(world, method, path, body, status):
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/problem+json"
     problem = response.json()
-    assert problem["status"] == status and problem["title"] and "detail" in problem
+    assert problem["status"] == status
+    assert problem["title"]
+    assert "detail" in problem
 
 
 def test_the_api_needs_a_signed_in_user():
@@ -128,7 +134,17 @@ def test_openapi_schema_and_docs_page_are_served_without_a_cdn(user):
     # search for "cdn": the page's random nonce and CSRF token sometimes spell it.)
     page = docs.content.decode()
     sources = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", page)
-    assert sources and all(not re.match(r"(?:[a-z]+:)?//", url, re.I) for url in sources)
+    assert sources
+    assert all(not re.match(r"(?:[a-z]+:)?//", url, re.I) for url in sources)
     for host in ("cdn.jsdelivr", "unpkg.com", "cdnjs"):
         assert host not in page
     assert "/static/drf_spectacular_sidecar/" in page
+
+
+@pytest.mark.parametrize("body", ["[]", '"x"', "null", "1"])
+def test_non_object_json_is_a_problem_not_a_500(world, body):
+    client = signed_in(world.a_owner)
+    client.raise_request_exception = False
+    response = client.patch("/api/v1/organizations/acme/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"

@@ -83,7 +83,8 @@ def test_with_the_broker_down_removal_holds_and_the_sweep_finishes_it(world, cap
     assert "could not queue" in caplog.text
 
     member.refresh_from_db()
-    assert not member.is_active and member.deprovisioned_at is None
+    assert not member.is_active
+    assert member.deprovisioned_at is None
     assert client.get("/orgs/acme/").status_code == 404  # fail closed
     assert Invitation.objects.get(email="friend@else.example").revoked_at is not None
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.http import HttpResponse
 
 from audit.models import AuditEvent
 from organizations import services
@@ -143,8 +144,8 @@ def test_auto_join_counts_only_verified_emails_in_verified_domains(world, dns_se
     from django.contrib.messages.middleware import MessageMiddleware
     from django.contrib.sessions.middleware import SessionMiddleware
 
-    SessionMiddleware(lambda r: None).process_request(request)
-    MessageMiddleware(lambda r: None).process_request(request)
+    SessionMiddleware(lambda r: HttpResponse()).process_request(request)
+    MessageMiddleware(lambda r: HttpResponse()).process_request(request)
     request.user = unverified
     EmailConfirmationHMAC(address).confirm(request)
     assert Membership.objects.filter(organization=world.a, user=unverified).exists()

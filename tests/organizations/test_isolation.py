@@ -293,8 +293,10 @@ def test_member_cannot_do_admin_actions_and_the_refusal_is_audited(endpoint, wor
     assert _snapshot() == before
     denied = AuditEvent.objects.filter(action="org.access_denied").order_by("-occurred_at")
     assert denied.count() == denied_before + 1
-    assert denied.first().organization_id == world.a.pk
-    assert denied.first().actor_id == world.a_member.pk
+    latest = denied.first()
+    assert latest is not None
+    assert latest.organization_id == world.a.pk
+    assert latest.actor_id == world.a_member.pk
 
 
 @pytest.mark.parametrize("path", ["/api/v1/organizations/acme/members/", "/orgs/acme/members/"])
@@ -349,9 +351,12 @@ def test_an_admin_cannot_make_themselves_owner_nor_touch_owners(world):
     assert client.delete(f"/api/v1/organizations/acme/members/{owner.pk}/").status_code == 403
     admin.refresh_from_db()
     owner.refresh_from_db()
-    assert admin.role == "admin" and owner.role == "owner" and owner.is_active
+    assert admin.role == "admin"
+    assert owner.role == "owner"
+    assert owner.is_active
     world.a_admin.refresh_from_db()
-    assert not world.a_admin.is_staff and not world.a_admin.is_superuser
+    assert not world.a_admin.is_staff
+    assert not world.a_admin.is_superuser
     assert (
         AuditEvent.objects.filter(action="org.access_denied", organization_id=world.a.pk).count()
         == 4
@@ -368,3 +373,14 @@ def test_a_removed_member_loses_access_at_once(world):
     )
     assert client.get("/orgs/acme/").status_code == 404
     assert client.get("/api/v1/organizations/acme/members/").status_code == 404
+
+
+def test_probing_another_organization_is_audited(world):
+    client = signed_in(world.a_admin)
+    assert client.get("/orgs/bolt/members/").status_code == 404
+    assert client.get("/api/v1/organizations/bolt/").status_code == 404
+    probes = AuditEvent.objects.filter(action="org.access_denied", organization_id=world.b.pk)
+    assert probes.count() == 2
+    assert {e.actor_id for e in probes} == {world.a_admin.pk}
+    # A slug that does not exist leaves nothing to attach an event to, and says the same.
+    assert client.get("/orgs/nothing-here/").status_code == 404

@@ -32,8 +32,10 @@ def test_a_person_creates_organizations_up_to_the_quota_then_gets_429(user, sett
     assert "Try again in about 60 minutes" in response.json()["detail"]
     assert not Organization.objects.filter(slug="o4").exists()
     event = AuditEvent.objects.get(action=Action.ORG_RATE_LIMITED)
-    assert event.actor_id == user.pk and event.organization_id is None
-    assert event.data["attempted"] == "new organizations" and event.data["quota"] == "person"
+    assert event.actor_id == user.pk
+    assert event.organization_id is None
+    assert event.data["attempted"] == "new organizations"
+    assert event.data["quota"] == "person"
 
 
 def test_the_creation_page_says_when_to_try_again(user, settings):
@@ -64,11 +66,13 @@ def test_invitations_per_person_are_limited_and_nothing_is_sent_past_it(world, s
         )
         assert response.status_code == 201, response.content
     response = _post(client, "/api/v1/organizations/acme/invitations/", {"email": "p9@out.example"})
-    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
     assert not Invitation.objects.filter(email="p9@out.example").exists()
     assert len(mail.outbox) == 2
     event = AuditEvent.objects.get(action=Action.ORG_RATE_LIMITED)
-    assert event.organization_id == world.a.pk and event.data["quota"] == "person"
+    assert event.organization_id == world.a.pk
+    assert event.data["quota"] == "person"
 
 
 def test_invitations_per_organization_are_limited_across_its_admins(world, settings):

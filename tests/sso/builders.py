@@ -63,7 +63,7 @@ def saml_connection(
     sso_url: str = "https://idp.example.net/sso",
 ) -> Connection:
     connection = services.create_connection(
-        actor=actor, org=org, request=request(), protocol="saml", name=name
+        actor=actor, org=org, site_url=request().build_absolute_uri("/"), protocol="saml", name=name
     )
     services.update_saml(
         actor=actor,

@@ -20,6 +20,7 @@ from audit.models import AuditEvent
 from organizations import services as org_services
 from organizations.models import Domain, Membership, Organization
 from sso import certificates, services
+from sso.checks import Check
 from sso.models import Connection
 from tests.conftest import require
 from tests.factories import UserFactory
@@ -39,6 +40,20 @@ OIDC_ACCOUNTS: dict[str, dict] = {
     },
     "eve-sub": {"email": "eve@elsewhere.test", "email_verified": True, "name": "Eve"},
 }
+
+
+@pytest.fixture(autouse=True)
+def _every_recorded_check_is_enumerated(request):
+    """After each test, every check name on record (refused sign-ins, tests, logout messages)
+    is one of sso.checks: what the adversarial tests provoke is named by the enumeration."""
+    yield
+    if not {"db", "transactional_db"} & set(request.fixturenames):
+        return
+    recorded = AuditEvent.objects.filter(
+        action__in=["sso.login_failed", "sso.connection_tested", "sso.logout_refused"]
+    ).values_list("data", flat=True)
+    names = {data.get("check") for data in recorded}
+    assert names - {c.code for c in Check} - {"passed"} == set()
 
 
 @pytest.fixture
@@ -170,7 +185,11 @@ def saml_connection(
 ) -> Connection:
     """A SAML connection set up from the IdP's metadata, with the IdP told about our SP."""
     connection = services.create_connection(
-        actor=org.admin, org=org.org, request=_request(), protocol="saml", name=name
+        actor=org.admin,
+        org=org.org,
+        site_url=_request().build_absolute_uri("/"),
+        protocol="saml",
+        name=name,
     )
     services.import_metadata(
         actor=org.admin, org=org.org, connection_id=connection.pk, xml=idp.metadata()
@@ -216,7 +235,11 @@ def oidc_connection(
 ) -> Connection:
     """An OIDC connection pointed at the IdP's discovery URL with a client of its own."""
     connection = services.create_connection(
-        actor=org.admin, org=org.org, request=_request(), protocol="oidc", name=name
+        actor=org.admin,
+        org=org.org,
+        site_url=_request().build_absolute_uri("/"),
+        protocol="oidc",
+        name=name,
     )
     if isinstance(idp, OidcIdP):
         client_id, secret = idp.register_client(

@@ -105,7 +105,7 @@ class Forger:
         headers = {"kid": self.spoil.get("kid", self.kid)}
         sign = self.spoil.get("sign", "good")
         if sign == "none":
-            return jwt.encode(claims, None, algorithm="none", headers=headers)
+            return jwt.encode(claims, "", algorithm="none", headers=headers)  # "": no key
         if sign == "foreign":
             return jwt.encode(claims, FOREIGN_KEY, algorithm="RS256", headers=headers)
         if sign == "hs256-public-pem":

@@ -1,4 +1,4 @@
-"""Whose account an SSO login lands in (issue 5, item 4), one rule at a time, through real IdPs:
+"""Whose account an SSO login lands in, one rule at a time, through real IdPs:
 JIT inside verified domains only, linking verified accounts, releasing never-verified ones,
 identity keyed on (connection, subject), JIT off, removed members, role mapping."""
 
@@ -76,7 +76,8 @@ def test_an_account_that_never_verified_the_address_is_released_not_merged(web, 
 
     assert done.status_code == 302, done.content[:1000]
     ada = session_user(web)
-    assert ada is not None and ada != squatter
+    assert ada is not None
+    assert ada != squatter
     assert ada.email == "ada@acme.test"
     assert SocialAccount.objects.get(provider=oidc.slug).user == ada
     squatter.refresh_from_db()
@@ -92,7 +93,8 @@ def test_an_account_that_never_verified_the_address_is_released_not_merged(web, 
     attempt = thief.post(
         "/accounts/login/", {"login": "ada@acme.test", "password": DEFAULT_PASSWORD}
     )
-    assert attempt.status_code == 200 and session_user(thief) is None
+    assert attempt.status_code == 200
+    assert session_user(thief) is None
 
 
 def test_the_identity_is_the_subject_not_the_address(web, oidc_idp, oidc):
@@ -116,7 +118,8 @@ def test_the_same_address_from_another_subject_is_not_the_same_identity(web, sam
     connection = saml_connection(acme_org, saml_idp, email_attribute="email")
     saml_login(web, saml_idp, connection, user="ada@acme.test", nameid="ada-1")
     ada = session_user(web)
-    assert ada is not None and ada.display_name == "Ada Lovelace"
+    assert ada is not None
+    assert ada.display_name == "Ada Lovelace"
 
     other = browser()
     response = saml_login(other, saml_idp, connection, user="ada@acme.test", nameid="ada-2")
@@ -213,7 +216,8 @@ def test_an_sso_only_organization_lets_sso_in_and_keeps_passwords_out(web, saml_
     refused = by_password.post(
         "/accounts/login/", {"login": "ada@acme.test", "password": DEFAULT_PASSWORD}
     )
-    assert refused.status_code == 403 and session_user(by_password) is None
+    assert refused.status_code == 403
+    assert session_user(by_password) is None
 
     response = saml_login(web, saml_idp, connection, user="ada@acme.test")
     assert response.status_code == 302, response.content[:500]
@@ -244,7 +248,8 @@ def test_a_squatters_removed_membership_does_not_refuse_the_real_person(
 
     assert done.status_code == 302, done.content[:800]
     ada = session_user(web)
-    assert ada is not None and ada != squatter
+    assert ada is not None
+    assert ada != squatter
     assert Membership.objects.get(organization=acme_org.org, user=ada).is_active
 
 
@@ -256,10 +261,13 @@ def test_a_pending_email_change_to_the_address_does_not_block_the_real_person(we
 
     assert done.status_code == 302, done.content[:800]
     ada = session_user(web)
-    assert ada is not None and ada != bob and ada.email == "ada@acme.test"
+    assert ada is not None
+    assert ada != bob
+    assert ada.email == "ada@acme.test"
     assert not EmailAddress.objects.filter(user=bob, email="ada@acme.test").exists()
     bob.refresh_from_db()
-    assert bob.has_usable_password() and not bob.is_blocked
+    assert bob.has_usable_password()
+    assert not bob.is_blocked
 
 
 def test_an_address_proven_on_another_login_address_is_linked_to_that_account(web, oidc_idp, oidc):
@@ -291,4 +299,121 @@ def test_an_oidc_connection_can_read_the_address_from_another_claim(web, forger,
 
     assert done.status_code == 302, done.content[:500]
     user = session_user(web)
-    assert user is not None and user.email == "ada@acme.test"
+    assert user is not None
+    assert user.email == "ada@acme.test"
+
+
+def test_a_connection_is_trusted_only_for_the_domains_it_serves(web, saml_idp, acme_org):
+    sub = acme_org.domain("subsidiary.test")
+    connection = saml_connection(acme_org, saml_idp, domain_ids=[sub.pk])
+    ceo = UserFactory(email="ceo@acme.test")  # verified, in the org's other domain
+
+    response = saml_login(web, saml_idp, connection, user="ceo@acme.test")
+
+    assert_refused(web, response, connection, "email_domain")
+    assert not SocialAccount.objects.filter(user=ceo).exists()
+    # Its own domain still works.
+    response = saml_login(web, saml_idp, connection, user="kim@subsidiary.test")
+    assert response.status_code == 302
+    kim = session_user(web)
+    assert kim is not None
+    assert kim.email == "kim@subsidiary.test"
+
+
+def test_an_admin_cannot_take_over_the_owner_through_a_connection_they_control(
+    web, saml_idp, acme_org
+):
+    owner = UserFactory(email="boss@acme.test")
+    Membership.objects.create(organization=acme_org.org, user=owner, role="owner", source="admin")
+    mallory = UserFactory(email="mallory@elsewhere.test")
+    acme_org.admin = Membership.objects.create(
+        organization=acme_org.org, user=mallory, role="admin", source="admin"
+    )
+    connection = saml_connection(acme_org, saml_idp, name="Mallory's IdP")
+
+    response = saml_login(web, saml_idp, connection, user="boss@acme.test")
+
+    assert_refused(web, response, connection, "privileged_account")
+    assert not SocialAccount.objects.filter(user=owner).exists()
+
+
+def test_staff_are_never_linked_automatically(web, saml_idp, acme_org):
+    connection = saml_connection(acme_org, saml_idp)
+    staff = UserFactory(email="ops@acme.test", is_staff=True)
+
+    response = saml_login(web, saml_idp, connection, user=staff.email)
+
+    assert_refused(web, response, connection, "privileged_account")
+    assert not SocialAccount.objects.filter(user=staff).exists()
+
+
+def test_a_login_refused_by_another_orgs_policy_writes_nothing(web, saml_idp, acme_org, beta_org):
+    bob = UserFactory(email="bob@beta.test")
+    EmailAddress.objects.create(user=bob, email="bob@acme.test", verified=True, primary=False)
+    Membership.objects.create(organization=beta_org.org, user=bob, role="member", source="admin")
+    saml_connection(beta_org, saml_idp, name="Beta IdP")
+    org_services.update_policy(actor=beta_org.admin, org=beta_org.org, sso_only=True)
+    acme = saml_connection(acme_org, saml_idp)
+
+    response = saml_login(web, saml_idp, acme, user="bob@acme.test")
+
+    assert_refused(web, response, acme, "sign_in_policy")
+    assert not SocialAccount.objects.filter(user=bob).exists()
+    assert not Membership.objects.filter(user=bob, organization=acme_org.org).exists()
+
+
+def test_an_account_made_outside_allauth_is_not_released_by_an_org_idp(web, saml_idp, acme_org):
+    # createsuperuser and scripts write no EmailAddress row; such an account is not a squatter.
+    person = User.objects.create_user(email="ops@acme.test", password="a long password 123")
+    connection = saml_connection(acme_org, saml_idp)
+
+    response = saml_login(web, saml_idp, connection, user="ops@acme.test")
+
+    assert_refused(web, response, connection, "account_conflict")
+    person.refresh_from_db()
+    assert not person.is_blocked
+    assert person.has_usable_password()
+    assert person.email == "ops@acme.test"
+
+
+def test_an_identity_linked_before_staff_rights_does_not_sign_in_staff(web, saml_idp, acme_org):
+    bob = UserFactory(email="bob@acme.test")
+    connection = saml_connection(acme_org, saml_idp)
+    assert saml_login(browser(), saml_idp, connection, user="bob@acme.test").status_code == 302
+    User.objects.filter(pk=bob.pk).update(is_staff=True)
+
+    response = saml_login(web, saml_idp, connection, user="bob@acme.test")
+
+    assert_refused(web, response, connection, "privileged_account")
+
+
+def test_an_owner_of_another_organization_still_signs_in_through_their_employers_idp(
+    web, saml_idp, acme_org
+):
+    """Decision: roles elsewhere are no privilege over the employer's domain (its mail server
+    already controls the address); refusing them would lock side-project owners out."""
+    bob = UserFactory(email="bob@acme.test")
+    connection = saml_connection(acme_org, saml_idp)
+    assert saml_login(browser(), saml_idp, connection, user="bob@acme.test").status_code == 302
+    org_services.create_organization(actor=bob, name="Bob's side project", slug="bob-side")
+
+    response = saml_login(web, saml_idp, connection, user="bob@acme.test")
+
+    assert response.status_code == 302
+    assert session_user(web) == bob
+
+
+def test_an_identity_linked_before_ownership_transfer_does_not_sign_in_the_owner(
+    web, saml_idp, acme_org
+):
+    bob = UserFactory(email="bob@acme.test")
+    bob_m = Membership.objects.create(
+        organization=acme_org.org, user=bob, role="member", source="admin"
+    )
+    connection = saml_connection(acme_org, saml_idp, name="Mallory's IdP")
+    assert saml_login(browser(), saml_idp, connection, user="bob@acme.test").status_code == 302
+    org_services.transfer_ownership(actor=acme_org.admin, org=acme_org.org, member_id=bob_m.pk)
+
+    response = saml_login(web, saml_idp, connection, user="bob@acme.test")
+
+    assert_refused(web, response, connection, "privileged_account")

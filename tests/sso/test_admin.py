@@ -20,7 +20,11 @@ def test_support_finds_a_connection_and_sees_no_secrets(settings):
     beta, beta_owner = org_with_domain("beta", "beta.test")
     saml = saml_connection(acme, acme_owner, name="Okta")
     oidc = services.create_connection(
-        actor=beta_owner, org=beta, request=request(), protocol="oidc", name="Entra ID"
+        actor=beta_owner,
+        org=beta,
+        site_url=request().build_absolute_uri("/"),
+        protocol="oidc",
+        name="Entra ID",
     )
     # Set directly: the service would fetch a discovery document first.
     Connection.objects.filter(pk=oidc.pk).update(
@@ -44,15 +48,17 @@ def test_support_finds_a_connection_and_sees_no_secrets(settings):
     page = staff.get(f"/admin/sso/connection/{saml.pk}/change/")
     assert page.status_code == 200
     text = page.content.decode()
-    assert saml.idp_entity_id in text and "acme.test" in text
+    assert saml.idp_entity_id in text
+    assert "acme.test" in text
     assert saml.certificates.get().fingerprint_sha256 in text  # the certificates inline
     assert "PRIVATE KEY" not in text
     assert saml.sp_private_key_encrypted not in text
     assert 'name="name"' not in text  # read-only
 
-    page = staff.get(f"/admin/sso/connection/{oidc.pk}/change/").content.decode()
-    assert "beta-client" in page
-    assert SECRET not in page and oidc.client_secret_encrypted not in page
+    text = staff.get(f"/admin/sso/connection/{oidc.pk}/change/").content.decode()
+    assert "beta-client" in text
+    assert SECRET not in text
+    assert oidc.client_secret_encrypted not in text
 
     # No rebuilding a secret through URL filters, no changes, no deletes.
     for lookup, value in (

@@ -101,7 +101,8 @@ def test_several_connections_let_the_person_choose(client, acme):
     response = client.post("/sso/", {"identifier": "ada@acme.test"})
     assert response.status_code == 200
     assert b'id="sso-choices"' in response.content
-    assert first.name.encode() in response.content and b"Entra ID" in response.content
+    assert first.name.encode() in response.content
+    assert b"Entra ID" in response.content
     response = client.post("/sso/", {"identifier": "ada@acme.test", "connection": second.slug})
     assert_sent_to_idp(response, "https://entra.acme.test/sso")
 
@@ -128,7 +129,8 @@ def test_next_is_kept_only_when_safe(client, acme):
 
     client.post("/sso/", {"identifier": "acme", "next": "/account/"})
     states = client.session.get(statekit.STATES_SESSION_KEY)
-    assert states and "/account/" in str(states)
+    assert states
+    assert "/account/" in str(states)
     client.post("/sso/", {"identifier": "acme", "next": "https://evil.test/"})
     states = client.session.get(statekit.STATES_SESSION_KEY)
     assert "evil.test" not in str(states)

@@ -5,6 +5,7 @@ credential is right."""
 from __future__ import annotations
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.core import mail
 from django.test import Client
 
@@ -13,6 +14,7 @@ from organizations import services as org_services
 from organizations.models import Membership
 from tests.accounts.test_login_code import code_from
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.sso import conftest as idp
 from tests.sso.builders import HOST, org_with_domain, saml_connection
 
 
@@ -48,7 +50,8 @@ def test_a_member_in_the_domain_is_sent_to_sso_instead_of_signing_in(sso_only_or
     assert b'name="identifier" value="acme"' in response.content
     assert "_auth_user_id" not in client.session
     event = AuditEvent.objects.get(action="login.sso_required")
-    assert event.organization_id == sso_only_org.pk and event.target_id == str(ada.pk)
+    assert event.organization_id == sso_only_org.pk
+    assert event.target_id == str(ada.pk)
     assert not AuditEvent.objects.filter(action="login.succeeded").exists()
 
 
@@ -170,3 +173,46 @@ def test_people_no_organization_binds_change_address_freely():
     client, _ = password_login(ada.email)
     assert reauthenticate(client).status_code == 302
     assert ask_for_change(client, "ada@gmail.test").status_code == 302
+
+
+def test_sso_only_cannot_be_escaped_by_changing_the_address(web, saml_idp, acme_org):
+    connection = idp.saml_connection(acme_org, saml_idp)
+    org_services.update_policy(actor=acme_org.admin, org=acme_org.org, sso_only=True)
+    assert idp.saml_login(web, saml_idp, connection, user="ada@acme.test").status_code == 302
+    ada = idp.session_user(web)
+    assert ada is not None
+    # What the change-email flow leaves once the new address is confirmed, then a password set
+    # through a reset.
+    EmailAddress.objects.filter(user=ada).update(email="ada@gmail.test")
+    ada.email = "ada@gmail.test"
+    ada.set_password(DEFAULT_PASSWORD)
+    ada.save()
+
+    client = Client()
+    response = client.post(
+        "/accounts/login/", {"login": "ada@gmail.test", "password": DEFAULT_PASSWORD}
+    )
+
+    assert response.status_code == 403
+    assert "_auth_user_id" not in client.session
+
+
+def test_sso_only_cannot_be_escaped_by_a_member_who_has_not_used_sso_yet(saml_idp, acme_org):
+    idp.saml_connection(acme_org, saml_idp)
+    org_services.update_policy(actor=acme_org.admin, org=acme_org.org, sso_only=True)
+    # Joined by the verified domain (or by invitation) before SSO-only was switched on.
+    ada = UserFactory(email="ada@acme.test")
+    Membership.objects.create(organization=acme_org.org, user=ada, role="member", source="domain")
+    client = Client()
+    refused = client.post("/accounts/login/", {"login": ada.email, "password": DEFAULT_PASSWORD})
+    assert refused.status_code == 403  # bound, as expected
+    # She changes her address to a personal one (what the change-email flow leaves).
+    EmailAddress.objects.filter(user=ada).update(email="ada@gmail.test")
+    ada.email = "ada@gmail.test"
+    ada.save()
+
+    response = Client().post(
+        "/accounts/login/", {"login": "ada@gmail.test", "password": DEFAULT_PASSWORD}
+    )
+
+    assert response.status_code == 403

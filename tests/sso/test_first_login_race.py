@@ -15,7 +15,7 @@ from django.db import connection, connections
 from django.test import Client
 
 from accounts.models import User
-from sso import logins
+from sso import admission
 from tests.conftest import require
 from tests.factories import UserFactory
 from tests.sso.conftest import HOST, failed_checks, saml_post, saml_start
@@ -38,14 +38,14 @@ def test_two_first_logins_at_once_make_one_account(account, saml_idp, saml, monk
     # Both logins pass every check, and both decide to create the account, before either
     # has created it.
     barrier = threading.Barrier(2, timeout=20)
-    decide = logins.admit
+    decide = admission.admit
 
     def decide_then_wait(*args, **kwargs):
         admission = decide(*args, **kwargs)
         barrier.wait()
         return admission
 
-    monkeypatch.setattr(logins, "admit", decide_then_wait)
+    monkeypatch.setattr(admission, "admit", decide_then_wait)
     statuses = [0, 0]
 
     def finish(i: int) -> None:

@@ -3,6 +3,8 @@ refused with its check named; none makes a session, a user or an identity."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from allauth.socialaccount.models import SocialAccount
 
@@ -32,7 +34,7 @@ def test_an_honest_token_from_the_forger_logs_in(web, forger, forged):
 
 
 # spoil -> the check Gatehouse names.
-FORGED = {
+FORGED: dict[str, tuple[dict[str, Any], str]] = {
     "wrong_nonce": ({"claims": {"nonce": "not-the-one-we-sent"}}, "nonce"),
     "missing_nonce": ({"drop": ["nonce"]}, "claims"),
     "wrong_issuer": ({"claims": {"iss": "https://evil.test"}}, "issuer"),

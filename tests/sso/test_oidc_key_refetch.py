@@ -15,8 +15,8 @@ from django.core.cache import cache
 from django.db import transaction
 
 from accounts.models import User
-from sso import logins
-from sso.oidc import views
+from sso.oidc import keys
+from sso.services import logins
 from tests.sso.conftest import (
     assert_refused,
     browser,
@@ -109,9 +109,9 @@ def test_a_rotation_at_the_real_provider_signs_in_after_one_read(web, oidc_idp, 
     assert oidc_idp.jwks_requests() == before + 1
     # What Gatehouse holds after the IdP rotated: the key set as it was, without the key the
     # IdP signs with now.
-    url = views.discovery_document(oidc.discovery_url)["jwks_uri"]
+    url = keys.discovery_document(oidc)["jwks_uri"]
     retired = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cache.set(views.jwks_cache_key(url), {"keys": [_public_jwk(retired, "retired", "RS256")]})
+    cache.set(keys.jwks_cache_key(url), {"keys": [_public_jwk(retired, "retired", "RS256")]})
 
     second = browser()
     _, done = oidc_login(second, oidc_idp, oidc)
@@ -125,7 +125,7 @@ def test_a_rotation_at_the_real_provider_signs_in_after_one_read(web, oidc_idp, 
 def test_the_idp_is_called_outside_any_transaction(forger, forged, monkeypatch):
     fetches: list[tuple[str, bool]] = []
     writes: list[bool] = []
-    fetch, record_created = views.fetch, logins.record_created
+    fetch, record_created = keys.fetch, logins.record_created
 
     def watched_fetch(url, **kwargs):
         fetches.append((url, transaction.get_connection().in_atomic_block))
@@ -135,7 +135,7 @@ def test_the_idp_is_called_outside_any_transaction(forger, forged, monkeypatch):
         writes.append(transaction.get_connection().in_atomic_block)
         return record_created(*args, **kwargs)
 
-    monkeypatch.setattr(views, "fetch", watched_fetch)
+    monkeypatch.setattr(keys, "fetch", watched_fetch)
     monkeypatch.setattr(logins, "record_created", watched_record_created)
     signs_in(forger, forged)  # the key set is read from cold
     forger.rotate()
@@ -144,5 +144,6 @@ def test_the_idp_is_called_outside_any_transaction(forger, forged, monkeypatch):
     assert signs_in(forger, forged).email == "ada@acme.test"  # ...and again for the new key
 
     jwks = [in_transaction for url, in_transaction in fetches if url.endswith("/jwks")]
-    assert len(jwks) == 2 and not any(jwks)
+    assert len(jwks) == 2
+    assert not any(jwks)
     assert writes == [True, True]  # both accounts were made inside their login's transaction

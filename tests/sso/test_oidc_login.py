@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 
 from accounts.models import User
@@ -28,7 +29,7 @@ def test_full_login_creates_the_account_and_membership(web, oidc_idp, oidc, acme
     assert done.status_code == 302, done.content[:2000]
     user = User.objects.get(email="ada@acme.test")
     assert session_user(web) == user
-    assert user.emailaddress_set.get().verified
+    assert EmailAddress.objects.get(user=user).verified
     assert user.display_name == "Ada Lovelace"
     identity = SocialAccount.objects.get(user=user)
     assert (identity.provider, identity.uid) == (oidc.slug, "ada-sub")

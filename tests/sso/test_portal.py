@@ -229,7 +229,8 @@ def test_the_tab_lists_no_connection_until_one_is_created(admin):
 
 def test_admin_creates_a_saml_connection_and_gets_the_values_for_the_idp(admin, world):
     connection = create(admin, "saml", "  Okta   SSO ")
-    assert connection.name == "Okta SSO" and connection.status == "draft"
+    assert connection.name == "Okta SSO"
+    assert connection.status == "draft"
     assert [d.name for d in connection.domains.all()] == ["a.example"]
     assert AuditEvent.objects.filter(
         action="sso.connection_created", organization_id=world.a.pk
@@ -247,7 +248,8 @@ def test_admin_creates_a_saml_connection_and_gets_the_values_for_the_idp(admin, 
     assert f'href="{base}/metadata/?download=1"' in text
     for idp in ("entra", "okta", "google"):
         assert f'data-idp="{idp}"' in text
-    assert "SHA-256" in text and "NameID" in text
+    assert "SHA-256" in text
+    assert "NameID" in text
     # The SP certificate is public; its key never leaves the server.
     assert "BEGIN CERTIFICATE" in text
     assert "PRIVATE KEY" not in text
@@ -305,7 +307,8 @@ def test_metadata_file_fills_in_the_idp_settings_and_its_certificate(admin):
     page = admin.get(url(connection, "idp/")).content.decode()
     assert f'value="{IDP_ENTITY_ID}"' in page  # the by-hand form shows what was read
     certs = admin.get(url(connection, "certificates/")).content.decode()
-    assert fingerprint in certs and "Test IdP" in certs
+    assert fingerprint in certs
+    assert "Test IdP" in certs
 
 
 @pytest.mark.parametrize(
@@ -329,7 +332,8 @@ def test_a_bad_metadata_file_is_a_form_error(admin, name, content, error):
     assert response.status_code == 400
     assert error in response.content.decode()
     connection.refresh_from_db()
-    assert connection.idp_entity_id == "" and not connection.certificates.exists()
+    assert connection.idp_entity_id == ""
+    assert not connection.certificates.exists()
 
 
 def test_metadata_file_with_only_an_expired_certificate_is_refused(admin):
@@ -366,7 +370,8 @@ def test_the_admin_can_stop_the_refresh_and_keep_the_settings(admin, documents):
     assert response["Location"] == url(connection, "idp/")
     connection.refresh_from_db()
     assert connection.metadata_url == ""
-    assert connection.idp_entity_id == IDP_ENTITY_ID and connection.certificates.count() == 1
+    assert connection.idp_entity_id == IDP_ENTITY_ID
+    assert connection.certificates.count() == 1
     assert updates(connection)[-1]["changed"] == ["metadata_url"]
     assert 'id="metadata-stop"' not in admin.get(url(connection, "idp/")).content.decode()
 
@@ -392,7 +397,8 @@ def test_a_metadata_url_that_cannot_be_read_is_a_form_error(admin, documents):
         assert response.status_code == 400, bad
         assert error in response.content.decode(), bad
     connection.refresh_from_db()
-    assert connection.metadata_url == "" and connection.idp_entity_id == ""
+    assert connection.metadata_url == ""
+    assert connection.idp_entity_id == ""
 
 
 def by_hand(**changes: str) -> dict:
@@ -438,7 +444,8 @@ def test_bad_settings_by_hand_are_form_errors_and_nothing_is_kept(admin, changes
     assert response.status_code == 400
     assert error in response.content.decode()
     connection.refresh_from_db()
-    assert connection.idp_entity_id == "" and not connection.certificates.exists()
+    assert connection.idp_entity_id == ""
+    assert not connection.certificates.exists()
 
 
 def test_an_expired_certificate_by_hand_keeps_the_settings_beside_it_too(admin):
@@ -448,7 +455,8 @@ def test_an_expired_certificate_by_hand_keeps_the_settings_beside_it_too(admin):
     assert "That certificate expired on" in response.content.decode()
     connection.refresh_from_db()
     # One change: the settings typed next to the refused certificate were not saved either.
-    assert connection.idp_entity_id == "" and not connection.certificates.exists()
+    assert connection.idp_entity_id == ""
+    assert not connection.certificates.exists()
     assert updates(connection) == []
 
 
@@ -519,7 +527,8 @@ def test_bad_accounts_input_is_a_form_error(admin, changes, error):
     assert response.status_code == 400
     assert error in response.content.decode()
     connection.refresh_from_db()
-    assert connection.role_mapping == {} and connection.default_role == "member"
+    assert connection.role_mapping == {}
+    assert connection.default_role == "member"
     assert updates(connection) == before
 
 
@@ -530,7 +539,8 @@ def test_only_the_orgs_own_verified_domains_can_be_chosen(admin, world):
         organization=world.a, name="pending.example", verification_token=Domain.new_token()
     )
     page = admin.get(url(connection, "accounts/")).content.decode()
-    assert "b.example" not in page and "pending.example" not in page
+    assert "b.example" not in page
+    assert "pending.example" not in page
     for domain in (theirs, unverified):
         response = admin.post(url(connection, "accounts/"), accounts(domain_ids=[str(domain.pk)]))
         assert response.status_code == 400
@@ -595,8 +605,10 @@ def test_expiring_certificates_and_metadata_errors_are_shown(admin, world):
         metadata_error="Could not fetch it: ConnectTimeout.",
     )
     listing = admin.get("/orgs/acme/sso/").content.decode()
-    assert "data-certificate-warning" in listing and "(10 days): add its successor now." in listing
-    assert "data-metadata-error" in listing and "ConnectTimeout" in listing
+    assert "data-certificate-warning" in listing
+    assert "(10 days): add its successor now." in listing
+    assert "data-metadata-error" in listing
+    assert "ConnectTimeout" in listing
     page = admin.get(url(connection, "certificates/")).content.decode()
     assert "10 days left" in page
 
@@ -681,7 +693,8 @@ def test_oidc_settings_need_a_secret_and_a_good_discovery_document(admin, docume
         assert error in response.content.decode(), error
         assert SECRET.encode() not in response.content  # not even echoed back into the form
     connection.refresh_from_db()
-    assert connection.client_id == "" and not connection.has_client_secret
+    assert connection.client_id == ""
+    assert not connection.has_client_secret
 
 
 # --- Test, turn on and off, delete ----------------------------------------------------------------
@@ -690,7 +703,8 @@ def test_oidc_settings_need_a_secret_and_a_good_discovery_document(admin, docume
 def test_turning_on_is_refused_while_settings_are_missing(admin):
     connection = create(admin)
     hub = admin.get(url(connection)).content.decode()
-    assert 'id="sso-missing"' in hub and "A current IdP signing certificate" in hub
+    assert 'id="sso-missing"' in hub
+    assert "A current IdP signing certificate" in hub
     assert 'id="test-unavailable"' in hub
 
     response = admin.post(url(connection, "activate/"))
@@ -709,7 +723,8 @@ def test_turn_on_turn_off_and_delete(admin, world):
 
     # Not while it is on.
     confirm = admin.get(url(connection, "delete/"))
-    assert b'id="delete-active"' in confirm.content and b'id="delete-form"' not in confirm.content
+    assert b'id="delete-active"' in confirm.content
+    assert b'id="delete-form"' not in confirm.content
     response = admin.post(url(connection, "delete/"))
     assert "Turn the connection off before deleting it." in followed_text(admin, response)
     assert Connection.objects.filter(pk=connection.pk).exists()
@@ -740,7 +755,8 @@ def test_test_connection_starts_a_real_saml_login_marked_as_a_test(admin):
     location = urlsplit(response["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == IDP_SSO_URL
     query = parse_qs(location.query)
-    assert query["SAMLRequest"] and query["Signature"]  # a signed AuthnRequest
+    assert query["SAMLRequest"]
+    assert query["Signature"]
     assert admin.session[TEST_SESSION_KEY]["slug"] == connection.slug
     connection.refresh_from_db()
     assert connection.status == "draft"  # testing turns nothing on
@@ -757,7 +773,8 @@ def test_test_connection_starts_a_real_oidc_login(admin, documents):
     )
     query = parse_qs(location.query)
     assert query["client_id"] == ["gatehouse-client"]
-    assert query["code_challenge_method"] == ["S256"] and query["nonce"]
+    assert query["code_challenge_method"] == ["S256"]
+    assert query["nonce"]
     assert admin.session[TEST_SESSION_KEY]["slug"] == connection.slug
 
 
@@ -774,8 +791,10 @@ def test_the_wizard_steps_link_to_each_other(admin):
     hub = admin.get(url(connection)).content.decode()
     for step in ("setup/", "idp/", "accounts/", "certificates/"):
         assert f'href="{url(connection, step)}"' in hub
-    assert 'data-step="idp"' in hub and "sso-steps__item--done" in hub
-    assert 'id="test-form"' in hub and 'id="activate-form"' in hub
+    assert 'data-step="idp"' in hub
+    assert "sso-steps__item--done" in hub
+    assert 'id="test-form"' in hub
+    assert 'id="activate-form"' in hub
     assert 'aria-current="step"' in admin.get(url(connection, "accounts/")).content.decode()
 
 
@@ -806,7 +825,8 @@ def test_the_test_button_runs_a_real_login_at_a_real_idp_and_shows_the_diagnosti
 
     assert result.status_code == 200, result.content[:1000]
     page = result.content.decode()
-    assert 'id="sso-test-passed"' in page and "ada@a.example" in page
+    assert 'id="sso-test-passed"' in page
+    assert "ada@a.example" in page
     assert 'href="/orgs/acme/sso/"' in page
     assert int(admin.session["_auth_user_id"]) == world.a_admin.pk
     assert not User.objects.filter(email="ada@a.example").exists()
@@ -820,11 +840,13 @@ def test_gatehouse_rotates_its_own_key_without_an_outage(admin):
     connection = create(admin)
     old_cert = connection.sp_certificate
     page = admin.get(url(connection, "certificates/")).content.decode()
-    assert 'id="sp-key-current"' in page and 'id="sp-key-next"' not in page
+    assert 'id="sp-key-current"' in page
+    assert 'id="sp-key-next"' not in page
 
     admin.post(url(connection, "sp-key/start/"))
     connection.refresh_from_db()
-    assert connection.sp_next_certificate and connection.sp_certificate == old_cert
+    assert connection.sp_next_certificate
+    assert connection.sp_certificate == old_cert
     assert "PRIVATE KEY" not in connection.sp_next_private_key_encrypted
     # The metadata offers both certificates while the IdP catches up.
     metadata = admin.get(f"/accounts/saml/{connection.slug}/metadata/").content.decode()
@@ -837,7 +859,8 @@ def test_gatehouse_rotates_its_own_key_without_an_outage(admin):
 
     admin.post(url(connection, "sp-key/finish/"))
     connection.refresh_from_db()
-    assert connection.sp_certificate == next_cert and not connection.sp_next_certificate
+    assert connection.sp_certificate == next_cert
+    assert not connection.sp_next_certificate
     assert connection.sp_private_key.startswith("-----BEGIN PRIVATE KEY-----")
     metadata = admin.get(f"/accounts/saml/{connection.slug}/metadata/").content.decode()
     assert "".join(old_cert.strip().splitlines()[1:-1]) not in metadata
@@ -852,5 +875,6 @@ def test_a_key_rotation_can_be_cancelled_and_unknown_steps_are_404(admin):
     admin.post(url(connection, "sp-key/start/"))
     admin.post(url(connection, "sp-key/cancel/"))
     connection.refresh_from_db()
-    assert not connection.sp_next_certificate and not connection.sp_next_private_key_encrypted
+    assert not connection.sp_next_certificate
+    assert not connection.sp_next_private_key_encrypted
     assert admin.post(url(connection, "sp-key/explode/")).status_code == 404

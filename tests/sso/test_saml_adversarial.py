@@ -136,3 +136,14 @@ def test_without_the_replay_cache_no_assertion_is_accepted(web, saml_idp, saml, 
 
     assert_refused(web, response, saml, "replay_cache_down")
     assert_nobody_created()
+
+
+def test_a_saml_subject_longer_than_an_identity_can_hold_is_refused(web, saml_idp, acme_org):
+    from allauth.socialaccount import app_settings
+
+    connection = saml_connection(acme_org, saml_idp, email_attribute="email")
+    long_id = "x" * (app_settings.UID_MAX_LENGTH + 20)
+    response = saml_login(web, saml_idp, connection, user="ada@acme.test", nameid=long_id)
+
+    # On PostgreSQL SocialAccount.uid is varchar(191): saving it raises DataError, a 500.
+    assert_refused(web, response, connection, "subject")

@@ -123,8 +123,10 @@ def test_connection_test_names_the_repeated_attribute(web, saml_idp, acme_org):
     states = re.findall(r'data-state="([a-z ]+)"', page)
     labels = re.findall(r'<span>([^<]+)</span><span class="visually-hidden">', page)
     failed = states.index("failed")
-    assert "once" in labels[failed] and "attribute" in labels[failed]
-    assert set(states[:failed]) == {"passed"} and set(states[failed + 1 :]) == {"not reached"}
+    assert "once" in labels[failed]
+    assert "attribute" in labels[failed]
+    assert set(states[:failed]) == {"passed"}
+    assert set(states[failed + 1 :]) == {"not reached"}
     # What the IdP sent, both values, so the IT admin sees what to fix.
     assert "mallory@acme.test, ada@acme.test" in page
     assert_nothing_created(web, acme_org)

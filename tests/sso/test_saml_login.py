@@ -4,14 +4,18 @@ IdP-initiated login, certificate rotation, encrypted assertions, metadata, conne
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from urllib.parse import parse_qs, urlsplit
 
+from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
+from django.utils import timezone
 
 from accounts.models import User
 from audit.models import AuditEvent
 from organizations.models import Membership
 from sso import services
+from sso.models import IdPCertificate
 from tests.sso.conftest import (
     HOST,
     assert_refused,
@@ -33,7 +37,7 @@ def test_sp_initiated_login_creates_the_account_and_membership(web, saml_idp, ac
     assert response["Location"] == "/account/"
     user = User.objects.get(email="ada@acme.test")
     assert session_user(web) == user
-    assert user.emailaddress_set.get().verified
+    assert EmailAddress.objects.get(user=user).verified
     assert not user.has_usable_password()
     identity = SocialAccount.objects.get(user=user)
     assert (identity.provider, identity.uid) == (connection.slug, "ada@acme.test")
@@ -152,8 +156,10 @@ def test_sp_metadata_is_xml_with_our_certificate_and_endpoints(web, saml):
     assert f'entityID="{saml.sp_entity_id}"' in xml
     assert f"http://{HOST}/accounts/saml/{saml.slug}/acs/" in xml
     assert f"http://{HOST}/accounts/saml/{saml.slug}/sls/" in xml
-    assert 'AuthnRequestsSigned="true"' in xml and 'WantAssertionsSigned="true"' in xml
-    assert 'use="signing"' in xml and 'use="encryption"' in xml
+    assert 'AuthnRequestsSigned="true"' in xml
+    assert 'WantAssertionsSigned="true"' in xml
+    assert 'use="signing"' in xml
+    assert 'use="encryption"' in xml
     assert "PRIVATE KEY" not in xml
 
 
@@ -213,4 +219,33 @@ def test_the_connected_accounts_page_lists_sso_identities(web, saml_idp, saml, o
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert "Okta" in page and "Entra ID" in page
+    assert "Okta" in page
+    assert "Entra ID" in page
+
+
+def test_an_expired_idp_certificate_signs_nothing_gatehouse_accepts(web, saml_idp, acme_org):
+    connection = saml_connection(acme_org, saml_idp)
+    services.add_certificate(
+        actor=acme_org.admin,
+        org=acme_org.org,
+        connection_id=connection.pk,
+        pem=saml_idp.cert("idp2"),
+    )
+    old = connection.certificates.exclude(subject__contains="idp2").get()
+    IdPCertificate.objects.filter(pk=old.pk).update(not_after=timezone.now() - dt.timedelta(days=1))
+
+    response = saml_login(web, saml_idp, connection, user="ada@acme.test")  # signed by the old key
+
+    assert_refused(web, response, connection, "invalid_signature")
+    assert not User.objects.filter(email="ada@acme.test").exists()
+    response = saml_login(web, saml_idp, connection, user="ada@acme.test", key="idp2")
+    assert response.status_code == 302
+
+
+def test_with_every_certificate_expired_sign_in_is_refused_by_name(web, saml_idp, acme_org):
+    connection = saml_connection(acme_org, saml_idp)
+    connection.certificates.update(not_after=timezone.now() - dt.timedelta(days=1))
+
+    response = web.post(f"/accounts/saml/{connection.slug}/login/")
+
+    assert_refused(web, response, connection, "configuration")

@@ -4,8 +4,11 @@ came in through that connection as the person it names."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import zlib
 from urllib.parse import parse_qs, urlsplit
+
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -52,7 +55,8 @@ def test_a_logout_request_leaves_a_password_session_alone(web, saml_idp, saml):
     login = web.post(
         "/accounts/login/", {"login": "ada@acme.test", "password": "a long enough password 123"}
     )
-    assert login.status_code == 302 and session_user(web) == ada
+    assert login.status_code == 302
+    assert session_user(web) == ada
 
     response = web.get(local(saml_idp.logout_request(saml.sp_entity_id, "ada@acme.test")))
 
@@ -189,7 +193,8 @@ def test_signing_out_of_a_password_session_does_not_involve_the_idp(web, saml_id
 def test_a_logout_request_is_honoured_once(web, saml_idp, saml):
     signed_in(web, saml_idp, saml)
     url = local(saml_idp.logout_request(saml.sp_entity_id, "ada@acme.test"))
-    assert web.get(url).status_code == 302 and session_user(web) is None
+    assert web.get(url).status_code == 302
+    assert session_user(web) is None
 
     # Signed in again, the same captured request (a link someone is made to open) does nothing.
     signed_in(web, saml_idp, saml)
@@ -228,3 +233,13 @@ def test_refused_logout_messages_are_on_record(web, saml_idp, saml):
         e.organization_id == saml.organization_id and e.outcome == "failure"
         for e in AuditEvent.objects.filter(action="sso.logout_refused")
     )
+
+
+def test_single_logout_with_no_current_idp_certificate_is_not_a_500(web, saml_idp, saml):
+    saml.certificates.update(not_after=timezone.now() - dt.timedelta(days=1))
+    url = saml_idp.logout_request(saml.sp_entity_id, "ada@acme.test")
+    parts = urlsplit(url)
+
+    response = web.get(f"{parts.path}?{parts.query}")
+
+    assert 400 <= response.status_code < 500

@@ -84,7 +84,11 @@ def test_members_and_other_orgs_admins_cannot_touch_connections():
     conn = saml_connection(org, owner)
     with pytest.raises(Refusal) as refused:
         services.create_connection(
-            actor=member, org=org, request=request(), protocol="saml", name="x"
+            actor=member,
+            org=org,
+            site_url=request().build_absolute_uri("/"),
+            protocol="saml",
+            name="x",
         )
     assert refused.value.status == 403
     with pytest.raises(Refusal):
@@ -103,14 +107,22 @@ def test_members_and_other_orgs_admins_cannot_touch_connections():
 def test_a_connection_is_turned_on_only_when_complete():
     org, owner = org_with_domain()
     conn = services.create_connection(
-        actor=owner, org=org, request=request(), protocol="saml", name="Okta"
+        actor=owner,
+        org=org,
+        site_url=request().build_absolute_uri("/"),
+        protocol="saml",
+        name="Okta",
     )
     with pytest.raises(Refusal, match="entity ID and sign-on URL"):
         services.activate(actor=owner, org=org, connection_id=conn.pk)
     conn.refresh_from_db()
     assert conn.status == "draft"
     oidc = services.create_connection(
-        actor=owner, org=org, request=request(), protocol="oidc", name="Entra"
+        actor=owner,
+        org=org,
+        site_url=request().build_absolute_uri("/"),
+        protocol="oidc",
+        name="Entra",
     )
     with pytest.raises(Refusal, match="client secret"):
         services.activate(actor=owner, org=org, connection_id=oidc.pk)
@@ -200,7 +212,11 @@ def discovery(settings):
 
 def oidc(org, owner, discovery, **overrides):
     conn = services.create_connection(
-        actor=owner, org=org, request=request(), protocol="oidc", name="Entra"
+        actor=owner,
+        org=org,
+        site_url=request().build_absolute_uri("/"),
+        protocol="oidc",
+        name="Entra",
     )
     values = {
         "name": "Entra",
@@ -250,7 +266,27 @@ def test_a_discovery_document_gatehouse_cannot_trust_is_refused(discovery, chang
     with pytest.raises(Refusal, match=message):
         oidc(org, owner, discovery)
     conn = Connection.objects.get()
-    assert conn.issuer == "" and not conn.has_client_secret
+    assert conn.issuer == ""
+    assert not conn.has_client_secret
+
+
+def test_the_discovery_document_is_read_outside_any_transaction(discovery, monkeypatch):
+    from config.refusals import inside_a_write
+
+    reads: list[bool] = []
+    real_fetch = fetch.fetch
+
+    def watched(url, **kwargs):
+        reads.append(inside_a_write())
+        return real_fetch(url, **kwargs)
+
+    monkeypatch.setattr(fetch, "fetch", watched)
+    org, owner = org_with_domain()
+
+    conn = oidc(org, owner, discovery)
+
+    assert conn.issuer == discovery.issuer
+    assert reads == [False]
 
 
 def test_hmac_id_token_algorithms_cannot_be_chosen(discovery):

@@ -30,7 +30,8 @@ def test_sso_stops_at_the_second_factor_and_then_signs_in(web, oidc_idp, oidc, a
 
     _, done = oidc_login(web, oidc_idp, oidc, amr="pwd,mfa")
 
-    assert done.status_code == 302 and done["Location"] == SECOND_STEP
+    assert done.status_code == 302
+    assert done["Location"] == SECOND_STEP
     assert session_user(web) is None
     response = web.post(SECOND_STEP, {"kind": "totp", "code": totp_now(device)})
     assert response.status_code == 302, response.content[:500]
@@ -149,3 +150,23 @@ def test_a_link_left_at_the_second_step_never_vouches_for_idp_mfa(
         _, done = oidc_login(client, oidc_idp, connection, amr="pwd,mfa")
         assert done["Location"] == SECOND_STEP
         assert session_user(client) is None
+
+
+def test_a_confirmation_made_before_the_account_had_a_factor_does_not_skip_it_later(
+    web, oidc_idp, acme_org
+):
+    ada = UserFactory(email="ada@acme.test")  # no second factor yet
+    connection = oidc_connection(acme_org, oidc_idp, mfa_trust="idp")
+    first = browser()
+    _, done = oidc_login(first, oidc_idp, connection, amr="pwd")
+    assert done.status_code == 302
+    assert done["Location"] != SECOND_STEP
+    assert session_user(first) == ada  # the identity is now "confirmed"
+    # Ada protects her account with an authenticator app.
+    enroll_totp(ada)
+
+    _, done = oidc_login(web, oidc_idp, connection, amr="pwd,mfa")
+
+    # Her own factor has never been presented through this identity: it must be asked.
+    assert done["Location"] == SECOND_STEP
+    assert session_user(web) is None

@@ -16,7 +16,10 @@ from organizations.models import Membership
 from sso import services, tasks
 from sso.certificates import read_certificate
 from sso.models import IdPCertificate
+from sso.portal.pages import certificate_warnings
+from sso.services import saml as saml_services
 from tests.factories import UserFactory
+from tests.sso import conftest as idp
 from tests.sso.builders import (
     HOST,
     certificate,
@@ -78,7 +81,7 @@ def test_refresh_picks_up_a_rotated_certificate_and_drops_the_retired_one(metada
     conn = services.create_connection(
         actor=owner,
         org=org,
-        request=request(),
+        site_url=request().build_absolute_uri("/"),
         protocol="saml",
         name="Okta",
     )
@@ -109,6 +112,42 @@ def test_a_failed_refresh_keeps_the_last_good_settings_and_says_why(metadata_ser
         assert conn.metadata_error
         assert fingerprints(conn) == before
     assert AuditEvent.objects.filter(action="sso.metadata_refresh_failed").count() == 3
+
+
+def test_metadata_urls_are_read_outside_any_transaction(metadata_server, monkeypatch):
+    from config.refusals import inside_a_write
+    from sso import fetch
+
+    reads: list[bool] = []
+    real_fetch = fetch.fetch
+
+    def watched(url, **kwargs):
+        reads.append(inside_a_write())
+        return real_fetch(url, **kwargs)
+
+    monkeypatch.setattr(fetch, "fetch", watched)
+    org, owner = org_with_domain()
+    metadata_server.body = idp_metadata([certificate()])
+    conn = saml_connection(org, owner)
+
+    services.import_metadata(actor=owner, org=org, connection_id=conn.pk, url=metadata_server.url)
+    assert tasks.refresh_saml_metadata() == 1
+
+    assert reads == [False, False]
+
+
+def test_a_refresh_that_finds_the_url_changed_meanwhile_writes_nothing(metadata_server):
+    org, owner = org_with_domain()
+    metadata_server.body = idp_metadata([certificate()])
+    conn = saml_connection(org, owner)
+    services.import_metadata(actor=owner, org=org, connection_id=conn.pk, url=metadata_server.url)
+    meta = services.parse_idp_metadata(idp_metadata([certificate()]))
+    services.stop_metadata_refresh(actor=owner, org=org, connection_id=conn.pk)
+
+    # What the job's read of the old URL would write, after the admin stopped the refreshes.
+    assert not saml_services.store_refreshed(conn.pk, metadata_server.url, meta, "")
+
+    assert AuditEvent.objects.filter(action="sso.metadata_refreshed").count() == 0
 
 
 def test_metadata_with_a_dtd_is_refused():
@@ -152,7 +191,8 @@ def test_owners_and_admins_hear_30_and_7_days_before_a_certificate_expires():
     expiring(conn, 5)
     mail.outbox.clear()
     assert tasks.warn_expiring_certificates() == 1
-    assert len(mail.outbox) == 2 and "5 days" in mail.outbox[0].subject
+    assert len(mail.outbox) == 2
+    assert "5 days" in mail.outbox[0].subject
     assert tasks.warn_expiring_certificates() == 0
     events = AuditEvent.objects.filter(action="sso.certificate_expiring")
     assert sorted(e.data["days"] for e in events) == [7, 30]
@@ -173,3 +213,19 @@ def test_disabled_connections_send_no_notices():
     services.disable(actor=owner, org=org, connection_id=conn.pk)
     expiring(conn, 5)
     assert tasks.warn_expiring_certificates() == 0
+
+
+def test_no_expiry_email_once_a_successor_certificate_is_in_place(saml_idp, acme_org):
+    connection = idp.saml_connection(acme_org, saml_idp)
+    old = connection.certificates.get()
+    IdPCertificate.objects.filter(pk=old.pk).update(not_after=timezone.now() + timedelta(days=20))
+    assert [c.pk for c, _ in services.certificates_to_warn()] == [old.pk]
+    services.add_certificate(
+        actor=acme_org.admin,
+        org=acme_org.org,
+        connection_id=connection.pk,
+        pem=saml_idp.cert("idp2"),
+    )
+    connection.refresh_from_db()
+    assert certificate_warnings(connection) == []
+    assert services.certificates_to_warn() == []

@@ -24,7 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         lines = []
         users: list[User] = []
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             for email, name, staff in DEMO_USERS:
                 password = secrets.token_urlsafe(12)
                 user = User.objects.filter(email__iexact=email).first()
@@ -40,7 +40,8 @@ class Command(BaseCommand):
                 )
                 lines.append((email, password, "staff: /admin/" if staff else "end user"))
                 users.append(user)
-            self._consent_demo(users)
+        # Outside the users' transaction: consent's services own theirs.
+        self._consent_demo(users)
         self.stdout.write("\nDemo users:")
         for email, password, role in lines:
             self.stdout.write(f"  {email:30} {password:20} {role}")

@@ -1,0 +1,85 @@
+"""What accounts asks of the apps built on top of it, without importing them.
+
+Accounts sits below organizations and sso, and organizations below sso: each imports the ones
+below it, never the reverse. Where a sign-in needs an answer only an app above has (does the
+IdP's MFA count, where does logout go next, may this login proceed, may this person move to
+another address, may a new account join an organization by password), the asking code asks a
+hook here. The app that knows fills the hook in when it starts (``sso.apps.SsoConfig.ready``);
+a hook nobody filled in answers as if that app were not installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+
+def _no_idp_mfa(request: HttpRequest, login: Any) -> bool:
+    return False
+
+
+def _no_idp_logout(request: HttpRequest) -> str | None:
+    return None
+
+
+def _no_login_refusal(
+    request: HttpRequest, user: Any, signal_kwargs: dict[str, Any]
+) -> HttpResponse | None:
+    return None
+
+
+def _no_address_change_refusal(user: Any, new_email: str) -> str | None:
+    return None
+
+
+def _no_new_account_refusal(org: Any, email: str, role: str) -> dict[str, Any] | None:
+    return None
+
+
+@dataclass
+class SignInHooks:
+    """The questions, each with its answer when no app has registered one."""
+
+    # Whether a login's first factor already included a second one that Gatehouse trusts
+    # (an SSO login whose organization trusts its IdP's MFA). Asked by the second-factor stage.
+    first_factor_mfa: Callable[[HttpRequest, Any], bool] = _no_idp_mfa
+    # Where the browser goes after Gatehouse's own logout when an IdP must hear of it too
+    # (SAML single logout). Read before the session ends.
+    idp_logout_url: Callable[[HttpRequest], str | None] = _no_idp_logout
+    # The answer that refuses a login whose credential was right (an organization's sign-in
+    # rules), or None to let it proceed. Asked after the credential is verified.
+    login_refusal: Callable[[HttpRequest, Any, dict[str, Any]], HttpResponse | None] = (
+        _no_login_refusal
+    )
+    # Why this person may not move to that address, or None.
+    address_change_refusal: Callable[[Any, str], str | None] = _no_address_change_refusal
+    # The organization's sign-in rule a new password account for this address would break by
+    # joining it with this role (an invitation), or None. Asked by organizations.
+    new_account_refusal: Callable[[Any, str, str], dict[str, Any] | None] = _no_new_account_refusal
+
+
+hooks = SignInHooks()
+
+
+def register(
+    *,
+    first_factor_mfa: Callable[[HttpRequest, Any], bool] | None = None,
+    idp_logout_url: Callable[[HttpRequest], str | None] | None = None,
+    login_refusal: Callable[[HttpRequest, Any, dict[str, Any]], HttpResponse | None] | None = None,
+    address_change_refusal: Callable[[Any, str], str | None] | None = None,
+    new_account_refusal: Callable[[Any, str, str], dict[str, Any] | None] | None = None,
+) -> None:
+    """Answer some of the questions; the others keep their current answer."""
+    if first_factor_mfa is not None:
+        hooks.first_factor_mfa = first_factor_mfa
+    if idp_logout_url is not None:
+        hooks.idp_logout_url = idp_logout_url
+    if login_refusal is not None:
+        hooks.login_refusal = login_refusal
+    if address_change_refusal is not None:
+        hooks.address_change_refusal = address_change_refusal
+    if new_account_refusal is not None:
+        hooks.new_account_refusal = new_account_refusal

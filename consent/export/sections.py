@@ -1,0 +1,257 @@
+"""What goes into an export: one section per kind of row that holds the person's data.
+
+``SECTIONS`` decides it, and erasure has an answer for every model listed here or in
+``NOT_EXPORTED`` (consent.erasure.removal.WHAT_HAPPENS). Exporters keep other people out: no
+inviter, no session key, no factor secret, no operator's address or browser; the audit trail
+has its own module (consent.export.audit_trail).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
+from allauth.usersessions.models import UserSession
+from django.conf import settings
+from django.db.models import Q
+from django.urls import reverse
+
+from accounts.mfa.policy import DEVICE_MODELS
+from accounts.models import OutboundEmail, User
+from consent.addresses import any_address, proven_addresses
+from consent.export.audit_trail import SOMEONE_ELSE, audit_events
+from consent.models import ConsentEvent, ConsentState, DataSubjectRequest, Method
+from organizations.models import Invitation, Membership
+
+# Emails whose subject names another person (the inviter): exported with a neutral subject.
+_NEUTRAL_SUBJECTS = {"organizations/email/invitation": "Invitation to join an organization"}
+
+
+class Section(NamedTuple):
+    """One kind of data about a person: its file name in the zip, the exporter, and the models
+    (``app_label.ModelName``) whose rows it covers."""
+
+    name: str
+    export: Callable[[User], Any]
+    covers: tuple[str, ...] = ()
+
+
+def _user(user: User) -> dict[str, Any]:
+    return {
+        "public_id": user.public_id,
+        "email": user.email,
+        "display_name": user.display_name,
+        "date_joined": user.date_joined,
+        "last_login": user.last_login,
+        "is_active": user.is_active,
+        "mfa_required": user.mfa_required,
+        "is_blocked": user.is_blocked,
+        "blocked_at": user.blocked_at,
+        "blocked_reason": user.blocked_reason,
+    }
+
+
+def _email_addresses(user: User) -> list[dict[str, Any]]:
+    return list(
+        EmailAddress.objects.filter(user=user).order_by("pk").values("email", "verified", "primary")
+    )
+
+
+def _memberships(user: User) -> list[dict[str, Any]]:
+    return [
+        {
+            "organization": {"name": m.organization.name, "slug": m.organization.slug},
+            "role": m.role,
+            "status": m.status,
+            "source": m.source,
+            "created_at": m.created_at,
+            "ended_at": m.ended_at,
+        }
+        for m in Membership.objects.filter(user=user).select_related("organization").order_by("pk")
+    ]
+
+
+def _invitations(user: User) -> list[dict[str, Any]]:
+    # Across organizations on purpose: the person's view of every invitation they received.
+    # The inviter and the token hash stay out.
+    invitations = (
+        Invitation.objects.filter(
+            any_address("email", proven_addresses(user)) | Q(accepted_by=user)
+        )
+        .select_related("organization")
+        .order_by("created_at", "pk")
+    )
+    return [
+        {
+            "organization": {"name": i.organization.name, "slug": i.organization.slug},
+            "email": i.email,
+            "role": i.role,
+            "state": i.state,
+            "created_at": i.created_at,
+            "sent_at": i.sent_at,
+            "expires_at": i.expires_at,
+            "accepted_at": i.accepted_at,
+            "accepted_by_you": i.accepted_by_id == user.pk,
+            "revoked_at": i.revoked_at,
+        }
+        for i in invitations
+    ]
+
+
+def _sessions(user: User) -> list[dict[str, Any]]:
+    return list(
+        UserSession.objects.filter(user=user)
+        .order_by("created_at")
+        .values("ip", "user_agent", "created_at", "last_seen_at")
+    )
+
+
+def _mfa_devices(user: User) -> list[dict[str, Any]]:
+    # Kind, name and dates only: never TOTP keys, backup-code hashes or passkey public keys.
+    devices = []
+    for kind, model in DEVICE_MODELS.items():
+        for device in model.objects.filter(user=user).order_by("pk"):
+            devices.append(
+                {
+                    "kind": kind.value,
+                    "name": device.name,
+                    "confirmed": device.confirmed,
+                    "created_at": getattr(device, "created_at", None),
+                    "last_used_at": getattr(device, "last_used_at", None),
+                }
+            )
+    return devices
+
+
+def _linked_identities(user: User) -> list[dict[str, Any]]:
+    return list(
+        SocialAccount.objects.filter(user=user)
+        .order_by("pk")
+        .values("provider", "uid", "extra_data", "date_joined", "last_login")
+    )
+
+
+def _consent(user: User) -> dict[str, Any]:
+    def version(v: Any) -> dict[str, Any] | None:
+        if v is None:
+            return None
+        return {
+            "id": v.pk,
+            "document": v.document.key,
+            "label": v.label,
+            "published_at": v.published_at,
+            "content_sha256": v.content_sha256,
+            "text_url": settings.GATEHOUSE_PUBLIC_URL
+            + reverse("consent:policy-text", args=[v.document_id, v.pk]),
+        }
+
+    states = ConsentState.objects.filter(user=user).select_related(
+        "purpose", "version__document", "event"
+    )
+    events = (
+        ConsentEvent.objects.filter(user=user)
+        .select_related("purpose", "version__document")
+        .order_by("occurred_at", "id")
+    )
+    return {
+        "current": [
+            {
+                "purpose": {"key": s.purpose.key, "name": s.purpose.name},
+                "granted": s.granted,
+                "version": version(s.version),
+                "since": s.event.occurred_at,
+                "event": s.event.public_id,
+            }
+            for s in states.order_by("purpose__key")
+        ],
+        "events": [
+            {
+                "id": e.public_id,
+                "purpose": {"key": e.purpose.key, "name": e.purpose.name},
+                "decision": e.decision,
+                "method": e.method,
+                "version": version(e.version),
+                "occurred_at": e.occurred_at,
+                "recorded_by": "you" if e.actor_id in (None, user.pk) else SOMEONE_ELSE,
+                # The address and browser are theirs when they acted themselves, or when an
+                # import brought their own from where they consented; an operator's are not.
+                "ip": e.ip if _their_own_context(e, user) else None,
+                "user_agent": e.user_agent if _their_own_context(e, user) else "",
+                "receipt": f"receipts/{e.public_id}.jwt",
+            }
+            for e in events
+        ],
+    }
+
+
+def _their_own_context(event: ConsentEvent, user: User) -> bool:
+    return event.actor_id in (None, user.pk) or event.method == Method.IMPORT
+
+
+def _data_requests(user: User) -> list[Any]:
+    return list(
+        DataSubjectRequest.objects.filter(user=user)
+        .order_by("requested_at")
+        .values(
+            "public_id",
+            "kind",
+            "status",
+            "via",
+            "requested_at",
+            "scheduled_for",
+            "cancelled_at",
+            "completed_at",
+            "download_expires_at",
+            "downloaded_at",
+        )
+    )
+
+
+def _outbound_email(user: User) -> list[dict[str, Any]]:
+    # Not the bodies: until sent they hold live links and codes.
+    emails = OutboundEmail.objects.filter(any_address("to", proven_addresses(user))).order_by(
+        "created_at"
+    )
+    return [
+        {
+            "template": e.template,
+            "to": e.to,
+            "subject": _NEUTRAL_SUBJECTS.get(e.template, e.subject),
+            "status": e.status,
+            "created_at": e.created_at,
+            "sent_at": e.sent_at,
+        }
+        for e in emails.iterator(chunk_size=500)
+    ]
+
+
+SECTIONS: list[Section] = [
+    Section("user", _user, ("accounts.User",)),
+    Section("email_addresses", _email_addresses, ("account.EmailAddress",)),
+    Section("memberships", _memberships, ("organizations.Membership",)),
+    Section("invitations", _invitations, ("organizations.Invitation",)),
+    Section("sessions", _sessions, ("usersessions.UserSession",)),
+    Section(
+        "mfa_devices",
+        _mfa_devices,
+        tuple(model._meta.label for model in DEVICE_MODELS.values()),
+    ),
+    Section("linked_identities", _linked_identities, ("socialaccount.SocialAccount",)),
+    Section("consent", _consent, ("consent.ConsentEvent", "consent.ConsentState")),
+    Section("data_requests", _data_requests, ("consent.DataSubjectRequest",)),
+    Section("outbound_email", _outbound_email, ("accounts.OutboundEmail",)),
+    Section("audit_events", audit_events, ("audit.AuditEvent",)),
+]
+
+# Models that point at a user or hold an address but are not exported, and why. A test fails
+# when a new such model is in neither list.
+NOT_EXPORTED: dict[str, str] = {
+    "admin.LogEntry": "Django admin's change log: what staff did to other records",
+    "accounts.User_groups": "staff permission groups, not data about a customer",
+    "accounts.User_user_permissions": "staff permissions, not data about a customer",
+    "django_otp_webauthn.WebAuthnUserHandle": "a random handle for passkeys, meaningless alone",
+    "sso.Connection": "who configured an organization's SSO, not data about them",
+    "consent.PolicyVersion": "who drafted a policy text, not data about them",
+}

@@ -1,0 +1,209 @@
+"""The organizations API's serializers: what each endpoint takes and returns, said in the
+schema's terms (the services check the values again)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from config.api_framework import PatternField, StrictTypes
+from organizations.models import (
+    Domain,
+    Invitation,
+    LoginMethod,
+    Membership,
+    Organization,
+    OrganizationPolicy,
+    Role,
+)
+
+# What the services accept, said in the schema's terms (the services lower-case and check again).
+# A plain https:// address on a named host, or empty: every address it allows, Django's URL check
+# takes, and none is longer than the column (500). Bounded in the pattern itself, so that the
+# schema states one rule rather than a pattern and a length a client must both satisfy.
+LOGO_URL_PATTERN = (
+    r"^(?:https://[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)"
+    r"{0,3}\.[a-z]{2,63}(?:/[A-Za-z0-9._~%!$&'()*+,;=:@/-]{0,100})?)?$"
+)
+BRAND_COLOUR_PATTERN = r"^(?:#[0-9a-fA-F]{6})?$"
+SLUG_SCHEMA_PATTERN = r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,48}[a-zA-Z0-9])?$"
+DOMAIN_SCHEMA_PATTERN = (
+    r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+"
+    r"[a-zA-Z][a-zA-Z0-9-]{0,61}[a-zA-Z0-9]\.?$"
+)
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": DOMAIN_SCHEMA_PATTERN, "minLength": 4, "maxLength": 253}
+)
+class DomainNameField(serializers.CharField):
+    """A domain name: ASCII in the schema; the service also takes an internationalised name
+    and stores its ASCII (IDNA) form."""
+
+
+class OrganizationSerializer(StrictTypes, serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    logo_url = serializers.CharField(
+        read_only=True, help_text="The https:// address of its logo; empty for none."
+    )
+    slug = PatternField(
+        SLUG_SCHEMA_PATTERN,
+        help_text="The organization's address in URLs: letters, digits and dashes.",
+    )
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Organization
+        fields: ClassVar[list[str]] = [
+            "id",
+            "name",
+            "slug",
+            "logo_url",
+            "brand_colour",
+            "role",
+            "created_at",
+        ]
+        # Logo and colour are set afterwards (PATCH): creating takes a name and a slug.
+        read_only_fields: ClassVar[list[str]] = [
+            "id",
+            "logo_url",
+            "brand_colour",
+            "created_at",
+            "role",
+        ]
+
+    def get_role(self, org: Organization) -> str | None:
+        roles = self.context.get("roles", {})
+        return roles.get(org.pk)
+
+
+class OrganizationUpdateSerializer(StrictTypes, serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    logo_url = PatternField(
+        LOGO_URL_PATTERN,
+        required=False,
+        help_text="An https:// address of the logo, or empty for none.",
+        error_messages={"invalid": "Give an https:// address of an image."},
+    )
+    brand_colour = PatternField(
+        BRAND_COLOUR_PATTERN,
+        required=False,
+        help_text="A colour like #4f46e5, or empty for the default.",
+        error_messages={"invalid": "Use a colour like #4f46e5."},
+    )
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    user_id = serializers.UUIDField(source="user.public_id", read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
+    display_name = serializers.CharField(source="user.display_name", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields: ClassVar[list[str]] = [
+            "id",
+            "user_id",
+            "email",
+            "display_name",
+            "role",
+            "source",
+            "created_at",
+        ]
+        read_only_fields: ClassVar[list[str]] = ["id", "source", "created_at"]
+
+
+class RoleSerializer(StrictTypes, serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class InvitationSerializer(StrictTypes, serializers.ModelSerializer):
+    state = serializers.CharField(read_only=True)
+    invited_by = serializers.EmailField(source="invited_by.email", read_only=True, default=None)
+
+    class Meta:
+        model = Invitation
+        fields: ClassVar[list[str]] = [
+            "id",
+            "email",
+            "role",
+            "state",
+            "invited_by",
+            "created_at",
+            "expires_at",
+            "sent_at",
+            "accepted_at",
+            "revoked_at",
+        ]
+        read_only_fields: ClassVar[list[str]] = [
+            "id",
+            "state",
+            "invited_by",
+            "created_at",
+            "expires_at",
+            "sent_at",
+            "accepted_at",
+            "revoked_at",
+        ]
+        # Uniqueness is the service's question (it answers with a clear message).
+        validators: ClassVar[list[Any]] = []
+
+
+class DomainSerializer(StrictTypes, serializers.ModelSerializer):
+    name = DomainNameField(max_length=253)
+    verified = serializers.BooleanField(source="is_verified", read_only=True)
+    txt_record_name = serializers.CharField(source="record_name", read_only=True)
+    txt_record_value = serializers.CharField(source="record_value", read_only=True)
+
+    class Meta:
+        model = Domain
+        fields: ClassVar[list[str]] = [
+            "id",
+            "name",
+            "verified",
+            "verified_at",
+            "last_checked_at",
+            "last_check_result",
+            "txt_record_name",
+            "txt_record_value",
+        ]
+        read_only_fields: ClassVar[list[str]] = [
+            "id",
+            "verified",
+            "verified_at",
+            "last_checked_at",
+            "last_check_result",
+        ]
+        validators: ClassVar[list[Any]] = []
+
+
+class PolicySerializer(StrictTypes, serializers.ModelSerializer):
+    allowed_login_methods = serializers.ListField(
+        child=serializers.ChoiceField(choices=LoginMethod.choices), allow_empty=False, min_length=1
+    )
+    session_lifetime_minutes = serializers.IntegerField(
+        min_value=5,
+        max_value=60 * 24 * 90,
+        allow_null=True,
+        required=False,
+        help_text="Sessions working in the organization end after this long; null: the default.",
+    )
+    default_role = serializers.ChoiceField(
+        choices=[(Role.MEMBER, Role.MEMBER.label), (Role.ADMIN, Role.ADMIN.label)],
+        required=False,
+        help_text="The role of people who join by domain or SSO.",
+    )
+
+    class Meta:
+        model = OrganizationPolicy
+        fields: ClassVar[list[str]] = [
+            "require_mfa",
+            "allowed_login_methods",
+            "sso_only",
+            "session_lifetime_minutes",
+            "auto_join_verified_domains",
+            "default_role",
+            "updated_at",
+        ]
+        read_only_fields: ClassVar[list[str]] = ["updated_at"]

@@ -1,0 +1,271 @@
+"""The organizations API's viewsets: /api/v1/organizations/... (DRF, routed by config/api.py).
+
+Every nested endpoint resolves the organization from the URL's slug once, with the caller's
+active membership in it (``OrgScopedMixin``): not a member, 404. Reads and writes go through
+``for_org(org)`` and ``organizations.services``, which check the role and audit refusals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from organizations.access import SessionTooOld, resolve_membership
+from organizations.api.serializers import (
+    DomainSerializer,
+    InvitationSerializer,
+    MemberSerializer,
+    OrganizationSerializer,
+    OrganizationUpdateSerializer,
+    PolicySerializer,
+    RoleSerializer,
+)
+from organizations.models import (
+    Domain,
+    Invitation,
+    Membership,
+    Organization,
+    OrganizationPolicy,
+    Role,
+)
+from organizations.permissions import Perm
+from organizations.services.domains import add_domain, remove_domain, verify_domain
+from organizations.services.guards import require
+from organizations.services.invitations import invite, resend_invitation, revoke_invitation
+from organizations.services.members import change_role, remove_member
+from organizations.services.organizations import create_organization, update_organization
+from organizations.services.policy import update_policy
+
+
+class OrgScopedMixin:
+    """Resolves ``/organizations/<slug>/...`` to the organization and the caller's membership."""
+
+    request: Request
+    kwargs: dict[str, Any]
+    org: Organization
+    membership: Membership
+    # The permission every request of the viewset needs (writes may need more: services check).
+    perm: Perm = Perm.VIEW
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        try:
+            _org, membership = resolve_membership(request._request, self.kwargs["org_slug"])
+        except SessionTooOld:
+            raise exceptions.NotAuthenticated(
+                "This organization ends sessions this old: sign in again."
+            ) from None
+        self.org, self.membership = membership.organization, membership
+        # A refusal is audited by the API's exception handler (config/api.py).
+        require(membership, self.org, self.perm, f"api {self.__class__.__name__}")
+
+
+class OrganizationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Organizations the caller is a member of. Creating one makes the caller its owner."""
+
+    serializer_class = OrganizationSerializer
+    lookup_field = "slug"
+
+    def get_queryset(self) -> Any:
+        return Organization.objects.filter(
+            memberships__user=self.request.user,
+            memberships__status=Membership.Status.ACTIVE,
+        ).order_by("name")
+
+    def get_object(self) -> Organization:
+        # Through the one resolver: a non-member's 404 is the same, and audited when the
+        # organization exists.
+        try:
+            org, _membership = resolve_membership(self.request._request, self.kwargs["slug"])
+        except SessionTooOld:
+            raise exceptions.NotAuthenticated("Sign in again.") from None
+        return org
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        context["roles"] = dict(
+            Membership.objects.active()
+            .filter(user=self.request.user)
+            .values_list("organization_id", "role")
+        )
+        return context
+
+    def create(self, request: Request) -> Response:
+        serializer = OrganizationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        org = create_organization(
+            actor=request.user,
+            name=serializer.validated_data["name"],
+            slug=serializer.validated_data["slug"],
+        )
+        return Response(
+            OrganizationSerializer(org, context={"roles": {org.pk: Role.OWNER}}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(request=OrganizationUpdateSerializer)
+    def partial_update(self, request: Request, slug: str | None = None) -> Response:
+        if not isinstance(request.data, dict):
+            raise exceptions.ValidationError({"non_field_errors": ["Send a JSON object."]})
+        org = self.get_object()
+        membership = Membership.objects.active().get(organization=org, user=request.user)
+        serializer = OrganizationUpdateSerializer(
+            data={
+                "name": org.name,
+                "logo_url": org.logo_url,
+                "brand_colour": org.brand_colour,
+                **request.data,
+            }
+        )
+        serializer.is_valid(raise_exception=True)
+        org = update_organization(
+            actor=membership,
+            org=org,
+            name=serializer.validated_data["name"],
+            logo_url=serializer.validated_data.get("logo_url", ""),
+            brand_colour=serializer.validated_data.get("brand_colour", ""),
+        )
+        context = {"roles": {org.pk: membership.role}}
+        return Response(OrganizationSerializer(org, context=context).data)
+
+
+class MemberViewSet(
+    OrgScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Members of one organization. Admins change roles (PATCH) and remove members (DELETE)."""
+
+    serializer_class = MemberSerializer
+
+    def get_queryset(self) -> Any:
+        rows = Membership.objects.for_org(self.org).active().select_related("user")
+        query = self.request.query_params.get("q", "").strip()[:254]
+        if query:
+            rows = rows.filter(user__email__icontains=query)
+        return rows.order_by("user__email")
+
+    @extend_schema(request=RoleSerializer, responses=MemberSerializer)
+    def partial_update(self, request: Request, org_slug: str, pk: str) -> Response:
+        serializer = RoleSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        if "role" not in serializer.validated_data:  # nothing to change
+            return Response(MemberSerializer(self.get_object()).data)
+        member = change_role(
+            actor=self.membership,
+            org=self.org,
+            member_id=self.get_object().pk,
+            role=serializer.validated_data["role"],
+        )
+        return Response(MemberSerializer(member).data)
+
+    def destroy(self, request: Request, org_slug: str, pk: str) -> Response:
+        remove_member(actor=self.membership, org=self.org, member_id=self.get_object().pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationViewSet(
+    OrgScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Invitations of one organization (admins). DELETE revokes; POST .../resend/ sends again
+    with a fresh link."""
+
+    serializer_class = InvitationSerializer
+    perm = Perm.MANAGE_INVITATIONS
+
+    def get_queryset(self) -> Any:
+        return (
+            Invitation.objects.for_org(self.org)
+            .select_related("invited_by")
+            .order_by("-created_at")
+        )
+
+    def create(self, request: Request, org_slug: str) -> Response:
+        serializer = InvitationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation = invite(
+            actor=self.membership,
+            org=self.org,
+            email=serializer.validated_data["email"],
+            role=serializer.validated_data.get("role", Role.MEMBER),
+        )
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, org_slug: str, pk: str) -> Response:
+        revoke_invitation(actor=self.membership, org=self.org, invitation_id=self.get_object().pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses=InvitationSerializer)
+    @action(detail=True, methods=["post"])
+    def resend(self, request: Request, org_slug: str, pk: str) -> Response:
+        invitation = resend_invitation(
+            actor=self.membership,
+            org=self.org,
+            invitation_id=self.get_object().pk,
+        )
+        return Response(InvitationSerializer(invitation).data)
+
+
+class DomainViewSet(
+    OrgScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Email domains of one organization (admins). POST .../verify/ checks the TXT record."""
+
+    serializer_class = DomainSerializer
+    perm = Perm.MANAGE_DOMAINS
+
+    def get_queryset(self) -> Any:
+        return Domain.objects.for_org(self.org).order_by("name")
+
+    def create(self, request: Request, org_slug: str) -> Response:
+        serializer = DomainSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        domain = add_domain(
+            actor=self.membership, org=self.org, name=serializer.validated_data["name"]
+        )
+        return Response(DomainSerializer(domain).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, org_slug: str, pk: str) -> Response:
+        remove_domain(actor=self.membership, org=self.org, domain_id=self.get_object().pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses=DomainSerializer)
+    @action(detail=True, methods=["post"])
+    def verify(self, request: Request, org_slug: str, pk: str) -> Response:
+        domain = verify_domain(actor=self.membership, org=self.org, domain_id=self.get_object().pk)
+        return Response(DomainSerializer(domain).data)
+
+
+class PolicyViewSet(OrgScopedMixin, viewsets.GenericViewSet):
+    """The organization's policy: anyone in it may read it, admins change it."""
+
+    serializer_class = PolicySerializer
+
+    def get_queryset(self) -> Any:
+        return OrganizationPolicy.objects.filter(organization=self.org)
+
+    @extend_schema(responses=PolicySerializer)
+    def retrieve_policy(self, request: Request, org_slug: str) -> Response:
+        return Response(
+            PolicySerializer(OrganizationPolicy.objects.get(organization=self.org)).data
+        )
+
+    @extend_schema(request=PolicySerializer, responses=PolicySerializer)
+    def partial_update_policy(self, request: Request, org_slug: str) -> Response:
+        require(self.membership, self.org, Perm.MANAGE_POLICY, "api update policy")
+        current = OrganizationPolicy.objects.get(organization=self.org)
+        serializer = PolicySerializer(current, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        policy = update_policy(actor=self.membership, org=self.org, **serializer.validated_data)
+        return Response(PolicySerializer(policy).data)

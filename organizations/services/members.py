@@ -1,0 +1,230 @@
+"""Members of an organization: joining, role changes, removal, leaving, ownership transfer, and
+the cleanup that follows a removal.
+
+Changes to who is an owner are serialised by a row lock on the organization (``_lock``): two
+owners demoting each other, or leaving, at the same moment must not leave it without one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+
+from accounts.models import User
+from audit.actions import Action
+from audit.services import record
+from config.refusals import NotFound, Refusal, service
+from organizations import permissions
+from organizations.models import Membership, Organization, Role
+from organizations.permissions import Perm
+from organizations.services.guards import deny, require
+from organizations.services.invitations import invitable_roles, withdraw_invitations
+
+logger = logging.getLogger(__name__)
+
+
+def _owners(org: Organization) -> int:
+    return Membership.objects.for_org(org).active().filter(role=Role.OWNER).count()
+
+
+def _lock(org: Organization, actor: Membership | None = None) -> Membership | None:
+    """Lock the organization's members against concurrent changes. Returns the actor's
+    membership as it is now, under the lock (their role may have just changed)."""
+    Organization.objects.select_for_update().filter(pk=org.pk).first()
+    if actor is None:
+        return None
+    current = Membership.objects.for_org(org).active().filter(pk=actor.pk).first()
+    if current is None:
+        raise NotFound("You are no longer a member of this organization.")
+    return current
+
+
+def _last_owner(actor: Membership | User, org: Organization, what: str, message: str) -> Refusal:
+    return deny(actor, org, what, message=message, status=409, reason="last owner")
+
+
+def _locked_member(org: Organization, member_id: int) -> Membership:
+    target = (
+        Membership.objects.for_org(org)
+        .active()
+        .select_for_update()
+        .select_related("user")
+        .filter(pk=member_id)
+        .first()
+    )
+    if target is None:
+        raise NotFound("That member does not exist.")
+    return target
+
+
+def join(
+    *, org: Organization, user: User, role: str, source: str, actor: User | None
+) -> Membership:
+    """``user``'s active membership of ``org``, created or brought back with ``role``; an
+    active one is returned as it is. Runs in the caller's transaction."""
+    membership, created = Membership.objects.select_for_update().get_or_create(
+        organization=org, user=user, defaults={"role": role, "source": source}
+    )
+    if not created:
+        if membership.is_active:
+            return membership
+        membership.status = Membership.Status.ACTIVE
+        membership.role = role
+        membership.source = source
+        membership.ended_at = None
+        membership.save(update_fields=["status", "role", "source", "ended_at"])
+    record(
+        Action.ORG_MEMBER_JOINED,
+        actor=actor or user,
+        organization=org,
+        target=user,
+        data={"role": role, "source": source},
+    )
+    return membership
+
+
+@service
+def change_role(*, actor: Membership, org: Organization, member_id: int, role: str) -> Membership:
+    """Give a member another role. The last owner keeps theirs, and the invitations they sent
+    for roles they may no longer hand out stop working."""
+    if role not in Role.values:
+        raise Refusal("Choose owner, admin or member.")
+    actor = _lock(org, actor) or actor
+    target = _locked_member(org, member_id)
+    if not permissions.may_change_member(actor, target, role):
+        raise deny(actor, org, "change role", member=target.pk, role=role)
+    if target.role == role:
+        return target
+    if target.role == Role.OWNER and _owners(org) == 1:
+        raise _last_owner(
+            actor,
+            org,
+            "change role",
+            "An organization needs an owner: make someone else owner first.",
+        )
+    previous = target.role
+    target.role = role
+    target.save(update_fields=["role"])
+    withdraw_invitations(target, keep_roles=invitable_roles(target))
+    record(
+        Action.ORG_MEMBER_ROLE_CHANGED,
+        actor=actor.user,
+        organization=org,
+        target=target.user,
+        data={"from": previous, "to": role},
+    )
+    return target
+
+
+def _end_membership(target: Membership) -> int:
+    """End a membership now; returns how many of their open invitations were withdrawn."""
+    from organizations.tasks import deprovision_membership
+
+    target.status = Membership.Status.REMOVED
+    target.ended_at = timezone.now()
+    target.deprovisioned_at = None
+    target.save(update_fields=["status", "ended_at", "deprovisioned_at"])
+    withdrawn = withdraw_invitations(target, keep_roles=[])
+    # Access ends now (every org page and API call checks for an active membership); the
+    # cleanup of what was granted through the organization runs in the background, and runs
+    # again from the beat schedule if the broker was down.
+    transaction.on_commit(lambda: _queue(deprovision_membership, target.pk), robust=True)
+    return withdrawn
+
+
+def _queue(task: Any, *args: Any) -> None:
+    try:
+        task.delay(*args)
+    except (BrokerError, OSError):  # broker down or unreachable (on_commit logs anything else)
+        logger.warning("could not queue %s; the sweep will retry", task.name)
+
+
+@service
+def remove_member(*, actor: Membership, org: Organization, member_id: int) -> Membership:
+    """End another member's membership; their access ends at once, the cleanup follows."""
+    actor = _lock(org, actor) or actor
+    target = _locked_member(org, member_id)
+    if not permissions.may_change_member(actor, target):
+        raise deny(actor, org, "remove member", member=target.pk)
+    if target.role == Role.OWNER and _owners(org) == 1:
+        raise _last_owner(actor, org, "remove member", "The last owner cannot be removed.")
+    withdrawn = _end_membership(target)
+    record(
+        Action.ORG_MEMBER_REMOVED,
+        actor=actor.user,
+        organization=org,
+        target=target.user,
+        data={"role": target.role, "invitations_withdrawn": withdrawn},
+    )
+    return target
+
+
+@service
+def leave(*, membership: Membership) -> Membership:
+    """End one's own membership, unless one is the last owner."""
+    org = membership.organization
+    _lock(org)
+    target = _locked_member(org, membership.pk)
+    if target.role == Role.OWNER and _owners(org) == 1:
+        raise _last_owner(
+            target, org, "leave", "You are the last owner: transfer ownership before leaving."
+        )
+    withdrawn = _end_membership(target)
+    record(
+        Action.ORG_MEMBER_LEFT,
+        actor=target.user,
+        organization=org,
+        target=target.user,
+        data={"role": target.role, "invitations_withdrawn": withdrawn},
+    )
+    return target
+
+
+@service
+def transfer_ownership(*, actor: Membership, org: Organization, member_id: int) -> Membership:
+    """Make another member the owner; the previous owner stays on as an admin."""
+    actor = _lock(org, actor) or actor
+    require(actor, org, Perm.TRANSFER_OWNERSHIP, "transfer ownership")
+    target = _locked_member(org, member_id)
+    if target.pk == actor.pk:
+        raise Refusal("You already own this organization.")
+    Membership.objects.filter(pk=target.pk).update(role=Role.OWNER)
+    Membership.objects.filter(pk=actor.pk).update(role=Role.ADMIN)
+    target.role, actor.role = Role.OWNER, Role.ADMIN
+    record(
+        Action.ORG_OWNERSHIP_TRANSFERRED,
+        actor=actor.user,
+        organization=org,
+        target=target.user,
+        data={"previous_owner_now": Role.ADMIN.value},
+    )
+    return target
+
+
+@service
+def finish_deprovisioning(*, membership_id: int, sessions_cleared: int) -> bool:
+    """Mark a removed membership cleaned up, once. False if it changed meanwhile (rejoined)
+    or was already done."""
+    locked = (
+        Membership.objects.select_for_update()
+        .select_related("organization", "user")
+        .filter(pk=membership_id)
+        .first()
+    )
+    if locked is None or locked.is_active or locked.deprovisioned_at is not None:
+        return False
+    locked.deprovisioned_at = timezone.now()
+    locked.save(update_fields=["deprovisioned_at"])
+    record(
+        Action.ORG_MEMBER_DEPROVISIONED,
+        actor=None,
+        actor_text="deprovisioning job",
+        organization=locked.organization,
+        target=locked.user,
+        data={"sessions_cleared": sessions_cleared},
+    )
+    return True

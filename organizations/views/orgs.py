@@ -1,0 +1,129 @@
+"""The list of one's organizations (and creating one), switching the active organization, and
+an organization's overview, settings and audit log."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from audit.models import AuditEvent
+from organizations.access import SessionTooOld, resolve_membership, signed_in_at
+from organizations.forms import CreateOrganizationForm, SettingsForm
+from organizations.models import Domain, Invitation, Membership, Organization, OrganizationPolicy
+from organizations.pages import PAGE_SIZE, org_page, page_context, signed_in_user, submitted
+from organizations.permissions import Perm
+from organizations.services.active import ACTIVE_ORG_SESSION_KEY, switch_active_org
+from organizations.services.organizations import create_organization, update_organization
+
+
+def _switch(request: HttpRequest, org: Organization | None) -> None:
+    user = signed_in_user(request)
+    switch_active_org(
+        session=request.session, user=user, org=org, signed_in_at=signed_in_at(request, user)
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def index(request: HttpRequest) -> HttpResponse:
+    user = signed_in_user(request)
+    form = CreateOrganizationForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        org = form.is_valid() and submitted(
+            form,
+            lambda: create_organization(
+                actor=user, name=form.cleaned_data["name"], slug=form.cleaned_data["slug"]
+            ),
+            "slug",
+        )
+        if org:
+            _switch(request, org)
+            messages.success(request, f"{org.name} is ready. Invite your team.")
+            return redirect("orgs:overview", slug=org.slug)
+        status = getattr(form, "refusal_status", 400)
+    memberships = (
+        Membership.objects.active().filter(user=user).select_related("organization")
+    ).order_by("organization__name")
+    return render(
+        request,
+        "organizations/index.html",
+        {
+            "form": form,
+            "memberships": memberships,
+            "active_org_id": request.session.get(ACTIVE_ORG_SESSION_KEY),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def switch(request: HttpRequest) -> HttpResponse:
+    slug = request.POST.get("slug", "")
+    if not slug:
+        _switch(request, None)
+        return redirect("orgs:index")
+    try:
+        org, _ = resolve_membership(request, slug)
+    except SessionTooOld:
+        logout(request)
+        return redirect("account_login")
+    _switch(request, org)
+    messages.success(request, f"You are now working in {org.name}.")
+    return redirect("orgs:overview", slug=org.slug)
+
+
+@org_page(Perm.VIEW)
+@require_http_methods(["GET"])
+def overview(request: HttpRequest, org: Organization, membership: Membership) -> HttpResponse:
+    members = Membership.objects.for_org(org).active()
+    context = page_context(
+        org,
+        membership,
+        member_count=members.count(),
+        admin_count=members.exclude(role="member").count(),
+        open_invitations=Invitation.objects.for_org(org)
+        .filter(accepted_at__isnull=True, revoked_at__isnull=True)
+        .count(),
+        domains=Domain.objects.for_org(org),
+        policy=OrganizationPolicy.objects.get(organization=org),
+    )
+    return render(request, "organizations/overview.html", context)
+
+
+@org_page(Perm.MANAGE_SETTINGS)
+@require_http_methods(["GET", "POST"])
+def settings_page(request: HttpRequest, org: Organization, membership: Membership) -> HttpResponse:
+    form = SettingsForm(
+        request.POST or None,
+        initial={"name": org.name, "logo_url": org.logo_url, "brand_colour": org.brand_colour},
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid() and submitted(
+            form,
+            lambda: update_organization(actor=membership, org=org, **form.cleaned_data),
+        ):
+            messages.success(request, "Saved.")
+            return redirect("orgs:settings", slug=org.slug)
+        status = 400
+    return render(
+        request,
+        "organizations/settings.html",
+        page_context(org, membership, form=form),
+        status=status,
+    )
+
+
+@org_page(Perm.MANAGE_MEMBERS)
+@require_http_methods(["GET"])
+def audit_log(request: HttpRequest, org: Organization, membership: Membership) -> HttpResponse:
+    events = AuditEvent.objects.filter(organization_id=org.pk).order_by("-occurred_at")
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "organizations/audit.html", page_context(org, membership, page=page))

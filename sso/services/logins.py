@@ -1,0 +1,155 @@
+"""The writes of an SSO sign-in: what ``sso.admission.admit`` decided, carried out inside
+allauth's login by the adapter's hooks (``sso.adapter``) and the login receiver.
+
+None of these opens a transaction of its own: they run in the login's, which the view that
+completes the login owns (``sso.saml.views.FinishACSView``, ``sso.oidc.views``'s callback),
+so a login's account, identity, membership and audit events commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from django.utils import timezone
+
+from accounts.mfa import policy
+from accounts.models import User
+from accounts.services import end_sessions
+from accounts.user_sessions import UserSession
+from audit.actions import Action, Outcome
+from audit.services import record
+from config.refusals import service
+from organizations.models import Membership, Role
+from sso.models import Connection, IdentityConfirmation
+
+
+def drop_unproven_claims(email: str) -> int:
+    """Other accounts' never-verified rows for an address SSO is about to give to a new account
+    (a pending email change, say). Left in place, allauth would take the address for taken
+    and send the person to confirm it instead of creating their account."""
+    return EmailAddress.objects.filter(email__iexact=email, verified=False).delete()[0]
+
+
+def release_unverified_account(connection: Connection, user: User) -> None:
+    """Someone registered this address and never proved it. They do not get the SSO identity:
+    their password goes, their sessions end, the account is blocked and its address freed."""
+    released = f"released-{user.public_id.hex}@invalid"
+    EmailAddress.objects.filter(user=user).delete()
+    user.set_unusable_password()
+    user.email = released
+    user.is_blocked = True
+    user.blocked_reason = (
+        f"Never verified; its address signed in through {connection.organization.name}'s SSO."
+    )
+    user.blocked_at = timezone.now()
+    user.save(update_fields=["password", "email", "is_blocked", "blocked_reason", "blocked_at"])
+    ended = end_sessions(list(UserSession.objects.filter(user=user)))
+    record(
+        Action.SSO_UNVERIFIED_ACCOUNT_RELEASED,
+        actor=None,
+        actor_text=f"sso:{connection.slug}",
+        organization=connection.organization,
+        target=user,
+        data={"connection": connection.slug, "sessions_ended": ended},
+    )
+
+
+def apply_membership(connection: Connection, user: User, role: str, *, created: bool) -> Membership:
+    """The person's membership with the role their groups map to (owners keep theirs)."""
+    org = connection.organization
+    membership, new = Membership.objects.select_for_update().get_or_create(
+        organization=org,
+        user=user,
+        defaults={"role": role, "source": Membership.Source.SSO},
+    )
+    if new:
+        record(
+            Action.ORG_MEMBER_JOINED,
+            actor=user,
+            organization=org,
+            target=user,
+            data={"role": role, "source": Membership.Source.SSO, "connection": connection.slug},
+        )
+    elif membership.role != role and membership.role != Role.OWNER:
+        before = membership.role
+        membership.role = role
+        membership.save(update_fields=["role"])
+        record(
+            Action.SSO_ROLE_MAPPED,
+            actor=None,
+            actor_text=f"sso:{connection.slug}",
+            organization=org,
+            target=user,
+            data={"from": before, "to": role, "connection": connection.slug},
+        )
+    return membership
+
+
+def record_link(connection: Connection, user: User) -> None:
+    record(
+        Action.SSO_IDENTITY_LINKED,
+        actor=user,
+        organization=connection.organization,
+        target=user,
+        data={"connection": connection.slug},
+    )
+
+
+def record_created(connection: Connection, user: User) -> None:
+    record(
+        Action.SSO_USER_CREATED,
+        actor=user,
+        organization=connection.organization,
+        target=user,
+        data={"connection": connection.slug},
+    )
+
+
+def record_success(connection: Connection, user: User, *, idp_mfa: bool) -> None:
+    record(
+        Action.SSO_LOGIN_SUCCEEDED,
+        actor=user,
+        organization=connection.organization,
+        target=user,
+        data={"connection": connection.slug, "protocol": connection.protocol, "idp_mfa": idp_mfa},
+    )
+
+
+def confirm_identity(sociallogin: Any, user: User) -> None:
+    """Remember that this identity completed a sign-in that passed the account's own second
+    factor: from now on it may vouch for its IdP's MFA (``sso.admission.trusts_idp_mfa``)."""
+    account_id = getattr(sociallogin.account, "pk", None)
+    # Only a sign-in that passed the account's own second factor confirms the identity: one
+    # made while the account had none proves nothing about a factor added later.
+    if account_id is not None and policy.has_mfa(user):
+        # One INSERT ... ON CONFLICT DO NOTHING: this runs at every SSO sign-in.
+        IdentityConfirmation.objects.bulk_create(
+            [IdentityConfirmation(account_id=account_id)], ignore_conflicts=True
+        )
+
+
+@service(durable=False)
+def record_sso_logout(connection: Connection, user: User) -> None:
+    """Single logout from the IdP ended this person's session here."""
+    record(
+        Action.SSO_LOGOUT,
+        actor=user,
+        organization=connection.organization,
+        target=user,
+        data={"connection": connection.slug},
+    )
+
+
+@service(durable=False)
+def record_test(connection: Connection, actor: Any, *, check: str, reason: str) -> None:
+    """What a "Test connection" login came to: ``check`` is the failed check's name, or
+    empty when every check passed."""
+    record(
+        Action.SSO_CONNECTION_TESTED,
+        actor=actor,
+        organization=connection.organization,
+        target=connection,
+        outcome=Outcome.FAILURE if check else Outcome.SUCCESS,
+        data={"connection": connection.slug, "check": check or "passed", "reason": reason[:300]},
+    )
