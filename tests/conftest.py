@@ -1,9 +1,13 @@
 """Shared fixtures.
 
-Every test runs against a real transaction boundary (``transactional_db``): Gatehouse sends
-email and other side effects ``on_commit``, and a test that wrapped everything in one rolled
-back transaction would never see them. Celery runs tasks eagerly here except in the tests that
-start a real worker (tests/accounts/test_email_worker.py).
+Every test runs inside one transaction that is rolled back afterwards (pytest-django's ``db``),
+and starts from empty tables. Gatehouse defers emails and jobs with ``on_commit``: inside that
+transaction they run as in production, when the service that deferred them commits
+(tests/autocommit.py). Tests that need what only a real commit gives (several connections or
+threads, a live server, a real worker, a second database role reading committed rows) ask for
+``transactional_db`` or are marked ``@pytest.mark.django_db(transaction=True)``: their tables are
+emptied after them instead. Celery runs tasks eagerly here except in the tests that start a real
+worker (the ``celery_worker`` fixture).
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ import pytest
 from django.conf import settings
 from django.core import mail
 from django.core.cache import cache
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client, override_settings
 
 from audit import db_roles
 from config.celery import app as celery_app
+from tests import autocommit
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,13 +56,27 @@ def django_db_modify_db_settings(django_db_modify_db_settings):
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup):
+def django_db_setup(django_db_setup, django_db_blocker):
     """...and the tests run as the application role, so the database refuses them what it
-    refuses Gatehouse in production. Between tests, ``flush`` empties the tables as the owner
-    (audit/management/commands/flush.py); the owner drops the database at the end."""
+    refuses Gatehouse in production. The owner drops the database at the end.
+
+    Every test starts from empty tables: the rows data migrations add (the default consent
+    purposes) are flushed once here, as a transactional test's ``flush`` empties the tables
+    after it (as the owner: audit/management/commands/flush.py). Otherwise a test would see
+    them or not depending on whether a transactional test ran before it."""
+    with django_db_blocker.unblock():
+        call_command("flush", interactive=False, verbosity=0)
     db_roles.become_app()
     yield
     db_roles.become_owner()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _autocommit_as_in_production():
+    """Outside a service, code runs as in production's autocommit even inside a test's
+    rolled-back transaction: ``on_commit`` hooks run when the service that registered them
+    commits, row locks need a transaction (tests/autocommit.py)."""
+    autocommit.install()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -71,7 +91,7 @@ def _plain_http():
 
 
 @pytest.fixture(autouse=True)
-def _gatehouse_test_environment(transactional_db):
+def _gatehouse_test_environment(db):
     celery_app.conf.task_always_eager = True
     cache.clear()
     yield
@@ -170,8 +190,9 @@ def _test_database_url() -> str:
 
 
 @pytest.fixture
-def celery_worker(smtp_server):
-    """A real worker process on its own queue, sharing the test database and Redis."""
+def celery_worker(transactional_db, smtp_server):
+    """A real worker process on its own queue, sharing the test database and Redis: it reads
+    only what the test committed."""
     require(connection.vendor == "postgresql", "DATABASE_URL pointing at PostgreSQL")
     require(settings.CELERY_BROKER_URL.startswith("redis://"), "a Redis broker (REDIS_URL)")
     port, inbox = smtp_server

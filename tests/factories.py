@@ -6,10 +6,24 @@ from typing import TYPE_CHECKING, Any
 
 import factory
 from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
 
 from accounts.models import User
 
 DEFAULT_PASSWORD = "correct horse battery staple"
+
+_hashes: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def password_hash(raw: str) -> str:
+    """A real hash of ``raw`` by the first configured hasher (Argon2id at production's cost,
+    some 30 ms), made once per run and shared by every user the factory gives that password:
+    logging them in still verifies it at full cost."""
+    key = (raw, tuple(settings.PASSWORD_HASHERS))
+    if key not in _hashes:
+        _hashes[key] = make_password(raw)
+    return _hashes[key]
 
 
 class UserFactory(factory.django.DjangoModelFactory[User]):
@@ -28,7 +42,7 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
 
     @factory.post_generation
     def password(user: User, create: bool, extracted: str | None, **kwargs: object) -> None:
-        user.set_password(extracted or DEFAULT_PASSWORD)
+        user.password = password_hash(extracted or DEFAULT_PASSWORD)
         if create:
             user.save(update_fields=["password"])
 

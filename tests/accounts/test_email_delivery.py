@@ -160,6 +160,7 @@ def test_failed_email_goes_out_when_the_server_is_back(settings, smtp_server):
     assert len(inbox.messages) == 1
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_send_holds_no_lock_or_transaction_while_the_server_answers(smtp_settings):
     """The email is claimed in one short transaction and settled in another: while the
     message goes out, nothing is locked and no transaction is open."""

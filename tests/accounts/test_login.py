@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher, make_password
 from django.test import Client
 
@@ -196,6 +197,7 @@ def test_a_locked_address_is_told_the_time_left_in_its_own_window(client, user, 
     assert "Try again in about a minute" in response.content.decode()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_login_writes_its_rows_in_one_transaction(client, user, monkeypatch):
     """Requests are not wrapped in a transaction: the login owns one for everything it writes
     (the last login time, its audit event, the session's row), not one per row."""

@@ -26,6 +26,9 @@ from tests.conftest import require
 
 RACERS = 4
 
+# Threads, each on its own connection, see only what the test committed.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 @pytest.fixture(autouse=True)
 def _postgresql():

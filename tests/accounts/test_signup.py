@@ -158,6 +158,7 @@ def test_signups_are_rate_limited_per_address():
     assert not User.objects.filter(email="one.too.many@example.com").exists()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_sign_up_writes_its_rows_in_one_transaction(client, monkeypatch):
     """The account, its address, its audit event and its verification email commit together
     (the email is sent once they have), not one row at a time."""

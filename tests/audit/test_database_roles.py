@@ -127,6 +127,7 @@ def test_the_application_connects_as_a_role_that_owns_nothing_and_may_not_change
     assert checks.check_evidence_privileges(databases=["default"]) == []
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_deploy_check_refuses_a_single_role_that_owns_the_tables():
     _split_roles()
     with db_roles.as_owner() as owner:
@@ -472,6 +473,7 @@ def test_retention_purges_through_the_owners_function_only_what_is_due(world, se
 # --- Defence in depth and repair ----------------------------------------------------------------
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_trigger_holds_and_migrate_repairs_a_grant_made_by_mistake(world):
     """Were the application granted UPDATE and DELETE by hand, the trigger would still refuse
     (only the owner's functions pass it), the deploy check would say so, and the next migrate
@@ -499,6 +501,7 @@ def test_the_trigger_holds_and_migrate_repairs_a_grant_made_by_mistake(world):
     assert db_roles.privilege_problems() == []
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_table_a_later_migration_creates_is_usable_without_a_grant():
     _split_roles()
     with db_roles.as_owner(), connection.cursor() as cursor:

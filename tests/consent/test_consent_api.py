@@ -234,6 +234,7 @@ def test_an_api_decision_is_audited_with_its_method(me, person):
     assert audit.actor_id == person.pk
 
 
+@pytest.mark.django_db(transaction=True)
 def test_consent_changed_is_sent_once_after_commit_and_never_for_a_no_op(me, person):
     seen = []
 

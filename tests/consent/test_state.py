@@ -167,6 +167,7 @@ def _raw(sql: str, params: list, *, erasure: bool = False) -> None:
         cursor.execute(sql, params)
 
 
+@pytest.mark.django_db(transaction=True)
 def test_postgresql_keeps_events_append_only_with_one_narrow_exception(purposes):
     require(connection.vendor == "postgresql", "PostgreSQL triggers")
     user = UserFactory()
@@ -204,6 +205,7 @@ def test_postgresql_keeps_events_append_only_with_one_narrow_exception(purposes)
     assert kept.occurred_at == event.occurred_at
 
 
+@pytest.mark.django_db(transaction=True)
 def test_racing_first_signers_share_one_key(purposes):
     require(connection.vendor == "postgresql", "PostgreSQL (concurrent connections)")
     barrier = threading.Barrier(4)

@@ -10,6 +10,7 @@ import re
 from datetime import timedelta
 from unittest import mock
 
+import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
 from django.db import connection
@@ -284,6 +285,7 @@ def test_invitation_tokens_never_reach_the_logs(world, caplog):
     assert all(token not in json.dumps(e.data) for e in AuditEvent.objects.all())
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_same_invitation_sent_twice_at_once_is_one_invitation(world):
     require(connection.vendor == "postgresql", "PostgreSQL for concurrent transactions")
     admin = world.membership(world.a, world.a_admin)

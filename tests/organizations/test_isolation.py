@@ -123,6 +123,7 @@ ENDPOINTS = [
     Endpoint("post", "/orgs/{slug}/sso/{connection}/delete/"),
     Endpoint("get", "/orgs/{slug}/audit/"),
     Endpoint("post", "/orgs/{slug}/transfer/", data={"member": "0"}),
+    Endpoint("post", "/orgs/{slug}/leave/", admin_only=False),
     # API.
     Endpoint("get", "/api/v1/organizations/{slug}/", admin_only=False, api=True),
     Endpoint("patch", "/api/v1/organizations/{slug}/", data={"name": "Renamed"}, api=True),

@@ -3,6 +3,7 @@ leaving, and the last owner who stays whatever two owners do at the same moment.
 
 from __future__ import annotations
 
+import pytest
 from django.db import connection
 
 from audit.models import AuditEvent
@@ -61,6 +62,7 @@ def test_remove_a_member(world):
     assert AuditEvent.objects.filter(action="org.member_deprovisioned").count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
 def test_two_owners_demoting_each_other_at_once_leave_one_owner(world):
     require(connection.vendor == "postgresql", "PostgreSQL for concurrent transactions")
     first = world.membership(world.a, world.a_owner)
@@ -85,6 +87,7 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner(world):
     assert sum(e is not None for e in errors) == 1
 
 
+@pytest.mark.django_db(transaction=True)
 def test_two_owners_leaving_at_once_leave_one_owner(world):
     require(connection.vendor == "postgresql", "PostgreSQL for concurrent transactions")
     first = world.membership(world.a, world.a_owner)

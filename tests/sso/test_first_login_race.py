@@ -20,6 +20,9 @@ from tests.conftest import require
 from tests.factories import UserFactory
 from tests.sso.conftest import HOST, failed_checks, saml_post, saml_start
 
+# Threads, each on its own connection, see only what the test committed.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 @pytest.fixture(autouse=True)
 def _postgresql():

@@ -121,6 +121,7 @@ def test_a_rotation_at_the_real_provider_signs_in_after_one_read(web, oidc_idp, 
     assert oidc_idp.jwks_requests() == before + 2
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_idp_is_called_outside_any_transaction(forger, forged, monkeypatch):
     fetches: list[tuple[str, bool]] = []
     writes: list[bool] = []
