@@ -41,5 +41,45 @@ class ConfirmEmailView(allauth_views.ConfirmEmailView):
             return self.render_to_response(self.get_context_data(), status=400)
 
 
+class PasswordChangeView(allauth_views.PasswordChangeView):
+    """allauth's password change, in one transaction: the new hash, the other sessions ended,
+    the audit event and the notice to the address (sent once it commits)."""
+
+    def form_valid(self, form: Form) -> HttpResponse:
+        with transaction.atomic(durable=True):
+            return super().form_valid(form)
+
+
+class PasswordSetView(allauth_views.PasswordSetView):
+    """allauth's first password for an account that had none, in one transaction."""
+
+    def form_valid(self, form: Form) -> HttpResponse:
+        with transaction.atomic(durable=True):
+            return super().form_valid(form)
+
+
+class PasswordResetFromKeyView(allauth_views.PasswordResetFromKeyView):
+    """allauth's new password from an emailed link, in one transaction: the hash, the spent
+    link, the sessions ended, the audit event and the notice."""
+
+    def form_valid(self, form: Form) -> HttpResponse:
+        with transaction.atomic(durable=True):
+            return super().form_valid(form)
+
+
+class EmailView(allauth_views.EmailView):
+    """allauth's address book, each action in one transaction: adding an address with its
+    verification email and audit event, removing one, making one primary (two rows and the
+    account's own address)."""
+
+    def post(self, *args: Any, **kwargs: Any) -> HttpResponse:
+        with transaction.atomic(durable=True):
+            return super().post(*args, **kwargs)
+
+
 signup = SignupView.as_view()
 confirm_email = ConfirmEmailView.as_view()
+password_change = PasswordChangeView.as_view()
+password_set = PasswordSetView.as_view()
+password_reset_from_key = PasswordResetFromKeyView.as_view()
+email = EmailView.as_view()

@@ -1,6 +1,5 @@
-from allauth.account import views as allauth_views
 from allauth.socialaccount import views as socialaccount_views
-from django.urls import path
+from django.urls import path, re_path
 from django.views.generic import RedirectView
 
 from accounts import allauth_flows, views
@@ -15,9 +14,9 @@ urlpatterns = [
 
 # Changing the email address or the password needs a recent strong authentication (step-up,
 # accounts/mfa/stepup.py); allauth's own re-authentication stays on behind it.
-email = stepup_required(allauth_views.email)
-password_change = stepup_required(allauth_views.password_change)
-password_set = stepup_required(allauth_views.password_set)
+email = stepup_required(allauth_flows.email)
+password_change = stepup_required(allauth_flows.password_change)
+password_set = stepup_required(allauth_flows.password_set)
 
 # allauth's own pages, mounted under /account/ with allauth's URL names (see config/urls.py).
 allauth_pages = [
@@ -34,6 +33,11 @@ allauth_overrides = [
         "accounts/confirm-email/<str:key>/",
         allauth_flows.confirm_email,
         name="account_confirm_email",
+    ),
+    re_path(
+        r"^accounts/password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$",
+        allauth_flows.password_reset_from_key,
+        name="account_reset_password_from_key",
     ),
     path("accounts/sessions/", RedirectView.as_view(pattern_name="selfservice:sessions")),
     # allauth's addresses for the same pages answer with the guarded views too.

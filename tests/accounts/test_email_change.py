@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
 from django.test import Client
 
 from accounts.models import User
 from audit.models import AuditEvent
+from tests.accounts.failures import AuditDown, audit_is_down
 from tests.conftest import links_in, path_of
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
@@ -131,3 +133,33 @@ def test_malformed_new_address_is_a_form_error(logged_in_client, user):
         assert response.status_code == 200
         assert response.context["form"].errors
     assert EmailAddress.objects.filter(user=user).count() == 1
+
+
+def test_an_address_added_without_its_audit_event_is_not_added(logged_in_client, user, monkeypatch):
+    assert reauthenticate(logged_in_client).status_code == 302
+    mail.outbox.clear()
+    audit_is_down(monkeypatch)
+
+    with pytest.raises(AuditDown):
+        ask_for_change(logged_in_client, "new.address@example.com")
+
+    assert not EmailAddress.objects.filter(email="new.address@example.com").exists()
+    assert mail.outbox == [], "no verification email for an address that was not added"
+
+
+def test_a_primary_switch_without_its_audit_event_leaves_the_old_primary(
+    logged_in_client, user, monkeypatch
+):
+    EmailAddress.objects.create(user=user, email="second@example.com", verified=True)
+    assert reauthenticate(logged_in_client).status_code == 302
+    audit_is_down(monkeypatch)
+
+    with pytest.raises(AuditDown):
+        logged_in_client.post(
+            "/account/email/", {"action_primary": "", "email": "second@example.com"}
+        )
+
+    user.refresh_from_db()
+    assert user.email != "second@example.com"
+    primary = EmailAddress.objects.filter(user=user, primary=True)
+    assert list(primary.values_list("email", flat=True)) == [user.email]

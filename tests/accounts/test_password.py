@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from django.core import mail
 from django.test import Client
 
 from audit.models import AuditEvent
+from tests.accounts.failures import AuditDown, audit_is_down
 from tests.conftest import links_in, path_of
 from tests.factories import DEFAULT_PASSWORD
 
@@ -113,3 +115,40 @@ def test_password_change_works_notifies_and_is_audited(logged_in_client, user):
     assert notice.to == [user.email]
     # Still signed in on this device.
     assert logged_in_client.get("/account/").status_code == 200
+
+
+def test_password_change_that_cannot_be_audited_changes_nothing(
+    logged_in_client, user, monkeypatch
+):
+    mail.outbox.clear()
+    audit_is_down(monkeypatch)
+
+    with pytest.raises(AuditDown):
+        logged_in_client.post(
+            "/account/password/",
+            {"oldpassword": DEFAULT_PASSWORD, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+        )
+
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD), "the new hash went with the failed audit"
+    assert mail.outbox == [], "no notice of a change that did not happen"
+
+
+def test_reset_that_cannot_be_audited_changes_nothing_and_the_link_still_works(
+    client, user, monkeypatch
+):
+    form_path = follow_to_form(client, reset_link(client, user.email))
+    mail.outbox.clear()
+    audit_is_down(monkeypatch)
+
+    with pytest.raises(AuditDown):
+        client.post(form_path, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
+    assert mail.outbox == []
+    monkeypatch.undo()
+    response = client.post(form_path, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD)
