@@ -56,6 +56,12 @@ def read_certificate(text: str) -> CertificateInfo:
 def new_sp_key_pair(common_name: str) -> tuple[str, str]:
     """(certificate PEM, private key PEM): a self-signed RSA key pair for one connection."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=SP_KEY_BITS)
+    return self_signed_pair(key, common_name)
+
+
+def self_signed_pair(key: rsa.RSAPrivateKey, common_name: str) -> tuple[str, str]:
+    """(certificate PEM, private key PEM) for ``key``, certified by itself for
+    ``SP_CERT_YEARS``."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64])])
     now = dt.datetime.now(dt.UTC)
     cert = (

@@ -18,9 +18,11 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.core import mail
 from django.core.cache import cache
@@ -30,6 +32,7 @@ from django.test import Client, override_settings
 
 from audit import db_roles
 from config.celery import app as celery_app
+from sso import certificates
 from tests import autocommit
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
@@ -46,6 +49,37 @@ def require(condition: bool, reason: str) -> None:
     if REQUIRE_ALL:
         pytest.fail(f"required for this run but missing: {reason}")
     pytest.skip(reason)
+
+
+class SpKeyPool:
+    """Stands in for ``sso.certificates.new_sp_key_pair`` in tests: a new 3072-bit RSA key costs
+    0.1 to 0.5 s, and the suite creates SSO connections by the hundred. The first ``size`` calls
+    make real keys; later calls take them in turn, so two calls in a row never hand out the
+    same key (a rotation still changes it). Each call still builds a fresh certificate with the
+    name it was given, as Gatehouse does."""
+
+    def __init__(self, original: Callable[[str], tuple[str, str]], size: int = 6) -> None:
+        self.original = original
+        self.size = size
+        self.keys: list[rsa.RSAPrivateKey] = []
+        self.calls = 0
+
+    def __call__(self, common_name: str) -> tuple[str, str]:
+        if len(self.keys) < self.size:
+            self.keys.append(
+                rsa.generate_private_key(public_exponent=65537, key_size=certificates.SP_KEY_BITS)
+            )
+        key = self.keys[self.calls % self.size]
+        self.calls += 1
+        return certificates.self_signed_pair(key, common_name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sp_key_pool():
+    pool = SpKeyPool(certificates.new_sp_key_pair)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(certificates, "new_sp_key_pair", pool)
+        yield pool
 
 
 @pytest.fixture(scope="session")
