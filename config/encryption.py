@@ -1,4 +1,5 @@
-"""Encryption of secrets kept in the database (IdP client secrets, SP private keys).
+"""Encryption of what the database keeps secret (IdP client secrets, SP private keys, receipt
+keys, export archives, the identifiers of an erasure under way).
 
 Fernet (AES-128-CBC + HMAC-SHA256) from ``cryptography``, keyed by ``FIELD_ENCRYPTION_KEYS``:
 a comma-separated list of Fernet keys, newest first. New values are encrypted with the first
@@ -63,3 +64,13 @@ def decrypt_bytes(token: bytes) -> bytes:
 def reencrypt(token: str) -> str:
     """The same secret, encrypted with the newest key."""
     return _fernet().rotate(token.encode()).decode() if token else ""
+
+
+def reencrypt_bytes(token: bytes) -> bytes:
+    """The same data, encrypted with the newest key."""
+    try:
+        return _fernet().rotate(token)
+    except InvalidToken as exc:
+        raise SecretUnreadable(
+            "stored data cannot be decrypted with FIELD_ENCRYPTION_KEYS"
+        ) from exc

@@ -1,17 +1,21 @@
 """Operating the receipt keys: rotation from the command line (audited, old receipts still
-verify) and re-encryption under a new FIELD_ENCRYPTION_KEYS key (receipts still sign)."""
+verify) and re-encryption under a new FIELD_ENCRYPTION_KEYS key (receipts still sign, archives
+and erasures under way still read)."""
 
 from __future__ import annotations
 
 import io
 
+import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 
 from audit.models import AuditEvent
 from config import encryption
 from consent import keys, receipts, services
-from consent.models import ReceiptKey
+from consent.erasure.identifiers import Identifiers
+from consent.export.archive import decrypt_archive, encrypt_archive
+from consent.models import DataSubjectRequest, ExportArchive, ReceiptKey
 from tests.factories import UserFactory
 
 
@@ -51,3 +55,58 @@ def test_reencrypt_secrets_covers_the_receipt_keys(settings, purposes):
     finally:
         encryption._fernet.cache_clear()
         keys._private_key.cache_clear()
+
+
+def test_reencrypt_secrets_covers_export_archives_and_erasures_under_way(settings):
+    """After the rotation the old key can go: an archive waiting to be downloaded and the
+    identifiers of an erasure under way still read."""
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [old]
+    encryption._fernet.cache_clear()
+    try:
+        export = DataSubjectRequest.objects.create(
+            user=UserFactory(), kind="export", status="ready"
+        )
+        ExportArchive.objects.create(
+            request=export, data=encrypt_archive(b"zip bytes"), sha256="0" * 64, size=9
+        )
+        who = Identifiers(everywhere=["gone@example.com"], names=["Gone Person"])
+        erasure = DataSubjectRequest.objects.create(
+            user=UserFactory(), kind="erasure", status="erasing", identifiers=who.dumps()
+        )
+        DataSubjectRequest.objects.create(user=UserFactory(), kind="erasure", status="scheduled")
+        settings.FIELD_ENCRYPTION_KEYS = [new, old]
+        encryption._fernet.cache_clear()
+        out = io.StringIO()
+
+        call_command("reencrypt_secrets", stdout=out)
+
+        settings.FIELD_ENCRYPTION_KEYS = [new]  # the old key is gone
+        encryption._fernet.cache_clear()
+        assert decrypt_archive(ExportArchive.objects.get().data) == b"zip bytes"
+        erasure.refresh_from_db()
+        assert erasure.identifiers is not None
+        assert Identifiers.loads(erasure.identifiers) == who
+        assert "Re-encrypted 1 export archive(s)." in out.getvalue()
+        assert "Re-encrypted 1 erasure(s) under way." in out.getvalue()
+    finally:
+        encryption._fernet.cache_clear()
+
+
+def test_reencrypt_secrets_stops_clearly_on_data_no_key_can_read(settings):
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    encryption._fernet.cache_clear()
+    try:
+        export = DataSubjectRequest.objects.create(
+            user=UserFactory(), kind="export", status="ready"
+        )
+        ExportArchive.objects.create(
+            request=export, data=encrypt_archive(b"zip bytes"), sha256="0" * 64, size=9
+        )
+        settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+        encryption._fernet.cache_clear()
+
+        with pytest.raises(encryption.SecretUnreadable, match="FIELD_ENCRYPTION_KEYS"):
+            call_command("reencrypt_secrets", stdout=io.StringIO())
+    finally:
+        encryption._fernet.cache_clear()
