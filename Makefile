@@ -49,9 +49,11 @@ run: install
 	$(EMBEDDED) $(BIN)/python manage.py runserver localhost:8000
 
 ## The whole suite. Uses PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set, else SQLite.
+## One pytest-xdist worker per core unless TEST_WORKERS says otherwise (0: one process).
+TEST_WORKERS ?= auto
 test: install npm-packages
 	$(LOCAL) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: install
 	$(BIN)/ruff check .

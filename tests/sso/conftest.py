@@ -19,7 +19,7 @@ from accounts.models import User
 from audit.models import AuditEvent
 from organizations import services as org_services
 from organizations.models import Domain, Membership, Organization
-from sso import certificates, services
+from sso import services
 from sso.checks import Check
 from sso.models import Connection
 from tests.conftest import require
@@ -57,14 +57,11 @@ def _every_recorded_check_is_enumerated(request):
 
 
 @pytest.fixture
-def sso_env(settings, monkeypatch):
+def sso_env(settings):
     """What the protocol tests need: the IdPs listen on http://127.0.0.1, which production
     refuses to fetch (sso.fetch), and Gatehouse answers as HOST."""
     settings.SSO_ALLOW_PRIVATE_URLS = True
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, HOST]
-    # Every test makes connections, each with its own SP key pair: 2048-bit keys are made
-    # several times faster than production's 3072, and nothing here depends on the size.
-    monkeypatch.setattr(certificates, "SP_KEY_BITS", 2048)
     return settings
 
 
