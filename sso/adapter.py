@@ -190,7 +190,9 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
         decision = admission.admission_of(request, connection, sociallogin)
         if decision.kind == "existing":
             assert decision.user is not None
-            logins.apply_membership(connection, decision.user, decision.role, created=False)
+            logins.apply_membership(
+                connection, decision.user, decision.role, created=False, known=decision.membership
+            )
         elif decision.kind == "link":
             assert decision.user is not None
             try:
@@ -199,7 +201,9 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
             except IntegrityError:
                 raise _concurrent_login(connection) from None
             logins.record_link(connection, decision.user)
-            logins.apply_membership(connection, decision.user, decision.role, created=False)
+            logins.apply_membership(
+                connection, decision.user, decision.role, created=False, known=decision.membership
+            )
         elif decision.kind == "release":
             assert decision.user is not None
             assert decision.email is not None
