@@ -18,11 +18,30 @@ from django.http import HttpRequest
 from requests import RequestException
 
 from accounts.mfa.social import SocialAccountAdapter as StepUpSocialAccountAdapter
-from sso import admission
+from sso import admission, connection_cache
 from sso.checks import Check, refused
 from sso.diagnostics import answer_refusal
 from sso.models import Connection, Protocol, connection_of
 from sso.services import logins
+
+
+def connection_by_slug(slug: str) -> Connection | None:
+    """The connection ``slug`` names, with what every sign-in through it reads (organization,
+    IdP certificates, verified domains), kept per process while its version holds
+    (``sso.connection_cache``)."""
+
+    def load() -> Connection | None:
+        connection = (
+            Connection.objects.select_related("organization")
+            .prefetch_related("certificates")
+            .filter(slug=slug)
+            .first()
+        )
+        if connection is not None:
+            admission.verified_domains(connection)  # read now, kept with the connection
+        return connection
+
+    return connection_cache.cached_connection(slug, load)
 
 
 def social_app(connection: Connection) -> SocialApp:
@@ -106,28 +125,29 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
     def _connection_apps(
         self, request: Any, provider: str, client_id: str | None
     ) -> list[SocialApp]:
+        if provider == "saml" and client_id:
+            # A sign-in, logout or metadata request names its connection by slug.
+            connection = connection_by_slug(client_id)
+            return [social_app(connection)] if connection and connection.is_saml else []
+        if provider not in ("saml", "openid_connect"):  # a provider_id: the connection's slug
+            # Whatever the status: drafts need their metadata served, disabled connections
+            # their identities listed. Every way in checks the status (sso.entry).
+            connection = connection_by_slug(provider)
+            if connection is not None:
+                return [social_app(connection)]  # slugs are unique: no app of allauth's own
+            apps = super().list_apps(request, provider=provider, client_id=client_id)
+            return [a for a in apps if a.provider != "saml"]
         connections = Connection.objects.select_related("organization").prefetch_related(
             "certificates"
         )
         if provider == "saml":
             # SAML apps come only from connections (allauth's table is not consulted).
-            connections = connections.filter(protocol=Protocol.SAML)
-            if client_id:
-                connections = connections.filter(slug=client_id)
-            return [social_app(c) for c in connections]
-        if provider == "openid_connect":
-            connections = connections.filter(protocol=Protocol.OIDC)
-            if client_id:
-                connections = connections.filter(client_id=client_id)
-        else:  # a provider_id: the connection's slug
-            connections = connections.filter(slug=provider)
-        # Whatever the status: drafts need their metadata served, disabled connections their
-        # identities listed. Every way in checks the status (sso.entry).
-        found = [social_app(c) for c in connections]
-        if found and provider != "openid_connect":
-            return found  # slugs are unique: no app of allauth's own can share one
+            return [social_app(c) for c in connections.filter(protocol=Protocol.SAML)]
+        connections = connections.filter(protocol=Protocol.OIDC)
+        if client_id:
+            connections = connections.filter(client_id=client_id)
         apps = super().list_apps(request, provider=provider, client_id=client_id)
-        return found + [a for a in apps if a.provider != "saml"]
+        return [social_app(c) for c in connections] + [a for a in apps if a.provider != "saml"]
 
     def get_requests_session(self) -> Any:
         """allauth's calls to IdPs (token exchange, userinfo) go to URLs an org admin typed in
@@ -170,7 +190,9 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
         decision = admission.admission_of(request, connection, sociallogin)
         if decision.kind == "existing":
             assert decision.user is not None
-            logins.apply_membership(connection, decision.user, decision.role, created=False)
+            logins.apply_membership(
+                connection, decision.user, decision.role, created=False, known=decision.membership
+            )
         elif decision.kind == "link":
             assert decision.user is not None
             try:
@@ -179,7 +201,9 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
             except IntegrityError:
                 raise _concurrent_login(connection) from None
             logins.record_link(connection, decision.user)
-            logins.apply_membership(connection, decision.user, decision.role, created=False)
+            logins.apply_membership(
+                connection, decision.user, decision.role, created=False, known=decision.membership
+            )
         elif decision.kind == "release":
             assert decision.user is not None
             assert decision.email is not None

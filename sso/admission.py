@@ -58,6 +58,10 @@ class Admission:
     role: str
     email: str | None = None
     user: User | None = None
+    # What the decision read, for the login's writes to use rather than read again: the
+    # identity ("existing", with its account) and the account's membership in the organization.
+    account: SocialAccount | None = None
+    membership: Membership | None = None
 
 
 # --- What the IdP said --------------------------------------------------------------------------
@@ -140,24 +144,28 @@ def admit(request: HttpRequest, connection: Connection, sociallogin: Any) -> Adm
         .select_related("user")
         .first()
     )
-    membership: Membership | None = None
+    memberships: list[Membership] = []
     if account is not None:
-        # Read once: whether the account is the organization's owner, and whether it was
-        # removed from it (_check_account), are both in it.
-        membership = membership_in(connection, account.user)
+        # Read once: whether the account is the organization's owner, whether it was removed
+        # from it, and other organizations' sign-in rules (_check_account) are all in them.
+        memberships = memberships_of(account.user)
+        membership = _in_organization(connection, memberships)
         if privileged(account.user, membership):
             # Linked while it was an ordinary account, privileged since (an ownership transfer,
             # made staff): the IdP may not sign it in now.
             raise refused(Check.PRIVILEGED_ACCOUNT, connection, PRIVILEGED)
-        admission = Admission("existing", role, user=account.user)
+        admission = Admission(
+            "existing", role, user=account.user, account=account, membership=membership
+        )
     else:
         admission = _admit_new_identity(connection, sociallogin, role)
     # The account this login would sign in to. (For "release", admission.user is the
     # never-verified account that loses the address: its state says nothing about this person.)
     if admission.kind in ("existing", "link") and admission.user is not None:
         if account is None:
-            membership = membership_in(connection, admission.user)
-        _check_account(request, connection, sociallogin, admission.user, membership)
+            memberships = memberships_of(admission.user)
+            admission.membership = _in_organization(connection, memberships)
+        _check_account(request, connection, sociallogin, admission, memberships)
         sociallogin.gatehouse_policy_checked = True  # pre_login need not ask again
     setattr(sociallogin, ADMISSION_ATTR, admission)
     return admission
@@ -207,12 +215,13 @@ def _check_account(
     request: HttpRequest,
     connection: Connection,
     sociallogin: Any,
-    user: User,
-    membership: Membership | None,
+    admission: Admission,
+    memberships: list[Membership],
 ) -> None:
     """Refuse signing in to an existing account that is blocked, removed from the
-    organization (``membership``: its row there, if any), or bound by another organization's
-    sign-in rules."""
+    organization, or bound by another organization's sign-in rules (``memberships``: every
+    membership of the account)."""
+    user, membership = admission.user, admission.membership
     if getattr(user, "is_blocked", False):
         # Refused here, before linking or mapping writes anything for a blocked account.
         raise refused(
@@ -225,7 +234,7 @@ def _check_account(
             f"Your access to {connection.organization.name} was removed by its admins.",
         )
     # Another organization's sign-in rules, decided now so a refusal writes nothing.
-    broken = enforcement.check(request, user, {"sociallogin": sociallogin})
+    broken = enforcement.check(request, user, {"sociallogin": sociallogin}, memberships)
     if broken is not None:
         raise refused(
             Check.SIGN_IN_POLICY,
@@ -238,6 +247,16 @@ def admission_of(request: HttpRequest, connection: Connection, sociallogin: Any)
     """The decision already made for this login, or made now."""
     admission = getattr(sociallogin, ADMISSION_ATTR, None)
     return admission if admission is not None else admit(request, connection, sociallogin)
+
+
+def memberships_of(user: User) -> list[Membership]:
+    """Every membership of the account, whatever its status, with its organization and that
+    organization's policy: one statement for what admission asks of them."""
+    return list(Membership.objects.filter(user=user).select_related("organization__policy"))
+
+
+def _in_organization(connection: Connection, memberships: list[Membership]) -> Membership | None:
+    return next((m for m in memberships if m.organization_id == connection.organization_id), None)
 
 
 def membership_in(connection: Connection, user: User) -> Membership | None:

@@ -48,7 +48,9 @@ def login_method(request: HttpRequest, user: Any, signal_kwargs: dict) -> str | 
 _VOUCHED_SOURCES = frozenset({Membership.Source.SSO, Membership.Source.DOMAIN})
 
 
-def governing_memberships(user: Any) -> list[Membership]:
+def governing_memberships(
+    user: Any, memberships: list[Membership] | None = None
+) -> list[Membership]:
     """Active, non-owner memberships in organizations that vouch for this person: their address
     is in one of the organization's verified domains, or they came in through its SSO (so that
     changing one's address to a personal one does not escape "SSO only").
@@ -56,17 +58,22 @@ def governing_memberships(user: Any) -> list[Membership]:
     Decided in steps, each needed only when the last left the question open: whether the
     person is a member anywhere (no, for most sign-ins), their memberships, and only for those
     that did not come through SSO or the domain (every SSO sign-in's), the organizations whose
-    verified domain or connection vouches for them."""
+    verified domain or connection vouches for them. ``memberships``: every membership of the
+    person (any status, organizations and policies selected) when the caller has read them
+    already, as an SSO sign-in's admission has."""
     if getattr(user, "is_staff", False) or getattr(user, "is_superuser", False):
         return []  # Gatehouse's own staff answer to its admin policy, not a customer's
-    if not getattr(user, "pk", None) or not _may_be_governed(user.pk):
+    if memberships is not None:
+        members = [m for m in memberships if m.is_active and m.role != Role.OWNER]
+    elif not getattr(user, "pk", None) or not _may_be_governed(user.pk):
         return []  # most sign-ins
-    members = list(
-        Membership.objects.active()
-        .filter(user=user)
-        .exclude(role=Role.OWNER)
-        .select_related("organization__policy")
-    )
+    else:
+        members = list(
+            Membership.objects.active()
+            .filter(user=user)
+            .exclude(role=Role.OWNER)
+            .select_related("organization__policy")
+        )
     undecided = {m.organization_id for m in members if m.source not in _VOUCHED_SOURCES}
     vouching = _vouching_organizations(user, undecided) if undecided else set()
     return [m for m in members if m.source in _VOUCHED_SOURCES or m.organization_id in vouching]
@@ -122,9 +129,15 @@ def _refusal(org: Organization, sso_only: bool, method: str | None) -> dict:
     return {"org": org, "sso_only": sso_only, "method": method}
 
 
-def check(request: HttpRequest, user: Any, signal_kwargs: dict) -> dict | None:
-    """The rule this login breaks, if any: {"org", "sso_only", "method"}."""
-    memberships = governing_memberships(user)
+def check(
+    request: HttpRequest,
+    user: Any,
+    signal_kwargs: dict,
+    memberships: list[Membership] | None = None,
+) -> dict | None:
+    """The rule this login breaks, if any: {"org", "sso_only", "method"}. ``memberships``: as
+    for ``governing_memberships``."""
+    memberships = governing_memberships(user, memberships)
     if not memberships:
         return None
     method = login_method(request, user, signal_kwargs)

@@ -28,6 +28,7 @@ from sso.diagnostics import answer_refusal, connection_test_result
 from sso.models import Connection
 from sso.oidc.keys import SigningKeys, discovery_document
 from sso.oidc.processor import IDTokenProcessor
+from sso.services import logins
 
 
 class GatehouseOIDCAdapter(OpenIDConnectOAuth2Adapter):
@@ -85,6 +86,7 @@ class GatehouseOIDCAdapter(OpenIDConnectOAuth2Adapter):
                 connection_test_result(request, connection, login=login, details={"claims": claims})
             )
         admission.admit(request, connection, login)
+        logins.carry_admission(login)
         # Every call to the IdP is behind us: allauth's login (link, create, roles, session)
         # runs in one transaction from here.
         self.begin_writes()

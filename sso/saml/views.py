@@ -37,6 +37,7 @@ from sso.models import Connection
 from sso.replay import ReplayCacheDown, first_use
 from sso.saml.config import GatehouseAuth, build_auth, saml_settings
 from sso.saml.processor import MALFORMED, ResponseProcessor
+from sso.services import logins
 from sso.services.logins import record_sso_logout
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class FinishACSView(SAMLViewMixin, View):
                     request, connection, login=login, details=processor.details
                 )
             admission.admit(request, connection, login)
+            logins.carry_admission(login)
             # The login's writes (account, identity, membership, their audit events) commit
             # together; a refusal on the way rolls them back and is recorded on its own.
             with transaction.atomic():

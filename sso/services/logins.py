@@ -11,6 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from allauth.core import context
+from allauth.socialaccount import signals
+from allauth.socialaccount.models import SocialLogin
 from django.utils import timezone
 
 from accounts.mfa import policy
@@ -21,7 +24,49 @@ from audit.actions import Action, Outcome
 from audit.services import record
 from config.refusals import service
 from organizations.models import Membership, Role
+from sso.admission import ADMISSION_ATTR
 from sso.models import Connection, IdentityConfirmation
+
+
+class AdmittedLogin(SocialLogin):
+    """allauth's social login for a known identity, once admission has read it: allauth's
+    lookup updates the identity (its ``extra_data``, ``last_login``) and sends its signal as
+    it always does, without reading the identity and its account again, and the account is
+    known to exist (admission read it in this request)."""
+
+    def _admitted_account(self) -> Any:
+        admission = getattr(self, ADMISSION_ATTR, None)
+        return admission.account if admission is not None else None
+
+    def _lookup_by_socialaccount(self) -> bool:
+        account = self._admitted_account()
+        if account is None:
+            return bool(super()._lookup_by_socialaccount())
+        # allauth's lookup, step by step.
+        asserted: Any = self.account  # type: ignore[has-type]  # as the IdP sent it, unsaved
+        account.extra_data = asserted.extra_data
+        self.account = account
+        self.user = account.user
+        account.save()
+        signals.social_account_updated.send(
+            sender=SocialLogin, request=context.request, sociallogin=self
+        )
+        self._store_token()
+        return True
+
+    @property
+    def is_existing(self) -> bool:
+        account = self._admitted_account()
+        if account is not None and self.user is account.user:
+            return True
+        return bool(super().is_existing)
+
+
+def carry_admission(sociallogin: Any) -> None:
+    """Let allauth's login use what admission read for a known identity (``AdmittedLogin``)."""
+    admission = getattr(sociallogin, ADMISSION_ATTR, None)
+    if admission is not None and admission.account is not None:
+        sociallogin.__class__ = AdmittedLogin
 
 
 def drop_unproven_claims(email: str) -> int:
@@ -55,8 +100,19 @@ def release_unverified_account(connection: Connection, user: User) -> None:
     )
 
 
-def apply_membership(connection: Connection, user: User, role: str, *, created: bool) -> Membership:
-    """The person's membership with the role their groups map to (owners keep theirs)."""
+def apply_membership(
+    connection: Connection,
+    user: User,
+    role: str,
+    *,
+    created: bool,
+    known: Membership | None = None,
+) -> Membership:
+    """The person's membership with the role their groups map to (owners keep theirs).
+    ``known``: the membership admission read in this sign-in; when it has that role already
+    (the usual sign-in), there is nothing to write, and nothing is locked."""
+    if known is not None and known.role in (role, Role.OWNER):
+        return known
     org = connection.organization
     membership, new = Membership.objects.select_for_update().get_or_create(
         organization=org,
