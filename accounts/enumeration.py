@@ -44,6 +44,7 @@ from allauth.account.utils import has_verified_email, setup_user_email
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 
+from accounts.auth_backends import came_through_verified_address
 from accounts.models import User
 from audit.actions import Action, Outcome
 from audit.services import record
@@ -145,6 +146,8 @@ def _login_address_verified(user: Any, email: str | None) -> bool:
     statement: the ORM spends more time building its query than the database answering it.
     Whatever this cannot answer (a user whose addresses allauth holds in memory) is left to
     allauth's stage, and so is every unverified case: it asks again and acts."""
+    if came_through_verified_address(user, email):
+        return True  # the password's lookup found the user through it (accounts.auth_backends)
     if getattr(user, "_emailaddress_cache", None) is not None or not user.pk:
         return False
     table = connection.ops.quote_name(EmailAddress._meta.db_table)

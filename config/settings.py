@@ -239,7 +239,12 @@ SESSION_COOKIE_SAMESITE = "Lax"
 # --- Authentication ---------------------------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
+AUTHENTICATION_BACKENDS = [
+    # allauth's backend with a cheaper lookup (accounts/auth_backends.py); allauth's own stays
+    # listed so that sessions it signed stay valid, and never checks a password.
+    "accounts.auth_backends.AuthenticationBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "selfservice:profile"
 
