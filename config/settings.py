@@ -305,6 +305,7 @@ ACCOUNT_RATE_LIMITS = {
     "mfa_email_code": "5/h/user,20/h/ip",
 }
 ACCOUNT_FORMS = {
+    "login": "accounts.forms.LoginForm",
     "add_email": "accounts.forms.AddEmailForm",
     "signup": "accounts.forms.SignupForm",
     "request_login_code": "accounts.forms.RequestLoginCodeForm",
