@@ -213,9 +213,14 @@ def test_a_login_writes_its_rows_in_one_transaction(client, user, monkeypatch):
 def test_the_login_page_offers_a_password_reset_link_rendered_once(client, user, monkeypatch):
     from accounts import forms
 
-    rendered = []
+    rendered: list[str] = []
     real = forms.render_to_string
-    monkeypatch.setattr(forms, "render_to_string", lambda *a, **k: rendered.append(a) or real(*a))
+
+    def counting(template_name: str) -> str:
+        rendered.append(template_name)
+        return real(template_name)
+
+    monkeypatch.setattr(forms, "render_to_string", counting)
     forms._password_reset_help.cache_clear()
 
     page = client.get("/accounts/login/").content.decode()
