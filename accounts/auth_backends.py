@@ -6,8 +6,9 @@ database spends answering it. ``AuthenticationBackend`` asks the same question a
 statement written out, keeps allauth's rules (the owners of a verified matching address if
 there are any; else the owners of any matching address and the users whose own email field
 matches, in a second query as allauth makes it), and notes on the user it returns that it came
-through a verified address, so the email-verification stage need not ask again
-(``accounts.enumeration.EmailVerificationStage``). Everything else (the password check,
+through a verified address and whether it has a second factor, so the email-verification and
+second-factor stages need not ask again (``accounts.enumeration.EmailVerificationStage``,
+``accounts.mfa.policy.has_mfa``). Everything else (the password check,
 inactive accounts, the hash spent when no account matches) is allauth's.
 
 It is listed first in ``AUTHENTICATION_BACKENDS``. allauth's own stays listed after it, so
@@ -30,10 +31,12 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpRequest
 
+from accounts.mfa import policy
 from accounts.models import User
 
 _VERIFIED_ADDRESS = "_gatehouse_verified_login_address"
-_ADDRESS_VERIFIED_COLUMN = "address_verified"  # the lookup's column beside the user's
+_ADDRESS_VERIFIED_COLUMN = "address_verified"  # the lookup's columns beside the user's
+_HAS_MFA_COLUMN = "has_mfa"
 
 
 def came_through_verified_address(user: Any, email: str | None) -> bool:
@@ -69,6 +72,7 @@ def users_for_login(email: str) -> list[User]:
     verified = [user for user in by_address if getattr(user, _ADDRESS_VERIFIED_COLUMN)]
     for user in verified:
         setattr(user, _VERIFIED_ADDRESS, email)
+        policy.note_has_mfa(user, getattr(user, _HAS_MFA_COLUMN))
     if verified:
         return list({user.pk: user for user in verified}.values())
     by_field = [user for user in User.objects.filter(email=email) if user.email.lower() == email]
@@ -81,8 +85,10 @@ def _by_address_sql() -> str:
     quote = connection.ops.quote_name
     users, addresses = quote(User._meta.db_table), quote(EmailAddress._meta.db_table)
     columns = ", ".join(f"{users}.{quote(str(f.column))}" for f in User._meta.concrete_fields)
+    user_id = f"{users}.{quote(str(User._meta.pk.column))}"
     return (
-        f"SELECT {columns}, {addresses}.verified AS {_ADDRESS_VERIFIED_COLUMN} "  # noqa: S608
-        f"FROM {addresses} JOIN {users} ON {users}.{quote(str(User._meta.pk.column))} = "
-        f"{addresses}.user_id WHERE {addresses}.email = %s"
+        f"SELECT {columns}, {addresses}.verified AS {_ADDRESS_VERIFIED_COLUMN}, "  # noqa: S608
+        f"{policy.has_mfa_expression(user_id)} AS {_HAS_MFA_COLUMN} "
+        f"FROM {addresses} JOIN {users} ON {user_id} = {addresses}.user_id "
+        f"WHERE {addresses}.email = %s"
     )

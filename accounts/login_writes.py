@@ -15,6 +15,7 @@ writes each row at once, as before.
 from __future__ import annotations
 
 import contextvars
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -125,35 +126,42 @@ def _one_statement(parts: list[tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
 
 def _update_last_login_sql(user: Any) -> tuple[str, list[Any]]:
     meta = user._meta
-    column = meta.get_field("last_login")
-    quote = connection.ops.quote_name
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET {quote(column.column)} = %s "  # noqa: S608
-        f"WHERE {quote(meta.pk.column)} = %s"
-    )
-    return sql, [
-        column.get_db_prep_save(user.last_login, connection),
-        meta.pk.get_db_prep_save(user.pk, connection),
+    field, pk = meta.get_field("last_login"), meta.pk
+    return _update_template(meta.db_table, field.column, pk.column), [
+        field.get_db_prep_save(user.last_login, connection),
+        pk.get_db_prep_save(user.pk, connection),
     ]
+
+
+@functools.cache
+def _update_template(table: str, column: str, pk: str) -> str:
+    quote = connection.ops.quote_name
+    return f"UPDATE {quote(table)} SET {quote(column)} = %s WHERE {quote(pk)} = %s"  # noqa: S608
 
 
 def _insert_sql(rows: list[models.Model]) -> tuple[str, list[Any]]:
     """One INSERT of new rows of one model, with each value prepared as the ORM's save would
     (``pre_save`` for defaults such as ``auto_now_add``, then ``get_db_prep_save``)."""
-    meta = rows[0]._meta
-    fields = [
-        f
-        for f in meta.local_concrete_fields
-        if not isinstance(f, AutoFieldMixin) and not getattr(f, "generated", False)
-    ]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(f.column)) for f in fields)
-    one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
-        f"VALUES {', '.join([one_row] * len(rows))}"
-    )
+    sql, fields = _insert_template(type(rows[0]), len(rows))
     params = [
         f.get_db_prep_save(f.pre_save(row, add=True), connection) for row in rows for f in fields
     ]
     return sql, params
+
+
+@functools.cache
+def _insert_template(model: type[models.Model], count: int) -> tuple[str, tuple[Any, ...]]:
+    # Only names from the model's own metadata go into the text; values are parameters.
+    meta, quote = model._meta, connection.ops.quote_name
+    fields = tuple(
+        f
+        for f in meta.local_concrete_fields
+        if not isinstance(f, AutoFieldMixin) and not getattr(f, "generated", False)
+    )
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES {', '.join([one_row] * count)}"
+    )
+    return sql, fields
