@@ -5,6 +5,7 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
-        from accounts import receivers, user_sessions  # noqa: F401  (connects the audit receivers)
+        from accounts import login_writes, receivers, user_sessions  # noqa: F401  (receivers)
 
         user_sessions.install()
+        login_writes.install()

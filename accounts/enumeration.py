@@ -41,9 +41,10 @@ from allauth.account.internal.flows.email_verification import (
 from allauth.account.models import EmailAddress, EmailConfirmationHMAC
 from allauth.account.stages import EmailVerificationStage as AllauthEmailVerificationStage
 from allauth.account.utils import has_verified_email, setup_user_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 
+from accounts.auth_backends import came_through_verified_address
 from accounts.models import User
 from audit.actions import Action, Outcome
 from audit.services import record
@@ -124,6 +125,10 @@ class EmailVerificationStage(AllauthEmailVerificationStage):
             and not allauth_settings.EMAIL_VERIFICATION_BY_CODE_ENABLED
         )
         if not (taken_signup and by_link):
+            # A login (not a sign-up: its address is new, and its work must stay the same as
+            # sign_up_decoy's) whose address is verified: allauth's stage would do nothing.
+            if login.user and not login.signup and _login_address_verified(login.user, login.email):
+                return None, True
             return super().handle()
         email = str(login.email)
         # The cooldown a new account's verification email passes through too. Inside it the
@@ -134,6 +139,31 @@ class EmailVerificationStage(AllauthEmailVerificationStage):
         adapter.send_account_already_exists_mail(email, hold_back=not deliver)
         add_email_verification_sent_message(self.request, email, signup=True)
         return adapter.respond_email_verification_sent(self.request, None), True
+
+
+def _login_address_verified(user: Any, email: str | None) -> bool:
+    """allauth's ``has_verified_email(user, email)``, which every login asks, as one plain
+    statement: the ORM spends more time building its query than the database answering it.
+    Whatever this cannot answer (a user whose addresses allauth holds in memory) is left to
+    allauth's stage, and so is every unverified case: it asks again and acts."""
+    if came_through_verified_address(user, email):
+        return True  # the password's lookup found the user through it (accounts.auth_backends)
+    if getattr(user, "_emailaddress_cache", None) is not None or not user.pk:
+        return False
+    table = connection.ops.quote_name(EmailAddress._meta.db_table)
+    with connection.cursor() as cursor:
+        if email:
+            cursor.execute(
+                f"SELECT verified FROM {table} WHERE user_id = %s AND email = %s",  # noqa: S608
+                [user.pk, email.lower()],
+            )
+        else:
+            cursor.execute(
+                f"SELECT true FROM {table} WHERE user_id = %s AND verified LIMIT 1",  # noqa: S608
+                [user.pk],
+            )
+        row = cursor.fetchone()
+    return bool(row and row[0])
 
 
 # --- Lookups by address -------------------------------------------------------------------------

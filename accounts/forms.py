@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from allauth.account import app_settings as allauth_settings
 from allauth.account.adapter import get_adapter
+from allauth.account.fields import PasswordField
 from allauth.account.forms import AddEmailForm as AllauthAddEmailForm
 from allauth.account.forms import ConfirmLoginCodeForm as AllauthConfirmLoginCodeForm
+from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.account.forms import RequestLoginCodeForm as AllauthRequestLoginCodeForm
 from allauth.account.forms import ResetPasswordForm as AllauthResetPasswordForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
@@ -13,6 +16,12 @@ from allauth.core import context as allauth_context
 from allauth.core import ratelimit
 from django import forms
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import get_script_prefix
+from django.utils.functional import lazy
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 
 from accounts import enumeration
 from accounts.models import User
@@ -28,6 +37,26 @@ class AddEmailForm(AllauthAddEmailForm):
         if refusal:
             raise forms.ValidationError(refusal)
         return super().clean_email()
+
+
+@functools.lru_cache(maxsize=64)
+def _password_reset_help(language: str | None, script_prefix: str) -> SafeString:
+    return render_to_string("account/password_reset_help_text.html")
+
+
+def password_reset_help() -> SafeString:
+    """The "Forgot your password?" link under the login form's password field, rendered once
+    per language and URL prefix: allauth renders its template again for every login POST,
+    where nobody sees it (about 0.2 ms of each login)."""
+    return _password_reset_help(get_language(), get_script_prefix())
+
+
+class LoginForm(AllauthLoginForm):
+    password = PasswordField(
+        label=_("Password"),
+        autocomplete="current-password",
+        help_text=lazy(password_reset_help, str, SafeString)(),
+    )
 
 
 class SignupForm(AllauthSignupForm):

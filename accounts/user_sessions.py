@@ -4,6 +4,7 @@ django-allauth's usersessions app keeps a row per session. Gatehouse keeps its m
 sessions page logic, but changes when the rows are written:
 
 * at login, one INSERT in the login's transaction (``accounts.adapter.AccountAdapter.login``),
+  written in one statement with the login's other rows (``accounts.login_writes``),
   instead of allauth's receiver that first re-checks every other session of the user against
   the session store (a cache read and a query per session, on the path every password login
   waits for) and writes after the login's other rows; ended sessions are swept by a periodic
@@ -26,6 +27,8 @@ from allauth.usersessions.models import UserSession
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from accounts import login_writes
+
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 _SEEN_KEY = "_gatehouse_session_seen"
 
@@ -35,13 +38,15 @@ def record_login_session(request: HttpRequest, user: Any) -> None:
     if not request.session.session_key:
         request.session.save()
     now = timezone.now()
-    UserSession.objects.create(
-        session_key=request.session.session_key,
-        user=user,
-        ip=get_adapter().get_client_ip(request),
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:HTTP_USER_AGENT_MAX_LENGTH],
-        created_at=now,
-        last_seen_at=now,
+    login_writes.add_row(
+        UserSession(
+            session_key=request.session.session_key,
+            user=user,
+            ip=get_adapter().get_client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:HTTP_USER_AGENT_MAX_LENGTH],
+            created_at=now,
+            last_seen_at=now,
+        )
     )
     request.session[_SEEN_KEY] = now.timestamp()
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -40,6 +42,38 @@ def _describe(obj: models.Model | None) -> tuple[str, str, str]:
     return obj._meta.model_name or "", str(obj.pk), str(obj)[:320]
 
 
+def build(
+    action: Action,
+    *,
+    actor: Any = None,
+    actor_text: str = "",
+    target: models.Model | None = None,
+    organization: Any = None,
+    outcome: Outcome = Outcome.SUCCESS,
+    data: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """The event ``record()`` writes, not yet written (same arguments)."""
+    if not isinstance(action, Action):
+        action = Action(action)  # unknown names fail here, not in a report months later
+    where = context.current()
+    actor_user = actor if getattr(actor, "is_authenticated", False) else None
+    target_type, target_id, target_text = _describe(target)
+    return AuditEvent(
+        action=action.value,
+        outcome=outcome.value if isinstance(outcome, Outcome) else Outcome(outcome).value,
+        actor=actor_user,
+        actor_text=(actor_text or (str(actor_user) if actor_user else "anonymous"))[:320],
+        organization_id=getattr(organization, "pk", organization),
+        target_type=target_type,
+        target_id=target_id,
+        target_text=target_text,
+        ip=where.ip,
+        user_agent=where.user_agent,
+        request_id=where.request_id,
+        data=redact(dict(data or {})),
+    )
+
+
 def record(
     action: Action,
     *,
@@ -55,26 +89,46 @@ def record(
     ``actor`` is the user who acted (``None`` for the system or an anonymous visitor, in which
     case ``actor_text`` says who, e.g. the email address a failed login used). The request's id,
     IP and user agent come from the current request, if there is one.
+
+    Inside ``collected()`` the event is handed to the collector instead, which writes it later
+    in the same transaction.
     """
-    if not isinstance(action, Action):
-        action = Action(action)  # unknown names fail here, not in a report months later
-    where = context.current()
-    actor_user = actor if getattr(actor, "is_authenticated", False) else None
-    target_type, target_id, target_text = _describe(target)
-    return AuditEvent.objects.create(
-        action=action.value,
-        outcome=outcome.value if isinstance(outcome, Outcome) else Outcome(outcome).value,
-        actor=actor_user,
-        actor_text=(actor_text or (str(actor_user) if actor_user else "anonymous"))[:320],
-        organization_id=getattr(organization, "pk", organization),
-        target_type=target_type,
-        target_id=target_id,
-        target_text=target_text,
-        ip=where.ip,
-        user_agent=where.user_agent,
-        request_id=where.request_id,
-        data=redact(dict(data or {})),
+    event = build(
+        action,
+        actor=actor,
+        actor_text=actor_text,
+        target=target,
+        organization=organization,
+        outcome=outcome,
+        data=data,
     )
+    collector = _collector.get()
+    if collector is not None:
+        collector.append(event)
+    else:
+        event.save()
+    return event
+
+
+_collector: contextvars.ContextVar[list[AuditEvent] | None] = contextvars.ContextVar(
+    "gatehouse_audit_collector", default=None
+)
+
+
+@contextmanager
+def collected() -> Iterator[list[AuditEvent]]:
+    """Events recorded inside the block are gathered in the list it yields instead of being
+    written one INSERT each: the caller writes them with its own rows, in the same transaction,
+    before that transaction ends (a login writes its events, its last-login time and its
+    session's row in one statement: accounts/login_writes.py). If the block raises, the events
+    are dropped with the rest of the transaction's writes; a refusal's event is recorded after
+    the rollback, outside the block, as always."""
+    events: list[AuditEvent] = []
+    token = _collector.set(events)
+    try:
+        yield events
+    finally:
+        _collector.reset(token)
 
 
 # --- Rewriting the log: erasure only ------------------------------------------------------------

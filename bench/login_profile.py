@@ -10,6 +10,10 @@ settings, PostgreSQL, Redis), the same POST that wrk sends, through Django's tes
 3. a CPU profile (cProfile on process time) of N logins, by cumulative and by own time.
 
 Not a throughput figure (that is ``make bench``): a map of where to look.
+
+``BENCH_PROFILE_STUB_HASH=1`` replaces the password check with a constant answer in this
+process (never in ``make bench``), so that the CPU per login is Gatehouse's own work alone, a
+steadier figure to compare two versions by than the difference of two noisy ones.
 """
 
 from __future__ import annotations
@@ -101,6 +105,15 @@ def round_trips(logins: Logins) -> None:
     print(f"  Redis: {' '.join(commands)}\n")
 
 
+def stub_hash() -> None:
+    """Every password check answers "right" at once (``BENCH_PROFILE_STUB_HASH=1``)."""
+    from accounts.hashers import GatehouseArgon2Hasher
+
+    GatehouseArgon2Hasher.verify = lambda self, password, encoded: True  # type: ignore[method-assign]
+    GatehouseArgon2Hasher.must_update = lambda self, encoded: False  # type: ignore[method-assign]
+    print("password checks stubbed out: the CPU per login below is Gatehouse's own work\n")
+
+
 def cpu_split(logins: Logins, n: int) -> None:
     from accounts.hashers import GatehouseArgon2Hasher
 
@@ -143,6 +156,8 @@ def main() -> None:
 
     sys.path.insert(0, str(ROOT))
     django.setup()
+    if os.environ.get("BENCH_PROFILE_STUB_HASH") == "1":
+        stub_hash()
     logins = Logins(args.users)
     for _ in range(10):  # warm-up: connections, caches, first requests
         logins.one()

@@ -239,7 +239,12 @@ SESSION_COOKIE_SAMESITE = "Lax"
 # --- Authentication ---------------------------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
+AUTHENTICATION_BACKENDS = [
+    # allauth's backend with a cheaper lookup (accounts/auth_backends.py); allauth's own stays
+    # listed so that sessions it signed stay valid, and never checks a password.
+    "accounts.auth_backends.AuthenticationBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "selfservice:profile"
 
@@ -300,6 +305,7 @@ ACCOUNT_RATE_LIMITS = {
     "mfa_email_code": "5/h/user,20/h/ip",
 }
 ACCOUNT_FORMS = {
+    "login": "accounts.forms.LoginForm",
     "add_email": "accounts.forms.AddEmailForm",
     "signup": "accounts.forms.SignupForm",
     "request_login_code": "accounts.forms.RequestLoginCodeForm",

@@ -93,10 +93,17 @@ def enrolled_kinds(user: Any) -> set[Kind]:
     }
 
 
+_HAS_MFA_NOTED = "_gatehouse_has_mfa"
+
+
 def has_mfa(user: Any) -> bool:
     """Whether a login of this user needs a second step. It runs at every login, so it is one
     plain query (three EXISTS), written out: the ORM spends more time building this query
-    than the database spends answering it."""
+    than the database spends answering it. A password login's lookup asks it already, in its
+    own statement (``note_has_mfa``)."""
+    noted = getattr(user, _HAS_MFA_NOTED, None)
+    if noted is not None:
+        return bool(noted)
     if not getattr(user, "pk", None):
         return False
     with connection.cursor() as cursor:
@@ -104,16 +111,33 @@ def has_mfa(user: Any) -> bool:
         return bool(cursor.fetchone()[0])
 
 
+def note_has_mfa(user: Any, value: bool) -> None:
+    """Keep on this user object (fetched for this login, by accounts.auth_backends) what
+    ``has_mfa_expression`` answered, so this login's second-factor stage does not ask again."""
+    setattr(user, _HAS_MFA_NOTED, value)
+
+
+def has_mfa_expression(user_id: str) -> str:
+    """``has_mfa``'s question as an SQL expression about the user whose id is in the column
+    ``user_id`` (quoted, qualified), for a statement that fetches the user anyway."""
+    return _has_mfa_checks(user_id)
+
+
 @functools.cache
 def _has_mfa_sql() -> str:
+    return "SELECT " + _has_mfa_checks("%s")
+
+
+@functools.cache
+def _has_mfa_checks(user_id: str) -> str:
     # Only table names from the models' own metadata go into the text; the user id is a
-    # query parameter.
+    # query parameter or a column of the statement this is part of.
     checks = (
         f"EXISTS(SELECT 1 FROM {connection.ops.quote_name(table)} "  # noqa: S608
-        "WHERE user_id = %s AND confirmed)"
+        f"WHERE user_id = {user_id} AND confirmed)"
         for table in (DEVICE_MODELS[kind]._meta.db_table for kind in MFA_KINDS)
     )
-    return "SELECT " + " OR ".join(checks)
+    return "(" + " OR ".join(checks) + ")"
 
 
 def enrollment_required(user: Any) -> bool:

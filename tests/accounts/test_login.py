@@ -208,3 +208,23 @@ def test_a_login_writes_its_rows_in_one_transaction(client, user, monkeypatch):
         "UPDATE accounts_user", "INSERT audit_auditevent", "INSERT usersessions_usersession"
     )
     assert transaction is not None
+
+
+def test_the_login_page_offers_a_password_reset_link_rendered_once(client, user, monkeypatch):
+    from accounts import forms
+
+    rendered: list[str] = []
+    real = forms.render_to_string
+
+    def counting(template_name: str) -> str:
+        rendered.append(template_name)
+        return real(template_name)
+
+    monkeypatch.setattr(forms, "render_to_string", counting)
+    forms._password_reset_help.cache_clear()
+
+    page = client.get("/accounts/login/").content.decode()
+    assert login(client, user.email, DEFAULT_PASSWORD).status_code == 302
+
+    assert 'href="/accounts/password/reset/" id="password-reset-link"' in page
+    assert len(rendered) == 1  # the page rendered it; the login POST reused it

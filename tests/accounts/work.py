@@ -62,6 +62,22 @@ def statement(sql: str) -> str:
     return f"{verb} {table.group(1)}" if table else verb
 
 
+_WRITE_PART = re.compile(r'\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
+
+
+def writes(sql: str) -> list[str]:
+    """The writes one statement makes, named as ``statement`` names them: one for a plain
+    INSERT, UPDATE or DELETE, one per part for a statement whose WITH parts write (a login's
+    rows: accounts/login_writes.py), none for a read."""
+    kind = statement(sql)
+    verb = kind.split(" ", 1)[0]
+    if verb in ("INSERT", "UPDATE", "DELETE"):
+        return [kind]
+    if verb != "WITH":
+        return []
+    return [f"{m.group(1).split()[0].upper()} {m.group(2)}" for m in _WRITE_PART.finditer(sql)]
+
+
 def _costly_calls() -> list[tuple[Any, str]]:
     """CPU work worth counting besides the hash: rendering an email, signing a receipt."""
     from accounts.adapter import AccountAdapter
@@ -168,8 +184,7 @@ class TransactionLog:
         monkeypatch.setattr(connection, "commit", counting_commit)
 
     def _note(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        kind = statement(sql)
-        if kind.split(" ", 1)[0] in ("INSERT", "UPDATE", "DELETE"):
+        for kind in writes(sql):
             self.writes.append((kind, self._commits if connection.in_atomic_block else None))
         return execute(sql, params, many, context)
 
