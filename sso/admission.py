@@ -67,13 +67,13 @@ class Admission:
 # --- What the IdP said --------------------------------------------------------------------------
 
 
-def verified_domains(connection: Connection) -> set[str]:
+def verified_domains(connection: Connection) -> frozenset[str]:
     """The verified domains this connection serves: the only addresses it is trusted for (a
     subsidiary's IdP connected for subsidiary.test says nothing about acme.test). Read once per
     connection object (a login asks for each address the IdP sent, and again when admitting)."""
     cached = getattr(connection, "_verified_domains", None)
     if cached is None:
-        cached = set(
+        cached = frozenset(
             connection.domains.filter(
                 organization=connection.organization, verified_at__isnull=False
             ).values_list("name", flat=True)
@@ -82,7 +82,7 @@ def verified_domains(connection: Connection) -> set[str]:
     return cached
 
 
-def email_in_domains(email: str, domains: set[str]) -> bool:
+def email_in_domains(email: str, domains: frozenset[str]) -> bool:
     return email.rpartition("@")[2].lower() in domains
 
 

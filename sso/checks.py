@@ -269,6 +269,10 @@ class Check(enum.Enum):
         Step.ACCOUNT_RULES,
         "Two first sign-ins of the same person crossed: the other one set the account up.",
     )
+    IDENTITY_GONE = (
+        Step.ACCOUNT_RULES,
+        "The identity was removed or moved to another account while the sign-in was on its way.",
+    )
     PRIVILEGED_ACCOUNT = (
         Step.ACCOUNT_RULES,
         "The account is the organization's owner or Gatehouse staff: an IdP never signs it in.",

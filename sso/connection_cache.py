@@ -12,9 +12,10 @@ now) is still decided at each use, from the certificates' dates.
 
 Safety rests on three rules:
 
-- The version is read before the rows, so an entry is never tagged newer than what it holds;
-  a version that is missing (never set, evicted) is replaced by a new one, never taken as a
-  match.
+- The version is read before the rows, so an entry is never tagged newer than what it holds.
+  A version that is missing (never set, expired, evicted) is never a match: the rows are read
+  and not kept, and a version is started for the next sign-in, only for a connection that
+  exists (a slug in a URL is anyone's to choose, and must not leave keys behind).
 - A write sets a new version at once (a shared cache that does not answer makes the write
   fail: nothing can change unseen) and again once its transaction commits (a sign-in that read
   the rows between the two held the old ones).
@@ -24,6 +25,10 @@ Safety rests on three rules:
 
 Only the connection's configuration is kept: who the person is, their account, memberships and
 the organization's sign-in rules are read at every sign-in.
+
+The shared cache must be shared: with the embedded mode's local-memory cache, a change made by
+another process (a ``manage.py`` command) reaches a running server only after ``MAX_AGE``. A
+Redis replica promoted before it saw the newest version is bounded the same way.
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ logger = logging.getLogger(__name__)
 
 # Seconds an entry may serve at most, whatever the version says.
 MAX_AGE = 300
+# Seconds a version lives in the shared cache. A missing version never matches, so its expiry
+# only costs a load; it keeps keys of deleted connections from living for ever.
+VERSION_TTL = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -61,18 +69,24 @@ def _key(slug: str) -> str:
 
 
 def current_version(slug: str) -> str | None:
-    """The connection's version in the shared cache (a new one when there is none); None when
-    the cache does not answer."""
-    key = _key(slug)
+    """The connection's version in the shared cache; None when there is none or the cache does
+    not answer."""
     try:
-        version = cache.get(key)
-        if version is None:
-            cache.add(key, secrets.token_hex(8), timeout=None)
-            version = cache.get(key)
+        version = cache.get(_key(slug))
     except Exception:  # the cache backend's own errors (redis.ConnectionError, ...)
         logger.error("SSO connection version unavailable", exc_info=True)
         return None
     return str(version) if version is not None else None
+
+
+def _start_version(slug: str) -> None:
+    """Give a connection that has no version one, for the next sign-in to tag what it loads
+    with. Only for connections that exist: a slug anyone can put in a URL must not leave a key
+    behind."""
+    try:
+        cache.add(_key(slug), secrets.token_hex(8), timeout=VERSION_TTL)
+    except Exception:
+        logger.error("SSO connection version not started", exc_info=True)
 
 
 def cached_connection(slug: str, load: Callable[[], Connection | None]) -> Connection | None:
@@ -90,6 +104,10 @@ def cached_connection(slug: str, load: Callable[[], Connection | None]) -> Conne
     connection = load()
     if connection is None or version is None or inside_a_write():
         _entries.pop(slug, None)
+        if connection is not None and version is None:
+            # Kept from the next load on: a version made now, after these rows were read,
+            # could be newer than they are.
+            _start_version(slug)
     else:
         _entries[slug] = _Entry(version, time.monotonic(), connection)
     return connection
@@ -109,7 +127,7 @@ def _bump(slugs: list[str], *, after_commit: bool = False) -> None:
     for slug in slugs:
         _entries.pop(slug, None)
     try:
-        cache.set_many({_key(slug): secrets.token_hex(8) for slug in slugs}, timeout=None)
+        cache.set_many({_key(slug): secrets.token_hex(8) for slug in slugs}, timeout=VERSION_TTL)
     except Exception:
         if not after_commit:
             raise  # the write fails: no process may keep the configuration it changes

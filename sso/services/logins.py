@@ -13,7 +13,7 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from allauth.core import context
 from allauth.socialaccount import signals
-from allauth.socialaccount.models import SocialLogin
+from allauth.socialaccount.models import SocialAccount, SocialLogin
 from django.utils import timezone
 
 from accounts.mfa import policy
@@ -25,7 +25,8 @@ from audit.services import record
 from config.refusals import service
 from organizations.models import Membership, Role
 from sso.admission import ADMISSION_ATTR
-from sso.models import Connection, IdentityConfirmation
+from sso.checks import Check, refused
+from sso.models import Connection, IdentityConfirmation, connection_of
 
 
 class AdmittedLogin(SocialLogin):
@@ -42,12 +43,27 @@ class AdmittedLogin(SocialLogin):
         account = self._admitted_account()
         if account is None:
             return bool(super()._lookup_by_socialaccount())
-        # allauth's lookup, step by step.
+        # allauth's lookup, step by step, except that the identity is not read again: it is
+        # updated only if it is still the row admission read (same account), so an identity
+        # removed or moved meanwhile (erasure, a disconnect, the connection deleted) is neither
+        # written back nor signed in.
         asserted: Any = self.account  # type: ignore[has-type]  # as the IdP sent it, unsaved
         account.extra_data = asserted.extra_data
+        account.last_login = timezone.now()
+        still_there = SocialAccount.objects.filter(
+            pk=account.pk, user_id=account.user_id, provider=account.provider, uid=account.uid
+        ).update(extra_data=account.extra_data, last_login=account.last_login)
+        if not still_there:
+            connection = connection_of(self)
+            assert connection is not None  # admission runs for Gatehouse's connections only
+            raise refused(
+                Check.IDENTITY_GONE,
+                connection,
+                "This sign-in could not finish: try signing in again.",
+                status=409,
+            )
         self.account = account
         self.user = account.user
-        account.save()
         signals.social_account_updated.send(
             sender=SocialLogin, request=context.request, sociallogin=self
         )

@@ -5,13 +5,16 @@ database would refuse."""
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
+from django.core.cache import cache
 from django.db import connection as db
 from django.db import transaction
 from django.test.utils import CaptureQueriesContext
 
 from organizations.models import Domain
-from organizations.services import update_policy
+from organizations.services import remove_domain, update_policy
 from sso import connection_cache, services
 from sso.adapter import connection_by_slug
 from sso.certificates import read_certificate
@@ -148,10 +151,69 @@ def test_a_write_in_another_process_is_seen_through_the_shared_version(warm, sam
 
 
 def test_a_lost_version_is_never_taken_for_the_kept_one(warm):
-    from django.core.cache import cache
-
     cache.delete(connection_cache._key(warm.slug))  # evicted, say
+    connection_by_slug(warm.slug)  # read, not kept; a version is started for the next read
+    connection_by_slug(warm.slug)  # kept, tagged with that version
+    assert warm.slug in connection_cache._entries
+    cache.delete(connection_cache._key(warm.slug))  # evicted again
     Connection.objects.filter(pk=warm.pk).update(name="Renamed")  # no signal: unseen write
+
+    assert connection_by_slug(warm.slug).name == "Renamed"  # type: ignore[union-attr]
+
+
+def test_a_slug_that_names_no_connection_leaves_nothing_in_the_shared_cache(sso_env):
+    """Anyone can put a slug in a URL: unknown ones must not fill the shared cache."""
+    client = browser()
+    slugs = [secrets.token_hex(100) for _ in range(5)]
+    for slug in slugs:
+        client.get(f"/accounts/saml/{slug}/metadata/")
+        client.post(f"/accounts/oidc/{slug}/login/")
+
+    assert [slug for slug in slugs if cache.get(connection_cache._key(slug)) is not None] == []
+
+
+def test_a_removed_domain_refuses_new_people_at_once(warm, saml_idp, acme_org):
+    domain = Domain.objects.get(organization=acme_org.org, name="acme.test")
+    remove_domain(actor=acme_org.admin, org=acme_org.org, domain_id=domain.pk)
+
+    client = browser()
+    refused = saml_login(client, saml_idp, warm, user="bob@acme.test")
+    assert_refused(client, refused, warm, "email_domain")
+
+
+def test_a_domain_unlinked_from_its_own_side_refuses_new_people_at_once(warm, saml_idp, acme_org):
+    domain = Domain.objects.get(organization=acme_org.org, name="acme.test")
+    domain.sso_connections.remove(warm)
+
+    client = browser()
+    refused = saml_login(client, saml_idp, warm, user="bob@acme.test")
+    assert_refused(client, refused, warm, "email_domain")
+
+
+def test_the_version_changes_again_when_the_write_commits(warm, acme_org, monkeypatch):
+    """A sign-in in another process may read the rows between the write's first version and
+    its commit: the second version, set once the write commits, makes it read them again."""
+    key, versions = connection_cache._key(warm.slug), []
+    set_many = connection_cache.cache.set_many
+
+    def spy(mapping, *args, **kwargs):
+        versions.append(mapping.get(key))
+        return set_many(mapping, *args, **kwargs)
+
+    monkeypatch.setattr(connection_cache.cache, "set_many", spy)
+    services.disable(actor=acme_org.admin, org=acme_org.org, connection_id=warm.pk)
+
+    assert len(versions) == 2, "once at the write, once after its commit"
+    assert None not in versions
+    assert versions[0] != versions[1]
+    assert cache.get(key) == versions[1]
+
+
+def test_a_kept_connection_is_read_again_after_max_age(warm, monkeypatch):
+    Connection.objects.filter(pk=warm.pk).update(name="Renamed")  # no signal: unseen write
+    assert connection_by_slug(warm.slug).name != "Renamed"  # type: ignore[union-attr]
+
+    monkeypatch.setattr(connection_cache, "MAX_AGE", 0)
 
     assert connection_by_slug(warm.slug).name == "Renamed"  # type: ignore[union-attr]
 

@@ -12,7 +12,16 @@ from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 
 from organizations.models import Membership
-from tests.sso.conftest import browser, saml_connection, saml_login, saml_start, session_user
+from sso.services import logins
+from tests.factories import UserFactory
+from tests.sso.conftest import (
+    assert_refused,
+    browser,
+    saml_connection,
+    saml_login,
+    saml_start,
+    session_user,
+)
 
 
 def test_the_identity_is_updated_at_every_sign_in(web, saml_idp, acme_org):
@@ -66,3 +75,45 @@ def test_a_changed_role_is_still_written(saml_idp, acme_org):
 
     user = session_user(client)
     assert Membership.objects.get(organization=acme_org.org, user=user).role == "member"
+
+
+def identity_changes_after_admission(monkeypatch, change) -> None:
+    """Run ``change(identity_query)`` after admission has read the identity and before allauth's
+    login uses it: another request committing in between (a disconnect, an erasure)."""
+    carry = logins.carry_admission
+
+    def carry_then_change(login):
+        carry(login)
+        change(SocialAccount.objects.filter(provider=login.account.provider, uid=login.account.uid))
+
+    monkeypatch.setattr(logins, "carry_admission", carry_then_change)
+
+
+def test_an_identity_removed_after_admission_is_neither_signed_in_nor_written_back(
+    saml_idp, acme_org, monkeypatch
+):
+    connection = saml_connection(acme_org, saml_idp)
+    assert saml_login(browser(), saml_idp, connection, user="ada@acme.test").status_code == 302
+    identity_changes_after_admission(monkeypatch, lambda identity: identity.delete())
+
+    client = browser()
+    response = saml_login(client, saml_idp, connection, user="ada@acme.test")
+
+    assert_refused(client, response, connection, "identity_gone")
+    assert response.status_code == 409
+    assert not SocialAccount.objects.filter(provider=connection.slug).exists()
+
+
+def test_an_identity_moved_after_admission_signs_in_neither_account(
+    saml_idp, acme_org, monkeypatch
+):
+    connection = saml_connection(acme_org, saml_idp)
+    assert saml_login(browser(), saml_idp, connection, user="ada@acme.test").status_code == 302
+    other = UserFactory(email="mallory@elsewhere.test")
+    identity_changes_after_admission(monkeypatch, lambda identity: identity.update(user=other))
+
+    client = browser()
+    response = saml_login(client, saml_idp, connection, user="ada@acme.test")
+
+    assert_refused(client, response, connection, "identity_gone")
+    assert SocialAccount.objects.get(provider=connection.slug).user_id == other.pk
