@@ -19,6 +19,7 @@ from audit.actions import Action
 from audit.models import AuditEvent
 from audit.services import collected, record
 from tests.accounts.work import writes
+from tests.conftest import require
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 LOGIN_ROWS = {"UPDATE accounts_user", "INSERT audit_auditevent", "INSERT usersessions_usersession"}
@@ -56,8 +57,8 @@ def test_a_login_writes_each_of_its_rows_once(user):
     assert row.created_at == row.last_seen_at
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="one statement on PostgreSQL only")
 def test_on_postgresql_the_rows_go_in_one_statement(user):
+    require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
     with CaptureQueriesContext(connection) as queries:
         assert login(Client(), user.email).status_code == 302
 

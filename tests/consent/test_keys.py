@@ -57,6 +57,13 @@ def test_reencrypt_secrets_covers_the_receipt_keys(settings, purposes):
         keys._private_key.cache_clear()
 
 
+def archive_waiting_for_download(data: bytes) -> ExportArchive:
+    export = DataSubjectRequest.objects.create(user=UserFactory(), kind="export", status="ready")
+    return ExportArchive.objects.create(
+        request=export, data=encrypt_archive(data), sha256="0" * 64, size=len(data)
+    )
+
+
 def test_reencrypt_secrets_covers_export_archives_and_erasures_under_way(settings):
     """After the rotation the old key can go: an archive waiting to be downloaded and the
     identifiers of an erasure under way still read."""
@@ -64,12 +71,7 @@ def test_reencrypt_secrets_covers_export_archives_and_erasures_under_way(setting
     settings.FIELD_ENCRYPTION_KEYS = [old]
     encryption._fernet.cache_clear()
     try:
-        export = DataSubjectRequest.objects.create(
-            user=UserFactory(), kind="export", status="ready"
-        )
-        ExportArchive.objects.create(
-            request=export, data=encrypt_archive(b"zip bytes"), sha256="0" * 64, size=9
-        )
+        archive_waiting_for_download(b"zip bytes")
         who = Identifiers(everywhere=["gone@example.com"], names=["Gone Person"])
         erasure = DataSubjectRequest.objects.create(
             user=UserFactory(), kind="erasure", status="erasing", identifiers=who.dumps()
@@ -97,12 +99,7 @@ def test_reencrypt_secrets_stops_clearly_on_data_no_key_can_read(settings):
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     encryption._fernet.cache_clear()
     try:
-        export = DataSubjectRequest.objects.create(
-            user=UserFactory(), kind="export", status="ready"
-        )
-        ExportArchive.objects.create(
-            request=export, data=encrypt_archive(b"zip bytes"), sha256="0" * 64, size=9
-        )
+        archive_waiting_for_download(b"zip bytes")
         settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
         encryption._fernet.cache_clear()
 
