@@ -120,6 +120,29 @@ class Action(models.TextChoices):
     PRIVACY_ERASURE_ON_HOLD = "privacy.erasure_on_hold", "Account erasure on hold"
     PRIVACY_USER_ERASED = "privacy.user_erased", "Account erased"
     ORG_MEMBER_ERASED = "org.member_erased", "Member's account erased"
+    # The OpenID provider (issue 15). Data names apps, scopes and families, never token values.
+    OAUTH_APP_CREATED = "oauth.app_created", "Application registered"
+    OAUTH_APP_UPDATED = "oauth.app_updated", "Application changed"
+    OAUTH_APP_DISABLED = "oauth.app_disabled", "Application turned off"
+    OAUTH_APP_ENABLED = "oauth.app_enabled", "Application turned on"
+    OAUTH_CLIENT_SECRET_ROTATED = "oauth.client_secret_rotated", "Client secret rotated"
+    OAUTH_API_CREATED = "oauth.api_created", "API registered"
+    OAUTH_API_UPDATED = "oauth.api_updated", "API changed"
+    OAUTH_TOKEN_ISSUED = "oauth.token_issued", "Access token issued"
+    OAUTH_TOKEN_REFUSED = "oauth.token_refused", "Token request refused"
+    OAUTH_TOKENS_REVOKED = "oauth.tokens_revoked", "Tokens revoked"
+    OAUTH_AUTHORIZED = "oauth.authorized", "Application authorized"
+    OAUTH_AUTHORIZATION_REMOVED = "oauth.authorization_removed", "Application access removed"
+    OAUTH_CODE_REPLAYED = "oauth.code_replayed", "Authorization code used twice"
+    OAUTH_REFRESH_REPLAYED = "oauth.refresh_replayed", "Refresh token used twice"
+    OAUTH_SIGNING_KEY_CREATED = "oauth.signing_key_created", "Signing key created"
+    OAUTH_SIGNING_KEY_ACTIVATED = "oauth.signing_key_activated", "Signing key activated"
+    OAUTH_SIGNING_KEY_RETIRED = "oauth.signing_key_retired", "Signing key retired"
+    OAUTH_DEVICE_APPROVED = "oauth.device_approved", "Device sign-in approved"
+    OAUTH_CLIENT_REGISTERED = (
+        "oauth.client_registered",
+        "Client self-registered (metadata document)",
+    )
 
 
 class Outcome(models.TextChoices):

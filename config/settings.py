@@ -20,6 +20,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from config import provider_settings
 from config.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -90,6 +91,9 @@ INSTALLED_APPS = [
     "organizations",
     "sso",
     "consent",
+    # The OAuth 2.1 / OpenID provider: DOT, with all six of its models swapped for provider's.
+    "oauth2_provider",
+    "provider",
 ]
 
 MIDDLEWARE = [
@@ -389,6 +393,25 @@ GATEHOUSE_PUBLIC_URL = env_str("PUBLIC_URL", "").rstrip("/") or (
 )
 # Secrets at rest (config/encryption.py): comma-separated Fernet keys, newest first.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
+
+# --- The OpenID provider (provider/, config/provider_settings.py) -------------------------------
+
+# Model names, not secrets (ruff reads "TOKEN" in them as one).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "provider.AccessToken"  # noqa: S105
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "provider.RefreshToken"  # noqa: S105
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "provider.IDToken"  # noqa: S105
+OAUTH2_PROVIDER_GRANT_MODEL = "provider.Grant"
+OAUTH2_PROVIDER_DEVICE_GRANT_MODEL = "provider.DeviceGrant"
+OAUTH2_PROVIDER = provider_settings.oauth2_provider(
+    GATEHOUSE_PUBLIC_URL,
+    access_token_seconds=env_int("OAUTH_ACCESS_TOKEN_SECONDS", 600),
+    refresh_idle_seconds=env_int("OAUTH_REFRESH_IDLE_SECONDS", 14 * 24 * 3600),
+)
+# A refresh-token family dies this long after the sign-in that started it, however often used.
+GATEHOUSE_OAUTH_REFRESH_ABSOLUTE_SECONDS = env_int("OAUTH_REFRESH_ABSOLUTE_SECONDS", 30 * 24 * 3600)
+# Keys of the client-secret HMAC, newest first ("id:key"); derived from SECRET_KEY when unset.
+GATEHOUSE_OAUTH_SECRET_KEYS = env_list("OAUTH_CLIENT_SECRET_KEYS", [])
 
 # --- Email ------------------------------------------------------------------------------------
 

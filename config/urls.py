@@ -37,6 +37,8 @@ urlpatterns = [
     path("", include("sso.urls")),
     path("", include("consent.urls")),
     path("api/", include("config.api")),
+    # The OpenID provider (provider/urls.py keeps DOT's namespace, which its views reverse).
+    path("o/", include("provider.urls")),
     *allauth_overrides,
     path("accounts/", include("allauth.urls")),
     # Self-service lives at /account/. Its email and password pages are allauth's own views,

@@ -1,0 +1,32 @@
+"""Gatehouse's own management API (/api/v1/) as a resource server: its permissions, and the
+row that names it (created by migration 0002; ``management_api()`` recreates it if missing)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from provider.models import Api, TokenFormat
+
+PERMISSIONS = {
+    "users:read": "Search and read people's accounts, sessions and second factors",
+    "users:write": "Create, change, block and unblock accounts; end sessions; reset factors",
+    "organizations:read": "Read organizations, their members, invitations, domains and policy",
+    "organizations:write": "Change organizations, their members, invitations, domains and policy",
+    "consent:read": "Read people's consents and receipts",
+    "consent:write": "Change the purpose catalogue and record consents",
+}
+
+
+def management_api() -> Api:
+    api, _ = Api.objects.get_or_create(
+        system=True,
+        defaults={
+            "identifier": settings.GATEHOUSE_PUBLIC_URL + "/api/v1/",
+            "name": "Gatehouse management API",
+            "scopes": PERMISSIONS,
+            "access_token_lifetime": 600,
+            "token_format": TokenFormat.JWT,
+            "signing_alg": "ES256",
+        },
+    )
+    return api

@@ -1,0 +1,358 @@
+"""Gatehouse's rules on top of DOT's validator (docs/oauth-provider.md, sections 2-6).
+
+- Clients authenticate with an HMAC of their secret, never the password hasher, and only the
+  kinds that have a secret (web, M2M) may; a client presenting both Basic and body credentials
+  is refused.
+- Each grant is allowed by the application's kind, not by DOT's single grant column.
+- A token is for at most one API: ``resource`` (RFC 8707) or ``audience`` names it, the
+  application must have been given access to it, and the API's permissions are capped at
+  what that access lists. ``request.api`` then sets the audience, format and lifetime.
+- An authorization code is claimed (``used_at``) in one conditional UPDATE before any token is
+  minted; presenting it again revokes every token issued from it.
+- Refresh-token families have an absolute deadline on top of DOT's idle limit.
+- ``sub`` is the person's public id, never the database key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+from urllib.parse import unquote_plus
+
+from django.conf import settings
+from django.utils import timezone
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749 import errors
+
+from audit.actions import Action
+from audit.services import record
+from provider import secrets
+from provider.models import (
+    AccessToken,
+    Api,
+    ApiAccess,
+    Application,
+    ApplicationKind,
+    Grant,
+    RefreshToken,
+)
+from provider.models.applications import CONFIDENTIAL_KINDS, GRANTS_BY_KIND
+from provider.services.revocation import revoke_code_family
+
+OIDC_SCOPE_NAMES = frozenset(settings.OAUTH2_PROVIDER["SCOPES"])
+AUTH_CONTEXT_FIELDS = ("sid", "auth_time", "amr", "acr", "organization_id")
+
+
+def _requested_resources(request: Any) -> list[str]:
+    """Every API the request names, by ``resource`` (repeatable) or ``audience``."""
+    named: list[str] = []
+    resource = getattr(request, "resource", None)
+    if isinstance(resource, str):
+        named.append(resource)
+    elif isinstance(resource, list | tuple):
+        named.extend(resource)
+    for key, value in getattr(request, "decoded_body", None) or []:
+        if key in ("resource", "audience"):
+            named.append(value)
+    audience = getattr(request, "audience", None)
+    if isinstance(audience, str):
+        named.append(audience)
+    return [value for value in dict.fromkeys(named) if value]
+
+
+class GatehouseValidator(OAuth2Validator):
+    # --- Client authentication -------------------------------------------------------------
+
+    def _basic_credentials(self, request: Any) -> tuple[str, str] | None:
+        auth_string = self._extract_basic_auth(request)
+        if not auth_string:
+            return None
+        try:
+            decoded = base64.b64decode(auth_string, validate=True).decode("utf-8")
+            client_id, client_secret = map(unquote_plus, decoded.split(":", 1))
+        except (TypeError, ValueError, binascii.Error, UnicodeDecodeError):
+            return ("", "")
+        return client_id, client_secret
+
+    def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
+        basic = self._basic_credentials(request)
+        body_secret = getattr(request, "client_secret", None)
+        if basic is not None and body_secret:
+            return False  # RFC 6749 2.3: one authentication method per request
+        if basic is not None:
+            client_id, secret = basic
+            if getattr(request, "client_id", None) not in (None, "", client_id):
+                return False
+        else:
+            client_id = getattr(request, "client_id", None) or ""
+            secret = body_secret or ""
+        if not client_id or not secret:
+            return False
+        client = self._load_application(client_id, request)
+        if client is None or client.kind not in CONFIDENTIAL_KINDS:
+            return False
+        if secrets.matches(secret, key_id=client.secret_key_id, digest=client.secret_digest):
+            return True
+        expires = client.previous_secret_expires_at
+        return bool(
+            expires
+            and expires > timezone.now()
+            and secrets.matches(
+                secret, key_id=client.previous_secret_key_id, digest=client.previous_secret_digest
+            )
+        )
+
+    def _load_application(self, client_id: str, request: Any) -> Application | None:
+        if not isinstance(client_id, str) or not client_id or "\x00" in client_id:
+            return None
+        return super()._load_application(client_id, request)  # type: ignore[no-any-return]
+
+    # --- What a client may ask for ------------------------------------------------------------
+
+    def validate_grant_type(
+        self, client_id: str, grant_type: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        return grant_type in GRANTS_BY_KIND.get(request.client.kind, ())
+
+    def validate_scopes(
+        self,
+        client_id: str,
+        scopes: list[str],
+        client: Any,
+        request: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> bool:
+        """Whether ``client`` may have ``scopes``, for the one API the request names.
+
+        Sets ``request.api`` (None for an OpenID-only request) and ``request.resource``. An API
+        that does not exist, more than one API, or an API the client was not given is
+        ``invalid_target`` (RFC 8707); a permission outside the client's access to that API
+        or an OpenID scope outside its allowed list is ``invalid_scope`` (False here)."""
+        api, access = self._resolve_api(client, request, scopes)
+        request.api = api
+        request.resource = [api.identifier] if api is not None else []
+        oidc_allowed = set(client.allowed_scopes or [])
+        if client.kind != ApplicationKind.M2M:
+            oidc_allowed.add("openid")
+        api_allowed = set(access.scopes) if access is not None else set()
+        for scope in scopes:
+            if scope in OIDC_SCOPE_NAMES:
+                if scope not in oidc_allowed or client.kind == ApplicationKind.M2M:
+                    return False
+            elif scope not in api_allowed:
+                return False
+        return True
+
+    def _resolve_api(
+        self, client: Application, request: Any, scopes: list[str]
+    ) -> tuple[Api | None, ApiAccess | None]:
+        named = _requested_resources(request)
+        if len(named) > 1:
+            raise errors.CustomOAuth2Error(
+                error="invalid_target",
+                description="Ask for a token for one API at a time.",
+                request=request,
+            )
+        accesses = list(ApiAccess.objects.filter(application=client).select_related("api"))
+        if named:
+            for access in accesses:
+                if access.api.identifier == named[0]:
+                    return access.api, access
+            raise errors.CustomOAuth2Error(
+                error="invalid_target",
+                description="This client may not ask for tokens for that resource.",
+                request=request,
+            )
+        wants_api = client.kind == ApplicationKind.M2M or any(
+            scope not in OIDC_SCOPE_NAMES for scope in scopes
+        )
+        if not wants_api:
+            return None, None
+        if len(accesses) == 1:
+            return accesses[0].api, accesses[0]
+        raise errors.CustomOAuth2Error(
+            error="invalid_target",
+            description="Name the API the token is for with the resource parameter.",
+            request=request,
+        )
+
+    def get_default_scopes(
+        self, client_id: str, request: Any, *args: Any, **kwargs: Any
+    ) -> list[str]:
+        """With no ``scope``: OpenID sign-in for people, every granted permission of the named
+        API for an M2M client."""
+        client = request.client
+        if client.kind != ApplicationKind.M2M:
+            return ["openid"]
+        _api, access = self._resolve_api(client, request, [])
+        return list(access.scopes) if access is not None else []
+
+    # --- Authorization codes ---------------------------------------------------------------------
+
+    def validate_code(
+        self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        """Claim the code: one conditional UPDATE, so of two racing requests only one wins and
+        no token is ever minted from a code already used. A used code presented again revokes
+        every token issued from it (RFC 6749 4.1.2, OAuth 2.1 4.1.3)."""
+        if not isinstance(code, str) or not code:
+            return False
+        now = timezone.now()
+        claimed = Grant.objects.filter(
+            code=code, application=client, used_at__isnull=True, expires__gt=now
+        ).update(used_at=now)
+        if not claimed:
+            used = (
+                Grant.objects.filter(code=code, application=client, used_at__isnull=False)
+                .values_list("family", flat=True)
+                .first()
+            )
+            if used is not None:
+                revoke_code_family(family=used, client_id=client.client_id)
+            return False
+        grant = Grant.objects.select_related("user", "api").get(code=code, application=client)
+        request.scopes = grant.scope.split()
+        request.user = grant.user
+        if grant.nonce:
+            request.nonce = grant.nonce
+        if grant.claims:
+            request.claims = json.loads(grant.claims)
+        request.api = grant.api
+        request.family = grant.family
+        request.auth_context = {field: getattr(grant, field) for field in AUTH_CONTEXT_FIELDS}
+        return True
+
+    def invalidate_authorization_code(
+        self, client_id: str, code: str, request: Any, *args: Any, **kwargs: Any
+    ) -> None:
+        """Nothing to do: ``validate_code`` claimed the code before any token was made, and the
+        used row is kept so that a replay can be recognised and punished."""
+
+    def _create_authorization_code(
+        self, request: Any, code: dict[str, str], expires: Any = None
+    ) -> Grant:
+        if request.code_challenge_method != "S256":
+            raise errors.InvalidRequestError(
+                description='PKCE with code_challenge_method "S256" is required.', request=request
+            )
+        if not expires:
+            expires = timezone.now() + timedelta(
+                seconds=settings.OAUTH2_PROVIDER["AUTHORIZATION_CODE_EXPIRE_SECONDS"]
+            )
+        context = getattr(request, "auth_context", None) or {}
+        api = getattr(request, "api", None)
+        return Grant.objects.create(
+            application=request.client,
+            user=request.user,
+            code=code["code"],
+            expires=expires,
+            redirect_uri=request.redirect_uri,
+            scope=" ".join(request.scopes),
+            code_challenge=request.code_challenge or "",
+            code_challenge_method=request.code_challenge_method or "",
+            nonce=request.nonce or "",
+            claims=json.dumps(request.claims or {}),
+            resource=[api.identifier] if api is not None else [],
+            api=api,
+            family=uuid.uuid4(),
+            **{field: value for field, value in context.items() if value is not None},
+        )
+
+    # --- Tokens -------------------------------------------------------------------------------
+
+    def validate_refresh_token(
+        self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return False
+        rt = request.refresh_token_instance
+        if rt.family_expires_at is not None and rt.family_expires_at <= timezone.now():
+            return False
+        request.api = rt.api
+        request.family = rt.token_family
+        request.family_expires_at = rt.family_expires_at
+        request.auth_context = {field: getattr(rt, field) for field in AUTH_CONTEXT_FIELDS}
+        return True
+
+    def _stamp(self, request: Any) -> dict[str, Any]:
+        context = getattr(request, "auth_context", None) or {}
+        return {
+            "api": getattr(request, "api", None),
+            **{field: value for field, value in context.items() if value is not None},
+        }
+
+    def _create_access_token(
+        self, expires: Any, request: Any, token: dict[str, Any], source_refresh_token: Any = None
+    ) -> AccessToken:
+        id_token = token.get("id_token")
+        access_token = AccessToken(
+            user=request.user,
+            scope=token["scope"],
+            expires=expires,
+            id_token=self._load_id_token(id_token) if id_token else None,
+            application=request.client,
+            source_refresh_token=source_refresh_token,
+            resource=getattr(request, "resource", None) or [],
+            family=getattr(request, "family", None),
+            jti=getattr(request, "jti", "") or "",
+            **self._stamp(request),
+        )
+        self._set_token_value(access_token, token["access_token"])
+        access_token.save()
+        return access_token
+
+    def _create_refresh_token(
+        self, request: Any, refresh_token_code: str, access_token: Any, previous_refresh_token: Any
+    ) -> RefreshToken:
+        if previous_refresh_token:
+            family = previous_refresh_token.token_family
+            deadline = previous_refresh_token.family_expires_at
+        else:
+            family = getattr(request, "family", None) or uuid.uuid4()
+            deadline = timezone.now() + timedelta(
+                seconds=settings.GATEHOUSE_OAUTH_REFRESH_ABSOLUTE_SECONDS
+            )
+        refresh_token = RefreshToken(
+            user=request.user,
+            application=request.client,
+            access_token=access_token,
+            token_family=family,
+            family_expires_at=deadline,
+            resource=getattr(request, "resource", None) or [],
+            **self._stamp(request),
+        )
+        self._set_token_value(refresh_token, refresh_token_code)
+        refresh_token.save()
+        return refresh_token
+
+    def _save_bearer_token(
+        self, token: dict[str, Any], request: Any, *args: Any, **kwargs: Any
+    ) -> None:
+        super()._save_bearer_token(token, request, *args, **kwargs)
+        api = getattr(request, "api", None)
+        user = request.user if getattr(request.user, "is_authenticated", False) else None
+        record(
+            Action.OAUTH_TOKEN_ISSUED,
+            actor=user,
+            actor_text="" if user else f"client {request.client.client_id}",
+            organization=request.client.organization_id,
+            data={
+                "client_id": request.client.client_id,
+                "grant_type": request.grant_type,
+                "scopes": token.get("scope", ""),
+                "api": api.identifier if api is not None else "",
+                "refresh": "refresh_token" in token,
+            },
+        )
+
+    # --- OpenID claims -------------------------------------------------------------------------
+
+    def get_claim_dict(self, request: Any) -> dict[str, Any]:
+        claims = super().get_claim_dict(request)
+        claims["sub"] = str(request.user.public_id)
+        return claims  # type: ignore[no-any-return]

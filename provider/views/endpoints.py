@@ -1,0 +1,113 @@
+"""Token, revocation, introspection and key-set endpoints: DOT's views with Gatehouse's
+limits (who may introspect, what introspection says, cache headers on the JWKS)."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from oauth2_provider import views as dot
+from oauth2_provider.oauth2_backends import get_oauthlib_core
+from oauth2_provider.settings import oauth2_settings
+from oauthlib.common import Request as OauthlibRequest
+
+from provider import keys
+from provider.models import AccessToken, Application
+
+
+def authenticated_client(request: HttpRequest) -> Application | None:
+    """The confidential client that authenticated this request (Basic or body), or None."""
+    core = get_oauthlib_core()
+    uri, method, body, headers = core._extract_params(request)
+    oauth_request = OauthlibRequest(uri, method, body, headers)
+    if not core.server.request_validator.authenticate_client(oauth_request):
+        return None
+    return oauth_request.client  # type: ignore[no-any-return]
+
+
+def _invalid_client() -> JsonResponse:
+    response = JsonResponse({"error": "invalid_client"}, status=401)
+    response["WWW-Authenticate"] = 'Basic realm="gatehouse"'
+    return response
+
+
+class TokenView(dot.TokenView):
+    pass
+
+
+class RevokeTokenView(dot.RevokeTokenView):
+    pass
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class IntrospectTokenView(View):
+    """RFC 7662, for resource servers only: the caller authenticates as a confidential client
+    that an API lists among its introspectors, and learns about tokens of those APIs only.
+    Anything else it asks about is ``{"active": false}``, exactly like an unknown token."""
+
+    http_method_names = ["post", "options"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        client = authenticated_client(request)
+        if client is None:
+            return _invalid_client()
+        value = request.POST.get("token")
+        if not value:
+            return JsonResponse(
+                {"error": "invalid_request", "error_description": "token is missing."}, status=400
+            )
+        checksum = hashlib.sha256(value.encode()).hexdigest()
+        token = (
+            AccessToken.objects.select_related("user", "application", "api", "organization")
+            .filter(token_checksum=checksum, api__introspectors=client)
+            .first()
+        )
+        if token is None or not token.is_valid() or not token.application.is_usable(request):
+            return _no_store(JsonResponse({"active": False}))
+        return _no_store(JsonResponse(describe(token)))
+
+
+def describe(token: AccessToken) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "active": True,
+        "iss": _issuer(),
+        "client_id": token.application.client_id,
+        "scope": token.scope,
+        "token_type": "Bearer",
+        "exp": int(calendar.timegm(token.expires.timetuple())),
+        "iat": int(calendar.timegm(token.created.timetuple())),
+        "sub": str(token.user.public_id) if token.user else token.application.client_id,
+    }
+    if token.api is not None:
+        data["aud"] = token.api.identifier
+    if token.organization is not None:
+        data["org_id"] = str(token.organization.public_id)
+        data["org_slug"] = token.organization.slug
+    if token.jti:
+        data["jti"] = token.jti
+    return data
+
+
+def _issuer() -> str:
+    return str(settings.GATEHOUSE_PUBLIC_URL)
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class JwksView(View):
+    """The public keys that verify Gatehouse's tokens: next, active and retiring ones."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = JsonResponse(keys.published_jwks())
+        response["Cache-Control"] = f"public, max-age={oauth2_settings.OIDC_JWKS_MAX_AGE_SECONDS}"
+        response["Access-Control-Allow-Origin"] = "*"
+        return response

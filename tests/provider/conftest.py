@@ -1,0 +1,70 @@
+"""The provider's test world: signing keys, an API, and one app of each kind."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import pytest
+
+from provider.models import Api, Application
+from provider.services.apis import create_api
+from provider.services.applications import Registered, create_application
+from provider.services.keys import ensure_signing_keys
+
+
+@pytest.fixture
+def signing_keys():
+    return ensure_signing_keys()
+
+
+@pytest.fixture
+def invoices_api(signing_keys) -> Api:
+    return create_api(
+        actor=None,
+        identifier="https://invoices.example.com/",
+        name="Invoices",
+        scopes={"invoices:read": "Read your invoices", "invoices:write": "Change your invoices"},
+    )
+
+
+@pytest.fixture
+def reports_api(signing_keys) -> Api:
+    return create_api(
+        actor=None,
+        identifier="https://reports.example.com/",
+        name="Reports",
+        scopes={"reports:read": "Read reports"},
+        token_format="opaque",
+    )
+
+
+@dataclass
+class Client:
+    application: Application
+    secret: str | None
+
+    @property
+    def client_id(self) -> str:
+        return self.application.client_id
+
+    def basic(self) -> str:
+        raw = f"{self.client_id}:{self.secret}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+
+def as_client(registered: Registered) -> Client:
+    return Client(registered.application, registered.client_secret)
+
+
+@pytest.fixture
+def backend(invoices_api, reports_api) -> Client:
+    """An M2M app allowed invoices:read (not write) and reports:read."""
+    return as_client(
+        create_application(
+            actor=None,
+            name="Billing backend",
+            kind="m2m",
+            apis={invoices_api: ["invoices:read"], reports_api: ["reports:read"]},
+        )
+    )

@@ -1,0 +1,161 @@
+"""Client credentials (RFC 6749 4.4) for M2M apps: HMAC-checked secrets, one API per token
+(RFC 8707), permissions capped by what the app was given, tokens stored only as hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+
+import pytest
+from jwcrypto import jwk, jwt
+
+from audit.models import AuditEvent
+from provider import keys
+from provider.models import AccessToken
+from provider.services.applications import rotate_client_secret
+
+TOKEN = "/o/token/"
+
+
+def grant(client, backend, **body):
+    body.setdefault("grant_type", "client_credentials")
+    return client.post(TOKEN, body, HTTP_AUTHORIZATION=backend.basic())
+
+
+def test_backend_gets_a_jwt_for_the_api_it_names(client, backend, invoices_api):
+    response = grant(client, backend, resource=invoices_api.identifier, scope="invoices:read")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["token_type"] == "Bearer"
+    assert body["scope"] == "invoices:read"
+    assert body["expires_in"] == invoices_api.access_token_lifetime
+    assert "refresh_token" not in body
+
+    token = jwt.JWT(jwt=body["access_token"], key=keys.public_keyset(), algs=["RS256"])
+    header = token.token.jose_header
+    assert header["typ"] == "at+jwt"
+    claims = json.loads(token.claims)
+    assert claims["aud"] == invoices_api.identifier
+    assert claims["sub"] == backend.client_id
+    assert claims["client_id"] == backend.client_id
+    assert claims["scope"] == "invoices:read"
+
+
+def test_the_database_keeps_only_the_tokens_checksum(client, backend, invoices_api):
+    body = grant(client, backend, resource=invoices_api.identifier).json()
+    row = AccessToken.objects.get()
+    assert row.token == ""
+    assert row.token_checksum == hashlib.sha256(body["access_token"].encode()).hexdigest()
+    assert row.api == invoices_api
+    assert row.resource == [invoices_api.identifier]
+
+
+def test_a_permission_the_app_was_not_given_is_refused(client, backend, invoices_api):
+    response = grant(client, backend, resource=invoices_api.identifier, scope="invoices:write")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"
+    assert not AccessToken.objects.exists()
+
+
+def test_an_api_the_app_has_no_access_to_is_an_invalid_target(client, backend):
+    response = grant(client, backend, resource="https://elsewhere.example.com/")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_target"
+    assert not AccessToken.objects.exists()
+
+
+def test_two_apis_in_one_request_are_refused(client, backend, invoices_api, reports_api):
+    response = client.post(
+        TOKEN,
+        f"grant_type=client_credentials&resource={invoices_api.identifier}"
+        f"&resource={reports_api.identifier}",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=backend.basic(),
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_target"
+
+
+def test_another_apis_permission_is_refused_for_this_api(client, backend, invoices_api):
+    response = grant(client, backend, resource=invoices_api.identifier, scope="reports:read")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"
+
+
+def test_opaque_api_gets_an_opaque_token(client, backend, reports_api):
+    body = grant(client, backend, resource=reports_api.identifier).json()
+    assert body["access_token"].count(".") == 0
+    assert body["scope"] == "reports:read"
+
+
+@pytest.mark.parametrize("secret", ["", "wrong", None])
+def test_wrong_or_missing_secret_is_invalid_client(client, backend, invoices_api, secret):
+    backend.secret = secret
+    response = grant(client, backend, resource=invoices_api.identifier)
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert not AccessToken.objects.exists()
+
+
+def test_secret_in_body_works_but_not_with_basic_as_well(client, backend, invoices_api):
+    ok = client.post(
+        TOKEN,
+        {
+            "grant_type": "client_credentials",
+            "client_id": backend.client_id,
+            "client_secret": backend.secret,
+            "resource": invoices_api.identifier,
+        },
+    )
+    assert ok.status_code == 200
+    both = client.post(
+        TOKEN,
+        {"grant_type": "client_credentials", "client_secret": backend.secret},
+        HTTP_AUTHORIZATION=backend.basic(),
+    )
+    assert both.status_code == 401
+
+
+def test_secret_is_stored_as_a_keyed_digest_only(backend):
+    app = backend.application
+    app.refresh_from_db()
+    assert backend.secret not in (app.client_secret, app.secret_digest)
+    assert len(app.secret_digest) == 64
+    assert not app.hash_client_secret
+
+
+def test_rotation_keeps_the_old_secret_during_the_overlap_only(client, backend, invoices_api):
+    old = backend.secret
+    new = rotate_client_secret(actor=None, application=backend.application)
+    backend.secret = new
+    assert grant(client, backend, resource=invoices_api.identifier).status_code == 200
+    backend.secret = old
+    assert grant(client, backend, resource=invoices_api.identifier).status_code == 200
+
+    newest = rotate_client_secret(actor=None, application=backend.application, overlap=timedelta(0))
+    for stale in (old, new):
+        backend.secret = stale
+        assert grant(client, backend, resource=invoices_api.identifier).status_code == 401
+    backend.secret = newest
+    assert grant(client, backend, resource=invoices_api.identifier).status_code == 200
+    rotations = AuditEvent.objects.filter(action="oauth.client_secret_rotated")
+    assert rotations.count() == 2
+    assert newest not in str(list(rotations.values_list("data", flat=True)))
+
+
+def test_issuance_is_audited_without_the_token(client, backend, invoices_api):
+    body = grant(client, backend, resource=invoices_api.identifier).json()
+    event = AuditEvent.objects.get(action="oauth.token_issued")
+    assert event.data["client_id"] == backend.client_id
+    assert event.data["api"] == invoices_api.identifier
+    assert body["access_token"] not in str(event.data)
+
+
+def test_token_does_not_verify_under_another_key_with_the_same_kid(client, backend, invoices_api):
+    body = grant(client, backend, resource=invoices_api.identifier).json()
+    kid = jwt.JWT(jwt=body["access_token"]).token.jose_header["kid"]
+    stranger = jwk.JWKSet()
+    stranger.add(jwk.JWK.generate(kty="RSA", size=2048, kid=kid))
+    with pytest.raises(jwt.JWTMissingKey):  # no key in the set verifies it
+        jwt.JWT(jwt=body["access_token"], key=stranger, algs=["RS256"])
