@@ -139,6 +139,7 @@ class Action(models.TextChoices):
     OAUTH_SIGNING_KEY_ACTIVATED = "oauth.signing_key_activated", "Signing key activated"
     OAUTH_SIGNING_KEY_RETIRED = "oauth.signing_key_retired", "Signing key retired"
     OAUTH_DEVICE_APPROVED = "oauth.device_approved", "Device sign-in approved"
+    OAUTH_DEVICE_DENIED = "oauth.device_denied", "Device sign-in denied"
     OAUTH_CLIENT_REGISTERED = (
         "oauth.client_registered",
         "Client self-registered (metadata document)",

@@ -8,7 +8,7 @@ pages, dynamic client registration and unthrottled device pages.
 from django.urls import path
 from oauth2_provider import views as dot
 
-from provider.views import endpoints
+from provider.views import device, endpoints
 
 app_name = "oauth2_provider"
 
@@ -18,5 +18,10 @@ urlpatterns = [
     path("revoke_token/", endpoints.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", endpoints.IntrospectTokenView.as_view(), name="introspect"),
     path("userinfo/", dot.UserInfoView.as_view(), name="user-info"),
+    path(
+        "device-authorization/",
+        device.DeviceAuthorizationView.as_view(),
+        name="device-authorization",
+    ),
     path(".well-known/jwks.json", endpoints.JwksView.as_view(), name="jwks-info"),
 ]

@@ -31,6 +31,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from audit.actions import Action
 from audit.services import record
 from provider import secrets
+from provider.device import DeviceCodeValidation
 from provider.models import (
     AccessToken,
     Api,
@@ -64,7 +65,7 @@ def _requested_resources(request: Any) -> list[str]:
     return [value for value in dict.fromkeys(named) if value]
 
 
-class GatehouseValidator(OAuth2Validator):
+class GatehouseValidator(DeviceCodeValidation, OAuth2Validator):
     # --- Client authentication -------------------------------------------------------------
 
     def _basic_credentials(self, request: Any) -> tuple[str, str] | None:

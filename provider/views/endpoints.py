@@ -38,7 +38,12 @@ def _invalid_client() -> JsonResponse:
 
 
 class TokenView(dot.TokenView):
-    pass
+    """Every grant goes through oauthlib, the device grant included: DOT's own device branch
+    reads ``device_code`` unchecked (a 500 when it is missing) and skips the single-use claim
+    that ``provider.device.DeviceCodeValidation`` makes."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.authorization_flow_token_response(request)
 
 
 class RevokeTokenView(dot.RevokeTokenView):
