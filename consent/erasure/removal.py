@@ -54,6 +54,13 @@ WHAT_HAPPENS: dict[str, str] = {
     "django_otp_webauthn.WebAuthnUserHandle": "deleted",
     "sso.Connection": "kept: who configured it now points at the tombstone",
     "consent.PolicyVersion": "kept: who drafted it now points at the tombstone",
+    "provider.Application": "kept: who registered it now points at the tombstone",
+    **{
+        f"provider.{name}": "deleted: every token stops working at once"
+        for name in ("AccessToken", "RefreshToken", "IDToken", "Grant", "DeviceGrant")
+    },
+    "provider.Authorization": "deleted (the apps lose access)",
+    "provider.ProviderSession": "deleted",
     **{model._meta.label: "deleted" for model in DEVICE_MODELS.values()},
 }
 
@@ -83,6 +90,7 @@ def delete_their_rows(user: User, identifiers: Identifiers, pseudonym: str) -> d
         **_organizations(user, identifiers, pseudonym),
         **_accounts(user, identifiers),
         **_consent(user, pseudonym),
+        **_provider(user),
     }
 
 
@@ -133,6 +141,27 @@ def _accounts(user: User, identifiers: Identifiers) -> dict[str, int]:
     for session in UserSession.objects.filter(user=user):
         session.end()  # any that appeared since the job started
     counts["sessions"] = UserSession.objects.filter(user=user).delete()[0]
+    return counts
+
+
+def _provider(user: User) -> dict[str, int]:
+    """Everything the OpenID provider holds for the person: tokens first (refresh tokens point
+    at access tokens), then grants, authorizations and sessions. Looked up by name: provider
+    sits above consent."""
+    from django.apps import apps
+
+    counts: dict[str, int] = {}
+    for name in (
+        "RefreshToken",
+        "AccessToken",
+        "IDToken",
+        "Grant",
+        "DeviceGrant",
+        "Authorization",
+        "ProviderSession",
+    ):
+        model = apps.get_model("provider", name)
+        counts[f"oauth_{name.lower()}s"] = model.objects.filter(user=user).delete()[0]
     return counts
 
 

@@ -227,6 +227,41 @@ def _outbound_email(user: User) -> list[dict[str, Any]]:
     ]
 
 
+def _connected_apps(user: User) -> dict[str, Any]:
+    """The apps the person let act for them, and the tokens those apps hold (never the token
+    values, which Gatehouse does not keep). provider sits above consent: looked up by name."""
+    from django.apps import apps
+
+    authorization = apps.get_model("provider", "Authorization")
+    access_token = apps.get_model("provider", "AccessToken")
+    refresh_token = apps.get_model("provider", "RefreshToken")
+    return {
+        "authorizations": [
+            {
+                "app": a.application.name,
+                "client_id": a.application.client_id,
+                "organization": a.organization.slug if a.organization else None,
+                "scopes": a.scopes,
+                "created_at": a.created_at,
+                "last_used_at": a.last_used_at,
+            }
+            for a in authorization.objects.filter(user=user).select_related(
+                "application", "organization"
+            )
+        ],
+        "access_tokens": list(
+            access_token.objects.filter(user=user)
+            .order_by("created")
+            .values("application__name", "scope", "created", "expires")
+        ),
+        "refresh_tokens": list(
+            refresh_token.objects.filter(user=user)
+            .order_by("created")
+            .values("application__name", "created", "revoked")
+        ),
+    }
+
+
 SECTIONS: list[Section] = [
     Section("user", _user, ("accounts.User",)),
     Section("email_addresses", _email_addresses, ("account.EmailAddress",)),
@@ -243,6 +278,19 @@ SECTIONS: list[Section] = [
     Section("data_requests", _data_requests, ("consent.DataSubjectRequest",)),
     Section("outbound_email", _outbound_email, ("accounts.OutboundEmail",)),
     Section("audit_events", audit_events, ("audit.AuditEvent",)),
+    Section(
+        "connected_apps",
+        _connected_apps,
+        (
+            "provider.Authorization",
+            "provider.AccessToken",
+            "provider.RefreshToken",
+            "provider.IDToken",
+            "provider.Grant",
+            "provider.DeviceGrant",
+            "provider.ProviderSession",
+        ),
+    ),
 ]
 
 # Models that point at a user or hold an address but are not exported, and why. A test fails
@@ -254,4 +302,5 @@ NOT_EXPORTED: dict[str, str] = {
     "django_otp_webauthn.WebAuthnUserHandle": "a random handle for passkeys, meaningless alone",
     "sso.Connection": "who configured an organization's SSO, not data about them",
     "consent.PolicyVersion": "who drafted a policy text, not data about them",
+    "provider.Application": "who registered an OAuth client, not data about them",
 }
