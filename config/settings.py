@@ -414,6 +414,8 @@ OAUTH2_PROVIDER = provider_settings.oauth2_provider(
 SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
 # A refresh-token family dies this long after the sign-in that started it, however often used.
 GATEHOUSE_OAUTH_REFRESH_ABSOLUTE_SECONDS = env_int("OAUTH_REFRESH_ABSOLUTE_SECONDS", 30 * 24 * 3600)
+# Token requests one client id may make a minute (counted in the shared cache): a 429 past it.
+GATEHOUSE_OAUTH_TOKEN_REQUESTS_PER_MINUTE = env_int("OAUTH_TOKEN_REQUESTS_PER_MINUTE", 1200)
 # Keys of the client-secret HMAC, newest first ("id:key"); derived from SECRET_KEY when unset.
 GATEHOUSE_OAUTH_SECRET_KEYS = env_list("OAUTH_CLIENT_SECRET_KEYS", [])
 

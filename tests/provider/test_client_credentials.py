@@ -159,3 +159,15 @@ def test_token_does_not_verify_under_another_key_with_the_same_kid(client, backe
     stranger.add(jwk.JWK.generate(kty="RSA", size=2048, kid=kid))
     with pytest.raises(jwt.JWTMissingKey):  # no key in the set verifies it
         jwt.JWT(jwt=body["access_token"], key=stranger, algs=["RS256"])
+
+
+def test_token_requests_are_limited_per_client(client, backend, invoices_api, settings):
+    settings.GATEHOUSE_OAUTH_TOKEN_REQUESTS_PER_MINUTE = 3
+    statuses = [
+        grant(client, backend, resource=invoices_api.identifier).status_code for _ in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
+    refused = grant(client, backend, resource=invoices_api.identifier)
+    assert refused.json()["error"] == "slow_down"
+    assert int(refused["Retry-After"]) > 0
+    assert AccessToken.objects.count() == 3
