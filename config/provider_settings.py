@@ -22,8 +22,19 @@ OIDC_SCOPES = {
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
+def token_expires_in(request: Any) -> int:
+    """oauthlib's lifetime hook; imported late, since settings load before any model."""
+    from provider.tokens import token_expires_in as per_api
+
+    return per_api(request)
+
+
 def oauth2_provider(
-    public_url: str, *, access_token_seconds: int, refresh_idle_seconds: int
+    public_url: str,
+    *,
+    access_token_seconds: int,
+    refresh_idle_seconds: int,
+    self_registration: bool = False,
 ) -> dict[str, Any]:
     return {
         "OAUTH2_VALIDATOR_CLASS": "provider.validator.GatehouseValidator",
@@ -62,8 +73,8 @@ def oauth2_provider(
         "ACCESS_TOKEN_GENERATOR": "provider.tokens.generate_access_token",
         # Without it oauthlib makes refresh tokens with the access-token generator (JWTs).
         "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
-        # Filled in by ProviderConfig.ready(): the per-API access-token lifetime.
-        "EXTRA_SERVER_KWARGS": {},
+        # Each access token lives as long as its API says (provider.tokens).
+        "EXTRA_SERVER_KWARGS": {"token_expires_in": token_expires_in},
         "REQUEST_APPROVAL_PROMPT": "force",
         "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
         "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
@@ -86,5 +97,7 @@ def oauth2_provider(
         # missing or unknown); provider.device sets the user once the code is claimed.
         "OAUTH_PRE_TOKEN_VALIDATION": [],
         "DCR_ENABLED": False,
-        "CIMD_ENABLED": False,
+        # Client ID Metadata Documents (provider/cimd.py): on only under an operator policy.
+        "CIMD_ENABLED": self_registration,
+        "CIMD_REGISTRATION_PERMISSION_CLASSES": ("provider.cimd.OperatorPolicyPermission",),
     }

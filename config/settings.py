@@ -403,8 +403,17 @@ OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "provider.RefreshToken"  # noqa: S105
 OAUTH2_PROVIDER_ID_TOKEN_MODEL = "provider.IDToken"  # noqa: S105
 OAUTH2_PROVIDER_GRANT_MODEL = "provider.Grant"
 OAUTH2_PROVIDER_DEVICE_GRANT_MODEL = "provider.DeviceGrant"
+# Whether apps and AI agents Gatehouse has never seen may register themselves by URL (client
+# ID metadata documents, as MCP clients do): off, allowlist (OAUTH_CIMD_ALLOWED_HOSTS) or open.
+GATEHOUSE_OAUTH_CIMD_POLICY = env_str("OAUTH_CIMD_POLICY", "off")
+if GATEHOUSE_OAUTH_CIMD_POLICY not in ("off", "allowlist", "open"):
+    raise ImproperlyConfigured("OAUTH_CIMD_POLICY is off, allowlist or open.")
+GATEHOUSE_OAUTH_CIMD_ALLOWED_HOSTS = env_list("OAUTH_CIMD_ALLOWED_HOSTS", [])
+# Identifiers of the APIs whose permissions self-registered clients may ask people for.
+GATEHOUSE_OAUTH_CIMD_APIS = env_list("OAUTH_CIMD_APIS", [])
 OAUTH2_PROVIDER = provider_settings.oauth2_provider(
     GATEHOUSE_PUBLIC_URL,
+    self_registration=GATEHOUSE_OAUTH_CIMD_POLICY != "off",
     access_token_seconds=env_int("OAUTH_ACCESS_TOKEN_SECONDS", 600),
     refresh_idle_seconds=env_int("OAUTH_REFRESH_IDLE_SECONDS", 14 * 24 * 3600),
 )

@@ -11,10 +11,4 @@ class ProviderConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from oauth2_provider.settings import oauth2_settings
-
-        from provider.tokens import token_expires_in
-
-        # Not an import string in DOT's settings, so it is set here, before the oauthlib
-        # server is first built: each access token lives as long as its API says.
-        oauth2_settings.EXTRA_SERVER_KWARGS = {"token_expires_in": token_expires_in}
+        from provider import receivers  # noqa: F401  (connects them)

@@ -128,7 +128,22 @@ class Application(AbstractApplication):
 
         return keys.active_key(self.algorithm).private
 
+    def clean_fields(self, exclude: Any = None) -> None:
+        from provider import cimd
+
+        if cimd.is_self_registered(self):
+            cimd.apply_rules(self)
+        super().clean_fields(exclude=exclude)
+
     def clean(self) -> None:
         # DOT's clean() insists on OIDC_RSA_PRIVATE_KEY for RS256; Gatehouse's keys live in
-        # the database, so only the redirect rules are checked, by the service.
+        # the database, so only the redirect rules are checked: by the application service
+        # for apps registered by people, by provider.cimd for self-registered ones.
         return None
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from provider import cimd
+
+        if cimd.is_self_registered(self):
+            cimd.apply_rules(self)  # also when DOT saves without validating (a refresh)
+        super().save(*args, **kwargs)

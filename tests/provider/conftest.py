@@ -24,6 +24,7 @@ def invoices_api(signing_keys) -> Api:
         actor=None,
         identifier="https://invoices.example.com/",
         name="Invoices",
+        access_token_lifetime=300,
         scopes={"invoices:read": "Read your invoices", "invoices:write": "Change your invoices"},
     )
 
