@@ -8,12 +8,12 @@ pages, dynamic client registration and unthrottled device pages.
 from django.urls import path
 from oauth2_provider import views as dot
 
-from provider.views import endpoints
+from provider.views import authorize, endpoints
 
 app_name = "oauth2_provider"
 
 urlpatterns = [
-    path("authorize/", dot.AuthorizationView.as_view(), name="authorize"),
+    path("authorize/", authorize.AuthorizeView.as_view(), name="authorize"),
     path("token/", endpoints.TokenView.as_view(), name="token"),
     path("revoke_token/", endpoints.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", endpoints.IntrospectTokenView.as_view(), name="introspect"),
