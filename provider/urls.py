@@ -6,9 +6,8 @@ pages, dynamic client registration and unthrottled device pages.
 """
 
 from django.urls import path
-from oauth2_provider import views as dot
 
-from provider.views import authorize, endpoints
+from provider.views import authorize, endpoints, oidc
 
 app_name = "oauth2_provider"
 
@@ -17,6 +16,7 @@ urlpatterns = [
     path("token/", endpoints.TokenView.as_view(), name="token"),
     path("revoke_token/", endpoints.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", endpoints.IntrospectTokenView.as_view(), name="introspect"),
-    path("userinfo/", dot.UserInfoView.as_view(), name="user-info"),
+    path("userinfo/", oidc.UserInfoView.as_view(), name="user-info"),
+    path("logout/", oidc.LogoutView.as_view(), name="rp-initiated-logout"),
     path(".well-known/jwks.json", endpoints.JwksView.as_view(), name="jwks-info"),
 ]

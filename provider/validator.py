@@ -435,6 +435,10 @@ class GatehouseValidator(OAuth2Validator):
 
     oidc_claim_scope = CLAIM_SCOPES
 
+    def get_oidc_issuer_endpoint(self, request: Any) -> str:
+        """The issuer is the public URL, exactly: discovery, ID tokens and iss agree."""
+        return str(settings.GATEHOUSE_PUBLIC_URL)
+
     def get_additional_claims(self, request: Any) -> dict[str, Any]:
         claims = person_claims(request.user)
         context = _auth_context(request)

@@ -9,6 +9,8 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils import timezone
 
+from audit.actions import Action
+from audit.services import record
 from config.refusals import service
 from provider.models import ProviderSession
 
@@ -49,8 +51,17 @@ def start_provider_session(*, user: Any, session_key: str) -> ProviderSession:
 
 
 @service
-def end_provider_session(*, sid: str) -> int:
-    """End one OIDC session (the person signed out through a relying party)."""
-    return ProviderSession.objects.filter(sid=sid, ended_at__isnull=True).update(
-        ended_at=timezone.now()
+def end_provider_session(*, sid: str, user: Any, client_id: str = "") -> int:
+    """End the person's OIDC session ``sid`` (they signed out through a relying party);
+    audited even when the browser had none."""
+    ended = 0
+    if sid:
+        ended = ProviderSession.objects.filter(sid=sid, user=user, ended_at__isnull=True).update(
+            ended_at=timezone.now()
+        )
+    record(
+        Action.OAUTH_LOGOUT,
+        actor=user,
+        data={"client_id": client_id, "sessions_ended": ended},
     )
+    return ended

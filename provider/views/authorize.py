@@ -25,12 +25,12 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect  # noqa: PLC2701  (DOT's own iss rule)
-from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import add_params_to_uri
@@ -221,7 +221,7 @@ class AuthorizeView(AuthorizationView):
     def redirect(self, redirect_to: str, application: Any) -> HttpResponse:
         """Every redirect to the client carries ``iss`` (RFC 9207): openid-client refuses a
         response without it, errors included, once the metadata advertises it."""
-        issuer = oauth2_settings.oauth2_authorization_server_issuer(self.request)
+        issuer = str(settings.GATEHOUSE_PUBLIC_URL)
         return super().redirect(_add_iss_to_redirect(redirect_to, issuer), application)  # type: ignore[no-any-return]
 
     def error_response(self, error: Any, application: Any, **kwargs: Any) -> HttpResponse:

@@ -96,3 +96,27 @@ def refresh(
     if auth:
         return client.post(TOKEN, data, HTTP_AUTHORIZATION=auth)
     return client.post(TOKEN, data)
+
+
+RECORDS_KEY = "account_authentication_methods"
+
+
+def add_record(client: Client, **record: Any) -> None:
+    """Add an authentication record to the client's session, as allauth does after a factor
+    (the factor itself is accounts' business and tested there)."""
+    import time
+
+    session = client.session
+    records = list(session.get(RECORDS_KEY) or [])
+    records.append({"at": time.time(), **record})
+    session[RECORDS_KEY] = records
+    session.save()
+
+
+def age_records(client: Client, seconds: int) -> None:
+    """Make every authentication of the session ``seconds`` older."""
+    session = client.session
+    session[RECORDS_KEY] = [
+        {**record, "at": record["at"] - seconds} for record in session.get(RECORDS_KEY) or []
+    ]
+    session.save()
