@@ -161,15 +161,15 @@ class AuthorizeView(AuthorizationView):
             and can_step_up_to_mfa(request.user)
         )
 
-    def _reauth_marker(self, request: HttpRequest) -> int:
+    def _reauth_marker(self, request: HttpRequest) -> float:
         """When this prompt=login request first arrived: only an authentication at or after
         that time satisfies it. Kept in the session per request address, until a code is
         issued or the window passes."""
         markers = dict(request.session.get(REAUTH_SESSION_KEY) or {})
         address = request.get_full_path()
-        now = int(time.time())
+        now = time.time()
         marked = markers.get(address)
-        if not isinstance(marked, int) or now - marked > REAUTH_WINDOW_SECONDS:
+        if not isinstance(marked, float) or now - marked > REAUTH_WINDOW_SECONDS:
             markers = {a: t for a, t in markers.items() if now - t <= REAUTH_WINDOW_SECONDS}
             markers[address] = marked = now
             request.session[REAUTH_SESSION_KEY] = markers
