@@ -64,6 +64,10 @@ class AuthorizeView(AuthorizationView):
                 _scopes, credentials = self.validate_authorization_request(request)
             except OAuthToolkitError as error:
                 return self.error_response(error, application=self._named_application())
+        if "login" in str(request.GET.get("prompt", "")).split():
+            # The login about to happen is the fresh authentication prompt=login asks for:
+            # marking the request now keeps the person from being asked twice.
+            self._reauth_marker(request)
         query = {"next": request.get_full_path()}
         hint = credentials.get("login_hint")
         if isinstance(hint, str) and hint and len(hint) <= LOGIN_HINT_MAX:
@@ -121,7 +125,7 @@ class AuthorizeView(AuthorizationView):
                 return self._consent_page(request, application, scopes, oauth_request, organization)
             if decision is False:
                 return refuse("access_denied", "The person did not allow access.")
-            if not application.first_party:
+            if needs_consent:  # and allowed: remember it, so the next sign-in asks nothing
                 grant_authorization(
                     user=user, application=application, scopes=scopes, organization=organization
                 )

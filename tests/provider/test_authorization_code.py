@@ -272,8 +272,9 @@ def test_allowing_records_the_authorization_and_issues_a_code(logged_in_client, 
     authorization = Authorization.objects.get(user=user)
     assert set(authorization.scopes) == {"openid", "profile", "email", "offline_access"}
     assert AuditEvent.objects.filter(action="oauth.authorized", actor=user).exists()
-    # Next time the same request needs no consent...
+    # Next time the same request needs no consent (and records nothing new)...
     assert authorize(logged_in_client, web_attempt).status_code == 302
+    assert AuditEvent.objects.filter(action="oauth.authorized").count() == 1
     # ...unless the app asks for it, or for more.
     assert authorize(logged_in_client, web_attempt, prompt="consent").status_code == 200
 

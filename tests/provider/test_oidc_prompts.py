@@ -194,6 +194,16 @@ def test_prompt_login_sends_a_signed_in_person_through_step_up_first(
     assert claims["sub"] == str(user.public_id)
 
 
+def test_prompt_login_when_signed_out_asks_for_the_login_only_once(
+    client, user, password, spa_attempt
+):
+    url = spa_attempt.url(prompt="login")
+    to_login = client.get(url)
+    assert to_login["Location"].startswith("/accounts/login/")
+    client.post("/accounts/login/", {"login": user.email, "password": password})
+    code_from(client.get(url), spa_attempt)
+
+
 def test_an_old_sign_in_beyond_max_age_steps_up_and_a_recent_one_does_not(
     logged_in_client, spa_attempt
 ):
