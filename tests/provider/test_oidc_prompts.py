@@ -252,3 +252,38 @@ def test_asking_for_mfa_of_a_person_without_one_says_so_in_acr(logged_in_client,
         authorize(logged_in_client, spa_attempt, acr_values="urn:gatehouse:mfa"),
     )
     assert claims["acr"] == "urn:gatehouse:pwd"  # a voluntary claim: the app decides
+
+
+# (parameters changed, whether a signed-in person may still get a code: an unusable max_age
+# or acr_values is ignored, select_account and create are no-ops for someone signed in).
+ODD_REQUESTS = [
+    ({"prompt": "none", "redirect_uri": "https://evil.example.com/cb"}, False),
+    ({"prompt": "none", "client_id": "nobody"}, False),
+    ({"prompt": "none", "id_token_hint": "not.a.jwt"}, False),
+    ({"prompt": "none", "id_token_hint": "x" * 20000}, False),
+    ({"max_age": "soon"}, True),
+    ({"max_age": "-5"}, True),
+    ({"acr_values": "urn:gatehouse:mfa " * 50}, True),
+    ({"organization": "../../etc"}, False),
+    ({"organization": "x" * 500}, False),
+    ({"prompt": "select_account"}, True),
+    ({"prompt": "create"}, True),
+    ({"claims": "{not json"}, False),
+    ({"response_type": "token"}, False),
+    ({"response_type": "code id_token"}, False),
+    ({"scope": "openid unknown:scope"}, False),
+]
+
+
+@pytest.mark.parametrize(("changes", "may_issue"), ODD_REQUESTS)
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_odd_authorization_requests_never_fail_with_a_500(
+    client, logged_in_client, spa_attempt, changes, may_issue, signed_in
+):
+    browser = logged_in_client if signed_in else client
+    response = authorize(browser, spa_attempt, **changes)
+    assert response.status_code < 500
+    if response.status_code == 302 and response["Location"].startswith(SPA_CALLBACK):
+        query = query_of(response["Location"])
+        assert query["iss"]
+        assert "code" not in query or (may_issue and signed_in)

@@ -185,3 +185,39 @@ def test_a_refresh_token_of_one_client_is_refused_to_another(logged_in_client, s
     )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
+
+
+def test_a_code_for_an_api_gives_a_jwt_for_that_api_only(
+    logged_in_client, user, webapp, invoices_api
+):
+    attempt = Attempt(
+        client_id=webapp.client_id,
+        redirect_uri=WEB_CALLBACK,
+        scope="openid invoices:read",
+        extra={"resource": invoices_api.identifier},
+    )
+    body = signed_in_tokens(logged_in_client, attempt, auth=webapp.basic())
+    assert body["scope"] == "openid invoices:read"
+    access = jwt.JWT(jwt=body["access_token"], key=keys.public_keyset(), algs=["RS256"])
+    assert access.token.jose_header["typ"] == "at+jwt"
+    claims = json.loads(access.claims)
+    assert claims["aud"] == invoices_api.identifier
+    assert claims["sub"] == str(user.public_id)
+    # A token for the invoices API is not a token for Gatehouse's userinfo.
+    response = logged_in_client.get(USERINFO, HTTP_AUTHORIZATION=f"Bearer {body['access_token']}")
+    assert response.status_code == 401
+
+
+def test_a_permission_the_app_was_not_given_is_invalid_scope_at_authorize(
+    logged_in_client, webapp, invoices_api, settings
+):
+    attempt = Attempt(
+        client_id=webapp.client_id,
+        redirect_uri=WEB_CALLBACK,
+        scope="openid invoices:write",
+        extra={"resource": invoices_api.identifier},
+    )
+    response = authorize(logged_in_client, attempt)
+    assert response.status_code == 302
+    assert "error=invalid_scope" in response["Location"]
+    assert "iss=" in response["Location"]
