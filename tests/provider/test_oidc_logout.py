@@ -119,3 +119,47 @@ def test_without_a_hint_the_person_is_asked_first(logged_in_client, spa):
     assert done.status_code == 302
     assert done["Location"] == BYE
     assert not signed_in(logged_in_client)
+
+
+def _resigned(id_token: str, **changes) -> str:
+    """The same ID token's claims with ``changes``, signed by Gatehouse's real key."""
+    claims = json.loads(jwt.JWT(jwt=id_token, key=keys.public_keyset(), algs=["RS256"]).claims)
+    key = keys.active_key("RS256")
+    token = jwt.JWT(
+        header={"alg": "RS256", "kid": key.kid, "typ": "JWT"}, claims={**claims, **changes}
+    )
+    token.make_signed_token(key.private)
+    return str(token.serialize())
+
+
+def test_an_expired_hint_still_signs_out(logged_in_client, id_token):
+    expired = _resigned(id_token, exp=1_000_000_000)
+    response = logged_in_client.get(
+        LOGOUT, {"id_token_hint": expired, "post_logout_redirect_uri": BYE}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == BYE
+    assert not signed_in(logged_in_client)
+
+
+def test_a_hint_from_another_issuer_is_refused(logged_in_client, id_token):
+    response = logged_in_client.get(
+        LOGOUT,
+        {
+            "id_token_hint": _resigned(id_token, iss="https://other.example.com"),
+            "post_logout_redirect_uri": BYE,
+        },
+    )
+    assert response.status_code == 400
+    assert signed_in(logged_in_client)
+
+
+def test_a_hint_whose_token_gatehouse_no_longer_knows_is_refused(logged_in_client, id_token):
+    from provider.models import IDToken
+
+    IDToken.objects.all().delete()
+    response = logged_in_client.get(
+        LOGOUT, {"id_token_hint": id_token, "post_logout_redirect_uri": BYE}
+    )
+    assert response.status_code == 400
+    assert signed_in(logged_in_client)
