@@ -299,3 +299,27 @@ def test_the_client_signs_the_person_out_through_the_end_session_url(
     assert response.headers["Location"] == BYE + "?state=z"
     account = browser.session.get(f"{issuer}/account/", allow_redirects=False, timeout=10)
     assert account.status_code == 302  # signed out: sent to the login page
+
+
+def test_the_client_refuses_an_id_token_whose_signature_the_jwks_does_not_verify(
+    rp, issuer, web_client, person
+):
+    """Proves the client really checks signatures (enableNonRepudiationChecks): the JWKS it
+    fetches publishes another key under the signing key's kid."""
+    from jwcrypto import jwk
+
+    from provider.models import SigningKey
+
+    discover(rp, issuer, web_client, id_token_signed_response_alg="ES256")
+    browser = Browser(issuer)
+    browser.log_in(person.email, DEFAULT_PASSWORD)
+    url = rp.ok("authorize_url", params={"redirect_uri": WEB_CALLBACK, "scope": "openid"})["url"]
+    callback = browser.authorize(url, WEB_CALLBACK)
+    row = SigningKey.objects.get(alg="ES256", state="active")
+    impostor = jwk.JWK.generate(kty="EC", crv="P-256").export_public(as_dict=True)
+    SigningKey.objects.filter(pk=row.pk).update(
+        public_jwk={**impostor, "kid": row.kid, "alg": "ES256", "use": "sig"}
+    )
+    answer = rp.call("callback", url=callback)
+    assert not answer["ok"]
+    assert "signature" in (answer["cause"] or "").lower(), answer

@@ -90,6 +90,8 @@ function failure(error) {
     error: error?.error ?? null,
     message: String(error?.message ?? error),
     status: error?.status ?? null,
+    cause: error?.cause?.message ?? null,
+    cause_code: error?.cause?.code ?? null,
   };
 }
 
