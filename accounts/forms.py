@@ -58,6 +58,14 @@ class LoginForm(AllauthLoginForm):
         help_text=lazy(password_reset_help, str, SafeString)(),
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # An app's OpenID login_hint, passed on by /o/authorize/ as ?login=: a prefill only.
+        request = getattr(self, "request", None)
+        hint = request.GET.get("login", "") if request is not None and not self.is_bound else ""
+        if hint and len(hint) <= 254 and "login" in self.fields:
+            self.fields["login"].initial = hint
+
 
 class SignupForm(AllauthSignupForm):
     """allauth's sign-up form, plus the consents: a box per Gatehouse-wide purpose offered at

@@ -144,6 +144,7 @@ class Action(models.TextChoices):
         "oauth.client_registered",
         "Client self-registered (metadata document)",
     )
+    OAUTH_LOGOUT = "oauth.logout", "Signed out through an application"
 
 
 class Outcome(models.TextChoices):

@@ -7,6 +7,7 @@ from accounts.urls import allauth_overrides, allauth_pages
 from config import health
 from organizations import urls as organization_urls
 from provider.views import device as provider_device
+from provider.views import oidc as provider_oidc
 from sso import portal as sso_portal
 
 # Staff sign in through the same login as everyone else (rate limits, lockout, blocked-user
@@ -41,6 +42,11 @@ urlpatterns = [
     # The OpenID provider (provider/urls.py keeps DOT's namespace, which its views reverse).
     path("o/", include("provider.urls")),
     path("device", provider_device.DevicePageView.as_view(), name="device"),
+    path(".well-known/openid-configuration", provider_oidc.DiscoveryView.as_view()),
+    path(
+        ".well-known/oauth-authorization-server",
+        provider_oidc.AuthorizationServerMetadataView.as_view(),
+    ),
     *allauth_overrides,
     path("accounts/", include("allauth.urls")),
     # Self-service lives at /account/. Its email and password pages are allauth's own views,

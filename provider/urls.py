@@ -6,18 +6,18 @@ pages, dynamic client registration and unthrottled device pages.
 """
 
 from django.urls import path
-from oauth2_provider import views as dot
 
-from provider.views import device, endpoints
+from provider.views import authorize, device, endpoints, oidc
 
 app_name = "oauth2_provider"
 
 urlpatterns = [
-    path("authorize/", dot.AuthorizationView.as_view(), name="authorize"),
+    path("authorize/", authorize.AuthorizeView.as_view(), name="authorize"),
     path("token/", endpoints.TokenView.as_view(), name="token"),
     path("revoke_token/", endpoints.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", endpoints.IntrospectTokenView.as_view(), name="introspect"),
-    path("userinfo/", dot.UserInfoView.as_view(), name="user-info"),
+    path("userinfo/", oidc.UserInfoView.as_view(), name="user-info"),
+    path("logout/", oidc.LogoutView.as_view(), name="rp-initiated-logout"),
     path(
         "device-authorization/",
         device.DeviceAuthorizationView.as_view(),

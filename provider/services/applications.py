@@ -16,7 +16,7 @@ from audit.services import record
 from config.refusals import Refusal, service
 from provider import secrets
 from provider.models import Api, ApiAccess, Application, ApplicationKind
-from provider.models.applications import CONFIDENTIAL_KINDS, GRANTS_BY_KIND
+from provider.models.applications import CONFIDENTIAL_KINDS
 
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access", "organization")
 DEFAULT_SECRET_OVERLAP = timedelta(hours=24)
@@ -123,7 +123,12 @@ def create_application(
             if kind in CONFIDENTIAL_KINDS
             else Application.CLIENT_PUBLIC
         ),
-        authorization_grant_type=GRANTS_BY_KIND[kind][0],
+        # DOT's own column, in DOT's spelling; what a client may do goes by its kind.
+        authorization_grant_type=(
+            Application.GRANT_CLIENT_CREDENTIALS
+            if kind == ApplicationKind.M2M
+            else Application.GRANT_AUTHORIZATION_CODE
+        ),
         redirect_uris=uris,
         post_logout_redirect_uris=logout_uris,
         allowed_scopes=_check_scopes(allowed_scopes) if kind != ApplicationKind.M2M else [],

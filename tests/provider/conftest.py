@@ -69,3 +69,36 @@ def backend(invoices_api, reports_api) -> Client:
             apis={invoices_api: ["invoices:read"], reports_api: ["reports:read"]},
         )
     )
+
+
+@pytest.fixture
+def spa(signing_keys) -> Client:
+    """A first-party single-page app (public client: PKCE, no secret)."""
+    return as_client(
+        create_application(
+            actor=None,
+            name="Storefront",
+            kind="spa",
+            redirect_uris=["https://spa.example.com/cb"],
+            post_logout_redirect_uris=["https://spa.example.com/bye"],
+            allowed_scopes=["openid", "profile", "email", "offline_access", "organization"],
+            first_party=True,
+        )
+    )
+
+
+@pytest.fixture
+def webapp(signing_keys, invoices_api) -> Client:
+    """A third-party web app (confidential), allowed invoices:read, signing ID tokens ES256."""
+    return as_client(
+        create_application(
+            actor=None,
+            name="Partner Portal",
+            kind="web",
+            redirect_uris=["https://app.example.com/callback"],
+            post_logout_redirect_uris=["https://app.example.com/signed-out"],
+            allowed_scopes=["openid", "profile", "email", "offline_access", "organization"],
+            algorithm="ES256",
+            apis={invoices_api: ["invoices:read"]},
+        )
+    )
