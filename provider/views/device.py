@@ -154,15 +154,15 @@ class DevicePageView(LoginRequiredMixin, View):
 
 
 def auth_context(request: HttpRequest) -> dict[str, Any]:
-    """When and how the person approving signed in, for the tokens the device will get."""
-    from datetime import UTC, datetime
+    """When and how the person approving signed in, and their OIDC session, for the tokens
+    the device will get: the same context an authorization code carries."""
+    from provider import signin
+    from provider.services.sessions import provider_sid
 
-    from accounts.mfa.allauth_glue import authentication_records
-
-    records = authentication_records(request, request.user)
-    methods = [str(r.get("method", "")) for r in records]
-    latest = max((float(r.get("at", 0)) for r in records), default=0.0)
+    sign_in = signin.sign_in_of(request, request.user)
     return {
-        "auth_time": datetime.fromtimestamp(latest, UTC) if latest else None,
-        "amr": sorted({"pwd" if m == "password" else m for m in methods if m}),
+        "sid": provider_sid(request, request.user),
+        "auth_time": sign_in.auth_time or getattr(request.user, "last_login", None),
+        "amr": sign_in.amr,
+        "acr": sign_in.acr,
     }

@@ -23,7 +23,12 @@ from provider.claims import CLAIM_SCOPES, ID_TOKEN_ALGS, read_id_token
 from provider.models import Application, IDToken
 from provider.services.sessions import SESSION_KEY, end_provider_session
 
-SIGNIN_GRANT_TYPES = ["authorization_code", "client_credentials", "refresh_token"]
+SIGNIN_GRANT_TYPES = [
+    "authorization_code",
+    "client_credentials",
+    "refresh_token",
+    "urn:ietf:params:oauth:grant-type:device_code",
+]
 PROMPT_VALUES = ["none", "login", "consent"]
 
 
@@ -45,6 +50,7 @@ def _common_metadata() -> dict[str, Any]:
         "end_session_endpoint": _endpoint("rp-initiated-logout"),
         "revocation_endpoint": _endpoint("revoke-token"),
         "introspection_endpoint": _endpoint("introspect"),
+        "device_authorization_endpoint": _endpoint("device-authorization"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": SIGNIN_GRANT_TYPES,
@@ -58,6 +64,8 @@ def _common_metadata() -> dict[str, Any]:
         ],
         "authorization_response_iss_parameter_supported": True,
         "resource_indicators_supported": True,
+        # Self-registration by URL (provider/cimd.py), when the operator's policy allows it.
+        "client_id_metadata_document_supported": bool(oauth2_settings.CIMD_ENABLED),
     }
 
 

@@ -28,11 +28,13 @@ def test_discovery_names_the_public_url_as_issuer_and_every_endpoint(client, set
         "authorization_code",
         "client_credentials",
         "refresh_token",
+        "urn:ietf:params:oauth:grant-type:device_code",
     }
     assert {"openid", "profile", "email", "offline_access", "organization"} <= set(
         data["scopes_supported"]
     )
-    assert "device_authorization_endpoint" not in data
+    assert data["device_authorization_endpoint"].endswith("/o/device-authorization/")
+    assert data["client_id_metadata_document_supported"] is False  # the policy is off
 
 
 def test_openid_discovery_lists_claims_and_prompts(client):
