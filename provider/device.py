@@ -112,23 +112,6 @@ class DeviceCodeValidation:
         request.auth_context = {field: getattr(grant, field) for field in AUTH_CONTEXT_FIELDS}
         return DeviceCodeGrant.DEVICE_CODE_AUTHORIZED
 
-    def validate_scopes(
-        self,
-        client_id: str,
-        scopes: list[str],
-        client: Any,
-        request: Any,
-        *args: Any,
-        **kwargs: Any,
-    ) -> bool:
-        # A device-code token request carries no scope: the tokens get exactly what the person
-        # approved, which was checked when the device asked (validate_device_code set them).
-        if getattr(request, "device_grant", None) is not None:
-            return scopes == request.device_grant.scope.split()
-        return super().validate_scopes(  # type: ignore[misc, no-any-return]
-            client_id, scopes, client, request, *args, **kwargs
-        )
-
 
 def create_device_request(
     *, client: Any, scopes: list[str], api: Any

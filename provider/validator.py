@@ -32,9 +32,10 @@ from oauthlib.oauth2.rfc6749 import errors
 from oauthlib.openid.connect.core.exceptions import InteractionRequired
 
 from accounts.mfa import policy
+from accounts.ratelimits import Limit, spend
 from audit.actions import Action
 from audit.services import record
-from provider import keys, secrets, signin
+from provider import cimd, keys, secrets, signin
 from provider.claims import (
     CLAIM_SCOPES,
     id_token_context,
@@ -53,7 +54,7 @@ from provider.models import (
     IDToken,
     RefreshToken,
 )
-from provider.models.applications import CONFIDENTIAL_KINDS, GRANTS_BY_KIND
+from provider.models.applications import CONFIDENTIAL_KINDS, GRANTS_BY_KIND, SELF_REGISTERED_GRANTS
 from provider.services.authorizations import covers
 from provider.services.revocation import revoke_code_family
 
@@ -76,6 +77,11 @@ def _requested_resources(request: Any) -> list[str]:
     if isinstance(audience, str):
         named.append(audience)
     return [value for value in dict.fromkeys(named) if value]
+
+
+def _may_act(user: Any) -> bool:
+    """Whether tokens may still be issued for this person (not blocked, not deactivated)."""
+    return user is None or (user.is_active and not getattr(user, "is_blocked", False))
 
 
 class GatehouseValidator(DeviceCodeValidation, OAuth2Validator):
@@ -130,7 +136,25 @@ class GatehouseValidator(DeviceCodeValidation, OAuth2Validator):
     def validate_grant_type(
         self, client_id: str, grant_type: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
-        return grant_type in GRANTS_BY_KIND.get(request.client.kind, ())
+        """Whether the client's kind allows this grant; and, since oauthlib asks this only of
+        a client that has authenticated, where its token requests are counted: a quota keyed
+        by an id anyone could claim would let anyone exhaust it."""
+        if grant_type not in GRANTS_BY_KIND.get(request.client.kind, ()):
+            return False
+        if cimd.is_self_registered(request.client) and grant_type not in SELF_REGISTERED_GRANTS:
+            return False
+        spent = spend(
+            f"oauth-token:{request.client.client_id}",
+            Limit(settings.GATEHOUSE_OAUTH_TOKEN_REQUESTS_PER_MINUTE, 60),
+        )
+        if not spent.allowed:
+            raise errors.CustomOAuth2Error(
+                error="slow_down",
+                description="Too many token requests; wait a minute.",
+                status_code=429,
+                request=request,
+            )
+        return True
 
     def validate_response_type(
         self,
@@ -162,6 +186,18 @@ class GatehouseValidator(DeviceCodeValidation, OAuth2Validator):
         that does not exist, more than one API, or an API the client was not given is
         ``invalid_target`` (RFC 8707); a permission outside the client's access to that API
         or an OpenID scope outside its allowed list is ``invalid_scope`` (False here)."""
+        device_grant = getattr(request, "device_grant", None)
+        if device_grant is not None:
+            # A device's token request gets exactly what the person approved, for the API
+            # they approved it for; naming another API while polling changes nothing.
+            named = _requested_resources(request)
+            if named and named != list(request.resource or []):
+                raise errors.CustomOAuth2Error(
+                    error="invalid_target",
+                    description="The device was approved for another resource.",
+                    request=request,
+                )
+            return scopes == device_grant.scope.split()
         api, access = self._resolve_api(client, request, scopes)
         request.api = api
         request.resource = [api.identifier] if api is not None else []
@@ -245,6 +281,18 @@ class GatehouseValidator(DeviceCodeValidation, OAuth2Validator):
                 revoke_code_family(family=used, client_id=client.client_id)
             return False
         grant = Grant.objects.select_related("user", "api").get(code=code, application=client)
+        if not _may_act(grant.user):
+            return False
+        named = _requested_resources(request)
+        if named and named != list(grant.resource or []):
+            # RFC 8707 lets a token request narrow the resource; a code is for one API (or
+            # none), so anything else named here is another resource.
+            raise errors.CustomOAuth2Error(
+                error="invalid_target",
+                description="The code was issued for another resource.",
+                request=request,
+            )
+        request.resource = list(grant.resource or [])
         request.scopes = grant.scope.split()
         request.user = grant.user
         if grant.nonce:
@@ -302,6 +350,14 @@ class GatehouseValidator(DeviceCodeValidation, OAuth2Validator):
         rt = request.refresh_token_instance
         if rt.family_expires_at is not None and rt.family_expires_at <= timezone.now():
             return False
+        if not _may_act(rt.user):
+            return False
+        if rt.api_id is not None:
+            # The operator may since have taken the API, or some of its permissions, away.
+            access = ApiAccess.objects.filter(application=client, api_id=rt.api_id).first()
+            granted = set(rt.access_token.scope.split()) if rt.access_token else set()
+            if access is None or not (granted - OIDC_SCOPE_NAMES) <= set(access.scopes):
+                return False
         request.api = rt.api
         request.family = rt.token_family
         request.family_expires_at = rt.family_expires_at
@@ -362,6 +418,21 @@ class GatehouseValidator(DeviceCodeValidation, OAuth2Validator):
     def _save_bearer_token(
         self, token: dict[str, Any], request: Any, *args: Any, **kwargs: Any
     ) -> None:
+        family = getattr(request, "family", None)
+        if request.grant_type == "authorization_code" and family is not None:
+            # Lock the code's row while its tokens are saved. A replay of the code marks the
+            # row before it revokes (provider.services.revocation): if it came first, nothing
+            # is issued; if it comes now, it waits for this commit and then revokes these.
+            replayed = (
+                Grant.objects.select_for_update()
+                .filter(family=family)
+                .values_list("replayed_at", flat=True)
+                .first()
+            )
+            if replayed is not None:
+                raise errors.InvalidGrantError(
+                    description="The code was used twice.", request=request
+                )
         super()._save_bearer_token(token, request, *args, **kwargs)
         api = getattr(request, "api", None)
         user = request.user if getattr(request.user, "is_authenticated", False) else None

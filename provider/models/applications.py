@@ -34,6 +34,10 @@ GRANTS_BY_KIND: dict[str, tuple[str, ...]] = {
 }
 
 
+# Self-registered clients (provider/cimd.py) sign people in with a browser; nothing else.
+SELF_REGISTERED_GRANTS = frozenset({"authorization_code", "refresh_token"})
+
+
 class ApplicationQuerySet(TenantQuerySet):
     pass
 

@@ -45,6 +45,8 @@ class AuthContext(models.Model):
 class Grant(AuthContext, AbstractGrant):  # noqa: DJ008  (DOT's __str__)
     code = HashedSecretField(unique=True)
     used_at = models.DateTimeField(null=True, blank=True)
+    # When the code came back after its first use (the family's tokens were revoked then).
+    replayed_at = models.DateTimeField(null=True, blank=True)
     # Every token issued from this code carries the same family: a replayed code revokes it.
     family = models.UUIDField(null=True, blank=True)
 

@@ -16,9 +16,10 @@ from oauth2_provider.oauth2_backends import get_oauthlib_core
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749 import errors
 
+from accounts.ratelimits import Limit, spend
 from audit import context
 from config.refusals import Refusal, refusal_page
-from provider import device
+from provider import cimd, device
 from provider.models import Application, ApplicationKind
 from provider.models.applications import GRANTS_BY_KIND
 
@@ -54,8 +55,18 @@ class DeviceAuthorizationView(View):
         client: Application | None = oauth_request.client if authenticated else None
         if client is None:
             return _error("invalid_client", "Client authentication failed.", status=401)
-        if device.DEVICE_CODE_GRANT not in GRANTS_BY_KIND.get(client.kind, ()):
+        if device.DEVICE_CODE_GRANT not in GRANTS_BY_KIND.get(
+            client.kind, ()
+        ) or cimd.is_self_registered(client):
+            # Self-registered clients choose their own names: with a user code, such a
+            # client could ask a person to approve "Acme" on /device without owning any page.
             return _error("unauthorized_client", "This client may not use the device flow.")
+        for key in (
+            f"device-auth:client:{client.client_id}",
+            f"device-auth:ip:{context.current().ip}",
+        ):
+            if not spend(key, Limit(30, 60)).allowed:
+                return _error("slow_down", "Too many device requests; wait a minute.", status=429)
         scopes = (oauth_request.scope or "").split() or ["openid"]
         try:
             if not validator.validate_scopes(client_id, scopes, client, oauth_request):
