@@ -492,7 +492,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consent.tasks.purge_erased_consent_evidence",
         "schedule": 24 * 3600.0,
     },
+    "rotate-signing-keys": {
+        "task": "provider.key_tasks.rotate_signing_keys",
+        "schedule": 24 * 3600.0,
+    },
 }
+# Task modules autodiscovery (tasks.py) does not find.
+CELERY_IMPORTS = ("provider.key_tasks",)
 
 # --- Security ---------------------------------------------------------------------------------
 

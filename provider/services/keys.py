@@ -85,6 +85,7 @@ def publish_next_key(*, actor: Any, alg: str, reason: str = "") -> SigningKey:
     record(
         Action.OAUTH_SIGNING_KEY_CREATED,
         actor=actor,
+        actor_text="" if actor else "system",
         target=row,
         data={"kid": row.kid, "alg": alg, "state": row.state, **_why(reason)},
     )
@@ -124,6 +125,7 @@ def activate_next_key(*, actor: Any, alg: str, force: bool = False, reason: str 
     record(
         Action.OAUTH_SIGNING_KEY_ACTIVATED,
         actor=actor,
+        actor_text="" if actor else "system",
         target=row,
         data={"kid": row.kid, "alg": alg, "forced": force, **_why(reason)},
     )
@@ -131,10 +133,15 @@ def activate_next_key(*, actor: Any, alg: str, force: bool = False, reason: str 
 
 
 @service
-def retire_keys(*, actor: Any = None, force_kid: str = "", reason: str = "") -> list[str]:
-    """Step 3: drop retiring keys whose tokens have all expired (or one named key at once)."""
+def retire_keys(
+    *, actor: Any = None, force_kid: str = "", reason: str = "", alg: str = ""
+) -> list[str]:
+    """Step 3: drop retiring keys whose tokens have all expired (or one named key at once),
+    of every algorithm or of ``alg``."""
     now = timezone.now()
     rows = SigningKey.objects.select_for_update().filter(state=KeyState.RETIRING)
+    if alg:
+        rows = rows.filter(alg=alg)
     if force_kid:
         rows = rows.filter(kid=force_kid)
     else:
