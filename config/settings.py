@@ -412,6 +412,10 @@ OAUTH2_PROVIDER = provider_settings.oauth2_provider(
 GATEHOUSE_OAUTH_REFRESH_ABSOLUTE_SECONDS = env_int("OAUTH_REFRESH_ABSOLUTE_SECONDS", 30 * 24 * 3600)
 # Keys of the client-secret HMAC, newest first ("id:key"); derived from SECRET_KEY when unset.
 GATEHOUSE_OAUTH_SECRET_KEYS = env_list("OAUTH_CLIENT_SECRET_KEYS", [])
+# DOT warns that "http" is an allowed redirect scheme. It is, globally, for RFC 8252 loopback
+# redirects of native apps only: Application.get_allowed_schemes() and the application service
+# refuse http for every other kind and host (provider/checks.py guards the rest of the block).
+SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
 
 # --- Email ------------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ class ProviderConfig(AppConfig):
     def ready(self) -> None:
         from oauth2_provider.settings import oauth2_settings
 
+        from provider import checks  # noqa: F401  (registers the provider's start-up checks)
         from provider.tokens import token_expires_in
 
         # Not an import string in DOT's settings, so it is set here, before the oauthlib
