@@ -12,7 +12,7 @@ from tests.config.test_settings import PRODUCTION, boot, run_django
 
 def with_provider(settings_fixture, **changes) -> list[str]:
     settings_fixture.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, **changes}
-    return [error.id for error in provider_settings()]
+    return [str(error.id) for error in provider_settings()]
 
 
 def test_gatehouses_own_settings_pass():
