@@ -9,6 +9,7 @@ embedded mode derives from SECRET_KEY.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -61,7 +62,20 @@ def _error(number: int, message: str, hint: str = "") -> checks.Error:
 def provider_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """OAUTH2_PROVIDER keeps OAuth 2.1's rules; the issuer is the public URL; client secrets
     have keys of their own in production."""
-    provider: dict[str, Any] = dict(settings.OAUTH2_PROVIDER)
+    return unsafe_settings(
+        settings.OAUTH2_PROVIDER,
+        public_url=settings.GATEHOUSE_PUBLIC_URL,
+        embedded=settings.EMBEDDED,
+        secret_keys=list(getattr(settings, "GATEHOUSE_OAUTH_SECRET_KEYS", []) or []),
+    )
+
+
+def unsafe_settings(
+    provider: Mapping[str, Any], *, public_url: str, embedded: bool, secret_keys: list[str]
+) -> list[checks.CheckMessage]:
+    """The errors of one OAUTH2_PROVIDER block. A function of its arguments, so tests need not
+    override OAUTH2_PROVIDER: that makes DOT reload its settings, which drops what
+    ProviderConfig.ready() put in EXTRA_SERVER_KWARGS for the rest of the process."""
     hint = "Keep the value config/provider_settings.py sets."
     errors: list[checks.CheckMessage] = [
         _error(number, f"OAUTH2_PROVIDER[{name!r}] is not True: {what}.", hint)
@@ -70,22 +84,22 @@ def provider_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
     ]
     errors += _grant_errors(provider)
     errors += _lifetime_errors(provider)
-    if str(provider.get("OIDC_ISS_ENDPOINT", "")).rstrip("/") != settings.GATEHOUSE_PUBLIC_URL:
+    if str(provider.get("OIDC_ISS_ENDPOINT", "")).rstrip("/") != public_url:
         errors.append(
             _error(
                 7,
                 f"OAUTH2_PROVIDER['OIDC_ISS_ENDPOINT'] ({provider.get('OIDC_ISS_ENDPOINT')!r}) "
-                f"is not the public URL ({settings.GATEHOUSE_PUBLIC_URL!r}): ID tokens, "
-                "discovery and the iss parameter would name different issuers, and clients "
-                "refuse them.",
+                f"is not the public URL ({public_url!r}): ID tokens, discovery and the iss "
+                "parameter would name different issuers, and clients refuse them.",
                 "Set PUBLIC_URL and leave OIDC_ISS_ENDPOINT to config/provider_settings.py.",
             )
         )
-    errors += _secret_key_errors()
+    if not embedded:
+        errors += _secret_key_errors(secret_keys)
     return errors
 
 
-def _grant_errors(provider: dict[str, Any]) -> list[checks.CheckMessage]:
+def _grant_errors(provider: Mapping[str, Any]) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
     grants = FORBIDDEN_GRANTS & set(provider.get("OAUTH2_GRANT_TYPES_SUPPORTED") or ())
     responses = FORBIDDEN_RESPONSE_TYPES & {
@@ -123,7 +137,7 @@ def _grant_errors(provider: dict[str, Any]) -> list[checks.CheckMessage]:
     return errors
 
 
-def _lifetime_errors(provider: dict[str, Any]) -> list[checks.CheckMessage]:
+def _lifetime_errors(provider: Mapping[str, Any]) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
     for name in ("ACCESS_TOKEN_EXPIRE_SECONDS", "ID_TOKEN_EXPIRE_SECONDS"):
         seconds = int(provider.get(name) or 0)
@@ -143,10 +157,7 @@ def _lifetime_errors(provider: dict[str, Any]) -> list[checks.CheckMessage]:
     return errors
 
 
-def _secret_key_errors() -> list[checks.CheckMessage]:
-    if settings.EMBEDDED:
-        return []
-    configured = list(getattr(settings, "GATEHOUSE_OAUTH_SECRET_KEYS", []) or [])
+def _secret_key_errors(configured: list[str]) -> list[checks.CheckMessage]:
     if not configured:
         return [
             _error(
