@@ -23,7 +23,14 @@ def with_provider(**changes) -> list[str]:
 
 
 def test_gatehouses_own_settings_pass():
-    assert provider_settings() == []
+    assert with_provider() == []
+
+
+def test_the_check_is_registered_with_gatehouses_start_up_checks():
+    from django.core import checks
+
+    assert provider_settings in checks.registry.registry.get_checks(include_deployment_checks=True)
+    assert "gatehouse" in provider_settings.tags  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
