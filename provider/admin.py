@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
@@ -49,6 +50,7 @@ from provider.models.applications import CONFIDENTIAL_KINDS
 from provider.services import apis as api_services
 from provider.services import applications as app_services
 from provider.services import keys as key_services
+from provider.services.applications import OIDC_SCOPES
 from provider.services.org_applications import OVERLAPS
 
 for _model in (Application, AccessToken, RefreshToken, Grant, IDToken, DeviceGrant):
@@ -231,6 +233,13 @@ enable_applications = reasoned_action(
 class ApplicationChangeForm(ModelForm):  # type: ignore[type-arg]
     """What staff may change. The redirect URIs are checked here with the service's own rule
     (so a wrong one is shown on its field), and again by ``update_application``."""
+
+    allowed_scopes = forms.MultipleChoiceField(
+        required=False,
+        choices=[(scope, scope) for scope in OIDC_SCOPES],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="OpenID scopes the app may ask for (openid is always allowed).",
+    )
 
     class Meta:
         model = Application
@@ -532,7 +541,10 @@ class SigningKeyAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin
     ]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # The actions need "change"; the page itself shows no form (every field read-only).
+        # The list's actions need "change"; a key's own page stays view-only, so that no form
+        # can save a key row outside provider.services.keys.
+        if obj is not None:
+            return False
         return bool(cast(User, request.user).has_perm("provider.change_signingkey"))
 
 

@@ -129,7 +129,7 @@ def test_editing_redirect_uris_goes_through_the_service_and_its_rules(staff):
         "name": "Shop",
         "redirect_uris": "http://evil.example.com/cb",
         "post_logout_redirect_uris": "",
-        "allowed_scopes": "[]",
+        "allowed_scopes": ["email"],
         "logo_url": "",
         "description": "",
         "backchannel_logout_uri": "",
@@ -152,7 +152,8 @@ def test_editing_redirect_uris_goes_through_the_service_and_its_rules(staff):
     assert app.first_party
     assert app.skip_authorization
     event = AuditEvent.objects.get(action="oauth.app_updated")
-    assert event.data["changed"] == ["first_party", "redirect_uris"]
+    assert event.data["changed"] == ["allowed_scopes", "first_party", "redirect_uris"]
+    assert app.allowed_scopes == ["email"]
     assert event.actor_id == staff.staff.pk
 
 
@@ -321,3 +322,21 @@ def test_tokens_are_read_only_and_never_show_their_values(staff, client, backend
     assert staff.get("/admin/provider/accesstoken/add/").status_code == 403
     probe = staff.get("/admin/provider/accesstoken/", {"token_checksum__startswith": checksum[:2]})
     assert probe.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "model", ["accesstoken", "refreshtoken", "grant", "idtoken", "devicegrant", "api"]
+)
+def test_every_provider_list_opens(staff, model, signing_keys):
+    response = staff.get(f"/admin/provider/{model}/")
+    assert response.status_code == 200
+
+
+def test_a_signing_keys_own_page_has_no_save_button(staff, signing_keys):
+    key = SigningKey.objects.first()
+    assert key is not None
+    page = staff.get(f"{KEYS}{key.pk}/change/")
+    assert b'name="_save"' not in page.content
+    assert staff.post(f"{KEYS}{key.pk}/change/", {"state": "retired"}).status_code == 403
+    key.refresh_from_db()
+    assert key.state == KeyState.ACTIVE
