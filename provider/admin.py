@@ -240,6 +240,8 @@ class ApplicationChangeForm(ModelForm):  # type: ignore[type-arg]
         widget=forms.CheckboxSelectMultiple,
         help_text="OpenID scopes the app may ask for (openid is always allowed).",
     )
+    logo_url = forms.URLField(required=False, assume_scheme="https", max_length=500)
+    backchannel_logout_uri = forms.URLField(required=False, assume_scheme="https", max_length=500)
 
     class Meta:
         model = Application
