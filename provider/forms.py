@@ -37,7 +37,7 @@ class OrgApplicationForm(forms.Form):
     )
     permissions = forms.MultipleChoiceField(
         label="Permissions",
-        choices=list(PERMISSIONS.items()),
+        choices=[(name, f"{name}: {words}") for name, words in PERMISSIONS.items()],
         widget=forms.CheckboxSelectMultiple,
         help_text="What the backend may do through the management API, in this organization "
         "only. Give it no more than it needs.",
