@@ -33,7 +33,12 @@ from django.views.decorators.cache import never_cache
 from accounts.models import User
 from config.admin_mixins import NoSecretLookupsMixin, ReadOnlyAdminMixin
 from config.refusals import Refusal, admin_refusal
-from provider.forms import AdminReasonForm, NewApplicationForm
+from provider.forms import (
+    AdminReasonForm,
+    NewApplicationForm,
+    api_permission_choices,
+    chosen_api_permissions,
+)
 from provider.models import (
     AccessToken,
     Api,
@@ -243,9 +248,26 @@ class ApplicationChangeForm(ModelForm):  # type: ignore[type-arg]
     logo_url = forms.URLField(required=False, assume_scheme="https", max_length=500)
     backchannel_logout_uri = forms.URLField(required=False, assume_scheme="https", max_length=500)
 
+    api_permissions = forms.MultipleChoiceField(
+        label="API permissions",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="What it may ask tokens for, API by API.",
+    )
+
     class Meta:
         model = Application
         fields = list(app_services.UPDATABLE)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["api_permissions"].choices = api_permission_choices()
+        if self.instance.pk:
+            self.initial["api_permissions"] = [
+                f"{access.api_id}:{scope}"
+                for access in ApiAccess.objects.filter(application=self.instance)
+                for scope in access.scopes
+            ]
 
     def _uris(self, field: str) -> str:
         value = self.cleaned_data.get(field) or ""
@@ -314,6 +336,7 @@ class ApplicationAdmin(ServiceSavesMixin, NoSecretLookupsMixin, admin.ModelAdmin
                 )
             },
         ),
+        ("APIs", {"fields": ("api_permissions",)}),
         ("Consent screen", {"fields": ("logo_url", "description")}),
         (
             "State",
@@ -386,15 +409,30 @@ class ApplicationAdmin(ServiceSavesMixin, NoSecretLookupsMixin, admin.ModelAdmin
         return TemplateResponse(request, "admin/provider/application/add.html", context)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        changes = {field: form.cleaned_data[field] for field in form.changed_data}
-        if not changes:
-            return
+        changes = {
+            field: form.cleaned_data[field]
+            for field in form.changed_data
+            if field in app_services.UPDATABLE
+        }
         try:
-            app_services.update_application(
-                actor=request.user, application=Application(pk=obj.pk), **changes
-            )
+            if changes:
+                app_services.update_application(
+                    actor=request.user, application=Application(pk=obj.pk), **changes
+                )
+            if "api_permissions" in form.changed_data:
+                self._save_api_access(request, obj, form.cleaned_data["api_permissions"])
         except Refusal as refusal:
             self.refuse(request, refusal)
+
+    def _save_api_access(self, request: HttpRequest, app: Application, values: list[str]) -> None:
+        """One ``allow_api`` per API whose permissions changed (an API unticked entirely keeps
+        its row, with no permission left)."""
+        wanted = chosen_api_permissions(values)
+        current = {a.api: a.scopes for a in ApiAccess.objects.filter(application=app)}
+        for api in set(wanted) | set(current):
+            scopes = sorted(wanted.get(api, []))
+            if scopes != sorted(current.get(api, [])):
+                app_services.allow_api(actor=request.user, application=app, api=api, scopes=scopes)
 
 
 # --- APIs ----------------------------------------------------------------------------------------

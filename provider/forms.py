@@ -96,13 +96,16 @@ class NewApplicationForm(forms.Form):
         initial="RS256",
         help_text="How its ID tokens are signed.",
     )
-    apis = forms.ModelMultipleChoiceField(
-        queryset=Api.objects.order_by("name"),
+    api_permissions = forms.MultipleChoiceField(
+        label="API permissions",
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="APIs it may ask tokens for, with every permission they define (narrow them "
-        "afterwards on the API access list).",
+        help_text="What it may ask tokens for, API by API (one API per token).",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["api_permissions"].choices = api_permission_choices()
 
     def service_arguments(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -117,8 +120,27 @@ class NewApplicationForm(forms.Form):
             "description": data["description"],
             "backchannel_logout_uri": data["backchannel_logout_uri"],
             "algorithm": data["algorithm"],
-            "apis": {api: list(api.scopes) for api in data["apis"]},
+            "apis": chosen_api_permissions(data["api_permissions"]),
         }
+
+
+def api_permission_choices() -> list[tuple[str, str]]:
+    """Every permission of every API, as ``<api id>:<permission>``."""
+    return [
+        (f"{api.pk}:{scope}", f"{api.name}: {scope}")
+        for api in Api.objects.order_by("name", "pk")
+        for scope in api.scopes
+    ]
+
+
+def chosen_api_permissions(values: list[str]) -> dict[Api, list[str]]:
+    """The chosen ``<api id>:<permission>`` values, grouped by API."""
+    chosen: dict[int, list[str]] = {}
+    for value in values:
+        api_id, _, scope = value.partition(":")
+        chosen.setdefault(int(api_id), []).append(scope)
+    apis = Api.objects.in_bulk(list(chosen))
+    return {apis[api_id]: scopes for api_id, scopes in chosen.items() if api_id in apis}
 
 
 class AdminReasonForm(forms.Form):

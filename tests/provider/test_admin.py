@@ -340,3 +340,42 @@ def test_a_signing_keys_own_page_has_no_save_button(staff, signing_keys):
     assert staff.post(f"{KEYS}{key.pk}/change/", {"state": "retired"}).status_code == 403
     key.refresh_from_db()
     assert key.state == KeyState.ACTIVE
+
+
+def test_api_permissions_are_chosen_one_by_one_and_changed_through_the_service(
+    staff, invoices_api, reports_api
+):
+    response = staff.post(
+        APPS + "add/",
+        {
+            "name": "Billing",
+            "kind": "m2m",
+            "algorithm": "RS256",
+            "api_permissions": [f"{invoices_api.pk}:invoices:read"],
+        },
+    )
+    assert response.status_code == 200
+    app = Application.objects.get(name="Billing")
+    assert ApiAccess.objects.get(application=app).scopes == ["invoices:read"]
+
+    form = {
+        "name": "Billing",
+        "redirect_uris": "",
+        "post_logout_redirect_uris": "",
+        "logo_url": "",
+        "description": "",
+        "backchannel_logout_uri": "",
+        "api_permissions": [
+            f"{invoices_api.pk}:invoices:write",
+            f"{reports_api.pk}:reports:read",
+        ],
+        "api_access-TOTAL_FORMS": "1",
+        "api_access-INITIAL_FORMS": "1",
+        "api_access-0-id": str(ApiAccess.objects.get(application=app).pk),
+        "api_access-0-application": str(app.pk),
+    }
+    response = staff.post(f"{APPS}{app.pk}/change/", form)
+    assert response.status_code == 302, response.content[:500]
+    access = {a.api_id: a.scopes for a in ApiAccess.objects.filter(application=app)}
+    assert access == {invoices_api.pk: ["invoices:write"], reports_api.pk: ["reports:read"]}
+    assert AuditEvent.objects.filter(action="oauth.app_updated").count() == 2
