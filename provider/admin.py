@@ -261,7 +261,7 @@ class ApplicationChangeForm(ModelForm):  # type: ignore[type-arg]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["api_permissions"].choices = api_permission_choices()
+        cast(forms.ChoiceField, self.fields["api_permissions"]).choices = api_permission_choices()
         if self.instance.pk:
             self.initial["api_permissions"] = [
                 f"{access.api_id}:{scope}"

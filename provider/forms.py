@@ -7,7 +7,7 @@ page that created them, and never put in a field.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -105,7 +105,7 @@ class NewApplicationForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["api_permissions"].choices = api_permission_choices()
+        cast(forms.ChoiceField, self.fields["api_permissions"]).choices = api_permission_choices()
 
     def service_arguments(self) -> dict[str, Any]:
         data = self.cleaned_data
