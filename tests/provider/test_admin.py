@@ -379,3 +379,13 @@ def test_api_permissions_are_chosen_one_by_one_and_changed_through_the_service(
     access = {a.api_id: a.scopes for a in ApiAccess.objects.filter(application=app)}
     assert access == {invoices_api.pk: ["invoices:write"], reports_api.pk: ["reports:read"]}
     assert AuditEvent.objects.filter(action="oauth.app_updated").count() == 2
+
+
+def test_staff_without_a_verified_second_factor_are_sent_away():
+    web_app()
+    client = Client()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    for url in (APPS, APPS + "add/", KEYS, "/admin/provider/accesstoken/"):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert "/admin/login/" in response["Location"]
