@@ -12,8 +12,8 @@ from django.contrib import admin
 from django.test import Client
 
 from audit.models import AuditEvent
-from provider import admin as provider_admin
 from provider import keys, secrets
+from provider.admin.applications import ApplicationAdmin
 from provider.models import (
     AccessToken,
     Api,
@@ -67,8 +67,8 @@ def act(staff, url, action, ids, **confirm):
 
 def test_dots_own_admins_are_replaced():
     for model in (Application, AccessToken, RefreshToken, Grant, IDToken, DeviceGrant):
-        assert type(admin.site._registry[model]).__module__ == "provider.admin"
-    assert isinstance(admin.site._registry[Application], provider_admin.ApplicationAdmin)
+        assert type(admin.site._registry[model]).__module__.startswith("provider.admin.")
+    assert isinstance(admin.site._registry[Application], ApplicationAdmin)
 
 
 def test_registering_a_web_app_shows_its_secret_once(staff):
