@@ -12,7 +12,8 @@ LOCAL  := $(if $(DATABASE_URL),,$(EMBEDDED))
 IDP_DIR := tests/sso/idp
 AXE_DIR := tests/e2e/axe
 RP_DIR  := tests/provider/rp
-NPM_DIRS := $(IDP_DIR) $(AXE_DIR) $(RP_DIR)
+RS_DIR  := tests/provider/rs
+NPM_DIRS := $(IDP_DIR) $(AXE_DIR) $(RP_DIR) $(RS_DIR)
 
 .PHONY: install npm-packages idps run test lint bench bench-saml bench-enumeration worker beat clean
 

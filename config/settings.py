@@ -417,16 +417,17 @@ OAUTH2_PROVIDER = provider_settings.oauth2_provider(
     access_token_seconds=env_int("OAUTH_ACCESS_TOKEN_SECONDS", 600),
     refresh_idle_seconds=env_int("OAUTH_REFRESH_IDLE_SECONDS", 14 * 24 * 3600),
 )
-# DOT warns that its global scheme list admits http. Gatehouse narrows it per application
-# kind (provider.models.Application.get_allowed_schemes and the application service): http
-# only for a native app's loopback IP redirect (RFC 8252), https for everything else.
-SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
 # A refresh-token family dies this long after the sign-in that started it, however often used.
 GATEHOUSE_OAUTH_REFRESH_ABSOLUTE_SECONDS = env_int("OAUTH_REFRESH_ABSOLUTE_SECONDS", 30 * 24 * 3600)
-# Token requests one client id may make a minute (counted in the shared cache): a 429 past it.
+# Token requests one authenticated client may make a minute (shared cache): a 429 past it.
 GATEHOUSE_OAUTH_TOKEN_REQUESTS_PER_MINUTE = env_int("OAUTH_TOKEN_REQUESTS_PER_MINUTE", 1200)
-# Keys of the client-secret HMAC, newest first ("id:key"); derived from SECRET_KEY when unset.
+# Keys of the client-secret HMAC, newest first ("id:key"); derived from SECRET_KEY when
+# embedded (provider/checks.py requires them in production).
 GATEHOUSE_OAUTH_SECRET_KEYS = env_list("OAUTH_CLIENT_SECRET_KEYS", [])
+# DOT warns that "http" is an allowed redirect scheme. It is, globally, for RFC 8252 loopback
+# redirects of native apps only: Application.get_allowed_schemes() and the application service
+# refuse http for every other kind and host (provider/checks.py guards the rest of the block).
+SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
 
 # --- Email ------------------------------------------------------------------------------------
 
@@ -507,7 +508,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consent.tasks.purge_erased_consent_evidence",
         "schedule": 24 * 3600.0,
     },
+    "rotate-signing-keys": {
+        "task": "provider.key_tasks.rotate_signing_keys",
+        "schedule": 24 * 3600.0,
+    },
 }
+# Task modules autodiscovery (tasks.py) does not find.
+CELERY_IMPORTS = ("provider.key_tasks",)
 
 # --- Security ---------------------------------------------------------------------------------
 

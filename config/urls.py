@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from accounts.urls import allauth_overrides, allauth_pages
 from config import health
 from organizations import urls as organization_urls
+from provider import portal as provider_portal
 from provider.views import device as provider_device
 from provider.views import oidc as provider_oidc
 from sso import portal as sso_portal
@@ -23,7 +24,8 @@ urlpatterns = [
     path("", include("accounts.mfa.urls")),
     path("webauthn/", include("accounts.mfa.webauthn_urls")),
     # The organization portal, with the SSO tab that sso adds to it (orgs:sso is its list of
-    # connections): composed here, so that organizations does not import sso.
+    # connections) and provider's Applications tab (orgs:applications): composed here, so
+    # that organizations imports neither.
     path(
         "",
         include(
@@ -31,6 +33,10 @@ urlpatterns = [
                 [
                     *organization_urls.urlpatterns,
                     path("orgs/<slug:slug>/sso/", include(sso_portal.urlpatterns)),
+                    path(
+                        "orgs/<slug:slug>/applications/",
+                        include(provider_portal.urlpatterns),
+                    ),
                 ],
                 organization_urls.app_name,
             )

@@ -11,4 +11,7 @@ class ProviderConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from provider import receivers  # noqa: F401  (connects them)
+        from provider import (
+            checks,  # noqa: F401  (registers the provider's start-up checks)
+            receivers,  # noqa: F401  (connects them)
+        )

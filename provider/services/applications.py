@@ -184,7 +184,11 @@ def allow_api(*, actor: Any, application: Application, api: Api, scopes: list[st
 
 @service
 def rotate_client_secret(
-    *, actor: Any, application: Application, overlap: timedelta = DEFAULT_SECRET_OVERLAP
+    *,
+    actor: Any,
+    application: Application,
+    overlap: timedelta = DEFAULT_SECRET_OVERLAP,
+    reason: str = "",
 ) -> str:
     """A new secret, returned once. The old one keeps working for ``overlap`` (zero ends it
     now), so a client can be redeployed without an outage."""
@@ -220,7 +224,11 @@ def rotate_client_secret(
         actor=actor,
         target=application,
         organization=application.organization_id,
-        data={"client_id": application.client_id, "overlap_seconds": int(overlap.total_seconds())},
+        data={
+            "client_id": application.client_id,
+            "overlap_seconds": int(overlap.total_seconds()),
+            **({"reason": reason} if reason else {}),
+        },
     )
     return secret
 
@@ -240,3 +248,76 @@ def set_disabled(*, actor: Any, application: Application, disabled: bool, reason
         organization=application.organization_id,
         data={"client_id": application.client_id, "reason": reason},
     )
+
+
+def _clean_name(kind: str, value: Any) -> str:
+    name = (value or "").strip()[:255]
+    if not name:
+        raise Refusal("Give the application a name.")
+    return name
+
+
+def _clean_redirect_uris(kind: str, value: Any) -> str:
+    if kind == ApplicationKind.M2M:
+        return ""
+    uris = _check_uris(kind, value or "")
+    if not uris:
+        raise Refusal("Give at least one redirect URI.")
+    return uris
+
+
+def _clean_backchannel(kind: str, value: Any) -> str:
+    uri = (value or "").strip()
+    return check_redirect_uri(ApplicationKind.WEB, uri) if uri else ""
+
+
+# What ``update_application`` may change, each with the check ``create_application`` applies.
+# The kind, the organization and the secret never change here.
+UPDATABLE: dict[str, Any] = {
+    "name": _clean_name,
+    "redirect_uris": _clean_redirect_uris,
+    "post_logout_redirect_uris": lambda kind, value: _check_uris(kind, value or ""),
+    "allowed_scopes": lambda kind, value: (
+        _check_scopes(value) if kind != ApplicationKind.M2M else []
+    ),
+    "first_party": lambda kind, value: bool(value),
+    "logo_url": lambda kind, value: (value or "").strip(),
+    "description": lambda kind, value: (value or "").strip()[:500],
+    "backchannel_logout_uri": _clean_backchannel,
+}
+
+
+@service
+def update_application(
+    *, actor: Any, application: Application, reason: str = "", **changes: Any
+) -> Application:
+    """Change what staff may change about an app, with the redirect rules of its kind checked
+    again. Only fields that really change are written and named in the audit event; their
+    values are not (URIs can be long)."""
+    unknown = set(changes) - set(UPDATABLE)
+    if unknown:
+        raise Refusal(f"These cannot be changed here: {', '.join(sorted(unknown))}.")
+    application = Application.objects.select_for_update().get(pk=application.pk)
+    cleaned = {field: UPDATABLE[field](application.kind, value) for field, value in changes.items()}
+    changed = [field for field, value in cleaned.items() if getattr(application, field) != value]
+    if not changed:
+        return application
+    for field in changed:
+        setattr(application, field, cleaned[field])
+    written = list(changed)
+    if "first_party" in changed:
+        application.skip_authorization = application.first_party
+        written.append("skip_authorization")
+    application.save(update_fields=[*written, "updated"])
+    record(
+        Action.OAUTH_APP_UPDATED,
+        actor=actor,
+        target=application,
+        organization=application.organization_id,
+        data={
+            "client_id": application.client_id,
+            "changed": sorted(changed),
+            **({"reason": reason} if reason else {}),
+        },
+    )
+    return application

@@ -75,7 +75,7 @@ def ensure_signing_keys(*, actor: Any = None) -> list[SigningKey]:
 
 
 @service
-def publish_next_key(*, actor: Any, alg: str) -> SigningKey:
+def publish_next_key(*, actor: Any, alg: str, reason: str = "") -> SigningKey:
     """Step 1 of a rotation: a new key in the JWKS that signs nothing yet."""
     if alg not in ALGORITHMS:
         raise Refusal("Keys are RS256 or ES256.")
@@ -85,14 +85,19 @@ def publish_next_key(*, actor: Any, alg: str) -> SigningKey:
     record(
         Action.OAUTH_SIGNING_KEY_CREATED,
         actor=actor,
+        actor_text="" if actor else "system",
         target=row,
-        data={"kid": row.kid, "alg": alg, "state": row.state},
+        data={"kid": row.kid, "alg": alg, "state": row.state, **_why(reason)},
     )
     return row
 
 
+def _why(reason: str) -> dict[str, str]:
+    return {"reason": reason} if reason else {}
+
+
 @service
-def activate_next_key(*, actor: Any, alg: str, force: bool = False) -> SigningKey:
+def activate_next_key(*, actor: Any, alg: str, force: bool = False, reason: str = "") -> SigningKey:
     """Step 2: the waiting key signs from now on; the old one stays published (retiring).
     Refused until the waiting key has been published for a JWKS cache lifetime, unless
     ``force`` (a compromised key: verifiers with a stale cache will fail until they refetch)."""
@@ -120,17 +125,23 @@ def activate_next_key(*, actor: Any, alg: str, force: bool = False) -> SigningKe
     record(
         Action.OAUTH_SIGNING_KEY_ACTIVATED,
         actor=actor,
+        actor_text="" if actor else "system",
         target=row,
-        data={"kid": row.kid, "alg": alg, "forced": force},
+        data={"kid": row.kid, "alg": alg, "forced": force, **_why(reason)},
     )
     return row
 
 
 @service
-def retire_keys(*, actor: Any = None, force_kid: str = "") -> list[str]:
-    """Step 3: drop retiring keys whose tokens have all expired (or one named key at once)."""
+def retire_keys(
+    *, actor: Any = None, force_kid: str = "", reason: str = "", alg: str = ""
+) -> list[str]:
+    """Step 3: drop retiring keys whose tokens have all expired (or one named key at once),
+    of every algorithm or of ``alg``."""
     now = timezone.now()
     rows = SigningKey.objects.select_for_update().filter(state=KeyState.RETIRING)
+    if alg:
+        rows = rows.filter(alg=alg)
     if force_kid:
         rows = rows.filter(kid=force_kid)
     else:
@@ -145,7 +156,7 @@ def retire_keys(*, actor: Any = None, force_kid: str = "") -> list[str]:
             actor=actor,
             actor_text="" if actor else "system",
             target=row,
-            data={"kid": row.kid, "alg": row.alg, "forced": bool(force_kid)},
+            data={"kid": row.kid, "alg": row.alg, "forced": bool(force_kid), **_why(reason)},
         )
         retired.append(row.kid)
     return retired

@@ -145,6 +145,8 @@ def _signed_in_pages(slug: str, saml_id: int, oidc_id: int) -> list[str]:
         f"{portal}/sso/{saml_id}/delete/",
         f"{portal}/sso/{oidc_id}/setup/",
         f"{portal}/sso/{oidc_id}/idp/",
+        f"{portal}/applications/",
+        f"{portal}/applications/new/",
         f"{portal}/audit/",
     ]
 

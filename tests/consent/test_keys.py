@@ -107,3 +107,38 @@ def test_reencrypt_secrets_stops_clearly_on_data_no_key_can_read(settings):
             call_command("reencrypt_secrets", stdout=io.StringIO())
     finally:
         encryption._fernet.cache_clear()
+
+
+def test_reencrypt_secrets_covers_the_providers_signing_keys(settings):
+    """After the rotation the old key can go: the provider still signs with its keys, and
+    tokens it signed before still verify."""
+    from jwcrypto import jwt
+
+    from provider import keys as provider_keys
+    from provider.models import SigningKey
+    from provider.services.keys import ensure_signing_keys
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [old]
+    encryption._fernet.cache_clear()
+    provider_keys.forget_cached_keys()
+    try:
+        ensure_signing_keys()
+        before = {row.kid: row.private_jwk for row in SigningKey.objects.all()}
+        settings.FIELD_ENCRYPTION_KEYS = [new, old]
+        encryption._fernet.cache_clear()
+        out = io.StringIO()
+        call_command("reencrypt_secrets", stdout=out)
+        assert "Re-encrypted 2 OpenID provider signing key(s)." in out.getvalue()
+        settings.FIELD_ENCRYPTION_KEYS = [new]  # the old key is gone
+        encryption._fernet.cache_clear()
+        provider_keys.forget_cached_keys()
+        for row in SigningKey.objects.all():
+            assert row.private_jwk != before[row.kid]
+            key = provider_keys.active_key(row.alg)
+            token = jwt.JWT(header={"alg": row.alg, "kid": row.kid}, claims={"sub": "x"})
+            token.make_signed_token(key.private)
+            jwt.JWT(jwt=token.serialize(), key=provider_keys.public_keyset(), algs=[row.alg])
+    finally:
+        encryption._fernet.cache_clear()
+        provider_keys.forget_cached_keys()

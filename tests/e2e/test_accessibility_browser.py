@@ -156,6 +156,8 @@ def main_pages(org, saml, oidc) -> list[str]:
         f"{portal}/sso/{saml.pk}/certificates/",
         f"{portal}/sso/{oidc.pk}/setup/",
         f"{portal}/sso/{oidc.pk}/idp/",
+        f"{portal}/applications/",
+        f"{portal}/applications/new/",
         f"{portal}/audit/",
     ]
 

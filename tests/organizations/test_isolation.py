@@ -18,6 +18,7 @@ from django.test import Client
 from audit.models import AuditEvent
 from organizations import services
 from organizations.models import Domain, Invitation, Membership
+from provider.models import Application
 from sso.models import Connection, IdPCertificate
 from tests.organizations.conftest import signed_in
 from tests.sso.builders import certificate
@@ -26,11 +27,14 @@ from tests.sso.builders import certificate
 CERTIFICATE_PEM = certificate()
 
 
+# The kinds of object a path can point at, e.g. {domain}.
+KINDS = ("member", "invitation", "domain", "connection", "certificate", "application")
+
+
 @dataclass(frozen=True)
 class Endpoint:
     method: str
-    # {slug}, and {member}, {invitation}, {domain}, {connection} or {certificate} for the
-    # object it acts on.
+    # {slug}, and one of KINDS in braces ({member}, {domain}, ...) for the object it acts on.
     path: str
     admin_only: bool = True
     data: dict[str, Any] = field(default_factory=dict)
@@ -38,7 +42,7 @@ class Endpoint:
 
     @property
     def object_kind(self) -> str | None:
-        for kind in ("member", "invitation", "domain", "connection", "certificate"):
+        for kind in KINDS:
             if "{" + kind + "}" in self.path:
                 return kind
         return None
@@ -121,6 +125,15 @@ ENDPOINTS = [
     Endpoint("post", "/orgs/{slug}/sso/{connection}/disable/"),
     Endpoint("get", "/orgs/{slug}/sso/{connection}/delete/"),
     Endpoint("post", "/orgs/{slug}/sso/{connection}/delete/"),
+    Endpoint("get", "/orgs/{slug}/applications/"),
+    Endpoint("get", "/orgs/{slug}/applications/new/"),
+    Endpoint(
+        "post", "/orgs/{slug}/applications/new/", data={"name": "X", "permissions": ["users:read"]}
+    ),
+    Endpoint("get", "/orgs/{slug}/applications/{application}/"),
+    Endpoint("post", "/orgs/{slug}/applications/{application}/rotate/", data={"overlap": "0"}),
+    Endpoint("post", "/orgs/{slug}/applications/{application}/disable/", data={"reason": "x"}),
+    Endpoint("post", "/orgs/{slug}/applications/{application}/enable/", data={"reason": "x"}),
     Endpoint("get", "/orgs/{slug}/audit/"),
     Endpoint("post", "/orgs/{slug}/transfer/", data={"member": "0"}),
     Endpoint("post", "/orgs/{slug}/leave/", admin_only=False),
@@ -196,6 +209,17 @@ class Objects:
             not_after=timezone.now() + timedelta(days=365),
             source="uploaded",
         ).pk
+        # An M2M app bound to the organization (provider's Applications tab).
+        from provider.management_api import management_api
+        from provider.services.applications import create_application
+
+        self.application = create_application(
+            actor=None,
+            name=f"{org.name} backend",
+            kind="m2m",
+            organization=org,
+            apis={management_api(): ["users:read"]},
+        ).application.pk
 
     def values(self) -> dict[str, int]:
         return {
@@ -204,6 +228,7 @@ class Objects:
             "domain": self.domain,
             "connection": self.connection,
             "certificate": self.certificate,
+            "application": self.application,
         }
 
 
@@ -257,6 +282,12 @@ def _snapshot() -> tuple:
         ),
         sorted(Connection.domains.through.objects.values_list("connection_id", "domain_id")),
         sorted(IdPCertificate.objects.values_list("pk", "connection_id", "fingerprint_sha256")),
+        sorted(
+            Application.objects.values_list(
+                "pk", "name", "secret_digest", "previous_secret_digest", "disabled_at"
+            ),
+            key=str,
+        ),
     )
 
 

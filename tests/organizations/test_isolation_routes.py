@@ -20,7 +20,7 @@ from django.http import HttpResponse
 from django.urls import URLPattern, URLResolver, get_resolver, path, resolve
 from django.urls.resolvers import RegexPattern
 
-from tests.organizations.test_isolation import ENDPOINTS
+from tests.organizations.test_isolation import ENDPOINTS, KINDS
 
 # A parameter right after orgs/ or organizations/, or one named org_slug (path or regex syntax).
 ORG_IN_URL = re.compile(
@@ -54,9 +54,7 @@ def covered_routes(paths: Iterable[str]) -> set[str]:
 
 def matrix_paths() -> list[str]:
     """The matrix's endpoints as real paths: any slug and object ids resolve."""
-    values = {"slug": "acme"} | {
-        kind: 1 for kind in ("member", "invitation", "domain", "connection", "certificate")
-    }
+    values = {"slug": "acme"} | {kind: 1 for kind in KINDS}
     return [e.path.format(**values) for e in ENDPOINTS]
 
 

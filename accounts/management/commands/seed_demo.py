@@ -1,4 +1,5 @@
-"""Demo data for a newcomer's first ``make run``: a staff user and an end user, both verified."""
+"""Demo data for a newcomer's first ``make run``: a staff user and an end user, both verified,
+and an OpenID Connect app to sign in to (provider/demo.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import secrets
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -51,6 +53,9 @@ class Command(BaseCommand):
             "Sign in at http://localhost:8000/accounts/login/ (localhost, not 127.0.0.1:\n"
             "passkeys need a host name).\n"
         )
+        from provider.demo import instructions, seed_demo_app
+
+        self.stdout.write(instructions(seed_demo_app(), settings.GATEHOUSE_PUBLIC_URL))
 
     def _consent_demo(self, users: list[User]) -> None:
         """A first published version of the terms and the privacy policy (so sign-up asks for

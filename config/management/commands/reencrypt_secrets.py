@@ -10,6 +10,7 @@ from django.db import models, transaction
 
 from config import encryption
 from consent.models import DataSubjectRequest, ExportArchive, ReceiptKey
+from provider.models import SigningKey
 from sso.models import Connection
 
 # What is encrypted, model by model, and how many rows one short transaction re-encrypts:
@@ -22,6 +23,7 @@ ENCRYPTED: list[tuple[type[models.Model], tuple[str, ...], int, str]] = [
         "SSO connection(s)",
     ),
     (ReceiptKey, ("private_key_encrypted",), 100, "consent receipt key(s)"),
+    (SigningKey, ("private_jwk",), 100, "OpenID provider signing key(s)"),
     (DataSubjectRequest, ("identifiers",), 100, "erasure(s) under way"),
     (ExportArchive, ("data",), 1, "export archive(s)"),
 ]
@@ -55,7 +57,8 @@ def reencrypt_rows(model: type[models.Model], fields: tuple[str, ...], batch: in
 class Command(BaseCommand):
     help = (
         "Re-encrypt stored secrets and encrypted data (IdP client secrets, SP private keys, "
-        "consent receipt keys, export archives, the identifiers of erasures under way) with "
+        "consent receipt keys, the provider's signing keys, export archives, the identifiers "
+        "of erasures under way) with "
         "the newest FIELD_ENCRYPTION_KEYS key."
     )
 
