@@ -21,8 +21,9 @@ from django.utils import timezone
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 from oauthlib.common import Request as OauthlibRequest
 
-from provider.models import Api, Application, ProviderSession
+from provider.models import AccessToken, Api, Application, ProviderSession
 from provider.services.applications import create_application
+from tests.factories import DEFAULT_PASSWORD
 
 TOKEN = "/o/token/"
 INTROSPECT = "/o/introspect/"
@@ -133,3 +134,31 @@ def refresh(client: HttpClient, app: App, refresh_token: str) -> Any:
         {"grant_type": "refresh_token", "refresh_token": refresh_token},
         HTTP_AUTHORIZATION=app.basic(),
     )
+
+
+def signed_in(user: Any, **extra: Any) -> HttpClient:
+    client = HttpClient(**extra)
+    response = client.post("/accounts/login/", {"login": user.email, "password": DEFAULT_PASSWORD})
+    assert response.status_code == 302, response.content[:300]
+    return client
+
+
+def alive(client: HttpClient, app: App, rs: App, tokens: dict[str, str]) -> dict[str, str]:
+    """The tokens work: introspection says active, and a refresh rotates them. Returns the
+    rotated pair (the old refresh token is spent)."""
+    assert introspect(client, rs, tokens["access_token"])["active"] is True
+    response = refresh(client, app, tokens["refresh_token"])
+    assert response.status_code == 200, response.content
+    rotated = response.json()
+    assert introspect(client, rs, rotated["access_token"])["active"] is True
+    return {"access_token": rotated["access_token"], "refresh_token": rotated["refresh_token"]}
+
+
+def dead(client: HttpClient, app: App, rs: App, tokens: dict[str, str]) -> None:
+    """The tokens do not work, and trying mints nothing."""
+    before = AccessToken.objects.count()
+    assert introspect(client, rs, tokens["access_token"]) == {"active": False}
+    response = refresh(client, app, tokens["refresh_token"])
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+    assert AccessToken.objects.count() == before

@@ -23,13 +23,14 @@ from organizations.models import Membership
 from provider.models import AccessToken, ProviderSession, RefreshToken
 from provider.services.revocation import Reason, revoke_tokens
 from tests.conftest import links_in, path_of
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories import UserFactory
 from tests.provider.person_tokens import (
-    introspect,
+    alive,
+    dead,
     issue,
     open_session,
-    refresh,
     resource_server,
+    signed_in,
     web_app,
 )
 
@@ -51,37 +52,9 @@ def rs(invoices_api):
     return resource_server(invoices_api)
 
 
-def alive(client, app, rs, tokens) -> dict[str, str]:
-    """The tokens work: introspection says active, and a refresh rotates them. Returns the
-    rotated pair (the old refresh token is spent)."""
-    assert introspect(client, rs, tokens["access_token"])["active"] is True
-    response = refresh(client, app, tokens["refresh_token"])
-    assert response.status_code == 200, response.content
-    rotated = response.json()
-    assert introspect(client, rs, rotated["access_token"])["active"] is True
-    return {"access_token": rotated["access_token"], "refresh_token": rotated["refresh_token"]}
-
-
-def dead(client, app, rs, tokens) -> None:
-    """The tokens do not work, and trying mints nothing."""
-    before = AccessToken.objects.count()
-    assert introspect(client, rs, tokens["access_token"]) == {"active": False}
-    response = refresh(client, app, tokens["refresh_token"])
-    assert response.status_code == 400
-    assert response.json()["error"] == "invalid_grant"
-    assert AccessToken.objects.count() == before
-
-
 def revoked_event(reason: str) -> AuditEvent:
     [event] = AuditEvent.objects.filter(action="oauth.tokens_revoked", data__reason=reason)
     return event
-
-
-def signed_in(user, **extra) -> Client:
-    client = Client(**extra)
-    response = client.post("/accounts/login/", {"login": user.email, "password": DEFAULT_PASSWORD})
-    assert response.status_code == 302, response.content[:300]
-    return client
 
 
 def test_blocking_a_person_ends_their_tokens(client, person, app, rs, invoices_api):
