@@ -492,6 +492,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consent.tasks.purge_erased_consent_evidence",
         "schedule": 24 * 3600.0,
     },
+    "purge-oauth-tokens": {
+        "task": "provider.tasks.purge_tokens",
+        "schedule": 600.0,
+    },
 }
 
 # --- Security ---------------------------------------------------------------------------------
