@@ -202,7 +202,7 @@ def revoke_authorization(*, authorization_id: int, user: Any) -> bool:
     end now, and the app must ask again. Only the person's own authorization is found; False
     when there is none (another person's, or already removed)."""
     authorization = (
-        Authorization.objects.select_for_update()
+        Authorization.objects.select_for_update(of=("self",))
         .select_related("application", "organization")
         .filter(pk=authorization_id, user=user)
         .first()
