@@ -29,6 +29,7 @@ from tests.provider.person_tokens import (
     dead,
     issue,
     open_session,
+    refresh,
     resource_server,
     signed_in,
     web_app,
@@ -215,3 +216,29 @@ def test_revocation_takes_the_same_queries_for_one_token_or_many(
     assert RefreshToken.objects.filter(user=person, revoked__isnull=True).count() == 0
     assert not AccessToken.objects.filter(user=person).exists()
     assert len(many.captured_queries) == len(one.captured_queries)
+
+
+def test_a_refresh_racing_a_block_mints_nothing(client, person, app, rs, invoices_api, monkeypatch):
+    """The refresh grant reads the refresh token, then the person is blocked (committed), then
+    the grant rotates: the rotation sees the revocation and refuses, instead of minting a new
+    pair for someone just blocked (DOT re-locks the row but does not look at it again)."""
+    from provider.validator import GatehouseValidator
+
+    tokens = issue(app, person, invoices_api, SCOPES)
+    staff = UserFactory(email="support@gatehouse.test", is_staff=True)
+    validate = GatehouseValidator.validate_refresh_token
+
+    def validate_then_block(self, *args, **kwargs):
+        valid = validate(self, *args, **kwargs)
+        accounts.block_user(user=person, actor=staff, reason="Blocked mid-refresh")
+        return valid
+
+    monkeypatch.setattr(GatehouseValidator, "validate_refresh_token", validate_then_block)
+    before = (AccessToken.objects.count(), RefreshToken.objects.count())
+
+    response = refresh(client, app, tokens["refresh_token"])
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+    assert (AccessToken.objects.count(), RefreshToken.objects.count()) == (before[0] - 1, before[1])
+    assert not RefreshToken.objects.filter(user=person, revoked__isnull=True).exists()
