@@ -80,7 +80,7 @@ def open_session(user: Any, session_key: str | None) -> str:
 def issue(
     app: App,
     user: Any,
-    api: Api,
+    api: Api | None,
     scopes: list[str],
     *,
     organization: Any = None,
@@ -97,7 +97,7 @@ def issue(
     request.scopes = scopes
     request.grant_type = "authorization_code"
     request.api = api
-    request.resource = [api.identifier]
+    request.resource = [api.identifier] if api is not None else []
     request.family = uuid.uuid4()
     request.auth_context = {
         "sid": sid,

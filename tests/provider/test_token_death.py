@@ -242,3 +242,16 @@ def test_a_refresh_racing_a_block_mints_nothing(client, person, app, rs, invoice
     assert response.json()["error"] == "invalid_grant"
     assert (AccessToken.objects.count(), RefreshToken.objects.count()) == (before[0] - 1, before[1])
     assert not RefreshToken.objects.filter(user=person, revoked__isnull=True).exists()
+
+
+def test_userinfo_answers_401_once_the_person_is_blocked(client, person, app):
+    tokens = issue(app, person, None, ["openid"])
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {tokens['access_token']}"}
+    answer = client.get("/o/userinfo/", **bearer)
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["sub"] == str(person.public_id)
+    staff = UserFactory(email="support@gatehouse.test", is_staff=True)
+
+    accounts.block_user(user=person, actor=staff, reason="Fraud report 42")
+
+    assert client.get("/o/userinfo/", **bearer).status_code == 401
