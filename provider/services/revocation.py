@@ -47,6 +47,10 @@ class Reason:
     AUTHORIZATION_REMOVED = "authorization_removed"
 
 
+# ``organization=PERSONAL``: only the tokens issued outside any organization.
+PERSONAL: Any = object()
+
+
 @dataclass(frozen=True)
 class Revoked:
     access_tokens: int
@@ -81,7 +85,9 @@ def _scoped(
     sid: str | None,
     keep_sids: frozenset[str],
 ) -> QuerySet[Any]:
-    if organization is not None:
+    if organization is PERSONAL:
+        queryset = queryset.filter(organization__isnull=True)
+    elif organization is not None:
         queryset = queryset.filter(organization=organization)
     if application is not None:
         queryset = queryset.filter(application=application)
@@ -131,7 +137,7 @@ def revoke_tokens(
         id_tokens = id_tokens.filter(sid=sid)
     if keep_sids:
         id_tokens = id_tokens.exclude(sid__in=keep_sids)
-    if organization is not None:
+    if organization is not None and organization is not PERSONAL:
         # ID tokens carry no organization: an org-scoped revocation tells the apps whose
         # org-scoped tokens it ended, and no others.
         id_tokens = id_tokens.none()
@@ -150,7 +156,7 @@ def revoke_tokens(
             actor=actor,
             actor_text="" if actor is not None else "system",
             target=user,
-            organization=organization,
+            organization=None if organization is PERSONAL else organization,
             data={
                 "reason": reason,
                 # Not "..._tokens": the audit log redacts keys that look like secrets.
@@ -209,7 +215,10 @@ def revoke_authorization(*, authorization_id: int, user: Any) -> bool:
     )
     if authorization is None:
         return False
-    revoked = _end_app_access(user, authorization.application, authorization.organization)
+    # A personal authorization ends the personal tokens; one given for an organization, that
+    # organization's: the other stays with what it allowed.
+    scope = authorization.organization or PERSONAL
+    revoked = _end_app_access(user, authorization.application, scope)
     authorization.delete()
     _record_removal(user, authorization.application, authorization.organization, revoked)
     return True
@@ -230,6 +239,7 @@ def remove_app_access(*, user: Any, application_id: int) -> bool:
 
 
 def _end_app_access(user: Any, application: Application, organization: Any) -> Revoked:
+    """The app's tokens for ``user``: all of them (None), one organization's, or PERSONAL."""
     return revoke_tokens(
         user=user,
         reason=Reason.AUTHORIZATION_REMOVED,

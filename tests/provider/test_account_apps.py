@@ -191,3 +191,17 @@ def test_the_page_needs_a_signed_in_person(app, person):
     assert "/accounts/login/" in page["Location"]
     assert removal.status_code == 302
     assert Authorization.objects.filter(pk=authorization.pk).exists()
+
+
+def test_removing_personal_access_keeps_an_organizations(person, app, rs, acme, invoices_api):
+    at_acme = authorize(person, app, acme)
+    personal = authorize(person, app)
+    checker = Client()
+    acme_tokens = issue(app, person, invoices_api, SCOPES, organization=acme)
+    own_tokens = issue(app, person, invoices_api, SCOPES)
+
+    signed_in(person).post(f"/account/apps/{personal.pk}/remove/")
+
+    dead(checker, app, rs, own_tokens)
+    alive(checker, app, rs, acme_tokens)
+    assert Authorization.objects.filter(pk=at_acme.pk).exists()
