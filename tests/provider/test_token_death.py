@@ -20,7 +20,7 @@ from audit.models import AuditEvent
 from consent.erasure.schedule import request_erasure
 from organizations import services as organizations
 from organizations.models import Membership
-from provider.models import AccessToken, ProviderSession, RefreshToken
+from provider.models import AccessToken, Authorization, ProviderSession, RefreshToken
 from provider.services.revocation import Reason, revoke_tokens
 from tests.conftest import links_in, path_of
 from tests.factories import UserFactory
@@ -161,6 +161,10 @@ def test_removal_from_an_organization_ends_only_its_tokens(client, app, rs, invo
     Membership.objects.create(organization=acme, user=member, role="member", source="admin")
     at_acme = issue(app, member, invoices_api, SCOPES, organization=acme)
     personal = issue(app, member, invoices_api, SCOPES)
+    for organization in (acme, None):
+        Authorization.objects.create(
+            user=member, application=app.application, organization=organization, scopes=SCOPES
+        )
     at_acme = alive(client, app, rs, at_acme)
 
     organizations.remove_member(
@@ -173,11 +177,16 @@ def test_removal_from_an_organization_ends_only_its_tokens(client, app, rs, invo
     alive(client, app, rs, personal)
     event = revoked_event(Reason.REMOVED_FROM_ORGANIZATION)
     assert event.organization_id == acme.pk
+    # What was allowed through the organization goes with the membership; the rest stays.
+    assert list(
+        Authorization.objects.filter(user=member).values_list("organization", flat=True)
+    ) == [None]
 
 
 def test_erasure_ends_every_token(client, person, app, rs, invoices_api, settings):
     settings.GATEHOUSE_ERASURE_GRACE_DAYS = 0
     tokens = alive(client, app, rs, issue(app, person, invoices_api, SCOPES))
+    Authorization.objects.create(user=person, application=app.application, scopes=SCOPES)
 
     request_erasure(user=person)  # with no grace period the job runs at once (eager here)
 
@@ -185,6 +194,7 @@ def test_erasure_ends_every_token(client, person, app, rs, invoices_api, setting
     assert person.erased_at is not None
     dead(client, app, rs, tokens)
     assert revoked_event(Reason.ERASURE).data["ended"]["refresh"] == 1
+    assert not Authorization.objects.filter(user=person).exists()  # forgotten with them
 
 
 def test_revoking_twice_is_harmless_and_records_once(client, person, app, rs, invoices_api):
