@@ -144,6 +144,11 @@ def revoke_tokens(
     logouts = _backchannel_targets(
         user, refresh.filter(revoked__isnull=True), access.filter(expires__gt=now), id_tokens
     )
+    # Refresh tokens first, access tokens second, in separate statements: a refresh that
+    # rotated while the first statement waited on its row lock committed a pair the first
+    # statement's snapshot cannot see; the second statement sees and deletes its access token,
+    # which leaves its refresh token an orphan that DOT refuses. A refresh that reads its token
+    # before this commits and rotates after is refused by the validator's re-check.
     revoked = refresh.filter(revoked__isnull=True).update(revoked=now, updated=now)
     deleted = _delete_access_tokens(access)
     sub = str(user.public_id)
