@@ -15,7 +15,7 @@ RP_DIR  := tests/provider/rp
 RS_DIR  := tests/provider/rs
 NPM_DIRS := $(IDP_DIR) $(AXE_DIR) $(RP_DIR) $(RS_DIR)
 
-.PHONY: install npm-packages idps run test lint bench bench-saml bench-enumeration worker beat clean
+.PHONY: install npm-packages idps run test lint bench bench-saml bench-enumeration bench-oauth worker beat clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,11 @@ bench-saml: install
 ## login code; needs PostgreSQL and Redis). Exits non-zero if any endpoint differs at p < 0.01.
 bench-enumeration: install
 	$(BIN)/python bench/enumeration.py
+
+## The provider's token, refresh and introspection rates against /healthz, and local JWT
+## verifications (needs PostgreSQL, Redis and wrk).
+bench-oauth: install
+	$(BIN)/python bench/oauth.py
 
 worker: install
 	$(BIN)/celery -A config worker --loglevel=INFO

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from django.http import HttpRequest, HttpResponse
 
@@ -39,6 +39,31 @@ def _no_new_account_refusal(org: Any, email: str, role: str) -> dict[str, Any] |
     return None
 
 
+class EndAppTokens(Protocol):
+    def __call__(
+        self,
+        *,
+        user: Any,
+        reason: str,
+        actor: Any = None,
+        organization: Any = None,
+        session_keys: list[str] | None = None,
+        keep_session_key: str | None = None,
+    ) -> int: ...
+
+
+def _no_app_tokens(
+    *,
+    user: Any,
+    reason: str,
+    actor: Any = None,
+    organization: Any = None,
+    session_keys: list[str] | None = None,
+    keep_session_key: str | None = None,
+) -> int:
+    return 0
+
+
 @dataclass
 class SignInHooks:
     """The questions, each with its answer when no app has registered one."""
@@ -59,6 +84,11 @@ class SignInHooks:
     # The organization's sign-in rule a new password account for this address would break by
     # joining it with this role (an invitation), or None. Asked by organizations.
     new_account_refusal: Callable[[Any, str, str], dict[str, Any] | None] = _no_new_account_refusal
+    # End the OAuth tokens a person's apps hold, in the caller's transaction: all of them, those
+    # issued through one organization, those of some browser sessions (``session_keys``), or
+    # all but those of the session kept (``keep_session_key``). Asked by accounts (block,
+    # sessions), organizations (removal) and consent (erasure); answered by provider.
+    end_app_tokens: EndAppTokens = _no_app_tokens
 
 
 hooks = SignInHooks()
@@ -71,6 +101,7 @@ def register(
     login_refusal: Callable[[HttpRequest, Any, dict[str, Any]], HttpResponse | None] | None = None,
     address_change_refusal: Callable[[Any, str], str | None] | None = None,
     new_account_refusal: Callable[[Any, str, str], dict[str, Any] | None] | None = None,
+    end_app_tokens: EndAppTokens | None = None,
 ) -> None:
     """Answer some of the questions; the others keep their current answer."""
     if first_factor_mfa is not None:
@@ -83,3 +114,5 @@ def register(
         hooks.address_change_refusal = address_change_refusal
     if new_account_refusal is not None:
         hooks.new_account_refusal = new_account_refusal
+    if end_app_tokens is not None:
+        hooks.end_app_tokens = end_app_tokens

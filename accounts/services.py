@@ -23,6 +23,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts import extensions
 from accounts.models import OutboundEmail, User
 from audit.actions import Action
 from audit.services import record
@@ -154,6 +155,10 @@ def revoke_session(*, user: User, session_id: int, actor: User) -> bool:
     if session is None:
         return False
     end_sessions([session])
+    # The OAuth tokens issued through that session end with it (provider.hooks).
+    extensions.hooks.end_app_tokens(
+        user=user, reason="session_revoked", actor=actor, session_keys=[session.session_key]
+    )
     record(
         Action.SESSION_REVOKED,
         actor=actor,
@@ -172,6 +177,9 @@ def revoke_all_sessions(*, user: User, actor: User, keep_session_key: str | None
         if session.session_key != keep_session_key
     ]
     count = end_sessions(sessions)
+    extensions.hooks.end_app_tokens(
+        user=user, reason="signed_out_everywhere", actor=actor, keep_session_key=keep_session_key
+    )
     record(
         Action.SESSIONS_REVOKED_ALL,
         actor=actor,
@@ -196,6 +204,7 @@ def block_user(*, user: User, actor: User, reason: str) -> User:
     user.blocked_at = timezone.now()
     user.save(update_fields=["is_blocked", "blocked_reason", "blocked_at"])
     ended = end_sessions(list(UserSession.objects.filter(user=user)))
+    extensions.hooks.end_app_tokens(user=user, reason="blocked", actor=actor)
     record(
         Action.USER_BLOCKED,
         actor=actor,

@@ -512,6 +512,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "provider.key_tasks.rotate_signing_keys",
         "schedule": 24 * 3600.0,
     },
+    "purge-oauth-tokens": {
+        "task": "provider.tasks.purge_tokens",
+        "schedule": 600.0,
+    },
 }
 # Task modules autodiscovery (tasks.py) does not find.
 CELERY_IMPORTS = ("provider.key_tasks",)

@@ -20,6 +20,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="selfservice:profile"), name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # Connected apps (provider/views/account_apps.py), before accounts' /account/ pages.
+    path("account/apps/", include("provider.views.account_apps")),
     path("account/", include("accounts.urls")),
     path("", include("accounts.mfa.urls")),
     path("webauthn/", include("accounts.mfa.webauthn_urls")),

@@ -15,3 +15,8 @@ class ProviderConfig(AppConfig):
             checks,  # noqa: F401  (registers the provider's start-up checks)
             receivers,  # noqa: F401  (connects them)
         )
+        from provider import hooks
+
+        # Blocking, ended sessions, removal from an organization, erasure and password resets
+        # end the person's tokens (accounts, organizations and consent ask; provider answers).
+        hooks.register()

@@ -79,6 +79,19 @@ def _requested_resources(request: Any) -> list[str]:
     return [value for value in dict.fromkeys(named) if value]
 
 
+class RefusedWhileSaving(errors.InvalidGrantError):
+    """``invalid_grant`` raised while saving, past the point where oauthlib adds the token
+    endpoint's JSON headers: DOT answers with the error's own headers, so they are here."""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "Content-Type": "application/json",
+            "Cache-Control": "no-store",
+            "Pragma": "no-cache",
+        }
+
+
 def _may_act(user: Any) -> bool:
     """Whether tokens may still be issued for this person (not blocked, not deactivated)."""
     return user is None or (user.is_active and not getattr(user, "is_blocked", False))
@@ -430,9 +443,18 @@ class GatehouseValidator(DeviceCodeValidation, OAuth2Validator):
                 .first()
             )
             if replayed is not None:
-                raise errors.InvalidGrantError(
-                    description="The code was used twice.", request=request
-                )
+                raise RefusedWhileSaving(description="The code was used twice.", request=request)
+        previous = getattr(request, "refresh_token_instance", None)
+        if previous is not None and "refresh_token" in token:
+            # Lock the refresh token being spent and read it again: a revocation (blocking,
+            # sign-out, Remove access) that committed after validate_refresh_token read it
+            # must win. DOT locks it too but never looks at ``revoked`` again, so it would mint
+            # a fresh pair for a person blocked a moment ago (provider.services.revocation).
+            live = RefreshToken.objects.select_for_update().filter(
+                pk=previous.pk, revoked__isnull=True
+            )
+            if not live.exists():
+                raise RefusedWhileSaving(request=request)
         super()._save_bearer_token(token, request, *args, **kwargs)
         api = getattr(request, "api", None)
         user = request.user if getattr(request.user, "is_authenticated", False) else None

@@ -26,6 +26,7 @@ from allauth.usersessions.models import UserSession
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import extensions
 from accounts.models import User
 from audit.actions import Action
 from audit.services import record
@@ -123,6 +124,8 @@ def _claim(request_id: int) -> tuple[DataSubjectRequest, list[UserSession]] | st
     erasure.save(update_fields=["attempts", "status", "started_at", "pseudonym", "identifiers"])
     # From here on nobody signs in as them, and no export of them is built or sent.
     User.objects.filter(pk=user.pk).update(is_active=False)
+    # Nor does any app act for them with a token it already holds.
+    extensions.hooks.end_app_tokens(user=user, reason="erasure")
     DataSubjectRequest.objects.filter(
         user=user,
         kind=DataSubjectRequest.Kind.EXPORT,

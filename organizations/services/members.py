@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from accounts import extensions
 from accounts.models import User
 from audit.actions import Action
 from audit.services import record
@@ -129,6 +130,10 @@ def _end_membership(target: Membership) -> int:
     target.deprovisioned_at = None
     target.save(update_fields=["status", "ended_at", "deprovisioned_at"])
     withdrawn = withdraw_invitations(target, keep_roles=[])
+    # Tokens issued through the organization stop working now, not when the cleanup runs.
+    extensions.hooks.end_app_tokens(
+        user=target.user, reason="removed_from_organization", organization=target.organization
+    )
     # Access ends now (every org page and API call checks for an active membership); the
     # cleanup of what was granted through the organization runs in the background, and runs
     # again from the beat schedule if the broker was down.

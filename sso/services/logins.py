@@ -16,6 +16,7 @@ from allauth.socialaccount import signals
 from allauth.socialaccount.models import SocialAccount, SocialLogin
 from django.utils import timezone
 
+from accounts import extensions
 from accounts.mfa import policy
 from accounts.models import User
 from accounts.services import end_sessions
@@ -106,6 +107,7 @@ def release_unverified_account(connection: Connection, user: User) -> None:
     user.blocked_at = timezone.now()
     user.save(update_fields=["password", "email", "is_blocked", "blocked_reason", "blocked_at"])
     ended = end_sessions(list(UserSession.objects.filter(user=user)))
+    extensions.hooks.end_app_tokens(user=user, reason="blocked")
     record(
         Action.SSO_UNVERIFIED_ACCOUNT_RELEASED,
         actor=None,

@@ -1,0 +1,83 @@
+"""How the provider hears that a person's access must end, without the apps below it
+importing it: the ``end_app_tokens`` hook of ``accounts.extensions`` (block, sessions ended,
+removal from an organization, erasure) and allauth's ``password_reset`` signal. Registered in
+``ProviderConfig.ready``.
+
+Browser sessions are matched to OIDC sessions by ``ProviderSession.session_key_digest``, the
+SHA-256 of the Django session key (``session_key_digest``), so the table never holds a key
+that would open the session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.utils import timezone
+
+from provider.models import Authorization, ProviderSession
+from provider.services.revocation import Reason, revoke_tokens
+
+
+def session_key_digest(session_key: str) -> str:
+    """What ``ProviderSession.session_key_digest`` holds for a browser session."""
+    return hashlib.sha256(session_key.encode()).hexdigest()
+
+
+def end_app_tokens(
+    *,
+    user: Any,
+    reason: str,
+    actor: Any = None,
+    organization: Any = None,
+    session_keys: list[str] | None = None,
+    keep_session_key: str | None = None,
+) -> int:
+    """Answer to ``accounts.extensions.hooks.end_app_tokens``; returns how many access and
+    refresh tokens ended. Runs in the caller's transaction."""
+    if session_keys is not None:
+        return _end_sessions(user, reason, actor, session_keys)
+    if organization is not None:
+        revoked = revoke_tokens(user=user, reason=reason, organization=organization, actor=actor)
+        # Standing permissions given through that organization go with the membership.
+        Authorization.objects.filter(user=user, organization=organization).delete()
+        return revoked.access_tokens + revoked.refresh_tokens
+    sessions = ProviderSession.objects.filter(user=user, ended_at__isnull=True)
+    kept: frozenset[str] = frozenset()
+    if keep_session_key:
+        digest = session_key_digest(keep_session_key)
+        kept = frozenset(sessions.filter(session_key_digest=digest).values_list("sid", flat=True))
+    revoked = revoke_tokens(user=user, reason=reason, keep_sids=kept, actor=actor)
+    sessions.exclude(sid__in=kept).update(ended_at=timezone.now())
+    if reason == Reason.ERASURE:
+        Authorization.objects.filter(user=user).delete()
+    return revoked.access_tokens + revoked.refresh_tokens
+
+
+def _end_sessions(user: Any, reason: str, actor: Any, session_keys: list[str]) -> int:
+    digests = [session_key_digest(key) for key in session_keys if key]
+    sessions = ProviderSession.objects.filter(
+        user=user, session_key_digest__in=digests, ended_at__isnull=True
+    )
+    ended = 0
+    for sid in sessions.values_list("sid", flat=True):
+        revoked = revoke_tokens(user=user, reason=reason, sid=sid, actor=actor)
+        ended += revoked.access_tokens + revoked.refresh_tokens
+    sessions.update(ended_at=timezone.now())
+    return ended
+
+
+def on_password_reset(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """allauth's ``password_reset``: whoever knew the old password may hold tokens through it,
+    so every token ends (in the reset's own transaction, see
+    ``accounts.allauth_flows.PasswordResetFromKeyView``)."""
+    end_app_tokens(user=user, reason=Reason.PASSWORD_RESET, actor=user)
+
+
+def register() -> None:
+    from allauth.account.signals import password_reset
+
+    from accounts import extensions
+
+    extensions.register(end_app_tokens=end_app_tokens)
+    password_reset.connect(on_password_reset, dispatch_uid="provider_tokens_on_password_reset")
