@@ -13,9 +13,9 @@ class ProviderConfig(AppConfig):
     def ready(self) -> None:
         from provider import (
             checks,  # noqa: F401  (registers the provider's start-up checks)
+            hooks,
             receivers,  # noqa: F401  (connects them)
         )
-        from provider import hooks
 
         # Blocking, ended sessions, removal from an organization, erasure and password resets
         # end the person's tokens (accounts, organizations and consent ask; provider answers).

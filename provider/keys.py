@@ -9,6 +9,7 @@ in ``provider.services.keys``.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,9 @@ class NoSigningKey(Exception):
     """No active key for an algorithm: run ``manage.py rotate_signing_keys``."""
 
 
+ACTIVE_KEY_SECONDS = 30
 _cache: dict[str, LoadedKey] = {}
+_active: dict[str, tuple[LoadedKey, float]] = {}
 _lock = threading.Lock()
 
 
@@ -44,7 +47,16 @@ def generate(alg: str) -> jwk.JWK:
 
 
 def active_key(alg: str) -> LoadedKey:
-    """The key that signs with ``alg`` now. One query; the decrypted key is cached by kid."""
+    """The key that signs with ``alg`` now, decrypted and cached by kid.
+
+    Which key is active is read again at most every ``ACTIVE_KEY_SECONDS`` (one query saved
+    per token otherwise). A process may so go on signing with the key just made ``retiring``
+    for that long, which verifies as well: retiring keys stay published for the longest
+    token lifetime. The process that changes the active key forgets at once."""
+    now = time.monotonic()
+    known = _active.get(alg)
+    if known is not None and known[1] > now:
+        return known[0]
     row = (
         SigningKey.objects.filter(alg=alg, state=KeyState.ACTIVE)
         .values_list("kid", "private_jwk")
@@ -52,7 +64,9 @@ def active_key(alg: str) -> LoadedKey:
     )
     if row is None:
         raise NoSigningKey(alg)
-    return _load(row[0], alg, row[1])
+    loaded = _load(row[0], alg, row[1])
+    _active[alg] = (loaded, now + ACTIVE_KEY_SECONDS)
+    return loaded
 
 
 def _load(kid: str, alg: str, encrypted: str) -> LoadedKey:
@@ -79,3 +93,4 @@ def public_keyset() -> jwk.JWKSet:
 
 def forget_cached_keys() -> None:
     _cache.clear()
+    _active.clear()

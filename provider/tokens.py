@@ -14,6 +14,7 @@ from django.conf import settings
 from jwcrypto import jwt
 
 from provider import keys
+from provider.claims import organization_claims
 from provider.models import TokenFormat
 
 
@@ -30,6 +31,19 @@ def subject_of(request: Any) -> str:
     if user is not None and getattr(user, "is_authenticated", False):
         return str(user.public_id)
     return str(request.client.client_id)
+
+
+def organization_of(request: Any) -> dict[str, Any]:
+    """The organization a token acts in, for the API to scope by: the one a person signed in
+    to (with their role), or the one an M2M app is bound to."""
+    user = getattr(request, "user", None)
+    if user is not None and getattr(user, "is_authenticated", False):
+        context = getattr(request, "auth_context", None) or {}
+        return organization_claims(user, context.get("organization_id"))
+    organization = request.client.organization if request.client.organization_id else None
+    if organization is None:
+        return {}
+    return {"org_id": str(organization.public_id), "org_slug": organization.slug}
 
 
 def generate_access_token(request: Any) -> str:
@@ -51,6 +65,7 @@ def generate_access_token(request: Any) -> str:
         "jti": request.jti,
         "scope": " ".join(request.scopes or []),
     }
+    claims.update(organization_of(request))
     claims.update(getattr(request, "extra_token_claims", None) or {})
     token = jwt.JWT(header={"alg": key.alg, "typ": "at+jwt", "kid": key.kid}, claims=claims)
     token.make_signed_token(key.private)

@@ -32,6 +32,7 @@ from django.test import Client, override_settings
 
 from audit import db_roles
 from config.celery import app as celery_app
+from provider import keys
 from sso import certificates
 from tests import autocommit
 from tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -128,6 +129,7 @@ def _plain_http():
 def _gatehouse_test_environment(db):
     celery_app.conf.task_always_eager = True
     cache.clear()
+    keys.forget_cached_keys()  # each test makes its own signing keys
     yield
     cache.clear()
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from jwcrypto import jwk
 
@@ -122,6 +123,8 @@ def activate_next_key(*, actor: Any, alg: str, force: bool = False, reason: str 
     row.state = KeyState.ACTIVE
     row.activated_at = now
     row.save(update_fields=["state", "activated_at"])
+    # This process signs with the new key at once; others within keys.ACTIVE_KEY_SECONDS.
+    transaction.on_commit(keys.forget_cached_keys)
     record(
         Action.OAUTH_SIGNING_KEY_ACTIVATED,
         actor=actor,

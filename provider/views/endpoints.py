@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 from oauth2_provider.settings import oauth2_settings
@@ -42,8 +43,15 @@ class TokenView(dot.TokenView):
     reads ``device_code`` unchecked (a 500 when it is missing) and skips the single-use claim
     that ``provider.device.DeviceCodeValidation`` makes."""
 
+    @method_decorator(sensitive_post_parameters("client_secret"))
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = self.authorization_flow_token_response(request)
+        # DOT's own response method reads the new token back after commit, only to send its
+        # app_authorized signal, which nothing in Gatehouse listens to (the validator audits
+        # every issuance): one query a grant saved.
+        _url, headers, body, status = self.create_token_response(request)
+        response = HttpResponse(content=body, status=status)
+        for name, value in headers.items():
+            response[name] = value
         if response.status_code >= 400:
             # oauthlib's errors raised while tokens are saved reach DOT without headers.
             response["Content-Type"] = "application/json"

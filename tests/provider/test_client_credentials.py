@@ -11,9 +11,11 @@ import pytest
 from jwcrypto import jwk, jwt
 
 from audit.models import AuditEvent
+from organizations.models import Organization
 from provider import keys
 from provider.models import AccessToken
-from provider.services.applications import rotate_client_secret
+from provider.services.applications import create_application, rotate_client_secret
+from tests.provider.conftest import as_client
 
 TOKEN = "/o/token/"
 
@@ -171,3 +173,23 @@ def test_token_requests_are_limited_per_client(client, backend, invoices_api, se
     assert refused.json()["error"] == "slow_down"
     assert int(refused["Retry-After"]) > 0
     assert AccessToken.objects.count() == 3
+
+
+def test_an_org_bound_backends_token_names_its_organization(client, invoices_api):
+    org = Organization.objects.create(name="Acme", slug="acme")
+    bound = create_application(
+        actor=None,
+        name="Acme sync",
+        kind="m2m",
+        organization=org,
+        apis={invoices_api: ["invoices:read"]},
+    )
+    backend = as_client(bound)
+    body = grant(client, backend, resource=invoices_api.identifier).json()
+    claims = json.loads(jwt.JWT(jwt=body["access_token"], key=keys.public_keyset()).claims)
+    assert claims["org_id"] == str(org.public_id)
+    assert claims["org_slug"] == "acme"
+    row = AccessToken.objects.get()
+    assert row.organization == org
+    event = AuditEvent.objects.get(action="oauth.token_issued")
+    assert event.organization_id == org.pk
