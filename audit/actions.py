@@ -143,6 +143,7 @@ class Action(models.TextChoices):
         "oauth.client_registered",
         "Client self-registered (metadata document)",
     )
+    OAUTH_API_USER_CREATED = "oauth.api_user_created", "Account created through the API"
 
 
 class Outcome(models.TextChoices):

@@ -12,6 +12,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from accounts.api import views as users_api
 from config.api_framework import PROBLEM_CONTENT_TYPE, problem_body
 from config.refusals import Refusal
 from consent import api as consent_api
@@ -51,6 +52,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     for header in ("Allow", "WWW-Authenticate", "Retry-After"):
         if header in response:
             result[header] = response[header]
+    # A token without the permission a call needs: RFC 6750's challenge names it.
+    challenge = getattr(exc, "auth_header", None)
+    if challenge:
+        result["WWW-Authenticate"] = challenge
     return result
 
 
@@ -123,6 +128,24 @@ urlpatterns = [
         consent_api.SubjectConsentReceiptView.as_view(),
         name="user-consent-receipt",
     ),
+    # People's accounts, for the operator's backends and support staff.
+    path("v1/users/", users_api.UserListView.as_view(), name="user-list"),
+    path(f"{SUBJECT}/", users_api.UserDetailView.as_view(), name="user-detail"),
+    path(f"{SUBJECT}/block/", users_api.UserBlockView.as_view(), name="user-block"),
+    path(f"{SUBJECT}/unblock/", users_api.UserUnblockView.as_view(), name="user-unblock"),
+    path(f"{SUBJECT}/sessions/", users_api.UserSessionListView.as_view(), name="user-sessions"),
+    path(
+        f"{SUBJECT}/sessions/<int:session_id>/",
+        users_api.UserSessionView.as_view(),
+        name="user-session",
+    ),
+    path(f"{SUBJECT}/factors/", users_api.UserFactorListView.as_view(), name="user-factors"),
+    path(
+        f"{SUBJECT}/factors/reset/",
+        users_api.UserFactorResetView.as_view(),
+        name="user-factors-reset",
+    ),
+    path(f"{SUBJECT}/erasure/", users_api.UserErasureView.as_view(), name="user-erasure"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

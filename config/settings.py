@@ -539,9 +539,15 @@ GATEHOUSE_PRODUCT_NAME = env_str("GATEHOUSE_PRODUCT_NAME", "Gatehouse")
 # --- Management API (config/api.py) -----------------------------------------------------------
 
 REST_FRAMEWORK = {
-    # Session cookies (with CSRF) for now; OAuth2 access tokens come with the provider.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["config.api_framework.GatehouseSessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # OAuth access tokens for the management API first (only with an Authorization header),
+    # then the browser's session cookie (with CSRF).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "provider.api.authentication.GatehouseBearerAuthentication",
+        "config.api_framework.GatehouseSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["provider.api.permissions.SignedInOrToken"],
+    # Each app's rate_limit_per_minute, counted in the shared cache.
+    "DEFAULT_THROTTLE_CLASSES": ["provider.api.ratelimits.ClientRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["config.api_framework.BoundedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "config.api_framework.Pagination",
