@@ -17,6 +17,7 @@ from config.api_framework import PROBLEM_CONTENT_TYPE, problem_body
 from config.refusals import Refusal
 from consent import api as consent_api
 from organizations import api as org_api
+from provider.api import views as clients_api
 
 
 def problem(status: int, detail: Any, *, errors: Any = None) -> Response:
@@ -77,6 +78,7 @@ _policy = org_api.PolicyViewSet.as_view(
 
 ORG = "v1/organizations/<slug:org_slug>"
 SUBJECT = "v1/users/<uuid:user_id>"
+APP = "v1/applications/<str:client_id>"
 
 urlpatterns = [
     path("v1/organizations/", _org_list, name="organization-list"),
@@ -146,6 +148,19 @@ urlpatterns = [
         name="user-factors-reset",
     ),
     path(f"{SUBJECT}/erasure/", users_api.UserErasureView.as_view(), name="user-erasure"),
+    # OAuth applications and APIs, for operators.
+    path("v1/applications/", clients_api.ApplicationListView.as_view(), name="application-list"),
+    path(f"{APP}/", clients_api.ApplicationDetailView.as_view(), name="application-detail"),
+    path(f"{APP}/secret/", clients_api.ApplicationSecretView.as_view(), name="application-secret"),
+    path(
+        f"{APP}/disable/",
+        clients_api.ApplicationDisableView.as_view(),
+        name="application-disable",
+    ),
+    path(f"{APP}/enable/", clients_api.ApplicationEnableView.as_view(), name="application-enable"),
+    path(f"{APP}/apis/", clients_api.ApplicationApiView.as_view(), name="application-apis"),
+    path("v1/apis/", clients_api.ApiListView.as_view(), name="api-list"),
+    path("v1/apis/<int:pk>/", clients_api.ApiDetailView.as_view(), name="api-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]
