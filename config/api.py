@@ -17,6 +17,7 @@ from config.api_framework import PROBLEM_CONTENT_TYPE, problem_body
 from config.refusals import Refusal
 from consent import api as consent_api
 from organizations import api as org_api
+from provider.api import schema as _token_scheme  # noqa: F401  (registers the scheme)
 from provider.api import views as clients_api
 
 

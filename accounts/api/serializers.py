@@ -66,7 +66,7 @@ class UserUpdateSerializer(StrictTypes, serializers.Serializer[Any]):
     display_name = serializers.CharField(max_length=150, allow_blank=True)
 
 
-class ReasonSerializer(StrictTypes, serializers.Serializer[Any]):
+class SupportReasonSerializer(StrictTypes, serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=REASON_MAX_LENGTH)
 
 
@@ -94,7 +94,7 @@ class RevokedSessionsSerializer(serializers.Serializer[Any]):
     sessions_ended = serializers.IntegerField(read_only=True)
 
 
-class ErasureSerializer(serializers.Serializer[Any]):
+class ScheduledErasureSerializer(serializers.Serializer[Any]):
     id = serializers.UUIDField(source="public_id", read_only=True)
     status = serializers.CharField(read_only=True)
     requested_at = serializers.DateTimeField(read_only=True)

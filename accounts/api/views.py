@@ -28,12 +28,12 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.api.serializers import (
-    ErasureSerializer,
     FactorSerializer,
-    ReasonSerializer,
     ResetFactorsResultSerializer,
     RevokedSessionsSerializer,
+    ScheduledErasureSerializer,
     SessionSerializer,
+    SupportReasonSerializer,
     UserCreateSerializer,
     UserSerializer,
     UserUpdateSerializer,
@@ -183,9 +183,9 @@ class UserDetailView(UsersMixin, APIView):
 class UserBlockView(UsersMixin, APIView):
     """Block the account: the person cannot sign in, and their sessions end now."""
 
-    @extend_schema(request=ReasonSerializer, responses=UserSerializer)
+    @extend_schema(request=SupportReasonSerializer, responses=UserSerializer)
     def post(self, request: Request, user_id: uuid.UUID) -> Response:
-        serializer = ReasonSerializer(data=request.data)
+        serializer = SupportReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = services.block_user(
             user=self.changeable_subject(),
@@ -198,9 +198,9 @@ class UserBlockView(UsersMixin, APIView):
 class UserUnblockView(UsersMixin, APIView):
     """Let a blocked person sign in again."""
 
-    @extend_schema(request=ReasonSerializer, responses=UserSerializer)
+    @extend_schema(request=SupportReasonSerializer, responses=UserSerializer)
     def post(self, request: Request, user_id: uuid.UUID) -> Response:
-        serializer = ReasonSerializer(data=request.data)
+        serializer = SupportReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = services.unblock_user(
             user=self.changeable_subject(),
@@ -218,7 +218,9 @@ class UserSessionListView(UsersMixin, generics.ListAPIView[UserSession]):
     def get_queryset(self) -> QuerySet[UserSession]:
         return UserSession.objects.filter(user=self.subject()).order_by("-last_seen_at", "-pk")
 
-    @extend_schema(request=None, responses=RevokedSessionsSerializer)
+    @extend_schema(
+        request=None, responses=RevokedSessionsSerializer, operation_id="v1_users_sessions_end_all"
+    )
     def delete(self, request: Request, user_id: uuid.UUID) -> Response:
         ended = services.revoke_all_sessions(user=self.changeable_subject(), actor=self.actor)
         return Response(RevokedSessionsSerializer({"sessions_ended": ended}).data)
@@ -263,9 +265,9 @@ class UserFactorResetView(UsersMixin, APIView):
     """Remove every second factor (the person lost them all); they are told by email and
     enroll again at their next sign-in if a factor is required."""
 
-    @extend_schema(request=ReasonSerializer, responses=ResetFactorsResultSerializer)
+    @extend_schema(request=SupportReasonSerializer, responses=ResetFactorsResultSerializer)
     def post(self, request: Request, user_id: uuid.UUID) -> Response:
-        serializer = ReasonSerializer(data=request.data)
+        serializer = SupportReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         removed = reset_mfa(
             user=self.changeable_subject(),
@@ -279,11 +281,11 @@ class UserErasureView(UsersMixin, APIView):
     """Ask for the account's erasure: it is scheduled after the grace period (the person is
     told and may cancel it until then). Asking again returns the open request."""
 
-    @extend_schema(request=None, responses={202: ErasureSerializer})
+    @extend_schema(request=None, responses={202: ScheduledErasureSerializer})
     def post(self, request: Request, user_id: uuid.UUID) -> Response:
         erasure = request_erasure(
             user=self.changeable_subject(),
             via=DataSubjectRequest.Via.API,
             actor=self.actor,
         )
-        return Response(ErasureSerializer(erasure).data, status=status.HTTP_202_ACCEPTED)
+        return Response(ScheduledErasureSerializer(erasure).data, status=status.HTTP_202_ACCEPTED)

@@ -105,7 +105,7 @@ class ApiGrantSerializer(StrictTypes, serializers.Serializer[Any]):
     scopes = serializers.ListField(child=serializers.CharField(max_length=100), max_length=100)
 
 
-class ReasonSerializer(StrictTypes, serializers.Serializer[Any]):
+class AppChangeReasonSerializer(StrictTypes, serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=1000)
 
 

@@ -31,10 +31,10 @@ from provider.api.serializers import (
     ApiCreateSerializer,
     ApiGrantSerializer,
     ApiSerializer,
+    AppChangeReasonSerializer,
     ApplicationCreateSerializer,
     ApplicationSerializer,
     CreatedApplicationSerializer,
-    ReasonSerializer,
     RotatedSecretSerializer,
     RotateSerializer,
 )
@@ -208,9 +208,9 @@ class ApplicationDisableView(ApplicationMixin, APIView):
 
     disabled = True
 
-    @extend_schema(request=ReasonSerializer, responses=ApplicationSerializer)
+    @extend_schema(request=AppChangeReasonSerializer, responses=ApplicationSerializer)
     def post(self, request: Request, client_id: str) -> Response:
-        serializer = ReasonSerializer(data=request.data)
+        serializer = AppChangeReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         app = self.application()
         set_disabled(
