@@ -77,6 +77,17 @@ _policy = org_api.PolicyViewSet.as_view(
     {"get": "retrieve_policy", "patch": "partial_update_policy"}
 )
 
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI document: public, and readable with any token of the management API too."""
+
+    required_scopes: dict[str, list[str]] = {"GET": []}
+
+
+class DocsView(SpectacularSwaggerView):
+    required_scopes: dict[str, list[str]] = {"GET": []}
+
+
 ORG = "v1/organizations/<slug:org_slug>"
 SUBJECT = "v1/users/<uuid:user_id>"
 APP = "v1/applications/<str:client_id>"
@@ -162,7 +173,7 @@ urlpatterns = [
     path(f"{APP}/apis/", clients_api.ApplicationApiView.as_view(), name="application-apis"),
     path("v1/apis/", clients_api.ApiListView.as_view(), name="api-list"),
     path("v1/apis/<int:pk>/", clients_api.ApiDetailView.as_view(), name="api-detail"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("schema/", SchemaView.as_view(), name="schema"),
+    path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
 ]
 app_name = "api"

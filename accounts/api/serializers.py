@@ -18,7 +18,7 @@ class UserSerializer(serializers.ModelSerializer[User]):
     email_verified = serializers.SerializerMethodField()
     blocked = serializers.BooleanField(source="is_blocked", read_only=True)
     created_at = serializers.DateTimeField(source="date_joined", read_only=True)
-    last_login_at = serializers.DateTimeField(source="last_login", read_only=True)
+    last_login_at = serializers.DateTimeField(source="last_login", read_only=True, allow_null=True)
     erased = serializers.SerializerMethodField()
 
     class Meta:

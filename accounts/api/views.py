@@ -129,7 +129,8 @@ class UserListView(UsersMixin, generics.ListAPIView[User]):
     serializer_class = UserSerializer
 
     def get_queryset(self) -> QuerySet[User]:
-        query = SearchSerializer(data=self.request.query_params)
+        # A plain dict: DRF reads an empty value in a query string as "not given".
+        query = SearchSerializer(data=self.request.query_params.dict())
         query.is_valid(raise_exception=True)
         wanted = query.validated_data
         users = self.visible_users()
@@ -171,12 +172,15 @@ class UserDetailView(UsersMixin, APIView):
 
     @extend_schema(request=UserUpdateSerializer, responses=UserSerializer)
     def patch(self, request: Request, user_id: uuid.UUID) -> Response:
-        serializer = UserUpdateSerializer(data=request.data)
+        serializer = UserUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         user = self.changeable_subject()
-        services.update_profile(
-            user=user, display_name=serializer.validated_data["display_name"], actor=self.actor
-        )
+        if "display_name" in serializer.validated_data:
+            services.update_profile(
+                user=user,
+                display_name=serializer.validated_data["display_name"],
+                actor=self.actor,
+            )
         return Response(UserSerializer(self.visible_users().get(pk=user.pk)).data)
 
 
@@ -219,7 +223,9 @@ class UserSessionListView(UsersMixin, generics.ListAPIView[UserSession]):
         return UserSession.objects.filter(user=self.subject()).order_by("-last_seen_at", "-pk")
 
     @extend_schema(
-        request=None, responses=RevokedSessionsSerializer, operation_id="v1_users_sessions_end_all"
+        request=None,
+        responses={200: RevokedSessionsSerializer},
+        operation_id="v1_users_sessions_end_all",
     )
     def delete(self, request: Request, user_id: uuid.UUID) -> Response:
         ended = services.revoke_all_sessions(user=self.changeable_subject(), actor=self.actor)

@@ -5,10 +5,11 @@ is never readable again (the database holds only its keyed digest)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from rest_framework import serializers
 
-from config.api_framework import StrictTypes
+from config.api_framework import PatternField, StrictTypes
 from provider.models import Api, Application, ApplicationKind, TokenFormat
 
 
@@ -18,7 +19,10 @@ class ApiAccessSerializer(serializers.Serializer[Any]):
 
 
 class ApplicationSerializer(serializers.ModelSerializer[Application]):
-    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    # Empty when not set, so plain text rather than the model's URL format.
+    logo_url = serializers.CharField(read_only=True)
+    backchannel_logout_uri = serializers.CharField(read_only=True)
     redirect_uris = serializers.SerializerMethodField()
     post_logout_redirect_uris = serializers.SerializerMethodField()
     disabled = serializers.SerializerMethodField()
@@ -73,6 +77,20 @@ class CreatedApplicationSerializer(ApplicationSerializer):
         return str(secret) if secret is not None else None
 
 
+def _parsable(value: str) -> str:
+    # urlsplit raises on a malformed bracketed host ("https://[zz/"): a 400, not a 500.
+    try:
+        urlsplit(value)
+    except ValueError:
+        raise serializers.ValidationError(f"{value!r} is not a URL.") from None
+    return value
+
+
+class UriField(serializers.CharField):
+    def to_internal_value(self, data: Any) -> str:
+        return _parsable(super().to_internal_value(data))
+
+
 class ApplicationCreateSerializer(StrictTypes, serializers.Serializer[Any]):
     name = serializers.CharField(max_length=255)
     kind = serializers.ChoiceField(choices=ApplicationKind.values)
@@ -80,10 +98,10 @@ class ApplicationCreateSerializer(StrictTypes, serializers.Serializer[Any]):
         required=False, help_text="Bind an M2M app to this organization (its slug)."
     )
     redirect_uris = serializers.ListField(
-        child=serializers.CharField(max_length=500), required=False, max_length=20
+        child=UriField(max_length=500), required=False, max_length=20
     )
     post_logout_redirect_uris = serializers.ListField(
-        child=serializers.CharField(max_length=500), required=False, max_length=20
+        child=UriField(max_length=500), required=False, max_length=20
     )
     allowed_scopes = serializers.ListField(
         child=serializers.CharField(max_length=40), required=False, max_length=10
@@ -141,8 +159,12 @@ class ApiSerializer(serializers.ModelSerializer[Api]):
         read_only_fields = fields
 
 
+# An absolute http(s) URL with a host name: what an API's identifier (its audience) must be.
+IDENTIFIER = r"^https?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?([/?][^\s#]*)?$"
+
+
 class ApiCreateSerializer(StrictTypes, serializers.Serializer[Any]):
-    identifier = serializers.CharField(max_length=255)
+    identifier = PatternField(IDENTIFIER, max_length=255)
     name = serializers.CharField(max_length=150)
     scopes = serializers.DictField(
         child=serializers.CharField(max_length=200), required=False, default=dict
