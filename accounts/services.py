@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 from allauth.account.models import EmailAddress
@@ -19,7 +20,7 @@ from allauth.core import context as allauth_context
 from allauth.usersessions.models import UserSession
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -121,7 +122,8 @@ def queue_email(
 
 
 @service
-def update_profile(*, user: User, display_name: str) -> User:
+def update_profile(*, user: User, display_name: str, actor: Any = None) -> User:
+    """Change the display name; ``actor`` is who did it when not the person (the API)."""
     display_name = display_name.strip()
     if display_name == user.display_name:
         return user
@@ -130,7 +132,7 @@ def update_profile(*, user: User, display_name: str) -> User:
     user.save(update_fields=["display_name"])
     record(
         Action.PROFILE_UPDATED,
-        actor=user,
+        actor=actor or user,
         target=user,
         data={"display_name": {"from": before, "to": display_name}},
     )
@@ -288,3 +290,47 @@ def resend_verification(*, user: User, actor: User, reason: str) -> bool:
         data={"email": address.email, "reason": reason},
     )
     return True
+
+
+# --- Accounts created by the operator's backends --------------------------------------------
+
+
+@service
+def create_user(
+    *,
+    actor: Any,
+    email: str,
+    display_name: str = "",
+    email_verified: bool = False,
+    send_verification_email: bool = True,
+) -> User:
+    """An account for ``email``, with no password: the person signs in by emailed code or sets
+    one through the password reset. ``email_verified`` is the operator's word that the address
+    is proven (then no email is sent); otherwise the address is unverified and, unless
+    ``send_verification_email`` is False, the person is sent the link that verifies it."""
+    email = User.objects.normalize_email((email or "").strip()).lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise Refusal("An account with this email address exists.", status=409)
+    if EmailAddress.objects.filter(email__iexact=email, verified=True).exists():
+        raise Refusal("An account with this email address exists.", status=409)
+    try:
+        with transaction.atomic():  # a savepoint: a racing request may have taken the address
+            user = User.objects.create_user(
+                email=email, password=None, display_name=display_name.strip()
+            )
+    except IntegrityError:
+        raise Refusal("An account with this email address exists.", status=409) from None
+    address = EmailAddress.objects.create(
+        user=user, email=email, verified=email_verified, primary=True
+    )
+    sent = not email_verified and send_verification_email
+    if sent:
+        with outside_a_request() as stand_in:
+            address.send_confirmation(stand_in, signup=False)
+    record(
+        Action.OAUTH_API_USER_CREATED,
+        actor=actor,
+        target=user,
+        data={"email": email, "email_verified": email_verified, "verification_sent": sent},
+    )
+    return user

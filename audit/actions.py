@@ -145,6 +145,7 @@ class Action(models.TextChoices):
         "Client self-registered (metadata document)",
     )
     OAUTH_LOGOUT = "oauth.logout", "Signed out through an application"
+    OAUTH_API_USER_CREATED = "oauth.api_user_created", "Account created through the API"
 
 
 class Outcome(models.TextChoices):

@@ -62,7 +62,11 @@ def build(
         action=action.value,
         outcome=outcome.value if isinstance(outcome, Outcome) else Outcome(outcome).value,
         actor=actor_user,
-        actor_text=(actor_text or (str(actor_user) if actor_user else "anonymous"))[:320],
+        # An actor that is no person (an app calling the management API) names itself.
+        actor_text=(
+            actor_text
+            or (str(actor_user) if actor_user else getattr(actor, "audit_text", "") or "anonymous")
+        )[:320],
         organization_id=getattr(organization, "pk", organization),
         target_type=target_type,
         target_id=target_id,

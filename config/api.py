@@ -12,10 +12,13 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from accounts.api import views as users_api
 from config.api_framework import PROBLEM_CONTENT_TYPE, problem_body
 from config.refusals import Refusal
 from consent import api as consent_api
 from organizations import api as org_api
+from provider.api import schema as _token_scheme  # noqa: F401  (registers the scheme)
+from provider.api import views as clients_api
 
 
 def problem(status: int, detail: Any, *, errors: Any = None) -> Response:
@@ -51,6 +54,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     for header in ("Allow", "WWW-Authenticate", "Retry-After"):
         if header in response:
             result[header] = response[header]
+    # A token without the permission a call needs: RFC 6750's challenge names it.
+    challenge = getattr(exc, "auth_header", None)
+    if challenge:
+        result["WWW-Authenticate"] = challenge
     return result
 
 
@@ -70,8 +77,20 @@ _policy = org_api.PolicyViewSet.as_view(
     {"get": "retrieve_policy", "patch": "partial_update_policy"}
 )
 
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI document: public, and readable with any token of the management API too."""
+
+    required_scopes: dict[str, list[str]] = {"GET": []}
+
+
+class DocsView(SpectacularSwaggerView):
+    required_scopes: dict[str, list[str]] = {"GET": []}
+
+
 ORG = "v1/organizations/<slug:org_slug>"
 SUBJECT = "v1/users/<uuid:user_id>"
+APP = "v1/applications/<str:client_id>"
 
 urlpatterns = [
     path("v1/organizations/", _org_list, name="organization-list"),
@@ -123,7 +142,38 @@ urlpatterns = [
         consent_api.SubjectConsentReceiptView.as_view(),
         name="user-consent-receipt",
     ),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # People's accounts, for the operator's backends and support staff.
+    path("v1/users/", users_api.UserListView.as_view(), name="user-list"),
+    path(f"{SUBJECT}/", users_api.UserDetailView.as_view(), name="user-detail"),
+    path(f"{SUBJECT}/block/", users_api.UserBlockView.as_view(), name="user-block"),
+    path(f"{SUBJECT}/unblock/", users_api.UserUnblockView.as_view(), name="user-unblock"),
+    path(f"{SUBJECT}/sessions/", users_api.UserSessionListView.as_view(), name="user-sessions"),
+    path(
+        f"{SUBJECT}/sessions/<int:session_id>/",
+        users_api.UserSessionView.as_view(),
+        name="user-session",
+    ),
+    path(f"{SUBJECT}/factors/", users_api.UserFactorListView.as_view(), name="user-factors"),
+    path(
+        f"{SUBJECT}/factors/reset/",
+        users_api.UserFactorResetView.as_view(),
+        name="user-factors-reset",
+    ),
+    path(f"{SUBJECT}/erasure/", users_api.UserErasureView.as_view(), name="user-erasure"),
+    # OAuth applications and APIs, for operators.
+    path("v1/applications/", clients_api.ApplicationListView.as_view(), name="application-list"),
+    path(f"{APP}/", clients_api.ApplicationDetailView.as_view(), name="application-detail"),
+    path(f"{APP}/secret/", clients_api.ApplicationSecretView.as_view(), name="application-secret"),
+    path(
+        f"{APP}/disable/",
+        clients_api.ApplicationDisableView.as_view(),
+        name="application-disable",
+    ),
+    path(f"{APP}/enable/", clients_api.ApplicationEnableView.as_view(), name="application-enable"),
+    path(f"{APP}/apis/", clients_api.ApplicationApiView.as_view(), name="application-apis"),
+    path("v1/apis/", clients_api.ApiListView.as_view(), name="api-list"),
+    path("v1/apis/<int:pk>/", clients_api.ApiDetailView.as_view(), name="api-detail"),
+    path("schema/", SchemaView.as_view(), name="schema"),
+    path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
 ]
 app_name = "api"

@@ -103,6 +103,8 @@ class GatehouseAutoSchema(AutoSchema):
             statuses.append("400")
         if has_path_parameters or is_paginated:
             statuses.append("404")
+        if "429" not in statuses and getattr(self.view, "required_scopes", None) is not None:
+            statuses.append("429")  # an app's calls a minute (provider/api/ratelimits.py)
         return statuses
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:

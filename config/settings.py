@@ -565,9 +565,15 @@ GATEHOUSE_PRODUCT_NAME = env_str("GATEHOUSE_PRODUCT_NAME", "Gatehouse")
 # --- Management API (config/api.py) -----------------------------------------------------------
 
 REST_FRAMEWORK = {
-    # Session cookies (with CSRF) for now; OAuth2 access tokens come with the provider.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["config.api_framework.GatehouseSessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # OAuth access tokens for the management API first (only with an Authorization header),
+    # then the browser's session cookie (with CSRF).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "provider.api.authentication.GatehouseBearerAuthentication",
+        "config.api_framework.GatehouseSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["provider.api.permissions.SignedInOrToken"],
+    # Each app's rate_limit_per_minute, counted in the shared cache.
+    "DEFAULT_THROTTLE_CLASSES": ["provider.api.ratelimits.ClientRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["config.api_framework.BoundedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "config.api_framework.Pagination",
@@ -581,16 +587,28 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Gatehouse's management API. Organizations and what their admins manage (members and "
         "their roles, invitations, verified email domains, sign-in policy); a person's own "
-        "consents, signed consent receipts and account deletion; and, for the operator's "
-        "backends holding the consent permission, the purpose catalogue, anyone's consents "
-        "and the do-not-sell list.\n\n"
-        "Calls are authenticated by the Gatehouse session cookie (writes also send the "
-        "`X-CSRFToken` header). Bodies are JSON, at most `API_MAX_BODY_BYTES`. Every error is "
-        "a problem response (RFC 9457, `application/problem+json`) whose `detail` says what "
-        "went wrong; a 429 says in `Retry-After` when to try again."
+        "consents, signed consent receipts and account deletion; for the operator's "
+        "backends, people's accounts (search, create, profile, block, sessions, second "
+        "factors, erasure), the purpose catalogue, anyone's consents and the do-not-sell "
+        "list; and, for operators, OAuth applications and APIs.\n\n"
+        "Backends call with an OAuth access token for this API (`Authorization: Bearer`), "
+        "got by client credentials at `/o/token/` with `resource` set to the API's "
+        "identifier; each operation lists the permissions (scopes) its token needs, and an "
+        "app bound to one organization sees only that organization. Each app has its own "
+        "budget of calls a minute. Browsers call with the Gatehouse session cookie (writes "
+        "also send the `X-CSRFToken` header). Bodies are JSON, at most "
+        "`API_MAX_BODY_BYTES`. Every error is a problem response (RFC 9457, "
+        "`application/problem+json`) whose `detail` says what went wrong; a 429 says in "
+        "`Retry-After` when to try again."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "ApplicationKindEnum": "provider.models.ApplicationKind",
+        "PurposeKindEnum": "consent.models.Purpose.Kind",
+        "SigningAlgorithmEnum": [("RS256", "RS256"), ("ES256", "ES256")],
+        "IdTokenAlgorithmEnum": "provider.models.Application.ALGORITHM_TYPES",
+    },
     # Separate request and response components: what a client sends is not what it reads.
     "COMPONENT_SPLIT_REQUEST": True,
     # The docs page's scripts and styles are served by Gatehouse, not a CDN.

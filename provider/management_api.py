@@ -14,6 +14,8 @@ PERMISSIONS = {
     "organizations:write": "Change organizations, their members, invitations, domains and policy",
     "consent:read": "Read people's consents and receipts",
     "consent:write": "Change the purpose catalogue and record consents",
+    "clients:read": "Read the OAuth applications and APIs registered with Gatehouse",
+    "clients:write": "Register and change OAuth applications and APIs; rotate client secrets",
 }
 
 

@@ -2,7 +2,9 @@
 
 Users holding ``consent.manage_subject_consents`` read anyone's consents, record decisions on
 their behalf, and import consent collected elsewhere (``method="import"``: only an import may say
-when, from where, and on which older version).
+when, from where, and on which older version). Backends calling with an access token need
+``consent:read`` to read and ``consent:write`` to record; an app bound to one organization
+sees only that organization's members and purposes.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -38,6 +40,9 @@ from consent.api.serializers import (
     resolve_purpose,
 )
 from consent.models import ConsentEvent, ConsentState, Purpose
+from organizations.models import Membership
+from provider.api.authentication import bound_organization_id
+from provider.api.permissions import SignedInOrToken, by_token
 
 MANAGE_PERMISSION = "consent.manage_subject_consents"
 
@@ -48,20 +53,32 @@ class ManagesSubjectConsents(permissions.BasePermission):
     message = "This needs the permission to manage people's consents."
 
     def has_permission(self, request: Request, view: APIView) -> bool:
+        if by_token(request):
+            return True  # judged by its permissions (required_scopes) when authenticated
         user = request.user
         return bool(user is not None and user.has_perm(MANAGE_PERMISSION))
 
 
 class OperatorMixin:
-    permission_classes = (permissions.IsAuthenticated, ManagesSubjectConsents)
+    permission_classes = (SignedInOrToken, ManagesSubjectConsents)
+    required_scopes = {"GET": ["consent:read"], "POST": ["consent:write"]}
     kwargs: dict[str, Any]
+    request: Request
 
     _subject: User | None = None
+
+    def people(self) -> Any:
+        """Everyone, or an organization-bound app's members."""
+        org_id = bound_organization_id(self.request)
+        if org_id is None:
+            return User.objects.all()
+        members = Membership.objects.active().filter(organization_id=org_id)
+        return User.objects.filter(pk__in=members.values("user_id"))
 
     def subject(self) -> User:
         """The person named in the URL."""
         if self._subject is None:
-            self._subject = User.objects.filter(public_id=self.kwargs["user_id"]).first()
+            self._subject = self.people().filter(public_id=self.kwargs["user_id"]).first()
             if self._subject is None:
                 raise exceptions.NotFound("No such user.")
         return self._subject
@@ -74,8 +91,12 @@ class PurposeCatalogueView(OperatorMixin, generics.ListAPIView):
     serializer_class = CataloguePurposeSerializer
 
     def get_queryset(self) -> QuerySet[Purpose]:
+        purposes = Purpose.objects.all()
+        org_id = bound_organization_id(self.request)
+        if org_id is not None:  # Gatehouse-wide purposes and the organization's own
+            purposes = purposes.filter(Q(organization__isnull=True) | Q(organization_id=org_id))
         return (
-            Purpose.objects.filter(archived=False)
+            purposes.filter(archived=False)
             .select_related("organization", "binding_version")
             .order_by("organization_id", "-required", "name", "pk")
         )
@@ -174,6 +195,8 @@ class DoNotSellView(OperatorMixin, generics.ListAPIView):
         rows = ConsentState.objects.filter(
             purpose__key="do_not_sell", purpose__organization__isnull=True
         ).select_related("user")
+        if bound_organization_id(self.request) is not None:
+            rows = rows.filter(user__in=self.people())
         raw = self.request.query_params.get("changed_since")
         if raw is not None:
             try:

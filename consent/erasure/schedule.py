@@ -8,6 +8,7 @@ later): those members would be left with nobody able to manage it.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -69,7 +70,9 @@ def sole_owner_message(orgs: list[Organization]) -> str:
 
 
 @service
-def request_erasure(*, user: User, via: str = DataSubjectRequest.Via.SELF) -> DataSubjectRequest:
+def request_erasure(
+    *, user: User, via: str = DataSubjectRequest.Via.SELF, actor: Any = None
+) -> DataSubjectRequest:
     """Schedule the erasure of ``user``'s account. Returns the open request if there is one.
     Refuses an account already erased (404) or a sole owner (409). The caller checks who is
     asking (a signed-in person after a step-up)."""
@@ -103,7 +106,7 @@ def request_erasure(*, user: User, via: str = DataSubjectRequest.Via.SELF) -> Da
         return existing
     record(
         Action.PRIVACY_ERASURE_REQUESTED,
-        actor=locked,
+        actor=actor or locked,
         target=locked,
         data={
             "request": str(erasure.public_id),

@@ -3,6 +3,11 @@
 Every nested endpoint resolves the organization from the URL's slug once, with the caller's
 active membership in it (``OrgScopedMixin``): not a member, 404. Reads and writes go through
 ``for_org(org)`` and ``organizations.services``, which check the role and audit refusals.
+
+An app calling with its own access token (no person) is judged by its permissions instead:
+``organizations:read`` reads every organization, or only the one the app is bound to (any
+other is a 404, as for a non-member). Changes need a member's role, which an app does not
+have, so an app's token changes no organization here yet.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.refusals import Refusal
 from organizations.access import SessionTooOld, resolve_membership
 from organizations.api.serializers import (
     DomainSerializer,
@@ -40,6 +46,49 @@ from organizations.services.invitations import invite, resend_invitation, revoke
 from organizations.services.members import change_role, remove_member
 from organizations.services.organizations import create_organization, update_organization
 from organizations.services.policy import update_policy
+from provider.api.authentication import bound_organization_id, client_actor
+from provider.api.permissions import by_token
+
+READ = ["organizations:read"]
+WRITE = ["organizations:write"]
+SCOPES = {"GET": READ, "POST": WRITE, "PATCH": WRITE, "DELETE": WRITE}
+
+
+def _visible_to_token(request: Request, slug: str) -> Organization | None:
+    """The organization of ``slug`` if the token may see it: the one its app (or person's
+    token) is bound to, or any for an unbound app."""
+    org = Organization.objects.filter(slug=slug).first()
+    bound = bound_organization_id(request)
+    if org is None or (bound is not None and org.pk != bound):
+        return None
+    return org
+
+
+def _refuse_app_writes(request: Request) -> None:
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        raise Refusal(
+            "Changing an organization needs a member's role: call this with a person's "
+            "session (an app's token reads organizations only).",
+            status=403,
+        )
+
+
+def _resolve_for_token_person(request: Request, slug: str) -> tuple[Organization, Membership]:
+    """A person's token: their active membership, within the organization the token is for.
+    The session-age policy does not apply (there is no session; the token's lifetime is the
+    limit)."""
+    org = _visible_to_token(request, slug)
+    membership = (
+        Membership.objects.active()
+        .select_related("organization")
+        .filter(organization=org, user_id=request.user.pk or 0)
+        .first()
+        if org is not None
+        else None
+    )
+    if membership is None:
+        raise exceptions.NotFound("No such organization.")
+    return membership.organization, membership
 
 
 class OrgScopedMixin:
@@ -51,15 +100,27 @@ class OrgScopedMixin:
     membership: Membership
     # The permission every request of the viewset needs (writes may need more: services check).
     perm: Perm = Perm.VIEW
+    required_scopes = SCOPES
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        try:
-            _org, membership = resolve_membership(request._request, self.kwargs["org_slug"])
-        except SessionTooOld:
-            raise exceptions.NotAuthenticated(
-                "This organization ends sessions this old: sign in again."
-            ) from None
+        slug = self.kwargs["org_slug"]
+        if client_actor(request) is not None:
+            org = _visible_to_token(request, slug)
+            if org is None:
+                raise exceptions.NotFound("No such organization.")
+            _refuse_app_writes(request)
+            self.org, self.membership = org, None  # type: ignore[assignment]
+            return
+        if by_token(request):
+            _org, membership = _resolve_for_token_person(request, slug)
+        else:
+            try:
+                _org, membership = resolve_membership(request._request, slug)
+            except SessionTooOld:
+                raise exceptions.NotAuthenticated(
+                    "This organization ends sessions this old: sign in again."
+                ) from None
         self.org, self.membership = membership.organization, membership
         # A refusal is audited by the API's exception handler (config/api.py).
         require(membership, self.org, self.perm, f"api {self.__class__.__name__}")
@@ -72,14 +133,34 @@ class OrganizationViewSet(
 
     serializer_class = OrganizationSerializer
     lookup_field = "slug"
+    required_scopes = SCOPES
 
     def get_queryset(self) -> Any:
-        return Organization.objects.filter(
-            memberships__user=self.request.user,
-            memberships__status=Membership.Status.ACTIVE,
-        ).order_by("name")
+        bound = bound_organization_id(self.request)
+        if client_actor(self.request) is not None:
+            orgs = Organization.objects.all()
+        else:
+            orgs = Organization.objects.filter(
+                memberships__user=self.request.user,
+                memberships__status=Membership.Status.ACTIVE,
+            )
+        if bound is not None:
+            orgs = orgs.filter(pk=bound)
+        return orgs.order_by("name")
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if client_actor(request) is not None:
+            _refuse_app_writes(request)
 
     def get_object(self) -> Organization:
+        if client_actor(self.request) is not None:
+            org = _visible_to_token(self.request, self.kwargs["slug"])
+            if org is None:
+                raise exceptions.NotFound("No such organization.")
+            return org
+        if by_token(self.request):
+            return _resolve_for_token_person(self.request, self.kwargs["slug"])[0]
         # Through the one resolver: a non-member's 404 is the same, and audited when the
         # organization exists.
         try:
@@ -90,10 +171,15 @@ class OrganizationViewSet(
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
-        context["roles"] = dict(
-            Membership.objects.active()
-            .filter(user=self.request.user)
-            .values_list("organization_id", "role")
+        # An app has no role in any organization.
+        context["roles"] = (
+            {}
+            if client_actor(self.request) is not None
+            else dict(
+                Membership.objects.active()
+                .filter(user=self.request.user)
+                .values_list("organization_id", "role")
+            )
         )
         return context
 

@@ -1,0 +1,216 @@
+"""An app bound to one organization sees that organization only, on every management API
+route: the routes are walked from config.api's URL list (not a hand-kept one), each filled in
+with organization B's slug and the ids of B's objects, and called with every method the view
+answers by an app of organization A holding every permission. Each answer is a 404, a refusal
+(403) that wrote nothing, or a list that shows nothing of B's."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from allauth.usersessions.models import UserSession
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from accounts.models import User
+from audit.models import AuditEvent
+from organizations.models import Domain, Invitation, Membership
+from organizations.services.domains import add_domain
+from organizations.services.invitations import invite
+from provider.models import ApiAccess, Application
+from tests.api.oauth_world import backend
+from tests.organizations.conftest import signed_in
+
+# Routes that describe the API rather than reach any data.
+NOT_DATA = {"schema", "docs"}
+# Bodies for the writes: valid enough to reach past validation to the tenant check.
+BODIES = {
+    "POST": {
+        "reason": "isolation walk",
+        "email": "new@b.example",
+        "name": "x",
+        "role": "member",
+        "kind": "m2m",
+        "organization": "bolt",
+        "identifier": "https://b.example/api/",
+        "api": "http://testserver/api/v1/",
+        "scopes": ["users:read"],
+    },
+    "PATCH": {"display_name": "Mallory", "name": "Mallory", "role": "admin"},
+}
+
+
+def patterns(resolver: list[Any], prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
+    for pattern in resolver:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from patterns(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern) and pattern.name not in NOT_DATA:
+            yield route, pattern
+
+
+def management_api_routes() -> list[Any]:
+    """config.api's URL list, as the root resolver mounts it at /api/."""
+    (mounted,) = (
+        pattern
+        for pattern in get_resolver().url_patterns
+        if isinstance(pattern, URLResolver) and pattern.namespace == "api"
+    )
+    return list(mounted.url_patterns)
+
+
+def methods_of(pattern: URLPattern) -> list[str]:
+    callback: Any = pattern.callback
+    actions = getattr(callback, "actions", None)
+    if actions:
+        return sorted(method.upper() for method in actions)
+    view = callback.cls
+    return sorted(
+        method.upper()
+        for method in ("get", "post", "patch", "put", "delete")
+        if hasattr(view, method)
+    )
+
+
+class BWorld:
+    """Organization B's objects, by the URL parameter names that reach them."""
+
+    def __init__(self, world: Any) -> None:
+        b_owner = Membership.objects.get(organization=world.b, user=world.b_owner)
+        self.invitation = invite(actor=b_owner, org=world.b, email="guest@b.example", role="member")
+        self.domain = add_domain(actor=b_owner, org=world.b, name="bolt.example")
+        signed_in(world.b_member)
+        self.session = UserSession.objects.get(user=world.b_member)
+        self.member = Membership.objects.get(organization=world.b, user=world.b_member)
+        self.app = backend(name="Bolt's backend", organization=world.b).application
+        self.people = [world.b_owner, world.b_admin, world.b_member]
+        # What must never appear in an answer to A's app.
+        self.markers = [
+            "bolt",
+            "Bolt",
+            "@b.example",
+            self.app.client_id,
+            *(str(user.public_id) for user in self.people),
+        ]
+
+    def fill(self, name: str, route: str) -> str:
+        ids = {"member": self.member.pk, "invitation": self.invitation.pk, "domain": self.domain.pk}
+        kind = name.split("-")[0]
+        values = {
+            "slug": "bolt",
+            "org_slug": "bolt",
+            "pk": ids.get(kind, self.member.pk),
+            "user_id": self.member.user.public_id,
+            "session_id": self.session.pk,
+            "event_id": uuid.uuid4(),
+            "client_id": self.app.client_id,
+        }
+        path = route
+        for key, value in values.items():
+            for converter in ("slug", "int", "uuid", "str"):
+                path = path.replace(f"<{converter}:{key}>", str(value))
+        assert "<" not in path, f"fill in a value for {route}"
+        return "/api/" + path
+
+
+def state_of_b(world: Any, b: BWorld) -> tuple[Any, ...]:
+    """What a write by A's app could change in B's world."""
+    world.b.refresh_from_db()
+    return (
+        world.b.name,
+        sorted(Membership.objects.filter(organization=world.b).values_list("pk", "role", "status")),
+        sorted(Invitation.objects.filter(organization=world.b).values_list("pk", "revoked_at")),
+        sorted(Domain.objects.filter(organization=world.b).values_list("pk", "verified_at")),
+        sorted(
+            User.objects.filter(email__endswith="@b.example").values_list(
+                "pk", "display_name", "is_blocked"
+            )
+        ),
+        UserSession.objects.filter(user=world.b_member).count(),
+        User.objects.count(),
+        Application.objects.count(),
+        sorted(ApiAccess.objects.values_list("pk", "scopes")),
+        Application.objects.filter(pk=b.app.pk).values_list("secret_digest", "disabled_at").get(),
+    )
+
+
+def test_an_organization_bound_app_sees_nothing_of_another_organization(world):
+    b = BWorld(world)
+    caller = backend(organization=world.a).caller()
+    before = state_of_b(world, b)
+    events_before = set(AuditEvent.objects.values_list("pk", flat=True))
+    walked = []
+    for route, pattern in patterns(management_api_routes()):
+        path = b.fill(str(pattern.name), route)
+        for method in methods_of(pattern):
+            response = caller.send(method, path, BODIES.get(method))
+            walked.append(f"{method} {route}")
+            where = f"{method} {path}: {response.status_code} {response.content[:300]!r}"
+            # A write may also be refused as invalid (400): the state check below proves it
+            # changed nothing.
+            allowed = (200, 403, 404) if method == "GET" else (400, 403, 404)
+            assert response.status_code in allowed, where
+            if response.status_code == 200:
+                body = response.content.decode()
+                assert not any(marker in body for marker in b.markers), where
+    assert len(walked) >= 30
+    assert state_of_b(world, b) == before
+    # Nothing was done: the only events are refusals and probes, never a success.
+    done = AuditEvent.objects.exclude(pk__in=events_before).filter(outcome="success")
+    assert not done.exists(), list(done.values_list("action", flat=True))
+
+
+def test_the_same_walk_reaches_the_apps_own_organization(world):
+    # The control for the walk above: the token works, so its 404s are isolation.
+    caller = backend(organization=world.a).caller()
+    listed = caller.get("/api/v1/organizations/").json()["results"]
+    assert [org["slug"] for org in listed] == ["acme"]
+    for path in (
+        "/api/v1/organizations/acme/",
+        "/api/v1/organizations/acme/members/",
+        "/api/v1/organizations/acme/invitations/",
+        "/api/v1/organizations/acme/domains/",
+        "/api/v1/organizations/acme/policy/",
+        f"/api/v1/users/{world.a_member.public_id}/",
+        f"/api/v1/users/{world.a_member.public_id}/sessions/",
+        f"/api/v1/users/{world.a_member.public_id}/consents/",
+    ):
+        assert caller.get(path).status_code == 200, path
+    people = caller.get("/api/v1/users/").json()["results"]
+    assert {row["email"] for row in people} == {
+        "owner@a.example",
+        "admin@a.example",
+        "member@a.example",
+    }
+
+
+def test_an_unbound_app_with_organizations_read_sees_every_organization(world):
+    caller = backend(scopes=["organizations:read"]).caller()
+    listed = caller.get("/api/v1/organizations/").json()["results"]
+    assert [org["slug"] for org in listed] == ["acme", "bolt"]
+    assert caller.get("/api/v1/organizations/bolt/members/").status_code == 200
+    # Reading is all: an app has no role to change an organization with.
+    response = caller.send("PATCH", "/api/v1/organizations/bolt/", {"name": "Taken"})
+    assert response.status_code == 403
+    world.b.refresh_from_db()
+    assert world.b.name == "Bolt"
+
+
+def test_a_write_to_someone_in_other_organizations_too_is_refused(world):
+    # Blocking reaches every organization a person is in: A's app may not block B's member,
+    # even one who is also A's.
+    Membership.objects.create(organization=world.a, user=world.b_member, role="member")
+    caller = backend(organization=world.a).caller()
+    path = f"/api/v1/users/{world.b_member.public_id}/block/"
+    response = caller.send("POST", path, {"reason": "no"})
+    assert response.status_code == 403, response.content
+    world.b_member.refresh_from_db()
+    assert not world.b_member.is_blocked
+    # A's own member, in no other organization, can be blocked by A's app.
+    response = caller.send(
+        "POST", f"/api/v1/users/{world.a_member.public_id}/block/", {"reason": "x"}
+    )
+    assert response.status_code == 200
+    assert json.loads(response.content)["blocked"] is True
