@@ -42,7 +42,7 @@ from consent.api.serializers import (
 from consent.models import ConsentEvent, ConsentState, Purpose
 from organizations.models import Membership
 from provider.api.authentication import bound_organization_id
-from provider.api.permissions import SignedInOrToken, by_token
+from provider.api.permissions import SignedInOrToken, by_app_token
 
 MANAGE_PERMISSION = "consent.manage_subject_consents"
 
@@ -53,7 +53,7 @@ class ManagesSubjectConsents(permissions.BasePermission):
     message = "This needs the permission to manage people's consents."
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        if by_token(request):
+        if by_app_token(request):
             return True  # judged by its permissions (required_scopes) when authenticated
         user = request.user
         return bool(user is not None and user.has_perm(MANAGE_PERMISSION))

@@ -75,7 +75,8 @@ def request_erasure(
 ) -> DataSubjectRequest:
     """Schedule the erasure of ``user``'s account. Returns the open request if there is one.
     Refuses an account already erased (404) or a sole owner (409). The caller checks who is
-    asking (a signed-in person after a step-up)."""
+    asking (a signed-in person after a step-up); ``actor`` is who asked when not the person
+    (an operator's backend through the users API)."""
     from consent.tasks import erase_user
 
     locked = User.objects.select_for_update().get(pk=user.pk)  # one request at a time

@@ -42,6 +42,14 @@ def by_token(request: Request) -> bool:
     return isinstance(getattr(request, "auth", None), AccessToken)
 
 
+def by_app_token(request: Request) -> bool:
+    """An app's own token (client credentials): no person, judged by its scopes alone. A
+    person's token is judged by its scopes and by that person's own rules as well, so an app
+    that people sign in to never lends them more than they have."""
+    token = getattr(request, "auth", None)
+    return isinstance(token, AccessToken) and token.user_id is None
+
+
 class SignedInOrToken(permissions.BasePermission):
     """The management API's default: a signed-in person, or a token the authenticator has
     already checked against the view's ``required_scopes``."""
@@ -54,13 +62,14 @@ class SignedInOrToken(permissions.BasePermission):
 
 
 class StaffPermission(permissions.BasePermission):
-    """A session caller needs the view's Django permission (``session_perms`` per method, e.g.
-    ``{"GET": "accounts.view_user"}``); token callers were judged by their scopes."""
+    """A person needs the view's Django permission (``session_perms`` per method, e.g.
+    ``{"GET": "accounts.view_user"}``), with a session or with a token of theirs; an app's own
+    token was judged by its scopes."""
 
     message = "This needs a staff permission."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        if by_token(request):
+        if by_app_token(request):
             return True
         user = request.user
         if user is None or not user.is_authenticated:

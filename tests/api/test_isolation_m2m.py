@@ -65,7 +65,8 @@ def methods_of(pattern: URLPattern) -> list[str]:
     callback: Any = pattern.callback
     actions = getattr(callback, "actions", None)
     if actions:
-        return sorted(method.upper() for method in actions)
+        # DRF adds "head" to a viewset's actions once it has answered a GET: HEAD is GET.
+        return sorted(method.upper() for method in actions if method not in ("head", "options"))
     view = callback.cls
     return sorted(
         method.upper()
