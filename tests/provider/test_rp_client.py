@@ -24,6 +24,7 @@ import pytest
 import requests
 
 from provider.models import AccessToken, RefreshToken
+from provider.services.apis import create_api
 from provider.services.applications import create_application
 from provider.services.keys import ensure_signing_keys
 from tests.conftest import require
@@ -323,3 +324,78 @@ def test_the_client_refuses_an_id_token_whose_signature_the_jwks_does_not_verify
     answer = rp.call("callback", url=callback)
     assert not answer["ok"]
     assert "signature" in (answer["cause"] or "").lower(), answer
+
+
+def test_a_backend_gets_a_token_for_its_api_and_the_api_introspects_it(rp, issuer):
+    api = create_api(
+        actor=None,
+        identifier="https://invoices.example.com/",
+        name="Invoices",
+        scopes={"invoices:read": "Read invoices"},
+    )
+    backend = create_application(
+        actor=None, name="Billing", kind="m2m", apis={api: ["invoices:read"]}
+    )
+    resource_server = create_application(actor=None, name="Invoices API", kind="m2m")
+    api.introspectors.add(resource_server.application)
+
+    discover(rp, issuer, backend)
+    tokens = rp.ok("client_credentials", params={"resource": api.identifier})
+    assert tokens["scope"] == "invoices:read"
+    assert tokens["refresh_token"] is None
+
+    introspector = RelyingParty()
+    try:
+        discover(introspector, issuer, resource_server)
+        answer = introspector.ok("introspect", token=tokens["access_token"])["answer"]
+        assert answer["active"] is True
+        assert answer["aud"] == api.identifier
+        assert answer["client_id"] == backend.application.client_id
+        assert answer["scope"] == "invoices:read"
+        assert "username" not in answer
+        # The backend itself is not a listed introspector: it learns nothing.
+        assert rp.ok("introspect", token=tokens["access_token"])["answer"] == {"active": False}
+    finally:
+        introspector.close()
+
+
+def test_a_device_signs_in_after_the_person_approves_on_the_device_page(rp, issuer, person):
+    tv = create_application(
+        actor=None,
+        name="Living-room TV",
+        kind="native",
+        redirect_uris=["http://127.0.0.1/callback"],
+        allowed_scopes=["openid", "email"],
+    )
+    discover(rp, issuer, tv)
+    started = rp.ok("device_start", params={"scope": "openid email"})
+    assert started["verification_uri"] == f"{issuer}/device"
+
+    browser = Browser(issuer)
+    browser.log_in(person.email, DEFAULT_PASSWORD)
+    page = browser.session.get(started["verification_uri_complete"], timeout=10)
+    confirm = browser.session.post(
+        f"{issuer}/device",
+        {"user_code": started["user_code"], "csrfmiddlewaretoken": browser.csrf(page.text)},
+        timeout=10,
+    )
+    assert "Living-room TV" in confirm.text
+    done = browser.session.post(
+        f"{issuer}/device",
+        {
+            "user_code": started["user_code"],
+            "decision": "allow",
+            "csrfmiddlewaretoken": browser.csrf(confirm.text),
+        },
+        timeout=10,
+    )
+    assert "Device connected" in done.text
+
+    tokens = rp.ok("device_poll")
+    assert tokens["scope"] == "openid email"
+    # oauthlib's device grant issues no ID token; the device learns who signed in from
+    # userinfo, which openid-client checks against the expected subject.
+    claims = rp.ok("userinfo", access_token=tokens["access_token"], sub=str(person.public_id))[
+        "claims"
+    ]
+    assert claims["email"] == person.email

@@ -5,7 +5,8 @@
 //
 // Commands: discover {issuer, client_id, client_secret?, metadata?} · authorize_url {params}
 // · callback {url} · userinfo {access_token, sub} · refresh {refresh_token} · revoke {token}
-// · end_session_url {params}.
+// · end_session_url {params} · client_credentials {params} · introspect {token}
+// · device_start {params} · device_poll {}.
 //
 // Signatures of ID tokens are checked (enableNonRepudiationChecks: openid-client checks only
 // the header's alg by default), and http is allowed because the test server is on loopback.
@@ -79,6 +80,24 @@ const commands = {
 
   async end_session_url({ params }) {
     return { url: client.buildEndSessionUrl(config, params).href };
+  },
+
+  async client_credentials({ params }) {
+    return plain(await client.clientCredentialsGrant(config, params ?? {}));
+  },
+
+  async introspect({ token }) {
+    return { answer: { ...(await client.tokenIntrospection(config, token)) } };
+  },
+
+  async device_start({ params }) {
+    pending = { device: await client.initiateDeviceAuthorization(config, params ?? {}) };
+    return { ...pending.device };
+  },
+
+  // Polls at the server's interval (openid-client waits it out, and slows down when told).
+  async device_poll() {
+    return plain(await client.pollDeviceAuthorizationGrant(config, pending.device));
   },
 };
 
