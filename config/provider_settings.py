@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_int, env_list, env_str
+
 # The OpenID scopes, with the words the consent screen uses. APIs add their own permissions.
 OIDC_SCOPES = {
     "openid": "Sign you in",
@@ -101,3 +105,33 @@ def oauth2_provider(
         "CIMD_ENABLED": self_registration,
         "CIMD_REGISTRATION_PERMISSION_CLASSES": ("provider.cimd.OperatorPolicyPermission",),
     }
+
+
+# Gatehouse's own OAuth settings, imported by name into config/settings.py. DOT's six models
+# are all swapped for provider's, before DOT's first migration (docs/oauth-provider.md).
+# Model names, not secrets (ruff reads "TOKEN" in them as one).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "provider.AccessToken"  # noqa: S105
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "provider.RefreshToken"  # noqa: S105
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "provider.IDToken"  # noqa: S105
+OAUTH2_PROVIDER_GRANT_MODEL = "provider.Grant"
+OAUTH2_PROVIDER_DEVICE_GRANT_MODEL = "provider.DeviceGrant"
+# Whether apps and AI agents Gatehouse has never seen may register themselves by URL (client
+# ID metadata documents, as MCP clients do): off, allowlist (OAUTH_CIMD_ALLOWED_HOSTS) or open.
+GATEHOUSE_OAUTH_CIMD_POLICY = env_str("OAUTH_CIMD_POLICY", "off")
+if GATEHOUSE_OAUTH_CIMD_POLICY not in ("off", "allowlist", "open"):
+    raise ImproperlyConfigured("OAUTH_CIMD_POLICY is off, allowlist or open.")
+GATEHOUSE_OAUTH_CIMD_ALLOWED_HOSTS = env_list("OAUTH_CIMD_ALLOWED_HOSTS", [])
+# Identifiers of the APIs whose permissions self-registered clients may ask people for.
+GATEHOUSE_OAUTH_CIMD_APIS = env_list("OAUTH_CIMD_APIS", [])
+# A refresh-token family dies this long after the sign-in that started it, however often used.
+GATEHOUSE_OAUTH_REFRESH_ABSOLUTE_SECONDS = env_int("OAUTH_REFRESH_ABSOLUTE_SECONDS", 30 * 24 * 3600)
+# Token requests one authenticated client may make a minute (shared cache): a 429 past it.
+GATEHOUSE_OAUTH_TOKEN_REQUESTS_PER_MINUTE = env_int("OAUTH_TOKEN_REQUESTS_PER_MINUTE", 1200)
+# Keys of the client-secret HMAC, newest first ("id:key"); derived from SECRET_KEY when
+# embedded (provider/checks.py requires them in production).
+GATEHOUSE_OAUTH_SECRET_KEYS = env_list("OAUTH_CLIENT_SECRET_KEYS", [])
+# DOT warns that "http" is an allowed redirect scheme. It is, globally, for RFC 8252 loopback
+# redirects of native apps only: Application.get_allowed_schemes() and the application service
+# refuse http for every other kind and host (provider/checks.py guards the rest of the block).
+SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]

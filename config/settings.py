@@ -396,38 +396,28 @@ FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
 
 # --- The OpenID provider (provider/, config/provider_settings.py) -------------------------------
 
-# Model names, not secrets (ruff reads "TOKEN" in them as one).
-OAUTH2_PROVIDER_APPLICATION_MODEL = "provider.Application"
-OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "provider.AccessToken"  # noqa: S105
-OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "provider.RefreshToken"  # noqa: S105
-OAUTH2_PROVIDER_ID_TOKEN_MODEL = "provider.IDToken"  # noqa: S105
-OAUTH2_PROVIDER_GRANT_MODEL = "provider.Grant"
-OAUTH2_PROVIDER_DEVICE_GRANT_MODEL = "provider.DeviceGrant"
-# Whether apps and AI agents Gatehouse has never seen may register themselves by URL (client
-# ID metadata documents, as MCP clients do): off, allowlist (OAUTH_CIMD_ALLOWED_HOSTS) or open.
-GATEHOUSE_OAUTH_CIMD_POLICY = env_str("OAUTH_CIMD_POLICY", "off")
-if GATEHOUSE_OAUTH_CIMD_POLICY not in ("off", "allowlist", "open"):
-    raise ImproperlyConfigured("OAUTH_CIMD_POLICY is off, allowlist or open.")
-GATEHOUSE_OAUTH_CIMD_ALLOWED_HOSTS = env_list("OAUTH_CIMD_ALLOWED_HOSTS", [])
-# Identifiers of the APIs whose permissions self-registered clients may ask people for.
-GATEHOUSE_OAUTH_CIMD_APIS = env_list("OAUTH_CIMD_APIS", [])
+from config.provider_settings import (  # noqa: E402, F401  (settings Django reads by name)
+    GATEHOUSE_OAUTH_CIMD_ALLOWED_HOSTS,
+    GATEHOUSE_OAUTH_CIMD_APIS,
+    GATEHOUSE_OAUTH_CIMD_POLICY,
+    GATEHOUSE_OAUTH_REFRESH_ABSOLUTE_SECONDS,
+    GATEHOUSE_OAUTH_SECRET_KEYS,
+    GATEHOUSE_OAUTH_TOKEN_REQUESTS_PER_MINUTE,
+    OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL,
+    OAUTH2_PROVIDER_APPLICATION_MODEL,
+    OAUTH2_PROVIDER_DEVICE_GRANT_MODEL,
+    OAUTH2_PROVIDER_GRANT_MODEL,
+    OAUTH2_PROVIDER_ID_TOKEN_MODEL,
+    OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL,
+    SILENCED_SYSTEM_CHECKS,
+)
+
 OAUTH2_PROVIDER = provider_settings.oauth2_provider(
     GATEHOUSE_PUBLIC_URL,
     self_registration=GATEHOUSE_OAUTH_CIMD_POLICY != "off",
     access_token_seconds=env_int("OAUTH_ACCESS_TOKEN_SECONDS", 600),
     refresh_idle_seconds=env_int("OAUTH_REFRESH_IDLE_SECONDS", 14 * 24 * 3600),
 )
-# A refresh-token family dies this long after the sign-in that started it, however often used.
-GATEHOUSE_OAUTH_REFRESH_ABSOLUTE_SECONDS = env_int("OAUTH_REFRESH_ABSOLUTE_SECONDS", 30 * 24 * 3600)
-# Token requests one authenticated client may make a minute (shared cache): a 429 past it.
-GATEHOUSE_OAUTH_TOKEN_REQUESTS_PER_MINUTE = env_int("OAUTH_TOKEN_REQUESTS_PER_MINUTE", 1200)
-# Keys of the client-secret HMAC, newest first ("id:key"); derived from SECRET_KEY when
-# embedded (provider/checks.py requires them in production).
-GATEHOUSE_OAUTH_SECRET_KEYS = env_list("OAUTH_CLIENT_SECRET_KEYS", [])
-# DOT warns that "http" is an allowed redirect scheme. It is, globally, for RFC 8252 loopback
-# redirects of native apps only: Application.get_allowed_schemes() and the application service
-# refuse http for every other kind and host (provider/checks.py guards the rest of the block).
-SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
 
 # --- Email ------------------------------------------------------------------------------------
 
@@ -562,64 +552,14 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 GATEHOUSE_PRODUCT_NAME = env_str("GATEHOUSE_PRODUCT_NAME", "Gatehouse")
 
-# --- Management API (config/api.py) -----------------------------------------------------------
+# --- Management API (config/api.py, config/api_settings.py) ------------------------------------
 
-REST_FRAMEWORK = {
-    # OAuth access tokens for the management API first (only with an Authorization header),
-    # then the browser's session cookie (with CSRF).
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "provider.api.authentication.GatehouseBearerAuthentication",
-        "config.api_framework.GatehouseSessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["provider.api.permissions.SignedInOrToken"],
-    # Each app's rate_limit_per_minute, counted in the shared cache.
-    "DEFAULT_THROTTLE_CLASSES": ["provider.api.ratelimits.ClientRateThrottle"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["config.api_framework.BoundedJSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "config.api_framework.Pagination",
-    "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "config.api_schema.GatehouseAutoSchema",
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
-    "UNAUTHENTICATED_USER": None,
-}
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Gatehouse management API",
-    "DESCRIPTION": (
-        "Gatehouse's management API. Organizations and what their admins manage (members and "
-        "their roles, invitations, verified email domains, sign-in policy); a person's own "
-        "consents, signed consent receipts and account deletion; for the operator's "
-        "backends, people's accounts (search, create, profile, block, sessions, second "
-        "factors, erasure), the purpose catalogue, anyone's consents and the do-not-sell "
-        "list; and, for operators, OAuth applications and APIs.\n\n"
-        "Backends call with an OAuth access token for this API (`Authorization: Bearer`), "
-        "got by client credentials at `/o/token/` with `resource` set to the API's "
-        "identifier; each operation lists the permissions (scopes) its token needs, and an "
-        "app bound to one organization sees only that organization. Each app has its own "
-        "budget of calls a minute. Browsers call with the Gatehouse session cookie (writes "
-        "also send the `X-CSRFToken` header). Bodies are JSON, at most "
-        "`API_MAX_BODY_BYTES`. Every error is a problem response (RFC 9457, "
-        "`application/problem+json`) whose `detail` says what went wrong; a 429 says in "
-        "`Retry-After` when to try again."
-    ),
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "ENUM_NAME_OVERRIDES": {
-        "ApplicationKindEnum": "provider.models.ApplicationKind",
-        "PurposeKindEnum": "consent.models.Purpose.Kind",
-        "SigningAlgorithmEnum": [("RS256", "RS256"), ("ES256", "ES256")],
-        "IdTokenAlgorithmEnum": "provider.models.Application.ALGORITHM_TYPES",
-    },
-    # Separate request and response components: what a client sends is not what it reads.
-    "COMPONENT_SPLIT_REQUEST": True,
-    # The docs page's scripts and styles are served by Gatehouse, not a CDN.
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-}
-
-# The largest JSON body the API reads, and how deeply it may nest.
-GATEHOUSE_API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024)
-GATEHOUSE_API_MAX_JSON_DEPTH = 32
+from config.api_settings import (  # noqa: E402, F401  (settings Django reads by name)
+    GATEHOUSE_API_MAX_BODY_BYTES,
+    GATEHOUSE_API_MAX_JSON_DEPTH,
+    REST_FRAMEWORK,
+    SPECTACULAR_SETTINGS,
+)
 
 # --- Organizations (organizations/) ------------------------------------------------------------
 

@@ -113,6 +113,7 @@ class DeviceCodeValidation:
         return DeviceCodeGrant.DEVICE_CODE_AUTHORIZED
 
 
+@service
 def create_device_request(
     *, client: Any, scopes: list[str], api: Any
 ) -> tuple[DeviceGrant, str, str]:
