@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import select
 import shutil
 import subprocess
 from pathlib import Path
@@ -35,21 +36,31 @@ def node_ready() -> tuple[bool, str]:
     return True, ""
 
 
-def _start(args: list[str]) -> tuple[subprocess.Popen, dict]:
-    proc = subprocess.Popen(
-        ["node", *args],
-        cwd=IDP_DIR,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,  # oidc-provider warns about Node 20; nothing to act on
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()  # blocks until the server listens (or node died: EOF)
-    if not line:
+def _start(args: list[str], *, attempts: int = 2) -> tuple[subprocess.Popen, dict]:
+    """Start a node peer and wait for the line it prints once it listens. A peer that says
+    nothing within STARTUP_SECONDS is killed and started again (once seen: node hung before
+    listening, and the suite waited on it for ever)."""
+    for attempt in range(1, attempts + 1):
+        proc = subprocess.Popen(
+            ["node", *args],
+            cwd=IDP_DIR,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # oidc-provider warns about Node 20; nothing to act on
+            text=True,
+        )
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], STARTUP_SECONDS)
+        line = proc.stdout.readline() if ready else ""  # EOF too: node died
+        if line:
+            return proc, json.loads(line)
         _stop(proc)
-        raise RuntimeError(f"the identity provider {args[0]} did not start")
-    return proc, json.loads(line)
+        if attempt == attempts:
+            raise RuntimeError(f"the identity provider {args[0]} did not start")
+    raise AssertionError("unreachable")
+
+
+STARTUP_SECONDS = 30
 
 
 def _stop(proc: subprocess.Popen) -> None:
