@@ -46,6 +46,8 @@ def oauth2_provider(
         "SCOPES": dict(OIDC_SCOPES),
         "DEFAULT_SCOPES": ["openid"],
         "OIDC_ENABLED": True,
+        # oauthlib's OpenID server, with an ID token for the device flow too.
+        "OIDC_SERVER_CLASS": "provider.server.Server",
         # The issuer is Gatehouse's public URL, the same string discovery, ID tokens and the
         # RFC 9207 iss parameter carry (DOT's default is <host>/o, which matches none of them).
         "OIDC_ISS_ENDPOINT": public_url,

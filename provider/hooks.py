@@ -1,6 +1,7 @@
 """How the provider hears that a person's access must end, without the apps below it
 importing it: the ``end_app_tokens`` hook of ``accounts.extensions`` (block, sessions ended,
-removal from an organization, erasure) and allauth's ``password_reset`` signal. Registered in
+removal from an organization, erasure), allauth's ``password_reset`` signal and Django's
+``user_logged_out`` (a sign-out ends the browser's OIDC session). Registered in
 ``ProviderConfig.ready``.
 
 Browser sessions are matched to OIDC sessions by ``ProviderSession.session_key_digest``, the
@@ -13,10 +14,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 
 from provider.models import Authorization, ProviderSession
 from provider.services.revocation import Reason, revoke_tokens
+from provider.services.sessions import SESSION_KEY, end_provider_session
 
 
 def session_key_digest(session_key: str) -> str:
@@ -74,10 +77,29 @@ def on_password_reset(sender: Any, request: Any, user: Any, **kwargs: Any) -> No
     end_app_tokens(user=user, reason=Reason.PASSWORD_RESET, actor=user)
 
 
+def on_logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """Django's ``user_logged_out`` (any sign-out of Gatehouse, read before the session is
+    flushed): the browser's OIDC session ends with it. Found by the session key's digest, or
+    by the sid the session holds when the key changed since (a later login in the same
+    browser cycles it)."""
+    session = getattr(request, "session", None)
+    if user is None or session is None:
+        return
+    key = session.session_key or ""
+    matches = Q(session_key_digest=session_key_digest(key)) if key else Q(pk__in=[])
+    if session.get(SESSION_KEY):
+        matches |= Q(sid=session[SESSION_KEY])
+    open_sessions = ProviderSession.objects.filter(matches, user=user, ended_at__isnull=True)
+    for sid in open_sessions.values_list("sid", flat=True):
+        end_provider_session(sid=sid, user=user)
+
+
 def register() -> None:
     from allauth.account.signals import password_reset
+    from django.contrib.auth.signals import user_logged_out
 
     from accounts import extensions
 
     extensions.register(end_app_tokens=end_app_tokens)
     password_reset.connect(on_password_reset, dispatch_uid="provider_tokens_on_password_reset")
+    user_logged_out.connect(on_logged_out, dispatch_uid="provider_session_on_logout")

@@ -46,6 +46,12 @@ class Reason:
     REMOVED_FROM_ORGANIZATION = "removed_from_organization"
     ERASURE = "erasure"
     AUTHORIZATION_REMOVED = "authorization_removed"
+    SIGNED_OUT = "signed_out"
+
+
+# Tokens granted with ``offline_access`` are meant to outlive the sign-in (OIDC Core 11): a
+# plain sign-out leaves them (OIDC Back-Channel Logout 1.0, 2.7); security actions do not.
+OFFLINE_SCOPE = r"(^| )offline_access( |$)"
 
 
 # ``organization=PERSONAL``: only the tokens issued outside any organization.
@@ -113,11 +119,13 @@ def revoke_tokens(
     application: Application | None = None,
     sid: str | None = None,
     keep_sids: frozenset[str] = frozenset(),
+    keep_offline: bool = False,
     actor: Any = None,
 ) -> Revoked:
     """Make ``user``'s tokens stop working now: every one, or only those issued for one
     organization, one app or one OIDC session (``sid``); ``keep_sids`` spares the sessions
-    a person keeps ("sign out of other sessions").
+    a person keeps ("sign out of other sessions"); ``keep_offline`` spares tokens granted
+    with ``offline_access`` (a plain sign-out).
 
     Joins the caller's transaction (blocking, erasure and removal from an organization end
     tokens in the same commit as the change that calls for it). Apps with a back-channel
@@ -132,6 +140,9 @@ def revoke_tokens(
     }
     refresh = _scoped(RefreshToken.objects.filter(user=user), **scope)
     access = _scoped(AccessToken.objects.filter(user=user), **scope)
+    if keep_offline:
+        refresh = refresh.exclude(access_token__scope__regex=OFFLINE_SCOPE)
+        access = access.exclude(scope__regex=OFFLINE_SCOPE)
     now = timezone.now()
     # An app keeps its own session on an ID token: it hears of a session that is still open
     # (or an ID token still fresh), not again of one already ended.

@@ -13,6 +13,7 @@ from audit.actions import Action
 from audit.services import record
 from config.refusals import service
 from provider.models import ProviderSession
+from provider.services.revocation import Reason, revoke_tokens
 
 SESSION_KEY = "gatehouse_provider_sid"
 
@@ -50,15 +51,19 @@ def start_provider_session(*, user: Any, session_key: str) -> ProviderSession:
     )
 
 
-@service
+@service(durable=False)
 def end_provider_session(*, sid: str, user: Any, client_id: str = "") -> int:
-    """End the person's OIDC session ``sid`` (they signed out through a relying party);
-    audited even when the browser had none."""
+    """End the person's OIDC session ``sid``: they signed out, of Gatehouse or through a
+    relying party (``client_id``). The tokens issued through it end, except those granted
+    with ``offline_access``, and the apps that took part hear of it by back-channel logout.
+    Audited even when the browser had none."""
     ended = 0
-    if sid:
-        ended = ProviderSession.objects.filter(sid=sid, user=user, ended_at__isnull=True).update(
-            ended_at=timezone.now()
-        )
+    session = ProviderSession.objects.filter(sid=sid, user=user, ended_at__isnull=True)
+    if sid and session.exists():
+        # Before the session is marked ended: its ID tokens are what tells revoke_tokens
+        # which apps to send a logout token.
+        revoke_tokens(user=user, reason=Reason.SIGNED_OUT, sid=sid, keep_offline=True, actor=user)
+        ended = session.update(ended_at=timezone.now())
     record(
         Action.OAUTH_LOGOUT,
         actor=user,

@@ -3,13 +3,16 @@ person approves on /device, the device's polling gets tokens exactly once."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from jwcrypto import jwt
 
 from audit.models import AuditEvent
-from provider.models import AccessToken, DeviceGrant
+from provider import keys
+from provider.models import AccessToken, DeviceGrant, IDToken
 from provider.services.applications import create_application
 from tests.conftest import force_login_verified
 
@@ -79,6 +82,37 @@ def test_device_gets_tokens_once_after_the_person_allows_it(client, tv, user):
     assert again.status_code == 400
     assert again.json()["error"] == "invalid_grant"
     assert AccessToken.objects.count() == 1
+
+
+def test_openid_device_gets_an_id_token_naming_who_approved(client, tv, user):
+    codes = ask(client, tv).json()
+    approve(client, user, codes["user_code"])
+    let_interval_pass()
+    body = poll(client, tv, codes["device_code"]).json()
+
+    claims = json.loads(
+        jwt.JWT(jwt=body["id_token"], key=keys.public_keyset(), algs=["RS256"]).claims
+    )
+    assert claims["sub"] == str(user.public_id)
+    assert claims["aud"] == tv.client_id
+    assert claims["email"] == user.email
+    # The approval's sign-in: a forced test login has no allauth records, so one factor.
+    assert claims["acr"] == "urn:gatehouse:pwd"
+    assert "nonce" not in claims
+    stored = IDToken.objects.get(jti=claims["jti"])
+    assert stored.user == user
+    assert stored.sid == claims["sid"]
+    assert AccessToken.objects.get().id_token == stored
+
+
+def test_device_without_openid_gets_no_id_token(client, tv, user):
+    codes = ask(client, tv, scope="email").json()
+    approve(client, user, codes["user_code"])
+    let_interval_pass()
+    body = poll(client, tv, codes["device_code"]).json()
+    assert "access_token" in body
+    assert "id_token" not in body
+    assert not IDToken.objects.exists()
 
 
 def test_denied_request_answers_access_denied(client, tv, user):

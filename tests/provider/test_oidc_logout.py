@@ -47,6 +47,32 @@ def test_logout_with_a_valid_hint_signs_out_and_redirects_to_the_registered_addr
     assert AuditEvent.objects.filter(action="oauth.logout", actor=user).exists()
 
 
+def test_logging_out_through_the_app_ends_the_tokens_of_that_sign_in(logged_in_client, user, spa):
+    attempt = Attempt(client_id=spa.client_id, redirect_uri=SPA_CALLBACK)
+    tokens = redeem(
+        logged_in_client, attempt, code_from(authorize(logged_in_client, attempt), attempt)
+    ).json()
+
+    logged_in_client.get(
+        LOGOUT, {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": BYE}
+    )
+
+    refreshed = logged_in_client.post(
+        "/o/token/",
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": spa.client_id,
+        },
+    )
+    assert refreshed.status_code == 400
+    assert refreshed.json()["error"] == "invalid_grant"
+    [logout] = AuditEvent.objects.filter(action="oauth.logout")
+    assert logout.data == {"client_id": spa.client_id, "sessions_ended": 1}
+    revoked = AuditEvent.objects.get(action="oauth.tokens_revoked")
+    assert revoked.data["reason"] == "signed_out"
+
+
 def test_an_unsigned_hint_is_refused_and_nobody_is_signed_out(logged_in_client, id_token):
     _header, payload, _signature = id_token.split(".")
     unsigned_header = base64url_encode(json.dumps({"alg": "none", "typ": "JWT"}))

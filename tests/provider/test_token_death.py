@@ -138,6 +138,54 @@ def test_revoking_one_session_ends_only_the_tokens_issued_through_it(person, app
     assert event.data["ended"]["refresh"] == 1
 
 
+def test_signing_out_ends_this_browsers_oidc_session_but_not_offline_access(
+    person, invoices_api, rs, django_capture_on_commit_callbacks, monkeypatch
+):
+    app = web_app(
+        name="Invoices web",
+        api=invoices_api,
+        scopes=SCOPES,
+        allowed_scopes=["openid", "offline_access"],
+        backchannel_logout_uri="https://invoices.example/backchannel-logout",
+    )
+    here = signed_in(person)
+    elsewhere = signed_in(person)
+    here_sid = open_session(person, here.session.session_key)
+    elsewhere_sid = open_session(person, elsewhere.session.session_key)
+    online = issue(app, person, invoices_api, SCOPES, sid=here_sid, id_token=True)
+    offline = issue(app, person, invoices_api, [*SCOPES, "offline_access"], sid=here_sid)
+    other = issue(app, person, invoices_api, SCOPES, sid=elsewhere_sid)
+    queued = []
+    monkeypatch.setattr(
+        "provider.tasks.queue_backchannel_logout", lambda *args: queued.append(args)
+    )
+    checker = Client()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = here.post("/accounts/logout/")
+
+    assert response.status_code == 302
+    dead(checker, app, rs, online)
+    alive(checker, app, rs, offline)
+    alive(checker, app, rs, other)
+    assert ProviderSession.objects.get(sid=here_sid).ended_at is not None
+    assert ProviderSession.objects.get(sid=elsewhere_sid).ended_at is None
+    assert queued == [(app.application.pk, str(person.public_id), here_sid)]
+    event = revoked_event(Reason.SIGNED_OUT)
+    assert event.data["ended"] == {"access": 1, "refresh": 1}
+    assert AuditEvent.objects.filter(action="oauth.logout", actor=person).count() == 1
+
+
+def test_signing_out_without_an_oidc_session_revokes_nothing(person, app, rs, invoices_api):
+    here = signed_in(person)
+    tokens = issue(app, person, invoices_api, SCOPES)
+
+    here.post("/accounts/logout/")
+
+    alive(Client(), app, rs, tokens)
+    assert not AuditEvent.objects.filter(action__in=["oauth.logout", "oauth.tokens_revoked"])
+
+
 def test_a_password_reset_ends_every_token(client, person, app, rs, invoices_api):
     tokens = alive(client, app, rs, issue(app, person, invoices_api, SCOPES))
     browser = Client()
