@@ -43,9 +43,14 @@ def connections_for(identifier: str) -> tuple[list[Connection], Organization | N
     return list(active.filter(organization=org)), org
 
 
-def start_login(request: HttpRequest, connection: Connection) -> HttpResponse:
+def start_login(
+    request: HttpRequest, connection: Connection, next_url: str | None = None
+) -> HttpResponse:
+    """To the connection's IdP; back to ``next_url`` (else the request's ``next``)."""
     provider = get_adapter(request).get_provider(request, connection.slug)
-    return provider.redirect(request, AuthProcess.LOGIN, next_url=get_next_redirect_url(request))
+    return provider.redirect(
+        request, AuthProcess.LOGIN, next_url=next_url or get_next_redirect_url(request)
+    )
 
 
 @login_not_required

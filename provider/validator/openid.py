@@ -36,7 +36,8 @@ class OpenIDRules(OAuth2Validator):
 
     def validate_silent_login(self, request: Any) -> bool:
         """prompt=none: the browser is signed in, recently enough for ``max_age``, and strongly
-        enough for ``acr_values`` (else ``interaction_required``: a step-up is needed)."""
+        enough for ``acr_values`` (else ``interaction_required``: a step-up, or a second
+        factor to set up, is needed)."""
         http = signin.current_request()
         user = getattr(http, "user", None)
         if http is None or not getattr(user, "is_authenticated", False):
@@ -45,11 +46,8 @@ class OpenIDRules(OAuth2Validator):
         max_age = parse_max_age(getattr(request, "max_age", None))
         if max_age is not None and not sign_in.authenticated_since(time.time() - max_age):
             return False
-        if (
-            wants_mfa(getattr(request, "acr_values", None))
-            and not sign_in.has_mfa
-            and can_step_up_to_mfa(user)
-        ):
+        if wants_mfa(getattr(request, "acr_values", None)) and not sign_in.has_mfa:
+            # A step-up, or setting up a first second factor: either is the person's to do.
             raise InteractionRequired(description="A second factor is needed.", request=request)
         return True
 

@@ -8,23 +8,33 @@ The checks run in this order, each with the OAuth error the client gets:
    ``consent_required``, ``interaction_required``);
 2. PKCE with S256 (``invalid_request``: DOT would only refuse ``plain`` after consent);
 3. ``organization=``: an active membership (``access_denied``);
-4. freshness: ``prompt=login``, ``max_age`` and ``acr_values`` asking for a second factor send
-   the person through the step-up page, and only an authentication made after the request
-   counts for ``prompt=login``;
-5. consent: first-party apps skip it; others ask unless an Authorization already covers the
+4. the account and the organization: ``prompt=select_account`` shows who is signed in, with
+   "Use another account"; an app asking for the ``organization`` scope without naming one
+   gets the person's only organization, or their pick of several (``prompt=none`` cannot
+   pick: ``account_selection_required``). A pick comes back as ``organization=`` in the
+   address, checked like one the app sent;
+5. an SSO-only organization's IdP, when it has not signed the person in this session
+   (``provider.org_signin``; ``login_required`` for ``prompt=none``);
+6. freshness: ``prompt=login``, ``max_age`` and ``acr_values`` asking for a second factor send
+   the person through the step-up page (or, with no second factor yet, to set one up), and
+   only an authentication made after the request counts for ``prompt=login``;
+7. consent: first-party apps skip it; others ask unless an Authorization already covers the
    request, and always with ``prompt=consent``. ``approval_prompt`` is ignored.
 
-The consent form posts back to the same address with only the decision: the request is
-validated again from its query string, so nothing a browser could alter travels in hidden
-fields. Every redirect to the client, errors included, carries ``iss`` (RFC 9207).
+The consent and chooser forms post back to the same address with only the decision or the
+choice: the request is validated again from its query string, so nothing a browser could
+alter travels in hidden fields. Every redirect to the client, errors included, carries
+``iss`` (RFC 9207).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -37,7 +47,7 @@ from oauthlib.common import add_params_to_uri
 
 from accounts.mfa.stepup import stepup_url
 from config.provider_settings import OIDC_SCOPES
-from provider import signin
+from provider import org_signin, signin
 from provider.claims import active_organization
 from provider.models import Application
 from provider.services.authorizations import covers, grant_authorization
@@ -64,11 +74,22 @@ class AuthorizeView(AuthorizationView):
                 _scopes, credentials = self.validate_authorization_request(request)
             except OAuthToolkitError as error:
                 return self.error_response(error, application=self._named_application())
-        if "login" in str(request.GET.get("prompt", "")).split():
+        prompt = set(str(request.GET.get("prompt", "")).split())
+        # Signing in is choosing the account: prompt=select_account is answered by it.
+        next_url = (
+            org_signin.authorize_again(request, drop_prompt="select_account")
+            if "select_account" in prompt
+            else request.get_full_path()
+        )
+        if "login" in prompt:
             # The login about to happen is the fresh authentication prompt=login asks for:
             # marking the request now keeps the person from being asked twice.
-            self._reauth_marker(request)
-        query = {"next": request.get_full_path()}
+            self._reauth_marker(request, next_url)
+        named = org_signin.organization_named(request.GET.get("organization", ""))
+        connections = org_signin.sso_connections(named) if named is not None else []
+        if connections:
+            return org_signin.through_idp(request, connections, next_url)
+        query = {"next": next_url}
         hint = credentials.get("login_hint")
         if isinstance(hint, str) and hint and len(hint) <= LOGIN_HINT_MAX:
             query["login"] = hint
@@ -80,6 +101,8 @@ class AuthorizeView(AuthorizationView):
         return self._authorize(request, decision=None)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if "account" in request.POST or "organization" in request.POST:
+            return self._choose(request)
         decision = request.POST.get("decision")
         if decision not in ("allow", "deny"):
             return self._authorize(request, decision=None)
@@ -100,19 +123,16 @@ class AuthorizeView(AuthorizationView):
             def refuse(error: str, description: str) -> HttpResponse:
                 return self._refuse(application, credentials, error, description)
 
-            if len(request.GET.getlist("resource")) > 1:
-                return refuse("invalid_target", "Ask for one API at a time.")
-            if credentials.get("code_challenge_method") != "S256":
-                return refuse(
-                    "invalid_request", 'PKCE with code_challenge_method "S256" is required.'
-                )
-            if named_org and organization is None:
-                return refuse("access_denied", "You are not a member of that organization.")
-
+            refused = _refusal(request, credentials, named_org, organization)
+            if refused is not None:
+                return refuse(*refused)
             prompt = set(str(request.GET.get("prompt", "")).split())
             sign_in = signin.sign_in_of(request, user)
-            if not self._fresh_enough(request, sign_in, prompt):
-                return HttpResponseRedirect(stepup_url(request.get_full_path()))
+            detour = self._detour(
+                request, application, scopes, prompt, organization, sign_in, refuse
+            )
+            if detour is not None:
+                return detour
 
             oauth_request = credentials.get("request")
             needs_consent = not application.first_party and (
@@ -148,29 +168,54 @@ class AuthorizeView(AuthorizationView):
         request.session.pop(REAUTH_SESSION_KEY, None)
         return self.redirect(uri, application)
 
-    def _fresh_enough(self, request: HttpRequest, sign_in: signin.SignIn, prompt: set[str]) -> bool:
-        """Whether the session's authentication satisfies prompt=login, max_age and an
-        acr_values asking for a second factor; if not, the person steps up first."""
+    def _detour(
+        self,
+        request: HttpRequest,
+        application: Application,
+        scopes: list[str],
+        prompt: set[str],
+        organization: Any,
+        sign_in: signin.SignIn,
+        refuse: Callable[[str, str], HttpResponse],
+    ) -> HttpResponse | None:
+        """Where the person goes before consent, in this order: the chooser, the
+        organization's IdP, the step-up (or setting up a second factor). None: nowhere."""
+        named = request.GET.get("organization", "")
+        choosing = self._choice_needed(request, application, scopes, prompt, named, refuse)
+        if choosing is not None:
+            return choosing
+        through_idp = self._organization_idp(request, organization, prompt, refuse)
+        if through_idp is not None:
+            return through_idp
+        step = self._step_needed(request, sign_in, prompt)
+        return HttpResponseRedirect(step) if step is not None else None
+
+    def _step_needed(
+        self, request: HttpRequest, sign_in: signin.SignIn, prompt: set[str]
+    ) -> str | None:
+        """Where the person goes first when the session's authentication does not satisfy
+        prompt=login, max_age or an acr_values asking for a second factor: the step-up page,
+        or, for a second factor they do not have yet, the page to set one up."""
+        here = request.get_full_path()
         since: float | None = None
         if "login" in prompt:
-            since = self._reauth_marker(request)
+            since = self._reauth_marker(request, here)
         max_age = parse_max_age(request.GET.get("max_age"))
         if max_age is not None:
             since = max(since or 0, time.time() - max_age)
         if since is not None and not sign_in.authenticated_since(since):
-            return False
-        return not (
-            wants_mfa(request.GET.get("acr_values", ""))
-            and not sign_in.has_mfa
-            and can_step_up_to_mfa(request.user)
-        )
+            return stepup_url(here)
+        if not wants_mfa(request.GET.get("acr_values", "")) or sign_in.has_mfa:
+            return None
+        if can_step_up_to_mfa(request.user):
+            return stepup_url(here)
+        return f"{reverse('mfa:security')}?{urlencode({'next': here})}"
 
-    def _reauth_marker(self, request: HttpRequest) -> float:
-        """When this prompt=login request first arrived: only an authentication at or after
-        that time satisfies it. Kept in the session per request address, until a code is
-        issued or the window passes."""
+    def _reauth_marker(self, request: HttpRequest, address: str) -> float:
+        """When this prompt=login request (at ``address``) first arrived: only an
+        authentication at or after that time satisfies it. Kept in the session per request
+        address, until a code is issued or the window passes."""
         markers = dict(request.session.get(REAUTH_SESSION_KEY) or {})
-        address = request.get_full_path()
         now = time.time()
         marked = markers.get(address)
         if not isinstance(marked, float) or now - marked > REAUTH_WINDOW_SECONDS:
@@ -178,6 +223,96 @@ class AuthorizeView(AuthorizationView):
             markers[address] = marked = now
             request.session[REAUTH_SESSION_KEY] = markers
         return marked
+
+    # --- The account and the organization ----------------------------------------------------
+
+    def _choice_needed(
+        self,
+        request: HttpRequest,
+        application: Application,
+        scopes: list[str],
+        prompt: set[str],
+        named: str,
+        refuse: Callable[[str, str], HttpResponse],
+    ) -> HttpResponse | None:
+        """The chooser page (prompt=select_account, or several organizations to pick from
+        for an app that asked for the ``organization`` scope), the request again naming the
+        person's only organization, or None when there is nothing to choose."""
+        wants_org = org_signin.ORGANIZATION_SCOPE in scopes and not named
+        if not wants_org and "select_account" not in prompt:
+            return None
+        memberships = org_signin.memberships_to_choose(request.user) if wants_org else []
+        if "select_account" not in prompt:
+            if not memberships:
+                return None
+            if len(memberships) == 1:
+                only = memberships[0].organization.slug
+                return HttpResponseRedirect(org_signin.authorize_again(request, organization=only))
+        if "none" in prompt:
+            return refuse("account_selection_required", "The person must choose.")
+        return self._chooser_page(request, application, memberships)
+
+    def _organization_idp(
+        self,
+        request: HttpRequest,
+        organization: Any,
+        prompt: set[str],
+        refuse: Callable[[str, str], HttpResponse],
+    ) -> HttpResponse | None:
+        """To an SSO-only organization's IdP when it has not signed the person in yet."""
+        if organization is None:
+            return None
+        connections = org_signin.sso_still_needed(request, request.user, organization)
+        if not connections:
+            return None
+        if "none" in prompt:
+            return refuse("login_required", "The organization's identity provider must sign in.")
+        return org_signin.through_idp(request, connections, request.get_full_path())
+
+    def _choose(self, request: HttpRequest) -> HttpResponse:
+        """The chooser's answer: another account (sign out, then in), an organization (the
+        request again, naming it), or this account as it is."""
+        with signin.serving(request):
+            try:
+                _scopes, credentials = self.validate_authorization_request(request)
+            except OAuthToolkitError as error:
+                return self.error_response(error, application=self._named_application())
+        answered = org_signin.authorize_again(request, drop_prompt="select_account")
+        if request.POST.get("account") == "other":
+            get_adapter(request).logout(request)
+            login = reverse("account_login")
+            return HttpResponseRedirect(f"{login}?{urlencode({'next': answered})}")
+        if "organization" not in request.POST:
+            return HttpResponseRedirect(answered)
+        organization = active_organization(request.user, str(request.POST["organization"]))
+        if organization is None:
+            application = Application.objects.get(client_id=credentials["client_id"])
+            memberships = org_signin.memberships_to_choose(request.user)
+            return self._chooser_page(request, application, memberships, status=400)
+        return HttpResponseRedirect(
+            org_signin.authorize_again(
+                request, organization=organization.slug, drop_prompt="select_account"
+            )
+        )
+
+    def _chooser_page(
+        self,
+        request: HttpRequest,
+        application: Application,
+        memberships: list[Any],
+        status: int = 200,
+    ) -> HttpResponse:
+        return render(
+            request,
+            "provider/choose.html",
+            {
+                "application": application,
+                "memberships": memberships,
+                "action": request.get_full_path(),
+                "not_a_member": status == 400,
+            },
+            status=status,
+        )
 
     # --- Pages and redirects -----------------------------------------------------------------
 
@@ -239,3 +374,16 @@ class AuthorizeView(AuthorizationView):
             {"error": oauth_error.error, "description": oauth_error.description},
             status=oauth_error.status_code,
         )
+
+
+def _refusal(
+    request: HttpRequest, credentials: dict[str, Any], named_org: str, organization: Any
+) -> tuple[str, str] | None:
+    """The OAuth error of a request oauthlib let through but Gatehouse does not take."""
+    if len(request.GET.getlist("resource")) > 1:
+        return "invalid_target", "Ask for one API at a time."
+    if credentials.get("code_challenge_method") != "S256":
+        return "invalid_request", 'PKCE with code_challenge_method "S256" is required.'
+    if named_org and organization is None:
+        return "access_denied", "You are not a member of that organization."
+    return None

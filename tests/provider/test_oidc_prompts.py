@@ -4,8 +4,10 @@ Gatehouse's step-up page when the relying party wants one."""
 
 from __future__ import annotations
 
+import html
 import json
-from urllib.parse import urlencode
+import re
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -14,6 +16,7 @@ from jwcrypto import jwt
 from provider import keys
 from provider.models import Grant
 from provider.services.authorizations import grant_authorization
+from tests.accounts.mfa_helpers import totp_now
 from tests.factories import UserFactory
 from tests.provider.flows import (
     SPA_CALLBACK,
@@ -245,17 +248,43 @@ def test_asking_for_mfa_steps_up_a_person_who_has_a_second_factor(
     assert "otp" in claims["amr"]
 
 
-def test_asking_for_mfa_of_a_person_without_one_says_so_in_acr(logged_in_client, spa_attempt):
-    claims = id_token_claims(
-        logged_in_client,
-        spa_attempt,
-        authorize(logged_in_client, spa_attempt, acr_values="urn:gatehouse:mfa"),
+def test_asking_for_mfa_of_a_person_without_one_has_them_set_one_up_first(
+    logged_in_client, user, spa_attempt
+):
+    asked = authorize(logged_in_client, spa_attempt, acr_values="urn:gatehouse:mfa")
+    assert asked["Location"].startswith("/account/security/?next=")
+    assert not Grant.objects.exists()
+
+    # The security page offers an authenticator app and keeps the way back.
+    page = logged_in_client.get(asked["Location"]).content.decode()
+    add_link = re.search(r'href="(/account/security/totp/\?next=[^"]+)"', page)
+    assert add_link is not None
+    add_url = html.unescape(add_link.group(1))
+    logged_in_client.get(add_url)
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    back = parse_qs(urlsplit(add_url).query)["next"][0]
+    done = logged_in_client.post(
+        add_url, {"device": device.pk, "code": totp_now(device), "name": "", "next": back}
     )
-    assert claims["acr"] == "urn:gatehouse:pwd"  # a voluntary claim: the app decides
+    assert html.escape(back) in done.content.decode()  # "Done" leads back to the app's request
+
+    claims = id_token_claims(logged_in_client, spa_attempt, logged_in_client.get(back))
+    assert claims["acr"] == "urn:gatehouse:mfa"
+    assert "otp" in claims["amr"]
+
+
+def test_silent_sign_in_asking_for_mfa_without_one_is_interaction_required(
+    logged_in_client, spa_attempt, settings
+):
+    response = authorize(
+        logged_in_client, spa_attempt, prompt="none", acr_values="urn:gatehouse:mfa"
+    )
+    assert oauth_error(response, spa_attempt, settings) == "interaction_required"
 
 
 # (parameters changed, whether a signed-in person may still get a code: an unusable max_age
-# or acr_values is ignored, select_account and create are no-ops for someone signed in).
+# or acr_values is ignored, create is a no-op for someone signed in, select_account shows
+# the chooser).
 ODD_REQUESTS = [
     ({"prompt": "none", "redirect_uri": "https://evil.example.com/cb"}, False),
     ({"prompt": "none", "client_id": "nobody"}, False),
@@ -266,7 +295,7 @@ ODD_REQUESTS = [
     ({"acr_values": "urn:gatehouse:mfa " * 50}, True),
     ({"organization": "../../etc"}, False),
     ({"organization": "x" * 500}, False),
-    ({"prompt": "select_account"}, True),
+    ({"prompt": "select_account"}, False),
     ({"prompt": "create"}, True),
     ({"claims": "{not json"}, False),
     ({"response_type": "token"}, False),
