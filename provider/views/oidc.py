@@ -29,7 +29,7 @@ SIGNIN_GRANT_TYPES = [
     "refresh_token",
     "urn:ietf:params:oauth:grant-type:device_code",
 ]
-PROMPT_VALUES = ["none", "login", "consent"]
+PROMPT_VALUES = ["none", "login", "consent", "select_account"]
 
 
 def _endpoint(name: str) -> str:

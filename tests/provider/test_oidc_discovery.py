@@ -43,7 +43,7 @@ def test_openid_discovery_lists_claims_and_prompts(client):
         data["claims_supported"]
     )
     assert data["subject_types_supported"] == ["public"]
-    assert "none" in data["prompt_values_supported"]
+    assert set(data["prompt_values_supported"]) == {"none", "login", "consent", "select_account"}
     assert data["acr_values_supported"] == ["urn:gatehouse:pwd", "urn:gatehouse:mfa"]
 
 
