@@ -1,5 +1,6 @@
 """The provider's part of ``make run``'s demo (accounts' ``seed_demo`` command calls it):
-signing keys, and a first-party native app that provider/demo_client.py signs in with.
+signing keys, and a first-party native app that provider/demo_client.py (a command) and
+provider/demo_app.py (a sample web app) sign in with.
 
 A native app, because only native apps may redirect to plain http, and only to a loopback IP
 (RFC 8252): the demo client catches the code on http://127.0.0.1:8765/callback. First-party,
@@ -42,5 +43,8 @@ def instructions(app: Application, public_url: str) -> str:
         f"  .venv/bin/python -m provider.demo_client --issuer {public_url} "
         f"--client-id {app.client_id}\n"
         "It opens the sign-in page, catches the redirect on 127.0.0.1:8765 and prints the\n"
-        "ID token's claims. The app is under Applications in /admin/.\n"
+        "ID token's claims. Or run a small sample web app there and sign in from the browser:\n"
+        f"  .venv/bin/python -m provider.demo_app --issuer {public_url} "
+        f"--client-id {app.client_id}\n"
+        "and open http://127.0.0.1:8765/. The app is under Applications in /admin/.\n"
     )

@@ -3,14 +3,13 @@ virtual WebAuthn authenticator (DevTools protocol) that signs in without a passw
 
 from __future__ import annotations
 
-import time
-
 import pyotp
 import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
 from audit.models import AuditEvent
+from tests.accounts.mfa_helpers import unused_totp
 from tests.conftest import chromium_path, require
 from tests.e2e.test_signup_browser import CHROMIUM_FLAGS, OUTPUT
 from tests.factories import DEFAULT_PASSWORD
@@ -86,14 +85,15 @@ def test_enroll_an_authenticator_app_and_log_in_with_it(browser, live_server, us
     assert page.locator("code.backup-code").count() == 10
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(OUTPUT / "mfa-backup-codes.png"), full_page=True)
-    assert TOTPDevice.objects.get(user=user, confirmed=True).name == "Browser phone"
+    device = TOTPDevice.objects.get(user=user, confirmed=True)
+    assert device.name == "Browser phone"
 
     # A fresh browser: password, then the app's next code.
     page = new_page(browser)
     sign_in_with_password(page, url, user)
     assert page.url == f"{url}/accounts/2fa/"
     page.screenshot(path=str(OUTPUT / "mfa-second-step.png"), full_page=True)
-    page.fill("#code-totp", pyotp.TOTP(secret).at(time.time() + 30))
+    page.fill("#code-totp", unused_totp(device))
     page.locator("#form-totp button[type=submit]").click()
     page.wait_for_load_state("networkidle")
     assert page.url == f"{url}/account/"

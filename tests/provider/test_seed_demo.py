@@ -1,6 +1,6 @@
 """``make run``'s demo app, and the demo client it tells a newcomer to run: a real sign-in with
 code + PKCE against a live server, the code caught on loopback, the ID token checked with the
-JWKS."""
+JWKS; and the sample web app's binding of a sign-in to the browser that started it."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from django.test import Client
 
 from provider import demo_client
 from provider.demo import DEMO_APP_NAME, DEMO_REDIRECT_URI
+from provider.demo_app import STATE_COOKIE, SampleApp
 from provider.models import AccessToken, Application, Grant, IDToken, KeyState, SigningKey
 from tests.factories import UserFactory
 
@@ -43,6 +44,10 @@ def test_seed_demo_makes_the_demo_app_and_keys_once_and_says_how_to_sign_in():
         assert command, text
         assert f"--client-id {app.client_id}" in command.group(1)
         assert f"--issuer {settings.GATEHOUSE_PUBLIC_URL}" in command.group(1)
+        assert (
+            f"-m provider.demo_app --issuer {settings.GATEHOUSE_PUBLIC_URL} "
+            f"--client-id {app.client_id}"
+        ) in text
 
 
 @pytest.mark.django_db(transaction=True)
@@ -100,3 +105,37 @@ def test_the_demo_client_refuses_an_answer_to_another_request_or_from_another_is
         demo_client.code_from(good, pending, "https://other.example")
     assert "code_challenge_method=S256" in pending.url
     assert pending.verifier not in pending.url
+
+
+def test_the_sample_app_takes_a_code_only_in_the_browser_that_started_that_sign_in():
+    endpoints = demo_client.Endpoints("https://id.example/o/authorize/", "", "")
+    app = SampleApp(endpoints, "https://id.example", "client", port=0)
+    try:
+        first, second = app.login(), app.login()
+        [location] = [value for name, value in first.headers if name == "Location"]
+        [cookie] = [value for name, value in first.headers if name == "Set-Cookie"]
+        state = cookie.split(";")[0].removeprefix(f"{STATE_COOKIE}=")
+        assert f"state={state}" in location
+        assert "HttpOnly" in cookie
+        back = f"/callback?code=c&state={state}&iss=https://id.example"
+
+        # A browser without the cookie (someone else's redirect pasted in) is refused...
+        refused = app.callback(back, {})
+        assert refused.status == 400
+        assert "no sign-in was started in this browser" in refused.body
+        # ...and so is the answer to this browser's other sign-in.
+        [other] = [v for n, v in second.headers if n == "Set-Cookie"]
+        crossed = app.callback(back, {STATE_COOKIE: other.split(";")[0].split("=", 1)[1]})
+        assert crossed.status == 400
+        assert "state does not match" in crossed.body
+        # An error Gatehouse sends back reaches the page as it came.
+        denied = app.callback(
+            f"/callback?error=access_denied&state={state}&iss=https://id.example",
+            {STATE_COOKIE: state},
+        )
+        assert denied.status == 400
+        assert "access_denied" in denied.body
+        # The state was spent on that answer: the same cookie again starts nothing.
+        assert "no sign-in was started" in app.callback(back, {STATE_COOKIE: state}).body
+    finally:
+        app.server.server_close()
