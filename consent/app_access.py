@@ -128,4 +128,3 @@ def record_app_decision(
         )
     )
     return event
-
