@@ -10,6 +10,11 @@
   signed receipt. ``ConsentState`` is the current decision per (person, purpose), written in the
   same transaction as the event that set it, so "what has this person agreed to" is one indexed
   query.
+- A third-party app's access to a person's account (OAuth consent, issue 15) is a purpose too,
+  of kind ``oauth_app``: one per app and organization, made by the provider the first time
+  someone allows the app (provider.services.consent_ledger). Only the provider records
+  decisions on it; it is never asked at sign-up, never shown as a choice on the privacy page,
+  and never required.
 - ``ReceiptKey`` holds the keys receipts are signed with; retired ones stay published.
 """
 
@@ -161,6 +166,7 @@ class Purpose(models.Model):
     class Kind(models.TextChoices):
         CONSENT = "consent", "Consent (granted means the person agrees)"
         OPT_OUT = "opt_out", "Opt-out (granted means the person opts out)"
+        OAUTH_APP = "oauth_app", "An app's access to the account (OAuth consent)"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(
@@ -252,7 +258,7 @@ class Method(models.TextChoices):
     RECONSENT = "reconsent", "Re-acceptance"
     API = "api", "API"
     IMPORT = "import", "Import"
-    OAUTH_CONSENT = "oauth_consent", "OAuth consent screen"
+    OAUTH_CONSENT = "oauth_consent", "OAuth consent"
     GPC = "gpc", "Global Privacy Control signal"
 
 
@@ -298,6 +304,10 @@ class ConsentEvent(models.Model):
     actor_text = models.CharField(max_length=320, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     receipt = models.TextField(help_text="The signed receipt (compact JWS), as issued.")
+    # What the decision covered beyond its purpose, signed into the receipt with it: for OAuth
+    # consent, the app's client id and name, the permissions (scopes) and the organization.
+    # Never anything that names the person.
+    details = models.JSONField(default=dict, blank=True)
 
     objects = ConsentEventQuerySet.as_manager()
 

@@ -4,8 +4,10 @@ and kept as issued.
 A receipt names the person only by their pseudonymous ``public_id`` (no email, name, address or
 user agent), so a kept receipt says nothing about anyone once the account is erased. It holds
 the policy version's SHA-256, so the text agreed to can be checked against the published copy
-(``/privacy/policies/<document>/<version>.txt``). Anyone verifies it with the JWKS at
-``/consent/.well-known/jwks.json``: pick the key by ``kid``, allow ES256 only.
+(``/privacy/policies/<document>/<version>.txt``). An OAuth consent's receipt also holds the
+event's ``details``: the app, the permissions allowed and the organization. Anyone verifies
+it with the JWKS at ``/consent/.well-known/jwks.json``: pick the key by ``kid``, allow ES256
+only.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def claims(event: Any) -> dict[str, Any]:
     purpose = event.purpose
     version = event.version
     base = settings.GATEHOUSE_PUBLIC_URL
-    return {
+    body: dict[str, Any] = {
         "iss": base,
         "iat": int(event.recorded_at.timestamp()),
         "jti": str(event.public_id),
@@ -56,6 +58,9 @@ def claims(event: Any) -> dict[str, Any]:
             },
         },
     }
+    if event.details:  # an OAuth consent: the app, its permissions, the organization
+        body["consent"]["details"] = event.details
+    return body
 
 
 def sign(event: Any) -> str:

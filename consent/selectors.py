@@ -20,8 +20,10 @@ def purposes_in_scope(user: Any) -> QuerySet[Purpose]:
 
 
 def applicable_purposes(user: Any) -> QuerySet[Purpose]:
-    """The purposes in scope that are still asked for."""
-    return purposes_in_scope(user).filter(archived=False)
+    """The purposes in scope that are still asked for. Apps' access (OAuth consent) is not
+    among them: it is asked on each app's consent screen and ended on /account/apps/, never
+    chosen on the privacy page nor owed at the re-acceptance gate (consent.app_access)."""
+    return purposes_in_scope(user).filter(archived=False).exclude(kind=Purpose.Kind.OAUTH_APP)
 
 
 def pending_required(user: Any) -> QuerySet[Purpose]:

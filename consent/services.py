@@ -143,6 +143,14 @@ def _check_decision(
     # Whether it applies first: an archived purpose of someone else's organization is a 404 too.
     if not selectors.purposes_in_scope(user).filter(pk=purpose.pk).exists():
         raise NotFound("No such purpose.")
+    if purpose.kind == Purpose.Kind.OAUTH_APP:
+        # Only the provider records these (consent.app_access), so the ledger follows the
+        # apps' actual access: given on the app's consent screen, ended on /account/apps/.
+        raise Refusal(
+            "This is an app's access to your account: you allow it on the app's own consent "
+            "screen and remove it from your connected apps.",
+            status=409,
+        )
     if purpose.archived:
         raise Refusal("This purpose is no longer asked for.", status=409)
     if decision == Decision.WITHDRAWN and purpose.required:
@@ -215,7 +223,7 @@ def _record(
     ):
         return state.event, False
 
-    event = _new_event(
+    event = new_event(
         user=user,
         purpose=purpose,
         version=version,
@@ -229,7 +237,7 @@ def _record(
     # An import of something older than what the person decided since is evidence, not news.
     moves = state is None or event.occurred_at >= state.event.occurred_at
     if moves:
-        _move_state(state, event, granted=granted)
+        move_state(state, event, granted=granted)
     record(
         Action.CONSENT_GRANTED if granted else Action.CONSENT_WITHDRAWN,
         actor=actor or user,
@@ -251,7 +259,7 @@ def _record(
     return event, True
 
 
-def _new_event(
+def new_event(
     *,
     user: User,
     purpose: Purpose,
@@ -262,9 +270,10 @@ def _new_event(
     occurred_at: datetime | None,
     ip: str | None,
     user_agent: str | None,
+    details: dict[str, Any] | None = None,
 ) -> ConsentEvent:
-    """Write the event with its signed receipt. Where it came from is the current request's,
-    except for an import, which brings its own."""
+    """Write the event with its signed receipt, in the caller's transaction. Where it came
+    from is the current request's, except for an import, which brings its own."""
     where = context.current()
     now = timezone.now()
     imported = method == Method.IMPORT
@@ -282,14 +291,15 @@ def _new_event(
         actor=actor if getattr(actor, "is_authenticated", False) and actor != user else None,
         actor_text=str(actor)[:320] if actor is not None and actor != user else "",
         request_id=where.request_id,
+        details=details or {},
     )
     event.receipt = receipts.sign(event)
     event.save()
     return event
 
 
-def _move_state(state: ConsentState | None, event: ConsentEvent, *, granted: bool) -> None:
-    """Make ``event`` the person's current decision on its purpose."""
+def move_state(state: ConsentState | None, event: ConsentEvent, *, granted: bool) -> None:
+    """Make ``event`` the person's current decision on its purpose (caller's transaction)."""
     version = event.version
     fields = {
         "event": event,
@@ -309,9 +319,11 @@ def _move_state(state: ConsentState | None, event: ConsentEvent, *, granted: boo
 def signup_purposes() -> list[Purpose]:
     """What the sign-up form asks: Gatehouse-wide purposes offered there, whose document (if
     any) is published. Required first."""
-    purposes = Purpose.objects.filter(
-        archived=False, organization__isnull=True, offered_at_signup=True
-    ).select_related("document", "binding_version")
+    purposes = (
+        Purpose.objects.filter(archived=False, organization__isnull=True, offered_at_signup=True)
+        .exclude(kind=Purpose.Kind.OAUTH_APP)
+        .select_related("document", "binding_version")
+    )
     return [p for p in purposes if not p.document_id or p.binding_version_id]
 
 

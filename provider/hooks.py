@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from provider.models import Authorization, ProviderSession
+from provider.services.consent_ledger import EndedBy, record_all_ended
 from provider.services.revocation import Reason, revoke_tokens
 from provider.services.sessions import SESSION_KEY, end_provider_session
 
@@ -42,7 +43,14 @@ def end_app_tokens(
         return _end_sessions(user, reason, actor, session_keys)
     if organization is not None:
         revoked = revoke_tokens(user=user, reason=reason, organization=organization, actor=actor)
-        # Standing permissions given through that organization go with the membership.
+        # Standing permissions given through that organization go with the membership, and
+        # the consent ledger says so.
+        record_all_ended(
+            user=user,
+            ended_by=EndedBy.REMOVED_FROM_ORGANIZATION,
+            organization=organization,
+            actor=actor,
+        )
         Authorization.objects.filter(user=user, organization=organization).delete()
         return revoked.access_tokens + revoked.refresh_tokens
     sessions = ProviderSession.objects.filter(user=user, ended_at__isnull=True)
@@ -53,6 +61,7 @@ def end_app_tokens(
     revoked = revoke_tokens(user=user, reason=reason, keep_sids=kept, actor=actor)
     sessions.exclude(sid__in=kept).update(ended_at=timezone.now())
     if reason == Reason.ERASURE:
+        record_all_ended(user=user, ended_by=EndedBy.ERASURE, actor=actor)
         Authorization.objects.filter(user=user).delete()
     return revoked.access_tokens + revoked.refresh_tokens
 

@@ -28,6 +28,7 @@ EVENT_FIELDS = (
     "user_agent",
     "actor_text",
     "request_id",
+    "details",
     "receipt_text",
 )
 

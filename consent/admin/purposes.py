@@ -43,6 +43,9 @@ class PurposeForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         kind = data.get("kind", self.instance.kind)
+        if kind == Purpose.Kind.OAUTH_APP:
+            # Made by Gatehouse when a person first allows an app; recorded only by it.
+            self.add_error("kind", "Apps' purposes are made when someone first allows the app.")
         if kind == Purpose.Kind.OPT_OUT and data.get("required"):
             # "Granted" on an opt-out means the person opted out; requiring that makes no sense.
             self.add_error("required", "An opt-out purpose cannot be required.")
@@ -114,6 +117,13 @@ class PurposeAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         services.save_catalogue_entry(entry=obj, actor=request.user, changed=form.changed_data)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # An app's purpose follows the app (consent.app_access): making it required, say,
+        # would hold everyone who once allowed the app at the re-acceptance gate.
+        if obj is not None and obj.kind == Purpose.Kind.OAUTH_APP:
+            return False
+        return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Consent history points at its purpose for good: archive it instead.

@@ -75,6 +75,17 @@ class OperatorMixin:
         members = Membership.objects.active().filter(organization_id=org_id)
         return User.objects.filter(pk__in=members.values("user_id"))
 
+    def visible_purposes(self) -> Q:
+        """Every purpose, or for an organization-bound app the Gatehouse-wide purposes and its
+        organization's own. Apps' access outside any organization (OAuth consent) is the
+        person's business, not an organization's; another organization's is that one's."""
+        org_id = bound_organization_id(self.request)
+        if org_id is None:
+            return Q()
+        return Q(organization_id=org_id) | (
+            Q(organization__isnull=True) & ~Q(kind=Purpose.Kind.OAUTH_APP)
+        )
+
     def subject(self) -> User:
         """The person named in the URL."""
         if self._subject is None:
@@ -91,12 +102,8 @@ class PurposeCatalogueView(OperatorMixin, generics.ListAPIView):
     serializer_class = CataloguePurposeSerializer
 
     def get_queryset(self) -> QuerySet[Purpose]:
-        purposes = Purpose.objects.all()
-        org_id = bound_organization_id(self.request)
-        if org_id is not None:  # Gatehouse-wide purposes and the organization's own
-            purposes = purposes.filter(Q(organization__isnull=True) | Q(organization_id=org_id))
         return (
-            purposes.filter(archived=False)
+            Purpose.objects.filter(self.visible_purposes(), archived=False)
             .select_related("organization", "binding_version")
             .order_by("organization_id", "-required", "name", "pk")
         )
@@ -117,10 +124,12 @@ class SubjectConsentsView(OperatorMixin, APIView):
     @extend_schema(responses=ConsentOverviewSerializer)
     def get(self, request: Request, user_id: uuid.UUID) -> Response:
         subject = self.subject()
-        overview = {
-            "do_not_sell": selectors.do_not_sell(subject),
-            "consents": selectors.consent_rows(subject),
-        }
+        rows = selectors.consent_rows(subject)
+        if bound_organization_id(request) is not None:
+            visible = Purpose.objects.filter(self.visible_purposes())
+            shown = set(visible.values_list("pk", flat=True))
+            rows = [row for row in rows if row.purpose.pk in shown]
+        overview = {"do_not_sell": selectors.do_not_sell(subject), "consents": rows}
         return Response(ConsentOverviewSerializer(overview, context={"request": request}).data)
 
 
@@ -131,8 +140,10 @@ class SubjectConsentEventsView(OperatorMixin, generics.ListAPIView):
     serializer_class = ConsentEventSerializer
 
     def get_queryset(self) -> QuerySet[ConsentEvent]:
-        return ConsentEvent.objects.filter(user=self.subject()).select_related(
-            "purpose", "purpose__organization"
+        return (
+            ConsentEvent.objects.filter(user=self.subject())
+            .filter(purpose__in=Purpose.objects.filter(self.visible_purposes()))
+            .select_related("purpose", "purpose__organization")
         )
 
     def get_serializer_context(self) -> dict[str, Any]:
@@ -168,7 +179,11 @@ class SubjectConsentReceiptView(OperatorMixin, APIView):
 
     @extend_schema(responses=RECEIPT_RESPONSES, parameters=NO_FORMAT_PARAMETER)
     def get(self, request: Request, user_id: uuid.UUID, event_id: uuid.UUID) -> HttpResponse:
-        event = ConsentEvent.objects.filter(user=self.subject(), public_id=event_id).first()
+        event = (
+            ConsentEvent.objects.filter(user=self.subject(), public_id=event_id)
+            .filter(purpose__in=Purpose.objects.filter(self.visible_purposes()))
+            .first()
+        )
         if event is None:
             raise exceptions.NotFound("No such receipt.")
         return receipt_response(event)

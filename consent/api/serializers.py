@@ -135,6 +135,11 @@ class ConsentEventSerializer(serializers.ModelSerializer):
     purpose_id = serializers.UUIDField(source="purpose.public_id", read_only=True)
     organization = serializers.SerializerMethodField()
     version = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    details = serializers.DictField(
+        read_only=True,
+        help_text="OAuth consent (method oauth_consent): the app's client_id and name, the "
+        "permissions (scopes) and the organization; empty otherwise. Also in the receipt.",
+    )
     receipt_url = serializers.SerializerMethodField(
         help_text="The signed receipt (compact JWS, application/jwt)."
     )
@@ -151,6 +156,7 @@ class ConsentEventSerializer(serializers.ModelSerializer):
             "version",
             "occurred_at",
             "recorded_at",
+            "details",
             "receipt_url",
         ]
         read_only_fields = fields

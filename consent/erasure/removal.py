@@ -59,7 +59,8 @@ WHAT_HAPPENS: dict[str, str] = {
         f"provider.{name}": "deleted: every token stops working at once"
         for name in ("AccessToken", "RefreshToken", "IDToken", "Grant", "DeviceGrant")
     },
-    "provider.Authorization": "deleted (the apps lose access)",
+    "provider.Authorization": "deleted (the apps lose access; the consent ledger records "
+    "each withdrawal when the job starts)",
     "provider.ProviderSession": "deleted",
     **{model._meta.label: "deleted" for model in DEVICE_MODELS.values()},
 }

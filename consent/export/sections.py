@@ -173,6 +173,7 @@ def _consent(user: User) -> dict[str, Any]:
                 "decision": e.decision,
                 "method": e.method,
                 "version": version(e.version),
+                "details": e.details,  # OAuth consent: the app, its scopes, the organization
                 "occurred_at": e.occurred_at,
                 "recorded_by": "you" if e.actor_id in (None, user.pk) else SOMEONE_ELSE,
                 # The address and browser are theirs when they acted themselves, or when an

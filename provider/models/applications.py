@@ -109,6 +109,18 @@ class Application(AbstractApplication):
     def confidential(self) -> bool:
         return self.kind in CONFIDENTIAL_KINDS
 
+    @property
+    def self_registered(self) -> bool:
+        """Registered by itself from a client ID metadata document (an AI agent, say:
+        provider/cimd.py), not by the operator: nobody at Gatehouse vetted it."""
+        return bool(self.registration_source == self.RegistrationSource.CIMD)
+
+    @property
+    def registered_from(self) -> str:
+        """The host a self-registered app's metadata document came from (its client id is
+        that document's URL); empty for apps the operator registered."""
+        return (urlsplit(self.client_id).hostname or "") if self.self_registered else ""
+
     def is_usable(self, request: Any) -> bool:
         return self.disabled_at is None
 

@@ -11,6 +11,7 @@ from audit.actions import Action
 from audit.services import record
 from config.refusals import service
 from provider.models import Application, Authorization
+from provider.services import consent_ledger
 
 
 def covers(*, user: Any, application: Application, scopes: list[str], organization: Any) -> bool:
@@ -28,11 +29,10 @@ def covers(*, user: Any, application: Application, scopes: list[str], organizati
 def grant_authorization(
     *, user: Any, application: Application, scopes: list[str], organization: Any = None
 ) -> Authorization:
-    """Record that the person allowed ``application`` ``scopes`` (added to what it had).
-
-    The consent ledger (consent.services) records decisions per purpose and has no purpose for
-    an app, so the decision is kept here and in the audit log; ``consent_event`` stays empty
-    until the ledger offers a call for OAuth consent."""
+    """Record that the person allowed ``application`` ``scopes`` on its consent screen (added
+    to what it had): the authorization, and the decision in the consent ledger with a signed
+    receipt (``consent_event``, provider.services.consent_ledger), in one transaction."""
+    consent_ledger.lock_person(user)  # before the authorization row: one order of locks
     authorization, created = Authorization.objects.select_for_update().get_or_create(
         user=user,
         application=application,
@@ -44,6 +44,7 @@ def grant_authorization(
         authorization.scopes = sorted(set(authorization.scopes) | set(scopes))
     authorization.last_used_at = timezone.now()
     authorization.save()
+    event = consent_ledger.record_allowed(authorization=authorization, scopes=scopes)
     record(
         Action.OAUTH_AUTHORIZED,
         actor=user,
@@ -55,6 +56,7 @@ def grant_authorization(
             "scopes": " ".join(sorted(scopes)),
             "added": " ".join(added),
             "first_time": created,
+            "consent_event": str(event.public_id),
         },
     )
     return authorization

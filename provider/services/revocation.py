@@ -34,6 +34,8 @@ from provider.models import (
     ProviderSession,
     RefreshToken,
 )
+from provider.services import consent_ledger
+from provider.services.consent_ledger import EndedBy
 
 
 class Reason:
@@ -227,8 +229,10 @@ def _queue_logout(application_id: int, sub: str, sid: str) -> None:
 @service
 def revoke_authorization(*, authorization_id: int, user: Any) -> bool:
     """ "Remove access" on /account/apps/: the person's tokens for that app (and organization)
-    end now, and the app must ask again. Only the person's own authorization is found; False
-    when there is none (another person's, or already removed)."""
+    end now, the consent ledger records the withdrawal, and the app must ask again. Only the
+    person's own authorization is found; False when there is none (another person's, or
+    already removed)."""
+    consent_ledger.lock_person(user)  # before the authorization row, as when it was given
     authorization = (
         Authorization.objects.select_for_update(of=("self",))
         .select_related("application", "organization")
@@ -241,6 +245,7 @@ def revoke_authorization(*, authorization_id: int, user: Any) -> bool:
     # organization's: the other stays with what it allowed.
     scope = authorization.organization or PERSONAL
     revoked = _end_app_access(user, authorization.application, scope)
+    consent_ledger.record_ended(authorization=authorization, ended_by=EndedBy.PERSON, actor=user)
     authorization.delete()
     _record_removal(user, authorization.application, authorization.organization, revoked)
     return True

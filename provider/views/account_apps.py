@@ -117,8 +117,9 @@ def connected_apps(user: Any) -> list[ConnectedApp]:
 
 
 def _is_agent(application: Application) -> bool:
-    """An app that registered itself (an AI agent's client metadata document)."""
-    return getattr(application, "registration_source", "") == "cimd"
+    """An app that registered itself (an AI agent's client metadata document): listed with an
+    "Agent" badge and the host its document came from."""
+    return application.self_registered
 
 
 @login_required

@@ -38,6 +38,7 @@ EVENT_FIELDS = {
     "version",
     "occurred_at",
     "recorded_at",
+    "details",  # empty but for OAuth consent (the app, its scopes, the organization)
     "receipt_url",
 }
 

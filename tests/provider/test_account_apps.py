@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
+from consent.models import ConsentEvent
 from organizations import services as organizations
 from provider.models import Authorization
 from tests.factories import UserFactory
@@ -205,3 +206,16 @@ def test_removing_personal_access_keeps_an_organizations(person, app, rs, acme, 
     dead(checker, app, rs, own_tokens)
     alive(checker, app, rs, acme_tokens)
     assert Authorization.objects.filter(pk=at_acme.pk).exists()
+
+
+def test_removing_access_the_ledger_never_recorded_writes_no_withdrawal(person, app):
+    """An authorization from before the consent ledger recorded OAuth consent (tests of the
+    ledger itself: test_consent_ledger.py): removed like any other, with no grant to end."""
+    authorization = authorize(person, app)
+
+    response = signed_in(person).post(f"/account/apps/{authorization.pk}/remove/")
+
+    assert response.status_code == 302
+    assert not Authorization.objects.filter(pk=authorization.pk).exists()
+    assert not ConsentEvent.objects.filter(user=person).exists()
+    assert AuditEvent.objects.filter(action="oauth.authorization_removed").count() == 1

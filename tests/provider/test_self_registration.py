@@ -4,7 +4,8 @@ the operator's policy, Gatehouse's rules for such clients, and the SSRF defences
 The documents are served over real TLS by a server on loopback, with a certificate the test
 trusts. Loopback is the only host a test can reach, and the fetcher refuses every non-public
 address, so the tests that must get a document through let loopback count as public; the
-tests of the defences do not.
+tests of the defences do not. A registered agent then appears on the person's consent screen
+and connected apps as what it is: an agent that registered itself, which nobody vetted.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from cryptography.x509.oid import NameOID
 from oauth2_provider import cimd as dot_cimd
 
 from audit.models import AuditEvent
-from provider.models import ApiAccess, Application
+from consent.models import ConsentEvent
+from provider.models import ApiAccess, Application, Authorization
+from tests.provider.flows import WEB_CALLBACK, Attempt, authorize, code_from, redeem, refresh
 
 TOKEN = "/o/token/"
 
@@ -259,3 +262,73 @@ def test_document_naming_another_client_id_registers_nothing(
     )
     present(client, documents.url("/agent.json"))
     assert not Application.objects.exists()
+
+
+# --- An agent among the person's connected apps (issue 15, item 11) ---------------------------
+
+AGENT_CALLBACK = "http://127.0.0.1:33418/callback"
+
+
+@pytest.fixture
+def agent(client, documents, loopback_counts_as_public, policy, signing_keys) -> Application:
+    policy("open")
+    client_id = documents.serve_metadata(
+        "/agent.json",
+        client_name="Research agent",
+        redirect_uris=[AGENT_CALLBACK],
+        token_endpoint_auth_method="none",
+    )
+    present(client, client_id)
+    return Application.objects.get(client_id=client_id)
+
+
+def test_an_agents_consent_screen_says_it_registered_itself_and_is_not_vetted(
+    logged_in_client, agent, webapp
+):
+    agent_page = authorize(
+        logged_in_client, Attempt(client_id=agent.client_id, redirect_uri=AGENT_CALLBACK)
+    )
+    vetted_page = authorize(
+        logged_in_client, Attempt(client_id=webapp.client_id, redirect_uri=WEB_CALLBACK)
+    )
+
+    assert agent_page.status_code == 200
+    html = agent_page.content.decode()
+    assert 'id="consent-agent"' in html
+    assert "AI agent" in html
+    assert "registered itself" in html
+    assert "from <strong>localhost</strong>" in html
+    assert "has not checked who runs it" in html
+    assert 'id="consent-agent"' not in vetted_page.content.decode()
+
+
+def test_an_agent_is_listed_as_an_agent_and_removing_it_ends_its_tokens(
+    logged_in_client, user, agent
+):
+    attempt = Attempt(
+        client_id=agent.client_id, redirect_uri=AGENT_CALLBACK, scope="openid offline_access"
+    )
+    code = code_from(logged_in_client.post(attempt.url(), {"decision": "allow"}), attempt)
+    tokens = redeem(logged_in_client, attempt, code).json()
+    assert "refresh_token" in tokens, tokens
+
+    page = logged_in_client.get("/account/apps/").content.decode()
+    assert "Research agent" in page
+    assert '<span class="badge badge--warning">Agent</span>' in page
+    assert "Registered itself from localhost" in page
+    [granted] = ConsentEvent.objects.filter(user=user, method="oauth_consent")
+    assert granted.details["agent"] is True
+
+    authorization = Authorization.objects.get(user=user, application=agent)
+    bearer = f"Bearer {tokens['access_token']}"
+    assert logged_in_client.get("/o/userinfo/", HTTP_AUTHORIZATION=bearer).status_code == 200
+    response = logged_in_client.post(f"/account/apps/{authorization.pk}/remove/")
+
+    assert response.status_code == 302
+    assert "Research agent" not in logged_in_client.get("/account/apps/").content.decode()
+    assert logged_in_client.get("/o/userinfo/", HTTP_AUTHORIZATION=bearer).status_code == 401
+    answer = refresh(logged_in_client, agent.client_id, tokens["refresh_token"])
+    assert answer.json()["error"] == "invalid_grant"
+    withdrawal = ConsentEvent.objects.get(user=user, decision="withdrawn")
+    assert withdrawal.details["client_id"] == agent.client_id
+    assert withdrawal.details["ended_by"] == "person"
