@@ -25,7 +25,9 @@ from oauthlib.oauth2.rfc8628.grant_types.device_code import DeviceCodeGrant
 from audit.actions import Action
 from audit.services import record
 from config.refusals import Refusal, service
-from provider.models import DeviceGrant
+from organizations.models import Organization
+from provider.models import Application, DeviceGrant
+from provider.services.authorizations import grant_authorization
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
@@ -140,8 +142,9 @@ def create_device_request(
 
 @service
 def decide(*, grant: DeviceGrant, user: Any, approve: bool, auth_context: dict[str, Any]) -> bool:
-    """The signed-in person approves (or denies) the waiting request. False when it was no
-    longer waiting (decided in another tab, or expired)."""
+    """The signed-in person approves (or denies) the waiting request; approving a
+    third-party app is remembered as its ``Authorization``, with the consent-ledger entry.
+    False when it was no longer waiting (decided in another tab, or expired)."""
     fields: dict[str, Any] = {"status": DeviceGrant.AUTHORIZED if approve else DeviceGrant.DENIED}
     if approve:
         fields |= {"user": user, **auth_context}
@@ -150,6 +153,16 @@ def decide(*, grant: DeviceGrant, user: Any, approve: bool, auth_context: dict[s
     ).update(**fields)
     if not changed:
         return False
+    application = Application.objects.filter(client_id=grant.client_id).first()
+    if approve and application is not None and not application.first_party:
+        # The /device confirmation is this app's consent screen: remembered, and in the
+        # consent ledger, as an Allow at /o/authorize/ is (and removable on /account/apps/).
+        grant_authorization(
+            user=user,
+            application=application,
+            scopes=grant.scope.split(),
+            organization=_organization(auth_context.get("organization_id")),
+        )
     record(
         Action.OAUTH_DEVICE_APPROVED if approve else Action.OAUTH_DEVICE_DENIED,
         actor=user,
@@ -170,3 +183,9 @@ def refuse_guessing(*, user: Any, ip: str | None) -> None:
                 status=429,
                 retry_after=spent.retry_after,
             )
+
+
+def _organization(organization_id: Any) -> Organization | None:
+    if organization_id is None:
+        return None
+    return Organization.objects.filter(pk=organization_id).first()

@@ -25,7 +25,7 @@ def covers(*, user: Any, application: Application, scopes: list[str], organizati
     return found is not None and set(scopes) <= set(found)
 
 
-@service
+@service(durable=False)
 def grant_authorization(
     *, user: Any, application: Application, scopes: list[str], organization: Any = None
 ) -> Authorization:

@@ -12,7 +12,8 @@ from jwcrypto import jwt
 
 from audit.models import AuditEvent
 from provider import keys
-from provider.models import AccessToken, DeviceGrant, IDToken
+from consent.models import ConsentEvent
+from provider.models import AccessToken, Authorization, DeviceGrant, IDToken
 from provider.services.applications import create_application
 from tests.conftest import force_login_verified
 
@@ -113,6 +114,26 @@ def test_device_without_openid_gets_no_id_token(client, tv, user):
     assert "access_token" in body
     assert "id_token" not in body
     assert not IDToken.objects.exists()
+
+
+def test_approving_a_device_is_remembered_and_recorded_as_oauth_consent(client, tv, user):
+    codes = ask(client, tv).json()
+    approve(client, user, codes["user_code"])
+
+    authorization = Authorization.objects.get(user=user, application=tv)
+    assert set(authorization.scopes) == {"openid", "email"}
+    [event] = ConsentEvent.objects.filter(user=user, method="oauth_consent")
+    assert event.decision == "granted"
+    assert authorization.consent_event == event
+    # ... and so the app is listed among the person's connected apps, to be removed there.
+    assert "Living-room TV" in client.get("/account/apps/").content.decode()
+
+
+def test_denying_a_device_records_no_consent(client, tv, user):
+    codes = ask(client, tv).json()
+    approve(client, user, codes["user_code"], decision="deny")
+    assert not Authorization.objects.exists()
+    assert not ConsentEvent.objects.exists()
 
 
 def test_denied_request_answers_access_denied(client, tv, user):
