@@ -11,8 +11,8 @@ from django.utils import timezone
 from jwcrypto import jwt
 
 from audit.models import AuditEvent
-from provider import keys
 from consent.models import ConsentEvent
+from provider import keys
 from provider.models import AccessToken, Authorization, DeviceGrant, IDToken
 from provider.services.applications import create_application
 from tests.conftest import force_login_verified
