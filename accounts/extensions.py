@@ -64,6 +64,14 @@ def _no_app_tokens(
     return 0
 
 
+def _no_invitation_app(*, client_id: str, organization: Any) -> Any:
+    return None
+
+
+class InvitationApp(Protocol):
+    def __call__(self, *, client_id: str, organization: Any) -> Any: ...
+
+
 @dataclass
 class SignInHooks:
     """The questions, each with its answer when no app has registered one."""
@@ -89,6 +97,11 @@ class SignInHooks:
     # all but those of the session kept (``keep_session_key``). Asked by accounts (block,
     # sessions), organizations (removal) and consent (erasure); answered by provider.
     end_app_tokens: EndAppTokens = _no_app_tokens
+    # The app that sent an invitation through the management API, as the actor organizations
+    # judges (``organizations.permissions.AppActor``), while it may still manage that
+    # organization (usable, bound to it or to none, holding ``organizations:write``); else
+    # None, and its invitation no longer works. Asked by organizations; answered by provider.
+    invitation_app: InvitationApp = _no_invitation_app
 
 
 hooks = SignInHooks()
@@ -102,6 +115,7 @@ def register(
     address_change_refusal: Callable[[Any, str], str | None] | None = None,
     new_account_refusal: Callable[[Any, str, str], dict[str, Any] | None] | None = None,
     end_app_tokens: EndAppTokens | None = None,
+    invitation_app: InvitationApp | None = None,
 ) -> None:
     """Answer some of the questions; the others keep their current answer."""
     if first_factor_mfa is not None:
@@ -116,3 +130,5 @@ def register(
         hooks.new_account_refusal = new_account_refusal
     if end_app_tokens is not None:
         hooks.end_app_tokens = end_app_tokens
+    if invitation_app is not None:
+        hooks.invitation_app = invitation_app

@@ -2,7 +2,8 @@
 importing it: the ``end_app_tokens`` hook of ``accounts.extensions`` (block, sessions ended,
 removal from an organization, erasure), allauth's ``password_reset`` signal and Django's
 ``user_logged_out`` (a sign-out ends the browser's OIDC session). Registered in
-``ProviderConfig.ready``.
+``ProviderConfig.ready``. It also answers ``invitation_app``: whether the app that sent an
+invitation through the management API may still manage that organization.
 
 Browser sessions are matched to OIDC sessions by ``ProviderSession.session_key_digest``, the
 SHA-256 of the Django session key (``session_key_digest``), so the table never holds a key
@@ -17,7 +18,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from provider.models import Authorization, ProviderSession
+from provider.models import ApiAccess, Application, Authorization, ProviderSession
 from provider.services.consent_ledger import EndedBy, record_all_ended
 from provider.services.revocation import Reason, revoke_tokens
 from provider.services.sessions import SESSION_KEY, end_provider_session
@@ -79,6 +80,24 @@ def _end_sessions(user: Any, reason: str, actor: Any, session_keys: list[str]) -
     return ended
 
 
+def invitation_app(*, client_id: str, organization: Any) -> Any:
+    """The app of ``client_id`` as an actor in ``organization``, while it is usable, bound
+    to that organization or to none, and allowed ``organizations:write``; else None."""
+    from provider.api.authentication import ClientActor
+
+    app = (
+        Application.objects.filter(client_id=client_id, disabled_at__isnull=True)
+        .filter(Q(organization__isnull=True) | Q(organization=organization))
+        .first()
+    )
+    if app is None:
+        return None
+    access = ApiAccess.objects.filter(application=app, api__system=True).first()
+    if access is None or "organizations:write" not in access.scopes:
+        return None
+    return ClientActor(app)
+
+
 def on_password_reset(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     """allauth's ``password_reset``: whoever knew the old password may hold tokens through it,
     so every token ends (in the reset's own transaction, see
@@ -109,6 +128,6 @@ def register() -> None:
 
     from accounts import extensions
 
-    extensions.register(end_app_tokens=end_app_tokens)
+    extensions.register(end_app_tokens=end_app_tokens, invitation_app=invitation_app)
     password_reset.connect(on_password_reset, dispatch_uid="provider_tokens_on_password_reset")
     user_logged_out.connect(on_logged_out, dispatch_uid="provider_session_on_logout")

@@ -146,7 +146,8 @@ class UserListView(UsersMixin, generics.ListAPIView[User]):
     def post(self, request: Request) -> Response:
         if bound_organization_id(request) is not None:
             raise Refusal(
-                "An app bound to an organization adds people through its invitations.",
+                "An app bound to an organization adds people by inviting them: POST "
+                "/api/v1/organizations/<slug>/invitations/ (organizations:write).",
                 status=403,
             )
         serializer = UserCreateSerializer(data=request.data)

@@ -160,7 +160,9 @@ class SubjectConsentEventsView(OperatorMixin, generics.ListAPIView):
         data = serializer.validated_data
         event, created = services.record_consent(
             user=subject,
-            purpose=resolve_purpose(data["purpose"]),
+            purpose=resolve_purpose(
+                data["purpose"], organization_id=bound_organization_id(request)
+            ),
             decision=data["decision"],
             method=data["method"],
             actor=request.user,

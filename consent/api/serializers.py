@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar
 
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -25,16 +26,23 @@ from consent.models import (
 )
 
 
-def resolve_purpose(reference: str) -> Purpose:
+def resolve_purpose(reference: str, *, organization_id: int | None = None) -> Purpose:
     """A purpose named by its public id, or by key for a Gatehouse-wide one. An organization's
-    purpose is only ever named by id: its key may be shared with other organizations."""
+    purpose is only ever named by id: its key may be shared with other organizations. With
+    ``organization_id`` (an app bound to one organization), another organization's purpose is
+    not found."""
     found = None
     try:
         public_id = uuid.UUID(reference)
     except ValueError:
         pass
     else:
-        found = Purpose.objects.filter(public_id=public_id).first()
+        purposes = Purpose.objects.filter(public_id=public_id)
+        if organization_id is not None:
+            purposes = purposes.filter(
+                Q(organization__isnull=True) | Q(organization_id=organization_id)
+            )
+        found = purposes.first()
     if found is None:
         found = Purpose.objects.filter(key=reference, organization__isnull=True).first()
     if found is None:

@@ -53,6 +53,16 @@ class OrganizationSerializer(StrictTypes, serializers.ModelSerializer):
         help_text="The organization's address in URLs: letters, digits and dashes.",
     )
     role = serializers.SerializerMethodField()
+    owner_email = serializers.EmailField(
+        write_only=True,
+        required=False,
+        max_length=254,
+        help_text=(
+            "An address invited as an owner of the new organization. A person who creates an "
+            "organization is its owner; an app creates it with no member, and this invitation "
+            "is how it gets its first owner."
+        ),
+    )
 
     class Meta:
         model = Organization
@@ -64,6 +74,7 @@ class OrganizationSerializer(StrictTypes, serializers.ModelSerializer):
             "brand_colour",
             "role",
             "created_at",
+            "owner_email",
         ]
         # Logo and colour are set afterwards (PATCH): creating takes a name and a slug.
         read_only_fields: ClassVar[list[str]] = [
@@ -120,7 +131,19 @@ class RoleSerializer(StrictTypes, serializers.Serializer):
 
 class InvitationSerializer(StrictTypes, serializers.ModelSerializer):
     state = serializers.CharField(read_only=True)
-    invited_by = serializers.EmailField(source="invited_by.email", read_only=True, default=None)
+    invited_by = serializers.EmailField(
+        source="invited_by.email",
+        read_only=True,
+        default=None,
+        allow_null=True,
+        help_text=(
+            "The member who sent it; null when an app sent it (invited_by_client) or the "
+            "person's account is gone."
+        ),
+    )
+    invited_by_client = serializers.SerializerMethodField(
+        help_text="The client id of the app that sent it through the API; null otherwise."
+    )
 
     class Meta:
         model = Invitation
@@ -130,6 +153,7 @@ class InvitationSerializer(StrictTypes, serializers.ModelSerializer):
             "role",
             "state",
             "invited_by",
+            "invited_by_client",
             "created_at",
             "expires_at",
             "sent_at",
@@ -140,6 +164,7 @@ class InvitationSerializer(StrictTypes, serializers.ModelSerializer):
             "id",
             "state",
             "invited_by",
+            "invited_by_client",
             "created_at",
             "expires_at",
             "sent_at",
@@ -148,6 +173,9 @@ class InvitationSerializer(StrictTypes, serializers.ModelSerializer):
         ]
         # Uniqueness is the service's question (it answers with a clear message).
         validators: ClassVar[list[Any]] = []
+
+    def get_invited_by_client(self, invitation: Invitation) -> str | None:
+        return invitation.invited_by_client or None
 
 
 class DomainSerializer(StrictTypes, serializers.ModelSerializer):

@@ -5,9 +5,13 @@ active membership in it (``OrgScopedMixin``): not a member, 404. Reads and write
 ``for_org(org)`` and ``organizations.services``, which check the role and audit refusals.
 
 An app calling with its own access token (no person) is judged by its permissions instead:
-``organizations:read`` reads every organization, or only the one the app is bound to (any
-other is a 404, as for a non-member). Changes need a member's role, which an app does not
-have, so an app's token changes no organization here yet.
+``organizations:read`` reads, ``organizations:write`` changes, in the one organization the app
+is bound to (any other is a 404, as for a non-member, whatever the method) or, unbound, in
+every organization. The services take the app as the actor (``organizations.permissions``):
+it may do what an admin may (name and branding, invitations, members' roles and removal,
+domains, policy), never grant or take away the owner role (a 403 that says so), and the audit
+log records it as ``client <client_id>``. An unbound app may also create organizations: they
+start with no member, and ``owner_email`` invites the first owner.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.refusals import Refusal
 from organizations.access import SessionTooOld, resolve_membership
 from organizations.api.serializers import (
     DomainSerializer,
@@ -39,7 +42,7 @@ from organizations.models import (
     OrganizationPolicy,
     Role,
 )
-from organizations.permissions import Perm
+from organizations.permissions import Actor, Perm
 from organizations.services.domains import add_domain, remove_domain, verify_domain
 from organizations.services.guards import require
 from organizations.services.invitations import invite, resend_invitation, revoke_invitation
@@ -64,15 +67,6 @@ def _visible_to_token(request: Request, slug: str) -> Organization | None:
     return org
 
 
-def _refuse_app_writes(request: Request) -> None:
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        raise Refusal(
-            "Changing an organization needs a member's role: call this with a person's "
-            "session (an app's token reads organizations only).",
-            status=403,
-        )
-
-
 def _resolve_for_token_person(request: Request, slug: str) -> tuple[Organization, Membership]:
     """A person's token: their active membership, within the organization the token is for.
     The session-age policy does not apply (there is no session; the token's lifetime is the
@@ -92,12 +86,13 @@ def _resolve_for_token_person(request: Request, slug: str) -> tuple[Organization
 
 
 class OrgScopedMixin:
-    """Resolves ``/organizations/<slug>/...`` to the organization and the caller's membership."""
+    """Resolves ``/organizations/<slug>/...`` to the organization and the caller: their
+    membership, or the app calling with its own token."""
 
     request: Request
     kwargs: dict[str, Any]
     org: Organization
-    membership: Membership
+    actor: Actor  # the caller's membership, or the app
     # The permission every request of the viewset needs (writes may need more: services check).
     perm: Perm = Perm.VIEW
     required_scopes = SCOPES
@@ -105,12 +100,13 @@ class OrgScopedMixin:
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         slug = self.kwargs["org_slug"]
-        if client_actor(request) is not None:
+        app = client_actor(request)
+        if app is not None:
             org = _visible_to_token(request, slug)
             if org is None:
                 raise exceptions.NotFound("No such organization.")
-            _refuse_app_writes(request)
-            self.org, self.membership = org, None  # type: ignore[assignment]
+            self.org, self.actor = org, app
+            require(app, org, self.perm, f"api {self.__class__.__name__}")
             return
         if by_token(request):
             _org, membership = _resolve_for_token_person(request, slug)
@@ -121,7 +117,7 @@ class OrgScopedMixin:
                 raise exceptions.NotAuthenticated(
                     "This organization ends sessions this old: sign in again."
                 ) from None
-        self.org, self.membership = membership.organization, membership
+        self.org, self.actor = membership.organization, membership
         # A refusal is audited by the API's exception handler (config/api.py).
         require(membership, self.org, self.perm, f"api {self.__class__.__name__}")
 
@@ -129,7 +125,9 @@ class OrgScopedMixin:
 class OrganizationViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """Organizations the caller is a member of. Creating one makes the caller its owner."""
+    """Organizations the caller is a member of (an app: its own organization, or every one
+    for an unbound app). A person who creates one is its owner; an unbound app creates it with
+    no member and names its first owner in ``owner_email`` (invited)."""
 
     serializer_class = OrganizationSerializer
     lookup_field = "slug"
@@ -147,11 +145,6 @@ class OrganizationViewSet(
         if bound is not None:
             orgs = orgs.filter(pk=bound)
         return orgs.order_by("name")
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        if client_actor(request) is not None:
-            _refuse_app_writes(request)
 
     def get_object(self) -> Organization:
         if client_actor(self.request) is not None:
@@ -186,13 +179,16 @@ class OrganizationViewSet(
     def create(self, request: Request) -> Response:
         serializer = OrganizationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        app = client_actor(request)
         org = create_organization(
-            actor=request.user,
+            actor=app if app is not None else request.user,
             name=serializer.validated_data["name"],
             slug=serializer.validated_data["slug"],
+            owner_email=serializer.validated_data.get("owner_email", ""),
         )
+        roles = {} if app is not None else {org.pk: Role.OWNER}
         return Response(
-            OrganizationSerializer(org, context={"roles": {org.pk: Role.OWNER}}).data,
+            OrganizationSerializer(org, context={"roles": roles}).data,
             status=status.HTTP_201_CREATED,
         )
 
@@ -201,7 +197,12 @@ class OrganizationViewSet(
         if not isinstance(request.data, dict):
             raise exceptions.ValidationError({"non_field_errors": ["Send a JSON object."]})
         org = self.get_object()
-        membership = Membership.objects.active().get(organization=org, user=request.user)
+        app = client_actor(request)
+        actor: Actor = (
+            app
+            if app is not None
+            else Membership.objects.active().get(organization=org, user=request.user)
+        )
         serializer = OrganizationUpdateSerializer(
             data={
                 "name": org.name,
@@ -212,20 +213,21 @@ class OrganizationViewSet(
         )
         serializer.is_valid(raise_exception=True)
         org = update_organization(
-            actor=membership,
+            actor=actor,
             org=org,
             name=serializer.validated_data["name"],
             logo_url=serializer.validated_data.get("logo_url", ""),
             brand_colour=serializer.validated_data.get("brand_colour", ""),
         )
-        context = {"roles": {org.pk: membership.role}}
-        return Response(OrganizationSerializer(org, context=context).data)
+        roles = {org.pk: actor.role} if isinstance(actor, Membership) else {}
+        return Response(OrganizationSerializer(org, context={"roles": roles}).data)
 
 
 class MemberViewSet(
     OrgScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """Members of one organization. Admins change roles (PATCH) and remove members (DELETE)."""
+    """Members of one organization. Admins change roles (PATCH) and remove members (DELETE);
+    so may an app with ``organizations:write``, except to or from the owner role (403)."""
 
     serializer_class = MemberSerializer
 
@@ -243,7 +245,7 @@ class MemberViewSet(
         if "role" not in serializer.validated_data:  # nothing to change
             return Response(MemberSerializer(self.get_object()).data)
         member = change_role(
-            actor=self.membership,
+            actor=self.actor,
             org=self.org,
             member_id=self.get_object().pk,
             role=serializer.validated_data["role"],
@@ -251,7 +253,7 @@ class MemberViewSet(
         return Response(MemberSerializer(member).data)
 
     def destroy(self, request: Request, org_slug: str, pk: str) -> Response:
-        remove_member(actor=self.membership, org=self.org, member_id=self.get_object().pk)
+        remove_member(actor=self.actor, org=self.org, member_id=self.get_object().pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -261,8 +263,9 @@ class InvitationViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Invitations of one organization (admins). DELETE revokes; POST .../resend/ sends again
-    with a fresh link."""
+    """Invitations of one organization (admins, or an app with ``organizations:write``). DELETE
+    revokes; POST .../resend/ sends again with a fresh link. An app invites no owner while the
+    organization has one (403)."""
 
     serializer_class = InvitationSerializer
     perm = Perm.MANAGE_INVITATIONS
@@ -278,7 +281,7 @@ class InvitationViewSet(
         serializer = InvitationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         invitation = invite(
-            actor=self.membership,
+            actor=self.actor,
             org=self.org,
             email=serializer.validated_data["email"],
             role=serializer.validated_data.get("role", Role.MEMBER),
@@ -286,14 +289,14 @@ class InvitationViewSet(
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, org_slug: str, pk: str) -> Response:
-        revoke_invitation(actor=self.membership, org=self.org, invitation_id=self.get_object().pk)
+        revoke_invitation(actor=self.actor, org=self.org, invitation_id=self.get_object().pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses=InvitationSerializer)
     @action(detail=True, methods=["post"])
     def resend(self, request: Request, org_slug: str, pk: str) -> Response:
         invitation = resend_invitation(
-            actor=self.membership,
+            actor=self.actor,
             org=self.org,
             invitation_id=self.get_object().pk,
         )
@@ -306,7 +309,8 @@ class DomainViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Email domains of one organization (admins). POST .../verify/ checks the TXT record."""
+    """Email domains of one organization (admins, or an app with ``organizations:write``).
+    POST .../verify/ checks the TXT record."""
 
     serializer_class = DomainSerializer
     perm = Perm.MANAGE_DOMAINS
@@ -317,24 +321,23 @@ class DomainViewSet(
     def create(self, request: Request, org_slug: str) -> Response:
         serializer = DomainSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        domain = add_domain(
-            actor=self.membership, org=self.org, name=serializer.validated_data["name"]
-        )
+        domain = add_domain(actor=self.actor, org=self.org, name=serializer.validated_data["name"])
         return Response(DomainSerializer(domain).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, org_slug: str, pk: str) -> Response:
-        remove_domain(actor=self.membership, org=self.org, domain_id=self.get_object().pk)
+        remove_domain(actor=self.actor, org=self.org, domain_id=self.get_object().pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses=DomainSerializer)
     @action(detail=True, methods=["post"])
     def verify(self, request: Request, org_slug: str, pk: str) -> Response:
-        domain = verify_domain(actor=self.membership, org=self.org, domain_id=self.get_object().pk)
+        domain = verify_domain(actor=self.actor, org=self.org, domain_id=self.get_object().pk)
         return Response(DomainSerializer(domain).data)
 
 
 class PolicyViewSet(OrgScopedMixin, viewsets.GenericViewSet):
-    """The organization's policy: anyone in it may read it, admins change it."""
+    """The organization's policy: anyone in it may read it, admins (or an app with
+    ``organizations:write``) change it."""
 
     serializer_class = PolicySerializer
 
@@ -349,9 +352,9 @@ class PolicyViewSet(OrgScopedMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=PolicySerializer, responses=PolicySerializer)
     def partial_update_policy(self, request: Request, org_slug: str) -> Response:
-        require(self.membership, self.org, Perm.MANAGE_POLICY, "api update policy")
+        require(self.actor, self.org, Perm.MANAGE_POLICY, "api update policy")
         current = OrganizationPolicy.objects.get(organization=self.org)
         serializer = PolicySerializer(current, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        policy = update_policy(actor=self.membership, org=self.org, **serializer.validated_data)
+        policy = update_policy(actor=self.actor, org=self.org, **serializer.validated_data)
         return Response(PolicySerializer(policy).data)

@@ -14,8 +14,9 @@ from accounts.models import User
 from audit.actions import Action
 from audit.services import record
 from config.refusals import Refusal, service
-from organizations import permissions
 from organizations.models import Invitation, Membership, hash_token
+from organizations.permissions import Actor
+from organizations.services.invitations import may_send
 from organizations.services.members import join
 
 MESSAGES = {
@@ -79,16 +80,9 @@ def _accept(token: str, user: User) -> Membership:
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.state != "open":  # lost a race with another acceptance or a revocation
         raise _refuse(invitation, user, invitation.state)
-    inviter = (
-        Membership.objects.for_org(invitation.organization)
-        .active()
-        .filter(user=invitation.invited_by)
-        .first()
-        if invitation.invited_by_id
-        else None
-    )
-    if inviter is None or not permissions.may_invite_as(inviter, invitation.role):
-        # The person who sent it has left, or may no longer grant this role.
+    if not _sender_may_still_invite(invitation):
+        # The person who sent it has left, or may no longer grant this role; or the app that
+        # sent it was turned off or lost the permission.
         raise _refuse(invitation, user, "revoked")
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
@@ -108,6 +102,22 @@ def _accept(token: str, user: User) -> Membership:
         data={"email": invitation.email, "role": invitation.role},
     )
     return membership
+
+
+def _sender_may_still_invite(invitation: Invitation) -> bool:
+    org = invitation.organization
+    inviter: Actor | None
+    if invitation.invited_by_client:
+        inviter = extensions.hooks.invitation_app(
+            client_id=invitation.invited_by_client, organization=org
+        )
+    elif invitation.invited_by_id:
+        inviter = (
+            Membership.objects.for_org(org).active().filter(user=invitation.invited_by).first()
+        )
+    else:
+        inviter = None
+    return inviter is not None and may_send(inviter, org, invitation.role)
 
 
 @service

@@ -22,8 +22,8 @@ from audit.services import record
 from config.refusals import NotFound, Refusal, service
 from organizations import dns
 from organizations.models import Domain, Membership, Organization, OrganizationPolicy
-from organizations.permissions import Perm
-from organizations.services.guards import require
+from organizations.permissions import Actor, Perm
+from organizations.services.guards import audit_actor, require
 from organizations.services.members import join
 
 CHECK_FIELDS = ["verified_at", "last_checked_at", "last_check_result"]
@@ -43,7 +43,7 @@ def _clean_domain(name: str) -> str:
 
 
 @service
-def add_domain(*, actor: Membership, org: Organization, name: str) -> Domain:
+def add_domain(*, actor: Actor, org: Organization, name: str) -> Domain:
     """List ``name`` as one of the organization's domains, to be verified by a TXT record."""
     require(actor, org, Perm.MANAGE_DOMAINS, "add domain")
     name = _clean_domain(name)
@@ -58,12 +58,12 @@ def add_domain(*, actor: Membership, org: Organization, name: str) -> Domain:
             )
     except IntegrityError:  # added twice at the same moment
         raise Refusal(f"{name} is already listed.", status=409) from None
-    record(Action.ORG_DOMAIN_ADDED, actor=actor.user, organization=org, target=domain)
+    record(Action.ORG_DOMAIN_ADDED, actor=audit_actor(actor), organization=org, target=domain)
     return domain
 
 
 @service
-def remove_domain(*, actor: Membership, org: Organization, domain_id: int) -> None:
+def remove_domain(*, actor: Actor, org: Organization, domain_id: int) -> None:
     """Remove one of the organization's domains; a verified one stops counting at once."""
     require(actor, org, Perm.MANAGE_DOMAINS, "remove domain")
     domain = Domain.objects.for_org(org).filter(pk=domain_id).first()
@@ -71,7 +71,7 @@ def remove_domain(*, actor: Membership, org: Organization, domain_id: int) -> No
         raise NotFound("That domain does not exist.")
     record(
         Action.ORG_DOMAIN_REMOVED,
-        actor=actor.user,
+        actor=audit_actor(actor),
         organization=org,
         data={"domain": domain.name, "was_verified": domain.is_verified},
     )
@@ -81,9 +81,10 @@ def remove_domain(*, actor: Membership, org: Organization, domain_id: int) -> No
 # --- Verification ---------------------------------------------------------------------------
 
 
-def verify_domain(*, actor: Membership | None, org: Organization, domain_id: int) -> Domain:
-    """Look the TXT record up and record the result. ``actor`` None is the beat job's
-    re-check. A record that is gone un-verifies the domain: it stops counting at once.
+def verify_domain(*, actor: Actor | None, org: Organization, domain_id: int) -> Domain:
+    """Look the TXT record up and record the result. ``actor`` (a member or an app) None is
+    the beat job's re-check. A record that is gone un-verifies the domain: it stops counting
+    at once.
 
     The lookup waits on the network, so it runs before the write's transaction, with no row
     locked; called inside a transaction, this refuses to start (a durable service)."""
@@ -93,7 +94,7 @@ def verify_domain(*, actor: Membership | None, org: Organization, domain_id: int
 
 
 @service
-def _domain_to_check(*, actor: Membership | None, org: Organization, domain_id: int) -> Domain:
+def _domain_to_check(*, actor: Actor | None, org: Organization, domain_id: int) -> Domain:
     if actor is not None:
         require(actor, org, Perm.MANAGE_DOMAINS, "verify domain")
     domain = Domain.objects.for_org(org).filter(pk=domain_id).first()
@@ -118,7 +119,7 @@ def _claim(domain: Domain) -> bool:
 
 @service
 def _record_check(
-    *, actor: Membership | None, org: Organization, domain_id: int, found: bool, detail: str
+    *, actor: Actor | None, org: Organization, domain_id: int, found: bool, detail: str
 ) -> Domain:
     """Save what the lookup found, under the domain's row lock."""
     domain = Domain.objects.for_org(org).select_for_update().filter(pk=domain_id).first()
@@ -126,7 +127,7 @@ def _record_check(
         raise NotFound("That domain does not exist.")
     domain.last_checked_at = timezone.now()
     domain.last_check_result = detail[:200]
-    user = actor.user if actor else None
+    user = audit_actor(actor)
     if found and not domain.is_verified:
         if _claim(domain):
             record(Action.ORG_DOMAIN_VERIFIED, actor=user, organization=org, target=domain)

@@ -1,5 +1,9 @@
 """Who may act on an organization: the permission check every service starts with, and the
-refusals of access that go on record (``org.access_denied``)."""
+refusals of access that go on record (``org.access_denied``).
+
+The actor is a member or an app (``organizations.permissions.Actor``); ``audit_actor`` is who
+the audit log names for it: the member's person, or the app (recorded as ``client <id>``,
+with no user key, by ``audit.services.record``)."""
 
 from __future__ import annotations
 
@@ -11,34 +15,52 @@ from audit.services import record
 from config.refusals import Refusal, service
 from organizations import permissions
 from organizations.models import Membership, Organization
-from organizations.permissions import Perm
+from organizations.permissions import Actor, Perm
+
+
+def audit_actor(actor: Actor | User | None) -> Any:
+    """Who the audit log names for ``actor``: a member's person, or the app itself."""
+    return actor.user if isinstance(actor, Membership) else actor
+
+
+NOT_ALLOWED = "You are not allowed to do that in this organization."
+
+
+def not_allowed(actor: Actor, org: Organization, *, owner_role: bool) -> str:
+    """Why ``actor`` is refused a change that involves the owner role or not: an app acting in
+    its organization is told that the owner role is the reason."""
+    if owner_role and permissions.is_app(actor) and permissions.acts_in(actor, org.pk):
+        return permissions.APP_OWNER_REFUSAL
+    return NOT_ALLOWED
 
 
 def deny(
-    actor: Membership | User | None,
+    actor: Actor | User | None,
     org: Organization,
     what: str,
     *,
-    message: str = "You are not allowed to do that in this organization.",
+    message: str = NOT_ALLOWED,
     status: int = 403,
     **data: Any,
 ) -> Refusal:
     """A refusal that goes on record (``org.access_denied``) once its transaction is undone."""
-    user = actor.user if isinstance(actor, Membership) else actor
     return Refusal(
         message,
         status=status,
         action=Action.ORG_ACCESS_DENIED,
-        actor=user,
+        actor=audit_actor(actor),
         organization=org,
         details={"attempted": what, **data},
     )
 
 
-def require(actor: Membership | None, org: Organization, perm: Perm, what: str) -> Membership:
-    """``actor`` as a membership of ``org`` allowed ``perm``, or a 403 refusal that goes on
-    record with ``what`` was attempted. Writes nothing: it joins the caller's transaction."""
-    if actor is None or actor.organization_id != org.pk or not permissions.allowed(actor, perm):
+def require(actor: Actor | None, org: Organization, perm: Perm, what: str) -> Actor:
+    """``actor`` (a membership of ``org``, or an app that may act in it) allowed ``perm``, or
+    a 403 refusal that goes on record with ``what`` was attempted. Writes nothing: it joins
+    the caller's transaction."""
+    if actor is None or not permissions.acts_in(actor, org.pk):
+        raise deny(actor, org, what)
+    if not permissions.allowed(actor, perm):
         raise deny(actor, org, what)
     return actor
 

@@ -2,6 +2,10 @@
 invitations of someone who may no longer send them.
 
 Accepting one is in ``organizations.services.acceptance``.
+
+The sender is a member or an app (``permissions.Actor``). An app's invitation names the app
+(``invited_by_client``) instead of a person, and an app invites no owner while the
+organization has one (``permissions.may_invite_as``).
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from audit.services import record
 from config.refusals import NotFound, Refusal, service
 from organizations import permissions, quotas
 from organizations.models import Invitation, Membership, Organization, Role, hash_token
-from organizations.permissions import Perm
-from organizations.services.guards import deny, require
+from organizations.permissions import Actor, Perm
+from organizations.services.guards import audit_actor, deny, not_allowed, require
 
 RESEND_INTERVAL = timedelta(minutes=1)
 
@@ -42,6 +46,18 @@ def withdraw_invitations(membership: Membership, *, keep_roles: list[str]) -> in
         .exclude(role__in=keep_roles)
         .update(revoked_at=timezone.now())
     )
+
+
+def has_owner(org: Organization) -> bool:
+    return Membership.objects.for_org(org).active().filter(role=Role.OWNER).exists()
+
+
+def may_send(actor: Actor, org: Organization, role: str) -> bool:
+    """Whether ``actor`` may invite into ``org`` (or resend, or revoke) for ``role``."""
+    if not permissions.acts_in(actor, org.pk):
+        return False
+    owner_missing = role == Role.OWNER and permissions.is_app(actor) and not has_owner(org)
+    return permissions.may_invite_as(actor, role, org_has_owner=not owner_missing)
 
 
 def _normalize_email(email: str) -> str:
@@ -102,12 +118,18 @@ def _refuse_if_member_or_invited(org: Organization, email: str) -> None:
 
 
 @service
-def invite(*, actor: Membership, org: Organization, email: str, role: str) -> Invitation:
+def invite(*, actor: Actor, org: Organization, email: str, role: str) -> Invitation:
     """Invite ``email`` into ``org`` as ``role`` and email them a link that works once."""
+    return send_invitation(actor=actor, org=org, email=email, role=role)
+
+
+def send_invitation(*, actor: Actor, org: Organization, email: str, role: str) -> Invitation:
+    """``invite`` in the caller's transaction (creating an organization invites its owner)."""
     if role not in Role.values:
         raise Refusal("Choose owner, admin or member.")
-    if not permissions.may_invite_as(actor, role):
-        raise deny(actor, org, "invite", role=role)
+    if not may_send(actor, org, role):
+        message = not_allowed(actor, org, owner_role=role == Role.OWNER)
+        raise deny(actor, org, "invite", message=message, role=role)
     email = _normalize_email(email)
     _refuse_if_member_or_invited(org, email)
     quotas.spend_invitation(actor, org)
@@ -119,7 +141,8 @@ def invite(*, actor: Membership, org: Organization, email: str, role: str) -> In
                 email=email,
                 role=role,
                 token_hash=hash_token(token),
-                invited_by=actor.user,
+                invited_by=actor.user if isinstance(actor, Membership) else None,
+                invited_by_client="" if isinstance(actor, Membership) else actor.client_id,
                 expires_at=timezone.now() + timedelta(days=settings.GATEHOUSE_INVITATION_DAYS),
             )
     except IntegrityError:  # the same invitation, sent twice at the same moment
@@ -129,7 +152,7 @@ def invite(*, actor: Membership, org: Organization, email: str, role: str) -> In
     _send_invitation(invitation, token)
     record(
         Action.ORG_INVITATION_SENT,
-        actor=actor.user,
+        actor=audit_actor(actor),
         organization=org,
         target=invitation,
         data={"email": email, "role": role},
@@ -150,13 +173,14 @@ def _open_invitation(org: Organization, invitation_id: int) -> Invitation:
 
 
 @service
-def resend_invitation(*, actor: Membership, org: Organization, invitation_id: int) -> Invitation:
+def resend_invitation(*, actor: Actor, org: Organization, invitation_id: int) -> Invitation:
     """Send an open invitation again with a fresh link and expiry; the old link stops working.
     At most once a minute."""
     require(actor, org, Perm.MANAGE_INVITATIONS, "resend invitation")
     invitation = _open_invitation(org, invitation_id)
-    if not permissions.may_invite_as(actor, invitation.role):
-        raise deny(actor, org, "resend invitation", invitation=invitation.pk)
+    if not may_send(actor, org, invitation.role):
+        message = not_allowed(actor, org, owner_role=invitation.role == Role.OWNER)
+        raise deny(actor, org, "resend invitation", message=message, invitation=invitation.pk)
     since_sent = timezone.now() - invitation.sent_at if invitation.sent_at else None
     if since_sent is not None and since_sent < RESEND_INTERVAL:
         raise Refusal(
@@ -172,7 +196,7 @@ def resend_invitation(*, actor: Membership, org: Organization, invitation_id: in
     _send_invitation(invitation, token)
     record(
         Action.ORG_INVITATION_RESENT,
-        actor=actor.user,
+        actor=audit_actor(actor),
         organization=org,
         target=invitation,
         data={"email": invitation.email},
@@ -181,17 +205,18 @@ def resend_invitation(*, actor: Membership, org: Organization, invitation_id: in
 
 
 @service
-def revoke_invitation(*, actor: Membership, org: Organization, invitation_id: int) -> Invitation:
+def revoke_invitation(*, actor: Actor, org: Organization, invitation_id: int) -> Invitation:
     """Withdraw an open invitation; its link stops working."""
     require(actor, org, Perm.MANAGE_INVITATIONS, "revoke invitation")
     invitation = _open_invitation(org, invitation_id)
-    if not permissions.may_invite_as(actor, invitation.role):
-        raise deny(actor, org, "revoke invitation", invitation=invitation.pk)
+    if not may_send(actor, org, invitation.role):
+        message = not_allowed(actor, org, owner_role=invitation.role == Role.OWNER)
+        raise deny(actor, org, "revoke invitation", message=message, invitation=invitation.pk)
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
     record(
         Action.ORG_INVITATION_REVOKED,
-        actor=actor.user,
+        actor=audit_actor(actor),
         organization=org,
         target=invitation,
         data={"email": invitation.email},

@@ -3,12 +3,16 @@ the cleanup that follows a removal.
 
 Changes to who is an owner are serialised by a row lock on the organization (``_lock``): two
 owners demoting each other, or leaving, at the same moment must not leave it without one.
+
+The actor of a role change or a removal is a member or an app (``permissions.Actor``); an app
+is held to an admin's rules and never grants or takes away the owner role
+(``permissions.APP_OWNER_REFUSAL``).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, overload
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,8 +25,8 @@ from audit.services import record
 from config.refusals import NotFound, Refusal, service
 from organizations import permissions
 from organizations.models import Membership, Organization, Role
-from organizations.permissions import Perm
-from organizations.services.guards import deny, require
+from organizations.permissions import Actor, Perm
+from organizations.services.guards import audit_actor, deny, not_allowed, require
 from organizations.services.invitations import invitable_roles, withdraw_invitations
 
 logger = logging.getLogger(__name__)
@@ -32,19 +36,26 @@ def _owners(org: Organization) -> int:
     return Membership.objects.for_org(org).active().filter(role=Role.OWNER).count()
 
 
-def _lock(org: Organization, actor: Membership | None = None) -> Membership | None:
-    """Lock the organization's members against concurrent changes. Returns the actor's
-    membership as it is now, under the lock (their role may have just changed)."""
+@overload
+def _lock(org: Organization, actor: None = None) -> None: ...
+@overload
+def _lock(org: Organization, actor: Membership) -> Membership: ...
+@overload
+def _lock(org: Organization, actor: Actor) -> Actor: ...
+def _lock(org: Organization, actor: Actor | None = None) -> Actor | None:
+    """Lock the organization's members against concurrent changes. Returns a member actor's
+    membership as it is now, under the lock (their role may have just changed); an app as
+    it is."""
     Organization.objects.select_for_update().filter(pk=org.pk).first()
-    if actor is None:
-        return None
+    if not isinstance(actor, Membership):
+        return actor
     current = Membership.objects.for_org(org).active().filter(pk=actor.pk).first()
     if current is None:
         raise NotFound("You are no longer a member of this organization.")
     return current
 
 
-def _last_owner(actor: Membership | User, org: Organization, what: str, message: str) -> Refusal:
+def _last_owner(actor: Actor | User, org: Organization, what: str, message: str) -> Refusal:
     return deny(actor, org, what, message=message, status=409, reason="last owner")
 
 
@@ -89,7 +100,7 @@ def join(
 
 
 @service
-def change_role(*, actor: Membership, org: Organization, member_id: int, role: str) -> Membership:
+def change_role(*, actor: Actor, org: Organization, member_id: int, role: str) -> Membership:
     """Give a member another role. The last owner keeps theirs, and the invitations they sent
     for roles they may no longer hand out stop working."""
     if role not in Role.values:
@@ -97,7 +108,9 @@ def change_role(*, actor: Membership, org: Organization, member_id: int, role: s
     actor = _lock(org, actor) or actor
     target = _locked_member(org, member_id)
     if not permissions.may_change_member(actor, target, role):
-        raise deny(actor, org, "change role", member=target.pk, role=role)
+        owner_role = Role.OWNER in (target.role, role)
+        message = not_allowed(actor, org, owner_role=owner_role)
+        raise deny(actor, org, "change role", message=message, member=target.pk, role=role)
     if target.role == role:
         return target
     if target.role == Role.OWNER and _owners(org) == 1:
@@ -113,7 +126,7 @@ def change_role(*, actor: Membership, org: Organization, member_id: int, role: s
     withdraw_invitations(target, keep_roles=invitable_roles(target))
     record(
         Action.ORG_MEMBER_ROLE_CHANGED,
-        actor=actor.user,
+        actor=audit_actor(actor),
         organization=org,
         target=target.user,
         data={"from": previous, "to": role},
@@ -149,18 +162,19 @@ def _queue(task: Any, *args: Any) -> None:
 
 
 @service
-def remove_member(*, actor: Membership, org: Organization, member_id: int) -> Membership:
+def remove_member(*, actor: Actor, org: Organization, member_id: int) -> Membership:
     """End another member's membership; their access ends at once, the cleanup follows."""
     actor = _lock(org, actor) or actor
     target = _locked_member(org, member_id)
     if not permissions.may_change_member(actor, target):
-        raise deny(actor, org, "remove member", member=target.pk)
+        message = not_allowed(actor, org, owner_role=target.role == Role.OWNER)
+        raise deny(actor, org, "remove member", message=message, member=target.pk)
     if target.role == Role.OWNER and _owners(org) == 1:
         raise _last_owner(actor, org, "remove member", "The last owner cannot be removed.")
     withdrawn = _end_membership(target)
     record(
         Action.ORG_MEMBER_REMOVED,
-        actor=actor.user,
+        actor=audit_actor(actor),
         organization=org,
         target=target.user,
         data={"role": target.role, "invitations_withdrawn": withdrawn},

@@ -1,4 +1,4 @@
-"""Creating an organization and changing its name and branding."""
+"""Creating an organization and changing its name and branding, by a member or an app."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from accounts.models import User
 from audit.actions import Action
 from audit.services import record
 from config.refusals import Refusal, service
-from organizations import quotas
+from organizations import permissions, quotas
 from organizations.models import (
     RESERVED_SLUGS,
     Membership,
@@ -17,8 +17,9 @@ from organizations.models import (
     OrganizationPolicy,
     Role,
 )
-from organizations.permissions import Perm
-from organizations.services.guards import require
+from organizations.permissions import Actor, AppActor, Perm
+from organizations.services.guards import audit_actor, require
+from organizations.services.invitations import send_invitation
 
 TAKEN = "That address is taken. Choose another."
 
@@ -47,8 +48,20 @@ def _clean_name(name: str) -> str:
 
 
 @service
-def create_organization(*, actor: User, name: str, slug: str) -> Organization:
-    """A new organization at ``slug``, with its default policy and ``actor`` as its owner."""
+def create_organization(
+    *, actor: User | AppActor, name: str, slug: str, owner_email: str = ""
+) -> Organization:
+    """A new organization at ``slug``, with its default policy. A person who creates one is its
+    owner; an app (one bound to no organization) creates it with no member. ``owner_email`` is
+    invited as an owner: for an app, the organization's first owner."""
+    if permissions.is_app(actor) and actor.organization_id is not None:
+        raise Refusal(
+            "An app bound to an organization cannot create organizations.",
+            status=403,
+            action=Action.ORG_ACCESS_DENIED,
+            actor=actor,
+            details={"attempted": "create organization"},
+        )
     name, slug = _clean_name(name), _clean_slug(slug)
     if Organization.objects.filter(slug=slug).exists():
         raise Refusal(TAKEN, status=409)
@@ -59,23 +72,30 @@ def create_organization(*, actor: User, name: str, slug: str) -> Organization:
     except IntegrityError:  # created by someone else at the same moment
         raise Refusal(TAKEN, status=409) from None
     OrganizationPolicy.objects.create(organization=org)
-    membership = Membership.objects.create(
-        organization=org, user=actor, role=Role.OWNER, source=Membership.Source.CREATED
-    )
     record(Action.ORG_CREATED, actor=actor, organization=org, target=org, data={"slug": slug})
+    inviter: Actor = _first_owner(org, actor) if isinstance(actor, User) else actor
+    if owner_email:
+        send_invitation(actor=inviter, org=org, email=owner_email, role=Role.OWNER)
+    return org
+
+
+def _first_owner(org: Organization, user: User) -> Membership:
+    membership = Membership.objects.create(
+        organization=org, user=user, role=Role.OWNER, source=Membership.Source.CREATED
+    )
     record(
         Action.ORG_MEMBER_JOINED,
-        actor=actor,
+        actor=user,
         organization=org,
-        target=actor,
+        target=user,
         data={"role": membership.role, "source": membership.source},
     )
-    return org
+    return membership
 
 
 @service
 def update_organization(
-    *, actor: Membership, org: Organization, name: str, logo_url: str, brand_colour: str
+    *, actor: Actor, org: Organization, name: str, logo_url: str, brand_colour: str
 ) -> Organization:
     """Save the organization's name, logo and brand colour (its address never changes)."""
     require(actor, org, Perm.MANAGE_SETTINGS, "update settings")
@@ -91,7 +111,7 @@ def update_organization(
     org.save(update_fields=["name", "logo_url", "brand_colour"])
     record(
         Action.ORG_UPDATED,
-        actor=actor.user,
+        actor=audit_actor(actor),
         organization=org,
         target=org,
         data={"name": org.name, "logo_url": org.logo_url, "brand_colour": org.brand_colour},

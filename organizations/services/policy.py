@@ -7,9 +7,9 @@ from typing import Any
 from audit.actions import Action
 from audit.services import record
 from config.refusals import Refusal, service
-from organizations.models import LoginMethod, Membership, Organization, OrganizationPolicy, Role
-from organizations.permissions import Perm
-from organizations.services.guards import require
+from organizations.models import LoginMethod, Organization, OrganizationPolicy, Role
+from organizations.permissions import Actor, Perm
+from organizations.services.guards import audit_actor, require
 
 POLICY_FIELDS = frozenset(
     {
@@ -45,7 +45,7 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 @service
-def update_policy(*, actor: Membership, org: Organization, **changes: Any) -> OrganizationPolicy:
+def update_policy(*, actor: Actor, org: Organization, **changes: Any) -> OrganizationPolicy:
     """Save the given policy settings; the audit event lists only those that changed."""
     require(actor, org, Perm.MANAGE_POLICY, "update policy")
     policy = OrganizationPolicy.objects.select_for_update().get(organization=org)
@@ -56,5 +56,5 @@ def update_policy(*, actor: Membership, org: Organization, **changes: Any) -> Or
     policy.save()
     diff = {k: v for k, v in changes.items() if before[k] != v}
     if diff:
-        record(Action.ORG_POLICY_UPDATED, actor=actor.user, organization=org, data=diff)
+        record(Action.ORG_POLICY_UPDATED, actor=audit_actor(actor), organization=org, data=diff)
     return policy

@@ -1,1 +1,4 @@
-from tests.organizations.conftest import world  # noqa: F401  (the two-organization world)
+from tests.organizations.conftest import (  # noqa: F401  (fixtures)
+    dns_server,  # a loopback DNS server for domain checks
+    world,  # the two-organization world
+)

@@ -1,6 +1,8 @@
-"""The users, applications and APIs endpoints keep their schema's promises for a backend
-calling with a token that holds every permission: schemathesis generates requests (valid and
-not) against a live Gatehouse, and any undocumented status, malformed body or 500 fails.
+"""The users, organizations, applications and APIs endpoints keep their schema's promises for
+a backend calling with a token that holds every permission: schemathesis generates requests
+(valid and not) against a live Gatehouse, and any undocumented status, malformed body or 500
+fails. The organizations' paths name a real organization, which the app (bound to none) may
+change as an admin would.
 (tests/api/test_schema_contract.py runs the whole API as an organization admin's session,
 who gets only 403s here.) The consent operator paths are left to that run: with a real
 person in the path, schemathesis finds that ``ip`` is a plain string in the schema but must be
@@ -13,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from organizations.models import Membership
+from organizations.services import create_organization
 from provider.management_api import management_api
 from provider.models import Api, Application
 from tests.api.oauth_world import backend
@@ -30,10 +34,15 @@ def test_users_and_clients_endpoints_match_their_schema_for_a_token(live_server)
     Application.objects.filter(pk=app.application.pk).update(rate_limit_per_minute=100_000)
     person = UserFactory(email="subject@example.com")
     other = backend(name="Subject app")
+    org = create_organization(
+        actor=UserFactory(email="owner@acme.example"), name="Acme", slug="acme"
+    )
+    Membership.objects.create(organization=org, user=person, role="member", source="admin")
     env = {
         "GATEHOUSE_TEST_TOKEN": app.token(),
         "GATEHOUSE_TEST_USER": str(person.public_id),
         "GATEHOUSE_TEST_CLIENT": other.client_id,
+        "GATEHOUSE_TEST_ORG": org.slug,
     }
     command = [
         str(SCHEMATHESIS),
@@ -42,7 +51,7 @@ def test_users_and_clients_endpoints_match_their_schema_for_a_token(live_server)
         "run",
         f"{live_server.url}/api/schema/",
         "--include-path-regex",
-        r"^/api/v1/(users/$|users/\{user_id\}/(?!consent)|applications|apis)",
+        r"^/api/v1/(users/$|users/\{user_id\}/(?!consent)|applications|apis|organizations)",
         "--checks",
         "all",
         # Which redirect URIs a kind of app may have, and whether a named organization or API

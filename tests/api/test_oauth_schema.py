@@ -45,3 +45,22 @@ def test_each_operation_names_the_permissions_its_method_needs(db):
         for method, operation in operations.items():
             for requirement in operation.get("security", []):
                 assert set(requirement.get("oauth2", [])) <= set(PERMISSIONS), (path, method)
+
+
+def test_every_organization_write_names_organizations_write(db):
+    paths = schema(db)["paths"]
+    writes = [
+        (path, method, operation)
+        for path, operations in paths.items()
+        if path.startswith("/api/v1/organizations/")
+        for method, operation in operations.items()
+        if method in ("post", "patch", "put", "delete")
+    ]
+    assert len(writes) == 11
+    for path, method, operation in writes:
+        tokens = [r["oauth2"] for r in operation["security"] if "oauth2" in r]
+        assert tokens == [["organizations:write"]], (path, method)
+    # How an app names the first owner of an organization it creates.
+    request = schema(db)["components"]["schemas"]["OrganizationRequest"]
+    assert "owner_email" in request["properties"]
+    assert "owner_email" not in request["required"]
