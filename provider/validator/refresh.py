@@ -214,17 +214,35 @@ def _one_statement(
             [previous.access_token_id],
         ),
     ]
+    # The new refresh token carries its access token's person, client, API, resource and
+    # sign-in context: read back from the access token's row, not sent twice. (psycopg parses
+    # a statement once per process only up to 50 parameters.)
+    shared = ("user_id", "application_id", "resource", *_CONTEXT_COLUMNS)
     access_links = {"source_refresh_token_id": "spent.id"}
     access_source = "spent"
     if id_token is not None:
-        parts.append(_part("id_token", id_token, "spent", {}, returning=True))
-        access_links["id_token_id"] = "id_token.id"  # noqa: S105  (a column, not a secret)
+        parts.append(
+            _part(
+                "id_token",
+                id_token,
+                "spent",
+                {},
+                returning=("id", "user_id", "application_id", "sid"),
+            )
+        )
+        access_links.update(
+            {
+                "id_token_id": "id_token.id",
+                "user_id": "id_token.user_id",
+                "application_id": "id_token.application_id",
+                "sid": "id_token.sid",
+            }
+        )
         access_source = "spent, id_token"
-    parts.append(_part("access", access, access_source, access_links, returning=True))
-    parts.append(
-        _part("refresh", refresh, "access", {"access_token_id": "access.id"}, returning=True)
-    )
-    parts.append(_part("event", event, "refresh", {}, returning=False))
+    parts.append(_part("access", access, access_source, access_links, returning=("id", *shared)))
+    refresh_links = {"access_token_id": "access.id", **{c: f"access.{c}" for c in shared}}
+    parts.append(_part("refresh", refresh, "access", refresh_links, returning=("id",)))
+    parts.append(_part("event", event, "refresh", {}, returning=()))
     ids = "access.id, refresh.id, " + ("id_token.id" if id_token is not None else "NULL")
     sources = "access, refresh" + (", id_token" if id_token is not None else "")
     # Only constant names and the parts' own text (themselves built from model metadata).
@@ -232,11 +250,17 @@ def _one_statement(
     return sql, [param for _, part_params in parts for param in part_params]
 
 
+# Columns of AuthContext (provider.models.tokens) that every token of a grant shares.
+_CONTEXT_COLUMNS = ("sid", "auth_time", "amr", "acr", "organization_id", "api_id")
+
+
 def _part(
-    name: str, row: Any, source: str, links: dict[str, str], *, returning: bool
+    name: str, row: Any, source: str, links: dict[str, str], *, returning: tuple[str, ...]
 ) -> tuple[str, list[Any]]:
     sql, params = login_writes.insert_select(row, source=source, links=links)
-    return f"{name} AS ({sql}{' RETURNING id' if returning else ''})", params
+    if returning:
+        sql += " RETURNING " + ", ".join(returning)
+    return f"{name} AS ({sql})", params
 
 
 def _write_in_steps(

@@ -72,6 +72,15 @@ def test_a_refresh_grant_sends_three_statements(client, person, app, invoices_ap
     assert spent.revoked is not None
     new = RefreshToken.objects.get(token_checksum=checksum(response.json()["refresh_token"]))
     assert new.revoked is None
+    # The new pair carries the old one's person, client, API and sign-in context.
+    for token in (new, new.access_token):
+        assert (token.user, token.application_id, token.api) == (
+            person,
+            app.application.pk,
+            invoices_api,
+        )
+        assert token.resource == [invoices_api.identifier]
+        assert token.amr == spent.amr
     assert new.access_token.token_checksum == checksum(response.json()["access_token"])
     assert new.access_token.source_refresh_token_id == spent.pk
     assert not AccessToken.objects.filter(token_checksum=checksum(tokens["access_token"])).exists()
