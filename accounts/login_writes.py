@@ -10,6 +10,11 @@ transaction: on PostgreSQL as one statement (the UPDATE and the first INSERTs as
 data-modifying ``WITH`` parts of the last INSERT), elsewhere (SQLite) one plain statement each.
 A login outside the block (Django's ``login()`` called directly, as ``force_login`` does)
 writes each row at once, as before.
+
+The provider writes its token rows the same way: a client-credentials token with its audit
+event through ``write``, and the refresh grant's rotation through ``insert_select`` (rows
+written only if an earlier part of the same statement wrote its own: provider/validator/
+refresh.py).
 """
 
 from __future__ import annotations
