@@ -10,13 +10,19 @@ transaction: on PostgreSQL as one statement (the UPDATE and the first INSERTs as
 data-modifying ``WITH`` parts of the last INSERT), elsewhere (SQLite) one plain statement each.
 A login outside the block (Django's ``login()`` called directly, as ``force_login`` does)
 writes each row at once, as before.
+
+The provider writes its token rows the same way: a client-credentials token with its audit
+event through ``write``, and the refresh grant's rotation through ``insert_select`` (rows
+written only if an earlier part of the same statement wrote its own: provider/validator/
+refresh.py).
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,6 +153,44 @@ def _insert_sql(rows: list[models.Model]) -> tuple[str, list[Any]]:
         f.get_db_prep_save(f.pre_save(row, add=True), connection) for row in rows for f in fields
     ]
     return sql, params
+
+
+def insert_select(
+    row: models.Model, *, source: str, links: Mapping[str, str]
+) -> tuple[str, list[Any]]:
+    """An INSERT of ``row`` written as ``INSERT ... SELECT ... FROM source``, for a part of a
+    statement that writes ``row`` only if an earlier part wrote something: ``source`` names
+    the earlier parts (WITH queries), and ``links`` gives the columns whose value comes from
+    them (``{"access_token_id": "access.id"}``). Each other value is a parameter, prepared as
+    the ORM's save would; a SELECT list gives a parameter no type, so each is cast to its
+    column's type (without a length: the column itself still refuses what is too long)."""
+    sql, fields = _select_template(type(row), source, tuple(sorted(links.items())))
+    params = [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields]
+    return sql, params
+
+
+@functools.cache
+def _select_template(
+    model: type[models.Model], source: str, links: tuple[tuple[str, str], ...]
+) -> tuple[str, tuple[Any, ...]]:
+    # Only names from the model's metadata and the caller's constant links go into the text.
+    linked = dict(links)
+    meta, quote = model._meta, connection.ops.quote_name
+    all_fields = _insert_template(model, 1)[1]
+    values = [
+        linked[f.column] if f.column in linked else f"%s::{_cast_type(f)}" for f in all_fields
+    ]
+    columns = ", ".join(quote(str(f.column)) for f in all_fields)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
+        f"SELECT {', '.join(values)} FROM {source}"
+    )
+    return sql, tuple(f for f in all_fields if f.column not in linked)
+
+
+def _cast_type(f: Any) -> str:
+    db_type = f.db_type(connection) or "text"
+    return re.sub(r"\(\d+(,\s*\d+)?\)", "", db_type)
 
 
 @functools.cache

@@ -303,6 +303,30 @@ def local_jwt_verifications(args: argparse.Namespace, world: dict, seconds: floa
     return figures
 
 
+def profile(args: argparse.Namespace) -> None:
+    env = bench_env(args)
+    env["OAUTH_TOKEN_REQUESTS_PER_MINUTE"] = "100000000"
+    env.setdefault("OAUTH_CLIENT_SECRET_KEYS", "bench:" + secrets.token_urlsafe(40))
+    ensure_database(args, env)
+    print("seeding ...", flush=True)
+    # Warm-up, statements, three timed blocks and the profile each spend refresh tokens.
+    world = seed(env, 5 * args.profile + 10)
+    flush_rate_limits(args.redis_url)
+    subprocess.run(
+        [
+            PYTHON,
+            str(ROOT / "bench" / "oauth_profile.py"),
+            str(args.profile),
+            json.dumps(world),
+            REFRESH_PREFIX,
+            INTROSPECT_PREFIX,
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -316,7 +340,17 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=1_000_000, help="tokens for the big table")
     parser.add_argument("--refresh-pool", type=int, default=40_000)
     parser.add_argument("--port", type=int, default=8093)
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="N",
+        help="instead of the load test: each request's SQL statements, ms per request and a "
+        "CPU profile of N refresh grants, in one process (bench/oauth_profile.py)",
+    )
     args = parser.parse_args()
+    if args.profile:
+        profile(args)
+        return
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
 

@@ -1,5 +1,5 @@
-"""Ending tokens: a replayed code's family, everything a person holds (or holds through one
-organization, app or session), and a person's authorization of an app.
+"""Ending tokens: a replayed code's or refresh token's family, everything a person holds (or
+holds through one organization, app or session), and a person's authorization of an app.
 
 Revocation is set-based: a few statements whatever the number of tokens, never a query per
 row. Refresh tokens are marked revoked (not deleted), so a revoked one presented again is
@@ -89,6 +89,42 @@ def revoke_code_family(*, family: uuid.UUID, client_id: str) -> int:
         data={"client_id": client_id, "family": str(family), "ended": {"access": deleted}},
     )
     return deleted
+
+
+@service
+def revoke_refresh_family(*, family: uuid.UUID, client_id: str) -> bool:
+    """A spent refresh token came back (OAuth 2.1 4.3.1): either its holder or whoever used
+    it first may be a thief, so the rest of its family dies, refresh tokens revoked and access
+    tokens deleted. Also called when a rotation finds its token spent by a concurrent request
+    a moment before: both requests presented the same token.
+
+    Recorded only when something was still alive: a family that a sign-out, a block or an
+    earlier replay already ended makes no event. True when something was ended."""
+    now = timezone.now()
+    # Refresh tokens first, then access tokens: the order rotation and revoke_tokens lock in.
+    revoked = RefreshToken.objects.filter(token_family=family, revoked__isnull=True).update(
+        revoked=now, updated=now
+    )
+    family_rows = RefreshToken.objects.filter(token_family=family)
+    deleted = AccessToken.objects.filter(pk__in=family_rows.values("access_token_id"))._raw_delete(
+        AccessToken.objects.db
+    )
+    # Unhooked after the delete (DOT's SET_NULL; the foreign key is checked at commit): the
+    # delete above finds its rows through these pointers.
+    family_rows.filter(access_token__isnull=False).update(access_token=None)
+    if not (revoked or deleted):
+        return False
+    record(
+        Action.OAUTH_REFRESH_REPLAYED,
+        actor_text=f"client {client_id}",
+        outcome=Outcome.FAILURE,
+        data={
+            "client_id": client_id,
+            "family": str(family),
+            "ended": {"access": deleted, "refresh": revoked},
+        },
+    )
+    return True
 
 
 def _scoped(

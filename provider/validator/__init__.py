@@ -9,7 +9,9 @@
   what that access lists. ``request.api`` then sets the audience, format and lifetime.
 - An authorization code is claimed (``used_at``) in one conditional UPDATE before any token is
   minted; presenting it again revokes every token issued from it.
-- Refresh-token families have an absolute deadline on top of DOT's idle limit.
+- Refresh tokens rotate on every use, in one statement; a spent one presented again revokes
+  its family; families have an absolute deadline on top of the idle limit
+  (provider/validator/refresh.py).
 - ``sub`` is the person's public id, never the database key.
 """
 
@@ -24,12 +26,19 @@ from provider.validator.openid import (
     parse_max_age,
     wants_mfa,
 )
+from provider.validator.refresh import RefreshRules
 from provider.validator.scopes import ScopeRules
 from provider.validator.tokens import TokenRules
 
 
 class GatehouseValidator(
-    ClientRules, ScopeRules, TokenRules, OpenIDRules, DeviceCodeValidation, OAuth2Validator
+    ClientRules,
+    ScopeRules,
+    RefreshRules,
+    TokenRules,
+    OpenIDRules,
+    DeviceCodeValidation,
+    OAuth2Validator,
 ):
     """DOT's validator with Gatehouse's rules, one part per concern (this package's modules)."""
 

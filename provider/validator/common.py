@@ -55,3 +55,13 @@ def issuance(client: Any, request: Any, token: dict[str, Any], api: Any) -> dict
 def may_act(user: Any) -> bool:
     """Whether tokens may still be issued for this person (not blocked, not deactivated)."""
     return user is None or (user.is_active and not getattr(user, "is_blocked", False))
+
+
+def stamp_of(request: Any) -> dict[str, Any]:
+    """What every token of a request carries besides its value: the API it is for and how the
+    person signed in."""
+    context = getattr(request, "auth_context", None) or {}
+    return {
+        "api": getattr(request, "api", None),
+        **{field: value for field, value in context.items() if value is not None},
+    }

@@ -135,12 +135,22 @@ class OpenIDRules(OAuth2Validator):
     def _save_id_token(
         self, jti: Any, request: Any, expires: Any, *args: Any, **kwargs: Any
     ) -> Any:
-        saved = super()._save_id_token(jti, request, expires, *args, **kwargs)
-        sid = _auth_context(request).get("sid")
-        if sid:
-            type(saved).objects.filter(pk=saved.pk).update(sid=sid)
-            saved.sid = sid
-        return saved
+        """The ID token's row, with its OIDC session. A refresh grant's is only built here:
+        the rotation inserts it with the grant's other rows, in one statement, and only if
+        the refresh token was still there to spend (provider.validator.refresh)."""
+        id_token = IDToken(
+            user=request.user,
+            scope=request.scope or " ".join(request.scopes),
+            expires=expires,
+            jti=jti,
+            application=request.client,
+            sid=_auth_context(request).get("sid") or "",
+        )
+        if request.grant_type == "refresh_token":
+            request.pending_id_token = id_token
+        else:
+            id_token.save(force_insert=True)
+        return id_token
 
     def _get_key_for_token(self, token: str) -> Any:
         """The published keys (jwcrypto picks one by ``kid``), for a token whose ``aud`` is a

@@ -18,6 +18,13 @@ from provider.validator.common import (
     OIDC_SCOPE_NAMES,
     requested_resources,
 )
+from provider.validator.compiled import CompiledRead, Param
+
+# Every API a client was given, with the API: once per token request that names scopes.
+_API_ACCESS = CompiledRead(
+    lambda client_pk: ApiAccess.objects.filter(application_id=client_pk).select_related("api"),
+    Param("client_pk", int),
+)
 
 
 class ScopeRules(OAuth2Validator):
@@ -70,10 +77,7 @@ class ScopeRules(OAuth2Validator):
         # oauthlib asks twice per token request (default scopes, then the scopes): read once.
         accesses = getattr(request, "gatehouse_api_access", None)
         if accesses is None or accesses[0] != client.pk:
-            accesses = (
-                client.pk,
-                list(ApiAccess.objects.filter(application=client).select_related("api")),
-            )
+            accesses = (client.pk, _API_ACCESS.all(client_pk=client.pk))
             request.gatehouse_api_access = accesses
         return self._pick_api(request, named, accesses[1], scopes, client)
 

@@ -19,18 +19,18 @@ from audit.services import build as build_event
 from audit.services import record
 from provider.models import (
     AccessToken,
-    ApiAccess,
     Grant,
+    IDToken,
     RefreshToken,
 )
 from provider.services.revocation import revoke_code_family
 from provider.validator.common import (
     AUTH_CONTEXT_FIELDS,
-    OIDC_SCOPE_NAMES,
     RefusedWhileSaving,
     issuance,
     may_act,
     requested_resources,
+    stamp_of,
 )
 
 
@@ -120,50 +120,23 @@ class TokenRules(OAuth2Validator):
 
     # --- Tokens -------------------------------------------------------------------------------
 
-    def validate_refresh_token(
-        self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
-    ) -> bool:
-        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
-            return False
-        rt = request.refresh_token_instance
-        if rt.family_expires_at is not None and rt.family_expires_at <= timezone.now():
-            return False
-        if not may_act(rt.user):
-            return False
-        if rt.api_id is not None:
-            # The operator may since have taken the API, or some of its permissions, away.
-            access = ApiAccess.objects.filter(application=client, api_id=rt.api_id).first()
-            granted = set(rt.access_token.scope.split()) if rt.access_token else set()
-            if access is None or not (granted - OIDC_SCOPE_NAMES) <= set(access.scopes):
-                return False
-        request.api = rt.api
-        request.family = rt.token_family
-        request.family_expires_at = rt.family_expires_at
-        request.auth_context = {field: getattr(rt, field) for field in AUTH_CONTEXT_FIELDS}
-        return True
-
-    def _stamp(self, request: Any) -> dict[str, Any]:
-        context = getattr(request, "auth_context", None) or {}
-        return {
-            "api": getattr(request, "api", None),
-            **{field: value for field, value in context.items() if value is not None},
-        }
-
     def _create_access_token(
         self, expires: Any, request: Any, token: dict[str, Any], source_refresh_token: Any = None
     ) -> AccessToken:
-        id_token = token.get("id_token")
+        # The ID token finalize_id_token saved a moment ago for this response (DOT parses the
+        # JWT again, checks its signature and reads the row back by jti).
+        id_token = getattr(request, "id_token", None) if token.get("id_token") else None
         access_token = AccessToken(
             user=request.user,
             scope=token["scope"],
             expires=expires,
-            id_token=self._load_id_token(id_token) if id_token else None,
+            id_token=id_token if isinstance(id_token, IDToken) else None,
             application=request.client,
             source_refresh_token=source_refresh_token,
             resource=getattr(request, "resource", None) or [],
             family=getattr(request, "family", None),
             jti=getattr(request, "jti", "") or "",
-            **self._stamp(request),
+            **stamp_of(request),
         )
         self._set_token_value(access_token, token["access_token"])
         access_token.save()
@@ -187,7 +160,7 @@ class TokenRules(OAuth2Validator):
             token_family=family,
             family_expires_at=deadline,
             resource=getattr(request, "resource", None) or [],
-            **self._stamp(request),
+            **stamp_of(request),
         )
         self._set_token_value(refresh_token, refresh_token_code)
         refresh_token.save()
@@ -198,6 +171,9 @@ class TokenRules(OAuth2Validator):
     ) -> None:
         if request.grant_type == "client_credentials" and "refresh_token" not in token:
             self._save_client_token(token, request)
+            return
+        if request.grant_type == "refresh_token" and "refresh_token" in token:
+            self.rotate(token, request)  # provider.validator.refresh: one statement
             return
         super().save_bearer_token(token, request, *args, **kwargs)
 
@@ -247,17 +223,6 @@ class TokenRules(OAuth2Validator):
             )
             if replayed is not None:
                 raise RefusedWhileSaving(description="The code was used twice.", request=request)
-        previous = getattr(request, "refresh_token_instance", None)
-        if previous is not None and "refresh_token" in token:
-            # Lock the refresh token being spent and read it again: a revocation (blocking,
-            # sign-out, Remove access) that committed after validate_refresh_token read it
-            # must win. DOT locks it too but never looks at ``revoked`` again, so it would mint
-            # a fresh pair for a person blocked a moment ago (provider.services.revocation).
-            live = RefreshToken.objects.select_for_update().filter(
-                pk=previous.pk, revoked__isnull=True
-            )
-            if not live.exists():
-                raise RefusedWhileSaving(request=request)
         super()._save_bearer_token(token, request, *args, **kwargs)
         api = getattr(request, "api", None)
         user = request.user if getattr(request.user, "is_authenticated", False) else None
