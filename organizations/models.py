@@ -120,7 +120,7 @@ class Invitation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     # The client id of the app that sent it through the management API (no person did).
-    invited_by_client = models.CharField(max_length=100, blank=True, default="")
+    invited_by_client = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -25,7 +25,6 @@ from oauthlib.oauth2.rfc8628.grant_types.device_code import DeviceCodeGrant
 from audit.actions import Action
 from audit.services import record
 from config.refusals import Refusal, service
-from organizations.models import Organization
 from provider.models import Application, DeviceGrant
 from provider.services.authorizations import grant_authorization
 
@@ -100,6 +99,11 @@ class DeviceCodeValidation:
             return DeviceCodeGrant.DEVICE_CODE_PENDING
         if grant.status != DeviceGrant.AUTHORIZED:
             return None
+        from provider.validator.common import may_act  # the validator package imports this one
+
+        if grant.user is None or not may_act(grant.user):
+            # Blocked, deactivated or erased since approving: the device gets nothing.
+            return DeviceCodeGrant.DEVICE_CODE_DENIED
         claimed = DeviceGrant.objects.filter(
             pk=grant.pk, status=DeviceGrant.AUTHORIZED, used_at__isnull=True
         ).update(used_at=now, last_checked=now)
@@ -140,6 +144,16 @@ def create_device_request(
     return grant, device_code, user_code
 
 
+@service(durable=False)
+def deny_approved_devices(*, user: Any) -> int:
+    """Approved device requests not yet redeemed end with the person's other tokens (block,
+    sign-out everywhere, password reset, erasure): the device's next poll is
+    ``access_denied``."""
+    return DeviceGrant.objects.filter(
+        user=user, status=DeviceGrant.AUTHORIZED, used_at__isnull=True
+    ).update(status=DeviceGrant.DENIED)
+
+
 @service
 def decide(*, grant: DeviceGrant, user: Any, approve: bool, auth_context: dict[str, Any]) -> bool:
     """The signed-in person approves (or denies) the waiting request; approving a
@@ -161,7 +175,6 @@ def decide(*, grant: DeviceGrant, user: Any, approve: bool, auth_context: dict[s
             user=user,
             application=application,
             scopes=grant.scope.split(),
-            organization=_organization(auth_context.get("organization_id")),
         )
     record(
         Action.OAUTH_DEVICE_APPROVED if approve else Action.OAUTH_DEVICE_DENIED,
@@ -183,9 +196,3 @@ def refuse_guessing(*, user: Any, ip: str | None) -> None:
                 status=429,
                 retry_after=spent.retry_after,
             )
-
-
-def _organization(organization_id: Any) -> Organization | None:
-    if organization_id is None:
-        return None
-    return Organization.objects.filter(pk=organization_id).first()

@@ -18,8 +18,9 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from provider.device import deny_approved_devices
 from provider.models import ApiAccess, Application, Authorization, ProviderSession
-from provider.services.consent_ledger import EndedBy, record_all_ended
+from provider.services.consent_ledger import EndedBy, lock_person, record_all_ended
 from provider.services.revocation import Reason, revoke_tokens
 from provider.services.sessions import SESSION_KEY, end_provider_session
 
@@ -43,6 +44,7 @@ def end_app_tokens(
     if session_keys is not None:
         return _end_sessions(user, reason, actor, session_keys)
     if organization is not None:
+        lock_person(user)  # before any token row, in the order Allow and Remove access take
         revoked = revoke_tokens(user=user, reason=reason, organization=organization, actor=actor)
         # Standing permissions given through that organization go with the membership, and
         # the consent ledger says so.
@@ -54,6 +56,9 @@ def end_app_tokens(
         )
         Authorization.objects.filter(user=user, organization=organization).delete()
         return revoked.access_tokens + revoked.refresh_tokens
+    if reason == Reason.ERASURE:
+        lock_person(user)
+    deny_approved_devices(user=user)
     sessions = ProviderSession.objects.filter(user=user, ended_at__isnull=True)
     kept: frozenset[str] = frozenset()
     if keep_session_key:

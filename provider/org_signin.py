@@ -2,7 +2,7 @@
 must be the one that signed the person in.
 
 An app names the organization with ``organization=<public id or slug>``, or asks for the
-``organization`` scope and lets the person pick (``chooser_needed``). An organization that
+``organization`` scope and lets the person pick (``provider.views.authorize``). An organization that
 signs its people in through its IdP only ("SSO only" with an active connection) gets them
 from there:
 
@@ -87,16 +87,6 @@ def memberships_to_choose(user: Any) -> list[Membership]:
         .select_related("organization")
         .order_by("organization__name")
     )
-
-
-def chooser_needed(
-    scopes: list[str], prompt: set[str], named: str, memberships: list[Membership]
-) -> bool:
-    """Whether the person picks an organization: the app asked for the ``organization`` scope
-    without naming one, and the person belongs to several (or asked to choose)."""
-    if named or ORGANIZATION_SCOPE not in scopes or not memberships:
-        return False
-    return len(memberships) > 1 or "select_account" in prompt
 
 
 def authorize_again(

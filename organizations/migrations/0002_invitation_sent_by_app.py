@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='invitation',
             name='invited_by_client',
-            field=models.CharField(blank=True, default='', max_length=100),
+            field=models.CharField(blank=True, default='', max_length=255),
         ),
     ]

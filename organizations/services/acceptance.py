@@ -14,7 +14,7 @@ from accounts.models import User
 from audit.actions import Action
 from audit.services import record
 from config.refusals import Refusal, service
-from organizations.models import Invitation, Membership, hash_token
+from organizations.models import Invitation, Membership, Organization, hash_token
 from organizations.permissions import Actor
 from organizations.services.invitations import may_send
 from organizations.services.members import join
@@ -108,6 +108,9 @@ def _sender_may_still_invite(invitation: Invitation) -> bool:
     org = invitation.organization
     inviter: Actor | None
     if invitation.invited_by_client:
+        # An app may invite an owner only while the organization has none: two such
+        # invitations accepted at once are taken one after the other.
+        Organization.objects.select_for_update().filter(pk=org.pk).values_list("pk").get()
         inviter = extensions.hooks.invitation_app(
             client_id=invitation.invited_by_client, organization=org
         )

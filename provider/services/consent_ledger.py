@@ -116,9 +116,15 @@ def record_all_ended(
     *, user: Any, ended_by: str, organization: Any = None, actor: Any = None
 ) -> int:
     """Every authorization of ``user`` (or those given for ``organization``) is about to go:
-    a withdrawal for each the ledger holds a grant for. Returns how many were recorded."""
-    authorizations = Authorization.objects.filter(user=user).select_related(
-        "application", "organization", "user"
+    a withdrawal for each the ledger holds a grant for. Returns how many were recorded.
+
+    The person's lock first, then their authorization rows, as allowing and Remove access
+    take them: an Allow that commits meanwhile is seen (and withdrawn), never lost."""
+    lock_person(user)
+    authorizations = (
+        Authorization.objects.filter(user=user)
+        .select_related("application", "organization", "user")
+        .select_for_update(of=("self",))
     )
     if organization is not None:
         authorizations = authorizations.filter(organization=organization)

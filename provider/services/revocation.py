@@ -100,6 +100,8 @@ def revoke_refresh_family(*, family: uuid.UUID, client_id: str) -> bool:
 
     Recorded only when something was still alive: a family that a sign-out, a block or an
     earlier replay already ended makes no event. True when something was ended."""
+    if not family:
+        return False  # never "every token without a family"
     now = timezone.now()
     # Refresh tokens first, then access tokens: the order rotation and revoke_tokens lock in.
     revoked = RefreshToken.objects.filter(token_family=family, revoked__isnull=True).update(

@@ -21,6 +21,7 @@ from provider.models import (
     AccessToken,
     Grant,
     IDToken,
+    ProviderSession,
     RefreshToken,
 )
 from provider.services.revocation import revoke_code_family
@@ -59,7 +60,7 @@ class TokenRules(OAuth2Validator):
                 revoke_code_family(family=used, client_id=client.client_id)
             return False
         grant = Grant.objects.select_related("user", "api").get(code=code, application=client)
-        if not may_act(grant.user):
+        if not may_act(grant.user) or _session_ended(grant):
             return False
         named = requested_resources(request)
         if named and named != list(grant.resource or []):
@@ -233,3 +234,12 @@ class TokenRules(OAuth2Validator):
             organization=request.client.organization_id,
             data=issuance(request.client, request, token, api),
         )
+
+
+def _session_ended(grant: Grant) -> bool:
+    """The person signed out of the browser session the code was issued in before it was
+    redeemed: its tokens would outlive the sign-out that ended their siblings. A code for
+    ``offline_access`` is meant to outlive it."""
+    if not grant.sid or "offline_access" in grant.scope.split():
+        return False
+    return ProviderSession.objects.filter(sid=grant.sid, ended_at__isnull=False).exists()

@@ -32,7 +32,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from allauth.account.adapter import get_adapter
 from django.conf import settings
@@ -84,7 +84,7 @@ class AuthorizeView(AuthorizationView):
         if "login" in prompt:
             # The login about to happen is the fresh authentication prompt=login asks for:
             # marking the request now keeps the person from being asked twice.
-            self._reauth_marker(request, next_url)
+            self._reauth_marker(request)
         named = org_signin.organization_named(request.GET.get("organization", ""))
         connections = org_signin.sso_connections(named) if named is not None else []
         if connections:
@@ -127,6 +127,9 @@ class AuthorizeView(AuthorizationView):
             if refused is not None:
                 return refuse(*refused)
             prompt = set(str(request.GET.get("prompt", "")).split())
+            if "login" in prompt:
+                # Marked before any detour: a login at the organization's IdP counts too.
+                self._reauth_marker(request)
             sign_in = signin.sign_in_of(request, user)
             detour = self._detour(
                 request, application, scopes, prompt, organization, sign_in, refuse
@@ -199,7 +202,7 @@ class AuthorizeView(AuthorizationView):
         here = request.get_full_path()
         since: float | None = None
         if "login" in prompt:
-            since = self._reauth_marker(request, here)
+            since = self._reauth_marker(request)
         max_age = parse_max_age(request.GET.get("max_age"))
         if max_age is not None:
             since = max(since or 0, time.time() - max_age)
@@ -211,11 +214,12 @@ class AuthorizeView(AuthorizationView):
             return stepup_url(here)
         return f"{reverse('mfa:security')}?{urlencode({'next': here})}"
 
-    def _reauth_marker(self, request: HttpRequest, address: str) -> float:
-        """When this prompt=login request (at ``address``) first arrived: only an
-        authentication at or after that time satisfies it. Kept in the session per request
-        address, until a code is issued or the window passes."""
+    def _reauth_marker(self, request: HttpRequest) -> float:
+        """When this prompt=login request first arrived: only an authentication at or after
+        that time satisfies it. Kept in the session per request (``_reauth_key``), until a
+        code is issued or the window passes."""
         markers = dict(request.session.get(REAUTH_SESSION_KEY) or {})
+        address = _reauth_key(request)
         now = time.time()
         marked = markers.get(address)
         if not isinstance(marked, float) or now - marked > REAUTH_WINDOW_SECONDS:
@@ -387,3 +391,17 @@ def _refusal(
     if named_org and organization is None:
         return "access_denied", "You are not a member of that organization."
     return None
+
+
+def _reauth_key(request: HttpRequest) -> str:
+    """The request as prompt=login's marker knows it: without what the chooser adds or answers
+    (``organization=``, ``prompt=select_account``), so that a detour through it is still the
+    same request and the login made for it still counts."""
+    kept = []
+    for name, value in parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True):
+        if name == "organization":
+            continue
+        if name == "prompt":
+            value = " ".join(sorted(set(value.split()) - {"select_account"}))
+        kept.append((name, value))
+    return urlencode(sorted(kept))

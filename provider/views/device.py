@@ -165,14 +165,21 @@ class DevicePageView(LoginRequiredMixin, View):
 
 
 def auth_context(request: HttpRequest) -> dict[str, Any]:
-    """When and how the person approving signed in, and their OIDC session, for the tokens
-    the device will get: the same context an authorization code carries."""
+    """When and how the person approving signed in, for the tokens the device will get: the
+    same context an authorization code carries, with an OIDC session of the device's own (not
+    the approving browser's: signing out of the phone that approved a TV does not sign the TV
+    out; signing out everywhere does)."""
+    import secrets
+
     from provider import signin
-    from provider.services.sessions import provider_sid
+    from provider.services.sessions import start_provider_session
 
     sign_in = signin.sign_in_of(request, request.user)
+    device_session = start_provider_session(
+        user=request.user, session_key=secrets.token_urlsafe(32)
+    )
     return {
-        "sid": provider_sid(request, request.user),
+        "sid": device_session.sid,
         "auth_time": sign_in.auth_time or getattr(request.user, "last_login", None),
         "amr": sign_in.amr,
         "acr": sign_in.acr,

@@ -310,8 +310,11 @@ def test_an_apps_purpose_never_holds_anyone_at_the_gate(logged_in_client, user, 
     assert not selectors.pending_required(user).exists()
     assert not selectors.pending_required(other).exists()
     assert logged_in_client.get("/account/apps/").status_code == 200
+    Purpose.objects.create(key="newsletter", name="Newsletter")  # an ordinary choice
     me = logged_in_client.get("/api/v1/me/consents/").json()
-    assert all(row["purpose"]["kind"] != "oauth_app" for row in me["consents"])
+    listed = {row["purpose"]["key"]: row["purpose"]["kind"] for row in me["consents"]}
+    assert "newsletter" in listed  # the list works ...
+    assert "oauth_app" not in listed.values()  # ... and holds no app's access
 
 
 def test_staff_cannot_edit_an_apps_purpose_nor_make_one(logged_in_client, user, personal):

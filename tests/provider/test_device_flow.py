@@ -7,15 +7,18 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 from jwcrypto import jwt
 
+from accounts import services as accounts
 from audit.models import AuditEvent
 from consent.models import ConsentEvent
 from provider import keys
 from provider.models import AccessToken, Authorization, DeviceGrant, IDToken
 from provider.services.applications import create_application
 from tests.conftest import force_login_verified
+from tests.factories import UserFactory
 
 DEVICE = "/o/device-authorization/"
 TOKEN = "/o/token/"
@@ -134,6 +137,51 @@ def test_denying_a_device_records_no_consent(client, tv, user):
     approve(client, user, codes["user_code"], decision="deny")
     assert not Authorization.objects.exists()
     assert not ConsentEvent.objects.exists()
+
+
+def test_a_person_blocked_after_approving_gets_the_device_nothing(client, tv, user):
+    codes = ask(client, tv).json()
+    approve(client, user, codes["user_code"])
+    staff = UserFactory(email="support@gatehouse.test", is_staff=True)
+    accounts.block_user(user=user, actor=staff, reason="Stolen phone")
+
+    let_interval_pass()
+    answer = poll(Client(), tv, codes["device_code"])  # the device, not the person's browser
+    assert answer.json()["error"] == "access_denied"
+    assert not AccessToken.objects.exists()
+
+
+def test_signing_out_of_the_browser_that_approved_leaves_the_device_signed_in(
+    client, tv, user, password
+):
+    browser = Client()
+    browser.post("/accounts/login/", {"login": user.email, "password": password})
+    codes = ask(client, tv).json()
+    browser.post("/device", {"user_code": codes["user_code"]})
+    browser.post("/device", {"user_code": codes["user_code"], "decision": "allow"})
+    let_interval_pass()
+    tokens = poll(client, tv, codes["device_code"]).json()
+
+    browser.post("/accounts/logout/")
+
+    assert AccessToken.objects.filter(user=user).count() == 1
+    userinfo = client.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+    assert userinfo.status_code == 200
+
+    accounts.revoke_all_sessions(user=user, actor=user)  # signing out everywhere does end it
+    gone = client.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+    assert gone.status_code == 401
+
+
+def test_signing_out_everywhere_denies_an_approved_device_not_yet_redeemed(client, tv, user):
+    codes = ask(client, tv).json()
+    approve(client, user, codes["user_code"])
+
+    accounts.revoke_all_sessions(user=user, actor=user)
+
+    let_interval_pass()
+    assert poll(client, tv, codes["device_code"]).json()["error"] == "access_denied"
+    assert not AccessToken.objects.exists()
 
 
 def test_denied_request_answers_access_denied(client, tv, user):

@@ -73,6 +73,17 @@ def test_logging_out_through_the_app_ends_the_tokens_of_that_sign_in(logged_in_c
     assert revoked.data["reason"] == "signed_out"
 
 
+def test_a_code_issued_before_signing_out_is_refused_after(logged_in_client, spa):
+    attempt = Attempt(client_id=spa.client_id, redirect_uri=SPA_CALLBACK)
+    code = code_from(authorize(logged_in_client, attempt), attempt)
+
+    logged_in_client.post("/accounts/logout/")
+
+    response = redeem(logged_in_client, attempt, code)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
 def test_an_unsigned_hint_is_refused_and_nobody_is_signed_out(logged_in_client, id_token):
     _header, payload, _signature = id_token.split(".")
     unsigned_header = base64url_encode(json.dumps({"alg": "none", "typ": "JWT"}))

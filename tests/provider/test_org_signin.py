@@ -213,6 +213,22 @@ def test_a_member_of_one_organization_gets_it_without_a_question(attempt):
     assert claims["org_id"] == str(org.public_id)
 
 
+def test_prompt_login_through_the_organization_detour_asks_for_one_login(attempt):
+    _org, owner = org_with_domain("solo", "solo.test")
+    browser = Client()
+    to_login = authorize(browser, attempt, prompt="login")
+    back = next_of(to_login["Location"])
+    browser.post(
+        f"/accounts/login/?next={back}", {"login": owner.user.email, "password": DEFAULT_PASSWORD}
+    )
+
+    named = browser.get(back)  # the one organization is named in the address ...
+    assert query_of(named["Location"])["organization"] == "solo"
+    # ... and the login just made still answers prompt=login: a code, no second login.
+    claims = claims_of(browser, attempt, browser.get(named["Location"]))
+    assert claims["org_slug"] == "solo"
+
+
 def test_someone_in_no_organization_signs_in_without_organization_claims(attempt, user, password):
     browser = Client()
     browser.post("/accounts/login/", {"login": user.email, "password": password})
