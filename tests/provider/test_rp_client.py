@@ -27,6 +27,7 @@ from provider.models import AccessToken, RefreshToken
 from provider.services.apis import create_api
 from provider.services.applications import create_application
 from provider.services.keys import ensure_signing_keys
+from tests.accounts.mfa_helpers import enroll_totp, totp_now
 from tests.conftest import require
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
@@ -220,6 +221,55 @@ def test_confidential_client_signs_in_with_code_pkce_and_an_es256_id_token(
     assert not replay["ok"]
     assert replay["error"] == "invalid_grant"
     assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
+
+
+def test_the_sign_in_asks_for_the_second_factor_between_the_client_and_its_code(
+    rp, issuer, web_client, person
+):
+    device = enroll_totp(person)
+    discover(rp, issuer, web_client, id_token_signed_response_alg="ES256")
+    browser = Browser(issuer)
+    url = rp.ok(
+        "authorize_url",
+        params={
+            "redirect_uri": WEB_CALLBACK,
+            "scope": "openid email",
+            "acr_values": "urn:gatehouse:mfa",
+        },
+    )["url"]
+
+    to_login = browser.session.get(url, allow_redirects=False, timeout=10)
+    login_url = f"{issuer}{to_login.headers['Location']}"
+    page = browser.session.get(login_url, timeout=10)
+    to_mfa = browser.session.post(
+        login_url,
+        {
+            "login": person.email,
+            "password": DEFAULT_PASSWORD,
+            "csrfmiddlewaretoken": browser.csrf(page.text),
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert to_mfa.headers["Location"] == "/accounts/2fa/"
+    second = browser.session.get(f"{issuer}/accounts/2fa/", timeout=10)
+    back = browser.session.post(
+        f"{issuer}/accounts/2fa/",
+        {
+            "kind": "totp",
+            "code": totp_now(device),
+            "csrfmiddlewaretoken": browser.csrf(second.text),
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert back.headers["Location"].startswith("/o/authorize/?")
+
+    callback = browser.authorize(f"{issuer}{back.headers['Location']}", WEB_CALLBACK)
+    claims = rp.ok("callback", url=callback)["claims"]
+    assert claims["sub"] == str(person.public_id)
+    assert claims["acr"] == "urn:gatehouse:mfa"
+    assert {"pwd", "otp", "mfa"} <= set(claims["amr"])
 
 
 def test_public_client_signs_in_refreshes_and_revokes(rp, issuer, spa_client, person):
