@@ -320,6 +320,7 @@ def profile(args: argparse.Namespace) -> None:
             json.dumps(world),
             REFRESH_PREFIX,
             INTROSPECT_PREFIX,
+            args.profile_kind,
         ],
         cwd=ROOT,
         env=env,
@@ -346,6 +347,12 @@ def main() -> None:
         metavar="N",
         help="instead of the load test: each request's SQL statements, ms per request and a "
         "CPU profile of N refresh grants, in one process (bench/oauth_profile.py)",
+    )
+    parser.add_argument(
+        "--profile-kind",
+        choices=("refresh", "client-credentials", "introspection"),
+        default="refresh",
+        help="which requests --profile runs under cProfile",
     )
     args = parser.parse_args()
     if args.profile:

@@ -6,7 +6,8 @@ sends, through Django's test client (one client, reused):
 1. the SQL statements of one request of each kind, each with the Gatehouse (or library) code
    that sent it;
 2. milliseconds per request (wall and CPU), best of three blocks of N;
-3. a CPU profile of N refresh grants, by cumulative and by own time.
+3. a CPU profile of N requests of one kind (``--profile-kind``, refresh by default), by
+   cumulative and by own time.
 
 A map of where to look, not a throughput figure (that is ``bench/oauth.py`` without
 ``--profile``).
@@ -135,15 +136,16 @@ def main() -> None:
     for name, run in kinds.items():
         wall, cpu = per_request_ms(run, count)
         print(f"{name:<20} {wall:6.2f} ms per request ({cpu:.2f} ms CPU), best of 3 x {count}")
+    profiled = kinds[sys.argv[5].replace("-", " ") if len(sys.argv) > 5 else "refresh"]
     profile = cProfile.Profile(time.process_time)
     profile.enable()
     for _ in range(count):
-        requests.refresh()
+        profiled()
     profile.disable()
     stats = pstats.Stats(profile)
     stats.sort_stats("cumulative").print_stats(45)
     stats.sort_stats("cumulative").print_stats(
-        r"provider/|accounts/|audit/|oauthlib/|oauth2_provider/", 40
+        r"provider/|accounts/|audit/|config/|oauthlib/|oauth2_provider/", 40
     )
     stats.sort_stats("tottime").print_stats(30)
 

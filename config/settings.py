@@ -102,6 +102,10 @@ MIDDLEWARE = [
     # like the blocked-user sign-out) carries its id, address and user agent.
     "audit.middleware.AuditContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The OAuth endpoints only machines call (token, introspection, revocation, device
+    # authorization) stop here and skip the session, CSRF and signed-in-person layers below,
+    # which they never use (config/machine_endpoints.py says what they keep).
+    "config.machine_endpoints.MachineEndpointMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

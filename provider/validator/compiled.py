@@ -7,7 +7,8 @@ model instances (the converters and related-object populators Django's own itera
 then, per request, only runs the statement and builds the instances.
 
 The query is written with ``Param`` placeholders where request values go; they become
-parameters of the statement, found again by value in the compiled parameter list.
+parameters of the statement, found again by value in the compiled parameter list. A
+``values()`` query gives dicts keyed by its names instead of instances.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ class _Plan:
     sql: str
     params: list[Any]
     slots: dict[int, str]  # position in params -> Param name
-    model: type[Model]
+    model: type[Model] | None  # None for a values() query: rows become dicts of ``names``
+    names: list[str]
     init_list: list[str]
     start: int
     end: int
@@ -52,7 +54,7 @@ class _Plan:
 
 class CompiledRead:
     """A query's rows as model instances (with their ``select_related`` ones and annotations),
-    from a statement compiled on first use."""
+    or as dicts for a ``values()`` query, from a statement compiled on first use."""
 
     def __init__(self, build: Callable[..., QuerySet[Any]], *params: Param) -> None:
         self.build = build
@@ -87,6 +89,8 @@ class CompiledRead:
             for convert in converters:
                 value = convert(value, expression, connection)
             row[position] = value
+        if plan.model is None:
+            return dict(zip(plan.names, row, strict=True))
         obj = plan.model.from_db(using, plan.init_list, row[plan.start : plan.end])
         for populator in plan.populators:
             populator.populate(row, obj)
@@ -113,21 +117,39 @@ class CompiledRead:
             if sorted(set(slots.values())) != sorted(sentinels):
                 raise ValueError("a Param did not reach the compiled statement as a parameter")
             select, klass_info = compiler.select, compiler.klass_info
-            fields = klass_info["select_fields"]
-            start, end = fields[0], fields[-1] + 1
-            plan = _Plan(
-                sql=sql,
-                params=list(params),
-                slots=slots,
-                model=klass_info["model"],
-                init_list=[f[0].target.attname for f in select[start:end]],
-                start=start,
-                end=end,
-                converters=list(compiler.get_converters([s[0] for s in select]).items()),
-                # Django 5.2's signature (the type stubs describe a later one).
-                populators=get_related_populators(klass_info, select, using),  # type: ignore[call-arg]
-                annotations=dict(compiler.annotation_col_map or {}),
-            )
+            converters = list(compiler.get_converters([s[0] for s in select]).items())
+            query = queryset.query
+            if query.values_select:  # values(): dicts keyed as Django's ValuesIterable keys them
+                plan = _Plan(
+                    sql=sql,
+                    params=list(params),
+                    slots=slots,
+                    model=None,
+                    names=[*query.extra_select, *query.values_select, *query.annotation_select],
+                    init_list=[],
+                    start=0,
+                    end=0,
+                    converters=converters,
+                    populators=[],
+                    annotations={},
+                )
+            else:
+                fields = klass_info["select_fields"]
+                start, end = fields[0], fields[-1] + 1
+                plan = _Plan(
+                    sql=sql,
+                    params=list(params),
+                    slots=slots,
+                    model=klass_info["model"],
+                    names=[],
+                    init_list=[f[0].target.attname for f in select[start:end]],
+                    start=start,
+                    end=end,
+                    converters=converters,
+                    # Django 5.2's signature (the type stubs describe a later one).
+                    populators=get_related_populators(klass_info, select, using),  # type: ignore[call-arg]
+                    annotations=dict(compiler.annotation_col_map or {}),
+                )
             self._plans[(using, limit)] = plan
             return plan
 

@@ -8,6 +8,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from jwcrypto import jwk, jwt
 
 from audit.models import AuditEvent
@@ -15,6 +17,7 @@ from organizations.models import Organization
 from provider import keys
 from provider.models import AccessToken
 from provider.services.applications import create_application, rotate_client_secret
+from tests.conftest import require
 from tests.provider.conftest import as_client
 
 TOKEN = "/o/token/"
@@ -193,3 +196,30 @@ def test_an_org_bound_backends_token_names_its_organization(client, invoices_api
     assert row.organization == org
     event = AuditEvent.objects.get(action="oauth.token_issued")
     assert event.organization_id == org.pk
+
+
+# The client (its HMAC-checked secret); its API access with the APIs; the token and its audit
+# event, written together in one statement (accounts.login_writes).
+CLIENT_CREDENTIALS_STATEMENTS = 3
+
+
+def test_a_grant_sends_three_statements_one_of_them_a_write(client, backend, invoices_api):
+    require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
+    grant(client, backend, resource=invoices_api.identifier)  # the first request's one-off reads
+    issued = AuditEvent.objects.filter(action="oauth.token_issued").count()
+
+    with CaptureQueriesContext(connection) as sent:
+        response = grant(client, backend, resource=invoices_api.identifier)
+
+    assert response.status_code == 200, response.content
+    sql = [query["sql"] for query in sent.captured_queries]
+    assert len(sql) == CLIENT_CREDENTIALS_STATEMENTS, "\n".join(s[:160] for s in sql)
+    writes = [s for s in sql if not s.startswith("SELECT")]
+    assert len(writes) == 1, writes
+    assert "INSERT" in writes[0]
+    assert '"audit_auditevent"' in writes[0]
+    stored = hashlib.sha256(response.json()["access_token"].encode()).hexdigest()
+    assert AccessToken.objects.filter(
+        token_checksum=stored, application=backend.application
+    ).exists()
+    assert AuditEvent.objects.filter(action="oauth.token_issued").count() == issued + 1
