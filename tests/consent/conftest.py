@@ -8,10 +8,13 @@ import itertools
 
 import pytest
 from django.apps import apps
+from django.contrib.auth.models import Permission
+from django.test import Client
 
 from consent import services
 from consent.models import PolicyDocument, PolicyVersion, Purpose
 from tests.factories import UserFactory
+from tests.organizations.conftest import signed_in
 
 _defaults = importlib.import_module("consent.migrations.0003_default_purposes")
 _labels = itertools.count(1)
@@ -56,3 +59,33 @@ def publish(
 def published(purposes) -> dict[str, PolicyVersion]:
     """Terms and privacy policy, each with a first published version."""
     return {"terms": publish("terms"), "privacy": publish("privacy")}
+
+
+# --- The consent API's callers (tests/consent/test_consent_api*.py) ------------------------------
+
+
+def settle(user):
+    """Accept whatever required policy the person still owes, so the gate lets them by."""
+    from consent import selectors
+
+    for purpose in selectors.pending_required(user):
+        services.record_consent(user=user, purpose=purpose, decision="granted", method="settings")
+    return user
+
+
+@pytest.fixture
+def person(published):
+    return settle(UserFactory(email="ada@example.com"))
+
+
+@pytest.fixture
+def me(person) -> Client:
+    """The person, signed in."""
+    return signed_in(person)
+
+
+@pytest.fixture
+def operator(staff, published) -> Client:
+    staff.user_permissions.add(Permission.objects.get(codename="manage_subject_consents"))
+    settle(staff)
+    return signed_in(staff)
