@@ -134,8 +134,10 @@ def change_role(*, actor: Actor, org: Organization, member_id: int, role: str) -
     return target
 
 
-def _end_membership(target: Membership) -> int:
-    """End a membership now; returns how many of their open invitations were withdrawn."""
+def _end_membership(target: Membership, by: Any = None) -> int:
+    """End a membership now; returns how many of their open invitations were withdrawn.
+    ``by``: who ended it, for the token revocation's and the consent ledger's records (a
+    person; an app is named in the removal's own audit event)."""
     from organizations.tasks import deprovision_membership
 
     target.status = Membership.Status.REMOVED
@@ -145,7 +147,10 @@ def _end_membership(target: Membership) -> int:
     withdrawn = withdraw_invitations(target, keep_roles=[])
     # Tokens issued through the organization stop working now, not when the cleanup runs.
     extensions.hooks.end_app_tokens(
-        user=target.user, reason="removed_from_organization", organization=target.organization
+        user=target.user,
+        reason="removed_from_organization",
+        organization=target.organization,
+        actor=by if isinstance(by, User) else None,
     )
     # Access ends now (every org page and API call checks for an active membership); the
     # cleanup of what was granted through the organization runs in the background, and runs
@@ -171,7 +176,7 @@ def remove_member(*, actor: Actor, org: Organization, member_id: int) -> Members
         raise deny(actor, org, "remove member", message=message, member=target.pk)
     if target.role == Role.OWNER and _owners(org) == 1:
         raise _last_owner(actor, org, "remove member", "The last owner cannot be removed.")
-    withdrawn = _end_membership(target)
+    withdrawn = _end_membership(target, by=audit_actor(actor))
     record(
         Action.ORG_MEMBER_REMOVED,
         actor=audit_actor(actor),
@@ -192,7 +197,7 @@ def leave(*, membership: Membership) -> Membership:
         raise _last_owner(
             target, org, "leave", "You are the last owner: transfer ownership before leaving."
         )
-    withdrawn = _end_membership(target)
+    withdrawn = _end_membership(target, by=target.user)
     record(
         Action.ORG_MEMBER_LEFT,
         actor=target.user,

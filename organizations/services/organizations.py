@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -35,7 +37,19 @@ def _clean_slug(slug: str) -> str:
         raise Refusal("Give the organization an address.")
     if slug in RESERVED_SLUGS:  # taken by Gatehouse's own pages
         raise Refusal("That address is reserved. Choose another.", status=409)
+    if _is_uuid(slug):
+        # Apps name an organization by slug or by public id (organization=): one that looks
+        # like an id would be read as one.
+        raise Refusal("That address looks like an organization ID. Choose another.")
     return slug
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _clean_name(name: str) -> str:

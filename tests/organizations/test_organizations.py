@@ -28,6 +28,7 @@ def test_creating_an_organization_makes_the_creator_owner(user):
     [
         *[("", 400), ("with space", 400), ("-dash", 400), ("x" * 60, 400), ("é", 400)],
         *[("new", 409), ("admin", 409)],  # reserved: taken by Gatehouse's own pages
+        ("6f1c1b1e-2f7d-4b8e-9d7a-000000000000", 400),  # would be read as an organization's id
     ],
 )
 def test_bad_or_reserved_addresses_are_refused(user, slug, status):

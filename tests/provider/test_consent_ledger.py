@@ -208,6 +208,8 @@ def test_removal_from_the_organization_withdraws_only_its_access(
     [withdrawal] = oauth_events(user, "withdrawn")
     assert withdrawal.organization_id == acme.pk
     assert withdrawal.details["ended_by"] == "removed_from_organization"
+    withdrawn = AuditEvent.objects.get(action="consent.withdrawn", data__method="oauth_consent")
+    assert withdrawn.actor_id == owner.user_id
     states = {s.purpose.organization_id: s.granted for s in ConsentState.objects.filter(user=user)}
     assert states == {acme.pk: False, None: True}
 

@@ -225,6 +225,7 @@ def test_removal_from_an_organization_ends_only_its_tokens(client, app, rs, invo
     alive(client, app, rs, personal)
     event = revoked_event(Reason.REMOVED_FROM_ORGANIZATION)
     assert event.organization_id == acme.pk
+    assert event.actor_id == owner.pk  # the admin who removed them, not "system"
     # What was allowed through the organization goes with the membership; the rest stays.
     assert list(
         Authorization.objects.filter(user=member).values_list("organization", flat=True)
