@@ -17,10 +17,9 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config import provider_settings
+from config import database_settings, provider_settings
 from config.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -153,64 +152,15 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------------------------
 
-if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL,
-            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
-            conn_health_checks=True,
-        )
-    }
-    # Server-side cursors cost extra round trips for the small result sets Gatehouse iterates,
-    # and break behind a transaction-pooling PgBouncer.
-    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
-else:
-    if env_str("DATABASE_OWNER_URL"):
-        raise ImproperlyConfigured("DATABASE_OWNER_URL needs DATABASE_URL (PostgreSQL).")
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(DATA_DIR / "gatehouse.sqlite3"),
-            # IMMEDIATE: a transaction takes the write lock when it starts, so two requests
-            # racing to use the same one-time code queue up instead of failing with
-            # "database is locked" halfway through.
-            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
-        }
-    }
-
-
-def _database_owner(url: str) -> dict[str, str] | None:
-    """The credentials of the role that owns the schema, for the commands that change it.
-
-    Production connects as two PostgreSQL roles (audit/db_roles.py): ``DATABASE_URL`` is the
-    application's, which may add audit and consent evidence but never change or remove it;
-    ``DATABASE_OWNER_URL`` is the owner's, which runs migrations and owns the functions that
-    erasure and retention go through. Give the owner's URL only to the process that migrates:
-    a web or worker process holding it could do everything the owner can.
-    """
-    if not url:
-        return None
-    owner = dj_database_url.parse(url)
-    app = DATABASES["default"]
-    if "postgresql" not in str(owner["ENGINE"]) or "postgresql" not in str(app["ENGINE"]):
-        raise ImproperlyConfigured("DATABASE_OWNER_URL and DATABASE_URL must be PostgreSQL.")
-    place = ("HOST", "PORT", "NAME")
-    if [str(owner.get(k) or "") for k in place] != [str(app.get(k) or "") for k in place]:
-        raise ImproperlyConfigured(
-            "DATABASE_OWNER_URL must name the same host, port and database as DATABASE_URL; "
-            "only the role differs."
-        )
-    if not owner.get("USER") or owner["USER"] == app.get("USER"):
-        raise ImproperlyConfigured(
-            "DATABASE_OWNER_URL must connect as another role than DATABASE_URL: the application "
-            "role must not own the tables (it could then rewrite the audit log)."
-        )
-    return {"USER": str(owner["USER"]), "PASSWORD": str(owner.get("PASSWORD") or "")}
-
-
+if not DATABASE_URL and env_str("DATABASE_OWNER_URL"):
+    raise ImproperlyConfigured("DATABASE_OWNER_URL needs DATABASE_URL (PostgreSQL).")
+DATABASES = database_settings.databases(
+    DATABASE_URL, data_dir=DATA_DIR, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60)
+)
 # Read once here and kept only as the owner's user and password (hidden on error pages).
-GATEHOUSE_DATABASE_OWNER = _database_owner(env_str("DATABASE_OWNER_URL"))
+GATEHOUSE_DATABASE_OWNER = database_settings.owner_credentials(
+    env_str("DATABASE_OWNER_URL"), DATABASES["default"]
+)
 
 # Requests are not wrapped in a transaction: each service owns its own (config/refusals.py,
 # ``@service``), so a refusal's audit event commits even though the refused change rolls back.
@@ -277,52 +227,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# django-allauth: email is the login, verification is mandatory, no enumeration.
-ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
-ACCOUNT_USER_MODEL_USERNAME_FIELD = None
-ACCOUNT_LOGIN_METHODS = {"email"}
-ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
-ACCOUNT_EMAIL_VERIFICATION = "mandatory"
-ACCOUNT_UNIQUE_EMAIL = True
-ACCOUNT_PREVENT_ENUMERATION = True
-ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = True
-ACCOUNT_CHANGE_EMAIL = True
-ACCOUNT_EMAIL_NOTIFICATIONS = True
-ACCOUNT_LOGIN_BY_CODE_ENABLED = True
-# Email and password changes are guarded by Gatehouse's step-up (accounts/mfa/stepup.py) at
-# every address they answer on; allauth's password-only re-authentication would be weaker for
-# MFA users and would ask twice.
-ACCOUNT_REAUTHENTICATION_REQUIRED = False
-ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
-ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
-ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
-ACCOUNT_CONFIRM_EMAIL_ON_GET = False
-ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = 1
-ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
-ACCOUNT_SESSION_REMEMBER = None
-ACCOUNT_RATE_LIMITS = {
-    # Failed password logins are throttled by accounts/ratelimits.py instead (per client
-    # address and per email, GATEHOUSE_FAILED_LOGIN_LIMITS below).
-    "login_failed": None,
-    "login": None,
-    "signup": "20/m/ip",
-    "reset_password": "20/m/ip,5/m/key",
-    "request_login_code": "20/m/ip,3/m/key,10/h/key",
-    # Second-factor codes by email (accounts/mfa/services/verification.py), on top of the
-    # one-per-minute cooldown: no inbox gets more than a few an hour from Gatehouse.
-    "mfa_email_code": "5/h/user,20/h/ip",
-}
-ACCOUNT_FORMS = {
-    "login": "accounts.forms.LoginForm",
-    "add_email": "accounts.forms.AddEmailForm",
-    "signup": "accounts.forms.SignupForm",
-    "request_login_code": "accounts.forms.RequestLoginCodeForm",
-    "reset_password": "accounts.forms.ResetPasswordForm",
-    "confirm_login_code": "accounts.forms.ConfirmLoginCodeForm",
-}
-# allauth's reset token, minus a write that made a reset for a taken address cost more than
-# one for a free address (accounts/tokens.py, accounts/enumeration.py).
-ACCOUNT_PASSWORD_RESET_TOKEN_GENERATOR = "accounts.tokens.PasswordResetTokenGenerator"  # noqa: S105
+# django-allauth (config/account_settings.py).
+from config.account_settings import (  # noqa: E402, F401  (settings Django reads by name)
+    ACCOUNT_ADAPTER,
+    ACCOUNT_CHANGE_EMAIL,
+    ACCOUNT_CONFIRM_EMAIL_ON_GET,
+    ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS,
+    ACCOUNT_EMAIL_NOTIFICATIONS,
+    ACCOUNT_EMAIL_SUBJECT_PREFIX,
+    ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS,
+    ACCOUNT_EMAIL_VERIFICATION,
+    ACCOUNT_FORMS,
+    ACCOUNT_LOGIN_BY_CODE_ENABLED,
+    ACCOUNT_LOGIN_METHODS,
+    ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION,
+    ACCOUNT_LOGIN_ON_PASSWORD_RESET,
+    ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE,
+    ACCOUNT_PASSWORD_RESET_TOKEN_GENERATOR,
+    ACCOUNT_PREVENT_ENUMERATION,
+    ACCOUNT_RATE_LIMITS,
+    ACCOUNT_REAUTHENTICATION_REQUIRED,
+    ACCOUNT_SESSION_REMEMBER,
+    ACCOUNT_SIGNUP_FIELDS,
+    ACCOUNT_UNIQUE_EMAIL,
+    ACCOUNT_USER_MODEL_USERNAME_FIELD,
+)
+
 # Failed password checks allowed per window: (attempts, window in seconds).
 GATEHOUSE_FAILED_LOGIN_LIMITS = {
     "ip": (env_int("FAILED_LOGINS_PER_IP", 10), env_int("FAILED_LOGINS_PER_IP_WINDOW", 60)),
@@ -457,62 +387,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE = {
-    "prune-outbound-email": {
-        "task": "accounts.tasks.prune_outbound_email",
-        "schedule": 3600.0,
-    },
-    "purge-ended-user-sessions": {
-        "task": "accounts.tasks.purge_ended_user_sessions",
-        "schedule": 3600.0,
-    },
-    "prune-unconfirmed-totp": {
-        "task": "accounts.tasks.prune_unconfirmed_totp",
-        "schedule": 3600.0,
-    },
-    "sweep-removed-memberships": {
-        "task": "organizations.tasks.sweep_removed_memberships",
-        "schedule": 300.0,
-    },
-    "recheck-verified-domains": {
-        "task": "organizations.tasks.recheck_verified_domains",
-        "schedule": 6 * 3600.0,
-    },
-    "refresh-saml-metadata": {
-        "task": "sso.tasks.refresh_saml_metadata",
-        "schedule": 6 * 3600.0,
-    },
-    "warn-expiring-idp-certificates": {
-        "task": "sso.tasks.warn_expiring_certificates",
-        "schedule": 24 * 3600.0,
-    },
-    "requeue-stalled-email": {
-        "task": "accounts.tasks.requeue_stalled_email",
-        "schedule": 300.0,
-    },
-    "expire-exports": {
-        "task": "consent.tasks.expire_exports",
-        "schedule": 3600.0,
-    },
-    "run-due-erasures": {
-        "task": "consent.tasks.run_due_erasures",
-        "schedule": 600.0,
-    },
-    "purge-erased-consent-evidence": {
-        "task": "consent.tasks.purge_erased_consent_evidence",
-        "schedule": 24 * 3600.0,
-    },
-    "rotate-signing-keys": {
-        "task": "provider.key_tasks.rotate_signing_keys",
-        "schedule": 24 * 3600.0,
-    },
-    "purge-oauth-tokens": {
-        "task": "provider.tasks.purge_tokens",
-        "schedule": 600.0,
-    },
-}
-# Task modules autodiscovery (tasks.py) does not find.
-CELERY_IMPORTS = ("provider.key_tasks",)
+# The periodic jobs, and task modules autodiscovery does not find (config/beat_schedule.py).
+from config.beat_schedule import (  # noqa: E402, F401  (settings Django reads by name)
+    CELERY_BEAT_SCHEDULE,
+    CELERY_IMPORTS,
+)
 
 # --- Security ---------------------------------------------------------------------------------
 

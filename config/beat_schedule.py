@@ -1,0 +1,62 @@
+"""What Celery beat runs, and when (seconds between runs). Read by config/settings.py.
+
+Each job is idempotent and batched, so a run that is late, doubled or skipped (beat down for a
+while) does no harm: the next one picks up.
+"""
+
+CELERY_BEAT_SCHEDULE = {
+    "prune-outbound-email": {
+        "task": "accounts.tasks.prune_outbound_email",
+        "schedule": 3600.0,
+    },
+    "purge-ended-user-sessions": {
+        "task": "accounts.tasks.purge_ended_user_sessions",
+        "schedule": 3600.0,
+    },
+    "prune-unconfirmed-totp": {
+        "task": "accounts.tasks.prune_unconfirmed_totp",
+        "schedule": 3600.0,
+    },
+    "sweep-removed-memberships": {
+        "task": "organizations.tasks.sweep_removed_memberships",
+        "schedule": 300.0,
+    },
+    "recheck-verified-domains": {
+        "task": "organizations.tasks.recheck_verified_domains",
+        "schedule": 6 * 3600.0,
+    },
+    "refresh-saml-metadata": {
+        "task": "sso.tasks.refresh_saml_metadata",
+        "schedule": 6 * 3600.0,
+    },
+    "warn-expiring-idp-certificates": {
+        "task": "sso.tasks.warn_expiring_certificates",
+        "schedule": 24 * 3600.0,
+    },
+    "requeue-stalled-email": {
+        "task": "accounts.tasks.requeue_stalled_email",
+        "schedule": 300.0,
+    },
+    "expire-exports": {
+        "task": "consent.tasks.expire_exports",
+        "schedule": 3600.0,
+    },
+    "run-due-erasures": {
+        "task": "consent.tasks.run_due_erasures",
+        "schedule": 600.0,
+    },
+    "purge-erased-consent-evidence": {
+        "task": "consent.tasks.purge_erased_consent_evidence",
+        "schedule": 24 * 3600.0,
+    },
+    "rotate-signing-keys": {
+        "task": "provider.key_tasks.rotate_signing_keys",
+        "schedule": 24 * 3600.0,
+    },
+    "purge-oauth-tokens": {
+        "task": "provider.tasks.purge_tokens",
+        "schedule": 600.0,
+    },
+}
+# Task modules autodiscovery (tasks.py) does not find.
+CELERY_IMPORTS = ("provider.key_tasks",)
