@@ -185,34 +185,33 @@ class UserDetailView(UsersMixin, APIView):
         return Response(UserSerializer(self.visible_users().get(pk=user.pk)).data)
 
 
-class UserBlockView(UsersMixin, APIView):
+class _BlockingChange(UsersMixin, APIView):
+    """Block or unblock, with the reason support gives (``change``: the service)."""
+
+    change: Any
+
+    @extend_schema(request=SupportReasonSerializer, responses=UserSerializer)
+    def post(self, request: Request, user_id: uuid.UUID) -> Response:
+        serializer = SupportReasonSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = self.change(
+            user=self.changeable_subject(),
+            actor=self.actor,
+            reason=serializer.validated_data["reason"],
+        )
+        return Response(UserSerializer(self.visible_users().get(pk=user.pk)).data)
+
+
+class UserBlockView(_BlockingChange):
     """Block the account: the person cannot sign in, and their sessions end now."""
 
-    @extend_schema(request=SupportReasonSerializer, responses=UserSerializer)
-    def post(self, request: Request, user_id: uuid.UUID) -> Response:
-        serializer = SupportReasonSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = services.block_user(
-            user=self.changeable_subject(),
-            actor=self.actor,
-            reason=serializer.validated_data["reason"],
-        )
-        return Response(UserSerializer(self.visible_users().get(pk=user.pk)).data)
+    change = staticmethod(services.block_user)
 
 
-class UserUnblockView(UsersMixin, APIView):
+class UserUnblockView(_BlockingChange):
     """Let a blocked person sign in again."""
 
-    @extend_schema(request=SupportReasonSerializer, responses=UserSerializer)
-    def post(self, request: Request, user_id: uuid.UUID) -> Response:
-        serializer = SupportReasonSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = services.unblock_user(
-            user=self.changeable_subject(),
-            actor=self.actor,
-            reason=serializer.validated_data["reason"],
-        )
-        return Response(UserSerializer(self.visible_users().get(pk=user.pk)).data)
+    change = staticmethod(services.unblock_user)
 
 
 class UserSessionListView(UsersMixin, generics.ListAPIView[UserSession]):

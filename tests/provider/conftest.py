@@ -11,6 +11,7 @@ from provider.models import Api, Application
 from provider.services.apis import create_api
 from provider.services.applications import Registered, create_application
 from provider.services.keys import ensure_signing_keys
+from tests.factories import UserFactory
 
 
 @pytest.fixture
@@ -102,3 +103,27 @@ def webapp(signing_keys, invoices_api) -> Client:
             apis={invoices_api: ["invoices:read"]},
         )
     )
+
+
+# --- A person's tokens for the Invoices API (tests/provider/person_tokens.py) ------------------
+
+
+@pytest.fixture
+def person():
+    return UserFactory(email="pat@person.example")
+
+
+@pytest.fixture
+def app(invoices_api):
+    """A confidential web app allowed ``invoices:read``."""
+    from tests.provider.person_tokens import SCOPES, web_app
+
+    return web_app(name="Invoices web", api=invoices_api, scopes=SCOPES)
+
+
+@pytest.fixture
+def rs(invoices_api):
+    """The Invoices API's resource server, listed as its introspector."""
+    from tests.provider.person_tokens import resource_server
+
+    return resource_server(invoices_api)

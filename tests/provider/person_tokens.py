@@ -25,6 +25,7 @@ from provider.models import AccessToken, Api, Application, ProviderSession
 from provider.services.applications import create_application
 from tests.factories import DEFAULT_PASSWORD
 
+SCOPES = ["invoices:read"]  # what the tests' apps may ask of the Invoices API
 TOKEN = "/o/token/"
 INTROSPECT = "/o/introspect/"
 

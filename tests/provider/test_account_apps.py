@@ -19,18 +19,12 @@ from tests.provider.person_tokens import (
     introspect,
     issue,
     refresh,
-    resource_server,
     signed_in,
     web_app,
 )
 
 PAGE = "/account/apps/"
 SCOPES = ["invoices:read"]
-
-
-@pytest.fixture
-def person():
-    return UserFactory(email="pat@person.example")
 
 
 @pytest.fixture
@@ -42,11 +36,6 @@ def app(invoices_api):
         logo_url="https://ledger.example/logo.png",
         allowed_scopes=["email"],
     )
-
-
-@pytest.fixture
-def rs(invoices_api):
-    return resource_server(invoices_api)
 
 
 @pytest.fixture

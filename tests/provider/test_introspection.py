@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -25,28 +24,12 @@ from tests.provider.person_tokens import (
     introspect,
     issue,
     resource_server,
-    web_app,
 )
 
 SCOPES = ["invoices:read"]
 # The introspecting client (its HMAC-checked secret), then the token with everything the
 # answer says, refused in the same statement unless this client may introspect its API.
 INTROSPECTION_STATEMENTS = 2
-
-
-@pytest.fixture
-def person():
-    return UserFactory(email="ines@person.example")
-
-
-@pytest.fixture
-def app(invoices_api):
-    return web_app(name="Invoices web", api=invoices_api, scopes=SCOPES)
-
-
-@pytest.fixture
-def rs(invoices_api):
-    return resource_server(invoices_api)
 
 
 def test_introspection_sends_two_statements_and_writes_nothing(

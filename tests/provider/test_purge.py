@@ -15,16 +15,10 @@ from django.utils import timezone
 
 from provider.models import AccessToken, DeviceGrant, Grant, IDToken, RefreshToken
 from provider.tasks import purge_tokens
-from tests.factories import UserFactory
 from tests.provider.person_tokens import issue, refresh, web_app
 
 SCOPES = ["invoices:read"]
 IDLE = timedelta(seconds=settings.OAUTH2_PROVIDER["REFRESH_TOKEN_EXPIRE_SECONDS"])
-
-
-@pytest.fixture
-def person():
-    return UserFactory(email="pat@person.example")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import Client
@@ -21,28 +20,12 @@ from audit.models import AuditEvent
 from provider.models import AccessToken, ApiAccess, IDToken, RefreshToken
 from provider.validator import GatehouseValidator
 from tests.conftest import require
-from tests.factories import UserFactory
-from tests.provider.person_tokens import introspect, issue, refresh, resource_server, web_app
+from tests.provider.person_tokens import introspect, issue, refresh, web_app
 
 SCOPES = ["invoices:read"]
 # A refresh grant for an API: the client; the refresh token with its access token, person,
 # API and the client's access to that API; the rotation with its audit event.
 REFRESH_STATEMENTS = 3
-
-
-@pytest.fixture
-def person():
-    return UserFactory(email="robin@person.example")
-
-
-@pytest.fixture
-def app(invoices_api):
-    return web_app(name="Invoices web", api=invoices_api, scopes=SCOPES)
-
-
-@pytest.fixture
-def rs(invoices_api):
-    return resource_server(invoices_api)
 
 
 def checksum(value: str) -> str:

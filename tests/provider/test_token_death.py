@@ -10,7 +10,6 @@ die.
 
 from __future__ import annotations
 
-import pytest
 from allauth.usersessions.models import UserSession
 from django.core import mail
 from django.test import Client
@@ -30,27 +29,11 @@ from tests.provider.person_tokens import (
     issue,
     open_session,
     refresh,
-    resource_server,
     signed_in,
     web_app,
 )
 
 SCOPES = ["invoices:read"]
-
-
-@pytest.fixture
-def person():
-    return UserFactory(email="pat@person.example")
-
-
-@pytest.fixture
-def app(invoices_api):
-    return web_app(name="Invoices web", api=invoices_api, scopes=SCOPES)
-
-
-@pytest.fixture
-def rs(invoices_api):
-    return resource_server(invoices_api)
 
 
 def revoked_event(reason: str) -> AuditEvent:
