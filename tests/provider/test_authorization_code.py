@@ -201,7 +201,9 @@ def test_a_reused_code_is_refused_and_revokes_the_tokens_of_the_first_exchange(
     assert again.status_code == 400
     assert again.json()["error"] == "invalid_grant"
     assert not AccessToken.objects.exists()
-    assert all(token.revoked for token in RefreshToken.objects.all())
+    revoked = [token.revoked for token in RefreshToken.objects.all()]
+    assert revoked  # kept, so that a replay of it is recognised ...
+    assert all(revoked)  # ... and revoked
     dead = refresh(
         logged_in_client, webapp.client_id, first.json()["refresh_token"], auth=webapp.basic()
     )
