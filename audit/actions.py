@@ -146,6 +146,29 @@ class Action(models.TextChoices):
     )
     OAUTH_LOGOUT = "oauth.logout", "Signed out through an application"
     OAUTH_API_USER_CREATED = "oauth.api_user_created", "Account created through the API"
+    # Inbound SCIM (issue 16). The directory is the actor ("scim:<directory id>"); data names
+    # attributes and counts, never their values.
+    SCIM_DIRECTORY_ENABLED = "scim.directory_enabled", "SCIM directory turned on"
+    SCIM_DIRECTORY_UPDATED = "scim.directory_updated", "SCIM directory settings changed"
+    SCIM_DIRECTORY_PAUSED = "scim.directory_paused", "SCIM directory paused"
+    SCIM_DIRECTORY_RESUMED = "scim.directory_resumed", "SCIM directory resumed"
+    SCIM_DIRECTORY_DISABLED = "scim.directory_disabled", "SCIM directory turned off"
+    SCIM_TOKEN_CREATED = "scim.token_created", "SCIM token created"
+    SCIM_TOKEN_ROTATED = "scim.token_rotated", "SCIM token rotated"
+    SCIM_TOKEN_REVOKED = "scim.token_revoked", "SCIM token revoked"
+    SCIM_USER_PROVISIONED = "scim.user_provisioned", "User provisioned by the directory"
+    SCIM_USER_UPDATED = "scim.user_updated", "User updated by the directory"
+    SCIM_USER_LINKED = "scim.user_linked", "Directory user linked to an account"
+    SCIM_USER_NOT_ADMITTED = "scim.user_not_admitted", "Directory user given no account"
+    SCIM_USER_DEACTIVATED = "scim.user_deactivated", "User deactivated by the directory"
+    SCIM_USER_REACTIVATED = "scim.user_reactivated", "User reactivated by the directory"
+    SCIM_USER_DELETED = "scim.user_deleted", "User deleted by the directory"
+    SCIM_GROUP_CREATED = "scim.group_created", "Group created by the directory"
+    SCIM_GROUP_UPDATED = "scim.group_updated", "Group updated by the directory"
+    SCIM_GROUP_DELETED = "scim.group_deleted", "Group deleted by the directory"
+    SCIM_GROUP_MEMBERS_CHANGED = "scim.group_members_changed", "Group members changed"
+    SCIM_GROUP_ROLE_SET = "scim.group_role_set", "Role mapped to a directory group"
+    SCIM_ROLE_MAPPED = "scim.role_mapped", "Role set from the directory's groups"
 
 
 class Outcome(models.TextChoices):

@@ -47,6 +47,8 @@ urlpatterns = [
     path("", include("sso.urls")),
     path("", include("consent.urls")),
     path("api/", include("config.api")),
+    # Inbound SCIM 2.0: the organization is the bearer token's (sso/scim/).
+    path("scim/v2/", include("sso.scim.urls")),
     # The OpenID provider (provider/urls.py keeps DOT's namespace, which its views reverse).
     path("o/", include("provider.urls")),
     path("device", provider_device.DevicePageView.as_view(), name="device"),

@@ -248,3 +248,15 @@ def connection_of(sociallogin: Any) -> Connection | None:
     """The connection an allauth login came through (its provider's app carries it), if any."""
     app = getattr(getattr(sociallogin, "provider", None), "app", None)
     return getattr(app, "gatehouse_connection", None)
+
+
+# SCIM's models live beside its code (sso/scim/) and belong to this app.
+from sso.scim.models import (  # noqa: E402, F401
+    Directory,
+    DirectoryToken,
+    ScimGroup,
+    ScimGroupMember,
+    ScimRequest,
+    ScimUser,
+)
+

@@ -14,7 +14,7 @@ from django.utils import timezone
 from audit.actions import Action
 from audit.services import record
 from config.refusals import Refusal, service
-from provider import secrets
+from config import secrets
 from provider.models import Api, ApiAccess, Application, ApplicationKind
 from provider.models.applications import CONFIDENTIAL_KINDS
 

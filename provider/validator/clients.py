@@ -15,7 +15,8 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.ratelimits import Limit, spend
-from provider import cimd, secrets
+from config import secrets
+from provider import cimd
 from provider.models import (
     Application,
 )

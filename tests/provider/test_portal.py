@@ -10,7 +10,7 @@ import re
 import pytest
 
 from audit.models import AuditEvent
-from provider import secrets
+from config import secrets
 from provider.management_api import management_api
 from provider.models import AccessToken, ApiAccess, Application
 from provider.services.applications import create_application

@@ -1,4 +1,5 @@
-"""Client secrets: generated, shown once, stored as a keyed HMAC-SHA256 digest.
+"""High-entropy secrets (OAuth client secrets, SCIM tokens): generated, shown once, stored as a
+keyed HMAC-SHA256 digest.
 
 DOT checks secrets with the password hasher (PBKDF2, a million iterations, about a quarter of
 a second a request). A client secret is 256 random bits, so a fast keyed hash loses nothing:
@@ -42,20 +43,23 @@ def new_secret() -> str:
     return random.token_urlsafe(32)
 
 
-def digest_of(secret: str) -> SecretDigest:
+def digest_of(secret: str, *, purpose: str = "") -> SecretDigest:
+    """``purpose`` keeps one kind of secret's digest from standing for another's (a SCIM token
+    is digested as "scim-token"; client secrets, the first kind, have none)."""
     key_id, key = _keys()[0]
-    return SecretDigest(key_id, _hmac(key, secret))
+    return SecretDigest(key_id, _hmac(key, secret, purpose))
 
 
-def matches(secret: str, *, key_id: str, digest: str) -> bool:
+def matches(secret: str, *, key_id: str, digest: str, purpose: str = "") -> bool:
     """Whether ``secret`` is the one stored as ``digest`` under ``key_id`` (constant time)."""
     if not secret or not digest:
         return False
     for candidate_id, key in _keys():
         if candidate_id == key_id:
-            return hmac.compare_digest(_hmac(key, secret), digest)
+            return hmac.compare_digest(_hmac(key, secret, purpose), digest)
     return False
 
 
-def _hmac(key: bytes, secret: str) -> str:
-    return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
+def _hmac(key: bytes, secret: str, purpose: str) -> str:
+    message = f"{purpose}\0{secret}" if purpose else secret
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
