@@ -259,4 +259,3 @@ from sso.scim.models import (  # noqa: E402, F401
     ScimRequest,
     ScimUser,
 )
-

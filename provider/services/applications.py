@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from audit.actions import Action
 from audit.services import record
-from config.refusals import Refusal, service
 from config import secrets
+from config.refusals import Refusal, service
 from provider.models import Api, ApiAccess, Application, ApplicationKind
 from provider.models.applications import CONFIDENTIAL_KINDS
 
