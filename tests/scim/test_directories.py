@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from config.refusals import NotFound, Refusal
+from organizations import permissions
 from organizations.models import Domain
+from organizations.permissions import Perm
 from sso.scim import accounts, directories, tokens
 from sso.scim.actor import DirectoryActor
 from sso.scim.models import Directory, DirectoryToken, ScimGroup
@@ -296,3 +298,17 @@ def test_an_owner_manages_scim_too(world):
     done = directories.turn_on(actor=owner, org=world.a)
     assert done.issued is not None
     assert events("scim.directory_enabled", world.a)[0].actor == world.a_owner
+
+
+def test_owners_and_admins_manage_scim_and_members_and_apps_do_not(world):
+    class App:
+        client_id = "backend"
+        organization_id = world.a.pk
+        audit_text = "client backend"
+
+    assert permissions.allowed(world.membership(world.a, world.a_owner), Perm.MANAGE_SCIM)
+    assert permissions.allowed(world.a_admin_membership, Perm.MANAGE_SCIM)
+    assert not permissions.allowed(world.a_member_membership, Perm.MANAGE_SCIM)
+    # The management API offers no SCIM settings: an app holding organizations:write is refused.
+    assert permissions.is_app(App())
+    assert not permissions.allowed(App(), Perm.MANAGE_SCIM)

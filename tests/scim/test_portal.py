@@ -132,6 +132,15 @@ def test_forms_need_the_csrf_token(world, directory):
     assert strict.post("/orgs/acme/scim/tokens/new/", {"overlap": "0"}).status_code == 403
     assert Directory.objects.get(pk=directory.pk).status == "active"
     assert DirectoryToken.objects.count() == 1
+    # The page's own form token is what lets the same post through.
+    page = strict.get("/orgs/acme/scim/").content.decode()
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert csrf is not None
+    assert (
+        strict.post("/orgs/acme/scim/off/", {"csrfmiddlewaretoken": csrf.group(1)}).status_code
+        == 302
+    )
+    assert Directory.objects.get(pk=directory.pk).status == "off"
 
 
 def test_settings_offer_the_verified_domains_and_save(world, admin, directory):

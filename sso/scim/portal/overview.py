@@ -13,7 +13,7 @@ from organizations.models import Domain, Membership, Organization
 from organizations.pages import org_page, submitted
 from organizations.permissions import Perm
 from sso.scim import directories
-from sso.scim.models import ScimRequest
+from sso.scim.models import Directory, ScimRequest
 from sso.scim.portal.common import (
     base_url,
     scim_context,
@@ -60,7 +60,10 @@ def turn_on(request: HttpRequest, org: Organization, membership: Membership) -> 
         return redirect("orgs:scim", slug=org.slug)
     if done.issued is not None:
         return token_page(request, org, membership, done.directory, done.issued, first=True)
-    messages.success(request, "SCIM is on: the directory's tokens work again.")
+    if done.directory.status == Directory.Status.PAUSED:
+        messages.info(request, "SCIM is paused: resume it to apply the directory's requests.")
+    else:
+        messages.success(request, "SCIM is on: the directory's working tokens are accepted.")
     return redirect("orgs:scim", slug=org.slug)
 
 
