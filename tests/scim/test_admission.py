@@ -94,7 +94,8 @@ def test_a_record_outside_the_domains_is_admitted_once_its_address_moves_inside(
     record = records.update(record, work_email="kim@acme.test")
 
     assert record.link_state == LinkState.LINKED
-    assert record.user is not None and record.user.email == "kim@acme.test"
+    assert record.user is not None
+    assert record.user.email == "kim@acme.test"
 
 
 def test_the_orgs_owners_and_staff_are_never_linked(scim):
@@ -117,7 +118,8 @@ def test_a_never_verified_account_is_released_not_merged(scim):
     record = records.provision(scim.directory, "ada@acme.test")
 
     ada = record.user
-    assert ada is not None and ada != squatter
+    assert ada is not None
+    assert ada != squatter
     assert ada.email == "ada@acme.test"
     squatter.refresh_from_db()
     assert squatter.is_blocked
@@ -173,7 +175,8 @@ def test_another_orgs_directory_never_links_this_orgs_people(scim, other_scim):
 
     assert theirs.user is None
     assert theirs.link_state == LinkState.OUTSIDE_DOMAINS
-    assert own.user is not None and own.user != kim
+    assert own.user is not None
+    assert own.user != kim
     assert member(other_scim.org, kim) is None  # type: ignore[arg-type]
     assert list(Membership.objects.filter(user=kim).values_list("organization", flat=True)) == [
         scim.org.pk
