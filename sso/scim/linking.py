@@ -19,7 +19,7 @@ from accounts.models import User
 from audit.actions import Action
 from audit.services import record
 from organizations.models import Membership
-from organizations.services.members import join
+from organizations.services.members import join, lock_members
 from sso.admission import claim_address, email_in_domains, verified_names
 from sso.scim.actor import DirectoryActor
 from sso.scim.models import Directory, LinkState, ScimUser
@@ -51,6 +51,8 @@ def admit(scim_user: ScimUser, *, actor: DirectoryActor) -> None:
     """Link an active record that has no account yet, or record why it gets none."""
     directory = scim_user.directory
     org = directory.organization
+    # Two records of one directory never race for one account (unique per directory).
+    lock_members(org)
     address = address_of(scim_user)
     if not address or not email_in_domains(address, directory_domains(directory)):
         not_admitted(scim_user, LinkState.OUTSIDE_DOMAINS, OUTSIDE_DOMAINS, actor=actor)
