@@ -11,6 +11,7 @@ class SsoConfig(AppConfig):
         from accounts import extensions
         from sso import admission, enforcement, receivers  # noqa: F401  (connects the receivers)
         from sso.saml.logout import idp_logout_url
+        from sso.scim import directory_links
 
         # accounts and organizations ask; sso answers (neither imports sso).
         extensions.register(
@@ -19,4 +20,5 @@ class SsoConfig(AppConfig):
             login_refusal=enforcement.refuse_unless_allowed,
             address_change_refusal=enforcement.address_change_refusal,
             new_account_refusal=enforcement.new_account_refusal,
+            member_removed=directory_links.detach,
         )
