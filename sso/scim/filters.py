@@ -69,7 +69,7 @@ def _moment(value: Any) -> datetime:
     return parsed
 
 
-def _id(value: Any) -> Q:
+def _id(op: CompareOperator, value: Any) -> Q:
     parsed = documents.parse_id(_text(value))
     return Q(public_id=parsed) if parsed else _nothing()
 
