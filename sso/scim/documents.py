@@ -71,11 +71,30 @@ def _work_email(resource: Any) -> str:
     return ""
 
 
+# What the indexed columns hold (sso.scim.models); a longer value is the caller's error.
+MAX_NAME_LENGTH = 255
+
+
+def _name(value: str | None, attribute: str) -> str:
+    if not value or not value.strip():
+        raise InvalidValueException(detail=f"{attribute} must not be empty.")
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidValueException(detail=f"{attribute} is longer than {MAX_NAME_LENGTH}.")
+    return value
+
+
+def _external_id(value: str | None) -> str | None:
+    if value is not None and len(value) > MAX_NAME_LENGTH:
+        raise InvalidValueException(detail=f"externalId is longer than {MAX_NAME_LENGTH}.")
+    return value
+
+
 def columns_of_user(resource: Any) -> dict[str, Any]:
+    user_name = _name(resource.user_name, "userName")
     return {
-        "user_name": resource.user_name,
-        "user_name_key": user_name_key(resource.user_name),
-        "external_id": resource.external_id,
+        "user_name": user_name,
+        "user_name_key": user_name_key(user_name),
+        "external_id": _external_id(resource.external_id),
         "work_email": _work_email(resource),
         "display_name": (resource.display_name or "")[:255],
         "active": resource.active is not False,
@@ -84,10 +103,11 @@ def columns_of_user(resource: Any) -> dict[str, Any]:
 
 
 def columns_of_group(resource: Any) -> dict[str, Any]:
+    display_name = _name(resource.display_name, "displayName")
     return {
-        "display_name": resource.display_name,
-        "display_name_key": group_name_key(resource.display_name),
-        "external_id": resource.external_id,
+        "display_name": display_name,
+        "display_name_key": group_name_key(display_name),
+        "external_id": _external_id(resource.external_id),
         "document": stored_document(resource),
     }
 

@@ -29,12 +29,13 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, IntegrityError
+from django.db import DatabaseError, DataError, IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from pydantic import ValidationError
 from scim2_models import (
     InvalidSyntaxException,
+    InvalidValueException,
     NotFoundException,
     PayloadTooLargeException,
     SCIMException,
@@ -126,6 +127,9 @@ def serve(request: HttpRequest) -> HttpResponse:
         # Two writes raced for the same userName, displayName or externalId; the loser's
         # transaction rolled back whole.
         response = _failed(call, UniquenessException(detail="A resource with those values exists."))
+    except DataError:
+        # A value PostgreSQL cannot store or compare (a NUL character); nothing was written.
+        response = _failed(call, InvalidValueException(detail="A value cannot be stored."))
     _log(call, response, started)
     return response
 
