@@ -15,12 +15,14 @@ from scim2_models import (
     Context,
     EnterpriseUser,
     ETag,
+    External,
     Filter,
     Group,
     ListResponse,
     Meta,
     NotFoundException,
     Patch,
+    Reference,
     ResourceType,
     Schema,
     ScimPolicy,
@@ -48,7 +50,7 @@ POLICY = ScimPolicy(
 )
 
 CONFIG = ServiceProviderConfig(
-    documentation_uri=DOCUMENTATION,
+    documentation_uri=Reference[External](DOCUMENTATION),
     patch=Patch(supported=True),
     bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
     filter=Filter(supported=True, max_results=MAX_RESULTS),
@@ -58,7 +60,7 @@ CONFIG = ServiceProviderConfig(
     etag=ETag(supported=True),
     authentication_schemes=[
         AuthenticationScheme(
-            type="oauthbearertoken",
+            type=AuthenticationScheme.Type.oauthbearertoken,
             name="Bearer token",
             description="The directory's token from the organization's SCIM tab.",
             primary=True,
@@ -84,8 +86,8 @@ def _dump(obj: Any) -> dict[str, Any]:
     return obj.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
 
 
-def _listed(items: list[Any]) -> dict[str, Any]:
-    response = ListResponse[type(items[0])](  # type: ignore[misc]
+def _listed(model: type[Any], items: list[Any]) -> dict[str, Any]:
+    response = ListResponse[model](  # type: ignore[valid-type]
         total_results=len(items), start_index=1, items_per_page=len(items), resources=items
     )
     return response.model_dump(scim_ctx=Context.SEARCH_RESPONSE)
@@ -106,7 +108,7 @@ def _resource_type(resource_type: ResourceType, base_url: str) -> ResourceType:
 
 
 def schemas(base_url: str) -> dict[str, Any]:
-    return _listed([_schema(schema, base_url) for schema in PROVIDER.schemas])
+    return _listed(Schema, [_schema(schema, base_url) for schema in PROVIDER.schemas])
 
 
 def schema(base_url: str, urn: str) -> dict[str, Any]:
@@ -117,7 +119,9 @@ def schema(base_url: str, urn: str) -> dict[str, Any]:
 
 
 def resource_types(base_url: str) -> dict[str, Any]:
-    return _listed([_resource_type(item, base_url) for item in PROVIDER.resource_types])
+    return _listed(
+        ResourceType, [_resource_type(item, base_url) for item in PROVIDER.resource_types]
+    )
 
 
 def resource_type(base_url: str, name: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from scim2_models import (
     InvalidValueException,
     Meta,
     Path,
+    User,
 )
 
 from sso.scim.discovery import POLICY, GroupResource, UserResource
@@ -58,7 +59,7 @@ def parse_id(value: str) -> uuid.UUID | None:
 def stored_document(resource: Any) -> dict[str, Any]:
     """What is kept of a resource: everything a client may write, never a password (Okta
     sends one; Gatehouse takes no passwords from a directory, trap T3)."""
-    if isinstance(resource, UserResource):
+    if isinstance(resource, User):
         resource.password = None
     document: dict[str, Any] = resource.model_dump(scim_ctx=Context.RESOURCE_CREATION_REQUEST)
     return document

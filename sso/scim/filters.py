@@ -14,9 +14,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 from django.utils.dateparse import parse_datetime
-from scim2_models import InvalidFilterException
+from scim2_models import InvalidFilterException, InvalidValueException
 from scim2_models.path import (
     AttrPath,
     CompareOperator,
@@ -59,6 +60,8 @@ def _nothing() -> Q:
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise InvalidFilterException(detail="The value must be a string.")
+    if "\x00" in value:
+        raise InvalidValueException(detail="A value cannot hold a NUL character.")
     return value
 
 
@@ -107,7 +110,11 @@ def _boolean(column: str) -> Callable[[CompareOperator, Any], Q]:
 
 def _user_email(op: CompareOperator, value: Any) -> Q:
     # The work address is kept in a column of its own (lower case, indexed); any other
-    # address is looked for in the stored document, as sent.
+    # address is looked for in the stored document, as sent. SQLite (the embedded mode) has
+    # no JSON containment, and a filter that looked at work addresses only would find less
+    # than it says: there, only emails[type eq "work"].value is offered.
+    if not connection.features.supports_json_field_contains:
+        raise InvalidFilterException(detail="emails.value needs PostgreSQL; use the work address.")
     text = _text(value)
     return Q(work_email=text.lower()) | Q(document__emails__contains=[{"value": text}])
 

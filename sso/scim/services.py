@@ -78,7 +78,9 @@ def _audit(action: Action, actor: DirectoryActor, target: Any, **data: Any) -> N
 
 
 def _unique_user(directory: Directory, columns: dict[str, Any], pk: int | None) -> None:
-    others = ScimUser.objects.for_directory(directory).exclude(pk=pk)
+    others = ScimUser.objects.for_directory(directory)
+    if pk is not None:
+        others = others.exclude(pk=pk)
     if others.filter(user_name_key=columns["user_name_key"]).exists():
         raise UniquenessException(detail="Another user of this directory has that userName.")
     external_id = columns["external_id"]
@@ -183,7 +185,9 @@ def delete_user(
 
 
 def _unique_group(directory: Directory, columns: dict[str, Any], pk: int | None) -> None:
-    others = ScimGroup.objects.for_directory(directory).exclude(pk=pk)
+    others = ScimGroup.objects.for_directory(directory)
+    if pk is not None:
+        others = others.exclude(pk=pk)
     if others.filter(display_name_key=columns["display_name_key"]).exists():
         raise UniquenessException(detail="Another group of this directory has that displayName.")
     external_id = columns["external_id"]

@@ -221,7 +221,25 @@ def read_json(request: HttpRequest) -> dict[str, Any]:
         raise InvalidSyntaxException(detail="The JSON body is nested too deeply.")
     if not isinstance(data, dict):
         raise InvalidSyntaxException(detail="The body must be a JSON object.")
+    if _holds_nul(data):
+        # PostgreSQL stores no NUL character, and no directory has a reason to send one.
+        raise InvalidValueException(detail="A value cannot hold a NUL character.")
     return data
+
+
+def _holds_nul(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 class UnsupportedMediaTypeError(SCIMException):
