@@ -13,6 +13,8 @@ class SsoConfig(AppConfig):
         from sso.saml.logout import idp_logout_url
         from sso.scim import directory_links
 
+        _accept_directory_addresses()
+
         # accounts and organizations ask; sso answers (neither imports sso).
         extensions.register(
             first_factor_mfa=admission.trusts_idp_mfa,
@@ -22,3 +24,16 @@ class SsoConfig(AppConfig):
             new_account_refusal=enforcement.new_account_refusal,
             member_removed=directory_links.detach,
         )
+
+
+def _accept_directory_addresses() -> None:
+    """SCIM's ``emails.value`` is validated by email-validator (through pydantic's
+    ``EmailStr`` in scim2-models), which refuses special-use domains. Directories do send two
+    of them: ``.local`` (Okta's own sample users, hybrid Active Directory UPNs such as
+    ``corp.local``) and ``.test`` (every test fixture). Accept those two, once, at start-up;
+    nothing else in Gatehouse validates addresses with email-validator."""
+    import email_validator
+
+    for name in ("local", "test"):
+        if name in email_validator.SPECIAL_USE_DOMAIN_NAMES:
+            email_validator.SPECIAL_USE_DOMAIN_NAMES.remove(name)
