@@ -10,19 +10,12 @@ name another organization's people.
 
 from __future__ import annotations
 
-from unicodedata import normalize
-
 from django.db.models import Q
 
 from accounts.models import User
 from organizations.models import Membership, Organization
+from sso.scim.documents import user_name_key
 from sso.scim.models import Directory, LinkState, ScimUser
-
-
-def user_name_key(value: str) -> str:
-    """userName as compared and stored in ``ScimUser.user_name_key``: NFC, lower case (userName
-    is not caseExact), NFC again, as scim2-models' ``default_comparison_key`` makes it."""
-    return normalize("NFC", normalize("NFC", value).lower())
 
 
 def account_for(org: Organization, *, subject: str, email: str | None) -> User | None:

@@ -8,7 +8,7 @@ order:
 
 1. authenticate the bearer token (``sso.scim.tokens``): a failure is a bare 401 with
    ``WWW-Authenticate``; repeated failures from one address are 429 for a while (counted in
-   the shared cache);
+   the shared cache), while a good token from that address still gets through;
 2. a paused directory gets 503 with ``Retry-After``;
 3. find the endpoint (an unknown path is a SCIM 404) and check its methods (405);
 4. run it under the service's ``ScimPolicy``, turning every failure into a SCIM ``Error``;
@@ -27,7 +27,6 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, DataError, IntegrityError
 from django.http import HttpRequest, HttpResponse
@@ -112,12 +111,9 @@ class ScimMiddleware:
 
 def serve(request: HttpRequest) -> HttpResponse:
     started = time.monotonic()
-    address = context.current().ip or "unknown"
-    if cache.get(_blocked_key(address)):
-        return error_response(429, "Too many failed attempts.", Retry_After=str(_wait()))
     caller = tokens.authenticate(request.headers.get("Authorization", ""))
     if caller is None:
-        return _unauthenticated(address)
+        return _unauthenticated(context.current().ip or "unknown")
     call = ScimCall(request, caller.directory, request.build_absolute_uri(BASE_PATH))
     try:
         response = _dispatch(request, call)
@@ -168,21 +164,14 @@ def _dispatch(request: HttpRequest, call: ScimCall) -> HttpResponse:
 # --- Authentication failures ---------------------------------------------------------------------
 
 
-def _blocked_key(address: str) -> str:
-    return f"scim:auth-blocked:{address}"
-
-
-def _wait() -> int:
-    return FAILED_AUTH_LIMIT.window_seconds
-
-
 def _unauthenticated(address: str) -> HttpResponse:
-    """401, and once an address has failed too often, 429 for every call from it until the
-    window ends. Failures are logged, not audited one by one."""
+    """401, and once an address has failed too often, 429 for its failing calls until the
+    window ends. A call with a good token is never refused for its address's failures: Entra
+    and Okta call from addresses many tenants share, and one tenant's broken token must not
+    lock out the rest. Failures are logged, not audited one by one."""
     spent = spend(f"scim-auth-failed:{address}", FAILED_AUTH_LIMIT)
     logger.info("SCIM call with no usable token from %s", address)
     if not spent.allowed:
-        cache.set(_blocked_key(address), True, timeout=spent.retry_after)
         return error_response(429, "Too many failed attempts.", Retry_After=str(spent.retry_after))
     return error_response(
         401, "A valid bearer token is required.", WWW_Authenticate=AUTHENTICATE_CHALLENGE

@@ -17,7 +17,7 @@ from organizations.models import Domain, Organization
 from organizations.services.members import lock_members
 from sso.scim import accounts
 from sso.scim.actor import DirectoryActor
-from sso.scim.directory_links import user_name_key
+from sso.scim.documents import user_name_key
 from sso.scim.models import Directory, ScimGroup, ScimGroupMember, ScimUser
 
 
