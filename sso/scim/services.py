@@ -112,6 +112,9 @@ def _update_user(row: ScimUser, resource: Any, actor: DirectoryActor) -> ScimUse
     columns = documents.columns_of_user(resource)
     changed = documents.changed_attributes(row.document, columns["document"])
     if not changed:
+        if not row.active:
+            # A deactivation sent again (after a 503): finish the sign-out that failed.
+            accounts.sync_user(row, previous_active=False, created=False, actor=actor)
         return row
     _unique_user(row.directory, columns, row.pk)
     previous_active = row.active

@@ -45,6 +45,7 @@ from accounts.ratelimits import Limit, spend
 from audit import context
 from config.api_framework import json_depth_exceeds
 from config.refusals import Refusal
+from organizations.services.members import SessionStoreDown
 from sso.scim import tokens
 from sso.scim.actor import DirectoryActor
 from sso.scim.discovery import PROVIDER
@@ -57,6 +58,8 @@ PREFIX = "/scim/"
 BASE_PATH = "/scim/v2/"
 ACCEPTED_TYPES = {"application/scim+json", "application/json"}
 # Failed authentications per client address, and how long the address then waits.
+# Seconds a directory is asked to wait before sending a deactivation again.
+SESSION_RETRY_AFTER = 5
 FAILED_AUTH_LIMIT = Limit(attempts=20, window_seconds=300)
 # How long a paused directory is asked to wait before trying again.
 PAUSED_RETRY_AFTER = 300
@@ -126,6 +129,16 @@ def serve(request: HttpRequest) -> HttpResponse:
     except DataError:
         # A value PostgreSQL cannot store or compare (a NUL character); nothing was written.
         response = _failed(call, InvalidValueException(detail="A value cannot be stored."))
+    except SessionStoreDown:
+        # The change committed (the membership has ended and the org's tokens with it), but
+        # the person's sessions could not be ended. The directory retries on a 503, and the
+        # repeated deactivation runs the session step again.
+        logger.warning("SCIM deactivation committed but the session store failed")
+        response = error_response(
+            503,
+            "The change is saved, but signing the person out failed. Send it again.",
+            Retry_After=str(SESSION_RETRY_AFTER),
+        )
     _log(call, response, started)
     return response
 

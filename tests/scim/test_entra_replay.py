@@ -15,20 +15,13 @@ from organizations.models import Membership, Role
 from sso.scim.models import ScimRequest, ScimUser
 from tests.factories import UserFactory
 from tests.provider.person_tokens import signed_in as password_login
-
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-ADSCIM_GROUP = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
-
-
-def patch(*operations: dict) -> dict:
-    return {"schemas": [PATCH_OP], "Operations": list(operations)}
+from tests.scim.payloads import ENTERPRISE, ENTRA_GROUP_SCHEMA, GROUP_SCHEMA, USER_SCHEMA, patch
 
 
 def entra_user(user_name: str, external_id: str) -> dict:
     """A user as Entra's provisioning service creates it."""
     return {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+        "schemas": [USER_SCHEMA, ENTERPRISE],
         "externalId": external_id,
         "userName": user_name,
         "active": True,
@@ -115,7 +108,7 @@ def test_entra_cycle(scim, ada, flagged):
     group = client.post(
         "Groups",
         {
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group", ADSCIM_GROUP],
+            "schemas": [GROUP_SCHEMA, ENTRA_GROUP_SCHEMA],
             "externalId": "g-eng",
             "displayName": "Engineering",
             "meta": {"resourceType": "Group"},

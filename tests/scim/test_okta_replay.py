@@ -15,16 +15,15 @@ from audit.models import AuditEvent
 from organizations.models import Membership, Role
 from sso.scim.models import ScimUser
 from tests.factories import UserFactory
-from tests.scim.test_entra_replay import map_group_role, patch, signed_in
+from tests.scim.payloads import GROUP_SCHEMA, USER_SCHEMA, patch
+from tests.scim.test_entra_replay import map_group_role, signed_in
 
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 OKTA_PASSWORD = "1mz050nq-okta-sends-this"
 
 
 def okta_user(user_name: str, **extra) -> dict:
     return {
-        "schemas": [CORE_USER],
+        "schemas": [USER_SCHEMA],
         "userName": user_name,
         "name": {"givenName": "Grace", "familyName": "Hopper"},
         "emails": [{"primary": True, "value": user_name, "type": "work"}],
@@ -126,7 +125,7 @@ def test_okta_group_push(scim, grace):
     client = scim.client
     user_id = client.post("Users", okta_user("grace@acme.test")).json()["id"]
     pushed = client.post(
-        "Groups", {"schemas": [CORE_GROUP], "displayName": "Admirals", "members": []}
+        "Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Admirals", "members": []}
     )
     assert pushed.status_code == 201, pushed.content
     group_id = pushed.json()["id"]

@@ -152,7 +152,9 @@ def test_audit_names_attributes_never_values(scim):
         patch({"op": "replace", "value": {"displayName": "Kim Secret", "active": False}}),
     )
     scim.client.delete(f"Users/{created['id']}")
-    events = list(AuditEvent.objects.filter(organization_id=scim.org.pk).order_by("occurred_at"))
+    every = list(AuditEvent.objects.filter(organization_id=scim.org.pk).order_by("occurred_at"))
+    writes = {"scim.user_provisioned", "scim.user_updated", "scim.user_deleted"}
+    events = [e for e in every if e.action in writes]
     assert [e.action for e in events] == [
         "scim.user_provisioned",
         "scim.user_updated",
@@ -161,8 +163,9 @@ def test_audit_names_attributes_never_values(scim):
     assert all(e.actor_text == f"scim:{scim.directory.public_id}" for e in events)
     assert events[0].data["attributes"] == ["emails", "externalId", "userName"]
     assert events[1].data == {"attributes": ["active", "displayName"], "active": False}
-    assert "Kim Secret" not in json.dumps([e.data for e in events])
-    assert "x-kim" not in json.dumps([e.data for e in events])
+    # Nothing the directory sent is in the log: not in these, nor in the account's events.
+    assert "Kim Secret" not in json.dumps([e.data for e in every])
+    assert "x-kim" not in json.dumps([e.data for e in every])
 
 
 def test_list_pages_in_a_stable_order_with_the_counter_as_total(scim):
