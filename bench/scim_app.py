@@ -1,0 +1,170 @@
+"""bench/scim_app: the parts of bench/scim.py that run inside Gatehouse, one dataset at a time
+(DATABASE_URL and REDIS_URL name that dataset's database and its server's Redis).
+
+    prepare N K   the directories measured (N, spread over the dataset), each with a fresh
+                  token (shown once, kept by the bench for the run), random userNames to filter
+                  on, and K fresh people to deactivate, each signed in once (a browser session
+                  in Redis and its row), as a person the directory deactivates would be;
+    explain       one request of each measured kind through Django's test client, and
+                  EXPLAIN (ANALYZE, BUFFERS) of every statement it sent to sso_scimuser;
+    sessions      how many of the deactivated people still have a session.
+
+Each prints one JSON document on its last line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PATCH_BODY = {
+    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+    "Operations": [{"op": "replace", "path": "active", "value": False}],
+}
+FILTER_NAMES = 200
+
+
+def sign_in(user: Any) -> str:
+    """A browser session for ``user`` as a login leaves it: the session in the store (Redis)
+    and its row on the sessions page. Returns its key."""
+    from allauth.usersessions.models import UserSession
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.utils.module_loading import import_string
+
+    store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+    UserSession.objects.create(
+        user=user, session_key=store.session_key, ip="192.0.2.10", user_agent="bench/scim"
+    )
+    return str(store.session_key)
+
+
+def prepare(directories: int, targets: int) -> dict:
+    from django.db import transaction
+
+    from sso.scim.models import Directory, LinkState, ScimUser
+    from sso.scim.tokens import new_token
+
+    every = list(Directory.objects.filter(status=Directory.Status.ACTIVE).order_by("id"))
+    chosen = [every[i * len(every) // directories] for i in range(directories)]
+    measured = []
+    for directory in chosen:
+        with transaction.atomic():
+            _, token = new_token(directory)
+        names = list(
+            ScimUser.objects.for_directory(directory)
+            .order_by("?")
+            .values_list("user_name", flat=True)[:FILTER_NAMES]
+        )
+        fresh = list(
+            ScimUser.objects.for_directory(directory)
+            .filter(active=True, link_state=LinkState.LINKED, user__isnull=False)
+            .exclude(user_name__startswith="bench-create-")
+            .select_related("user")
+            .order_by("?")[: targets // directories + 1]
+        )
+        for record in fresh:
+            sign_in(record.user)
+        measured.append(
+            {
+                "token": token,
+                "domain": directory.domains.get().name,
+                "user_count": directory.user_count,
+                "names": names,
+                "targets": [str(record.public_id) for record in fresh],
+            }
+        )
+    return {"directories": measured}
+
+
+def explain(world: dict) -> dict:
+    """Each kind's request once, in this process, and the plans of what it asked
+    sso_scimuser (a write is explained inside a transaction that is rolled back)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    directory = world["directories"][0]
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {directory['token']}")
+    offset = random.randrange(1, max(directory["user_count"] - 100, 2))
+    requests = {
+        "filter": lambda: client.get(
+            "/scim/v2/Users", {"filter": f'userName eq "{directory["names"][0]}"'}
+        ),
+        "page": lambda: client.get("/scim/v2/Users", {"startIndex": offset, "count": 100}),
+        "patch": lambda: client.patch(
+            f"/scim/v2/Users/{world['explain_target']}",
+            json.dumps(PATCH_BODY),
+            content_type="application/scim+json",
+        ),
+    }
+    plans: dict[str, Any] = {}
+    for kind, send in requests.items():
+        with CaptureQueriesContext(connection) as queries:
+            response = send()
+        statements = [q["sql"] for q in queries.captured_queries if "sso_scimuser" in q["sql"]]
+        plans[kind] = {"status": response.status_code, "statements": len(queries), "plans": []}
+        for statement in statements:
+            plans[kind]["plans"].append({"sql": statement, "plan": _plan(statement)})
+    return plans
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _plan(statement: str) -> str:
+    from django.db import connection, transaction
+
+    lines: list[str] = []
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement)
+            lines = [row[0] for row in cursor.fetchall()]
+            raise _Rollback
+    except _Rollback:
+        pass
+    return "\n".join(lines)
+
+
+def sessions_left(public_ids: list[str]) -> dict:
+    from allauth.usersessions.models import UserSession
+
+    from sso.scim.models import ScimUser
+
+    users = ScimUser.objects.filter(public_id__in=public_ids).values_list("user_id", flat=True)
+    rows = list(UserSession.objects.filter(user_id__in=list(users)))
+    alive = sum(1 for row in rows if row.exists())
+    inactive = ScimUser.objects.filter(public_id__in=public_ids, active=False).count()
+    return {"deactivated": inactive, "session_rows": len(rows), "sessions_in_store": alive}
+
+
+def main() -> None:
+    import django
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    command, *rest = sys.argv[1:]
+    if command == "prepare":
+        result = prepare(int(rest[0]), int(rest[1]))
+    elif command == "explain":
+        result = explain(json.loads(sys.stdin.read()))
+    elif command == "sessions":
+        result = sessions_left(json.loads(sys.stdin.read()))
+    else:
+        raise SystemExit(f"unknown command {command}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
