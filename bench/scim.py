@@ -271,11 +271,24 @@ def print_report(report: dict) -> None:
     print(f"sessions after deactivation: {report['sessions_after_deactivation']}")
     for label, plans in report["explain"].items():
         for kind, explained in plans.items():
-            print(f"\n--- EXPLAIN {kind} ({label}): HTTP {explained['status']}, "
-                  f"{explained['statements']} statements in the request")  # fmt: skip
-            for item in explained["plans"]:
-                print(item["sql"])
-                print(item["plan"])
+            scans = "; ".join(" + ".join(item["scans"]) for item in explained["plans"])
+            print(f"{kind:<7} ({label}) reads sso_scimuser by: {scans or 'no statement'}")
+    for kind, explained in report["explain"]["1m"].items():
+        print(f"\n--- EXPLAIN (ANALYZE, BUFFERS) {kind} (1M): HTTP {explained['status']}, "
+              f"{explained['statements']} statements in the request")  # fmt: skip
+        for item in explained["plans"]:
+            print(item["sql"])
+            print(item["plan"])
+
+
+def scans(plan: str) -> list[str]:
+    """The scan nodes of a plan, e.g. "Index Scan using scim_user_name_unique"."""
+    nodes = []
+    for line in plan.splitlines():
+        node = line.strip().removeprefix("->").strip().split("  (")[0]
+        if "Scan" in node:
+            nodes.append(node.removesuffix(" on sso_scimuser"))
+    return nodes
 
 
 def main() -> None:
@@ -333,6 +346,10 @@ def main() -> None:
         },
         "explain": {s.label: app(s.env, "explain", stdin=s.world) for s in servers},
     }
+    for plans in report["explain"].values():
+        for explained in plans.values():
+            for item in explained["plans"]:
+                item["scans"] = scans(item["plan"])
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "scim.json").write_text(json.dumps(report, indent=2) + "\n")
     print_report(report)

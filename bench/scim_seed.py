@@ -136,25 +136,31 @@ def seeded(url: str) -> dict[str, Any] | None:
     return row if row is not None and row.get("layout") == LAYOUT else None
 
 
+def migrate(url: str, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    db_env = {**env, "DATABASE_URL": url, "DATABASE_OWNER_URL": ""}
+    subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=db_env, check=True
+    )
+    return time.perf_counter() - started
+
+
 def ensure_dataset(url: str, dataset: Dataset, env: dict[str, str], *, reseed: bool) -> dict:
     """A migrated database at ``url`` holding ``dataset``: reused if a finished load of the same
-    size is there, else (or with ``reseed``) dropped, created, migrated and loaded."""
+    size is there (and migrated, should the code have migrations it lacks), else (or with
+    ``reseed``) dropped, created, migrated and loaded."""
     if not reseed and database_exists(url):
         marker = seeded(url)
         if marker and (marker["organizations"], marker["per_organization"]) == (
             dataset.organizations,
             dataset.per_organization,
         ):
+            migrate(url, env)
             name = url.rsplit("/", 1)[1]
             print(f"{dataset.label}: reusing {name} (seeded in {marker['seconds']:.1f} s)")
             return marker
     create_database(url, drop=True)
-    db_env = {**env, "DATABASE_URL": url, "DATABASE_OWNER_URL": ""}
-    started = time.perf_counter()
-    subprocess.run(
-        [PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=db_env, check=True
-    )
-    migrated = time.perf_counter() - started
+    migrated = migrate(url, env)
     print(
         f"{dataset.label}: migrated in {migrated:.0f} s; loading {dataset.users:,} people ...",
         flush=True,
@@ -162,7 +168,7 @@ def ensure_dataset(url: str, dataset: Dataset, env: dict[str, str], *, reseed: b
     subprocess.run(
         [PYTHON, __file__, "--load", str(dataset.organizations), str(dataset.per_organization)],
         cwd=ROOT,
-        env=db_env,
+        env={**env, "DATABASE_URL": url, "DATABASE_OWNER_URL": ""},
         check=True,
     )
     marker = seeded(url)
