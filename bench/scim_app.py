@@ -4,7 +4,8 @@
     prepare N K   the directories measured (N, spread over the dataset), each with a fresh
                   token (shown once, kept by the bench for the run), random userNames to filter
                   on, and K fresh people to deactivate, each signed in once (a browser session
-                  in Redis and its row), as a person the directory deactivates would be;
+                  in Redis and its row), as a person the directory deactivates would be; and
+                  the last directory, with a token, for the creations;
     explain       one request of each measured kind through Django's test client, and
                   EXPLAIN (ANALYZE, BUFFERS) of every statement it sent to sso_scimuser;
     sessions      how many of the deactivated people still have a session.
@@ -83,7 +84,16 @@ def prepare(directories: int, targets: int) -> dict:
                 "targets": [str(record.public_id) for record in fresh],
             }
         )
-    return {"directories": measured}
+    # Creations go to a directory of their own (the last), so the ones measured keep their size.
+    creations = every[-1]
+    if creations in chosen:
+        raise SystemExit("no directory is left for the creations: measure fewer")
+    with transaction.atomic():
+        _, token = new_token(creations)
+    return {
+        "directories": measured,
+        "creations": {"token": token, "domain": creations.domains.get().name},
+    }
 
 
 def explain(world: dict) -> dict:
