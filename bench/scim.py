@@ -196,6 +196,8 @@ def wrk(args: argparse.Namespace, server: Server, seconds: int, **bench: str) ->
 def rates(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     """Creations/s and healthz/s on ``server``, in alternating blocks of ``rate_seconds``."""
     directory = server.world["creations"]
+    if directory is None:
+        raise SystemExit(f"{server.label}: no directory is left for the creations")
     run = secrets.token_hex(4)
     modes = {
         "healthz": {"mode": "healthz"},
