@@ -276,6 +276,10 @@ def print_report(report: dict) -> None:
         for kind, explained in plans.items():
             scans = "; ".join(" + ".join(item["scans"]) for item in explained["plans"])
             print(f"{kind:<7} ({label}) reads sso_scimuser by: {scans or 'no statement'}")
+            for item in explained["full_scans"]:
+                timing = [ln.strip() for ln in item["plan"].splitlines() if "Execution" in ln]
+                print(f"  WARNING: a full scan in {kind} ({label}), {timing[0] if timing else ''}:")
+                print(f"    {item['sql'][-300:]}")
     for kind, explained in report["explain"]["1m"].items():
         print(f"\n--- EXPLAIN (ANALYZE, BUFFERS) {kind} (1M): HTTP {explained['status']}, "
               f"{explained['statements']} statements in the request")  # fmt: skip
