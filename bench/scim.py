@@ -188,9 +188,21 @@ def wrk(args: argparse.Namespace, server: Server, seconds: int, **bench: str) ->
     )  # fmt: skip
     line = next(ln for ln in result.stdout.splitlines() if ln.startswith("BENCH_RESULT "))
     figure = json.loads(line.removeprefix("BENCH_RESULT "))
+    drain(server)
     if figure["other"] or figure["errors"]:
         raise WrongAnswer(f"{bench['mode']} on {server.label}: {figure}")
     return figure
+
+
+def drain(server: Server, timeout: float = 60.0) -> None:
+    """Waits until the requests wrk left in flight are done (a slow creation holds its worker
+    after wrk stops counting), so that the next block starts on idle workers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, _, seconds = call(server.port, "GET", "/healthz", "")
+        if status == 200 and seconds < 0.02:
+            return
+        time.sleep(0.2)
 
 
 def rates(args: argparse.Namespace, server: Server) -> dict[str, Any]:
@@ -213,7 +225,7 @@ def rates(args: argparse.Namespace, server: Server) -> dict[str, Any]:
             totals[name][0] += figure["ok"]
             totals[name][1] += figure["duration_us"] / 1e6
     per_second = {name: round(done / spent, 1) for name, (done, spent) in totals.items()}
-    return {**per_second, "ratio": round(per_second["create"] / per_second["healthz"], 4)}
+    return {**per_second, "ratio": round(per_second["create"] / max(per_second["healthz"], 0.1), 4)}
 
 
 # --- The run ----------------------------------------------------------------------------------
