@@ -4,8 +4,9 @@ Accounts sits below organizations and sso, and organizations below sso: each imp
 below it, never the reverse. Where a sign-in needs an answer only an app above has (does the
 IdP's MFA count, where does logout go next, may this login proceed, may this person move to
 another address, may a new account join an organization by password), the asking code asks a
-hook here. The app that knows fills the hook in when it starts (``sso.apps.SsoConfig.ready``);
-a hook nobody filled in answers as if that app were not installed.
+hook here; where an app above must hear of a change (a member removed), it is told through
+one. The app that knows fills the hook in when it starts (``sso.apps.SsoConfig.ready``); a
+hook nobody filled in answers as if that app were not installed.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ class InvitationApp(Protocol):
     def __call__(self, *, client_id: str, organization: Any) -> Any: ...
 
 
+def _nothing_manages_members(membership: Any) -> None:
+    return None
+
+
 @dataclass
 class SignInHooks:
     """The questions, each with its answer when no app has registered one."""
@@ -102,6 +107,10 @@ class SignInHooks:
     # organization (usable, bound to it or to none, holding ``organizations:write``); else
     # None, and its invitation no longer works. Asked by organizations; answered by provider.
     invitation_app: InvitationApp = _no_invitation_app
+    # An admin (or an app) removed this member, in the caller's transaction: whatever else
+    # manages memberships (a SCIM directory) stops bringing them back. Told by organizations;
+    # answered by sso.
+    member_removed: Callable[[Any], None] = _nothing_manages_members
 
 
 hooks = SignInHooks()
@@ -116,6 +125,7 @@ def register(
     new_account_refusal: Callable[[Any, str, str], dict[str, Any] | None] | None = None,
     end_app_tokens: EndAppTokens | None = None,
     invitation_app: InvitationApp | None = None,
+    member_removed: Callable[[Any], None] | None = None,
 ) -> None:
     """Answer some of the questions; the others keep their current answer."""
     if first_factor_mfa is not None:
@@ -132,3 +142,5 @@ def register(
         hooks.end_app_tokens = end_app_tokens
     if invitation_app is not None:
         hooks.invitation_app = invitation_app
+    if member_removed is not None:
+        hooks.member_removed = member_removed

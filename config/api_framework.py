@@ -55,7 +55,7 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
-def _depth_exceeds(value: Any, limit: int) -> bool:
+def json_depth_exceeds(value: Any, limit: int) -> bool:
     """Whether ``value`` nests arrays and objects more than ``limit`` deep (walked without
     recursion, so that no input can exhaust the stack)."""
     pending: list[tuple[Any, int]] = [(value, 1)]
@@ -90,7 +90,7 @@ class BoundedJSONParser(JSONParser):
             raise exceptions.ParseError("The JSON body is nested too deeply.") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise exceptions.ParseError(f"The body is not valid JSON: {exc}") from None
-        if _depth_exceeds(data, settings.GATEHOUSE_API_MAX_JSON_DEPTH):
+        if json_depth_exceeds(data, settings.GATEHOUSE_API_MAX_JSON_DEPTH):
             raise exceptions.ParseError("The JSON body is nested too deeply.")
         return data
 
@@ -206,7 +206,19 @@ def is_api_request(request: HttpRequest) -> bool:
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """The site's 404: a problem response under /api/ (a path no route matches, such as a
-    member id that is not a number), Gatehouse's page everywhere else."""
+    member id that is not a number), a SCIM error under /scim/ (RFC 7644 §3.12; the SCIM
+    middleware answers its own paths, this covers a request that reached the full stack),
+    Gatehouse's page everywhere else."""
+    if request.path.startswith("/scim/"):
+        return JsonResponse(
+            {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                "status": "404",
+                "detail": "Not found.",
+            },
+            status=404,
+            content_type="application/scim+json",
+        )
     if is_api_request(request):
         return problem_response(404, "Not found.")
     return defaults.page_not_found(request, exception or Http404())

@@ -57,6 +57,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "provider.tasks.purge_tokens",
         "schedule": 600.0,
     },
+    "prune-scim-requests": {
+        "task": "sso.scim.tasks.prune_scim_requests",
+        "schedule": 600.0,
+    },
 }
-# Task modules autodiscovery (tasks.py) does not find.
-CELERY_IMPORTS = ("provider.key_tasks",)
+# Task modules autodiscovery (tasks.py) does not find: it looks in installed apps only, and
+# sso.scim is a package of the sso app.
+CELERY_IMPORTS = ("provider.key_tasks", "sso.scim.tasks")

@@ -105,6 +105,10 @@ MIDDLEWARE = [
     # authorization) stop here and skip the session, CSRF and signed-in-person layers below,
     # which they never use (config/machine_endpoints.py says what they keep).
     "config.machine_endpoints.MachineEndpointMiddleware",
+    # Inbound SCIM (every path under /scim/): directories authenticate with a bearer token and
+    # use no session, CSRF token or person-facing gate; errors are SCIM Error bodies
+    # (sso/scim/transport.py says what it keeps).
+    "sso.scim.transport.ScimMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

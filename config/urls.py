@@ -10,6 +10,7 @@ from provider import portal as provider_portal
 from provider.views import device as provider_device
 from provider.views import oidc as provider_oidc
 from sso import portal as sso_portal
+from sso.scim import portal as scim_portal
 
 # Staff sign in through the same login as everyone else (rate limits, lockout, blocked-user
 # check, second factor), not through the admin's own unthrottled form. The admin site itself
@@ -25,9 +26,9 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("", include("accounts.mfa.urls")),
     path("webauthn/", include("accounts.mfa.webauthn_urls")),
-    # The organization portal, with the SSO tab that sso adds to it (orgs:sso is its list of
-    # connections) and provider's Applications tab (orgs:applications): composed here, so
-    # that organizations imports neither.
+    # The organization portal, with the SSO and SCIM tabs that sso adds to it (orgs:sso is its
+    # list of connections, orgs:scim the directory's overview) and provider's Applications tab
+    # (orgs:applications): composed here, so that organizations imports neither.
     path(
         "",
         include(
@@ -35,6 +36,7 @@ urlpatterns = [
                 [
                     *organization_urls.urlpatterns,
                     path("orgs/<slug:slug>/sso/", include(sso_portal.urlpatterns)),
+                    path("orgs/<slug:slug>/scim/", include(scim_portal.urlpatterns)),
                     path(
                         "orgs/<slug:slug>/applications/",
                         include(provider_portal.urlpatterns),

@@ -28,6 +28,7 @@ class Perm(enum.StrEnum):
     MANAGE_POLICY = "manage_policy"
     MANAGE_SETTINGS = "manage_settings"  # name, logo, colour
     MANAGE_SSO = "manage_sso"  # SSO connections: create, test, turn on and off, certificates
+    MANAGE_SCIM = "manage_scim"  # the SCIM directory: on, off, pause, tokens, settings, roles
     MANAGE_APPLICATIONS = "manage_applications"  # the organization's own M2M apps (provider)
     TRANSFER_OWNERSHIP = "transfer_ownership"
 
@@ -63,6 +64,7 @@ _GRANTS: dict[str, frozenset[Perm]] = {
             Perm.MANAGE_POLICY,
             Perm.MANAGE_SETTINGS,
             Perm.MANAGE_SSO,
+            Perm.MANAGE_SCIM,
             Perm.MANAGE_APPLICATIONS,
         }
     ),

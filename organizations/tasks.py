@@ -8,9 +8,8 @@ from celery import shared_task
 
 from config.refusals import Refusal
 from organizations.models import Domain, Membership
-from organizations.services.active import ACTIVE_ORG_SESSION_KEY
 from organizations.services.domains import verify_domain
-from organizations.services.members import finish_deprovisioning
+from organizations.services.members import SessionStoreDown, deprovision_now
 
 logger = logging.getLogger(__name__)
 
@@ -25,41 +24,14 @@ def deprovision_membership(self, membership_id: int) -> str:
 
     Access itself ended when the membership did (every org page and API call checks for an
     active membership, and their open invitations were withdrawn with it). Here: their sessions
-    stop pointing at the organization. Later capabilities (OAuth grants, SSO links) add their
-    own revocations here.
+    stop pointing at the organization (``deprovision_now``, which a SCIM deactivation also
+    runs in its request; this job then finds the work done). Later capabilities (OAuth grants,
+    SSO links) add their own revocations there.
     """
-    membership = (
-        Membership.objects.select_related("organization", "user").filter(pk=membership_id).first()
-    )
-    if membership is None or membership.is_active:
-        return "not removed"
-    if membership.deprovisioned_at is not None:
-        return "already done"
     try:
-        cleared = _clear_active_org(membership.user_id, membership.organization_id)
-    except Exception as exc:  # session store down: try again later
+        return deprovision_now(membership_id)
+    except SessionStoreDown as exc:  # session store down: try again later
         raise self.retry(exc=exc, countdown=min(600, 2**self.request.retries * 5)) from exc
-    done = finish_deprovisioning(membership_id=membership.pk, sessions_cleared=cleared)
-    return "done" if done else "changed meanwhile"
-
-
-def _clear_active_org(user_id: int, org_id: int) -> int:
-    from importlib import import_module
-
-    from allauth.usersessions.models import UserSession
-    from django.conf import settings
-
-    store = import_module(settings.SESSION_ENGINE).SessionStore
-    cleared = 0
-    for session_key in UserSession.objects.filter(user_id=user_id).values_list(
-        "session_key", flat=True
-    ):
-        session = store(session_key)
-        if session.exists(session_key) and session.get(ACTIVE_ORG_SESSION_KEY) == org_id:
-            del session[ACTIVE_ORG_SESSION_KEY]
-            session.save()
-            cleared += 1
-    return cleared
 
 
 @shared_task(acks_late=True)

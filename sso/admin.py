@@ -101,3 +101,7 @@ class ConnectionAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin
     def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> Any:
         results, _ = super().get_search_results(request, queryset, search_term)
         return results.distinct(), False
+
+
+# The SCIM directories, tokens and records (sso/scim/admin.py) register themselves on import.
+from sso.scim import admin as scim_admin  # noqa: E402, F401

@@ -9,12 +9,19 @@ this is and whether it may come in, or refuses with the name of the rule (a chec
 The rules:
 - An identity is (connection, subject): allauth's SocialAccount(provider=connection.slug,
   uid=subject). Once known, it logs in as its account, whatever address it asserts today.
-- A new identity needs an address inside the organization's verified domains; others are
-  refused. An account whose address is verified is linked. An account registered with the
+- A new identity that the organization's SCIM directory already linked to an account (its
+  subject or address is a directory user's userName or externalId) signs in to that account.
+- Otherwise a new identity needs an address inside the organization's verified domains; others
+  are refused. An account whose address is verified is linked. An account registered with the
   address but never verified is not merged into: it loses its password and sessions, and its
   address is released for the new account (the pre-account-takeover defence).
 - The role comes from the IdP's groups at every login (owners are never demoted by it).
-  A membership that an admin removed is not brought back by signing in: that login is refused.
+  A membership that an admin removed is not brought back by signing in: that login is refused,
+  and so is one the directory turned off.
+
+The address rules (``claim_address``, ``verified_names``, ``privileged_in``, ``releasable``) take
+an organization and a set of domains, not a connection: SCIM admission (``sso.scim``) applies
+the same ones.
 """
 
 from __future__ import annotations
@@ -24,14 +31,16 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import User
-from organizations.models import Invitation, Membership, Role
+from organizations.models import Domain, Invitation, Membership, Organization, Role
 from sso import enforcement
 from sso.checks import Check, refused
 from sso.models import Connection, IdentityConfirmation, MFATrust, connection_of
+from sso.scim import directory_links
 
 ROLE_STRENGTH = {Role.MEMBER.value: 0, Role.ADMIN.value: 1}
 # OIDC "amr" values (RFC 8176) that mean more than one factor was used at the IdP.
@@ -73,13 +82,17 @@ def verified_domains(connection: Connection) -> frozenset[str]:
     connection object (a login asks for each address the IdP sent, and again when admitting)."""
     cached = getattr(connection, "_verified_domains", None)
     if cached is None:
-        cached = frozenset(
-            connection.domains.filter(
-                organization=connection.organization, verified_at__isnull=False
-            ).values_list("name", flat=True)
-        )
+        cached = verified_names(connection.domains.all(), connection.organization)
         connection._verified_domains = cached  # type: ignore[attr-defined]
     return cached
+
+
+def verified_names(domains: QuerySet[Domain], org: Organization) -> frozenset[str]:
+    """The names of ``domains`` that ``org`` has verified: what an IdP or a directory chosen
+    for some of the org's domains is trusted for (unverified or foreign ones never count)."""
+    return frozenset(
+        domains.filter(organization=org, verified_at__isnull=False).values_list("name", flat=True)
+    )
 
 
 def email_in_domains(email: str, domains: frozenset[str]) -> bool:
@@ -175,6 +188,15 @@ def _admit_new_identity(connection: Connection, sociallogin: Any, role: str) -> 
     """An identity seen for the first time: link it, create its account, or refuse."""
     org_name = connection.organization.name
     email = asserted_email(connection, sociallogin)
+    # The organization's own directory may already know this person (by the subject or the
+    # address) and have linked their account: that account, never another organization's.
+    provisioned = directory_links.account_for(
+        connection.organization, subject=str(sociallogin.account.uid), email=email
+    )
+    if provisioned is not None:
+        if is_privileged(provisioned, connection):
+            raise refused(Check.PRIVILEGED_ACCOUNT, connection, PRIVILEGED)
+        return Admission("link", role, email=email, user=provisioned)
     if email is None:
         raise refused(
             Check.EMAIL_DOMAIN,
@@ -182,20 +204,14 @@ def _admit_new_identity(connection: Connection, sociallogin: Any, role: str) -> 
             f"Your identity provider did not give an email address in a verified domain of "
             f"{org_name}.",
         )
-    # Whoever proved the address owns it, whether it is their login address or not.
-    proven = (
-        EmailAddress.objects.filter(email__iexact=email, verified=True)
-        .select_related("user")
-        .first()
-    )
-    owner = proven.user if proven else User.objects.filter(email__iexact=email).first()
-    if owner is not None and is_privileged(owner, connection):
+    claim = claim_address(email, connection.organization)
+    if claim.kind == "privileged":
         # An org admin can point a connection at an IdP they run: linking would let them
         # sign in as the org's owner, or as staff. Those accounts are never linked.
         raise refused(Check.PRIVILEGED_ACCOUNT, connection, PRIVILEGED)
-    if proven is not None:
-        return Admission("link", role, email=email, user=owner)
-    if owner is not None and not releasable(owner, email):
+    if claim.kind == "link":
+        return Admission("link", role, email=email, user=claim.user)
+    if claim.kind == "conflict":
         raise refused(
             Check.ACCOUNT_CONFLICT,
             connection,
@@ -208,7 +224,36 @@ def _admit_new_identity(connection: Connection, sociallogin: Any, role: str) -> 
             connection,
             f"There is no account for you yet. Ask an admin of {org_name} to invite you.",
         )
-    return Admission("release" if owner else "create", role, email=email, user=owner)
+    return Admission(claim.kind, role, email=email, user=claim.user)
+
+
+@dataclass(frozen=True)
+class AddressClaim:
+    """Whose an address in an organization's verified domains is, and what admitting a
+    person by it may do: ``link`` the account that proved it; ``release`` a never-verified
+    account's hold on it, then create; ``create``; or not at all: ``privileged`` (the org's
+    owner, or staff) or ``conflict`` (held in a way only support can settle)."""
+
+    kind: str
+    user: User | None = None
+
+
+def claim_address(email: str, org: Organization) -> AddressClaim:
+    """The rule SSO and SCIM share for an address the organization vouches for. Reads only."""
+    # Whoever proved the address owns it, whether it is their login address or not.
+    proven = (
+        EmailAddress.objects.filter(email__iexact=email, verified=True)
+        .select_related("user")
+        .first()
+    )
+    owner = proven.user if proven else User.objects.filter(email__iexact=email).first()
+    if owner is not None and privileged_in(owner, org):
+        return AddressClaim("privileged", owner)
+    if proven is not None:
+        return AddressClaim("link", owner)
+    if owner is not None and not releasable(owner, email.lower()):
+        return AddressClaim("conflict", owner)
+    return AddressClaim("release" if owner else "create", owner)
 
 
 def _check_account(
@@ -228,6 +273,13 @@ def _check_account(
             Check.ACCOUNT_BLOCKED, connection, "This account is blocked. Contact support."
         )
     if membership is not None and not membership.is_active:
+        if directory_links.deactivated_by_directory(membership):
+            raise refused(
+                Check.DIRECTORY_DEACTIVATED,
+                connection,
+                f"Your account was turned off in {connection.organization.name}'s directory. "
+                "Ask its IT team to turn it back on.",
+            )
         raise refused(
             Check.MEMBERSHIP_REMOVED,
             connection,
@@ -278,9 +330,14 @@ def privileged(user: User, membership: Membership | None) -> bool:
 
 def is_privileged(user: User, connection: Connection) -> bool:
     """``privileged``, reading the membership."""
+    return privileged_in(user, connection.organization)
+
+
+def privileged_in(user: User, org: Organization) -> bool:
+    """``privileged`` in ``org``, reading the account's membership there."""
     if user.is_staff or user.is_superuser:
         return True
-    return privileged(user, membership_in(connection, user))
+    return privileged(user, Membership.objects.filter(organization=org, user=user).first())
 
 
 def releasable(user: User, email: str) -> bool:

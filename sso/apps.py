@@ -11,6 +11,9 @@ class SsoConfig(AppConfig):
         from accounts import extensions
         from sso import admission, enforcement, receivers  # noqa: F401  (connects the receivers)
         from sso.saml.logout import idp_logout_url
+        from sso.scim import directory_links
+
+        _accept_directory_addresses()
 
         # accounts and organizations ask; sso answers (neither imports sso).
         extensions.register(
@@ -19,4 +22,18 @@ class SsoConfig(AppConfig):
             login_refusal=enforcement.refuse_unless_allowed,
             address_change_refusal=enforcement.address_change_refusal,
             new_account_refusal=enforcement.new_account_refusal,
+            member_removed=directory_links.detach,
         )
+
+
+def _accept_directory_addresses() -> None:
+    """SCIM's ``emails.value`` is validated by email-validator (through pydantic's
+    ``EmailStr`` in scim2-models), which refuses special-use domains. Directories do send two
+    of them: ``.local`` (Okta's own sample users, hybrid Active Directory UPNs such as
+    ``corp.local``) and ``.test`` (every test fixture). Accept those two, once, at start-up;
+    nothing else in Gatehouse validates addresses with email-validator."""
+    import email_validator
+
+    for name in ("local", "test"):
+        if name in email_validator.SPECIAL_USE_DOMAIN_NAMES:
+            email_validator.SPECIAL_USE_DOMAIN_NAMES.remove(name)

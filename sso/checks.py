@@ -264,6 +264,11 @@ class Check(enum.Enum):
         Step.ACCOUNT_RULES,
         "The organization's admins removed this person: signing in does not bring them back.",
     )
+    DIRECTORY_DEACTIVATED = (
+        Step.ACCOUNT_RULES,
+        "The organization's SCIM directory turned this person off: signing in does not bring "
+        "them back; turning them on in the directory does.",
+    )
     ACCOUNT_BLOCKED = (Step.ACCOUNT_RULES, "The account is blocked.")
     CONCURRENT_LOGIN = (
         Step.ACCOUNT_RULES,

@@ -1,5 +1,5 @@
 """Members of an organization: joining, role changes, removal, leaving, ownership transfer, and
-the cleanup that follows a removal.
+the cleanup that follows a removal (queued, or run at once by ``deprovision_now``).
 
 Changes to who is an owner are serialised by a row lock on the organization (``_lock``): two
 owners demoting each other, or leaving, at the same moment must not leave it without one.
@@ -26,6 +26,7 @@ from config.refusals import NotFound, Refusal, service
 from organizations import permissions
 from organizations.models import Membership, Organization, Role
 from organizations.permissions import Actor, Perm
+from organizations.services.active import ACTIVE_ORG_SESSION_KEY
 from organizations.services.guards import audit_actor, deny, not_allowed, require
 from organizations.services.invitations import invitable_roles, withdraw_invitations
 
@@ -55,6 +56,12 @@ def _lock(org: Organization, actor: Actor | None = None) -> Actor | None:
     return current
 
 
+def lock_members(org: Organization) -> None:
+    """Take the organization's member lock in the caller's transaction: for writers outside
+    this module (a SCIM directory) that change memberships through its functions."""
+    _lock(org)
+
+
 def _last_owner(actor: Actor | User, org: Organization, what: str, message: str) -> Refusal:
     return deny(actor, org, what, message=message, status=409, reason="last owner")
 
@@ -73,11 +80,10 @@ def _locked_member(org: Organization, member_id: int) -> Membership:
     return target
 
 
-def join(
-    *, org: Organization, user: User, role: str, source: str, actor: User | None
-) -> Membership:
+def join(*, org: Organization, user: User, role: str, source: str, actor: Any) -> Membership:
     """``user``'s active membership of ``org``, created or brought back with ``role``; an
-    active one is returned as it is. Runs in the caller's transaction."""
+    active one is returned as it is. Runs in the caller's transaction. ``actor``: the person
+    or the directory the audit log names (None: the person themself)."""
     membership, created = Membership.objects.select_for_update().get_or_create(
         organization=org, user=user, defaults={"role": role, "source": source}
     )
@@ -120,22 +126,31 @@ def change_role(*, actor: Actor, org: Organization, member_id: int, role: str) -
             "change role",
             "An organization needs an owner: make someone else owner first.",
         )
+    set_role(target, role, actor=audit_actor(actor))
+    return target
+
+
+def set_role(target: Membership, role: str, *, actor: Any) -> None:
+    """Give a locked member ``role`` now, in the caller's transaction, after the caller has
+    decided it may (``change_role``; a directory's group mapping, which never touches
+    owners). Invitations they sent for roles they may no longer hand out stop working."""
     previous = target.role
     target.role = role
     target.save(update_fields=["role"])
     withdraw_invitations(target, keep_roles=invitable_roles(target))
     record(
         Action.ORG_MEMBER_ROLE_CHANGED,
-        actor=audit_actor(actor),
-        organization=org,
+        actor=actor,
+        organization=target.organization,
         target=target.user,
         data={"from": previous, "to": role},
     )
-    return target
 
 
-def _end_membership(target: Membership, by: Any = None) -> int:
-    """End a membership now; returns how many of their open invitations were withdrawn.
+def end_membership(target: Membership, by: Any = None) -> int:
+    """End a locked membership now, in the caller's transaction (which has decided it may:
+    ``remove_member``, ``leave``, a SCIM directory's deactivation); returns how many of their
+    open invitations were withdrawn.
     ``by``: who ended it, for the token revocation's and the consent ledger's records (a
     person; an app is named in the removal's own audit event)."""
     from organizations.tasks import deprovision_membership
@@ -176,7 +191,9 @@ def remove_member(*, actor: Actor, org: Organization, member_id: int) -> Members
         raise deny(actor, org, "remove member", message=message, member=target.pk)
     if target.role == Role.OWNER and _owners(org) == 1:
         raise _last_owner(actor, org, "remove member", "The last owner cannot be removed.")
-    withdrawn = _end_membership(target, by=audit_actor(actor))
+    withdrawn = end_membership(target, by=audit_actor(actor))
+    # A directory that provisioned them (SCIM) must not quietly bring them back.
+    extensions.hooks.member_removed(target)
     record(
         Action.ORG_MEMBER_REMOVED,
         actor=audit_actor(actor),
@@ -197,7 +214,7 @@ def leave(*, membership: Membership) -> Membership:
         raise _last_owner(
             target, org, "leave", "You are the last owner: transfer ownership before leaving."
         )
-    withdrawn = _end_membership(target, by=target.user)
+    withdrawn = end_membership(target, by=target.user)
     record(
         Action.ORG_MEMBER_LEFT,
         actor=target.user,
@@ -227,6 +244,50 @@ def transfer_ownership(*, actor: Membership, org: Organization, member_id: int) 
         data={"previous_owner_now": Role.ADMIN.value},
     )
     return target
+
+
+class SessionStoreDown(Exception):
+    """The session store could not be read or written while deprovisioning: the membership
+    has ended, its sessions still point at the organization. Running again finishes it."""
+
+
+def deprovision_now(membership_id: int) -> str:
+    """Clean up after a removed membership here and now, without Celery: what the queued
+    ``organizations.tasks.deprovision_membership`` does (which stays as the backstop, and
+    finds the work done). Runs outside any transaction (after the removal committed); safe to
+    run twice. Raises ``SessionStoreDown`` if the session store fails."""
+    membership = Membership.objects.filter(pk=membership_id).first()
+    if membership is None or membership.is_active:
+        return "not removed"
+    if membership.deprovisioned_at is not None:
+        return "already done"
+    try:
+        cleared = clear_active_org(membership.user_id, membership.organization_id)
+    except Exception as exc:  # the session store (or its table) is down: the caller retries
+        raise SessionStoreDown(str(exc)) from exc
+    done = finish_deprovisioning(membership_id=membership.pk, sessions_cleared=cleared)
+    return "done" if done else "changed meanwhile"
+
+
+def clear_active_org(user_id: int, org_id: int) -> int:
+    """Drop the organization from every stored session of the person that has it as the
+    active one; returns how many. The session store is not transactional."""
+    from importlib import import_module
+
+    from allauth.usersessions.models import UserSession
+    from django.conf import settings
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    cleared = 0
+    for session_key in UserSession.objects.filter(user_id=user_id).values_list(
+        "session_key", flat=True
+    ):
+        session = store(session_key)
+        if session.exists(session_key) and session.get(ACTIVE_ORG_SESSION_KEY) == org_id:
+            del session[ACTIVE_ORG_SESSION_KEY]
+            session.save()
+            cleared += 1
+    return cleared
 
 
 @service

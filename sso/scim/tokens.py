@@ -13,6 +13,7 @@ import secrets as random
 import string
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 
@@ -35,7 +36,7 @@ class Caller:
     directory: Directory
 
 
-def new_token(directory: Directory, *, created_by: object = None) -> tuple[DirectoryToken, str]:
+def new_token(directory: Directory, *, created_by: Any = None) -> tuple[DirectoryToken, str]:
     """A new token row for ``directory`` (in the caller's transaction) and the token itself,
     which is shown once and never stored."""
     prefix = "".join(random.choice(_PREFIX_ALPHABET) for _ in range(PREFIX_LENGTH))

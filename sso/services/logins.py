@@ -24,10 +24,11 @@ from accounts.user_sessions import UserSession
 from audit.actions import Action, Outcome
 from audit.services import record
 from config.refusals import service
-from organizations.models import Membership, Role
+from organizations.models import Membership, Organization, Role
 from sso.admission import ADMISSION_ATTR
 from sso.checks import Check, refused
 from sso.models import Connection, IdentityConfirmation, connection_of
+from sso.scim import directory_links
 
 
 class AdmittedLogin(SocialLogin):
@@ -96,14 +97,27 @@ def drop_unproven_claims(email: str) -> int:
 def release_unverified_account(connection: Connection, user: User) -> None:
     """Someone registered this address and never proved it. They do not get the SSO identity:
     their password goes, their sessions end, the account is blocked and its address freed."""
+    release_unverified_address(
+        user,
+        org=connection.organization,
+        actor_text=f"sso:{connection.slug}",
+        how=f"signed in through {connection.organization.name}'s SSO",
+        data={"connection": connection.slug},
+    )
+
+
+def release_unverified_address(
+    user: User, *, org: Organization, actor_text: str, how: str, data: dict[str, Any]
+) -> None:
+    """Free a never-verified account's address for the person the organization vouches for
+    (an SSO sign-in, a SCIM directory: ``how``, in the block reason). In the caller's
+    transaction, but the sessions end at once (the session store is not transactional)."""
     released = f"released-{user.public_id.hex}@invalid"
     EmailAddress.objects.filter(user=user).delete()
     user.set_unusable_password()
     user.email = released
     user.is_blocked = True
-    user.blocked_reason = (
-        f"Never verified; its address signed in through {connection.organization.name}'s SSO."
-    )
+    user.blocked_reason = f"Never verified; its address {how}."
     user.blocked_at = timezone.now()
     user.save(update_fields=["password", "email", "is_blocked", "blocked_reason", "blocked_at"])
     ended = end_sessions(list(UserSession.objects.filter(user=user)))
@@ -111,10 +125,10 @@ def release_unverified_account(connection: Connection, user: User) -> None:
     record(
         Action.SSO_UNVERIFIED_ACCOUNT_RELEASED,
         actor=None,
-        actor_text=f"sso:{connection.slug}",
-        organization=connection.organization,
+        actor_text=actor_text,
+        organization=org,
         target=user,
-        data={"connection": connection.slug, "sessions_ended": ended},
+        data={**data, "sessions_ended": ended},
     )
 
 
@@ -126,7 +140,8 @@ def apply_membership(
     created: bool,
     known: Membership | None = None,
 ) -> Membership:
-    """The person's membership with the role their groups map to (owners keep theirs).
+    """The person's membership with the role their groups map to (owners keep theirs, and so
+    do members whose role the organization's SCIM directory sets).
     ``known``: the membership admission read in this sign-in; when it has that role already
     (the usual sign-in), there is nothing to write, and nothing is locked."""
     if known is not None and known.role in (role, Role.OWNER):
@@ -145,7 +160,12 @@ def apply_membership(
             target=user,
             data={"role": role, "source": Membership.Source.SSO, "connection": connection.slug},
         )
-    elif membership.role != role and membership.role != Role.OWNER:
+    elif (
+        membership.role != role
+        and membership.role != Role.OWNER
+        # The organization's directory maps this member's role from its groups (T7).
+        and not directory_links.manages_role(org, user)
+    ):
         before = membership.role
         membership.role = role
         membership.save(update_fields=["role"])

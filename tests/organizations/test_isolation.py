@@ -20,6 +20,8 @@ from organizations import services
 from organizations.models import Domain, Invitation, Membership
 from provider.models import Application
 from sso.models import Connection, IdPCertificate
+from sso.scim import tokens as scim_tokens
+from sso.scim.models import Directory, DirectoryToken, ScimGroup
 from tests.organizations.conftest import signed_in
 from tests.sso.builders import certificate
 
@@ -28,7 +30,16 @@ CERTIFICATE_PEM = certificate()
 
 
 # The kinds of object a path can point at, e.g. {domain}.
-KINDS = ("member", "invitation", "domain", "connection", "certificate", "application")
+KINDS = (
+    "member",
+    "invitation",
+    "domain",
+    "connection",
+    "certificate",
+    "application",
+    "scim_token",
+    "scim_group",
+)
 
 
 @dataclass(frozen=True)
@@ -134,6 +145,24 @@ ENDPOINTS = [
     Endpoint("post", "/orgs/{slug}/applications/{application}/rotate/", data={"overlap": "0"}),
     Endpoint("post", "/orgs/{slug}/applications/{application}/disable/", data={"reason": "x"}),
     Endpoint("post", "/orgs/{slug}/applications/{application}/enable/", data={"reason": "x"}),
+    Endpoint("get", "/orgs/{slug}/scim/"),
+    Endpoint("post", "/orgs/{slug}/scim/on/"),
+    Endpoint("post", "/orgs/{slug}/scim/pause/"),
+    Endpoint("post", "/orgs/{slug}/scim/resume/"),
+    Endpoint("post", "/orgs/{slug}/scim/off/"),
+    Endpoint("get", "/orgs/{slug}/scim/settings/"),
+    Endpoint(
+        "post",
+        "/orgs/{slug}/scim/settings/",
+        data={"default_role": "admin", "put_without_active_deactivates": "on"},
+    ),
+    Endpoint("get", "/orgs/{slug}/scim/tokens/"),
+    Endpoint("post", "/orgs/{slug}/scim/tokens/new/", data={"overlap": "0"}),
+    Endpoint("post", "/orgs/{slug}/scim/tokens/{scim_token}/revoke/"),
+    Endpoint("get", "/orgs/{slug}/scim/users/"),
+    Endpoint("get", "/orgs/{slug}/scim/groups/"),
+    Endpoint("post", "/orgs/{slug}/scim/groups/{scim_group}/role/", data={"role": "admin"}),
+    Endpoint("get", "/orgs/{slug}/scim/requests/"),
     Endpoint("get", "/orgs/{slug}/audit/"),
     Endpoint("post", "/orgs/{slug}/transfer/", data={"member": "0"}),
     Endpoint("post", "/orgs/{slug}/leave/", admin_only=False),
@@ -220,6 +249,18 @@ class Objects:
             organization=org,
             apis={management_api(): ["users:read"]},
         ).application.pk
+        # A SCIM directory, paused (so that each switch has something to change), with a
+        # token and a group.
+        directory = Directory.objects.create(
+            organization=org, status=Directory.Status.PAUSED, paused_at=timezone.now()
+        )
+        self.scim_token = scim_tokens.new_token(directory)[0].pk
+        self.scim_group = ScimGroup.objects.create(
+            directory=directory,
+            organization=org,
+            display_name=f"{org.name} admins",
+            display_name_key=f"{org.slug} admins",
+        ).pk
 
     def values(self) -> dict[str, int]:
         return {
@@ -229,6 +270,8 @@ class Objects:
             "connection": self.connection,
             "certificate": self.certificate,
             "application": self.application,
+            "scim_token": self.scim_token,
+            "scim_group": self.scim_group,
         }
 
 
@@ -288,6 +331,18 @@ def _snapshot() -> tuple:
             ),
             key=str,
         ),
+        sorted(
+            Directory.objects.values_list(
+                "pk", "status", "paused_at", "default_role", "put_without_active_deactivates"
+            ),
+            key=str,
+        ),
+        sorted(Directory.domains.through.objects.values_list("directory_id", "domain_id")),
+        sorted(
+            DirectoryToken.objects.values_list("pk", "expires_at", "revoked_at"),
+            key=str,
+        ),
+        sorted(ScimGroup.objects.values_list("pk", "role"), key=str),
     )
 
 

@@ -12,7 +12,8 @@ from django.contrib import admin
 from django.test import Client
 
 from audit.models import AuditEvent
-from provider import keys, secrets
+from config import secrets
+from provider import keys
 from provider.admin.applications import ApplicationAdmin
 from provider.models import (
     AccessToken,
