@@ -15,7 +15,7 @@ RP_DIR  := tests/provider/rp
 RS_DIR  := tests/provider/rs
 NPM_DIRS := $(IDP_DIR) $(AXE_DIR) $(RP_DIR) $(RS_DIR)
 
-.PHONY: install npm-packages idps run test lint bench bench-saml bench-enumeration bench-oauth worker beat clean
+.PHONY: install npm-packages idps run test lint bench bench-saml bench-enumeration bench-oauth bench-scim worker beat clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -80,6 +80,11 @@ bench-enumeration: install
 ## verifications (needs PostgreSQL, Redis and wrk).
 bench-oauth: install
 	$(BIN)/python bench/oauth.py
+
+## SCIM with 1,000,000 people against 10,000 (lookups, pages, deactivations) and creations
+## against /healthz (needs PostgreSQL, Redis and wrk; the first run loads the two datasets).
+bench-scim: install
+	$(BIN)/python bench/scim.py
 
 worker: install
 	$(BIN)/celery -A config worker --loglevel=INFO
