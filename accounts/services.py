@@ -25,7 +25,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import extensions
-from accounts.models import OutboundEmail, User
+from accounts.models import OutboundEmail, User, address_is
 from audit.actions import Action
 from audit.services import record
 from config.refusals import Refusal, service
@@ -309,9 +309,9 @@ def create_user(
     is proven (then no email is sent); otherwise the address is unverified and, unless
     ``send_verification_email`` is False, the person is sent the link that verifies it."""
     email = User.objects.normalize_email((email or "").strip()).lower()
-    if User.objects.filter(email__iexact=email).exists():
+    if User.objects.filter(address_is(email)).exists():
         raise Refusal("An account with this email address exists.", status=409)
-    if EmailAddress.objects.filter(email__iexact=email, verified=True).exists():
+    if EmailAddress.objects.filter(address_is(email), verified=True).exists():
         raise Refusal("An account with this email address exists.", status=409)
     try:
         with transaction.atomic():  # a savepoint: a racing request may have taken the address

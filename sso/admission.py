@@ -35,7 +35,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import User, address_is
 from organizations.models import Domain, Invitation, Membership, Organization, Role
 from sso import enforcement
 from sso.checks import Check, refused
@@ -242,11 +242,9 @@ def claim_address(email: str, org: Organization) -> AddressClaim:
     """The rule SSO and SCIM share for an address the organization vouches for. Reads only."""
     # Whoever proved the address owns it, whether it is their login address or not.
     proven = (
-        EmailAddress.objects.filter(email__iexact=email, verified=True)
-        .select_related("user")
-        .first()
+        EmailAddress.objects.filter(address_is(email), verified=True).select_related("user").first()
     )
-    owner = proven.user if proven else User.objects.filter(email__iexact=email).first()
+    owner = proven.user if proven else User.objects.filter(address_is(email)).first()
     if owner is not None and privileged_in(owner, org):
         return AddressClaim("privileged", owner)
     if proven is not None:

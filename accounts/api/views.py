@@ -40,7 +40,7 @@ from accounts.api.serializers import (
 )
 from accounts.mfa.policy import DEVICE_MODELS
 from accounts.mfa.services.enrollment import reset_mfa
-from accounts.models import User
+from accounts.models import User, address_is
 from config.refusals import Refusal
 from consent.erasure.schedule import request_erasure
 from consent.models import DataSubjectRequest
@@ -135,7 +135,7 @@ class UserListView(UsersMixin, generics.ListAPIView[User]):
         wanted = query.validated_data
         users = self.visible_users()
         if "email" in wanted:
-            users = users.filter(email__iexact=wanted["email"].strip())
+            users = users.filter(address_is(wanted["email"].strip()))
         if "email_prefix" in wanted:
             users = users.filter(email__istartswith=wanted["email_prefix"].strip())
         if "id" in wanted:

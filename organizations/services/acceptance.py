@@ -10,7 +10,7 @@ from allauth.account.models import EmailAddress
 from django.utils import timezone
 
 from accounts import extensions
-from accounts.models import User
+from accounts.models import User, address_is
 from audit.actions import Action
 from audit.services import record
 from config.refusals import Refusal, service
@@ -157,8 +157,8 @@ def sign_up_from_invitation(*, token: str, password: str) -> tuple[User, Members
     """A new person accepts: the account is created with the invited address, verified by the
     link itself (only the mailbox's owner could open it)."""
     invitation = _open_invitation(token, None)
-    if User.objects.filter(email__iexact=invitation.email).exists() or (
-        EmailAddress.objects.filter(email__iexact=invitation.email).exists()
+    if User.objects.filter(address_is(invitation.email)).exists() or (
+        EmailAddress.objects.filter(address_is(invitation.email)).exists()
     ):
         raise Refusal("An account with this address exists already: sign in to accept.")
     refusal = _new_account_refusal(invitation)

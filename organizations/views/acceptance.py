@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts import extensions
-from accounts.models import User
+from accounts.models import User, address_is
 from config.refusals import Refusal, refusal_page
 from organizations.access import signed_in_at
 from organizations.forms import InvitationSignupForm
@@ -49,7 +49,7 @@ def invitation(request: HttpRequest) -> HttpResponse:
     membership: Membership | None = None
     try:
         found = check_invitation(token, user)
-        existing_account = User.objects.filter(email__iexact=found.email).exists()
+        existing_account = User.objects.filter(address_is(found.email)).exists()
         form = InvitationSignupForm(
             request.POST if request.method == "POST" and user is None else None, email=found.email
         )

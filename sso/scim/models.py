@@ -107,7 +107,10 @@ class LinkState(models.TextChoices):
 
 
 class ScimUser(models.Model):
-    directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="users")
+    # Indexed by the (directory, ...) indexes below, which serve the lists' order too.
+    directory = models.ForeignKey(
+        Directory, on_delete=models.CASCADE, related_name="users", db_index=False
+    )
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     # The SCIM "id": a UUID of its own, never the account's primary key.
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -162,7 +165,10 @@ class ScimUser(models.Model):
 
 
 class ScimGroup(models.Model):
-    directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="groups")
+    # Indexed by the (directory, ...) indexes below, which serve the lists' order too.
+    directory = models.ForeignKey(
+        Directory, on_delete=models.CASCADE, related_name="groups", db_index=False
+    )
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     external_id = models.CharField(max_length=255, null=True, blank=True)

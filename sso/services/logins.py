@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts import extensions
 from accounts.mfa import policy
-from accounts.models import User
+from accounts.models import User, address_is
 from accounts.services import end_sessions
 from accounts.user_sessions import UserSession
 from audit.actions import Action, Outcome
@@ -91,7 +91,7 @@ def drop_unproven_claims(email: str) -> int:
     """Other accounts' never-verified rows for an address SSO is about to give to a new account
     (a pending email change, say). Left in place, allauth would take the address for taken
     and send the person to confirm it instead of creating their account."""
-    return EmailAddress.objects.filter(email__iexact=email, verified=False).delete()[0]
+    return EmailAddress.objects.filter(address_is(email), verified=False).delete()[0]
 
 
 def release_unverified_account(connection: Connection, user: User) -> None:
