@@ -193,6 +193,12 @@ def _admit_new_identity(connection: Connection, sociallogin: Any, role: str) -> 
     provisioned = directory_links.account_for(
         connection.organization, subject=str(sociallogin.account.uid), email=email
     )
+    # Only within the domains this connection is trusted for: a connection set up for one
+    # domain never reaches, through the directory, an account in another.
+    if provisioned is not None and not email_in_domains(
+        provisioned.email, verified_domains(connection)
+    ):
+        provisioned = None
     if provisioned is not None:
         if is_privileged(provisioned, connection):
             raise refused(Check.PRIVILEGED_ACCOUNT, connection, PRIVILEGED)

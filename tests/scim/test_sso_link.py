@@ -139,3 +139,20 @@ def test_the_idps_groups_do_not_undo_the_directorys_role_mapping(sso):
 
     assert session_user(web) == record.user
     assert Membership.objects.get(user=record.user).role == "member"
+
+
+def test_a_connection_never_reaches_an_account_outside_its_domains_through_the_directory(sso):
+    # The directory also provisions subsidiary.test, which this connection is not trusted for.
+    subsidiary = records.verified_domain(sso.acme.org, "subsidiary.test")
+    sso.directory.domains.add(subsidiary)
+    cfo = UserFactory(email="cfo@subsidiary.test")
+    assert records.provision(sso.directory, SUBJECT, work_email="cfo@subsidiary.test").user == cfo
+
+    web, done = sign_in(sso)
+
+    assert done.status_code == 302, done.content[:800]
+    signed_in = session_user(web)
+    assert signed_in is not None
+    assert signed_in != cfo
+    assert signed_in.email == "ada@acme.test"
+    assert not SocialAccount.objects.filter(user=cfo).exists()
