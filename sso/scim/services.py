@@ -109,6 +109,10 @@ def provision_user(*, directory: Directory, resource: Any, actor: DirectoryActor
 
 
 def _update_user(row: ScimUser, resource: Any, actor: DirectoryActor) -> ScimUser:
+    if resource.active is None:
+        # "active" sent as null, or removed: never read as "on". Only an explicit true brings
+        # a deactivated person back.
+        resource.active = row.active
     columns = documents.columns_of_user(resource)
     changed = documents.changed_attributes(row.document, columns["document"])
     if not changed:

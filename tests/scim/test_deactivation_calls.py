@@ -4,6 +4,8 @@ arrives, and when the session store fails the answer is a 503 the directory retr
 
 from __future__ import annotations
 
+import pytest
+
 from organizations.models import Membership
 from organizations.services import members
 from sso.scim.models import ScimRequest
@@ -39,3 +41,29 @@ def test_a_failed_session_store_is_a_503_and_the_retry_signs_the_person_out(scim
     assert browser.get("/account/").status_code == 302
     membership.refresh_from_db()
     assert membership.deprovisioned_at is not None
+
+
+@pytest.mark.parametrize(
+    "undo",
+    [
+        ("PATCH", patch({"op": "replace", "path": "active", "value": None})),
+        ("PATCH", patch({"op": "remove", "path": "active"})),
+        ("PUT", None),
+    ],
+    ids=["replace with null", "remove", "PUT with null"],
+)
+def test_a_null_or_removed_active_never_brings_a_deactivated_person_back(scim, undo):
+    pat = UserFactory(email="pat@acme.test")
+    user_id = create(scim.client, work_user("pat@acme.test"))["id"]
+    assert scim.client.patch(f"Users/{user_id}", DEACTIVATE).status_code == 200
+    method, body = undo
+    if body is None:
+        body = scim.client.get(f"Users/{user_id}").json()
+        body["active"] = None
+
+    response = scim.client.send(method, f"Users/{user_id}", body)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["active"] is False
+    membership = Membership.objects.get(organization=scim.org, user=pat)
+    assert membership.status == Membership.Status.REMOVED
