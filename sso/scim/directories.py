@@ -27,6 +27,7 @@ from config.refusals import NotFound, Refusal, service
 from organizations.models import Domain, Membership, Organization, Role
 from organizations.permissions import Perm
 from organizations.services import require
+from organizations.services.members import lock_members
 from sso.scim import accounts, tokens
 from sso.scim.actor import DirectoryActor
 from sso.scim.models import Directory, DirectoryToken, ScimGroup, ScimGroupMember
@@ -77,7 +78,9 @@ def usable_tokens(directory: Directory) -> Any:
 
 
 def _locked(org: Organization) -> Directory:
-    """This organization's directory, locked until the transaction ends (404 otherwise)."""
+    """This organization's directory, locked until the transaction ends (404 otherwise).
+    The organization's member lock comes first, as in every SCIM write (``services._begin``)."""
+    lock_members(org)
     directory = Directory.objects.for_org(org).select_for_update().first()
     if directory is None:
         raise NotFound("SCIM is not set up for this organization.")

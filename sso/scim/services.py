@@ -30,6 +30,7 @@ from scim2_models import (
 from audit.actions import Action
 from audit.services import record
 from config.refusals import service
+from organizations.services.members import lock_members
 from sso.scim import accounts, documents
 from sso.scim.actor import DirectoryActor
 from sso.scim.models import Directory, ScimGroup, ScimGroupMember, ScimUser
@@ -47,6 +48,15 @@ def check_if_match(if_match: str | None, version: int) -> None:
         if tag == "*" or tag.removeprefix("W/") == current.removeprefix("W/"):
             return
     raise PreconditionFailedException(detail="The resource has changed since that version.")
+
+
+def _begin(directory: Directory) -> None:
+    """Every write starts with the organization's member lock, before any row of its own:
+    one order for every writer (these services, the accounts layer beneath them, the SCIM
+    tab, the portal's member changes), so two writes never wait on each other in a circle.
+    It also serialises one organization's directory writes, which the accounts layer needs
+    (two records never race for one account)."""
+    lock_members(directory.organization)
 
 
 def _locked(queryset: Any, public_id: uuid.UUID) -> Any:
@@ -91,6 +101,7 @@ def _unique_user(directory: Directory, columns: dict[str, Any], pk: int | None) 
 @service
 def provision_user(*, directory: Directory, resource: Any, actor: DirectoryActor) -> ScimUser:
     """POST /Users: a new record of the directory (and, if admitted, an account)."""
+    _begin(directory)
     columns = documents.columns_of_user(resource)
     _unique_user(directory, columns, None)
     row = ScimUser.objects.create(
@@ -109,11 +120,11 @@ def provision_user(*, directory: Directory, resource: Any, actor: DirectoryActor
 
 
 def _update_user(row: ScimUser, resource: Any, actor: DirectoryActor) -> ScimUser:
-    if resource.active is None:
-        # "active" sent as null, or removed: never read as "on". Only an explicit true brings
-        # a deactivated person back.
-        resource.active = row.active
     columns = documents.columns_of_user(resource)
+    if resource.active is None:
+        # "active" sent as null, or removed: the resource no longer states it, and the person
+        # stays as they were. Only an explicit true brings a deactivated person back.
+        columns["active"] = row.active
     changed = documents.changed_attributes(row.document, columns["document"])
     if not changed:
         if not row.active:
@@ -148,6 +159,7 @@ def replace_user(
     """PUT /Users/{id}. A PUT without ``active`` keeps the stored value (Okta's integrations
     send whole users without it) unless the directory says its PUTs mean "inactive" then
     (trap T13: the model cannot tell an absent ``active`` from null, so the view says)."""
+    _begin(directory)
     row = _user_for_write(directory, public_id, if_match)
     stored = documents.user_resource(row)
     resource.replace(stored)
@@ -166,6 +178,7 @@ def patch_user(
     actor: DirectoryActor,
 ) -> ScimUser:
     """PATCH /Users/{id}: the operations applied to the stored resource, all or nothing."""
+    _begin(directory)
     row = _user_for_write(directory, public_id, if_match)
     resource = documents.user_resource(row)
     patch.patch(resource)
@@ -178,6 +191,7 @@ def delete_user(
 ) -> None:
     """DELETE /Users/{id}: the membership ends as for a deactivation, the record goes (and
     with it its group memberships); the account, if any, stays."""
+    _begin(directory)
     row = _user_for_write(directory, public_id, if_match)
     accounts.before_user_deleted(row, actor=actor)
     groups = ScimGroup.objects.select_for_update().filter(memberships__scim_user=row)
@@ -254,6 +268,7 @@ def _members_changed(
 @service
 def create_group(*, directory: Directory, resource: Any, actor: DirectoryActor) -> ScimGroup:
     """POST /Groups."""
+    _begin(directory)
     columns = documents.columns_of_group(resource)
     _unique_group(directory, columns, None)
     members = _members_of(directory, resource)
@@ -301,6 +316,7 @@ def replace_group(
     actor: DirectoryActor,
 ) -> ScimGroup:
     """PUT /Groups/{id}: the whole group, members included."""
+    _begin(directory)
     row = _group_for_write(directory, public_id, if_match)
     resource.replace(documents.group_resource(row))
     return _update_group(row, resource, actor)
@@ -316,6 +332,7 @@ def patch_group(
     actor: DirectoryActor,
 ) -> ScimGroup:
     """PATCH /Groups/{id}: renames and member changes in any of the directories' forms."""
+    _begin(directory)
     row = _group_for_write(directory, public_id, if_match)
     resource = documents.group_resource(row)
     patch.patch(resource)
@@ -327,6 +344,7 @@ def delete_group(
     *, directory: Directory, public_id: uuid.UUID, if_match: str | None, actor: DirectoryActor
 ) -> None:
     """DELETE /Groups/{id}: the group goes; its former members' roles are recomputed."""
+    _begin(directory)
     row = _group_for_write(directory, public_id, if_match)
     former: Iterable[int] = list(
         ScimGroupMember.objects.filter(group=row).values_list("scim_user_id", flat=True)

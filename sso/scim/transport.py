@@ -13,7 +13,7 @@ order:
 3. find the endpoint (an unknown path is a SCIM 404) and check its methods (405);
 4. run it under the service's ``ScimPolicy``, turning every failure into a SCIM ``Error``;
 5. write a ``ScimRequest`` row (no body, no personal data), outside any transaction, whatever
-   the outcome.
+   the outcome (``sso.scim.tasks`` keeps the last 1,000 per directory).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, DataError, IntegrityError
+from django.db import DatabaseError, DataError, IntegrityError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from pydantic import ValidationError
@@ -58,13 +58,12 @@ PREFIX = "/scim/"
 BASE_PATH = "/scim/v2/"
 ACCEPTED_TYPES = {"application/scim+json", "application/json"}
 # Failed authentications per client address, and how long the address then waits.
-# Seconds a directory is asked to wait before sending a deactivation again.
-SESSION_RETRY_AFTER = 5
+# Seconds a directory is asked to wait before sending a call again after a 503 that is not
+# a pause (a session store or a database that failed the call).
+RETRY_SOON = 5
 FAILED_AUTH_LIMIT = Limit(attempts=20, window_seconds=300)
 # How long a paused directory is asked to wait before trying again.
 PAUSED_RETRY_AFTER = 300
-# ScimRequest rows kept per directory (pruned now and then, in one statement).
-REQUEST_LOG_SIZE = 1000
 
 
 @dataclass
@@ -129,6 +128,13 @@ def serve(request: HttpRequest) -> HttpResponse:
     except DataError:
         # A value PostgreSQL cannot store or compare (a NUL character); nothing was written.
         response = _failed(call, InvalidValueException(detail="A value cannot be stored."))
+    except OperationalError:
+        # A lock wait that PostgreSQL ended (a deadlock, a timeout), or the database away:
+        # nothing was written, and the directory retries a 503.
+        logger.warning("SCIM call ended by the database; answered 503", exc_info=True)
+        response = error_response(
+            503, "The change could not be made now. Send it again.", Retry_After=str(RETRY_SOON)
+        )
     except SessionStoreDown:
         # The change committed (the membership has ended and the org's tokens with it), but
         # the person's sessions could not be ended. The directory retries on a 503, and the
@@ -137,7 +143,7 @@ def serve(request: HttpRequest) -> HttpResponse:
         response = error_response(
             503,
             "The change is saved, but signing the person out failed. Send it again.",
-            Retry_After=str(SESSION_RETRY_AFTER),
+            Retry_After=str(RETRY_SOON),
         )
     _log(call, response, started)
     return response
@@ -256,7 +262,7 @@ class UnsupportedMediaTypeError(SCIMException):
 def _log(call: ScimCall, response: HttpResponse, started: float) -> None:
     """One ``ScimRequest`` row, committed on its own (no transaction is open here)."""
     try:
-        row = ScimRequest.objects.create(
+        ScimRequest.objects.create(
             directory=call.directory,
             method=(call.request.method or "")[:8],
             resource_type=call.resource_type[:32],
@@ -267,18 +273,5 @@ def _log(call: ScimCall, response: HttpResponse, started: float) -> None:
             duration_ms=round((time.monotonic() - started) * 1000),
             request_id=getattr(call.request, "request_id", "")[:64],
         )
-        if row.pk % 100 == 0:
-            _prune(call.directory)
     except DatabaseError:
         logger.exception("SCIM request log not written")
-
-
-def _prune(directory: Directory) -> None:
-    keep = (
-        ScimRequest.objects.filter(directory=directory)
-        .order_by("-id")
-        .values_list("id", flat=True)[REQUEST_LOG_SIZE : REQUEST_LOG_SIZE + 1]
-    )
-    oldest_kept = next(iter(keep), None)
-    if oldest_kept is not None:
-        ScimRequest.objects.filter(directory=directory, id__lte=oldest_kept).delete()
