@@ -38,6 +38,9 @@ IGNORED_SCHEMAS = frozenset(
     {"http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group".casefold()}
 )
 _FILTER_IN_PATH = re.compile(r"\[[^\]]*\]")
+# What an attribute path may hold (names, dots, a schema URN's colons); matching always
+# succeeds, with what precedes the first other character.
+_ATTRIBUTE_PATH = re.compile(r"[A-Za-z0-9_.:$-]*")
 
 
 @dataclass(frozen=True)
@@ -193,17 +196,13 @@ def _collection(kind: Kind, request: HttpRequest, call: ScimCall) -> HttpRespons
     if request.method == "GET":
         call.operation = "GET list"
         return _list(kind, call, dict(request.GET.items()))
+    # attributes/excludedAttributes are checked before anything is written: a write is
+    # never committed and then answered with an error.
+    parameters = _response_parameters(kind, request)
     body = _cleaned(read_json(request))
     resource = kind.model.model_validate(body, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
     row = kind.create(directory=call.directory, resource=resource, actor=call.actor)
-    return _resource_response(
-        kind,
-        call,
-        row,
-        Context.RESOURCE_CREATION_RESPONSE,
-        _response_parameters(kind, request),
-        201,
-    )
+    return _resource_response(kind, call, row, Context.RESOURCE_CREATION_RESPONSE, parameters, 201)
 
 
 def _search(kind: Kind, request: HttpRequest, call: ScimCall) -> HttpResponse:
@@ -211,6 +210,13 @@ def _search(kind: Kind, request: HttpRequest, call: ScimCall) -> HttpResponse:
     body = read_json(request)
     query = {key: value for key, value in body.items() if key.lower() != "schemas"}
     return _list(kind, call, query)
+
+
+def _attribute_name(path: object) -> str:
+    """The attribute a PATCH path names, without its filter or anything after a character
+    no attribute name has: a malformed path must not carry a value into the log."""
+    bare = _FILTER_IN_PATH.sub("", str(path))
+    return _ATTRIBUTE_PATH.match(bare).group().rsplit(":", 1)[-1]  # type: ignore[union-attr]
 
 
 def _patch_summary(body: dict[str, Any]) -> str:
@@ -229,7 +235,7 @@ def _patch_summary(body: dict[str, Any]) -> str:
             names = list(operation["value"])
         else:
             names = []
-        attributes = [_FILTER_IN_PATH.sub("", str(name)).rsplit(":", 1)[-1] for name in names]
+        attributes = [_attribute_name(name) for name in names]
         parts.append(f"{op} {','.join(attributes)}".strip())
     return ("PATCH " + "; ".join(parts))[:120]
 
@@ -246,6 +252,7 @@ def _item(kind: Kind, request: HttpRequest, call: ScimCall, public_id: str) -> H
     if request.method == "DELETE":
         kind.delete(**common, actor=call.actor)
         return scim_response(None, status=204)
+    parameters = _response_parameters(kind, request)  # checked before anything is written
     body = read_json(request)
     if request.method == "PUT":
         body = _cleaned(body)
@@ -262,7 +269,7 @@ def _item(kind: Kind, request: HttpRequest, call: ScimCall, public_id: str) -> H
         )
         row = kind.patch(**common, patch=patch, actor=call.actor)
         context = Context.RESOURCE_PATCH_RESPONSE
-    return _resource_response(kind, call, row, context, _response_parameters(kind, request))
+    return _resource_response(kind, call, row, context, parameters)
 
 
 def _read(kind: Kind, request: HttpRequest, call: ScimCall, public_id: uuid.UUID) -> HttpResponse:

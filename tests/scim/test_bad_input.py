@@ -166,3 +166,29 @@ def test_nul_characters_are_invalid_values_not_500s(scim):
     response = scim.client.get("Users", {"filter": r'userName eq "a\u0000b"'})
     assert_error(response, 400, "invalidValue")
     _nothing_written(scim)
+
+
+def test_bad_response_parameters_refuse_a_write_before_it_is_made(scim):
+    refused = scim.client.post("Users?attributes=[[", work_user("amy@acme.test"))
+    assert_error(refused, 400, "invalidPath")
+    _nothing_written(scim)
+    created = create(scim.client, work_user("amy@acme.test"))
+    refused = scim.client.patch(
+        f"Users/{created['id']}?excludedAttributes=[[",
+        patch({"op": "replace", "path": "active", "value": False}),
+    )
+    assert_error(refused, 400, "invalidPath")
+    assert ScimUser.objects.get(public_id=created["id"]).active is True
+
+
+def test_a_malformed_patch_path_leaves_no_value_in_the_request_log(scim):
+    from sso.scim.models import ScimRequest
+
+    created = create(scim.client, work_user("amy@acme.test"))
+    scim.client.patch(
+        f"Users/{created['id']}",
+        patch({"op": "replace", "path": 'emails[value eq "amy.secret@acme.test"', "value": "x"}),
+    )
+    logged = ScimRequest.objects.filter(method="PATCH").get()
+    assert logged.status == 400
+    assert logged.operation == "PATCH replace emails"
