@@ -44,7 +44,7 @@ def sync_user(
     if scim_user.active:
         if not linked:
             linking.admit(scim_user, actor=actor)
-        elif previous_active is False:
+        elif previous_active is False and linking.still_admissible(scim_user, actor=actor):
             lifecycle.reactivate(scim_user, actor=actor)
         return
     if linked:

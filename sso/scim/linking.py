@@ -13,6 +13,8 @@ the record's groups map to.
 from __future__ import annotations
 
 from allauth.account.models import EmailAddress
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
@@ -20,7 +22,7 @@ from audit.actions import Action
 from audit.services import record
 from organizations.models import Membership
 from organizations.services.members import join, lock_members
-from sso.admission import claim_address, email_in_domains, verified_names
+from sso.admission import claim_address, email_in_domains, privileged_in, verified_names
 from sso.scim.actor import DirectoryActor
 from sso.scim.models import Directory, LinkState, ScimUser
 from sso.scim.roles import mapped_role
@@ -40,11 +42,16 @@ def directory_domains(directory: Directory) -> frozenset[str]:
 
 def address_of(scim_user: ScimUser) -> str:
     """The address a record is admitted by: its work email, else its userName when that is
-    an address; empty when it has neither."""
+    a valid address (one "@", a real local part: never ``x@evil.example@acme.test``); empty
+    when it has neither."""
     if scim_user.work_email:
         return scim_user.work_email.strip().lower()
     name = scim_user.user_name.strip()
-    return name.lower() if "@" in name else ""
+    try:
+        validate_email(name)
+    except ValidationError:
+        return ""
+    return name.lower()
 
 
 def admit(scim_user: ScimUser, *, actor: DirectoryActor) -> None:
@@ -91,6 +98,23 @@ def admit(scim_user: ScimUser, *, actor: DirectoryActor) -> None:
         not_admitted(scim_user, LinkState.CONFLICT, ADDRESS_IN_USE, actor=actor)
         return
     _link(scim_user, user, account="created", actor=actor)
+
+
+def still_admissible(scim_user: ScimUser, *, actor: DirectoryActor) -> bool:
+    """Whether a linked record may still bring its person back (reactivation): the rules
+    that admitted it hold today. An account made staff or owner since, or an address whose
+    domain is no longer verified or no longer the directory's, unlinks the record instead."""
+    user = scim_user.user
+    assert user is not None
+    directory = scim_user.directory
+    if privileged_in(user, directory.organization):
+        not_admitted(scim_user, LinkState.PRIVILEGED, PRIVILEGED, actor=actor)
+        return False
+    address = address_of(scim_user)
+    if not address or not email_in_domains(address, directory_domains(directory)):
+        not_admitted(scim_user, LinkState.OUTSIDE_DOMAINS, OUTSIDE_DOMAINS, actor=actor)
+        return False
+    return True
 
 
 def not_admitted(

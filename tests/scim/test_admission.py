@@ -78,12 +78,16 @@ def test_addresses_outside_the_directorys_verified_domains_get_no_account(scim):
         records.provision(scim.directory, "pat@pending.test"),
         records.provision(scim.directory, "lee@branch.test"),
         records.provision(scim.directory, "no-address-at-all"),
+        # userNames that end in the domain but are no address of it
+        records.provision(scim.directory, "x@evil.example@acme.test"),
+        records.provision(scim.directory, "@acme.test"),
+        records.provision(scim.directory, "a b <c>@acme.test"),
     ]
 
     assert {r.link_state for r in outside} == {LinkState.OUTSIDE_DOMAINS}
     assert not User.objects.exists()
     assert not Membership.objects.exists()
-    assert [e.data for e in events("scim.user_not_admitted")] == [{"reason": "outside_domains"}] * 4
+    assert [e.data for e in events("scim.user_not_admitted")] == [{"reason": "outside_domains"}] * 7
 
 
 def test_a_record_outside_the_domains_is_admitted_once_its_address_moves_inside(scim):

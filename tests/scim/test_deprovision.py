@@ -14,10 +14,11 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.test import Client
 
+from accounts.models import User
 from accounts.user_sessions import UserSession
 from audit.models import AuditEvent
 from config.celery import app as celery_app
-from organizations.models import Membership
+from organizations.models import Domain, Membership
 from organizations.services import members
 from organizations.services.members import SessionStoreDown
 from provider.models import Api
@@ -248,3 +249,26 @@ def test_reactivation_restores_the_membership_with_the_mapped_role(scim):
     reactivated = AuditEvent.objects.get(action="scim.user_reactivated")
     assert reactivated.data == {"membership_restored": True, "role": "admin"}
     at_work(record.user, scim.org)  # the organization is theirs to work in again
+
+
+@pytest.mark.parametrize("since", ["made staff", "domain unverified", "domain removed"])
+def test_reactivation_checks_the_admission_rules_again(scim, since):
+    pat = UserFactory(email="pat@acme.test")
+    record = records.provision(scim.directory, "pat@acme.test")
+    records.deactivate(record)
+    if since == "made staff":
+        User.objects.filter(pk=pat.pk).update(is_staff=True)
+        expected = "privileged"
+    elif since == "domain unverified":
+        Domain.objects.filter(pk=scim.domain.pk).update(verified_at=None)
+        expected = "outside_domains"
+    else:
+        scim.directory.domains.remove(scim.domain)
+        expected = "outside_domains"
+
+    record = records.reactivate(record)
+
+    assert Membership.objects.get(user=pat).status == "removed"
+    assert record.user is None
+    assert record.link_state == expected
+    assert not AuditEvent.objects.filter(action="scim.user_reactivated").exists()
