@@ -24,20 +24,26 @@ from django.utils import timezone
 from audit.actions import Action
 from audit.services import record
 from config.refusals import NotFound, Refusal, service
-from organizations.models import Domain, Membership, Organization, Role
+from organizations.models import Domain, Membership, Organization
 from organizations.permissions import Perm
 from organizations.services import require
 from organizations.services.members import lock_members
 from sso.scim import accounts, tokens
 from sso.scim.actor import DirectoryActor
-from sso.scim.models import Directory, DirectoryToken, ScimGroup, ScimGroupMember
+from sso.scim.models import (
+    MAPPABLE_ROLES,
+    Directory,
+    DirectoryToken,
+    ScimGroup,
+    ScimGroupMember,
+)
 
 DEFAULT_OVERLAP = timedelta(hours=24)
 MAX_OVERLAP = timedelta(days=7)
 # Tokens that may work at once: enough for rotations with a week's overlap, not an unbounded
 # pile of forgotten credentials.
 MAX_USABLE_TOKENS = 5
-MAPPABLE = (Role.MEMBER.value, Role.ADMIN.value)
+MAPPABLE = tuple(value for value, _ in MAPPABLE_ROLES)
 
 
 @dataclass(frozen=True)

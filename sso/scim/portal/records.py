@@ -7,18 +7,18 @@ starts from this organization's directory.
 
 from __future__ import annotations
 
-import unicodedata
-
 from django.contrib import messages
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
+from scim2_models import SCIMException
 
 from organizations.models import Membership, Organization
 from organizations.pages import org_page
 from organizations.permissions import Perm
 from sso.scim import directories
+from sso.scim.documents import user_name_key
 from sso.scim.models import ScimGroup, ScimRequest, ScimUser
 from sso.scim.portal.common import after_id, keyset_page, scim_context, to_overview
 from sso.scim.portal.forms import GroupRoleForm
@@ -27,9 +27,13 @@ REQUEST_LOG_SIZE = 100
 MAX_QUERY = 255
 
 
-def user_name_key(text: str) -> str:
-    """What a search is compared with: userName's stored key is NFC and lower case."""
-    return unicodedata.normalize("NFC", text).lower()
+def _search_key(text: str) -> str | None:
+    """What a search is compared with: the key userNames are stored under, or None for text
+    that has none."""
+    try:
+        return user_name_key(text)
+    except SCIMException:
+        return None
 
 
 @org_page(Perm.MANAGE_SCIM)
@@ -41,7 +45,7 @@ def user_list(request: HttpRequest, org: Organization, membership: Membership) -
     query = request.GET.get("q", "").strip()[:MAX_QUERY]
     users = ScimUser.objects.for_directory(directory).select_related("user")
     if query:
-        users = users.filter(user_name_key__startswith=user_name_key(query))
+        users = users.filter(user_name_key__startswith=_search_key(query) or "\0")
     page = keyset_page(users, after_id(request))
     return render(
         request,
