@@ -61,3 +61,7 @@ SPECTACULAR_SETTINGS = {
 # The largest JSON body the API reads, and how deeply it may nest.
 GATEHOUSE_API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024)
 GATEHOUSE_API_MAX_JSON_DEPTH = 32
+# SCIM's bodies are larger: a directory pushes a group with its members (a member is about 50
+# bytes: a megabyte holds some 20,000). Bounded all the same; DATA_UPLOAD_MAX_MEMORY_SIZE must
+# be at least this.
+GATEHOUSE_SCIM_MAX_BODY_BYTES = env_int("SCIM_MAX_BODY_BYTES", 1024 * 1024)

@@ -444,6 +444,7 @@ GATEHOUSE_PRODUCT_NAME = env_str("GATEHOUSE_PRODUCT_NAME", "Gatehouse")
 from config.api_settings import (  # noqa: E402, F401  (settings Django reads by name)
     GATEHOUSE_API_MAX_BODY_BYTES,
     GATEHOUSE_API_MAX_JSON_DEPTH,
+    GATEHOUSE_SCIM_MAX_BODY_BYTES,
     REST_FRAMEWORK,
     SPECTACULAR_SETTINGS,
 )

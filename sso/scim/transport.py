@@ -202,11 +202,12 @@ def _unauthenticated(address: str) -> HttpResponse:
 
 def read_json(request: HttpRequest) -> dict[str, Any]:
     """The JSON object a write carries: SCIM's media type (or plain JSON), bounded in size and
-    depth like every API body (``config.api_framework``), never a ``RecursionError``."""
+    depth (``GATEHOUSE_SCIM_MAX_BODY_BYTES``, larger than the API's for groups pushed with their
+    members, and the API's depth bound), never a ``RecursionError``."""
     media_type = request.content_type or ""
     if media_type.lower() not in ACCEPTED_TYPES:
         raise UnsupportedMediaTypeError(detail="Send application/scim+json.")
-    limit = settings.GATEHOUSE_API_MAX_BODY_BYTES
+    limit = settings.GATEHOUSE_SCIM_MAX_BODY_BYTES
     try:
         declared = int(request.headers.get("Content-Length") or 0)
     except ValueError:

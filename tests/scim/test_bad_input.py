@@ -43,8 +43,8 @@ def test_oversized_body_is_413(scim):
     _nothing_written(scim)
 
 
-@override_settings(GATEHOUSE_API_MAX_BODY_BYTES=200)
-def test_the_body_limit_is_the_api_limit(scim):
+@override_settings(GATEHOUSE_SCIM_MAX_BODY_BYTES=200)
+def test_the_body_limit_is_scims_own_setting(scim):
     assert_error(scim.client.post("Users", user("a@acme.test", title="t" * 300)), 413)
 
 

@@ -136,3 +136,27 @@ def test_delete_group_keeps_its_users(scim):
         ("scim.group_deleted", {"members": 1}),
     ]
     assert "ann@" not in json.dumps([data for _, data in actions])
+
+
+def test_a_group_pushed_with_thousands_of_members_fits(scim):
+    # Records made directly (the directory would have sent them over time): 3,000 members make
+    # a body of some 150 kB, more than the management API takes.
+    from sso.scim.documents import user_name_key
+    from sso.scim.models import ScimUser
+
+    rows = ScimUser.objects.bulk_create(
+        ScimUser(
+            directory=scim.directory,
+            organization=scim.org,
+            user_name=f"person{n}@outside.example",
+            user_name_key=user_name_key(f"person{n}@outside.example"),
+        )
+        for n in range(3000)
+    )
+    ids = [str(row.public_id) for row in rows]
+    body = group("Everyone", ids)
+    assert len(json.dumps(body)) > 128 * 1024
+
+    made = create(scim.client, body, "Groups")
+
+    assert len(_members(made["id"])) == 3000

@@ -68,6 +68,8 @@ def test_another_directorys_user_and_group_ids_are_404(scim, other_scim, acme_da
     ],
 )
 def test_filters_never_reach_another_directory(scim, other_scim, acme_data, expression):
+    # The filter finds Acme's record with Acme's token, and nothing with Globex's.
+    assert scim.client.get("Users", {"filter": expression}).json()["totalResults"] == 1
     body = other_scim.client.get("Users", {"filter": expression}).json()
     assert body["totalResults"] == 0
     assert body["Resources"] == []
@@ -82,6 +84,7 @@ def test_lists_and_group_filters_are_scoped(scim, other_scim, acme_data):
         f'id eq "{eng["id"]}"',
         'externalId eq "grp-ext"',
     ):
+        assert scim.client.get("Groups", {"filter": expression}).json()["totalResults"] == 1
         assert other_scim.client.get("Groups", {"filter": expression}).json()["Resources"] == []
     search = other_scim.client.post("Users/.search", {"filter": f'id eq "{ann["id"]}"'}).json()
     assert search["totalResults"] == 0
