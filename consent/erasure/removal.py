@@ -12,6 +12,7 @@ import uuid
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from allauth.usersessions.models import UserSession
+from django.apps import apps
 from django.db.models import Q
 from django.utils import timezone
 from django_otp_webauthn.models import WebAuthnUserHandle
@@ -53,6 +54,10 @@ WHAT_HAPPENS: dict[str, str] = {
     "admin.LogEntry": "kept, with their addresses (and name, on their own record) replaced",
     "django_otp_webauthn.WebAuthnUserHandle": "deleted",
     "sso.Connection": "kept: who configured it now points at the tombstone",
+    "sso.Directory": "kept: who turned it on now points at the tombstone",
+    "sso.DirectoryToken": "kept: who made it now points at the tombstone",
+    "sso.ScimUser": "kept as the organization's own directory record, no longer linked to the "
+    "account and marked detached, so the directory makes no new account from it",
     "consent.PolicyVersion": "kept: who drafted it now points at the tombstone",
     "provider.Application": "kept: who registered it now points at the tombstone",
     **{
@@ -108,6 +113,13 @@ def _organizations(user: User, identifiers: Identifiers, pseudonym: str) -> dict
                 data={"role": membership.role, "user": pseudonym},
             )
     counts["memberships"] = Membership.objects.filter(user=user).delete()[0]
+    # The organization's directory keeps its record of them (its own data), unlinked; detached,
+    # so the directory's next update does not make them an account again.
+    counts["directory_records_unlinked"] = (
+        apps.get_model("sso", "ScimUser")
+        .objects.filter(user=user)
+        .update(user=None, link_state="detached")
+    )
     # Only addresses they proved they held: an address someone added without proving it may be
     # a stranger's, whose invitations are not the person's to erase.
     invitations = Invitation.objects.filter(
@@ -149,8 +161,6 @@ def _provider(user: User) -> dict[str, int]:
     """Everything the OpenID provider holds for the person: tokens first (refresh tokens point
     at access tokens), then grants, authorizations and sessions. Looked up by name: provider
     sits above consent."""
-    from django.apps import apps
-
     counts: dict[str, int] = {}
     for name in (
         "RefreshToken",

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from allauth.usersessions.models import UserSession
+from django.apps import apps
 from django.conf import settings
 from django.db.models import Q
 from django.urls import reverse
@@ -131,6 +132,25 @@ def _linked_identities(user: User) -> list[dict[str, Any]]:
         .order_by("pk")
         .values("provider", "uid", "extra_data", "date_joined", "last_login")
     )
+
+
+def _directory_records(user: User) -> list[dict[str, Any]]:
+    """What organizations' directories (SCIM) sent about them, as sent: no password is ever
+    kept, so none is here."""
+    records = apps.get_model("sso", "ScimUser").objects.filter(user=user)
+    return [
+        {
+            "organization": record.organization.name,
+            "userName": record.user_name,
+            "externalId": record.external_id,
+            "active": record.active,
+            "state": record.link_state,
+            "record": record.document,
+            "created": record.created_at,
+            "updated": record.updated_at,
+        }
+        for record in records.select_related("organization").order_by("pk")
+    ]
 
 
 def _consent(user: User) -> dict[str, Any]:
@@ -279,6 +299,7 @@ SECTIONS: list[Section] = [
     Section("data_requests", _data_requests, ("consent.DataSubjectRequest",)),
     Section("outbound_email", _outbound_email, ("accounts.OutboundEmail",)),
     Section("audit_events", audit_events, ("audit.AuditEvent",)),
+    Section("directory_records", _directory_records, ("sso.ScimUser",)),
     Section(
         "connected_apps",
         _connected_apps,
@@ -302,6 +323,8 @@ NOT_EXPORTED: dict[str, str] = {
     "accounts.User_user_permissions": "staff permissions, not data about a customer",
     "django_otp_webauthn.WebAuthnUserHandle": "a random handle for passkeys, meaningless alone",
     "sso.Connection": "who configured an organization's SSO, not data about them",
+    "sso.Directory": "who turned on an organization's SCIM, not data about them",
+    "sso.DirectoryToken": "who made an organization's SCIM token, not data about them",
     "consent.PolicyVersion": "who drafted a policy text, not data about them",
     "provider.Application": "who registered an OAuth client, not data about them",
 }

@@ -13,6 +13,7 @@ from allauth.account.models import EmailAddress
 from django.conf import settings as django_settings
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.user_sessions import UserSession
@@ -272,3 +273,29 @@ def test_reactivation_checks_the_admission_rules_again(scim, since):
     assert record.user is None
     assert record.link_state == expected
     assert not AuditEvent.objects.filter(action="scim.user_reactivated").exists()
+
+
+def test_erasure_unlinks_the_directorys_record_and_the_directory_makes_no_new_account(scim):
+    from consent import tasks as consent_tasks
+    from consent.erasure.schedule import request_erasure
+    from consent.export.sections import SECTIONS
+    from consent.models import DataSubjectRequest
+
+    pat = UserFactory(email="pat@acme.test")
+    record = records.provision(scim.directory, "pat@acme.test", external_id="E-7")
+    exported = next(s for s in SECTIONS if s.name == "directory_records").export(pat)
+    assert [(r["organization"], r["userName"], r["externalId"]) for r in exported] == [
+        ("Acme", "pat@acme.test", "E-7")
+    ]
+
+    request = request_erasure(user=pat)
+    DataSubjectRequest.objects.filter(pk=request.pk).update(scheduled_for=timezone.now())
+    assert consent_tasks.erase_user(request.pk) == "erased"
+    assert DataSubjectRequest.objects.get(pk=request.pk).status == "completed"
+
+    record.refresh_from_db()
+    assert (record.user, record.link_state) == (None, "detached")
+    assert record.user_name == "pat@acme.test"  # the organization's own record stays
+    records.update(record, display_name="Pat again")  # the directory's next update
+    assert not Membership.objects.filter(organization=scim.org).exists()
+    assert not User.objects.filter(email="pat@acme.test").exists()  # no new account
