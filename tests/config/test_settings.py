@@ -41,7 +41,7 @@ SETTINGS_VARS = (
     "WEBAUTHN_RP_ID",
     "WEBAUTHN_ORIGINS",
     "FIELD_ENCRYPTION_KEYS",
-    "SSO_ALLOW_PRIVATE_URLS",
+    "OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS",
     "PUBLIC_URL",
     "OAUTH_CLIENT_SECRET_KEYS",
     "OAUTH_ACCESS_TOKEN_SECONDS",
@@ -166,7 +166,7 @@ def test_check_deploy_passes_with_production_settings():
         ({"WEBAUTHN_RP_ID": "localhost"}, "WEBAUTHN_RP_ID"),
         ({"WEBAUTHN_ORIGINS": ""}, "WEBAUTHN_ORIGINS"),
         ({"FIELD_ENCRYPTION_KEYS": ""}, "FIELD_ENCRYPTION_KEYS"),
-        ({"SSO_ALLOW_PRIVATE_URLS": "true"}, "SSO_ALLOW_PRIVATE_URLS"),
+        ({"OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS": "true"}, "OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS"),
         ({"WEBAUTHN_ORIGINS": "https://id.example.com,http://id.example.com"}, "https://"),
     ],
 )
@@ -189,9 +189,11 @@ def test_no_environment_at_all_is_production_and_refused():
 
 
 def test_the_refusals_are_system_checks_that_manage_py_reports():
-    result = run_django({**PRODUCTION, "SSO_ALLOW_PRIVATE_URLS": "true"}, "manage.py", "check")
+    result = run_django(
+        {**PRODUCTION, "OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS": "true"}, "manage.py", "check"
+    )
     assert result.returncode != 0
-    assert "(gatehouse.E010) SSO_ALLOW_PRIVATE_URLS is for tests only" in result.stderr
+    assert "(gatehouse.E010) OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS is for tests only" in result.stderr
 
 
 def test_a_celery_worker_runs_the_same_checks_before_it_works():
