@@ -45,6 +45,7 @@ SETTINGS_VARS = (
     "PUBLIC_URL",
     "OAUTH_CLIENT_SECRET_KEYS",
     "OAUTH_ACCESS_TOKEN_SECONDS",
+    "OUTBOUND_ALLOWED_NETWORKS",
 )
 
 
@@ -144,6 +145,30 @@ def test_the_owner_url_names_the_same_database_as_another_role(env, message):
 
 def test_zero_proxies_is_a_valid_answer():
     assert boot({**PRODUCTION, "TRUSTED_PROXY_COUNT": "0"}).returncode == 0
+
+
+def test_operator_networks_for_outbound_calls_are_accepted():
+    assert (
+        boot({**PRODUCTION, "OUTBOUND_ALLOWED_NETWORKS": "10.20.0.0/16,fd12::/48"}).returncode == 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("networks", "message"),
+    [
+        ("10.0.0.0/8,169.254.0.0/16", "(gatehouse.E012)"),
+        ("169.254.169.254/32", "(gatehouse.E012)"),
+        ("fd00:ec2::/64", "(gatehouse.E012)"),
+        ("0.0.0.0/0", "(gatehouse.E012)"),
+        ("10.0.0.0/33", "OUTBOUND_ALLOWED_NETWORKS must list CIDRs"),
+        ("10.0.0.1/8", "OUTBOUND_ALLOWED_NETWORKS must list CIDRs"),
+    ],
+    ids=["link-local", "metadata", "aws-ipv6-metadata", "everything", "bad-prefix", "host-bits"],
+)
+def test_operator_networks_may_not_open_cloud_metadata_or_everything(networks, message):
+    result = boot({**PRODUCTION, "OUTBOUND_ALLOWED_NETWORKS": networks})
+    assert result.returncode != 0
+    assert message in result.stderr
 
 
 @pytest.mark.parametrize("hosts", ["*", ".example.com", "id.example.com,*"])
