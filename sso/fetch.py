@@ -82,13 +82,17 @@ class OutboundAdapter(BaseAdapter):
         proxies: Any = None,
     ) -> requests.Response:
         body = request.body.encode() if isinstance(request.body, str) else request.body
+        headers = {
+            name: value.decode("latin-1") if isinstance(value, bytes) else value
+            for name, value in request.headers.items()
+        }
         if body is not None and not isinstance(body, bytes):
             raise requests.RequestException("Only in-memory request bodies are sent.")
         try:
             answer = outbound.request(
                 request.method or "GET",
                 request.url or "",
-                headers=dict(request.headers),
+                headers=headers,
                 body=body,
                 timeout=_total_timeout(timeout),
                 max_bytes=MAX_BYTES,
