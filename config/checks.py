@@ -8,6 +8,7 @@ the process with the check's message.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django.conf import settings
@@ -99,15 +100,46 @@ def _passkey_and_secret_errors() -> list[checks.CheckMessage]:
                 "first): IdP client secrets and SP private keys are encrypted with them.",
             )
         )
-    if settings.SSO_ALLOW_PRIVATE_URLS:
+    if settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS:
         errors.append(
             _error(
                 10,
-                "SSO_ALLOW_PRIVATE_URLS is for tests only: it lets org admins make Gatehouse "
-                "fetch URLs on its own network.",
+                "OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS is for tests only: it lets org admins make "
+                "Gatehouse call its own machine, over plain http.",
             )
         )
+    errors.extend(_outbound_network_errors())
     return errors
+
+
+# Cloud metadata services live on link-local addresses (169.254.169.254, fd00:ec2::254 is the
+# exception, inside a ULA) or on Alibaba's 100.100.100.200: credentials for the whole machine.
+_METADATA = [
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+]
+_LINK_LOCAL = [ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10")]
+
+
+def _outbound_network_errors() -> list[checks.CheckMessage]:
+    """The operator's private-network allowance for its own webhooks and streams may not open
+    cloud metadata or everything at once."""
+    bad = [
+        str(net)
+        for net in settings.GATEHOUSE_OUTBOUND_ALLOWED_NETWORKS
+        if net.prefixlen == 0
+        or any(net.overlaps(ll) for ll in _LINK_LOCAL if ll.version == net.version)
+        or any(ip in net for ip in _METADATA)
+    ]
+    if not bad:
+        return []
+    return [
+        _error(
+            12,
+            f"OUTBOUND_ALLOWED_NETWORKS must not include link-local or cloud metadata "
+            f"addresses, or every address ({', '.join(bad)}).",
+            "List only the private networks where your own webhook or log receivers run.",
+        )
+    ]
 
 
 def _host_errors() -> list[checks.CheckMessage]:

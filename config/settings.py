@@ -14,6 +14,7 @@ Two ways to run from one code base:
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -313,11 +314,23 @@ SOCIALACCOUNT_AUTO_SIGNUP = True
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_ADAPTER = "sso.adapter.SocialAccountAdapter"
-# Metadata, discovery and JWKS URLs are typed in by org admins and fetched by the server:
-# https only, and never an address on a private, loopback or link-local network (SSRF).
-# Tests turn this on to reach their IdPs on 127.0.0.1.
-SSO_ALLOW_PRIVATE_URLS = env_bool("SSO_ALLOW_PRIVATE_URLS", False)
+# Metadata, discovery and JWKS URLs are typed in by org admins and fetched by the server
+# through config.outbound: https only, and never an address on a private, loopback or
+# link-local network (SSRF).
+SSO_FETCH_MAX_BYTES = 1024 * 1024
 SSO_FETCH_TIMEOUT_SECONDS = 5
+# Outbound calls (config.outbound). Private networks an operator's own endpoints (webhooks and
+# streams the operator registers) may reach, as CIDRs; never granted to a URL an org admin
+# typed. Empty by default; link-local ranges (cloud metadata) are refused in production.
+try:
+    GATEHOUSE_OUTBOUND_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(cidr) for cidr in env_list("OUTBOUND_ALLOWED_NETWORKS", [])
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"OUTBOUND_ALLOWED_NETWORKS must list CIDRs: {exc}") from exc
+# Tests only: plain http and loopback addresses for every outbound call, so the suite reaches
+# its IdPs and receivers on 127.0.0.1. Production refuses to start with it (gatehouse.E010).
+OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = env_bool("OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS", False)
 # An ID token signed under a key id the cached key set lacks makes Gatehouse read the IdP's
 # key set again (the IdP may have rotated its keys), at most once per connection in this many
 # seconds (sso.oidc.views). Otherwise every such sign-in would fetch it.

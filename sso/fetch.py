@@ -1,31 +1,29 @@
 """Fetching URLs that org admins typed in (SAML metadata, OIDC discovery and keys, and the
-token and userinfo endpoints allauth calls).
+token and userinfo endpoints allauth calls), and the apps' back-channel logout URIs.
 
-The server makes these requests, so they must not become a way to probe Gatehouse's own
-network: https only, every address the name resolves to must be public, no redirects, a
-timeout and a size cap. The address is checked twice: when the URL is accepted (a clear message
-for the admin) and on the socket itself, once connected and before a byte is sent, so a name
-that resolves to a public address for the check and to a private one a moment later (DNS
-rebinding) gets nowhere. Environment proxies are ignored for the same reason.
-``SSO_ALLOW_PRIVATE_URLS`` (tests only; production refuses it) lets the test suite reach its
-IdPs on 127.0.0.1 over plain http.
+Every call goes through ``config.outbound``: https only, every address the name resolves to
+must be public (IPv6 forms hiding a private IPv4 included), the connection is pinned to the
+vetted address, no redirects, no environment proxy, one deadline and a size cap. The URL is
+vetted when an admin saves it (a clear message) and again before each call, so a name that
+resolves to a public address for the check and to a private one later (DNS rebinding) gets
+nowhere. These URLs are never operator-owned: the operator's private-network allowance does
+not apply to them.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
+import io
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import NewConnectionError
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 
-MAX_BYTES = 1024 * 1024
+from config import outbound
+
+MAX_BYTES = settings.SSO_FETCH_MAX_BYTES
 
 
 class FetchError(Exception):
@@ -34,93 +32,103 @@ class FetchError(Exception):
 
 def check_url(url: str) -> str:
     """The URL, if Gatehouse may fetch it; FetchError otherwise."""
-    parts = urlsplit((url or "").strip())
-    allow_private = settings.SSO_ALLOW_PRIVATE_URLS
-    if parts.scheme != "https" and not (allow_private and parts.scheme == "http"):
-        raise FetchError("The URL must start with https://.")
-    if not parts.hostname or parts.username or parts.password:
-        raise FetchError("The URL must name a host, without a user name or password.")
-    if allow_private:
-        return url
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError) as exc:
-        raise FetchError(f"{parts.hostname} does not resolve.") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise FetchError(f"{parts.hostname} points at a private or local address.")
+        outbound.vet_url(url)
+    except outbound.OutboundError as exc:
+        raise FetchError(str(exc)) from exc
     return url
 
 
-def _public_peer(connection: HTTPConnection, sock: socket.socket) -> socket.socket:
-    if settings.SSO_ALLOW_PRIVATE_URLS:
-        return sock
-    address = ipaddress.ip_address(sock.getpeername()[0])
-    if not address.is_global:
-        sock.close()
-        raise NewConnectionError(connection, f"{connection.host} connected to a non-public address")
-    return sock
+def fetch(url: str, *, accept: str) -> bytes:
+    """The body of a 200 answer to a GET, at most 1 MB; FetchError otherwise."""
+    try:
+        answer = outbound.request(
+            "GET",
+            url,
+            headers={"Accept": accept},
+            timeout=settings.SSO_FETCH_TIMEOUT_SECONDS,
+            max_bytes=MAX_BYTES,
+        )
+    except outbound.OutboundError as exc:
+        raise FetchError(str(exc)) from exc
+    if answer.status != 200:
+        raise FetchError(f"The server answered {answer.status}.")
+    if answer.truncated:
+        raise FetchError("The document is larger than 1 MB.")
+    return answer.body
 
 
-class _PublicHTTPConnection(HTTPConnection):
-    def _new_conn(self) -> socket.socket:
-        return _public_peer(self, super()._new_conn())
+def _total_timeout(timeout: Any) -> float:
+    """requests' timeout (seconds, or a (connect, read) pair) as one deadline."""
+    if isinstance(timeout, tuple):
+        return float(sum(part for part in timeout if part is not None)) or float(
+            settings.SSO_FETCH_TIMEOUT_SECONDS
+        )
+    return float(timeout) if timeout else float(settings.SSO_FETCH_TIMEOUT_SECONDS)
 
 
-class _PublicHTTPSConnection(HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        return _public_peer(self, super()._new_conn())
+class OutboundAdapter(BaseAdapter):
+    """A requests transport that sends through ``config.outbound`` (for allauth, which calls
+    the IdP with a requests session, and for back-channel logout). The answer is read whole,
+    capped at 1 MB, before requests sees it; a redirect is returned as it came."""
 
-
-class _PublicHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _PublicHTTPConnection
-
-
-class _PublicHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _PublicHTTPSConnection
-
-
-class PublicOnlyAdapter(HTTPAdapter):
-    """A requests transport that only ever talks to public addresses."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _PublicHTTPPool,
-            "https": _PublicHTTPSPool,
+    def send(  # type: ignore[override]
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> requests.Response:
+        body = request.body.encode() if isinstance(request.body, str) else request.body
+        headers = {
+            name: value.decode("latin-1") if isinstance(value, bytes) else value
+            for name, value in request.headers.items()
         }
+        if body is not None and not isinstance(body, bytes):
+            raise requests.RequestException("Only in-memory request bodies are sent.")
+        try:
+            answer = outbound.request(
+                request.method or "GET",
+                request.url or "",
+                headers=headers,
+                body=body,
+                timeout=_total_timeout(timeout),
+                max_bytes=MAX_BYTES,
+            )
+        except outbound.Refused as exc:
+            raise requests.ConnectionError(str(exc), request=request) from exc
+        except outbound.Failed as exc:
+            raise requests.ConnectionError(str(exc), request=request) from exc
+        if answer.truncated:
+            raise requests.ConnectionError("The answer is larger than 1 MB.", request=request)
+        return _response(request, answer)
+
+    def close(self) -> None:
+        """Nothing is kept open between calls."""
+
+
+def _response(request: requests.PreparedRequest, answer: outbound.Response) -> requests.Response:
+    response = requests.Response()
+    response.status_code = answer.status
+    response.reason = answer.reason
+    response.headers = CaseInsensitiveDict(answer.headers)
+    response.encoding = get_encoding_from_headers(response.headers)
+    response.url = request.url or ""
+    response.request = request
+    response.raw = io.BytesIO(answer.body)
+    response._content = answer.body  # already read (and capped) by config.outbound
+    response._content_consumed = True
+    return response
 
 
 def public_session() -> requests.Session:
+    """A requests session whose every call goes through ``config.outbound``."""
     session = requests.Session()
     session.trust_env = False  # an environment proxy would be the peer, not the IdP
-    adapter = PublicOnlyAdapter()
+    session.max_redirects = 0
+    adapter = OutboundAdapter()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
-
-
-def fetch(url: str, *, accept: str) -> bytes:
-    check_url(url)
-    try:
-        with (
-            public_session() as session,
-            session.get(
-                url,
-                headers={"Accept": accept, "User-Agent": "Gatehouse"},
-                timeout=settings.SSO_FETCH_TIMEOUT_SECONDS,
-                allow_redirects=False,
-                stream=True,
-            ) as response,
-        ):
-            if response.status_code != 200:
-                raise FetchError(f"The server answered {response.status_code}.")
-            body = b""
-            for chunk in response.iter_content(64 * 1024):
-                body += chunk
-                if len(body) > MAX_BYTES:
-                    raise FetchError("The document is larger than 1 MB.")
-            return body
-    except requests.RequestException as exc:
-        raise FetchError(f"Could not fetch it: {type(exc).__name__}.") from exc

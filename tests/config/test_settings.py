@@ -41,10 +41,11 @@ SETTINGS_VARS = (
     "WEBAUTHN_RP_ID",
     "WEBAUTHN_ORIGINS",
     "FIELD_ENCRYPTION_KEYS",
-    "SSO_ALLOW_PRIVATE_URLS",
+    "OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS",
     "PUBLIC_URL",
     "OAUTH_CLIENT_SECRET_KEYS",
     "OAUTH_ACCESS_TOKEN_SECONDS",
+    "OUTBOUND_ALLOWED_NETWORKS",
 )
 
 
@@ -146,6 +147,30 @@ def test_zero_proxies_is_a_valid_answer():
     assert boot({**PRODUCTION, "TRUSTED_PROXY_COUNT": "0"}).returncode == 0
 
 
+def test_operator_networks_for_outbound_calls_are_accepted():
+    assert (
+        boot({**PRODUCTION, "OUTBOUND_ALLOWED_NETWORKS": "10.20.0.0/16,fd12::/48"}).returncode == 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("networks", "message"),
+    [
+        ("10.0.0.0/8,169.254.0.0/16", "(gatehouse.E012)"),
+        ("169.254.169.254/32", "(gatehouse.E012)"),
+        ("fd00:ec2::/64", "(gatehouse.E012)"),
+        ("0.0.0.0/0", "(gatehouse.E012)"),
+        ("10.0.0.0/33", "OUTBOUND_ALLOWED_NETWORKS must list CIDRs"),
+        ("10.0.0.1/8", "OUTBOUND_ALLOWED_NETWORKS must list CIDRs"),
+    ],
+    ids=["link-local", "metadata", "aws-ipv6-metadata", "everything", "bad-prefix", "host-bits"],
+)
+def test_operator_networks_may_not_open_cloud_metadata_or_everything(networks, message):
+    result = boot({**PRODUCTION, "OUTBOUND_ALLOWED_NETWORKS": networks})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
 @pytest.mark.parametrize("hosts", ["*", ".example.com", "id.example.com,*"])
 def test_production_refuses_wildcard_hosts(hosts):
     result = boot({**PRODUCTION, "ALLOWED_HOSTS": hosts})
@@ -166,7 +191,7 @@ def test_check_deploy_passes_with_production_settings():
         ({"WEBAUTHN_RP_ID": "localhost"}, "WEBAUTHN_RP_ID"),
         ({"WEBAUTHN_ORIGINS": ""}, "WEBAUTHN_ORIGINS"),
         ({"FIELD_ENCRYPTION_KEYS": ""}, "FIELD_ENCRYPTION_KEYS"),
-        ({"SSO_ALLOW_PRIVATE_URLS": "true"}, "SSO_ALLOW_PRIVATE_URLS"),
+        ({"OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS": "true"}, "OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS"),
         ({"WEBAUTHN_ORIGINS": "https://id.example.com,http://id.example.com"}, "https://"),
     ],
 )
@@ -189,9 +214,11 @@ def test_no_environment_at_all_is_production_and_refused():
 
 
 def test_the_refusals_are_system_checks_that_manage_py_reports():
-    result = run_django({**PRODUCTION, "SSO_ALLOW_PRIVATE_URLS": "true"}, "manage.py", "check")
+    result = run_django(
+        {**PRODUCTION, "OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS": "true"}, "manage.py", "check"
+    )
     assert result.returncode != 0
-    assert "(gatehouse.E010) SSO_ALLOW_PRIVATE_URLS is for tests only" in result.stderr
+    assert "(gatehouse.E010) OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS is for tests only" in result.stderr
 
 
 def test_a_celery_worker_runs_the_same_checks_before_it_works():

@@ -34,7 +34,7 @@ def test_a_member_signs_in_through_the_companys_idp(browser, live_server, saml_i
     url = live_server.url
     host = url.split("://", 1)[1]
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, HOST]
-    settings.SSO_ALLOW_PRIVATE_URLS = True
+    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
     org, owner = org_with_domain("acme", "acme.test")
     connection = services.create_connection(
         actor=owner,
@@ -88,7 +88,7 @@ def test_an_it_admin_connects_and_tests_their_idp_alone(
 ):
     url = live_server.url
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, HOST]
-    settings.SSO_ALLOW_PRIVATE_URLS = True
+    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
     org, owner = org_with_domain("acme", "acme.test")
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page = new_page(browser)

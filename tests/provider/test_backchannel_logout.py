@@ -76,8 +76,8 @@ def receiver():
 def loopback_allowed(monkeypatch, settings):
     """Plain http on 127.0.0.1 for the receiver, here and in the worker (which reads its
     settings from the environment); production refuses to start with it."""
-    monkeypatch.setenv("SSO_ALLOW_PRIVATE_URLS", "true")
-    settings.SSO_ALLOW_PRIVATE_URLS = True
+    monkeypatch.setenv("OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS", "true")
+    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
 
 
 @pytest.fixture
@@ -185,7 +185,7 @@ def test_an_app_that_refuses_the_token_is_not_retried(loopback_allowed, invoices
 
 
 def test_a_private_address_is_never_contacted(receiver, invoices_api, settings):
-    settings.SSO_ALLOW_PRIVATE_URLS = False
+    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = False
     person = UserFactory(email="pat@person.example")
     app = listening_app(invoices_api, receiver.url)
 

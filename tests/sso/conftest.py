@@ -60,7 +60,7 @@ def _every_recorded_check_is_enumerated(request):
 def sso_env(settings):
     """What the protocol tests need: the IdPs listen on http://127.0.0.1, which production
     refuses to fetch (sso.fetch), and Gatehouse answers as HOST."""
-    settings.SSO_ALLOW_PRIVATE_URLS = True
+    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, HOST]
     return settings
 

@@ -43,7 +43,8 @@ IDP_SSO_URL = "https://idp.example.net/sso"
 @pytest.fixture
 def world(settings) -> OrgWorld:
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, HOST]
-    settings.SSO_ALLOW_PRIVATE_URLS = True  # the test IdP documents are served on 127.0.0.1
+    # The test IdP documents are served on 127.0.0.1.
+    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
     world = OrgWorld()
     for org, name in ((world.a, "a.example"), (world.b, "b.example")):
         Domain.objects.create(

@@ -167,7 +167,7 @@ def test_deleting_a_connection_removes_its_identities_but_not_the_accounts():
     ],
 )
 def test_urls_on_the_servers_own_network_or_without_tls_are_not_fetched(url, settings):
-    settings.SSO_ALLOW_PRIVATE_URLS = False
+    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = False
     with pytest.raises(fetch.FetchError):
         fetch.fetch(url, accept="*/*")
 
@@ -194,7 +194,7 @@ class DiscoveryServer:
 
 @pytest.fixture
 def discovery(settings):
-    settings.SSO_ALLOW_PRIVATE_URLS = True
+    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
     server = DiscoveryServer()
     server.doc = {
         "issuer": server.issuer,
@@ -317,22 +317,31 @@ def test_reencrypt_secrets_moves_every_secret_to_the_newest_key(settings):
         encryption._fernet.cache_clear()
 
 
-def test_the_transport_refuses_a_private_peer_even_when_the_url_looked_fine(settings):
-    """DNS rebinding: the name passed the URL check, then resolved to a private address. The
-    check on the connected socket stops the request before anything is sent."""
+def test_the_transport_vets_the_name_again_at_every_call(settings, monkeypatch):
+    """DNS rebinding: the name passed the URL check, then resolved to a private address. Every
+    call resolves and vets again (config.outbound), so nothing is sent; allauth's session is
+    the same transport."""
+    import ipaddress
+
     import requests
 
+    from config import outbound
+
     server = DiscoveryServer()
+    answers = [ipaddress.ip_address("127.0.0.1")]
+    monkeypatch.setattr(outbound, "resolve", lambda host, port: list(answers))
+    url = server.issuer.replace("127.0.0.1", "idp.rebind.test")
     try:
-        settings.SSO_ALLOW_PRIVATE_URLS = True
-        assert fetch.public_session().get(server.issuer, timeout=5).status_code == 200
-        settings.SSO_ALLOW_PRIVATE_URLS = False
-        with pytest.raises(requests.ConnectionError, match="non-public address"):
-            fetch.public_session().get(server.issuer, timeout=5)
+        settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True  # loopback: the "public" answer
+        assert fetch.check_url(url) == url
+        assert fetch.public_session().get(url, timeout=5).status_code == 200
+        answers[:] = [ipaddress.ip_address("10.0.0.5")]
+        with pytest.raises(requests.ConnectionError, match="private or local address"):
+            fetch.public_session().get(url, timeout=5)
         from sso.adapter import SocialAccountAdapter
 
-        with pytest.raises(requests.ConnectionError, match="non-public address"):
-            SocialAccountAdapter().get_requests_session().get(server.issuer)
+        with pytest.raises(requests.ConnectionError, match="private or local address"):
+            SocialAccountAdapter().get_requests_session().get(url)
     finally:
         server.server.shutdown()
         server.server.server_close()

@@ -33,7 +33,7 @@ from tests.sso.builders import (
 @pytest.fixture(autouse=True)
 def _sso_host(settings):
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, HOST]
-    settings.SSO_ALLOW_PRIVATE_URLS = True
+    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
 
 
 class MetadataServer:
