@@ -65,15 +65,21 @@ def audit_log(request: HttpRequest, org: Organization, membership: Membership) -
 @org_page(Perm.VIEW_AUDIT)
 @require_POST
 def audit_export(request: HttpRequest, org: Organization, membership: Membership) -> HttpResponse:
-    """Export what the page's filters select: streamed at once, or queued when large."""
+    """Export what the page's filters select: streamed at once, or queued when large. What is
+    refused comes back to the audit page as a message (the portal's way with buttons)."""
     form = AuditFilterForm(request.POST)
     fmt = request.POST.get("format", "")
     if fmt not in AuditExport.Format.values or not form.is_valid():
-        raise Refusal("Choose CSV or JSON, and filters the audit page accepts.", status=400)
+        messages.error(request, "Choose CSV or JSON, and filters the audit page accepts.")
+        return redirect("orgs:audit", slug=org.slug)
     user = signed_in_user(request)
     events = filter_events(AuditEvent.objects.for_org(org), form.cleaned_data)
     if exports.more_than(events, settings.GATEHOUSE_AUDIT_EXPORT_SYNC_ROWS):
-        exports.request_export(org=org, actor=user, fmt=fmt, filters=form.cleaned_data)
+        try:
+            exports.request_export(org=org, actor=user, fmt=fmt, filters=form.cleaned_data)
+        except Refusal as refusal:
+            messages.error(request, refusal.message)
+            return redirect("orgs:audit", slug=org.slug)
         messages.success(
             request,
             "That range is large: the export is being prepared and will be listed on this page.",
