@@ -4,7 +4,7 @@
 
 The application may not delete audit events (audit/db_roles.py): on PostgreSQL each batch goes
 through ``gatehouse_purge_audit_events`` (audit migration 0018), a function of the owner role
-that also refuses a cutoff under 30 days. SQLite, the embedded mode, has no roles: the same
+that also refuses a cutoff under 28 days (a margin for clocks). SQLite, the embedded mode, has no roles: the same
 deletion runs through the ORM, past its guard. Each organization's purge that deleted anything
 leaves one ``audit.purged`` event saying how much and up to when.
 

@@ -4,8 +4,9 @@ The application role may not delete audit events (audit/db_roles.py); retention 
 this ``SECURITY DEFINER`` function of the owner role, which deletes at most ``batch`` (1 to
 10,000) events of one organization (NULL: the Gatehouse-wide events, which have none) that
 happened before ``cutoff``, oldest first, and returns how many. It refuses a cutoff less than
-30 days ago, whatever the caller asks: a stolen application connection cannot wipe recent
-history through it. Named with its schema and a fixed search_path, like migration 0012's.
+28 days ago, whatever the caller asks: a stolen application connection cannot wipe recent
+history through it. (Gatehouse's own minimum is 30 days, audit/retention.py; the two days
+between absorb clock differences between a worker and the database.) Named with its schema and a fixed search_path, like migration 0012's.
 """
 
 from django.db import migrations
@@ -19,8 +20,8 @@ DECLARE
     doomed uuid[];
     done integer;
 BEGIN
-    IF cutoff IS NULL OR cutoff > now() - interval '30 days' THEN
-        RAISE EXCEPTION 'audit events are kept at least 30 days (cutoff %)', cutoff
+    IF cutoff IS NULL OR cutoff > now() - interval '28 days' THEN
+        RAISE EXCEPTION 'audit events are kept at least 28 days (cutoff %)', cutoff
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF batch IS NULL OR batch < 1 OR batch > 10000 THEN
