@@ -33,7 +33,9 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return int(self.object_list.order_by()[:COUNT_CAP].count())
+        rows = self.object_list
+        assert isinstance(rows, QuerySet)
+        return int(rows.order_by()[:COUNT_CAP].count())
 
 
 class OrganizationIdFilter(admin.SimpleListFilter):

@@ -4,9 +4,9 @@
 
 The application may not delete audit events (audit/db_roles.py): on PostgreSQL each batch goes
 through ``gatehouse_purge_audit_events`` (audit migration 0018), a function of the owner role
-that also refuses a cutoff under 28 days (a margin for clocks). SQLite, the embedded mode, has no roles: the same
-deletion runs through the ORM, past its guard. Each organization's purge that deleted anything
-leaves one ``audit.purged`` event saying how much and up to when.
+that also refuses a cutoff under 28 days (a margin for clocks). SQLite, the embedded mode, has
+no roles: the same deletion runs through the ORM, past its guard. Each organization's purge
+that deleted anything leaves one ``audit.purged`` event saying how much and up to when.
 
 The hash chain (audit/chain/, issue 17 step 6) will cut only at a signed checkpoint (T27);
 until it lands, the cut is the cutoff time itself.
@@ -43,7 +43,7 @@ def purge_all(now: datetime | None = None) -> int:
         .values_list("organization_id", "audit_retention_days")
     )
     for org_id, days in policies.iterator(chunk_size=500):
-        deleted += purge(org_id, cutoff=_cutoff(now, days))
+        deleted += purge(org_id, cutoff=_cutoff(now, days or 0))
     if settings.GATEHOUSE_AUDIT_RETENTION_DAYS:
         deleted += purge(None, cutoff=_cutoff(now, settings.GATEHOUSE_AUDIT_RETENTION_DAYS))
     return deleted
@@ -82,8 +82,10 @@ def _purge_batch(org_id: int | None, cutoff: datetime, batch: int) -> int:
         .order_by("occurred_at", "id")
         .values_list("pk", flat=True)[:batch]
     )
+    if not ids:
+        return 0
     doomed = AuditEvent.objects.filter(pk__in=ids)
-    return int(doomed._raw_delete(doomed.db))
+    return int(doomed._raw_delete(doomed.db) or 0)
 
 
 @service
