@@ -169,6 +169,12 @@ class Action(models.TextChoices):
     SCIM_GROUP_MEMBERS_CHANGED = "scim.group_members_changed", "Group members changed"
     SCIM_GROUP_ROLE_SET = "scim.group_role_set", "Role mapped to a directory group"
     SCIM_ROLE_MAPPED = "scim.role_mapped", "Role set from the directory's groups"
+    # The audit log itself (issue 17): exports and retention are evidence too.
+    AUDIT_EXPORTED = "audit.exported", "Audit log exported"
+    AUDIT_EXPORT_REQUESTED = "audit.export_requested", "Audit log export requested"
+    AUDIT_EXPORT_READY = "audit.export_ready", "Audit log export ready"
+    AUDIT_EXPORT_DOWNLOADED = "audit.export_downloaded", "Audit log export downloaded"
+    AUDIT_PURGED = "audit.purged", "Old audit events deleted (retention)"
 
 
 class Outcome(models.TextChoices):

@@ -34,6 +34,7 @@ EVIDENCE_TABLES = ("audit_auditevent", "consent_consentevent")
 # The only ways evidence changes, each a SECURITY DEFINER function owned by the owner role.
 DEFINER_FUNCTIONS = (
     "gatehouse_erase_audit_quotes",
+    "gatehouse_purge_audit_events",
     "gatehouse_erase_consent_actor",
     "gatehouse_erase_consent_origin",
     "gatehouse_purge_consent_evidence",

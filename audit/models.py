@@ -55,7 +55,8 @@ class AuditEvent(models.Model):
     )
     actor_text = models.CharField(max_length=320, blank=True)
     # Organizations arrive with issue 4; the key is kept as a plain column until then.
-    organization_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # Indexed with occurred_at and id (below), which serves the portal's keyset pages too.
+    organization_id = models.BigIntegerField(null=True, blank=True)
     target_type = models.CharField(max_length=64, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
     target_text = models.CharField(max_length=320, blank=True)
@@ -68,7 +69,14 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-occurred_at"]
-        indexes = [models.Index(fields=["target_type", "target_id", "-occurred_at"])]
+        indexes = [
+            models.Index(fields=["target_type", "target_id", "-occurred_at"]),
+            # An organization's log, newest first, in keyset pages (occurred_at, id), and its
+            # retention (oldest first): both directions of one index. Built concurrently
+            # (migration 0016). The actor-prefix indexes on lower(actor_text) are PostgreSQL
+            # only and live in that migration alone (audit/search.py uses them).
+            models.Index(fields=["organization_id", "occurred_at", "id"], name="audit_org_when"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} by {self.actor_text or '-'}"
@@ -81,3 +89,54 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AuditLogIsAppendOnly("Audit events are never deleted.")
+
+
+class AuditExportQuerySet(models.QuerySet["AuditExport"]):
+    def for_org(self, org: Any) -> AuditExportQuerySet:
+        return self.filter(organization_id=getattr(org, "pk", org))
+
+
+class AuditExport(models.Model):
+    """An export of an organization's audit log too large to stream at once: built by a
+    worker (audit.tasks.build_audit_export), kept encrypted and gzipped in the database (web
+    and worker nodes share no disk) until it expires, and downloadable meanwhile by the
+    organization's admins from the audit page."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Being prepared"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired"
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        JSON = "json", "JSON"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    format = models.CharField(max_length=4, choices=Format.choices)
+    filters = models.JSONField(default=dict)  # the page's filters, as the query string had them
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    rows = models.PositiveIntegerField(default=0)
+    data = models.BinaryField(default=b"")  # gzip of the file, encrypted (config.encryption)
+    sha256 = models.CharField(max_length=64, blank=True)  # of the file before gzip
+    last_error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AuditExportQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "-created_at"]),
+            models.Index(fields=["status", "expires_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Audit export {self.public_id} ({self.status})"

@@ -49,6 +49,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consent.tasks.purge_erased_consent_evidence",
         "schedule": 24 * 3600.0,
     },
+    "expire-audit-exports": {
+        "task": "audit.tasks.expire_audit_exports",
+        "schedule": 3600.0,
+    },
+    "purge-audit-events": {
+        "task": "audit.tasks.purge_audit_events",
+        "schedule": 24 * 3600.0,
+    },
     "rotate-signing-keys": {
         "task": "provider.key_tasks.rotate_signing_keys",
         "schedule": 24 * 3600.0,

@@ -499,6 +499,19 @@ GATEHOUSE_EXPORT_MAX_BYTES = env_int("EXPORT_MAX_BYTES", 50 * 1024 * 1024)
 # evidence that consent was given: the operator's legal call. Three years by default.
 GATEHOUSE_CONSENT_EVIDENCE_DAYS = env_int("CONSENT_EVIDENCE_DAYS", 3 * 365)
 
+# --- The audit log (audit/) ----------------------------------------------------------------------
+
+# How long Gatehouse-wide audit events (no organization: B2C sign-ins, staff actions) are kept;
+# 0 keeps them for ever. Each organization sets its own (OrganizationPolicy.audit_retention_days).
+GATEHOUSE_AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 0)
+if GATEHOUSE_AUDIT_RETENTION_DAYS and GATEHOUSE_AUDIT_RETENTION_DAYS < 30:
+    raise ImproperlyConfigured("AUDIT_RETENTION_DAYS is 0 (keep) or at least 30.")
+# Exports of the audit log: up to this many rows are streamed at once; more are built in the
+# background (at most the second figure), kept encrypted, and downloadable for some hours.
+GATEHOUSE_AUDIT_EXPORT_SYNC_ROWS = env_int("AUDIT_EXPORT_SYNC_ROWS", 10_000)
+GATEHOUSE_AUDIT_EXPORT_MAX_ROWS = env_int("AUDIT_EXPORT_MAX_ROWS", 1_000_000)
+GATEHOUSE_AUDIT_EXPORT_HOURS = env_int("AUDIT_EXPORT_HOURS", 24)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -58,6 +58,13 @@ class PolicyForm(forms.Form):
         label="Role of people who join by domain",
         choices=[(Role.MEMBER.value, Role.MEMBER.label), (Role.ADMIN.value, Role.ADMIN.label)],
     )
+    audit_retention_days = forms.IntegerField(
+        label="Keep audit events for (days)",
+        required=False,
+        min_value=30,
+        max_value=3650,
+        help_text="Older events are deleted every night. Leave empty to keep them for ever.",
+    )
 
 
 class InvitationSignupForm(forms.Form):

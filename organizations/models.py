@@ -251,6 +251,12 @@ class OrganizationPolicy(models.Model):
         choices=[(Role.MEMBER.value, Role.MEMBER.label), (Role.ADMIN.value, Role.ADMIN.label)],
         default=Role.MEMBER,
     )
+    audit_retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        default=365,
+        help_text="Audit events older than this are deleted every night (empty: kept for ever).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

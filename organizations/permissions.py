@@ -30,6 +30,7 @@ class Perm(enum.StrEnum):
     MANAGE_SSO = "manage_sso"  # SSO connections: create, test, turn on and off, certificates
     MANAGE_SCIM = "manage_scim"  # the SCIM directory: on, off, pause, tokens, settings, roles
     MANAGE_APPLICATIONS = "manage_applications"  # the organization's own M2M apps (provider)
+    VIEW_AUDIT = "view_audit"  # the audit log: read, filter, export
     TRANSFER_OWNERSHIP = "transfer_ownership"
 
 
@@ -66,6 +67,7 @@ _GRANTS: dict[str, frozenset[Perm]] = {
             Perm.MANAGE_SSO,
             Perm.MANAGE_SCIM,
             Perm.MANAGE_APPLICATIONS,
+            Perm.VIEW_AUDIT,
         }
     ),
     Role.OWNER: frozenset(Perm),

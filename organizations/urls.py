@@ -1,5 +1,6 @@
 from django.urls import path
 
+from audit import portal as audit_portal
 from organizations.views import acceptance, domains, invitations, members, orgs, policy
 
 app_name = "orgs"
@@ -41,7 +42,13 @@ urlpatterns = [
     ),
     path("orgs/<slug:slug>/policy/", policy.policy, name="policy"),
     path("orgs/<slug:slug>/settings/", orgs.settings_page, name="settings"),
-    path("orgs/<slug:slug>/audit/", orgs.audit_log, name="audit"),
+    path("orgs/<slug:slug>/audit/", audit_portal.audit_log, name="audit"),
+    path("orgs/<slug:slug>/audit/export/", audit_portal.audit_export, name="audit-export"),
+    path(
+        "orgs/<slug:slug>/audit/exports/<uuid:public_id>/",
+        audit_portal.audit_export_download,
+        name="audit-export-download",
+    ),
     path("invitations/accept/", acceptance.invitation, name="invitation"),
     path("invitations/<str:token>/", acceptance.invitation_link, name="invitation-link"),
 ]

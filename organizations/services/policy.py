@@ -19,10 +19,13 @@ POLICY_FIELDS = frozenset(
         "session_lifetime_minutes",
         "auto_join_verified_domains",
         "default_role",
+        "audit_retention_days",
     }
 )
 # A session lifetime is between 5 minutes and 90 days.
 SHORTEST_SESSION, LONGEST_SESSION = 5, 60 * 24 * 90
+# Audit events are kept 30 days to 10 years (or for ever); the database refuses less than 30.
+SHORTEST_AUDIT_RETENTION, LONGEST_AUDIT_RETENTION = 30, 3650
 
 
 def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
@@ -39,6 +42,11 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
     lifetime = changes.get("session_lifetime_minutes")
     if lifetime is not None and not (SHORTEST_SESSION <= int(lifetime) <= LONGEST_SESSION):
         raise Refusal("A session lifetime is between 5 minutes and 90 days.")
+    retention = changes.get("audit_retention_days")
+    if retention is not None and not (
+        SHORTEST_AUDIT_RETENTION <= int(retention) <= LONGEST_AUDIT_RETENTION
+    ):
+        raise Refusal("Audit events are kept between 30 days and 10 years (or for ever).")
     if changes.get("default_role") not in (None, Role.MEMBER, Role.ADMIN):
         raise Refusal("New members join as members or admins.")
     return changes

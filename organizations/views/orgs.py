@@ -1,21 +1,19 @@
 """The list of one's organizations (and creating one), switching the active organization, and
-an organization's overview, settings and audit log."""
+an organization's overview and settings (its audit log is audit/portal.py)."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from audit.models import AuditEvent
 from organizations.access import SessionTooOld, resolve_membership, signed_in_at
 from organizations.forms import CreateOrganizationForm, SettingsForm
 from organizations.models import Domain, Invitation, Membership, Organization, OrganizationPolicy
-from organizations.pages import PAGE_SIZE, org_page, page_context, signed_in_user, submitted
+from organizations.pages import org_page, page_context, signed_in_user, submitted
 from organizations.permissions import Perm
 from organizations.services.active import ACTIVE_ORG_SESSION_KEY, switch_active_org
 from organizations.services.organizations import create_organization, update_organization
@@ -119,11 +117,3 @@ def settings_page(request: HttpRequest, org: Organization, membership: Membershi
         page_context(org, membership, form=form),
         status=status,
     )
-
-
-@org_page(Perm.MANAGE_MEMBERS)
-@require_http_methods(["GET"])
-def audit_log(request: HttpRequest, org: Organization, membership: Membership) -> HttpResponse:
-    events = AuditEvent.objects.filter(organization_id=org.pk).order_by("-occurred_at")
-    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "organizations/audit.html", page_context(org, membership, page=page))

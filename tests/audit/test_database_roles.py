@@ -362,6 +362,21 @@ BAD_CALLS = {
             None,
         ),
     ),
+    "audit retention: yesterday's events": lambda w: (
+        "kept at least 28 days",
+        (
+            "SELECT gatehouse_purge_audit_events(NULL, %s, 500)",
+            [timezone.now() - timedelta(days=1)],
+        ),
+    ),
+    "audit retention: no cutoff": lambda w: (
+        "kept at least 28 days",
+        ("SELECT gatehouse_purge_audit_events(7, NULL, 500)", None),
+    ),
+    "audit retention: a huge batch": lambda w: (
+        "1 to 10000",
+        ("SELECT gatehouse_purge_audit_events(7, now() - interval '1 year', 1000000)", None),
+    ),
 }
 
 

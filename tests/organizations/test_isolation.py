@@ -15,7 +15,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from audit.models import AuditEvent
+from audit.models import AuditEvent, AuditExport
 from organizations import services
 from organizations.models import Domain, Invitation, Membership
 from provider.models import Application
@@ -39,6 +39,7 @@ KINDS = (
     "application",
     "scim_token",
     "scim_group",
+    "audit_export",
 )
 
 
@@ -164,6 +165,8 @@ ENDPOINTS = [
     Endpoint("post", "/orgs/{slug}/scim/groups/{scim_group}/role/", data={"role": "admin"}),
     Endpoint("get", "/orgs/{slug}/scim/requests/"),
     Endpoint("get", "/orgs/{slug}/audit/"),
+    Endpoint("post", "/orgs/{slug}/audit/export/", data={"format": "csv"}),
+    Endpoint("get", "/orgs/{slug}/audit/exports/{audit_export}/"),
     Endpoint("post", "/orgs/{slug}/transfer/", data={"member": "0"}),
     Endpoint("post", "/orgs/{slug}/leave/", admin_only=False),
     # API.
@@ -261,8 +264,20 @@ class Objects:
             display_name=f"{org.name} admins",
             display_name_key=f"{org.slug} admins",
         ).pk
+        # A background export of the audit log, ready to download.
+        from config import encryption
 
-    def values(self) -> dict[str, int]:
+        self.audit_export = str(
+            AuditExport.objects.create(
+                organization=org,
+                format="csv",
+                status=AuditExport.Status.READY,
+                data=encryption.encrypt_bytes(b"bolt.example"),
+                expires_at=timezone.now() + timedelta(hours=1),
+            ).public_id
+        )
+
+    def values(self) -> dict[str, int | str]:
         return {
             "member": self.member,
             "invitation": self.invitation,
@@ -272,6 +287,7 @@ class Objects:
             "application": self.application,
             "scim_token": self.scim_token,
             "scim_group": self.scim_group,
+            "audit_export": self.audit_export,
         }
 
 
@@ -343,6 +359,7 @@ def _snapshot() -> tuple:
             key=str,
         ),
         sorted(ScimGroup.objects.values_list("pk", "role"), key=str),
+        sorted(AuditExport.objects.values_list("pk", "status"), key=str),
     )
 
 

@@ -52,9 +52,13 @@ def covered_routes(paths: Iterable[str]) -> set[str]:
     return {resolve(p).route for p in paths}
 
 
+# Kinds whose ids are not integers in the URL.
+SAMPLE_IDS = {"audit_export": "00000000-0000-4000-8000-000000000001"}
+
+
 def matrix_paths() -> list[str]:
     """The matrix's endpoints as real paths: any slug and object ids resolve."""
-    values = {"slug": "acme"} | {kind: 1 for kind in KINDS}
+    values = {"slug": "acme"} | {kind: 1 for kind in KINDS} | SAMPLE_IDS
     return [e.path.format(**values) for e in ENDPOINTS]
 
 

@@ -1,0 +1,98 @@
+"""Retention of the audit log: each organization keeps its events for
+``OrganizationPolicy.audit_retention_days`` (empty: for ever), the Gatehouse-wide ones for
+``GATEHOUSE_AUDIT_RETENTION_DAYS`` (0: for ever). Never less than ``MINIMUM_DAYS``.
+
+The application may not delete audit events (audit/db_roles.py): on PostgreSQL each batch goes
+through ``gatehouse_purge_audit_events`` (audit migration 0018), a function of the owner role
+that also refuses a cutoff under 28 days (a margin for clocks). SQLite, the embedded mode, has
+no roles: the same deletion runs through the ORM, past its guard. Each organization's purge
+that deleted anything leaves one ``audit.purged`` event saying how much and up to when.
+
+The hash chain (audit/chain/, issue 17 step 6) will cut only at a signed checkpoint (T27);
+until it lands, the cut is the cutoff time itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from audit.actions import Action
+from audit.models import AuditEvent
+from audit.services import record
+from config.refusals import service
+
+# Events deleted per transaction, and the shortest retention anyone may choose.
+BATCH_SIZE = 1000
+MINIMUM_DAYS = 30
+
+
+def purge_all(now: datetime | None = None) -> int:
+    """Apply every organization's retention and the Gatehouse-wide one. Returns how many events
+    were deleted."""
+    from organizations.models import OrganizationPolicy
+
+    now = now or timezone.now()
+    deleted = 0
+    policies = (
+        OrganizationPolicy.objects.filter(audit_retention_days__isnull=False)
+        .order_by("organization_id")
+        .values_list("organization_id", "audit_retention_days")
+    )
+    for org_id, days in policies.iterator(chunk_size=500):
+        deleted += purge(org_id, cutoff=_cutoff(now, days or 0))
+    if settings.GATEHOUSE_AUDIT_RETENTION_DAYS:
+        deleted += purge(None, cutoff=_cutoff(now, settings.GATEHOUSE_AUDIT_RETENTION_DAYS))
+    return deleted
+
+
+def _cutoff(now: datetime, days: int) -> datetime:
+    return now - timedelta(days=max(int(days), MINIMUM_DAYS))
+
+
+def purge(org_id: int | None, *, cutoff: datetime, batch: int = BATCH_SIZE) -> int:
+    """Delete the events of one organization (None: Gatehouse-wide) older than ``cutoff``, a
+    batch per transaction. Returns how many."""
+    deleted = 0
+    while True:
+        done = _purge_batch(org_id, cutoff, batch)
+        deleted += done
+        if done < batch:
+            break
+    if deleted:
+        _record_purge(org_id, cutoff, deleted)
+    return deleted
+
+
+@service
+def _purge_batch(org_id: int | None, cutoff: datetime, batch: int) -> int:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT gatehouse_purge_audit_events(%s, %s, %s)", [org_id, cutoff, batch]
+            )
+            return int(cursor.fetchone()[0])
+    if cutoff > timezone.now() - timedelta(days=MINIMUM_DAYS):
+        raise ValueError(f"audit events are kept at least {MINIMUM_DAYS} days")
+    ids = list(
+        AuditEvent.objects.filter(organization_id=org_id, occurred_at__lt=cutoff)
+        .order_by("occurred_at", "id")
+        .values_list("pk", flat=True)[:batch]
+    )
+    if not ids:
+        return 0
+    doomed = AuditEvent.objects.filter(pk__in=ids)
+    return int(doomed._raw_delete(doomed.db) or 0)
+
+
+@service
+def _record_purge(org_id: int | None, cutoff: datetime, deleted: int) -> None:
+    record(
+        Action.AUDIT_PURGED,
+        actor_text="system",
+        organization=org_id,
+        data={"before": cutoff.isoformat(), "deleted": deleted},
+    )

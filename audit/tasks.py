@@ -1,0 +1,29 @@
+"""Background work on the audit log: building large exports, expiring them, and retention.
+Each is safe to run twice: a built export is skipped, an expired one is gone, and retention
+deletes only what is still due."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def build_audit_export(export_id: int) -> str:
+    from audit import exports
+
+    return exports.build(export_id)
+
+
+@shared_task
+def expire_audit_exports() -> int:
+    from audit import exports
+
+    return exports.expire()
+
+
+@shared_task(acks_late=True)
+def purge_audit_events() -> int:
+    from audit import retention
+
+    return retention.purge_all()

@@ -1,0 +1,27 @@
+"""Audit events made directly, at chosen times and in chosen organizations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from audit.models import AuditEvent
+
+BASE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def event(org: Any = None, *, at: datetime | None = None, **fields: Any) -> AuditEvent:
+    values: dict[str, Any] = {
+        "action": "login.succeeded",
+        "actor_text": "pat@example.com",
+        "organization_id": getattr(org, "pk", org),
+        "occurred_at": at or BASE,
+    }
+    made = AuditEvent(**(values | fields))
+    made.save()
+    return made
+
+
+def series(org: Any, count: int, *, start: datetime = BASE, **fields: Any) -> list[AuditEvent]:
+    """``count`` events a minute apart, oldest first."""
+    return [event(org, at=start + timedelta(minutes=i), **fields) for i in range(count)]
