@@ -104,25 +104,25 @@ EVENT_TYPES: dict[str, EventType] = {
             "membership.created",
             "A person joined an organization.",
             {A.ORG_MEMBER_JOINED},
-            "membership",
+            "user",
         ),
         _type(
             "membership.role_changed",
             "A member's role changed (by an admin, the IdP's groups or the directory's).",
             {A.ORG_MEMBER_ROLE_CHANGED, A.SSO_ROLE_MAPPED, A.SCIM_ROLE_MAPPED},
-            "membership",
+            "user",
         ),
         _type(
             "membership.removed",
             "A member was removed or left.",
             {A.ORG_MEMBER_REMOVED, A.ORG_MEMBER_LEFT},
-            "membership",
+            "user",
         ),
         _type(
             "membership.deprovisioned",
             "A removed member's access was cleaned up (sessions and tokens ended).",
             {A.ORG_MEMBER_DEPROVISIONED},
-            "membership",
+            "user",
         ),
         _type(
             "invitation.created", "An invitation was sent.", {A.ORG_INVITATION_SENT}, "invitation"
