@@ -12,8 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,6 +44,48 @@ class EventPageSerializer(serializers.Serializer):
     has_more = serializers.BooleanField()
 
 
+class FeedQuerySerializer(serializers.Serializer):
+    after = serializers.RegexField(
+        r"^[A-Za-z0-9_-]{1,64}$",
+        required=False,
+        trim_whitespace=False,
+        help_text="A `next_cursor` from an earlier page.",
+    )
+    limit = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=feed.MAX_LIMIT,
+        help_text=f"Events per page (default {feed.DEFAULT_LIMIT}).",
+    )
+    types = serializers.RegexField(
+        _TYPES.pattern.join("^$"),
+        required=False,
+        trim_whitespace=False,
+        help_text="Comma-separated event types to keep (all when absent).",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # DRF reads an empty query parameter as an absent one; here it is a mistake (an empty
+        # cursor would silently restart the feed from its oldest event).
+        blank = sorted(name for name in self.fields if self.initial_data.get(name) == "")
+        if blank:
+            raise serializers.ValidationError({name: ["May not be blank."] for name in blank})
+        return attrs
+
+    def validate_after(self, value: str) -> Any:
+        try:
+            return cursors.decode(value)
+        except cursors.BadCursor as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def validate_types(self, value: str) -> frozenset[str]:
+        names = frozenset(value.split(","))
+        unknown = sorted(name for name in names if name not in EVENT_TYPES)
+        if unknown:
+            raise serializers.ValidationError(f"Unknown event type: {unknown[0][:64]}.")
+        return names
+
+
 class EventFeedView(APIView):
     """Events in commit order after a cursor. With no `after`, from the oldest kept event. A
     page with no new events gives back the same cursor; keep polling with it."""
@@ -56,33 +97,15 @@ class EventFeedView(APIView):
 
     @extend_schema(
         operation_id="events_feed",
-        parameters=[
-            OpenApiParameter(
-                "after",
-                OpenApiTypes.STR,
-                description="A `next_cursor` from an earlier page.",
-                pattern=r"^[A-Za-z0-9_-]{1,64}$",
-            ),
-            OpenApiParameter(
-                "limit",
-                OpenApiTypes.INT,
-                description=f"Events per page, 1 to {feed.MAX_LIMIT} (default "
-                f"{feed.DEFAULT_LIMIT}).",
-            ),
-            OpenApiParameter(
-                "types",
-                OpenApiTypes.STR,
-                description="Comma-separated event types to keep (all when absent).",
-                pattern=r"^[a-z_]+\.[a-z_]+(,[a-z_]+\.[a-z_]+)*$",
-            ),
-        ],
+        parameters=[FeedQuerySerializer],
         responses={200: EventPageSerializer},
     )
     def get(self, request: Request) -> Response:
-        params = request.query_params
-        after = _cursor(params.get("after"))
-        limit = _limit(params.get("limit"))
-        types = _types(params.get("types"))
+        query = FeedQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        after = query.validated_data.get("after")
+        limit = query.validated_data.get("limit", feed.DEFAULT_LIMIT)
+        types = query.validated_data.get("types", frozenset())
         try:
             page = feed.read_page(
                 after=after,
@@ -107,32 +130,3 @@ class Gone(exceptions.APIException):
         "`after`, and reconcile what was missed."
     )
     default_code = "cursor_expired"
-
-
-def _cursor(value: str | None) -> Any:
-    if value is None:
-        return None
-    try:
-        return cursors.decode(value)
-    except cursors.BadCursor as exc:
-        raise exceptions.ValidationError({"after": [str(exc)]}) from None
-
-
-def _limit(value: str | None) -> int:
-    if value is None:
-        return feed.DEFAULT_LIMIT
-    if not re.fullmatch(r"[0-9]{1,4}", value) or not 1 <= int(value) <= feed.MAX_LIMIT:
-        raise exceptions.ValidationError(
-            {"limit": [f"Must be a whole number from 1 to {feed.MAX_LIMIT}."]}
-        )
-    return int(value)
-
-
-def _types(value: str | None) -> frozenset[str]:
-    if value is None:
-        return frozenset()
-    names = frozenset(value.split(",")) if _TYPES.fullmatch(value) else frozenset({value})
-    unknown = sorted(name for name in names if name not in EVENT_TYPES)
-    if unknown:
-        raise exceptions.ValidationError({"types": [f"Unknown event type: {unknown[0][:64]}."]})
-    return names
