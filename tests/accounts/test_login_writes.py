@@ -158,6 +158,7 @@ def test_audit_events_recorded_while_collecting_are_written_by_the_collector(use
     # The audit event, then its outbox row (events/registry.py), both left to the collector.
     [first, outbox] = events
     assert first is event
+    assert isinstance(outbox, Event)
     assert (outbox.type, outbox.audit_event_id) == ("session.ended", event.pk)
     assert not Event.objects.exists()
     login_writes.write(last_login=None, rows=events)

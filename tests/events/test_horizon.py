@@ -54,6 +54,8 @@ def test_an_early_transaction_that_commits_late_is_not_skipped():
 
     wait_for_horizon()
     early = Event.objects.get(subject_id=str(early_user.pk))
+    assert early.txid is not None
+    assert late.txid is not None
     assert early.txid < late.txid
     rows = read(horizon.START)
     assert [row.pk for row in rows] == [early.pk, late.pk]

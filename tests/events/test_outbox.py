@@ -16,7 +16,7 @@ from config.refusals import Refusal
 from events.models import Event
 from events.registry import EVENT_TYPES, TYPES_BY_ACTION, schema_for
 from organizations import services as org_services
-from organizations.models import Organization
+from organizations.models import Membership, Organization
 from tests.accounts.work import writes
 from tests.conftest import require
 from tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -63,6 +63,7 @@ def test_on_postgresql_the_event_carries_its_transaction_id():
     require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
     org_services.create_organization(actor=UserFactory(), name="Acme", slug="acme")
     created = Event.objects.get(type="organization.created")
+    assert created.audit_event_id is not None
     audit = AuditEvent.objects.get(pk=created.audit_event_id)
     # Both rows carry the writing transaction's id, set by the database: the same one.
     assert created.txid is not None
@@ -115,13 +116,17 @@ def test_record_outside_a_transaction_writes_both_rows_together():
 
 def test_refusals_and_failures_write_no_event():
     user = UserFactory()
-    owner, outsider = UserFactory(), UserFactory()
+    owner = UserFactory()
     org = org_services.create_organization(actor=owner, name="Acme", slug="acme")
+    # A plain member may not add domains: refused, and audited as a failure.
+    member = Membership.objects.create(
+        organization=org, user=UserFactory(), role="member", source="admin"
+    )
     before = Event.objects.count()
 
     assert login(Client(), user.email, "not the password").status_code == 200
     with pytest.raises(Refusal):
-        org_services.add_domain(actor=outsider, org=org, name="acme.example")
+        org_services.add_domain(actor=member, org=org, name="acme.example")
 
     assert AuditEvent.objects.filter(action="login.failed").exists()
     assert AuditEvent.objects.filter(outcome="failure").count() >= 2
