@@ -29,7 +29,7 @@ from typing import Any
 
 from django.contrib.auth import signals as auth_signals
 from django.db import connection, models
-from django.db.models.fields import AutoFieldMixin
+from django.db.models.fields import NOT_PROVIDED, AutoFieldMixin
 from django.utils import timezone
 
 from audit.services import collected
@@ -197,10 +197,15 @@ def _cast_type(f: Any) -> str:
 def _insert_template(model: type[models.Model], count: int) -> tuple[str, tuple[Any, ...]]:
     # Only names from the model's own metadata go into the text; values are parameters.
     meta, quote = model._meta, connection.ops.quote_name
+    # Columns the database fills itself are left out: a generated column, an automatic key,
+    # and one with a database default (the transaction id of the outbox and the audit log,
+    # events/db.py), whose value the ORM hands over as a marker no driver can send.
     fields = tuple(
         f
         for f in meta.local_concrete_fields
-        if not isinstance(f, AutoFieldMixin) and not getattr(f, "generated", False)
+        if not isinstance(f, AutoFieldMixin)
+        and not getattr(f, "generated", False)
+        and f.db_default is NOT_PROVIDED
     )
     columns = ", ".join(quote(str(f.column)) for f in fields)
     one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"

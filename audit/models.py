@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from audit.actions import Action, Outcome
+from events.db import CurrentTxid
 
 
 class AuditLogIsAppendOnly(Exception):
@@ -64,6 +65,10 @@ class AuditEvent(models.Model):
     user_agent = models.CharField(max_length=400, blank=True)
     request_id = models.CharField(max_length=64, blank=True, db_index=True)
     data = models.JSONField(default=dict, blank=True)
+    # The writing transaction (PostgreSQL), set by the database, for readers that take events
+    # in commit order (events/horizon.py). NULL on rows older than the column (migration 0016)
+    # and on SQLite.
+    txid = models.BigIntegerField(null=True, blank=True, editable=False, db_default=CurrentTxid())
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -76,6 +81,7 @@ class AuditEvent(models.Model):
             # (migration 0016). The actor-prefix indexes on lower(actor_text) are PostgreSQL
             # only and live in that migration alone (audit/search.py uses them).
             models.Index(fields=["organization_id", "occurred_at", "id"], name="audit_org_when"),
+            models.Index(fields=["txid", "id"], name="audit_event_txid_id"),
         ]
 
     def __str__(self) -> str:

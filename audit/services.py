@@ -9,11 +9,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, models
+from django.db import connection, models, transaction
 
 from audit import context
 from audit.actions import Action, Outcome
 from audit.models import AuditEvent
+from events import emit
+from events.models import Event
 
 # Keys whose values never reach the audit log, at any depth of ``data``.
 _SECRET_KEY_PARTS = ("password", "secret", "token", "code", "key", "otp", "authorization")
@@ -96,6 +98,11 @@ def record(
 
     Inside ``collected()`` the event is handed to the collector instead, which writes it later
     in the same transaction.
+
+    A successful action the events registry maps (events/registry.py) also writes its outbox
+    rows, with the audit row and in the same transaction (handed to the collector too, so a
+    login still writes everything in one statement). Outside any transaction both rows go in
+    one of their own, never one without the other.
     """
     event = build(
         action,
@@ -106,28 +113,35 @@ def record(
         outcome=outcome,
         data=data,
     )
+    outbox = emit.for_audit(event, target, actor)
     collector = _collector.get()
     if collector is not None:
         collector.append(event)
-    else:
+        collector.extend(outbox)
+    elif not outbox:
         event.save()
+    else:
+        # No SQL of its own inside the caller's transaction; BEGIN/COMMIT outside one.
+        with transaction.atomic(savepoint=False):
+            event.save()
+            Event.objects.bulk_create(outbox)
     return event
 
 
-_collector: contextvars.ContextVar[list[AuditEvent] | None] = contextvars.ContextVar(
+_collector: contextvars.ContextVar[list[models.Model] | None] = contextvars.ContextVar(
     "gatehouse_audit_collector", default=None
 )
 
 
 @contextmanager
-def collected() -> Iterator[list[AuditEvent]]:
+def collected() -> Iterator[list[models.Model]]:
     """Events recorded inside the block are gathered in the list it yields instead of being
     written one INSERT each: the caller writes them with its own rows, in the same transaction,
     before that transaction ends (a login writes its events, its last-login time and its
     session's row in one statement: accounts/login_writes.py). If the block raises, the events
     are dropped with the rest of the transaction's writes; a refusal's event is recorded after
     the rollback, outside the block, as always."""
-    events: list[AuditEvent] = []
+    events: list[models.Model] = []
     token = _collector.set(events)
     try:
         yield events

@@ -16,6 +16,7 @@ from accounts.api import views as users_api
 from config.api_framework import PROBLEM_CONTENT_TYPE, problem_body
 from config.refusals import Refusal
 from consent import api as consent_api
+from events import api as events_api
 from organizations import api as org_api
 from provider.api import schema as _token_scheme  # noqa: F401  (registers the scheme)
 from provider.api import views as clients_api
@@ -173,6 +174,8 @@ urlpatterns = [
     path(f"{APP}/apis/", clients_api.ApplicationApiView.as_view(), name="application-apis"),
     path("v1/apis/", clients_api.ApiListView.as_view(), name="api-list"),
     path("v1/apis/<int:pk>/", clients_api.ApiDetailView.as_view(), name="api-detail"),
+    # The ordered events feed, for operators and organization-bound apps.
+    path("v1/events", events_api.EventFeedView.as_view(), name="events-feed"),
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
 ]

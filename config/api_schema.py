@@ -42,6 +42,7 @@ _ERROR_DESCRIPTIONS = {
     "accept, a second factor to add).",
     "404": "No such object, or not one the caller may see.",
     "409": "Conflicts with the current state (already exists, last owner...).",
+    "410": "Gone: what the request points at (a feed cursor) is older than what is kept.",
     "413": "The request body is too large.",
     "415": "The body is not JSON.",
     "429": "Too many requests: wait for the number of seconds in Retry-After.",
@@ -105,6 +106,7 @@ class GatehouseAutoSchema(AutoSchema):
             statuses.append("404")
         if "429" not in statuses and getattr(self.view, "required_scopes", None) is not None:
             statuses.append("429")  # an app's calls a minute (provider/api/ratelimits.py)
+        statuses += getattr(self.view, "extra_error_statuses", ())
         return statuses
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:

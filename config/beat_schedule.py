@@ -65,6 +65,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "provider.tasks.purge_tokens",
         "schedule": 600.0,
     },
+    "prune-events": {
+        "task": "events.tasks.prune_events",
+        "schedule": 3600.0,
+    },
     "prune-scim-requests": {
         "task": "sso.scim.tasks.prune_scim_requests",
         "schedule": 600.0,

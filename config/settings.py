@@ -91,6 +91,8 @@ INSTALLED_APPS = [
     "organizations",
     "sso",
     "consent",
+    # The outbox of domain events, the feed and (later) webhooks: docs/events.md.
+    "events",
     # The OAuth 2.1 / OpenID provider: DOT, with all six of its models swapped for provider's.
     "oauth2_provider",
     "provider",
@@ -404,6 +406,13 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
+# --- Events out (docs/events.md) ----------------------------------------------------------------
+# Whether successful changes write outbox rows (the events feed, webhooks). Off only to measure
+# what the outbox costs (bench/events.py).
+GATEHOUSE_EVENTS_ENABLED = env_bool("GATEHOUSE_EVENTS_ENABLED", True)
+# How long outbox rows are kept (WorkOS keeps 30 days); a feed cursor older than that gets 410.
+GATEHOUSE_EVENTS_RETENTION_DAYS = env_int("GATEHOUSE_EVENTS_RETENTION_DAYS", 30)
+
 # The periodic jobs, and task modules autodiscovery does not find (config/beat_schedule.py).
 from config.beat_schedule import (  # noqa: E402, F401  (settings Django reads by name)
     CELERY_BEAT_SCHEDULE,

@@ -16,6 +16,8 @@ PERMISSIONS = {
     "consent:write": "Change the purpose catalogue and record consents",
     "clients:read": "Read the OAuth applications and APIs registered with Gatehouse",
     "clients:write": "Register and change OAuth applications and APIs; rotate client secrets",
+    # Added after the row existed: provider migration 0004 adds it to existing databases.
+    "events:read": "Read the events feed (an organization's app: its organization's events)",
 }
 
 

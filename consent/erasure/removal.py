@@ -55,6 +55,7 @@ WHAT_HAPPENS: dict[str, str] = {
     "django_otp_webauthn.WebAuthnUserHandle": "deleted",
     "sso.Connection": "kept: who configured it now points at the tombstone",
     "sso.Directory": "kept: who turned it on now points at the tombstone",
+    "audit.AuditExport": "kept until it expires: who asked for it now points at the tombstone",
     "sso.DirectoryToken": "kept: who made it now points at the tombstone",
     "sso.ScimUser": "kept as the organization's own directory record, no longer linked to the "
     "account and marked detached, so the directory makes no new account from it",
@@ -97,6 +98,7 @@ def delete_their_rows(user: User, identifiers: Identifiers, pseudonym: str) -> d
         **_accounts(user, identifiers),
         **_consent(user, pseudonym),
         **_provider(user),
+        **_events(user, identifiers),
     }
 
 
@@ -155,6 +157,20 @@ def _accounts(user: User, identifiers: Identifiers) -> dict[str, int]:
         session.end()  # any that appeared since the job started
     counts["sessions"] = UserSession.objects.filter(user=user).delete()[0]
     return counts
+
+
+def _events(user: User, identifiers: Identifiers) -> dict[str, int]:
+    """Outbox rows about the person (docs/events.md 4.3): not evidence, so their payloads are
+    blanked rather than pseudonymised. The rows stay, so a feed reader's order is unchanged."""
+    from events.models import Event
+
+    about_them = Q(subject_type="user", subject_id=str(user.pk)) | any_address(
+        "data__object__email", identifiers.everywhere
+    )
+    for kind, key in identifiers.targets:
+        about_them |= Q(subject_type=kind, subject_id=key)
+    rows = Event.objects.filter(about_them).exclude(data={"erased": True})
+    return {"events_blanked": rows.update(data={"erased": True})}
 
 
 def _provider(user: User) -> dict[str, int]:

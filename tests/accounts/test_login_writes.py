@@ -18,6 +18,7 @@ from accounts.models import User
 from audit.actions import Action
 from audit.models import AuditEvent
 from audit.services import collected, record
+from events.models import Event
 from tests.accounts.work import writes
 from tests.conftest import require
 from tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -154,10 +155,16 @@ def test_audit_events_recorded_while_collecting_are_written_by_the_collector(use
         event = record(Action.LOGOUT, actor=user, target=user)
         assert not AuditEvent.objects.exists()
 
-    assert events == [event]
+    # The audit event, then its outbox row (events/registry.py), both left to the collector.
+    [first, outbox] = events
+    assert first is event
+    assert isinstance(outbox, Event)
+    assert (outbox.type, outbox.audit_event_id) == ("session.ended", event.pk)
+    assert not Event.objects.exists()
     login_writes.write(last_login=None, rows=events)
     stored = AuditEvent.objects.get()
     assert (stored.pk, stored.action, stored.actor_id) == (event.pk, "logout", user.pk)
+    assert Event.objects.get().audit_event_id == event.pk
     assert not event._state.adding  # written: the model refuses to save it a second time
 
 
