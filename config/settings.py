@@ -14,7 +14,6 @@ Two ways to run from one code base:
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from pathlib import Path
 
@@ -321,18 +320,12 @@ SOCIALACCOUNT_ADAPTER = "sso.adapter.SocialAccountAdapter"
 # link-local network (SSRF).
 SSO_FETCH_MAX_BYTES = 1024 * 1024
 SSO_FETCH_TIMEOUT_SECONDS = 5
-# Outbound calls (config.outbound). Private networks an operator's own endpoints (webhooks and
-# streams the operator registers) may reach, as CIDRs; never granted to a URL an org admin
-# typed. Empty by default; link-local ranges (cloud metadata) are refused in production.
-try:
-    GATEHOUSE_OUTBOUND_ALLOWED_NETWORKS = [
-        ipaddress.ip_network(cidr) for cidr in env_list("OUTBOUND_ALLOWED_NETWORKS", [])
-    ]
-except ValueError as exc:
-    raise ImproperlyConfigured(f"OUTBOUND_ALLOWED_NETWORKS must list CIDRs: {exc}") from exc
-# Tests only: plain http and loopback addresses for every outbound call, so the suite reaches
-# its IdPs and receivers on 127.0.0.1. Production refuses to start with it (gatehouse.E010).
-OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = env_bool("OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS", False)
+# Outbound calls (config.outbound, config/outbound_settings.py).
+from config.outbound_settings import (  # noqa: E402, F401  (settings Django reads by name)
+    GATEHOUSE_OUTBOUND_ALLOWED_NETWORKS,
+    OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS,
+)
+
 # An ID token signed under a key id the cached key set lacks makes Gatehouse read the IdP's
 # key set again (the IdP may have rotated its keys), at most once per connection in this many
 # seconds (sso.oidc.views). Otherwise every such sign-in would fetch it.
@@ -406,12 +399,6 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
-# --- Events out (docs/events.md) ----------------------------------------------------------------
-# Whether successful changes write outbox rows (the events feed, webhooks). Off only to measure
-# what the outbox costs (bench/events.py).
-GATEHOUSE_EVENTS_ENABLED = env_bool("GATEHOUSE_EVENTS_ENABLED", True)
-# How long outbox rows are kept (WorkOS keeps 30 days); a feed cursor older than that gets 410.
-GATEHOUSE_EVENTS_RETENTION_DAYS = env_int("GATEHOUSE_EVENTS_RETENTION_DAYS", 30)
 
 # The periodic jobs, and task modules autodiscovery does not find (config/beat_schedule.py).
 from config.beat_schedule import (  # noqa: E402, F401  (settings Django reads by name)
@@ -471,55 +458,29 @@ from config.api_settings import (  # noqa: E402, F401  (settings Django reads by
     SPECTACULAR_SETTINGS,
 )
 
-# --- Organizations (organizations/) ------------------------------------------------------------
-
-GATEHOUSE_INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
-# Quotas against abuse, counted in the shared cache (uses, window in seconds): organizations one
-# person creates, and invitations sent (or resent) by one person and into one organization.
-# Bulk onboarding belongs to SSO and SCIM, not to hundreds of invitation emails.
-GATEHOUSE_ORG_CREATION_LIMIT = (
-    env_int("ORG_CREATIONS_PER_PERSON", 10),
-    env_int("ORG_CREATIONS_WINDOW", 24 * 3600),
+# --- Consent and privacy rights, the audit log, events out (config/audit_settings.py) ----------
+from config.audit_settings import (  # noqa: E402, F401  (settings Django reads by name)
+    GATEHOUSE_AUDIT_EXPORT_HOURS,
+    GATEHOUSE_AUDIT_EXPORT_MAX_ROWS,
+    GATEHOUSE_AUDIT_EXPORT_SYNC_ROWS,
+    GATEHOUSE_AUDIT_RETENTION_DAYS,
+    GATEHOUSE_CONSENT_EVIDENCE_DAYS,
+    GATEHOUSE_ERASURE_GRACE_DAYS,
+    GATEHOUSE_EVENTS_ENABLED,
+    GATEHOUSE_EVENTS_RETENTION_DAYS,
+    GATEHOUSE_EXPORT_LINK_HOURS,
+    GATEHOUSE_EXPORT_MAX_BYTES,
 )
-GATEHOUSE_INVITATION_LIMITS = {
-    "person": (env_int("INVITATIONS_PER_PERSON", 50), env_int("INVITATIONS_WINDOW", 3600)),
-    "organization": (
-        env_int("INVITATIONS_PER_ORGANIZATION", 200),
-        env_int("INVITATIONS_WINDOW", 3600),
-    ),
-}
-# Domain ownership: a TXT record at <prefix>.<domain>. Nameservers to ask ("host" or
-# "host:port"); empty means the system's resolver.
-GATEHOUSE_DOMAIN_RECORD_PREFIX = "_gatehouse-challenge"
-GATEHOUSE_DNS_NAMESERVERS = env_list("DNS_NAMESERVERS", [])
-GATEHOUSE_DNS_TIMEOUT = float(env_int("DNS_TIMEOUT_SECONDS", 5))
 
-# --- Consent and privacy rights (consent/) ------------------------------------------------------
-
-# Days between a request to erase an account and the erasure (cancellable meanwhile). GDPR
-# gives a month to act on a request, so more than 30 is refused.
-GATEHOUSE_ERASURE_GRACE_DAYS = env_int("ERASURE_GRACE_DAYS", 14)
-if not 0 <= GATEHOUSE_ERASURE_GRACE_DAYS <= 30:
-    raise ImproperlyConfigured("ERASURE_GRACE_DAYS must be between 0 and 30.")
-# How long an export's single-use download link works, and the largest archive built.
-GATEHOUSE_EXPORT_LINK_HOURS = env_int("EXPORT_LINK_HOURS", 48)
-GATEHOUSE_EXPORT_MAX_BYTES = env_int("EXPORT_MAX_BYTES", 50 * 1024 * 1024)
-# How long an erased person's consent events (with no address or browser left) are kept as
-# evidence that consent was given: the operator's legal call. Three years by default.
-GATEHOUSE_CONSENT_EVIDENCE_DAYS = env_int("CONSENT_EVIDENCE_DAYS", 3 * 365)
-
-# --- The audit log (audit/) ----------------------------------------------------------------------
-
-# How long Gatehouse-wide audit events (no organization: B2C sign-ins, staff actions) are kept;
-# 0 keeps them for ever. Each organization sets its own (OrganizationPolicy.audit_retention_days).
-GATEHOUSE_AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 0)
-if GATEHOUSE_AUDIT_RETENTION_DAYS and GATEHOUSE_AUDIT_RETENTION_DAYS < 30:
-    raise ImproperlyConfigured("AUDIT_RETENTION_DAYS is 0 (keep) or at least 30.")
-# Exports of the audit log: up to this many rows are streamed at once; more are built in the
-# background (at most the second figure), kept encrypted, and downloadable for some hours.
-GATEHOUSE_AUDIT_EXPORT_SYNC_ROWS = env_int("AUDIT_EXPORT_SYNC_ROWS", 10_000)
-GATEHOUSE_AUDIT_EXPORT_MAX_ROWS = env_int("AUDIT_EXPORT_MAX_ROWS", 1_000_000)
-GATEHOUSE_AUDIT_EXPORT_HOURS = env_int("AUDIT_EXPORT_HOURS", 24)
+# --- Organizations (organizations/, config/organization_settings.py) ----------------------------
+from config.organization_settings import (  # noqa: E402, F401  (settings Django reads by name)
+    GATEHOUSE_DNS_NAMESERVERS,
+    GATEHOUSE_DNS_TIMEOUT,
+    GATEHOUSE_DOMAIN_RECORD_PREFIX,
+    GATEHOUSE_INVITATION_DAYS,
+    GATEHOUSE_INVITATION_LIMITS,
+    GATEHOUSE_ORG_CREATION_LIMIT,
+)
 
 LOGGING = {
     "version": 1,
