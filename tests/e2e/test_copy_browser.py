@@ -26,6 +26,9 @@ def copy_and_read(page, button_name: str) -> str:
     button says "Copied", and so does the live region screen readers follow."""
     button = page.get_by_role("button", name=button_name, exact=True).element_handle()
     button.click()
+    # This button's own label first: the live region may still say "Copied" for the button
+    # clicked before it.
+    button.wait_for_selector(".copy-button__label:text-is('Copied')")
     page.locator("[data-copy-status][role=status]").filter(has_text="Copied").wait_for()
     assert button.query_selector(".copy-button__label").inner_text() == "Copied"
     return page.evaluate("navigator.clipboard.readText()")
