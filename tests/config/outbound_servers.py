@@ -70,11 +70,29 @@ class Server:
                     return
                 head += chunk
             self.heads.append(head.decode("latin-1"))
+            self._read_body(conn, head)
             self.respond(conn)
         except (OSError, ssl.SSLError) as exc:
             self.errors.append(exc)
         finally:
             conn.close()
+
+    @staticmethod
+    def _read_body(conn: socket.socket, head: bytes) -> None:
+        """Read the request's body before answering: closing with it unread would reset the
+        connection, and the client could see the reset instead of the answer."""
+        lines = head.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip() or 0)
+        received = len(head.split(b"\r\n\r\n", 1)[1])
+        while received < length:
+            chunk = conn.recv(min(65536, length - received))
+            if not chunk:
+                return
+            received += len(chunk)
 
     def stop(self) -> None:
         self._stopped = True
