@@ -175,6 +175,28 @@ class Action(models.TextChoices):
     AUDIT_EXPORT_READY = "audit.export_ready", "Audit log export ready"
     AUDIT_EXPORT_DOWNLOADED = "audit.export_downloaded", "Audit log export downloaded"
     AUDIT_PURGED = "audit.purged", "Old audit events deleted (retention)"
+    AUDIT_CHECKPOINT_SIGNED = "audit.checkpoint_signed", "Audit checkpoint signed on request"
+    AUDIT_CHECKPOINT_DOWNLOADED = "audit.checkpoint_downloaded", "Audit checkpoint downloaded"
+    AUDIT_VERIFIED = "audit.verified", "Audit log checked against a checkpoint"
+    AUDIT_CHECKPOINT_KEY_ROTATED = "audit.checkpoint_key_rotated", "Checkpoint signing key rotated"
+    # Log streams (issue 17): the org's audit log sent to its SIEM. Data names the kind, format
+    # and changed settings, never a token or key.
+    AUDIT_STREAM_CREATED = "audit.stream_created", "Log stream created"
+    AUDIT_STREAM_UPDATED = "audit.stream_updated", "Log stream changed"
+    AUDIT_STREAM_PAUSED = "audit.stream_paused", "Log stream paused"
+    AUDIT_STREAM_RESUMED = "audit.stream_resumed", "Log stream resumed"
+    AUDIT_STREAM_DELETED = "audit.stream_deleted", "Log stream deleted"
+    AUDIT_STREAM_TESTED = "audit.stream_tested", "Log stream test message sent"
+    AUDIT_STREAM_DISABLED = "audit.stream_disabled", "Log stream turned off after failing"
+    # Webhooks (issue 17). Data names the endpoint and event types, never the secret.
+    WEBHOOK_ENDPOINT_CREATED = "webhook.endpoint_created", "Webhook endpoint created"
+    WEBHOOK_ENDPOINT_UPDATED = "webhook.endpoint_updated", "Webhook endpoint changed"
+    WEBHOOK_ENDPOINT_DISABLED = "webhook.endpoint_disabled", "Webhook endpoint turned off"
+    WEBHOOK_ENDPOINT_ENABLED = "webhook.endpoint_enabled", "Webhook endpoint turned on"
+    WEBHOOK_ENDPOINT_DELETED = "webhook.endpoint_deleted", "Webhook endpoint deleted"
+    WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated", "Webhook signing secret rotated"
+    WEBHOOK_RESENT = "webhook.resent", "Webhook delivery sent again"
+    WEBHOOK_TESTED = "webhook.tested", "Webhook test event sent"
 
 
 class Outcome(models.TextChoices):

@@ -30,7 +30,8 @@ class Perm(enum.StrEnum):
     MANAGE_SSO = "manage_sso"  # SSO connections: create, test, turn on and off, certificates
     MANAGE_SCIM = "manage_scim"  # the SCIM directory: on, off, pause, tokens, settings, roles
     MANAGE_APPLICATIONS = "manage_applications"  # the organization's own M2M apps (provider)
-    VIEW_AUDIT = "view_audit"  # the audit log: read, filter, export
+    VIEW_AUDIT = "view_audit"  # the audit log: read, filter, export, checkpoints
+    MANAGE_INTEGRATIONS = "manage_integrations"  # webhooks and audit log streams
     TRANSFER_OWNERSHIP = "transfer_ownership"
 
 
@@ -68,6 +69,7 @@ _GRANTS: dict[str, frozenset[Perm]] = {
             Perm.MANAGE_SCIM,
             Perm.MANAGE_APPLICATIONS,
             Perm.VIEW_AUDIT,
+            Perm.MANAGE_INTEGRATIONS,
         }
     ),
     Role.OWNER: frozenset(Perm),
