@@ -116,9 +116,25 @@ class StrictTypes:
                     errors[field.field_name] = [f"Must be {_TYPE_NAMES[expected]}."]
                 elif expected is int and isinstance(value, bool):
                     errors[field.field_name] = ["Must be a whole number."]
+                elif _too_long(field, value):
+                    # The schema's maxLength counts what was sent; DRF would count it after
+                    # trimming leading and trailing whitespace and control characters.
+                    errors[field.field_name] = [
+                        f"Ensure this field has no more than {field.max_length} characters."
+                    ]
             if errors:
                 raise exceptions.ValidationError(errors)
         return super().to_internal_value(data)  # type: ignore[misc]
+
+
+def _too_long(field: Any, value: Any) -> bool:
+    limit = getattr(field, "max_length", None)
+    return (
+        isinstance(field, serializers.CharField)
+        and isinstance(value, str)
+        and limit is not None
+        and len(value) > limit
+    )
 
 
 class PatternField(serializers.RegexField):

@@ -68,7 +68,12 @@ EVENT_TYPES: dict[str, EventType] = {
         ),
         _type("user.blocked", "Support blocked an account.", {A.USER_BLOCKED}, "user"),
         _type("user.unblocked", "Support unblocked an account.", {A.USER_UNBLOCKED}, "user"),
-        _type("user.deleted", "An account was erased.", {A.PRIVACY_USER_ERASED}, "user"),
+        _type(
+            "user.deleted",
+            "An account was erased; details.former_id is the id apps knew it by.",
+            {A.PRIVACY_USER_ERASED},
+            "user",
+        ),
         _type("email.verified", "A person verified an email address.", {A.EMAIL_VERIFIED}, "user"),
         _type(
             "session.started",

@@ -233,7 +233,13 @@ def finish(request_id: int, *, since: Any) -> str:
         Action.PRIVACY_USER_ERASED,
         actor_text=removal.JOB_ACTOR,
         target=user,
-        data={"request": str(erasure.public_id), "counts": counts},
+        # The id apps knew the person by: the tombstone has a new one, and a webhook consumer
+        # must be able to find (and delete) its own copy of the account.
+        data={
+            "request": str(erasure.public_id),
+            "counts": counts,
+            "former_id": str(old_public_id),
+        },
     )
     notices.send_completion_email(addresses)
     transaction.on_commit(

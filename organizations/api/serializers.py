@@ -18,6 +18,7 @@ from organizations.models import (
     OrganizationPolicy,
     Role,
 )
+from organizations.services.policy import LONGEST_AUDIT_RETENTION, SHORTEST_AUDIT_RETENTION
 
 # What the services accept, said in the schema's terms (the services lower-case and check again).
 # A plain https:// address on a named host, or empty: every address it allows, Django's URL check
@@ -222,6 +223,13 @@ class PolicySerializer(StrictTypes, serializers.ModelSerializer):
         required=False,
         help_text="The role of people who join by domain or SSO.",
     )
+    audit_retention_days = serializers.IntegerField(
+        min_value=SHORTEST_AUDIT_RETENTION,
+        max_value=LONGEST_AUDIT_RETENTION,
+        allow_null=True,
+        required=False,
+        help_text="Audit events older than this many days are deleted; null: kept for ever.",
+    )
 
     class Meta:
         model = OrganizationPolicy
@@ -232,6 +240,7 @@ class PolicySerializer(StrictTypes, serializers.ModelSerializer):
             "session_lifetime_minutes",
             "auto_join_verified_domains",
             "default_role",
+            "audit_retention_days",
             "updated_at",
         ]
         read_only_fields: ClassVar[list[str]] = ["updated_at"]

@@ -24,6 +24,8 @@ def test_erasure_blanks_the_events_about_the_person(pat, client, settings):  # n
     assert any(PAT in json.dumps(e.data) for e in Event.objects.all())
     others = list(Event.objects.filter(type="organization.created").values_list("data", flat=True))
 
+    former_id = str(pat.public_id)
+
     client.post(ERASE, {"confirm": "delete"})
 
     # Nothing in the outbox names the person's address any more...
@@ -37,5 +39,8 @@ def test_erasure_blanks_the_events_about_the_person(pat, client, settings):  # n
         list(Event.objects.filter(type="organization.created").values_list("data", flat=True))
         == others
     )
-    assert Event.objects.filter(type="user.deleted").exists()
+    # The deletion names the person by the id apps knew (the tombstone's is new).
+    deleted = Event.objects.get(type="user.deleted")
+    assert deleted.data["details"]["former_id"] == former_id
+    assert deleted.data["object"]["id"] != former_id
     assert Event.objects.filter(type="erasure.completed").exists()

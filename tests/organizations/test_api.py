@@ -10,7 +10,8 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from organizations.models import Invitation, Membership, Organization
+from audit.models import AuditEvent
+from organizations.models import Invitation, Membership, Organization, OrganizationPolicy
 from tests.organizations.conftest import signed_in
 
 if TYPE_CHECKING:
@@ -86,6 +87,8 @@ def test_member_roles_through_the_api(world):
         ("patch", "/api/v1/organizations/acme/policy/", {"allowed_login_methods": []}, 400),
         ("patch", "/api/v1/organizations/acme/policy/", {"session_lifetime_minutes": -5}, 400),
         ("patch", "/api/v1/organizations/acme/policy/", {"default_role": "owner"}, 400),
+        ("patch", "/api/v1/organizations/acme/policy/", {"audit_retention_days": 7}, 400),
+        ("patch", "/api/v1/organizations/acme/policy/", {"audit_retention_days": "90"}, 400),
         ("put", "/api/v1/organizations/acme/members/", {}, 405),
         ("get", "/api/v1/organizations/acme/members/999999999/", None, 404),
         ("get", "/api/v1/organizations/nope/members/", None, 404),
@@ -148,3 +151,18 @@ def test_non_object_json_is_a_problem_not_a_500(world, body):
     response = client.patch("/api/v1/organizations/acme/", body, content_type="application/json")
     assert response.status_code == 400
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_audit_retention_is_read_and_set_through_the_policy_api(world):
+    client = signed_in(world.a_owner)
+    path = "/api/v1/organizations/acme/policy/"
+    default = OrganizationPolicy.objects.get(organization=world.a).audit_retention_days
+    assert client.get(path).json()["audit_retention_days"] == default
+    response = client.patch(path, json.dumps({"audit_retention_days": 90}), "application/json")
+    assert response.status_code == 200, response.content
+    assert response.json()["audit_retention_days"] == 90
+    assert OrganizationPolicy.objects.get(organization=world.a).audit_retention_days == 90
+    event = AuditEvent.objects.filter(action="org.policy_updated").latest("occurred_at")
+    assert event.data == {"audit_retention_days": 90}
+    back = client.patch(path, json.dumps({"audit_retention_days": None}), "application/json")
+    assert back.json()["audit_retention_days"] is None  # kept for ever
