@@ -1,4 +1,4 @@
-"""The users, organizations, applications and APIs endpoints keep their schema's promises for
+"""The users, organizations, applications, APIs and events endpoints keep their schema's promises for
 a backend calling with a token that holds every permission: schemathesis generates requests
 (valid and not) against a live Gatehouse, and any undocumented status, malformed body or 500
 fails. The organizations' paths name a real organization, which the app (bound to none) may
@@ -51,7 +51,7 @@ def test_users_and_clients_endpoints_match_their_schema_for_a_token(live_server)
         "run",
         f"{live_server.url}/api/schema/",
         "--include-path-regex",
-        r"^/api/v1/(users/$|users/\{user_id\}/(?!consent)|applications|apis|organizations)",
+        r"^/api/v1/(users/$|users/\{user_id\}/(?!consent)|applications|apis|organizations|events)",
         "--checks",
         "all",
         # Which redirect URIs a kind of app may have, and whether a named organization or API
