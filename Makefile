@@ -15,7 +15,7 @@ RP_DIR  := tests/provider/rp
 RS_DIR  := tests/provider/rs
 NPM_DIRS := $(IDP_DIR) $(AXE_DIR) $(RP_DIR) $(RS_DIR)
 
-.PHONY: install npm-packages idps run test lint bench bench-saml bench-enumeration bench-oauth bench-scim worker beat clean
+.PHONY: install npm-packages idps run test lint bench bench-saml bench-enumeration bench-oauth bench-scim bench-events worker beat clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -85,6 +85,11 @@ bench-oauth: install
 ## against /healthz (needs PostgreSQL, Redis and wrk; the first run loads the two datasets).
 bench-scim: install
 	$(BIN)/python bench/scim.py
+
+## Logins with events on against off, webhook deliveries per second and the delay from commit
+## to delivery (needs PostgreSQL, Redis, wrk and node).
+bench-events: install npm-packages
+	$(BIN)/python bench/events.py
 
 worker: install
 	$(BIN)/celery -A config worker --loglevel=INFO
