@@ -56,5 +56,5 @@ def signed_headers(
         "webhook-timestamp": str(int(at.timestamp())),
         "webhook-signature": signatures,
         "content-type": "application/json",
-        "user-agent": USER_AGENT,
+        "User-Agent": USER_AGENT,  # the spelling config.outbound sets its default in
     }
