@@ -13,7 +13,8 @@ IDP_DIR := tests/sso/idp
 AXE_DIR := tests/e2e/axe
 RP_DIR  := tests/provider/rp
 RS_DIR  := tests/provider/rs
-NPM_DIRS := $(IDP_DIR) $(AXE_DIR) $(RP_DIR) $(RS_DIR)
+HOOK_DIR := tests/events/receiver
+NPM_DIRS := $(IDP_DIR) $(AXE_DIR) $(RP_DIR) $(RS_DIR) $(HOOK_DIR)
 
 .PHONY: install npm-packages idps run test lint bench bench-saml bench-enumeration bench-oauth bench-scim bench-events worker beat clean
 
@@ -27,7 +28,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 ## npm packages the tests drive, each pinned by its lockfile: the SSO tests' real IdPs (samlify
-## and oidc-provider) and axe-core for the accessibility checks. Without node and npm nothing
+## and oidc-provider), axe-core for the accessibility checks and the webhook receiver's verifier
+## (standardwebhooks). Without node and npm nothing
 ## happens here, and those tests skip (CI requires them instead).
 npm-packages:
 	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \

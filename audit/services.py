@@ -125,6 +125,11 @@ def record(
         with transaction.atomic(savepoint=False):
             event.save()
             Event.objects.bulk_create(outbox)
+    if outbox:
+        # Embedded mode has no loop running: one pass of it once this commits.
+        from events.pipeline import run_once_on_commit
+
+        run_once_on_commit()
     return event
 
 

@@ -17,6 +17,7 @@ from config.api_framework import PROBLEM_CONTENT_TYPE, problem_body
 from config.refusals import Refusal
 from consent import api as consent_api
 from events import api as events_api
+from events import webhooks_api
 from organizations import api as org_api
 from provider.api import schema as _token_scheme  # noqa: F401  (registers the scheme)
 from provider.api import views as clients_api
@@ -92,6 +93,7 @@ class DocsView(SpectacularSwaggerView):
 ORG = "v1/organizations/<slug:org_slug>"
 SUBJECT = "v1/users/<uuid:user_id>"
 APP = "v1/applications/<str:client_id>"
+HOOK = "v1/webhooks/endpoints/<str:endpoint_id>"
 
 urlpatterns = [
     path("v1/organizations/", _org_list, name="organization-list"),
@@ -176,6 +178,30 @@ urlpatterns = [
     path("v1/apis/<int:pk>/", clients_api.ApiDetailView.as_view(), name="api-detail"),
     # The ordered events feed, for operators and organization-bound apps.
     path("v1/events", events_api.EventFeedView.as_view(), name="events-feed"),
+    path("v1/events/types/", webhooks_api.EventTypesView.as_view(), name="event-types"),
+    # Webhook endpoints, their secrets and deliveries.
+    path(
+        "v1/webhooks/endpoints/",
+        webhooks_api.EndpointListView.as_view(),
+        name="webhook-endpoint-list",
+    ),
+    path(f"{HOOK}/", webhooks_api.EndpointDetailView.as_view(), name="webhook-endpoint-detail"),
+    path(
+        f"{HOOK}/rotate-secret/",
+        webhooks_api.RotateSecretView.as_view(),
+        name="webhook-endpoint-rotate-secret",
+    ),
+    path(f"{HOOK}/test/", webhooks_api.TestEventView.as_view(), name="webhook-endpoint-test"),
+    path(
+        f"{HOOK}/deliveries/",
+        webhooks_api.DeliveryListView.as_view(),
+        name="webhook-delivery-list",
+    ),
+    path(
+        f"{HOOK}/deliveries/<str:delivery_id>/resend/",
+        webhooks_api.ResendView.as_view(),
+        name="webhook-delivery-resend",
+    ),
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
 ]

@@ -69,6 +69,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.tasks.prune_events",
         "schedule": 3600.0,
     },
+    "events-pipeline": {
+        "task": "events.tasks.run_pipeline",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    "prune-webhook-attempts": {
+        "task": "events.tasks.prune_delivery_attempts",
+        "schedule": 3600.0,
+    },
     "prune-scim-requests": {
         "task": "sso.scim.tasks.prune_scim_requests",
         "schedule": 600.0,

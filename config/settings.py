@@ -472,6 +472,9 @@ from config.audit_settings import (  # noqa: E402, F401  (settings Django reads 
     GATEHOUSE_EXPORT_MAX_BYTES,
 )
 
+# --- Events out: the pipeline loop and webhooks (config/events_settings.py, its __all__) ------
+from config.events_settings import *  # noqa: E402, F403  (settings Django reads by name)
+
 # --- Organizations (organizations/, config/organization_settings.py) ----------------------------
 from config.organization_settings import (  # noqa: E402, F401  (settings Django reads by name)
     GATEHOUSE_DNS_NAMESERVERS,

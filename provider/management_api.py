@@ -18,6 +18,10 @@ PERMISSIONS = {
     "clients:write": "Register and change OAuth applications and APIs; rotate client secrets",
     # Added after the row existed: provider migration 0004 adds it to existing databases.
     "events:read": "Read the events feed (an organization's app: its organization's events)",
+    # Added by provider migration 0005 to existing databases.
+    "webhooks:read": "Read webhook endpoints and their deliveries",
+    "webhooks:write": "Register, change and delete webhook endpoints; rotate their secrets; "
+    "resend deliveries",
 }
 
 

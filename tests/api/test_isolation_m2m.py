@@ -23,6 +23,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.models import AuditEvent
+from events.models import Delivery, Event, WebhookEndpoint, WebhookSecret
+from events.services import create_endpoint
 from organizations.models import Domain, Invitation, Membership, OrganizationPolicy
 from organizations.services.domains import add_domain
 from organizations.services.invitations import invite
@@ -93,6 +95,13 @@ class BWorld:
         self.session = UserSession.objects.get(user=world.b_member)
         self.member = Membership.objects.get(organization=world.b, user=world.b_member)
         self.app = backend(name="Bolt's backend", organization=world.b).application
+        self.endpoint = create_endpoint(
+            actor=b_owner, organization=world.b, url="https://93.184.216.34/bolt-hook"
+        ).endpoint
+        self.delivery = Delivery.objects.create(
+            endpoint=self.endpoint,
+            event=Event.objects.create(type="organization.updated", organization_id=world.b.pk),
+        )
         self.people = [world.b_owner, world.b_admin, world.b_member]
         # What must never appear in an answer to A's app.
         self.markers = [
@@ -100,6 +109,7 @@ class BWorld:
             "Bolt",
             "@b.example",
             self.app.client_id,
+            self.endpoint.public_id,
             *(str(user.public_id) for user in self.people),
         ]
 
@@ -114,6 +124,8 @@ class BWorld:
             "session_id": self.session.pk,
             "event_id": uuid.uuid4(),
             "client_id": self.app.client_id,
+            "endpoint_id": self.endpoint.public_id,
+            "delivery_id": self.delivery.public_id,
         }
         return fill_route(route, values)
 
@@ -150,6 +162,9 @@ def state_of_b(world: Any, b: BWorld) -> tuple[Any, ...]:
         Application.objects.count(),
         sorted(ApiAccess.objects.values_list("pk", "scopes")),
         Application.objects.filter(pk=b.app.pk).values_list("secret_digest", "disabled_at").get(),
+        sorted(WebhookEndpoint.objects.values_list("pk", "url", "status", "event_types")),
+        sorted(WebhookSecret.objects.values_list("pk", "expires_at")),
+        sorted(Delivery.objects.values_list("pk", "status")),
     )
 
 

@@ -1,0 +1,209 @@
+"""Nothing is lost when a worker or the broker dies (docs/events.md 4.5, T19, T20).
+
+The delivery's state is in the database: a worker killed mid-send leaves a claim that expires
+and the loop sends the event again, with the same webhook-id; a broker that lost everything
+it held is refilled from the table. The pipeline loop runs in this process, the deliveries
+in real worker processes; the second test has a Redis of its own, so killing it harms no
+other test (T20)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from audit.actions import Action
+from audit.services import record
+from config.celery import app as celery_app
+from events import services
+from events.models import Delivery, Event
+from tests.conftest import _test_database_url, require
+from tests.events.webhook_world import org_with_owner, run_until
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+ROOT = Path(__file__).resolve().parents[2]
+WORKER = [
+    sys.executable,
+    "-m",
+    "celery",
+    "-A",
+    "config",
+    "worker",
+    "--pool=solo",
+    "--without-gossip",
+    "--without-mingle",
+    "--without-heartbeat",
+    "--loglevel=WARNING",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_worker(queue: str, broker: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "DATABASE_OWNER_URL": "",
+        "CELERY_BROKER_URL": broker,
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "DEBUG": "false",
+        "OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS": "true",
+        "GATEHOUSE_WEBHOOK_TIMEOUT": "10",
+        "GATEHOUSE_EVENTS_CLAIM_SECONDS": "20",
+    }
+    return subprocess.Popen(
+        [*WORKER, "-Q", queue],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def queue_here(settings) -> Iterator[str]:
+    """Tasks this process queues go to a real broker, on a queue of this test's own."""
+    require(connection.vendor == "postgresql", "DATABASE_URL pointing at PostgreSQL")
+    require(settings.CELERY_BROKER_URL.startswith("redis://"), "a Redis broker (REDIS_URL)")
+    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
+    settings.GATEHOUSE_EVENTS_CLAIM_SECONDS = 2  # the loop here takes claims back quickly
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    default_queue = celery_app.conf.task_default_queue
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.task_default_queue = queue
+    try:
+        yield queue
+    finally:
+        celery_app.conf.task_default_queue = default_queue
+        celery_app.conf.task_always_eager = True
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait(20)
+
+
+def org_event(org, actor) -> Event:
+    record(Action.ORG_UPDATED, actor=actor, organization=org, target=org, data={"n": 1})
+    return Event.objects.filter(organization_id=org.pk).latest("id")
+
+
+def test_a_worker_killed_mid_delivery_loses_nothing(queue_here, receiver):
+    org, owner = org_with_owner()
+    created = services.create_endpoint(actor=owner, organization=org, url=receiver.url("/stall"))
+    receiver.secrets("/stall", [created.secret])
+    receiver.script("/stall", {"stall": True})
+    first = start_worker(queue_here, settings.CELERY_BROKER_URL)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        event = org_event(org, owner.user)
+        run_until(lambda: receiver.log("/stall"), timeout=60)
+        assert Delivery.objects.get(endpoint=created.endpoint).status == "sending"
+        first.send_signal(signal.SIGKILL)
+        first.wait(20)
+        receiver.release()
+
+        second = start_worker(queue_here, settings.CELERY_BROKER_URL)
+        delivery = run_until(
+            lambda: Delivery.objects.filter(endpoint=created.endpoint, status="delivered").first(),
+            timeout=90,
+        )
+    finally:
+        stop(first)
+        if second is not None:
+            stop(second)
+    hits = receiver.log("/stall")
+    assert [h["webhook_id"] for h in hits] == [event.public_id, event.public_id]
+    assert all(h["verified_by"] == [0] for h in hits)
+    assert delivery.attempts == 2
+
+
+REDIS = ["redis-server", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+
+
+class PrivateRedis:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [*REDIS, "--port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        limit = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                assert time.monotonic() < limit, "redis-server did not start"
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+
+def test_a_broker_that_dies_and_comes_back_empty_loses_nothing(queue_here, receiver, monkeypatch):
+    require(shutil.which("redis-server") is not None, "redis-server")
+    redis = PrivateRedis()
+    redis.start()
+    # Celery reads CELERY_BROKER_URL from the environment before its own configuration.
+    monkeypatch.setenv("CELERY_BROKER_URL", redis.url)
+    broker = celery_app.conf.broker_url
+    celery_app.conf.broker_url = redis.url
+    celery_app._after_fork()  # forget the pooled connections to the suite's broker
+    worker = start_worker(queue_here, redis.url)
+    try:
+        org, owner = org_with_owner()
+        created = services.create_endpoint(actor=owner, organization=org, url=receiver.url("/many"))
+        receiver.secrets("/many", [created.secret])
+        ids = {org_event(org, owner.user).public_id for _ in range(200)}
+        mine = Delivery.objects.filter(endpoint=created.endpoint)
+        run_until(
+            lambda: (
+                mine.count() == 200
+                and not mine.filter(status="pending", queued_at__isnull=True).exists()
+            ),
+            timeout=60,
+        )
+        redis.kill()  # the queued messages go with it
+        left = Delivery.objects.filter(endpoint=created.endpoint).exclude(status="delivered")
+        assert left.exists(), "the worker delivered everything before the broker died"
+        redis.start()  # empty: --save ""
+
+        run_until(lambda: not left.exists(), timeout=180)
+    finally:
+        stop(worker)
+        if redis.process is not None:
+            stop(redis.process)
+        monkeypatch.undo()
+        celery_app.conf.broker_url = broker
+        celery_app._after_fork()
+    arrived = {h["webhook_id"] for h in receiver.log("/many")}
+    assert arrived == ids
+    assert all(h["verified_by"] == [0] for h in receiver.log("/many"))
