@@ -257,16 +257,17 @@ def read(raw: Any) -> Claim:
         raise CheckpointInvalid("The checkpoint has no chain number.")
     if not all(isinstance(fields[name], str) for name in ("kid", "signature", "note")):
         raise CheckpointInvalid("The checkpoint needs kid, signature and note as text.")
-    key = CheckpointKey.objects.filter(kid=fields["kid"]).first()
+    kid, signature_b64, note = str(fields["kid"]), str(fields["signature"]), str(fields["note"])
+    key = CheckpointKey.objects.filter(kid=kid).first()
     if key is None:
         raise CheckpointInvalid("The checkpoint was signed by a key Gatehouse does not know.")
     try:
-        signature = base64.b64decode(fields["signature"], validate=True)
+        signature = base64.b64decode(signature_b64, validate=True)
         public = Ed25519PublicKey.from_public_bytes(bytes(key.public_key))
-        public.verify(signature, fields["note"].encode())
+        public.verify(signature, note.encode())
     except (binascii.Error, ValueError, InvalidSignature) as exc:
         raise CheckpointInvalid("The checkpoint's signature does not match its note.") from exc
-    lines = fields["note"].split("\n")
+    lines = note.split("\n")
     try:
         if len(lines) != 5 or lines[4] != "":
             raise ValueError("four lines")

@@ -89,7 +89,11 @@ def verify(chain_id: int, claim: Claim | None = None) -> Report:
         return report
     pruned = chain.pruned_through if chain else 0
     report.pruned_through = pruned
-    head = bytes(chain.pruned_hash) if chain and pruned else encoding.genesis(chain_id)
+    head = (
+        bytes(chain.pruned_hash or b"")
+        if chain is not None and pruned
+        else encoding.genesis(chain_id)
+    )
     if claim is not None and claim.size < pruned:
         report.problems.append(
             Problem(
@@ -191,7 +195,7 @@ def _check(
             Problem(f"{where} {text}", position=seal.position, event_id=str(seal.event_id))
         )
 
-    stored = encoding.split(seal.commitments)
+    stored = encoding.split(bytes(seal.commitments))
     event = events.get(seal.event_id)
     if event is None:
         problem("is missing")
@@ -232,7 +236,7 @@ def _unsealed(chain_id: int, report: Report) -> None:
         else Q(organization_id=chain_id)
     )
     sealed = AuditSeal.objects.filter(event_id=OuterRef("id"))
-    rows = AuditEvent.objects.filter(org).filter(~Exists(sealed))
+    rows: Any = AuditEvent.objects.filter(org).filter(~Exists(sealed))
     if connection.vendor == "postgresql":
         passed = Q(txid__isnull=True) if cursor.legacy_done else Q(pk__in=[])
         if cursor.last_id:

@@ -32,7 +32,9 @@ def world() -> OrgWorld:
 
 
 def _checkpoint(org) -> dict:
-    return checkpoints.as_json(checkpoints.newest_checkpoint(org.pk))
+    newest = checkpoints.newest_checkpoint(org.pk)
+    assert newest is not None
+    return checkpoints.as_json(newest)
 
 
 def _post(client, org, body):
