@@ -146,3 +146,28 @@ class AuditExport(models.Model):
 
     def __str__(self) -> str:
         return f"Audit export {self.public_id} ({self.status})"
+
+
+# The hash chain's tables live beside its code; imported here so Django finds them.
+from audit.chain.models import (  # noqa: E402
+    AuditChain,
+    AuditCheckpoint,
+    AuditErasureMark,
+    AuditSalt,
+    AuditSeal,
+    CheckpointKey,
+    SealCursor,
+)
+
+__all__ = [
+    "AuditChain",
+    "AuditCheckpoint",
+    "AuditErasureMark",
+    "AuditEvent",
+    "AuditExport",
+    "AuditLogIsAppendOnly",
+    "AuditSalt",
+    "AuditSeal",
+    "CheckpointKey",
+    "SealCursor",
+]

@@ -78,6 +78,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.tasks.prune_delivery_attempts",
         "schedule": 3600.0,
     },
+    # The events pipeline loop seals too (audit.chain.sealer.seal_batch); this keeps sealing
+    # going without it, and is a no-op when the loop has sealed everything.
+    "seal-audit": {
+        "task": "audit.tasks.seal_audit",
+        "schedule": 60.0,
+    },
+    "sign-audit-checkpoints": {
+        "task": "audit.tasks.sign_checkpoints",
+        "schedule": 600.0,
+    },
+    "rotate-audit-checkpoint-key": {
+        "task": "audit.tasks.rotate_checkpoint_key",
+        "schedule": 24 * 3600.0,
+    },
     "prune-scim-requests": {
         "task": "sso.scim.tasks.prune_scim_requests",
         "schedule": 600.0,

@@ -22,6 +22,8 @@ PERMISSIONS = {
     "webhooks:read": "Read webhook endpoints and their deliveries",
     "webhooks:write": "Register, change and delete webhook endpoints; rotate their secrets; "
     "resend deliveries",
+    # Provider migration 0006 adds it to existing databases.
+    "audit:read": "Verify an organization's audit log against a checkpoint",
 }
 
 
