@@ -146,3 +146,7 @@ class AuditExport(models.Model):
 
     def __str__(self) -> str:
         return f"Audit export {self.public_id} ({self.status})"
+
+
+# Log streams live in their own module (audit/streams/); Django finds models in this one.
+from audit.streams.models import LogStream  # noqa: E402, F401
