@@ -29,8 +29,14 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
 # Tables that hold evidence: the application may only read and add rows. Each has the
-# gatehouse_append_only trigger (audit migrations 0003/0011, consent migrations 0002/0007).
-EVIDENCE_TABLES = ("audit_auditevent", "consent_consentevent")
+# gatehouse_append_only trigger (audit migrations 0003/0011/0022, consent migrations 0002/0007).
+EVIDENCE_TABLES = (
+    "audit_auditevent",
+    "consent_consentevent",
+    "audit_auditseal",
+    "audit_auditsalt",
+    "audit_auditerasuremark",
+)
 # The only ways evidence changes, each a SECURITY DEFINER function owned by the owner role.
 DEFINER_FUNCTIONS = (
     "gatehouse_erase_audit_quotes",

@@ -148,5 +148,30 @@ class AuditExport(models.Model):
         return f"Audit export {self.public_id} ({self.status})"
 
 
+# The hash chain's tables live beside its code; imported here so Django finds them.
+from audit.chain.models import (  # noqa: E402
+    AuditChain,
+    AuditCheckpoint,
+    AuditErasureMark,
+    AuditSalt,
+    AuditSeal,
+    CheckpointKey,
+    SealCursor,
+)
+
 # Log streams live in their own module (audit/streams/); Django finds models in this one.
-from audit.streams.models import LogStream  # noqa: E402, F401
+from audit.streams.models import LogStream  # noqa: E402
+
+__all__ = [
+    "AuditChain",
+    "AuditCheckpoint",
+    "AuditErasureMark",
+    "AuditEvent",
+    "AuditExport",
+    "AuditLogIsAppendOnly",
+    "AuditSalt",
+    "AuditSeal",
+    "CheckpointKey",
+    "LogStream",
+    "SealCursor",
+]

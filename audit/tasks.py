@@ -27,3 +27,16 @@ def purge_audit_events() -> int:
     from audit import retention
 
     return retention.purge_all()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def seal_audit() -> int:
+    """Seal every audit event ready to be sealed, a batch at a time. Returns how many."""
+    from audit.chain.sealer import BATCH, seal_batch
+
+    sealed = 0
+    while True:
+        done = seal_batch(BATCH)
+        sealed += done
+        if done < BATCH:
+            return sealed

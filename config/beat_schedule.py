@@ -69,6 +69,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.tasks.prune_events",
         "schedule": 3600.0,
     },
+    # The events pipeline loop seals too (audit.chain.sealer.seal_batch); this keeps sealing
+    # going without it, and is a no-op when the loop has sealed everything.
+    "seal-audit": {
+        "task": "audit.tasks.seal_audit",
+        "schedule": 60.0,
+    },
     "prune-scim-requests": {
         "task": "sso.scim.tasks.prune_scim_requests",
         "schedule": 600.0,

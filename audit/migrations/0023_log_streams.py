@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0021_actions_for_events'),
+        ('audit', '0022_chain'),
         ('organizations', '0003_organizationpolicy_audit_retention_days'),
     ]
 
