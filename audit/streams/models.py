@@ -58,7 +58,8 @@ class LogStream(models.Model):
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     attempts = models.PositiveIntegerField(default=0)  # failures in a row
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)  # a batch task is on its way
+    claimed_at = models.DateTimeField(null=True, blank=True)  # a worker is sending a batch
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_by_text = models.CharField(max_length=320, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

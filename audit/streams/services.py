@@ -17,11 +17,13 @@ from typing import Any
 from django.utils import timezone
 
 from audit.actions import Action
-from audit.services import record
+from audit.services import build, record
 from audit.streams import source
 from audit.streams.checks import StreamSettings, checked
+from audit.streams.formats import Item
 from audit.streams.models import LogStream
-from config.encryption import encrypt
+from audit.streams.transports import Batch, Sent, send
+from config.encryption import SecretUnreadable, encrypt
 from config.refusals import NotFound, Refusal, service
 from organizations.models import Membership, Organization
 from organizations.permissions import Perm
@@ -84,7 +86,9 @@ def _create(*, actor: Membership, org: Organization, clean: StreamSettings) -> C
         datadog_site=clean.datadog_site,
         ca_pem=clean.ca_pem,
         actions=clean.actions,
-        credential_encrypted=encrypt(secret or clean.credential) if secret or clean.credential else "",
+        credential_encrypted=encrypt(secret or clean.credential)
+        if secret or clean.credential
+        else "",
         position=source.sealed_size(org.pk),
         next_attempt_at=timezone.now(),
         created_by_text=str(actor.user)[:320],
@@ -167,6 +171,34 @@ def record_test(
     """The test button's audit event, written after the test message went (or did not)."""
     require(actor, org, Perm.MANAGE_INTEGRATIONS, "audit.test_stream")
     _audit(Action.AUDIT_STREAM_TESTED, actor, stream, delivered=delivered, result=summary)
+
+
+def send_test(*, actor: Membership, org: Organization, stream_id: Any) -> Sent:
+    """Send one test message (an ``audit.stream_tested`` event marked ``"test": true``,
+    outside the stream's place) and put the answer on record. Returns the answer for the
+    portal to show."""
+    from audit.streams.delivery import UNREADABLE, destination_of, entries
+
+    require(actor, org, Perm.MANAGE_INTEGRATIONS, "audit.test_stream")
+    stream = stream_of(org, stream_id)
+    sample = build(
+        Action.AUDIT_STREAM_TESTED,
+        actor=actor.user,
+        organization=org,
+        target=stream,
+        data={"stream": str(stream.public_id), "kind": stream.kind, "test": True},
+    )
+    batch = Batch(
+        entries=entries(stream, [Item(event=sample, test=True)]), batch_id=f"test-{sample.id}"
+    )
+    try:
+        sent = send(destination_of(stream), batch)
+    except SecretUnreadable:
+        sent = Sent(delivered=False, error="The stream's credential cannot be read; set it again.")
+    record_test(
+        actor=actor, org=org, stream=stream, delivered=sent.delivered, summary=sent.summary()
+    )
+    return sent
 
 
 def refused_field(refusal: Refusal) -> str | None:

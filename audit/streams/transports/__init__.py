@@ -26,4 +26,4 @@ def send(destination: Destination, batch: Batch) -> Sent:
     return TRANSPORTS[destination.kind](destination, batch)
 
 
-__all__: Sequence[Any] = ["Batch", "Destination", "Entry", "Sent", "send", "TRANSPORTS"]
+__all__: Sequence[Any] = ["TRANSPORTS", "Batch", "Destination", "Entry", "Sent", "send"]

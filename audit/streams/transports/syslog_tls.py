@@ -77,4 +77,3 @@ def send(destination: Destination, batch: Batch) -> Sent:
         with contextlib.suppress(OSError):
             raw.close()
     return Sent(delivered=True)
-

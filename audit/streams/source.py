@@ -1,0 +1,36 @@
+"""What a stream reads: its organization's sealed audit events, by chain position.
+
+Positions are gap-free and follow commit order (audit/chain/sealer.py), so ``position > p``
+after a stream's cursor ``p`` can never miss an event that commits later: an event gets its
+position only once it is sealed, after everything before it.
+"""
+
+from __future__ import annotations
+
+from audit.chain.models import AuditChain, AuditSeal
+from audit.models import AuditEvent
+from audit.streams.formats import Item
+
+MAX_EVENTS = 500
+
+
+def sealed_size(org_id: int) -> int:
+    """The last position of the organization's chain (0: nothing sealed yet)."""
+    size = AuditChain.objects.filter(chain=org_id).values_list("size", flat=True).first()
+    return int(size or 0)
+
+
+def read_after(org_id: int, position: int, limit: int = MAX_EVENTS) -> list[Item]:
+    """The organization's sealed events after ``position``, oldest first, at most ``limit``."""
+    seals = list(
+        AuditSeal.objects.filter(chain=org_id, position__gt=position)
+        .order_by("position")
+        .values_list("position", "event_id", "chain_hash")[:limit]
+    )
+    events = AuditEvent.objects.in_bulk([event_id for _, event_id, _ in seals])
+    items = []
+    for at, event_id, chain_hash in seals:
+        event = events.get(event_id)
+        if event is not None:  # retention removes the seal with its event
+            items.append(Item(event=event, position=at, chain_hash=bytes(chain_hash).hex()))
+    return items
