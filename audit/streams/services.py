@@ -194,7 +194,7 @@ def send_test(*, actor: Membership, org: Organization, stream_id: Any) -> Sent:
     try:
         sent = send(destination_of(stream), batch)
     except SecretUnreadable:
-        sent = Sent(delivered=False, error="The stream's credential cannot be read; set it again.")
+        sent = Sent(delivered=False, error=UNREADABLE)
     record_test(
         actor=actor, org=org, stream=stream, delivered=sent.delivered, summary=sent.summary()
     )
