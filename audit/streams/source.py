@@ -20,12 +20,13 @@ def sealed_size(org_id: int) -> int:
     return int(size or 0)
 
 
-def read_after(org_id: int, position: int, limit: int = MAX_EVENTS) -> list[Item]:
-    """The organization's sealed events after ``position``, oldest first, at most ``limit``."""
+def read_after(org_id: int, position: int, limit: int | None = None) -> list[Item]:
+    """The organization's sealed events after ``position``, oldest first, at most ``limit``
+    (``MAX_EVENTS`` unless told)."""
     seals = list(
         AuditSeal.objects.filter(chain=org_id, position__gt=position)
         .order_by("position")
-        .values_list("position", "event_id", "chain_hash")[:limit]
+        .values_list("position", "event_id", "chain_hash")[: limit or MAX_EVENTS]
     )
     events = AuditEvent.objects.in_bulk([event_id for _, event_id, _ in seals])
     items = []
