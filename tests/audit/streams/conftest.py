@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from audit.chain import sealer
+from audit.chain.models import SealCursor
 from audit.streams import delivery, services
 from audit.streams.checks import StreamSettings
 from audit.streams.models import LogStream
@@ -60,7 +61,10 @@ def syslog_receiver() -> Iterator[Callable[..., SyslogReceiver]]:
 
 def seal() -> int:
     """Seal every audit event written so far, the test's own included: inside the test's
-    transaction the horizon never passes them, so it is taken as passed."""
+    transaction the horizon never passes them, so it is taken as passed. All of them share the
+    test transaction's id, and their uuids are random: the sealer's cursor is reset so a later
+    event with a smaller uuid is not left behind (the sealer skips what it already sealed)."""
+    SealCursor.objects.update(txid=0, last_id="")
     return sealer._seal(10_000, 2**62)
 
 
@@ -71,7 +75,9 @@ def admin_of(world: OrgWorld, org: Any = None) -> Any:
 
 
 def make_stream(world: OrgWorld, org: Any = None, **chosen: Any) -> services.Created:
-    """A stream of ``org`` (org A by default), made by its admin through the service."""
+    """A stream of ``org`` (org A by default), made by its admin through the service, after
+    sealing what came before (so the stream starts after the world's own set-up)."""
+    seal()
     values = {"name": "SIEM", "kind": LogStream.Kind.HTTPS} | chosen
     target = org or world.a
     return services.create_stream(
