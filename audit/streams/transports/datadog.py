@@ -1,7 +1,7 @@
 """Datadog logs: a JSON array (at most 1000 logs) to the intake of the site the admin chose
 from a list. The site is never a free URL, so a Datadog stream takes no address from an org
-admin at all; ``GATEHOUSE_DATADOG_INTAKE_URLS`` lets the operator (and the test suite) point a
-site elsewhere.
+admin at all; only ``GATEHOUSE_DATADOG_INTAKE_URLS`` (a setting, used by the test suite) can
+point a site elsewhere.
 
 Datadog refuses a ``timestamp`` more than 18 hours old (T16): an event older than 17 hours
 (a stream catching up after a long outage) goes without one, Datadog dates it on arrival, and
@@ -33,7 +33,7 @@ SITES: dict[str, str] = {
 
 
 def intake_url(site: str) -> str:
-    overrides = getattr(settings, "GATEHOUSE_DATADOG_INTAKE_URLS", None) or {}
+    overrides = settings.GATEHOUSE_DATADOG_INTAKE_URLS
     if site in overrides:
         return str(overrides[site])
     if site not in SITES:

@@ -104,6 +104,18 @@ class HttpReceiver:
 # --- Judges ------------------------------------------------------------------------------------
 
 
+class Later:
+    """A judge chosen once the receiver runs (a signed stream's secret exists only after the
+    stream was made with the receiver's URL)."""
+
+    def __init__(self) -> None:
+        self.judge: Judge | None = None
+
+    def __call__(self, got: Received) -> Answer:
+        assert self.judge is not None
+        return self.judge(got)
+
+
 def _json(status: int, doc: Any) -> Answer:
     return Answer(status, json.dumps(doc).encode(), (("Content-Type", "application/json"),))
 
@@ -111,7 +123,8 @@ def _json(status: int, doc: Any) -> Answer:
 def concatenated_objects(body: bytes) -> list[Any]:
     """Splunk HEC's batch: JSON objects one after another (whitespace between allowed)."""
     decoder = json.JSONDecoder()
-    text, at, found = body.decode(), 0, []
+    text, at = body.decode(), 0
+    found: list[Any] = []
     while True:
         while at < len(text) and text[at].isspace():
             at += 1

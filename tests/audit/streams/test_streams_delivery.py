@@ -18,7 +18,7 @@ from audit.streams.models import LogStream
 from audit.streams.transports import common
 from tests.audit.helpers import series
 from tests.audit.streams.conftest import admin_of, drain, make_stream, seal
-from tests.audit.streams.receivers import Answer, signed
+from tests.audit.streams.receivers import Answer, Later, signed
 
 
 def chain_size(org) -> int:
@@ -28,10 +28,10 @@ def chain_size(org) -> int:
 def signed_stream(world, http_receiver, **chosen):
     """An HTTPS stream to a receiver that checks signatures; its batches and the receiver."""
     batches: list = []
-    holder: dict = {}
-    receiver = http_receiver(lambda got: holder["judge"](got))
+    judge = Later()
+    receiver = http_receiver(judge)
     created = make_stream(world, url=receiver.url("/siem"), **chosen)
-    holder["judge"] = signed(created.signing_secret, batches)
+    judge.judge = signed(created.signing_secret, batches)
     return created.stream, batches, receiver
 
 
@@ -77,6 +77,7 @@ def test_a_503_keeps_the_place_backs_off_as_asked_and_the_next_try_delivers(worl
     assert failing.status == LogStream.Status.FAILING
     assert failing.attempts == 1
     assert failing.last_error == "HTTP 503: busy"
+    assert failing.next_attempt_at is not None
     assert failing.next_attempt_at >= before + timedelta(seconds=120)  # Retry-After wins
     assert failing.failing_since is not None
     assert batches == []
@@ -98,7 +99,9 @@ def test_failures_back_off_further_each_time_and_never_give_up_the_place(world, 
         receiver.queued.append(Answer(500, b"down"))
         before = timezone.now()
         assert delivery.deliver_next_batch(stream.pk) == "failed"
-        waits.append(reload(stream).next_attempt_at - before)
+        next_at = reload(stream).next_attempt_at
+        assert next_at is not None
+        waits.append(next_at - before)
     assert waits[0] < timedelta(seconds=10)
     assert timedelta(minutes=3) < waits[1] < waits[2]
     assert waits[3] >= timedelta(minutes=90)

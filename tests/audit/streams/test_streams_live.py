@@ -12,7 +12,7 @@ from audit.streams import source
 from audit.streams.models import LogStream
 from tests.audit.helpers import series
 from tests.audit.streams.conftest import drain, make_stream, seal
-from tests.audit.streams.receivers import datadog, hec, signed, throwaway_pki
+from tests.audit.streams.receivers import Later, datadog, hec, signed, throwaway_pki
 
 
 def chain_size(org) -> int:
@@ -29,9 +29,10 @@ def test_an_https_stream_sends_signed_json_batches_over_tls(
     pki = throwaway_pki(tmp_path)
     monkeypatch.setenv("SSL_CERT_FILE", pki.ca_path)  # the client trusts the throwaway CA
     batches: list = []
-    receiver = http_receiver(lambda got: judge(got), tls=pki.server)
+    judge = Later()
+    receiver = http_receiver(judge, tls=pki.server)
     created = make_stream(world, url=receiver.url("/siem", host="localhost"))
-    judge = signed(created.signing_secret, batches)
+    judge.judge = signed(created.signing_secret, batches)
     assert created.signing_secret.startswith("whsec_")
     series(world.a, 5, action="login.failed", outcome="failure")
     seal()
@@ -184,9 +185,10 @@ def _two_dirs(tmp_path):
 
 def test_a_stream_reads_only_its_own_organizations_chain(world, http_receiver):
     batches: list = []
-    receiver = http_receiver(lambda got: judge(got))
+    judge = Later()
+    receiver = http_receiver(judge)
     created = make_stream(world, url=receiver.url("/siem"))
-    judge = signed(created.signing_secret, batches)
+    judge.judge = signed(created.signing_secret, batches)
     series(world.b, 4, action="login.succeeded")
     seal()
     drain(created.stream)

@@ -14,7 +14,7 @@ from audit.models import AuditEvent
 from audit.streams.models import LogStream
 from config.encryption import decrypt
 from tests.audit.streams.conftest import drain, make_stream, seal
-from tests.audit.streams.receivers import Answer, hec, signed, throwaway_pki
+from tests.audit.streams.receivers import Answer, Later, hec, signed, throwaway_pki
 from tests.conftest import force_login_verified
 from tests.factories import UserFactory
 from tests.organizations.conftest import signed_in
@@ -94,10 +94,10 @@ def test_pause_resume_and_delete_are_audited_and_flow_down_the_stream(
     world, admin_a, http_receiver
 ):
     batches: list = []
-    holder: dict = {}
-    receiver = http_receiver(lambda got: holder["judge"](got))
+    judge = Later()
+    receiver = http_receiver(judge)
     created = make_stream(world, url=receiver.url("/siem"))
-    holder["judge"] = signed(created.signing_secret, batches)
+    judge.judge = signed(created.signing_secret, batches)
     base = f"/orgs/acme/streams/{created.stream.public_id}/"
     assert admin_a.post(base + "pause/").status_code == 302
     assert LogStream.objects.get().status == "paused"
@@ -118,10 +118,10 @@ def test_the_test_button_sends_one_marked_message_outside_the_place_and_shows_th
     world, admin_a, http_receiver
 ):
     batches: list = []
-    holder: dict = {}
-    receiver = http_receiver(lambda got: holder["judge"](got))
+    judge = Later()
+    receiver = http_receiver(judge)
     created = make_stream(world, url=receiver.url("/siem"))
-    holder["judge"] = signed(created.signing_secret, batches)
+    judge.judge = signed(created.signing_secret, batches)
     test = f"/orgs/acme/streams/{created.stream.public_id}/test/"
     page = admin_a.post(test, follow=True).content.decode()
     assert "Test message sent. Delivered (HTTP 204)." in page

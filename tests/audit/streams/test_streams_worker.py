@@ -18,7 +18,7 @@ from audit.streams.checks import StreamSettings
 from audit.streams.models import LogStream
 from events import horizon
 from tests.audit.helpers import series
-from tests.audit.streams.receivers import signed
+from tests.audit.streams.receivers import Later, signed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,15 +54,15 @@ def test_a_real_worker_delivers_every_sealed_event_in_order(
     loopback_for_the_worker, celery_worker, world, http_receiver
 ):
     batches: list = []
-    holder: dict = {}
-    receiver = http_receiver(lambda got: holder["judge"](got))
+    judge = Later()
+    receiver = http_receiver(judge)
     seal_committed()
     created = services.create_stream(
         actor=world.membership(world.a, world.a_admin),
         org=world.a,
         chosen=StreamSettings(name="SIEM", kind="https", url=receiver.url("/siem")),
     )
-    holder["judge"] = signed(created.signing_secret, batches)
+    judge.judge = signed(created.signing_secret, batches)
     series(world.a, 12, action="login.failed", outcome="failure")
     seal_committed()
     size = AuditChain.objects.get(chain=world.a.pk).size
