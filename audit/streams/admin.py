@@ -42,6 +42,7 @@ class LogStreamAdmin(NoSecretLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         "last_success_at",
         "failing_since",
         "last_error",
+        "last_gap",
         "attempts",
         "next_attempt_at",
         "queued_at",

@@ -95,10 +95,11 @@ def mark_queued(limit: int = 200) -> list[int]:
     """The streams due a batch (with sealed events past their place), marked as queued."""
     from audit.chain.models import AuditChain
 
-    sizes = dict(AuditChain.objects.values_list("chain", "size"))
     candidates = list(
         LogStream.objects.filter(due()).select_for_update(skip_locked=True).order_by("pk")[:limit]
     )
+    chains = {s.organization_id for s in candidates}
+    sizes = dict(AuditChain.objects.filter(chain__in=chains).values_list("chain", "size"))
     ready = [s for s in candidates if sizes.get(s.organization_id, 0) > s.position]
     LogStream.objects.filter(pk__in=[s.pk for s in ready]).update(queued_at=timezone.now())
     return [s.pk for s in ready]
@@ -127,29 +128,38 @@ def deliver_next_batch(stream_id: int) -> str:
     if claimed is None:
         return "not claimed"
     stream = claimed.stream
-    items = source.read_after(stream.organization_id, stream.position)
-    if not items:
-        settle(stream.pk, claimed.claimed_at, through=None, sent=None)
+    read = source.read_after(stream.organization_id, stream.position)
+    if not read:
+        settle(stream.pk, through=None, sent=None)
         return "nothing to send"
-    wanted = [i for i in items if not stream.actions or i.event.action in stream.actions]
+    wanted = [i for i in read if not stream.actions or i.event.action in stream.actions]
     batch_entries = entries(stream, wanted)
     if len(batch_entries) < len(wanted):  # the byte cap cut the batch
-        last = wanted[len(batch_entries) - 1].position
+        last = int(wanted[len(batch_entries) - 1].position or 0)
     else:
-        last = items[-1].position
+        last = int(read[-1].position or 0)
+    gaps = source.removed(stream.position, read, last)
     if not batch_entries:  # everything read was filtered out: move past it
-        settle(stream.pk, claimed.claimed_at, through=last, sent=None)
+        settle(stream.pk, through=last, sent=None, gaps=gaps)
         return "filtered"
     first = wanted[0].position
     batch = Batch(entries=batch_entries, batch_id=f"{stream.organization_id}-{first}-{last}")
     try:
         result = send(destination_of(stream), batch)
     except SecretUnreadable:
-        result = Sent(
-            delivered=False, error="The stream's credential cannot be read; set it again."
-        )
-    settle(stream.pk, claimed.claimed_at, through=last if result.delivered else None, sent=result)
-    return "delivered" if result.delivered else "failed"
+        result = Sent(delivered=False, error=UNREADABLE)
+    if result.delivered:
+        settle(stream.pk, through=last, sent=result, gaps=gaps)
+        return "delivered"
+    settle(stream.pk, through=None, sent=result)
+    return "failed"
+
+
+def gap_text(gaps: list[tuple[int, int]]) -> str:
+    """How the portal names positions passed over (their events were gone)."""
+    parts = [f"{a}" if a == b else f"{a} to {b}" for a, b in gaps]
+    text = f"Positions {', '.join(parts)} were removed by retention before delivery."
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _backoff(attempts: int, retry_after: float | None) -> timedelta:
@@ -159,14 +169,23 @@ def _backoff(attempts: int, retry_after: float | None) -> timedelta:
 
 
 @service
-def settle(stream_id: int, claimed_at: datetime, *, through: int | None, sent: Sent | None) -> None:
+def settle(
+    stream_id: int,
+    *,
+    through: int | None,
+    sent: Sent | None,
+    gaps: list[tuple[int, int]] | None = None,
+) -> None:
     """Record a send: move the stream's place to ``through`` (delivered, or filtered out), or
-    back off after a failure. The claim is released either way."""
+    back off after a failure. The claim is released either way. ``gaps`` are positions passed
+    over because their events were gone; the portal shows the latest."""
     stream = LogStream.objects.select_for_update().filter(pk=stream_id).first()
     if stream is None:  # deleted while sending
         return
     now = timezone.now()
     stream.claimed_at = None
+    if gaps:
+        stream.last_gap = gap_text(gaps)
     if through is not None:
         stream.position = max(stream.position, through)
         stream.next_attempt_at = now  # there may be more: the next queueing pass will tell
@@ -187,11 +206,6 @@ def settle(stream_id: int, claimed_at: datetime, *, through: int | None, sent: S
 
             turn_off(stream)
     stream.save()
-
-
-def run_now(stream_id: int) -> None:
-    """Let a stream be queued at once (after it was changed or resumed)."""
-    LogStream.objects.filter(pk=stream_id).update(next_attempt_at=timezone.now(), queued_at=None)
 
 
 def queue_due_streams() -> int:

@@ -57,6 +57,8 @@ class LogStream(models.Model):
     failing_since = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
+    # Positions passed over because retention removed their events before they were sent.
+    last_gap = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveIntegerField(default=0)  # failures in a row
     queued_at = models.DateTimeField(null=True, blank=True)  # a batch task is on its way
     claimed_at = models.DateTimeField(null=True, blank=True)  # a worker is sending a batch

@@ -20,6 +20,18 @@ def sealed_size(org_id: int) -> int:
     return int(size or 0)
 
 
+def removed(position: int, items: list[Item], through: int) -> list[tuple[int, int]]:
+    """The ranges of positions after ``position``, up to ``through``, that ``items`` lack:
+    their events were removed (by retention) before the stream sent them."""
+    have = sorted(i.position for i in items if i.position is not None and i.position <= through)
+    gaps, expected = [], position + 1
+    for at in [*have, through + 1]:
+        if at > expected:
+            gaps.append((expected, at - 1))
+        expected = at + 1
+    return gaps
+
+
 def read_after(org_id: int, position: int, limit: int | None = None) -> list[Item]:
     """The organization's sealed events after ``position``, oldest first, at most ``limit``
     (``MAX_EVENTS`` unless told)."""
@@ -29,7 +41,7 @@ def read_after(org_id: int, position: int, limit: int | None = None) -> list[Ite
         .values_list("position", "event_id", "chain_hash")[: limit or MAX_EVENTS]
     )
     events = AuditEvent.objects.in_bulk([event_id for _, event_id, _ in seals])
-    items = []
+    items: list[Item] = []
     for at, event_id, chain_hash in seals:
         event = events.get(event_id)
         if event is not None:  # retention removes the seal with its event

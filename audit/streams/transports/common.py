@@ -108,14 +108,17 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Sent | outbound.Resp
         return Sent(delivered=False, error=str(exc))
 
 
-def judged(answer: Sent | outbound.Response) -> Sent:
+def judged(answer: Sent | outbound.Response, credential: str = "") -> Sent:
     """A 2xx is delivered; anything else (a redirect included: it is never followed) is a
-    failure, with the destination's Retry-After kept."""
+    failure, with the destination's Retry-After kept. The answer's first bytes become the
+    error the portal shows, without the stream's credential should the destination echo it."""
     if isinstance(answer, Sent):
         return answer
     if 200 <= answer.status < 300:
         return Sent(delivered=True, status=answer.status)
     excerpt = answer.body[:200].decode("utf-8", "replace").strip()
+    if credential:
+        excerpt = excerpt.replace(credential, "[credential]")
     return Sent(
         delivered=False,
         status=answer.status,

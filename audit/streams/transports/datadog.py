@@ -74,4 +74,4 @@ def send(destination: Destination, batch: Batch) -> Sent:
         "User-Agent": "Gatehouse-LogStream/1",
         "DD-API-KEY": destination.credential,
     }
-    return judged(post(url, body.encode(), headers))
+    return judged(post(url, body.encode(), headers), destination.credential)

@@ -30,4 +30,4 @@ def send(destination: Destination, batch: Batch) -> Sent:
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": signature,
     }
-    return judged(post(destination.url, body, headers))
+    return judged(post(destination.url, body, headers), destination.credential)

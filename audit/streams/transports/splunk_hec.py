@@ -53,4 +53,6 @@ def send(destination: Destination, batch: Batch) -> Sent:
         "Authorization": f"Splunk {destination.credential}",
         "X-Splunk-Request-Channel": channel(destination),
     }
-    return judged(post(collector_url(destination.url), body_of(batch), headers))
+    return judged(
+        post(collector_url(destination.url), body_of(batch), headers), destination.credential
+    )

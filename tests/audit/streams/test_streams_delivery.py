@@ -222,3 +222,28 @@ def test_a_stream_failing_for_seven_days_is_turned_off_and_its_admins_told(world
     assert "audit.stream_disabled" in actions
     assert "audit.stream_resumed" in actions
     assert sent_positions(batches) == list(range(stream.position + 1, chain_size(world.a) + 1))
+
+
+def test_events_removed_by_retention_before_they_were_sent_are_passed_over_and_named(
+    world, http_receiver
+):
+    from audit import retention
+    from tests.audit.helpers import BASE
+
+    stream, batches, _ = signed_stream(world, http_receiver)
+    series(world.a, 5)  # a minute apart from BASE
+    seal()
+    retention.purge(world.a.pk, cutoff=BASE + timedelta(minutes=2))  # the first two go
+    drain(stream)
+    sealed = AuditSeal.objects.filter(chain=world.a.pk, position__gt=stream.position)
+    kept = set(AuditEvent.objects.values_list("id", flat=True))
+    gone = sorted(p for p, e in sealed.values_list("position", "event_id") if e not in kept)
+    assert len(gone) == 2
+    sent = sent_positions(batches)
+    assert not set(gone) & set(sent)
+    assert sorted(sent + gone) == list(range(stream.position + 1, chain_size(world.a) + 1))
+    after = reload(stream)
+    assert after.position == chain_size(world.a)
+    assert after.last_gap.endswith("were removed by retention before delivery.")
+    for position in gone:
+        assert str(position) in after.last_gap

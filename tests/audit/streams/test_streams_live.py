@@ -12,7 +12,7 @@ from audit.streams import source
 from audit.streams.models import LogStream
 from tests.audit.helpers import series
 from tests.audit.streams.conftest import drain, make_stream, seal
-from tests.audit.streams.receivers import Later, datadog, hec, signed, throwaway_pki
+from tests.audit.streams.receivers import Answer, Later, datadog, hec, signed, throwaway_pki
 
 
 def chain_size(org) -> int:
@@ -195,3 +195,12 @@ def test_a_stream_reads_only_its_own_organizations_chain(world, http_receiver):
     records = [r for batch in batches for r in batch]
     assert {r["organization_id"] for r in records} == {world.a.pk}
     assert source.read_after(world.b.pk, 0)  # org B's events were sealed, in B's chain
+
+
+def test_a_receiver_echoing_the_credential_does_not_put_it_on_screen(world, http_receiver):
+    receiver = http_receiver(lambda got: Answer(400, got.headers["authorization"].encode()))
+    created = make_stream(world, kind="splunk_hec", url=receiver.url("/"), credential="s3cr3t-hec")
+    seal()
+    assert drain(created.stream) == ["failed"]
+    error = LogStream.objects.get(pk=created.stream.pk).last_error
+    assert error == "HTTP 400: Splunk [credential]"
