@@ -111,3 +111,7 @@ class AuditExportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "expires_at",
     )
     list_select_related = ("organization",)
+
+
+# Log streams (audit/streams/admin.py) register themselves on import.
+from audit.streams import admin as streams_admin  # noqa: E402, F401

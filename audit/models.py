@@ -159,6 +159,9 @@ from audit.chain.models import (  # noqa: E402
     SealCursor,
 )
 
+# Log streams live in their own module (audit/streams/); Django finds models in this one.
+from audit.streams.models import LogStream  # noqa: E402
+
 __all__ = [
     "AuditChain",
     "AuditCheckpoint",
@@ -169,5 +172,6 @@ __all__ = [
     "AuditSalt",
     "AuditSeal",
     "CheckpointKey",
+    "LogStream",
     "SealCursor",
 ]

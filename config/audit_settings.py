@@ -37,3 +37,8 @@ GATEHOUSE_AUDIT_EXPORT_HOURS = env_int("AUDIT_EXPORT_HOURS", 24)
 GATEHOUSE_EVENTS_ENABLED = env_bool("GATEHOUSE_EVENTS_ENABLED", True)
 # How long outbox rows are kept (WorkOS keeps 30 days); a feed cursor older than that gets 410.
 GATEHOUSE_EVENTS_RETENTION_DAYS = env_int("GATEHOUSE_EVENTS_RETENTION_DAYS", 30)
+
+# Log streams to Datadog go to the intake of the site the org admin picked from a fixed list
+# (audit/streams/transports/datadog.py). A site named here goes to this URL instead; empty in
+# production (not read from the environment), set by the test suite to a loopback intake.
+GATEHOUSE_DATADOG_INTAKE_URLS: dict[str, str] = {}

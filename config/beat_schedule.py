@@ -92,11 +92,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.tasks.rotate_checkpoint_key",
         "schedule": 24 * 3600.0,
     },
+    # Log streams: the pipeline loop queues due streams too (audit.streams.delivery).
+    "queue-log-streams": {
+        "task": "audit.streams.tasks.queue_streams",
+        "schedule": 15.0,
+    },
     "prune-scim-requests": {
         "task": "sso.scim.tasks.prune_scim_requests",
         "schedule": 600.0,
     },
 }
 # Task modules autodiscovery (tasks.py) does not find: it looks in installed apps only, and
-# sso.scim is a package of the sso app.
-CELERY_IMPORTS = ("provider.key_tasks", "sso.scim.tasks")
+# sso.scim and audit.streams are packages inside apps.
+CELERY_IMPORTS = ("audit.streams.tasks", "provider.key_tasks", "sso.scim.tasks")

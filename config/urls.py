@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 
 from accounts.urls import allauth_overrides, allauth_pages
 from audit.chain import views as chain_views
+from audit.streams import portal as streams_portal
 from config import health
 from organizations import urls as organization_urls
 from provider import portal as provider_portal
@@ -29,7 +30,8 @@ urlpatterns = [
     path("webauthn/", include("accounts.mfa.webauthn_urls")),
     # The organization portal, with the SSO and SCIM tabs that sso adds to it (orgs:sso is its
     # list of connections, orgs:scim the directory's overview) and provider's Applications tab
-    # (orgs:applications): composed here, so that organizations imports neither.
+    # (orgs:applications) and audit's Log streams tab (orgs:streams): composed here, so that
+    # organizations imports none of them.
     path(
         "",
         include(
@@ -38,6 +40,7 @@ urlpatterns = [
                     *organization_urls.urlpatterns,
                     path("orgs/<slug:slug>/sso/", include(sso_portal.urlpatterns)),
                     path("orgs/<slug:slug>/scim/", include(scim_portal.urlpatterns)),
+                    path("orgs/<slug:slug>/streams/", include(streams_portal.urlpatterns)),
                     path(
                         "orgs/<slug:slug>/applications/",
                         include(provider_portal.urlpatterns),

@@ -22,6 +22,7 @@ from provider.models import Application
 from sso.models import Connection, IdPCertificate
 from sso.scim import tokens as scim_tokens
 from sso.scim.models import Directory, DirectoryToken, ScimGroup
+from tests.audit.streams import isolation as streams
 from tests.organizations.conftest import signed_in
 from tests.sso.builders import certificate
 
@@ -40,6 +41,7 @@ KINDS = (
     "scim_token",
     "scim_group",
     "audit_export",
+    "log_stream",
 )
 
 
@@ -167,6 +169,7 @@ ENDPOINTS = [
     Endpoint("get", "/orgs/{slug}/audit/"),
     Endpoint("post", "/orgs/{slug}/audit/export/", data={"format": "csv"}),
     Endpoint("get", "/orgs/{slug}/audit/exports/{audit_export}/"),
+    *streams.endpoints(Endpoint),
     Endpoint("post", "/orgs/{slug}/transfer/", data={"member": "0"}),
     Endpoint("post", "/orgs/{slug}/leave/", admin_only=False),
     # API.
@@ -276,6 +279,7 @@ class Objects:
                 expires_at=timezone.now() + timedelta(hours=1),
             ).public_id
         )
+        self.log_stream = streams.stream_of(org)
 
     def values(self) -> dict[str, int | str]:
         return {
@@ -288,6 +292,7 @@ class Objects:
             "scim_token": self.scim_token,
             "scim_group": self.scim_group,
             "audit_export": self.audit_export,
+            "log_stream": self.log_stream,
         }
 
 
@@ -360,6 +365,7 @@ def _snapshot() -> tuple:
         ),
         sorted(ScimGroup.objects.values_list("pk", "role"), key=str),
         sorted(AuditExport.objects.values_list("pk", "status"), key=str),
+        streams.snapshot(),
     )
 
 

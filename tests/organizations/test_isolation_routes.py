@@ -53,7 +53,10 @@ def covered_routes(paths: Iterable[str]) -> set[str]:
 
 
 # Kinds whose ids are not integers in the URL.
-SAMPLE_IDS = {"audit_export": "00000000-0000-4000-8000-000000000001"}
+SAMPLE_IDS = {
+    "audit_export": "00000000-0000-4000-8000-000000000001",
+    "log_stream": "00000000-0000-4000-8000-000000000002",
+}
 
 
 def matrix_paths() -> list[str]:
