@@ -90,8 +90,11 @@ def due() -> Q:
     )
 
 
+QUEUE_LIMIT = 200  # streams queued per pass
+
+
 @service
-def mark_queued(limit: int = 200) -> list[int]:
+def mark_queued(limit: int = QUEUE_LIMIT) -> list[int]:
     """The streams due a batch (with sealed events past their place), marked as queued."""
     from audit.chain.models import AuditChain
 
