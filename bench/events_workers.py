@@ -35,7 +35,7 @@ WebhookEndpoint.objects.filter(organization=None, description="bench").delete()
 secrets = {}
 for i in range(count):
     made = services.create_endpoint(
-        actor=staff, organization=None, url=f"http://127.0.0.1:{port}/hook/{i}",
+        actor=staff, organization=None, url=f"https://localhost:{port}/hook/{i}",
         description="bench", event_types=types,
     )
     secrets[f"/hook/{i}"] = made.secret
@@ -64,27 +64,85 @@ pipeline.run(24 * 3600)
 """
 
 
+CERT = ROOT / "bench" / "out" / "receiver-cert.pem"
+KEY = ROOT / "bench" / "out" / "receiver-key.pem"
+
+
 def bench_env(env: dict[str, str]) -> dict[str, str]:
-    # The receiver is on loopback over plain HTTP: the switch that lets tests reach it.
-    return {**env, "OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS": "1"}
+    """Production settings, as an operator would run its own receiver on a private network:
+    the operator's endpoints may reach the loopback networks it allows, over TLS, with the
+    receiver's certificate trusted."""
+    return {
+        **env,
+        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
+        "SSL_CERT_FILE": str(CERT),
+    }
+
+
+def _certificate() -> None:
+    """A throwaway self-signed certificate for ``localhost``."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    CERT.parent.mkdir(parents=True, exist_ok=True)
+    CERT.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    KEY.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
 
 
 def _control(path: str, body: dict | None = None) -> object:
+    import ssl
+
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
-        f"http://127.0.0.1:{_receiver['port']}{path}",
+        f"https://localhost:{_receiver['port']}{path}",
         data=data,
         headers={"content-type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (loopback)
+    context = ssl.create_default_context(cafile=str(CERT))
+    with urllib.request.urlopen(request, timeout=60, context=context) as response:  # noqa: S310
         return json.loads(response.read())
 
 
 def start_receiver() -> int:
     if _receiver:
         return _receiver["port"]
+    _certificate()
     process = subprocess.Popen(
-        ["node", str(RECEIVER)], stdout=subprocess.PIPE, text=True, start_new_session=True
+        ["node", str(RECEIVER)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={
+            **os.environ,
+            "RECEIVER_TLS_CERT": str(CERT),
+            "RECEIVER_TLS_KEY": str(KEY),
+            "RECEIVER_HOST": "::",  # localhost is 127.0.0.1 and ::1: answer on both
+        },
     )
     line = process.stdout.readline() if process.stdout else ""
     _receiver.update(process=process, port=json.loads(line)["port"])

@@ -62,6 +62,8 @@ def bench_env(args: argparse.Namespace) -> dict[str, str]:
         "WEBAUTHN_RP_ID": "gatehouse.test",
         "WEBAUTHN_ORIGINS": "https://gatehouse.test",
         "FIELD_ENCRYPTION_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        # Production refuses to start without the key client secrets are kept under.
+        "OAUTH_CLIENT_SECRET_KEYS": "bench:" + secrets.token_urlsafe(40),
         "LOG_LEVEL": "WARNING",
     }
 

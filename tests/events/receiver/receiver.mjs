@@ -5,7 +5,9 @@
 // Control (JSON): POST /_control/secrets {path, secrets}; POST /_control/script {path,
 // responses: [{status, headers, body, sleep_ms, stall}]} (taken in turn, then 200);
 // GET /_control/log. The first line on stdout is {"port": N}.
+import fs from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import { Webhook } from "standardwebhooks";
 
 const secrets = new Map();
@@ -59,7 +61,12 @@ function verify(path, body, headers) {
   return { verifiedBy, error };
 }
 
-const server = http.createServer(async (req, res) => {
+// bench/events.py serves it over TLS (RECEIVER_TLS_CERT and _KEY: PEM files), as production
+// endpoints are; the tests use plain HTTP on 127.0.0.1.
+const tls = process.env.RECEIVER_TLS_CERT
+  ? { cert: fs.readFileSync(process.env.RECEIVER_TLS_CERT), key: fs.readFileSync(process.env.RECEIVER_TLS_KEY) }
+  : null;
+const handler = async (req, res) => {
   const body = await readBody(req);
   if (req.url.startsWith("/_control/")) return control(req, res, body);
   const path = req.url;
@@ -87,8 +94,9 @@ const server = http.createServer(async (req, res) => {
   };
   if (step.sleep_ms) setTimeout(answer, step.sleep_ms);
   else answer();
-});
+};
+const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
 
-server.listen(0, "127.0.0.1", () => {
+server.listen(0, process.env.RECEIVER_HOST || "127.0.0.1", () => {
   process.stdout.write(JSON.stringify({ port: server.address().port }) + "\n");
 });
