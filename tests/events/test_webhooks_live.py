@@ -87,7 +87,8 @@ def test_a_type_filter_keeps_other_types_away(loopback, receiver):
 def test_a_500_is_retried_with_the_same_webhook_id(loopback, receiver):
     org, owner = org_with_owner()
     hook = endpoint_at(receiver, "/flaky", actor=owner, organization=org)
-    receiver.script("/flaky", {"status": 500, "body": "boom"})
+    # A NUL in the answer (which PostgreSQL cannot store) must not keep the attempt unsettled.
+    receiver.script("/flaky", {"status": 500, "body": "boom\u0000"})
     event = org_event(org, owner.user)
 
     delivery = run_until(lambda: delivered(hook.endpoint))
@@ -97,7 +98,8 @@ def test_a_500_is_retried_with_the_same_webhook_id(loopback, receiver):
     assert all(h["verified_by"] == [0] for h in hits)
     assert delivery.attempts == 2
     first, second = DeliveryAttempt.objects.filter(delivery=delivery).order_by("at")
-    assert (first.status_code, first.response_excerpt, first.error) == (500, "boom", "HTTP 500")
+    assert (first.status_code, first.error) == (500, "HTTP 500")
+    assert first.response_excerpt == "boom\ufffd"
     assert second.status_code == 200
 
 
