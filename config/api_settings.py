@@ -49,6 +49,9 @@ SPECTACULAR_SETTINGS = {
         "PurposeKindEnum": "consent.models.Purpose.Kind",
         "SigningAlgorithmEnum": [("RS256", "RS256"), ("ES256", "ES256")],
         "IdTokenAlgorithmEnum": "provider.models.Application.ALGORITHM_TYPES",
+        "EventTypeEnum": "events.registry.TYPE_CHOICES",
+        "WebhookEndpointStatusEnum": "events.models.WebhookEndpoint.Status",
+        "WebhookDeliveryStatusEnum": "events.models.Delivery.Status",
     },
     # Separate request and response components: what a client sends is not what it reads.
     "COMPONENT_SPLIT_REQUEST": True,

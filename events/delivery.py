@@ -68,7 +68,9 @@ def claim(delivery_id: int) -> Claimed | str:
     """Mark the delivery as being sent by this run; or say why there is nothing to send."""
     with transaction.atomic(durable=True):
         delivery = (
-            Delivery.objects.select_for_update(skip_locked=True)
+            # Only the delivery's row: locking its endpoint too would make a second worker,
+            # claiming another delivery to the same endpoint at that moment, skip it.
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("endpoint", "event")
             .filter(pk=delivery_id)
             .first()
@@ -114,11 +116,17 @@ def send(claimed: Claimed) -> Result:
     return Result(
         status=response.status,
         latency_ms=_since(started),
-        excerpt=response.body.decode("utf-8", "replace")[:EXCERPT_BYTES],
+        excerpt=_printable(response.body.decode("utf-8", "replace"))[:EXCERPT_BYTES],
         retry_after=retry_after_seconds(lower.get("retry-after", "")),
         abort=lower.get("webhook-delivery", "").strip().lower() == "abort-message",
         error="" if 200 <= response.status < 300 else f"HTTP {response.status}",
     )
+
+
+def _printable(text: str) -> str:
+    """The receiver's text without NUL characters, which PostgreSQL cannot store (a hostile
+    answer must not keep its delivery from being settled)."""
+    return text.replace("\x00", "\ufffd")
 
 
 def _since(started: float) -> int:

@@ -273,3 +273,7 @@ def schema_for(event_type: EventType) -> dict[str, Any]:
     schema["title"] = event_type.name
     schema["description"] = event_type.description
     return schema
+
+
+# The type names as choices, for the API's schema (one named enum wherever a type appears).
+TYPE_CHOICES = [(name, name) for name in sorted(EVENT_TYPES)]

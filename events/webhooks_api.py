@@ -31,8 +31,8 @@ from events.webhooks_serializers import (
     EndpointSerializer,
     EndpointWithSecretSerializer,
     EventTypeSerializer,
-    RotateSerializer,
     SecretSerializer,
+    WebhookRotateSerializer,
 )
 from organizations.models import Organization
 from provider.api.authentication import bound_organization_id
@@ -151,12 +151,12 @@ class RotateSecretView(WebhooksMixin, APIView):
 
     @extend_schema(
         operation_id="webhook_endpoints_rotate_secret",
-        request=RotateSerializer,
+        request=WebhookRotateSerializer,
         responses={200: SecretSerializer},
     )
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = self.endpoint()
-        form = RotateSerializer(data=request.data)
+        form = WebhookRotateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         secret = services.rotate_secret(
             actor=self.actor, endpoint=endpoint, overlap_hours=form.validated_data["overlap_hours"]

@@ -8,10 +8,10 @@ from rest_framework import serializers
 
 from config.api_framework import StrictTypes
 from events.models import Delivery, WebhookEndpoint
-from events.registry import EVENT_TYPES
+from events.registry import TYPE_CHOICES
 from events.services import MAX_DESCRIPTION, MAX_OVERLAP_HOURS, MAX_URL
 
-_TYPE_NAMES = sorted(EVENT_TYPES)
+_TYPE_NAMES = [name for name, _ in TYPE_CHOICES]
 
 
 class EndpointSerializer(serializers.Serializer[WebhookEndpoint]):
@@ -67,7 +67,7 @@ class EndpointPatchSerializer(EndpointWriteSerializer):
     url = serializers.CharField(max_length=MAX_URL, required=False, help_text="https only.")
 
 
-class RotateSerializer(StrictTypes, serializers.Serializer[Any]):
+class WebhookRotateSerializer(StrictTypes, serializers.Serializer[Any]):
     overlap_hours = serializers.IntegerField(
         required=False,
         default=24,
