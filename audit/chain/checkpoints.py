@@ -284,4 +284,4 @@ def read(raw: Any) -> Claim:
     # The origin names the organization by its slug, which may have changed since: the
     # chain's hashes (each bound to the chain's number), not its name, decide whether the log
     # matches the checkpoint.
-    return Claim(fields["chain"], size, head, lines[0], lines[3], key.kid)
+    return Claim(chain, size, head, lines[0], lines[3], key.kid)
