@@ -19,6 +19,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -42,6 +43,7 @@ from config import encryption
 from config.refusals import service
 
 ALGORITHM = "Ed25519"
+_KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 KEY_LIFETIME = timedelta(days=365)
 
 
@@ -253,12 +255,14 @@ def read(raw: Any) -> Claim:
     if not isinstance(raw, dict):
         raise CheckpointInvalid("A checkpoint is a JSON object.")
     fields = {name: raw.get(name) for name in ("chain", "kid", "signature", "note")}
-    if not isinstance(fields["chain"], int) or isinstance(fields["chain"], bool):
+    chain = fields["chain"]
+    if not isinstance(chain, int) or isinstance(chain, bool) or not 0 <= chain < 2**63:
         raise CheckpointInvalid("The checkpoint has no chain number.")
     if not all(isinstance(fields[name], str) for name in ("kid", "signature", "note")):
         raise CheckpointInvalid("The checkpoint needs kid, signature and note as text.")
     kid, signature_b64, note = str(fields["kid"]), str(fields["signature"]), str(fields["note"])
-    key = CheckpointKey.objects.filter(kid=kid).first()
+    # A kid is a base64url thumbprint; anything else (a NUL, say) never reaches the database.
+    key = CheckpointKey.objects.filter(kid=kid).first() if _KID.fullmatch(kid) else None
     if key is None:
         raise CheckpointInvalid("The checkpoint was signed by a key Gatehouse does not know.")
     try:
@@ -280,4 +284,4 @@ def read(raw: Any) -> Claim:
     # The origin names the organization by its slug, which may have changed since: the
     # chain's hashes (each bound to the chain's number), not its name, decide whether the log
     # matches the checkpoint.
-    return Claim(fields["chain"], size, head, lines[0], lines[3], key.kid)
+    return Claim(chain, size, head, lines[0], lines[3], key.kid)

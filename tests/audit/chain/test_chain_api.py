@@ -112,6 +112,8 @@ def _tampered(checkpoint: dict, **changes) -> dict:
         (lambda c: _tampered(c, note=c["note"] + "extra\n"), "signature does not"),
         (lambda c: _tampered(c, signature="not base64!"), "signature does not"),
         (lambda c: _tampered(c, kid="someone-elses-key"), "key Gatehouse does not know"),
+        (lambda c: _tampered(c, kid="a\u0000b"), "key Gatehouse does not know"),
+        (lambda c: _tampered(c, chain=2**70), "no chain number"),
         (lambda c: _tampered(c, chain="acme"), "no chain number"),
         (lambda c: [c], "is a JSON object"),
         (lambda c: _tampered(c, chain=0), "another organization"),
