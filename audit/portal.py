@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from audit import exports
+from audit.chain import views as chain_views
 from audit.models import AuditEvent, AuditExport
 from audit.search import AuditFilterForm, Page, Position, filter_events, keyset_page
 from config.refusals import Refusal
@@ -58,6 +59,7 @@ def audit_log(request: HttpRequest, org: Organization, membership: Membership) -
         query=urlencode(filters),
         exports=list(recent_exports),
         now=timezone.now(),
+        chain=chain_views.status(org),
     )
     return render(request, "organizations/audit.html", context, status=200 if page else 400)
 

@@ -8,8 +8,12 @@ that also refuses a cutoff under 28 days (a margin for clocks). SQLite, the embe
 no roles: the same deletion runs through the ORM, past its guard. Each organization's purge
 that deleted anything leaves one ``audit.purged`` event saying how much and up to when.
 
-The hash chain (audit/chain/, issue 17 step 6) will cut only at a signed checkpoint (T27);
-until it lands, the cut is the cutoff time itself.
+Retention cuts each organization's hash chain (audit/chain/) only at a signed checkpoint (T27):
+the newest checkpoint signed before the cutoff. Events after it wait for a later checkpoint to
+age past the cutoff (beat signs one every ten minutes for a chain that grew). The chain keeps
+where it was cut (``pruned_through``) and the chain hash there (``pruned_hash``), which that
+checkpoint vouches for; verification starts from there. The count is of chain positions
+removed.
 """
 
 from __future__ import annotations
@@ -21,7 +25,14 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.actions import Action
-from audit.models import AuditEvent
+from audit.models import (
+    AuditChain,
+    AuditCheckpoint,
+    AuditErasureMark,
+    AuditEvent,
+    AuditSalt,
+    AuditSeal,
+)
 from audit.services import record
 from config.refusals import service
 
@@ -77,15 +88,36 @@ def _purge_batch(org_id: int | None, cutoff: datetime, batch: int) -> int:
             return int(cursor.fetchone()[0])
     if cutoff > timezone.now() - timedelta(days=MINIMUM_DAYS):
         raise ValueError(f"audit events are kept at least {MINIMUM_DAYS} days")
-    ids = list(
-        AuditEvent.objects.filter(organization_id=org_id, occurred_at__lt=cutoff)
-        .order_by("occurred_at", "id")
-        .values_list("pk", flat=True)[:batch]
+    return _cut_chain(int(org_id or 0), cutoff, batch)
+
+
+def _cut_chain(chain_id: int, cutoff: datetime, batch: int) -> int:
+    """SQLite's side of gatehouse_purge_audit_events (audit migration 0024), through the ORM
+    past its guard."""
+    cut = (
+        AuditCheckpoint.objects.filter(chain=chain_id, signed_at__lt=cutoff)
+        .order_by("-size")
+        .values_list("size", flat=True)
+        .first()
     )
-    if not ids:
+    chain = AuditChain.objects.select_for_update().filter(chain=chain_id).first()
+    if cut is None or chain is None or chain.pruned_through >= cut:
         return 0
-    doomed = AuditEvent.objects.filter(pk__in=ids)
-    return int(doomed._raw_delete(doomed.db) or 0)
+    up_to = min(cut, chain.pruned_through + batch)
+    seals = AuditSeal.objects.filter(
+        chain=chain_id, position__gt=chain.pruned_through, position__lte=up_to
+    )
+    doomed = list(seals.values_list("event_id", flat=True))
+    last = AuditSeal.objects.filter(chain=chain_id, position=up_to).first()
+    removed = up_to - chain.pruned_through
+    chain.pruned_through, chain.pruned_hash = up_to, last.chain_hash if last else None
+    chain.save(update_fields=["pruned_through", "pruned_hash"])
+    events = AuditEvent.objects.filter(pk__in=doomed)
+    events._raw_delete(events.db)
+    AuditSalt.objects.filter(event_id__in=doomed).delete()
+    AuditErasureMark.objects.filter(event_id__in=doomed).delete()
+    seals.delete()
+    return removed
 
 
 @service

@@ -163,9 +163,13 @@ def rewrite_events(pseudonym: str, updates: Iterable[tuple[Any, Mapping[str, Any
     not update it at all: on PostgreSQL this calls ``gatehouse_erase_audit_quotes`` (audit
     migration 0012), a function the owner role holds, which also refuses what erasure never
     does (a quote that does not name the pseudonym, an IP address replaced rather than cut to
-    its network, another person's address or browser). SQLite has only this module's check."""
+    its network, another person's address or browser). SQLite has only this module's check.
+
+    The events' salts go with the rewrite, and erasure marks are left in their place, so the
+    hash chain still verifies (audit migration 0023)."""
     rows = []
-    for event_id, columns in updates:
+    updates_seen = list(updates)
+    for event_id, columns in updates_seen:
         refused = set(columns) - ERASABLE_FIELDS
         if refused:
             raise ValueError(f"erasure cannot change {', '.join(sorted(refused))}")
@@ -181,4 +185,20 @@ def rewrite_events(pseudonym: str, updates: Iterable[tuple[Any, Mapping[str, Any
             return int(cursor.fetchone()[0])
     for row in rows:
         models.QuerySet.update(AuditEvent.objects.filter(pk=row.pop("id")), **row)
+    _drop_salts(pseudonym, [event_id for event_id, _ in updates_seen])
     return len(rows)
+
+
+def _drop_salts(pseudonym: str, event_ids: list[Any]) -> None:
+    """SQLite's side of what the erase function does on PostgreSQL (audit migration 0023):
+    the rewritten events' salts go, and a mark says erasure took them (audit/chain/)."""
+    from audit.chain.models import AuditErasureMark, AuditSalt
+
+    salted = list(
+        AuditSalt.objects.filter(event_id__in=event_ids).values_list("event_id", flat=True)
+    )
+    AuditErasureMark.objects.bulk_create(
+        [AuditErasureMark(event_id=event_id, pseudonym=pseudonym) for event_id in salted],
+        ignore_conflicts=True,
+    )
+    AuditSalt.objects.filter(event_id__in=salted).delete()

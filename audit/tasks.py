@@ -40,3 +40,19 @@ def seal_audit() -> int:
         sealed += done
         if done < BATCH:
             return sealed
+
+
+@shared_task(acks_late=True)
+def sign_checkpoints() -> int:
+    """Sign a checkpoint of every chain that grew since its last one."""
+    from audit.chain import checkpoints
+
+    return checkpoints.sign_due()
+
+
+@shared_task(acks_late=True)
+def rotate_checkpoint_key() -> bool:
+    """Retire the checkpoint signing key once it is a year old."""
+    from audit.chain import checkpoints
+
+    return checkpoints.rotate_if_due()

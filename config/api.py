@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.api import views as users_api
+from audit.chain import views as chain_views
 from config.api_framework import PROBLEM_CONTENT_TYPE, problem_body
 from config.refusals import Refusal
 from consent import api as consent_api
@@ -105,6 +106,7 @@ urlpatterns = [
     path(f"{ORG}/domains/<int:pk>/", _domain, name="domain-detail"),
     path(f"{ORG}/domains/<int:pk>/verify/", _domain_verify, name="domain-verify"),
     path(f"{ORG}/policy/", _policy, name="policy"),
+    path(f"{ORG}/audit/verify", chain_views.AuditVerifyView.as_view(), name="audit-verify"),
     # Consent: the person's own (the re-acceptance gate lets these through), then operators'.
     path("v1/me/consents/", consent_api.MyConsentsView.as_view(), name="my-consents"),
     path("v1/me/erasure/", consent_api.MyErasureView.as_view(), name="my-erasure"),

@@ -75,6 +75,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.tasks.seal_audit",
         "schedule": 60.0,
     },
+    "sign-audit-checkpoints": {
+        "task": "audit.tasks.sign_checkpoints",
+        "schedule": 600.0,
+    },
+    "rotate-audit-checkpoint-key": {
+        "task": "audit.tasks.rotate_checkpoint_key",
+        "schedule": 24 * 3600.0,
+    },
     # Log streams: the pipeline loop queues due streams too (audit.streams.delivery).
     "queue-log-streams": {
         "task": "audit.streams.tasks.queue_streams",

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from accounts.urls import allauth_overrides, allauth_pages
+from audit.chain import views as chain_views
 from audit.streams import portal as streams_portal
 from config import health
 from organizations import urls as organization_urls
@@ -51,6 +52,7 @@ urlpatterns = [
     ),
     path("", include("sso.urls")),
     path("", include("consent.urls")),
+    path("audit/.well-known/jwks.json", chain_views.jwks, name="audit-jwks"),
     path("api/", include("config.api")),
     # Inbound SCIM 2.0: the organization is the bearer token's (sso/scim/).
     path("scim/v2/", include("sso.scim.urls")),

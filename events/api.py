@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.db.models import Max, Sum
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.chain.models import AuditChain
 from events import cursors, feed
 from events.registry import EVENT_TYPES
 from provider.api.authentication import bound_organization_id
@@ -36,12 +38,39 @@ class EventSerializer(serializers.Serializer):
     data = serializers.DictField(help_text="The payload; its schema depends on the type.")
 
 
+class SealedSerializer(serializers.Serializer):
+    chain = serializers.IntegerField(
+        allow_null=True, help_text="The caller's organization; null for the operator (all)."
+    )
+    size = serializers.IntegerField(help_text="Audit events sealed into the chain (or all).")
+    sealed_through = serializers.DateTimeField(
+        allow_null=True, help_text="When the newest sealed audit event happened."
+    )
+
+
+def sealed_status(organization_id: int | None) -> dict[str, Any]:
+    """How far sealing has reached: the organization's chain, or every chain together."""
+    chains = AuditChain.objects.all()
+    if organization_id is not None:
+        chains = chains.filter(chain=organization_id)
+    totals = chains.aggregate(size=Sum("size"), through=Max("sealed_through_at"))
+    through = totals["through"]
+    return {
+        "chain": organization_id,
+        "size": int(totals["size"] or 0),
+        "sealed_through": through.isoformat() if through else None,
+    }
+
+
 class EventPageSerializer(serializers.Serializer):
     data = EventSerializer(many=True)
     next_cursor = serializers.CharField(
         help_text="Pass as `after` to read on; never expires while its events are kept."
     )
     has_more = serializers.BooleanField()
+    sealed = SealedSerializer(
+        help_text="How far the tamper-evident audit log is sealed (docs/events.md)."
+    )
 
 
 class FeedQuerySerializer(serializers.Serializer):
@@ -119,6 +148,7 @@ class EventFeedView(APIView):
             "data": EventSerializer(page.events, many=True).data,
             "next_cursor": cursors.encode(page.next_cursor),
             "has_more": page.has_more,
+            "sealed": sealed_status(bound_organization_id(request)),
         }
         return Response(body)
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from audit import portal as audit_portal
+from audit.chain import views as chain_views
 from organizations.views import acceptance, domains, invitations, members, orgs, policy
 
 app_name = "orgs"
@@ -44,6 +45,12 @@ urlpatterns = [
     path("orgs/<slug:slug>/settings/", orgs.settings_page, name="settings"),
     path("orgs/<slug:slug>/audit/", audit_portal.audit_log, name="audit"),
     path("orgs/<slug:slug>/audit/export/", audit_portal.audit_export, name="audit-export"),
+    path(
+        "orgs/<slug:slug>/audit/checkpoint/",
+        chain_views.download_checkpoint,
+        name="audit-checkpoint",
+    ),
+    path("orgs/<slug:slug>/audit/verify/", chain_views.verify_upload, name="audit-verify"),
     path(
         "orgs/<slug:slug>/audit/exports/<uuid:public_id>/",
         audit_portal.audit_export_download,

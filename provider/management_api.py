@@ -18,6 +18,8 @@ PERMISSIONS = {
     "clients:write": "Register and change OAuth applications and APIs; rotate client secrets",
     # Added after the row existed: provider migration 0004 adds it to existing databases.
     "events:read": "Read the events feed (an organization's app: its organization's events)",
+    # Provider migration 0005 adds it to existing databases.
+    "audit:read": "Verify an organization's audit log against a checkpoint",
 }
 
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0022_chain'),
+        ('audit', '0024_retention_cuts_at_a_checkpoint'),
         ('organizations', '0003_organizationpolicy_audit_retention_days'),
     ]
 
