@@ -228,22 +228,29 @@ def test_events_removed_by_retention_before_they_were_sent_are_passed_over_and_n
     world, http_receiver
 ):
     from audit import retention
-    from tests.audit.helpers import BASE
+    from audit.chain import checkpoints
+    from audit.chain.models import AuditCheckpoint
 
     stream, batches, _ = signed_stream(world, http_receiver)
-    series(world.a, 5)  # a minute apart from BASE
+    series(world.a, 5)
     seal()
-    retention.purge(world.a.pk, cutoff=BASE + timedelta(minutes=2))  # the first two go
-    drain(stream)
-    sealed = AuditSeal.objects.filter(chain=world.a.pk, position__gt=stream.position)
-    kept = set(AuditEvent.objects.values_list("id", flat=True))
-    gone = sorted(p for p, e in sealed.values_list("position", "event_id") if e not in kept)
-    assert len(gone) == 2
+    # A checkpoint signed long ago lets retention cut the chain up to it (T27).
+    checkpoint = checkpoints.sign(world.a.pk)
+    assert checkpoint is not None
+    AuditCheckpoint.objects.filter(pk=checkpoint.pk).update(
+        signed_at=timezone.now() - timedelta(days=400)
+    )
+    series(world.a, 3, action="login.failed", outcome="failure")
+    seal()
+    assert retention.purge(world.a.pk, cutoff=timezone.now() - timedelta(days=300)) > 0
+
+    assert drain(stream)[-1] == "nothing to send"
     sent = sent_positions(batches)
-    assert not set(gone) & set(sent)
-    assert sorted(sent + gone) == list(range(stream.position + 1, chain_size(world.a) + 1))
+    assert sent == list(range(checkpoint.size + 1, chain_size(world.a) + 1))
+    assert [r["action"] for b in batches for r in b].count("login.failed") == 3
     after = reload(stream)
     assert after.position == chain_size(world.a)
-    assert after.last_gap.endswith("were removed by retention before delivery.")
-    for position in gone:
-        assert str(position) in after.last_gap
+    assert after.last_gap == (
+        f"Positions {stream.position + 1} to {checkpoint.size} were removed by retention "
+        "before delivery."
+    )
