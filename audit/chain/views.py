@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_POST
 from drf_spectacular.utils import OpenApiTypes, extend_schema
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -75,6 +75,20 @@ def _check(org: Organization, raw: Any) -> tuple[checkpoints.Claim, Report]:
     return claim, verify(org.pk, claim)
 
 
+class CheckpointSerializer(serializers.Serializer):
+    """A checkpoint as the audit page downloads it (for the schema: the view reads the body
+    itself, so that a checkpoint it cannot trust gets one clear message)."""
+
+    origin = serializers.CharField()
+    chain = serializers.IntegerField()
+    size = serializers.IntegerField()
+    head_hash = serializers.CharField()
+    signed_at = serializers.CharField()
+    kid = serializers.CharField()
+    signature = serializers.CharField()
+    note = serializers.CharField(help_text="The signed text; what the checkpoint vouches for.")
+
+
 class AuditVerifyView(OrgScopedMixin, APIView):
     """Check the organization's audit log against a checkpoint (the JSON the audit page
     downloads). 200 with ``ok`` and the first problem, naming its position and event; 400 when
@@ -89,7 +103,7 @@ class AuditVerifyView(OrgScopedMixin, APIView):
             require(self.actor, self.org, Perm.VIEW_AUDIT, "api verify audit")
 
     @extend_schema(
-        operation_id="audit_verify", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT
+        operation_id="audit_verify", request=CheckpointSerializer, responses=OpenApiTypes.OBJECT
     )
     def post(self, request: Request, org_slug: str) -> Response:
         try:

@@ -169,6 +169,8 @@ ENDPOINTS = [
     Endpoint("get", "/orgs/{slug}/audit/"),
     Endpoint("post", "/orgs/{slug}/audit/export/", data={"format": "csv"}),
     Endpoint("get", "/orgs/{slug}/audit/exports/{audit_export}/"),
+    Endpoint("post", "/orgs/{slug}/audit/checkpoint/"),
+    Endpoint("post", "/orgs/{slug}/audit/verify/"),
     *streams.endpoints(Endpoint),
     Endpoint("post", "/orgs/{slug}/transfer/", data={"member": "0"}),
     Endpoint("post", "/orgs/{slug}/leave/", admin_only=False),
@@ -200,6 +202,7 @@ ENDPOINTS = [
     Endpoint("post", "/api/v1/organizations/{slug}/domains/{domain}/verify/", api=True),
     Endpoint("get", "/api/v1/organizations/{slug}/policy/", admin_only=False, api=True),
     Endpoint("patch", "/api/v1/organizations/{slug}/policy/", data={"require_mfa": True}, api=True),
+    Endpoint("post", "/api/v1/organizations/{slug}/audit/verify", api=True),
 ]
 IDS = [f"{e.method.upper()} {e.path}" for e in ENDPOINTS]
 
