@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 
 from accounts.urls import allauth_overrides, allauth_pages
 from config import health
+from events import portal as webhooks_portal
 from organizations import urls as organization_urls
 from provider import portal as provider_portal
 from provider.views import device as provider_device
@@ -41,6 +42,7 @@ urlpatterns = [
                         "orgs/<slug:slug>/applications/",
                         include(provider_portal.urlpatterns),
                     ),
+                    path("orgs/<slug:slug>/webhooks/", include(webhooks_portal.urlpatterns)),
                 ],
                 organization_urls.app_name,
             )
