@@ -5,6 +5,8 @@ stranger gets 404. The routes come from the URL resolver, so a new one cannot be
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.urls import reverse
 
@@ -38,12 +40,12 @@ def world(loopback) -> OrgWorld:
 
 def routes() -> list[tuple[str, str]]:
     """Every (name, pattern) of the tab, from what config/urls.py mounts."""
-    return [(p.name, str(p.pattern)) for p in portal.urlpatterns]
+    return [(str(p.name), str(p.pattern)) for p in portal.urlpatterns]
 
 
 def calls(endpoint: WebhookEndpoint, delivery: Delivery) -> list[tuple[str, str, str, dict]]:
     """(name, method, tail under /orgs/<slug>/webhooks/, body) for every route."""
-    out = []
+    out: list[tuple[str, str, str, dict]] = []
     for name, pattern in routes():
         tail = pattern.replace("<str:endpoint_id>", endpoint.public_id).replace(
             "<str:delivery_id>", delivery.public_id
@@ -61,7 +63,7 @@ def b_world(world: OrgWorld) -> tuple[WebhookEndpoint, Delivery]:
     return endpoint, Delivery.objects.create(endpoint=endpoint, event=event)
 
 
-def snapshot() -> list[tuple]:
+def snapshot() -> list[list[Any]]:
     return [
         sorted(
             WebhookEndpoint.objects.values_list("pk", "url", "description", "event_types", "status")
