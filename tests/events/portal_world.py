@@ -21,7 +21,7 @@ def at(endpoint: WebhookEndpoint, tail: str = "", slug: str = "acme") -> str:
 
 
 def shown_secret(response) -> str:
-    match = re.search(rb'<code id="webhook-secret">(whsec_[^<]+)</code>', response.content)
+    match = re.search(rb'<code id="webhook-secret"[^>]*>(whsec_[^<]+)</code>', response.content)
     assert match, response.content[:500]
     return match.group(1).decode()
 
