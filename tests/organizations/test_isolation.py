@@ -22,6 +22,7 @@ from provider.models import Application
 from sso.models import Connection, IdPCertificate
 from sso.scim import tokens as scim_tokens
 from sso.scim.models import Directory, DirectoryToken, ScimGroup
+from tests.organizations import isolation_webhooks
 from tests.organizations.conftest import signed_in
 from tests.sso.builders import certificate
 
@@ -40,6 +41,8 @@ KINDS = (
     "scim_token",
     "scim_group",
     "audit_export",
+    "webhook_delivery",
+    "webhook",
 )
 
 
@@ -169,6 +172,7 @@ ENDPOINTS = [
     Endpoint("get", "/orgs/{slug}/audit/exports/{audit_export}/"),
     Endpoint("post", "/orgs/{slug}/transfer/", data={"member": "0"}),
     Endpoint("post", "/orgs/{slug}/leave/", admin_only=False),
+    *(Endpoint(m, p, data=d) for m, p, d in isolation_webhooks.ROUTES),
     # API.
     Endpoint("get", "/api/v1/organizations/{slug}/", admin_only=False, api=True),
     Endpoint("patch", "/api/v1/organizations/{slug}/", data={"name": "Renamed"}, api=True),
@@ -277,6 +281,8 @@ class Objects:
             ).public_id
         )
 
+        self.webhook, self.webhook_delivery = isolation_webhooks.objects_of(org, owner)
+
     def values(self) -> dict[str, int | str]:
         return {
             "member": self.member,
@@ -288,6 +294,8 @@ class Objects:
             "scim_token": self.scim_token,
             "scim_group": self.scim_group,
             "audit_export": self.audit_export,
+            "webhook": self.webhook,
+            "webhook_delivery": self.webhook_delivery,
         }
 
 
@@ -360,6 +368,7 @@ def _snapshot() -> tuple:
         ),
         sorted(ScimGroup.objects.values_list("pk", "role"), key=str),
         sorted(AuditExport.objects.values_list("pk", "status"), key=str),
+        isolation_webhooks.snapshot(),
     )
 
 
