@@ -7,6 +7,7 @@ from accounts.urls import allauth_overrides, allauth_pages
 from audit.chain import views as chain_views
 from audit.streams import portal as streams_portal
 from config import health
+from events import portal as webhooks_portal
 from organizations import urls as organization_urls
 from provider import portal as provider_portal
 from provider.views import device as provider_device
@@ -45,6 +46,7 @@ urlpatterns = [
                         "orgs/<slug:slug>/applications/",
                         include(provider_portal.urlpatterns),
                     ),
+                    path("orgs/<slug:slug>/webhooks/", include(webhooks_portal.urlpatterns)),
                 ],
                 organization_urls.app_name,
             )

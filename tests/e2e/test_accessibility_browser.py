@@ -15,8 +15,10 @@ from pprint import pformat
 
 import pytest
 from django.apps import apps
-from django.test import RequestFactory
+from django.test import RequestFactory, override_settings
 
+from events import services as webhook_services
+from events.models import Delivery, DeliveryAttempt, Event
 from organizations import services as org_services
 from organizations.models import Membership
 from sso import services as sso_services
@@ -128,7 +130,36 @@ def world() -> tuple:
         protocol="oidc",
         name="Engines Entra",
     )
+    with override_settings(OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS=True):
+        endpoint = webhook_services.create_endpoint(
+            actor=acting,
+            organization=org,
+            url="http://127.0.0.1:9/analytical-engines/receivers/gatehouse-webhooks-endpoint",
+            description="The engines' CRM",
+            event_types=["membership.created", "user.created"],
+        ).endpoint
+    event = Event.objects.create(type="user.created", organization_id=org.pk)
+    delivery = Delivery.objects.create(
+        endpoint=endpoint, event=event, status="failed", attempts=1, last_status=503
+    )
+    DeliveryAttempt.objects.create(
+        delivery=delivery, status_code=503, latency_ms=41, error="HTTP 503", response_excerpt="down"
+    )
     return owner, org, saml, oidc
+
+
+def webhook_pages(portal: str) -> list[str]:
+    """The Webhooks tab's pages for the one endpoint of ``world()`` and its delivery."""
+    delivery = Delivery.objects.select_related("endpoint").get()
+    hook = f"{portal}/webhooks/{delivery.endpoint.public_id}"
+    return [
+        f"{portal}/webhooks/",
+        f"{portal}/webhooks/new/",
+        f"{hook}/",
+        f"{hook}/edit/",
+        f"{hook}/delete/",
+        f"{hook}/deliveries/{delivery.public_id}/",
+    ]
 
 
 def main_pages(org, saml, oidc) -> list[str]:
@@ -159,6 +190,7 @@ def main_pages(org, saml, oidc) -> list[str]:
         f"{portal}/applications/",
         f"{portal}/applications/new/",
         f"{portal}/audit/",
+        *webhook_pages(portal),
     ]
 
 

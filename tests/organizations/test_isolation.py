@@ -23,6 +23,7 @@ from sso.models import Connection, IdPCertificate
 from sso.scim import tokens as scim_tokens
 from sso.scim.models import Directory, DirectoryToken, ScimGroup
 from tests.audit.streams import isolation as streams
+from tests.organizations import isolation_webhooks
 from tests.organizations.conftest import signed_in
 from tests.sso.builders import certificate
 
@@ -42,6 +43,8 @@ KINDS = (
     "scim_group",
     "audit_export",
     "log_stream",
+    "webhook_delivery",
+    "webhook",
 )
 
 
@@ -174,6 +177,7 @@ ENDPOINTS = [
     Endpoint("post", "/orgs/{slug}/audit/verify/"),
     Endpoint("post", "/orgs/{slug}/transfer/", data={"member": "0"}),
     Endpoint("post", "/orgs/{slug}/leave/", admin_only=False),
+    *(Endpoint(m, p, data=d) for m, p, d in isolation_webhooks.ROUTES),
     # API.
     Endpoint("get", "/api/v1/organizations/{slug}/", admin_only=False, api=True),
     Endpoint("patch", "/api/v1/organizations/{slug}/", data={"name": "Renamed"}, api=True),
@@ -284,6 +288,8 @@ class Objects:
         )
         self.log_stream = streams.stream_of(org)
 
+        self.webhook, self.webhook_delivery = isolation_webhooks.objects_of(org, owner)
+
     def values(self) -> dict[str, int | str]:
         return {
             "member": self.member,
@@ -296,6 +302,8 @@ class Objects:
             "scim_group": self.scim_group,
             "audit_export": self.audit_export,
             "log_stream": self.log_stream,
+            "webhook": self.webhook,
+            "webhook_delivery": self.webhook_delivery,
         }
 
 
@@ -369,6 +377,7 @@ def _snapshot() -> tuple:
         sorted(ScimGroup.objects.values_list("pk", "role"), key=str),
         sorted(AuditExport.objects.values_list("pk", "status"), key=str),
         streams.snapshot(),
+        isolation_webhooks.snapshot(),
     )
 
 

@@ -101,7 +101,7 @@ def test_a_new_organization_scoped_route_missing_from_the_matrix_is_reported_by_
         RegexPattern(r"^/"),
         [
             *real.url_patterns,
-            path("orgs/<slug:slug>/webhooks/", _view, name="webhooks"),
+            path("orgs/<slug:slug>/reports/", _view, name="reports"),
             path("api/v1/organizations/<slug:org_slug>/webhooks/", _view, name="webhook-list"),
             path("api/v1/reports/<slug:org_slug>/", _view, name="report"),
             # Not organization-scoped: the organization is not in the URL.
@@ -113,5 +113,5 @@ def test_a_new_organization_scoped_route_missing_from_the_matrix_is_reported_by_
     assert reported - set(missing_from_matrix(real, matrix_paths())) == {
         "report (api/v1/reports/<slug:org_slug>/)",
         "webhook-list (api/v1/organizations/<slug:org_slug>/webhooks/)",
-        "webhooks (orgs/<slug:slug>/webhooks/)",
+        "reports (orgs/<slug:slug>/reports/)",
     }
