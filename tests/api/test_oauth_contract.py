@@ -1,7 +1,7 @@
-"""The users, organizations, applications, APIs and events endpoints keep their schema's promises for
-a backend calling with a token that holds every permission: schemathesis generates requests
-(valid and not) against a live Gatehouse, and any undocumented status, malformed body or 500
-fails. The organizations' paths name a real organization, which the app (bound to none) may
+"""The users, organizations, applications, APIs and events endpoints keep their schema's
+promises for a backend calling with a token that holds every permission: schemathesis generates
+requests (valid and not) against a live Gatehouse, and any undocumented status, malformed body
+or 500 fails. The organizations' paths name a real organization, which the app (bound to none) may
 change as an admin would.
 (tests/api/test_schema_contract.py runs the whole API as an organization admin's session,
 who gets only 403s here.) The consent operator paths are left to that run: with a real
