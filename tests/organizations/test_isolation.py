@@ -33,18 +33,8 @@ CERTIFICATE_PEM = certificate()
 
 # The kinds of object a path can point at, e.g. {domain}.
 KINDS = (
-    "member",
-    "invitation",
-    "domain",
-    "connection",
-    "certificate",
-    "application",
-    "scim_token",
-    "scim_group",
-    "audit_export",
-    "log_stream",
-    "webhook_delivery",
-    "webhook",
+    *("member", "invitation", "domain", "connection", "certificate", "application"),
+    *("scim_token", "scim_group", "audit_export", "log_stream", "webhook_delivery", "webhook"),
 )
 
 
