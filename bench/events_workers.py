@@ -64,8 +64,8 @@ pipeline.run(24 * 3600)
 """
 
 
-CERT = ROOT / "bench" / "out" / "receiver-cert.pem"
-KEY = ROOT / "bench" / "out" / "receiver-key.pem"
+CERT = ROOT / "bench" / "out" / "cert.pem"  # written by tls_context
+KEY = ROOT / "bench" / "out" / "key.pem"
 
 
 def bench_env(env: dict[str, str]) -> dict[str, str]:
@@ -80,38 +80,12 @@ def bench_env(env: dict[str, str]) -> dict[str, str]:
 
 
 def _certificate() -> None:
-    """A throwaway self-signed certificate for ``localhost``."""
-    import datetime
+    """A throwaway self-signed certificate for ``localhost`` (the tests' own helper)."""
+    sys.path.insert(0, str(ROOT))
+    from tests.config.outbound_servers import tls_context
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
     CERT.parent.mkdir(parents=True, exist_ok=True)
-    CERT.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    KEY.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    tls_context(CERT.parent, "localhost")
 
 
 def _control(path: str, body: dict | None = None) -> object:
