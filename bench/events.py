@@ -118,7 +118,6 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=20, help="seconds per login block")
     parser.add_argument("--port-on", type=int, default=8081)
     parser.add_argument("--port-off", type=int, default=8082)
-    parser.add_argument("--receiver-port", type=int, default=8083)
     parser.add_argument("--endpoints", type=int, default=10)
     parser.add_argument("--burst", type=int, default=1000, help="events in the delivery burst")
     parser.add_argument("--delay-seconds", type=int, default=20)

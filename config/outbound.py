@@ -125,6 +125,8 @@ def is_public(address: str | IPAddress) -> bool:
         inner = _embedded_ipv4(ip)
         if inner is not None:
             return is_public(inner)
+        if ip.is_site_local:  # fec0::/10: deprecated, but still routed inside some networks
+            return False
     return ip.is_global and not ip.is_multicast and not ip.is_reserved
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import random
 import time
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from django.utils import timezone
 from config import outbound
 from events import notices, signing
 from events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+
+logger = logging.getLogger(__name__)
 
 EXCERPT_BYTES = 1024
 JITTER = 0.2
@@ -79,6 +82,10 @@ def claim(delivery_id: int) -> Claimed | str:
             return "skipped"  # gone, or claimed by a run that holds it right now
         if delivery.status != Delivery.Status.PENDING:
             return delivery.status
+        if delivery.next_attempt_at is not None and delivery.next_attempt_at > timezone.now():
+            # A second message for a delivery the broker already handed out (the loop queues
+            # again what sat a minute unclaimed): the schedule, not the broker, says when.
+            return "not due"
         endpoint = delivery.endpoint
         if endpoint.status != WebhookEndpoint.Status.ENABLED:
             return "endpoint disabled"
@@ -140,7 +147,7 @@ def retry_after_seconds(value: str, now: datetime | None = None) -> int | None:
     if not value:
         return None
     cap = settings.GATEHOUSE_WEBHOOK_RETRY_AFTER_CAP
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to str.isdigit, not to int()
         return min(int(value), cap)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -229,4 +236,9 @@ def deliver(delivery_id: int) -> str:
     claimed = claim(delivery_id)
     if isinstance(claimed, str):
         return claimed
-    return settle(claimed, send(claimed))
+    try:
+        result = send(claimed)
+    except Exception as exc:  # whatever went wrong, the attempt is settled and rescheduled
+        logger.exception("webhook delivery %s failed before it was sent", delivery_id)
+        result = Result(error=f"Gatehouse could not send it: {type(exc).__name__}")
+    return settle(claimed, result)

@@ -29,13 +29,13 @@ from audit.services import record
 from config import outbound
 from config.refusals import NotFound, Refusal, service
 from events import signing
+from events.dispatch import TEST_EVENT_TYPE
 from events.models import Delivery, Event, WebhookEndpoint, WebhookSecret
 from events.registry import EVENT_TYPES
 from organizations import permissions
 from organizations.models import Membership, Organization
 from organizations.permissions import Perm
 
-TEST_EVENT_TYPE = "webhook.test"
 MAX_OVERLAP_HOURS = 168
 MAX_DESCRIPTION = 500
 MAX_URL = 2048

@@ -250,7 +250,7 @@ def read(raw: Any) -> Claim:
     if isinstance(raw, bytes | str):
         try:
             raw = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise CheckpointInvalid("The checkpoint is not valid JSON.") from exc
     if not isinstance(raw, dict):
         raise CheckpointInvalid("A checkpoint is a JSON object.")

@@ -67,6 +67,7 @@ NOT_PUBLIC = [
     "fc00::1",  # unique local
     "fd00:ec2::254",  # AWS metadata over IPv6
     "fe80::1",
+    "fec0::1",  # site-local (deprecated): ipaddress calls it global
     "ff0e::1",  # global-scope multicast: ipaddress calls it global
     "::ffff:127.0.0.1",  # IPv4-mapped
     "::ffff:169.254.169.254",

@@ -88,7 +88,7 @@ def retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to str.isdigit, not to int()
         return float(min(int(value), LONGEST_RETRY_AFTER))
     try:
         when = email.utils.parsedate_to_datetime(value)
