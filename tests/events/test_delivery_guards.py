@@ -55,6 +55,7 @@ def test_an_error_inside_the_send_is_settled_as_a_failed_attempt(monkeypatch):
     assert due.status == Delivery.Status.PENDING  # not stuck in "sending"
     assert due.attempts == 1
     assert due.claimed_at is None
+    assert due.next_attempt_at is not None
     assert due.next_attempt_at > before  # rescheduled, not hot-looping
     assert due.last_error == "Gatehouse could not send it: RuntimeError"
     assert due.attempt_log.count() == 1
