@@ -39,7 +39,9 @@ class WebhookEndpointAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     list_select_related = ("organization",)
     show_facets = admin.ShowFacets.NEVER
     secret_fields = frozenset({"secrets"})
-    readonly_fields = [f.name for f in WebhookEndpoint._meta.fields]
+    # The URL may carry the receiver's own token (the audit log keeps only the host too).
+    exclude = ("url",)
+    readonly_fields = ["host", *(f.name for f in WebhookEndpoint._meta.fields if f.name != "url")]
     actions = ("turn_off", "turn_on")
 
     @admin.display(description="host")

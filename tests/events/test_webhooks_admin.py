@@ -103,3 +103,13 @@ def test_endpoints_are_turned_off_and_on_and_no_secret_is_shown(staff_client):
         assert endpoint.public_id in body
         assert created.secret not in body
         assert created.secret.removeprefix("whsec_") not in body
+
+
+def test_the_endpoint_page_shows_the_host_never_the_url_that_may_carry_a_token(staff_client):
+    created, _ = endpoint_with_deliveries(0, "https://93.184.216.34/hook?token=receiver-s3cret")
+    page = staff_client.get(f"{ENDPOINTS}{created.endpoint.pk}/change/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "93.184.216.34" in body
+    assert "receiver-s3cret" not in body
+    assert created.secret not in body
