@@ -25,3 +25,26 @@ def refuse_to_start_if_unsafe(**kwargs: object) -> None:
     from config.checks import refuse_to_start_if_unsafe as check
 
     check()
+
+
+def messages_waiting(queue: str) -> int | None:
+    """How many messages the broker holds on ``queue`` for a worker to take; None when that
+    cannot be known (no broker in embedded mode, or the broker did not answer).
+
+    Messages a worker has already taken but not finished are not counted."""
+    from kombu.exceptions import ChannelError
+
+    if app.conf.task_always_eager:
+        return None
+    try:
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            channel = conn.channel()
+            try:
+                return int(channel.queue_declare(queue=queue, passive=True).message_count)
+            except ChannelError:
+                return 0  # no such queue: an empty Redis list does not exist
+            finally:
+                channel.close()
+    except Exception:  # noqa: BLE001  (a broker that does not answer: the caller decides)
+        return None

@@ -6,7 +6,10 @@
   repeated after a crash inserts nothing twice.
 - ``queue``: due deliveries are marked queued and handed to the broker. A broker that is
   down, or that lost what it held, costs nothing: a delivery still pending a while after it
-  was queued is queued again (T19, T20).
+  was queued is queued again (T19, T20), but only when the broker's queue is empty (or
+  after ten times as long). A backlog the workers have not reached yet is not lost, and
+  copying it again every ``GATEHOUSE_EVENTS_CLAIM_SECONDS`` would bury the workers in
+  duplicate messages.
 - ``reclaim``: a delivery claimed by a worker that died mid-send goes back to pending once the
   claim is older than ``GATEHOUSE_EVENTS_CLAIM_SECONDS``.
 """
@@ -15,12 +18,15 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from config.celery import app as celery_app
+from config.celery import messages_waiting
 from events import horizon
 from events.models import Delivery, Event, PipelineCursor, WebhookEndpoint
 
@@ -28,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 DISPATCH_BATCH = 500
 QUEUE_BATCH = 500
+STALE_WAIT_FACTOR = 10
 TEST_EVENT_TYPE = "webhook.test"  # sent to one endpoint by events.services.send_test only
 
 
@@ -97,7 +104,7 @@ def queue_due(batch: int = QUEUE_BATCH) -> int:
 
     now = timezone.now()
     with transaction.atomic():
-        ids = list(
+        rows = list(
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(
                 status=Delivery.Status.PENDING,
@@ -106,8 +113,14 @@ def queue_due(batch: int = QUEUE_BATCH) -> int:
             )
             .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=now - _requeue_after()))
             .order_by("next_attempt_at")
-            .values_list("id", flat=True)[:batch]
+            .values_list("id", "queued_at")[:batch]
         )
+        # A queue that never empties (other jobs share it) would hold lost deliveries back
+        # forever; past ten claim periods they are queued again whatever the broker holds.
+        overdue = now - STALE_WAIT_FACTOR * _requeue_after()
+        ids = [pk for pk, queued_at in rows if queued_at is None or queued_at < overdue]
+        if len(ids) < len(rows) and _broker_lost_them(deliver):
+            ids = [pk for pk, _ in rows]
         if not ids:
             return 0
         Delivery.objects.filter(id__in=ids).update(queued_at=now)
@@ -120,6 +133,13 @@ def queue_due(batch: int = QUEUE_BATCH) -> int:
             break
         sent += 1
     return sent
+
+
+def _broker_lost_them(task: Any) -> bool:
+    """Deliveries queued a while ago and still not taken: lost, unless the broker still holds
+    messages on the task's queue, which the workers will reach (then they wait)."""
+    waiting = messages_waiting(getattr(task, "queue", None) or celery_app.conf.task_default_queue)
+    return not waiting
 
 
 def reclaim() -> int:

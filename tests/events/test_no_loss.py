@@ -17,18 +17,22 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from audit.actions import Action
 from audit.services import record
 from config.celery import app as celery_app
-from events import services
+from config.celery import messages_waiting
+from events import dispatch, pipeline, services
 from events.models import Delivery, Event
+from events.tasks import prune_events
 from tests.conftest import _test_database_url, require
 from tests.events.webhook_world import org_with_owner, run_until
 
@@ -200,7 +204,11 @@ def test_a_broker_that_dies_and_comes_back_empty_loses_nothing(queue_here, recei
         assert left.exists(), "the worker delivered everything before the broker died"
         redis.start()  # empty: --save ""
 
-        run_until(lambda: not left.exists(), timeout=180)
+        try:
+            run_until(lambda: not left.exists(), timeout=180)
+        except AssertionError:
+            stuck = list(left.values_list("status", "attempts", "last_error")[:5])
+            raise AssertionError(f"{left.count()} not delivered, such as {stuck}") from None
     finally:
         stop(worker)
         if redis.process is not None:
@@ -211,3 +219,47 @@ def test_a_broker_that_dies_and_comes_back_empty_loses_nothing(queue_here, recei
     arrived = {h["webhook_id"] for h in receiver.log("/many")}
     assert arrived == ids
     assert all(h["verified_by"] == [0] for h in receiver.log("/many"))
+
+
+def test_a_backlog_still_in_the_broker_is_not_queued_twice(queue_here):
+    """A delivery queued a while ago and not yet taken is queued again only when the broker's
+    queue is empty: a backlog the workers have not reached is waiting, not lost."""
+    org, owner = org_with_owner()
+    created = services.create_endpoint(actor=owner, organization=org, url="http://127.0.0.1:9/in")
+    org_event(org, owner.user)
+    pipeline.one_pass()  # dispatch, and queue: the message waits on this test's queue
+    delivery = Delivery.objects.get(endpoint=created.endpoint)
+    assert delivery.queued_at is not None
+    a_while_ago = delivery.queued_at - timedelta(seconds=5)
+    Delivery.objects.filter(pk=delivery.pk).update(queued_at=a_while_ago)
+    assert messages_waiting(queue_here) == 1
+
+    assert dispatch.queue_due() == 0
+    delivery.refresh_from_db()
+    assert delivery.queued_at == a_while_ago
+    assert messages_waiting(queue_here) == 1
+
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(queue_here)  # the broker lost it
+    assert messages_waiting(queue_here) == 0
+    assert dispatch.queue_due() == 1
+    delivery.refresh_from_db()
+    assert delivery.queued_at > a_while_ago
+    assert messages_waiting(queue_here) == 1
+
+
+def test_a_delivery_lost_behind_a_queue_that_never_empties_is_queued_again(queue_here):
+    org, owner = org_with_owner()
+    created = services.create_endpoint(actor=owner, organization=org, url="http://127.0.0.1:9/in")
+    org_event(org, owner.user)
+    pipeline.one_pass()
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(queue_here)
+    prune_events.delay()  # someone else's message keeps the queue from being empty
+    delivery = Delivery.objects.get(endpoint=created.endpoint)
+    claim = timedelta(seconds=settings.GATEHOUSE_EVENTS_CLAIM_SECONDS)
+    Delivery.objects.filter(pk=delivery.pk).update(queued_at=timezone.now() - 5 * claim)
+    assert dispatch.queue_due() == 0
+    Delivery.objects.filter(pk=delivery.pk).update(queued_at=timezone.now() - 11 * claim)
+    assert dispatch.queue_due() == 1
+    assert messages_waiting(queue_here) == 2
