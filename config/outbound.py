@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import socket
 import ssl
 import threading
@@ -263,6 +264,23 @@ class _HTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
 
 
+_tls_contexts: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+_tls_contexts_lock = threading.Lock()
+
+
+def _tls_context() -> ssl.SSLContext:
+    """The verifying client context, one per process. Building one reads the whole CA store,
+    some 30 ms of CPU, more than a webhook delivery costs otherwise. OpenSSL finds the store
+    through ``SSL_CERT_FILE`` and ``SSL_CERT_DIR``, so a change to those makes a new one; a
+    CA bundle updated on disk is read when the process restarts."""
+    key = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    with _tls_contexts_lock:
+        context = _tls_contexts.get(key)
+        if context is None:
+            context = _tls_contexts[key] = ssl.create_default_context()
+        return context
+
+
 def _pool(target: Target, ip: IPAddress, deadline: _Deadline) -> HTTPConnectionPool:
     """A one-connection pool to the vetted address, with TLS checked against the name."""
     remaining = max(deadline.remaining(), 0.001)
@@ -278,7 +296,7 @@ def _pool(target: Target, ip: IPAddress, deadline: _Deadline) -> HTTPConnectionP
         return _HTTPPool(**common)
     return _HTTPSPool(
         **common,
-        ssl_context=ssl.create_default_context(),
+        ssl_context=_tls_context(),
         server_hostname=target.host,
     )
 

@@ -35,16 +35,20 @@ class Step:
     name: str
     run: Stage
     batch: int  # a stage that handled this many rows has more waiting: no pause after it
+    every: float = 0.0  # seconds between runs in one loop (0: every pass)
 
 
 STAGES: list[Step] = []
 
 
-def add_stage(name: str, run: Stage, *, batch: int, before: str | None = None) -> None:
-    """Add a stage to every pass (once per name), at the end or before the stage named."""
+def add_stage(
+    name: str, run: Stage, *, batch: int, before: str | None = None, every: float = 0.0
+) -> None:
+    """Add a stage to every pass (once per name), at the end or before the stage named. A
+    stage whose work is not urgent runs at most once every ``every`` seconds of a loop."""
     if any(step.name == name for step in STAGES):
         return
-    step = Step(name, run, batch)
+    step = Step(name, run, batch, every)
     names = [s.name for s in STAGES]
     STAGES.insert(names.index(before) if before in names else len(STAGES), step)
 
@@ -59,6 +63,11 @@ class _Locks:
 
     def __init__(self) -> None:
         self.held: set[str] = set()
+        self.last_run: dict[str, float] = {}  # when this loop last ran each stage (monotonic)
+
+    def due(self, step: Step) -> bool:
+        last = self.last_run.get(step.name)
+        return last is None or time.monotonic() - last >= step.every
 
     def take(self, name: str) -> bool:
         if connection.vendor != "postgresql" or name in self.held:
@@ -87,8 +96,9 @@ def one_pass(locks: _Locks | None = None) -> tuple[int, bool]:
     handled, full = 0, False
     try:
         for step in list(STAGES):
-            if not locks.take(step.name):
+            if not locks.due(step) or not locks.take(step.name):
                 continue
+            locks.last_run[step.name] = time.monotonic()
             try:
                 done = step.run()
             except Exception:
@@ -156,7 +166,8 @@ def _webhook_stages() -> None:
 
     add_stage("dispatch", dispatch.dispatch, batch=dispatch.DISPATCH_BATCH)
     add_stage("queue", dispatch.queue_due, batch=dispatch.QUEUE_BATCH)
-    add_stage("reclaim", dispatch.reclaim, batch=dispatch.QUEUE_BATCH)
+    # A claim expires after GATEHOUSE_EVENTS_CLAIM_SECONDS: looking every few seconds is enough.
+    add_stage("reclaim", dispatch.reclaim, batch=dispatch.QUEUE_BATCH, every=5.0)
 
 
 _webhook_stages()

@@ -316,6 +316,27 @@ def test_operator_endpoints_may_reach_the_allowed_private_networks(
     assert f"Host: localhost:{localhost_tls.port}" in localhost_tls.heads[0]
 
 
+def test_the_tls_context_is_built_once_and_again_when_the_trusted_cas_change(
+    localhost_tls, no_test_allowance, tmp_path, monkeypatch
+):
+    """Building a verifying context reads the whole CA store (tens of ms of CPU, more than a
+    webhook delivery otherwise costs): it is kept, unless the CA the process trusts changes."""
+    no_test_allowance.GATEHOUSE_OUTBOUND_ALLOWED_NETWORKS = LOOPBACK_NETWORKS
+    url = localhost_tls.url("/hook", host="localhost")
+    outbound.post(url, b"{}", {}, timeout=3, max_bytes=100, operator_owned=True)
+    first = outbound._tls_context()
+    outbound.post(url, b"{}", {}, timeout=3, max_bytes=100, operator_owned=True)
+    assert outbound._tls_context() is first
+
+    (tmp_path / "other").mkdir()
+    _, other_ca = tls_context(tmp_path / "other", "localhost")
+    monkeypatch.setenv("SSL_CERT_FILE", other_ca)
+    assert outbound._tls_context() is not first
+    with pytest.raises(outbound.Failed, match="TLS"):  # the server's CA is no longer trusted
+        outbound.post(url, b"{}", {}, timeout=3, max_bytes=100, operator_owned=True)
+    assert len(localhost_tls.heads) == 2
+
+
 def test_an_org_admins_url_never_gets_the_operator_allowance(localhost_tls, no_test_allowance):
     no_test_allowance.GATEHOUSE_OUTBOUND_ALLOWED_NETWORKS = LOOPBACK_NETWORKS
     url = localhost_tls.url("/hook", host="localhost")

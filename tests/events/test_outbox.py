@@ -199,3 +199,36 @@ def test_the_pipeline_loop_backs_off_when_idle_and_hurries_when_busy():
     for _ in range(4):
         pauses.append(next_pause(pauses[-1], 0, False))
     assert pauses == [WORKING_PAUSE, 0.5, 1.0, 1.0, 1.0]
+
+
+def test_a_stage_that_is_not_urgent_runs_at_most_once_in_its_interval(monkeypatch):
+    from types import SimpleNamespace
+
+    from events import pipeline
+
+    runs: list[str] = []
+    monkeypatch.setattr(
+        pipeline,
+        "STAGES",
+        [
+            pipeline.Step("often", lambda: runs.append("often") or 0, batch=10),
+            pipeline.Step("seldom", lambda: runs.append("seldom") or 0, batch=10, every=5.0),
+        ],
+    )
+    clock = [1000.0]
+    monkeypatch.setattr(pipeline, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    # The stages' advisory locks are not the point here (and need no database).
+    monkeypatch.setattr(pipeline._Locks, "take", lambda self, name: True)
+    monkeypatch.setattr(pipeline._Locks, "release", lambda self: None)
+    locks = pipeline._Locks()  # one loop's state, as pipeline.run keeps it
+    for _ in range(3):
+        pipeline.one_pass(locks)
+        clock[0] += 1.0
+    assert runs == ["often", "seldom", "often", "often"]
+    clock[0] += 3.0  # five seconds since "seldom" ran
+    pipeline.one_pass(locks)
+    assert runs[-2:] == ["often", "seldom"]
+    # A pass outside a loop (tests, embedded mode) runs every stage.
+    runs.clear()
+    pipeline.one_pass()
+    assert runs == ["often", "seldom"]
