@@ -30,7 +30,7 @@ from audit.actions import Action
 from audit.services import record
 from config.celery import app as celery_app
 from config.celery import messages_waiting
-from events import dispatch, pipeline, services
+from events import dispatch, services
 from events.models import Delivery, Event
 from events.tasks import prune_events
 from tests.conftest import _test_database_url, require
@@ -227,9 +227,10 @@ def test_a_backlog_still_in_the_broker_is_not_queued_twice(queue_here):
     org, owner = org_with_owner()
     created = services.create_endpoint(actor=owner, organization=org, url="http://127.0.0.1:9/in")
     org_event(org, owner.user)
-    pipeline.one_pass()  # dispatch, and queue: the message waits on this test's queue
-    delivery = Delivery.objects.get(endpoint=created.endpoint)
-    assert delivery.queued_at is not None
+    # Dispatched and queued: the message waits on this test's queue, which no worker reads.
+    delivery = run_until(
+        lambda: Delivery.objects.filter(endpoint=created.endpoint, queued_at__isnull=False).first()
+    )
     a_while_ago = delivery.queued_at - timedelta(seconds=5)
     Delivery.objects.filter(pk=delivery.pk).update(queued_at=a_while_ago)
     assert messages_waiting(queue_here) == 1
@@ -252,7 +253,9 @@ def test_a_delivery_lost_behind_a_queue_that_never_empties_is_queued_again(queue
     org, owner = org_with_owner()
     created = services.create_endpoint(actor=owner, organization=org, url="http://127.0.0.1:9/in")
     org_event(org, owner.user)
-    pipeline.one_pass()
+    run_until(
+        lambda: Delivery.objects.filter(endpoint=created.endpoint, queued_at__isnull=False).first()
+    )
     with celery_app.connection_for_write() as conn:
         conn.default_channel.queue_purge(queue_here)
     prune_events.delay()  # someone else's message keeps the queue from being empty

@@ -3,6 +3,8 @@ rolls back or is refused writes none, and a login still writes everything in one
 
 from __future__ import annotations
 
+import time
+
 import jsonschema
 import pytest
 from django.db import connection, transaction
@@ -232,3 +234,36 @@ def test_a_stage_that_is_not_urgent_runs_at_most_once_in_its_interval(monkeypatc
     runs.clear()
     pipeline.one_pass()
     assert runs == ["often", "seldom"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_dispatch_pass_writes_and_locks_nothing():
+    """An idle loop runs a pass every second: it must cost reads only (a row lock alone costs
+    PostgreSQL a transaction id and a WAL record); new events are still dispatched."""
+    from events import dispatch
+    from events.models import PipelineCursor
+
+    def dispatched_all() -> PipelineCursor | None:
+        # The horizon is the cluster's: another test's open transaction holds it back a while.
+        deadline = time.monotonic() + 60
+        while True:
+            dispatch.dispatch()
+            newest = str(Event.objects.latest("id").pk)
+            cursor = PipelineCursor.objects.filter(stage="dispatch", last_id=newest).first()
+            if cursor is not None or time.monotonic() > deadline:
+                return cursor
+            time.sleep(0.1)
+
+    owner = UserFactory()
+    org = org_services.create_organization(actor=owner, name="Acme", slug="acme")
+    cursor = dispatched_all()
+    assert cursor is not None
+    with CaptureQueriesContext(connection) as queries:
+        assert dispatch.dispatch() == 0
+    statements = [q["sql"].upper() for q in queries.captured_queries]
+    assert statements
+    assert not [s for s in statements if "FOR UPDATE" in s or not s.startswith("SELECT")]
+
+    record(Action.ORG_UPDATED, actor=owner, organization=org, target=org, data={"n": 1})
+    assert dispatched_all() is not None
+    assert PipelineCursor.objects.get(stage="dispatch").last_id != cursor.last_id
