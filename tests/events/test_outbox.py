@@ -209,12 +209,20 @@ def test_a_stage_that_is_not_urgent_runs_at_most_once_in_its_interval(monkeypatc
     from events import pipeline
 
     runs: list[str] = []
+
+    def stage(name: str) -> pipeline.Stage:
+        def run() -> int:
+            runs.append(name)
+            return 0
+
+        return run
+
     monkeypatch.setattr(
         pipeline,
         "STAGES",
         [
-            pipeline.Step("often", lambda: runs.append("often") or 0, batch=10),
-            pipeline.Step("seldom", lambda: runs.append("seldom") or 0, batch=10, every=5.0),
+            pipeline.Step("often", stage("often"), batch=10),
+            pipeline.Step("seldom", stage("seldom"), batch=10, every=5.0),
         ],
     )
     clock = [1000.0]
