@@ -14,6 +14,10 @@ The server makes these calls, so a URL must not become a way to reach Gatehouse'
 - environment proxies are ignored (the proxy would be the peer, not the destination);
 - one deadline covers connecting, sending and reading, and the body read is capped.
 
+Transports that are not HTTP (syslog over TLS) open their connection with ``tls_session``,
+which holds them to the same rules and the same kind of deadline: connecting, the TLS
+handshake and everything the caller writes and reads.
+
 Private networks are reachable only for **operator-owned** destinations and only inside the
 CIDRs of ``GATEHOUSE_OUTBOUND_ALLOWED_NETWORKS`` (env ``OUTBOUND_ALLOWED_NETWORKS``). A URL an
 org admin typed is never given that allowance. ``OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS`` lets the
@@ -29,7 +33,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -66,6 +70,9 @@ class Refused(OutboundError):
 
 class Failed(OutboundError):
     """The call was allowed but did not complete (DNS, connection, TLS, deadline)."""
+
+
+TIMED_OUT = "The server did not answer in time."
 
 
 @dataclass(frozen=True)
@@ -199,10 +206,12 @@ def vet_url(url: str, *, operator_owned: bool = False) -> Target:
 # --- Calling ----------------------------------------------------------------------------------
 
 
-class _Deadline:
+class Deadline:
     """Shuts the connected socket when the deadline passes. A socket timeout bounds each
     read, not their sum: a server that drips one header line or one body byte at a time
-    would otherwise hold the caller far past its deadline."""
+    would otherwise hold the caller far past its deadline. ``at`` is on the
+    ``time.monotonic`` clock; ``passed`` tells afterwards that the deadline, not the server,
+    ended the exchange."""
 
     def __init__(self, at: float) -> None:
         self.at = at
@@ -281,7 +290,7 @@ def _tls_context() -> ssl.SSLContext:
         return context
 
 
-def _pool(target: Target, ip: IPAddress, deadline: _Deadline) -> HTTPConnectionPool:
+def _pool(target: Target, ip: IPAddress, deadline: Deadline) -> HTTPConnectionPool:
     """A one-connection pool to the vetted address, with TLS checked against the name."""
     remaining = max(deadline.remaining(), 0.001)
     common: dict[str, Any] = {
@@ -307,7 +316,7 @@ def _exchange(
     method: str,
     headers: dict[str, str],
     body: bytes | None,
-    deadline: _Deadline,
+    deadline: Deadline,
     max_bytes: int,
 ) -> Response:
     pool = _pool(target, ip, deadline)
@@ -327,7 +336,7 @@ def _exchange(
         finally:
             raw.release_conn()
         if deadline.passed:
-            raise Failed("The server did not answer in time.")
+            raise Failed(TIMED_OUT)
         return Response(
             status=raw.status,
             reason=raw.reason or "",
@@ -358,7 +367,7 @@ def request(
     sent = {"User-Agent": "Gatehouse", **(headers or {}), "Host": target.netloc}
     problem: Exception | None = None
     for ip in target.addresses:
-        deadline = _Deadline(started + timeout)
+        deadline = Deadline(started + timeout)
         if deadline.remaining() <= 0:
             break
         try:
@@ -368,7 +377,7 @@ def request(
         except urllib3.exceptions.HTTPError as exc:
             raise _failure(exc, deadline) from exc
     if problem is None:
-        raise Failed("The server did not answer in time.")
+        raise Failed(TIMED_OUT)
     raise Failed(f"Could not connect: {_name(problem)}.") from problem
 
 
@@ -380,9 +389,9 @@ def _name(exc: Exception) -> str:
     return "ConnectionError"
 
 
-def _failure(exc: urllib3.exceptions.HTTPError, deadline: _Deadline) -> Failed:
+def _failure(exc: urllib3.exceptions.HTTPError, deadline: Deadline) -> Failed:
     if deadline.passed or isinstance(exc, urllib3.exceptions.TimeoutError):
-        return Failed("The server did not answer in time.")
+        return Failed(TIMED_OUT)
     if isinstance(exc, urllib3.exceptions.SSLError):
         return Failed("The TLS connection failed (certificate or protocol).")
     return Failed(f"The connection failed: {type(exc).__name__}.")
@@ -422,3 +431,49 @@ def connect(host: str, port: int, *, timeout: float, operator_owned: bool = Fals
         except OSError as exc:
             problem = exc
     raise Failed(f"Could not connect to {host}:{port}.") from problem
+
+
+@contextlib.contextmanager
+def tls_session(
+    host: str,
+    port: int,
+    *,
+    context: ssl.SSLContext,
+    timeout: float,
+    operator_owned: bool = False,
+) -> Iterator[ssl.SSLSocket]:
+    """A TLS connection to a vetted address of ``host``, its certificate checked against
+    ``host``, for a transport that is not HTTP (syslog over TLS).
+
+    One deadline, ``timeout`` seconds from this call, covers connecting, the handshake and
+    everything the caller does inside the ``with`` block: when it passes the socket is shut,
+    the call that was waiting fails, and the block ends in ``Failed("The server did not answer
+    in time.")``. A per-call socket timeout alone would let a server that answers each step
+    just in time hold the caller for the sum of them. Any other failure of the connection
+    is ``Failed`` with a message fit to show an admin; a block that ran past the deadline is
+    never reported as a success."""
+    deadline = Deadline(time.monotonic() + timeout)
+    raw = connect(host, port, timeout=deadline.remaining(), operator_owned=operator_owned)
+    tls: ssl.SSLSocket | None = None
+    try:
+        raw.settimeout(max(deadline.remaining(), 0.001))
+        # No handshake yet: the TLS socket takes the descriptor over from ``raw``, so it is
+        # the one to watch, and it must be watched before any TLS byte is exchanged.
+        tls = context.wrap_socket(raw, server_hostname=host, do_handshake_on_connect=False)
+        deadline.watch(tls)
+        tls.do_handshake()
+        yield tls
+    except ssl.SSLCertVerificationError as exc:
+        raise Failed("The server's certificate was not trusted.") from exc
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        if deadline.passed or isinstance(exc, TimeoutError):  # the timer or the socket's own
+            raise Failed(TIMED_OUT) from exc
+        raise Failed(f"The TLS session failed: {type(exc).__name__}.") from exc
+    finally:
+        deadline.stop()
+        for sock in (tls, raw):
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.close()
+    if deadline.passed:
+        raise Failed(TIMED_OUT)

@@ -4,6 +4,10 @@ the form field it belongs to (``Refusal.code``), so the portal shows it on that 
 Addresses are vetted here (config/outbound.py resolves the name), which asks DNS: the services
 call this before their transaction opens, never inside it. An org admin's address is never
 allowed a private network, whatever the operator's settings say.
+
+A credential goes only where it was given: a change of destination needs the credential again
+(``credential_for_move``), so whoever may edit a stream cannot point it at a host of their own
+and collect the saved token.
 """
 
 from __future__ import annotations
@@ -18,6 +22,11 @@ from config import outbound
 from config.refusals import Refusal
 
 Kind = LogStream.Kind
+
+# Where a stream sends, by kind: a change to any of these is a new destination.
+DESTINATION_FIELDS = ("url", "host", "port", "datadog_site")
+# The kinds whose credential the admin types (and Gatehouse sends as it is).
+TYPED_CREDENTIAL = {Kind.SPLUNK_HEC: "HEC token", Kind.DATADOG: "Datadog API key"}
 
 
 @dataclass(frozen=True)
@@ -103,10 +112,27 @@ def checked(chosen: StreamSettings, *, creating: bool) -> StreamSettings:
     else:
         host, port = _vet_syslog(chosen.host, chosen.port)
         clean = replace(clean, host=host, port=port, ca_pem=_vet_ca(chosen.ca_pem))
-    needs_credential = chosen.kind in (Kind.SPLUNK_HEC, Kind.DATADOG)
-    if creating and needs_credential and not clean.credential:
-        what = "HEC token" if chosen.kind == Kind.SPLUNK_HEC else "Datadog API key"
+    what = TYPED_CREDENTIAL.get(Kind(chosen.kind))
+    if creating and what and not clean.credential:
         raise _no(f"Paste the {what}.", "credential")
     if len(clean.credential) > 500:
         raise _no("That credential is too long.", "credential")
     return clean
+
+
+def moved_fields(stream: LogStream, clean: StreamSettings) -> list[str]:
+    """The destination fields ``clean`` changes on ``stream`` (empty: it sends where it did)."""
+    return [name for name in DESTINATION_FIELDS if getattr(stream, name) != getattr(clean, name)]
+
+
+def credential_for_move(stream: LogStream, clean: StreamSettings) -> None:
+    """Refuse a change of destination that comes without the credential: the saved one was
+    given for the old destination and is never sent to a new one (found in review). Kinds
+    without a typed credential pass: HTTPS gets a new signing secret, syslog has none."""
+    what = TYPED_CREDENTIAL.get(Kind(stream.kind))
+    if what and not clean.credential and moved_fields(stream, clean):
+        raise _no(
+            f"The destination changed: paste the {what} again. The saved one is sent only "
+            "where it was first given.",
+            "credential",
+        )

@@ -109,7 +109,8 @@ def mark_queued(limit: int = QUEUE_LIMIT) -> list[int]:
 
 
 @service
-def claim(stream_id: int) -> Claimed | None:
+def claim(stream_id: int) -> Claimed | str:
+    """Mark the stream as being sent by this run; or say why there is nothing to send."""
     now = timezone.now()
     stream = (
         LogStream.objects.select_for_update(skip_locked=True)
@@ -118,18 +119,22 @@ def claim(stream_id: int) -> Claimed | None:
         .first()
     )
     if stream is None:
-        return None
+        return "not claimed"  # gone, paused, turned off, or being sent by another run
+    if stream.next_attempt_at is not None and stream.next_attempt_at > now:
+        # A second broker message for a stream that failed in between (the queue pass sends
+        # again what sat a minute unclaimed): the back-off, not the broker, says when.
+        return "not due"
     stream.claimed_at, stream.queued_at = now, None
     stream.save(update_fields=["claimed_at", "queued_at"])
     return Claimed(stream=stream, claimed_at=now)
 
 
 def deliver_next_batch(stream_id: int) -> str:
-    """Send the stream's next batch, if it has one and no one else is sending it. Returns
-    what happened, for the task's result."""
+    """Send the stream's next batch, if it has one, its back-off is over and no one else is
+    sending it. Returns what happened, for the task's result."""
     claimed = claim(stream_id)
-    if claimed is None:
-        return "not claimed"
+    if isinstance(claimed, str):
+        return claimed
     stream = claimed.stream
     read = source.read_after(stream.organization_id, stream.position)
     if not read:

@@ -52,7 +52,9 @@ class StreamForm(forms.Form):
         max_length=500,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="Kept encrypted and never shown again. When changing a stream, leave empty "
-        "to keep the one saved.",
+        "to keep the one saved, unless you change its URL or Datadog site: then paste it "
+        "again (a saved token is sent only where it was first given). An HTTPS stream gets a "
+        "new signing secret when its URL changes.",
     )
     actions = forms.MultipleChoiceField(
         label="Only these actions",

@@ -4,7 +4,8 @@ An owner or admin (``Perm.MANAGE_INTEGRATIONS``) sends the organization's audit 
 creates a stream, sees its status, place and last error, sends a test message, pauses,
 resumes, changes or deletes it. Streams are always read through ``LogStream.objects.for_org``
 (audit.streams.services.stream_of), so another organization's stream ids find nothing (404).
-The HTTPS kind's signing secret appears once, on the page answering its creation.
+The HTTPS kind's signing secret appears once, on the page answering its creation (or the
+change of its URL, which makes a new one).
 
 ``urlpatterns`` is mounted by config/urls.py under /orgs/<slug>/streams/, in the "orgs"
 namespace.
@@ -49,6 +50,26 @@ def _saved(form: StreamForm, call: Any) -> Any:
         return None
 
 
+def _secret_page(
+    request: HttpRequest,
+    org: Organization,
+    membership: Membership,
+    stream: LogStream,
+    secret: str,
+    *,
+    status: int = 200,
+) -> HttpResponse:
+    """The one page that shows an HTTPS stream's signing secret, never cached."""
+    response = render(
+        request,
+        "audit/streams/created.html",
+        _context(org, membership, stream=stream, secret=secret, created=status == 201),
+        status=status,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @org_page(Perm.MANAGE_INTEGRATIONS)
 @require_http_methods(["GET"])
 def stream_list(request: HttpRequest, org: Organization, membership: Membership) -> HttpResponse:
@@ -69,14 +90,9 @@ def stream_new(request: HttpRequest, org: Organization, membership: Membership) 
             if not created.signing_secret:
                 messages.success(request, f"The stream {created.stream.name} is on.")
                 return redirect("orgs:stream", slug=org.slug, stream_id=created.stream.public_id)
-            response = render(
-                request,
-                "audit/streams/created.html",
-                _context(org, membership, stream=created.stream, secret=created.signing_secret),
-                status=201,
+            return _secret_page(
+                request, org, membership, created.stream, created.signing_secret, status=201
             )
-            response["Cache-Control"] = "no-store"
-            return response
     status = 400 if request.method == "POST" else 200
     return render(
         request, "audit/streams/new.html", _context(org, membership, form=form), status=status
@@ -91,13 +107,15 @@ def stream_detail(
     stream = services.stream_of(org, stream_id)
     form = StreamForm(request.POST or None, stream=stream)
     if request.method == "POST" and form.is_valid():
-        changed = _saved(
+        updated = _saved(
             form,
             lambda chosen: services.update_stream(
                 actor=membership, org=org, stream_id=stream.public_id, chosen=chosen
             ),
         )
-        if changed is not None:
+        if updated is not None and updated.signing_secret:
+            return _secret_page(request, org, membership, updated.stream, updated.signing_secret)
+        if updated is not None:
             messages.success(request, "Saved.")
             return redirect("orgs:stream", slug=org.slug, stream_id=stream.public_id)
     status = 400 if request.method == "POST" else 200

@@ -4,7 +4,9 @@ Each change checks the caller may manage the organization's integrations, writes
 and its audit event in one transaction, and names in the event the kind and the fields that
 changed, never the credential. Addresses are vetted (DNS) before the transaction opens.
 The HTTPS kind's signing secret is made here and returned once; the HEC token and Datadog key
-are what the admin pasted. All three are kept encrypted and never shown again.
+are what the admin pasted. All three are kept encrypted and never shown again, and none of
+them follows a changed destination: a new URL or Datadog site needs the token or key pasted
+again, and gives an HTTPS stream a new signing secret.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from django.utils import timezone
 from audit.actions import Action
 from audit.services import build, record
 from audit.streams import source
-from audit.streams.checks import StreamSettings, checked
+from audit.streams.checks import StreamSettings, checked, credential_for_move, moved_fields
 from audit.streams.formats import Item
 from audit.streams.models import LogStream
 from audit.streams.transports import Batch, Sent, send
@@ -36,6 +38,13 @@ EDITABLE = ("name", "format", "url", "host", "port", "datadog_site", "ca_pem", "
 class Created:
     stream: LogStream
     signing_secret: str  # the HTTPS kind's, shown once; empty for the other kinds
+
+
+@dataclass(frozen=True)
+class Updated:
+    stream: LogStream
+    # An HTTPS stream's new signing secret when its URL changed, shown once; else empty.
+    signing_secret: str
 
 
 def new_signing_secret() -> str:
@@ -99,9 +108,12 @@ def _create(*, actor: Membership, org: Organization, clean: StreamSettings) -> C
 
 def update_stream(
     *, actor: Membership, org: Organization, stream_id: Any, chosen: StreamSettings
-) -> LogStream:
+) -> Updated:
     """New settings for a stream; its kind stays (make a new stream for another kind). An
-    empty credential keeps the one kept."""
+    empty credential keeps the one kept, as long as the stream keeps its destination: a new
+    URL or Datadog site without the HEC token or Datadog key is refused (on the credential
+    field) and changes nothing, and a new URL gives an HTTPS stream a new signing secret,
+    returned once. The saved credential is never sent anywhere but where it was given."""
     require(actor, org, Perm.MANAGE_INTEGRATIONS, "audit.update_stream")
     current = stream_of(org, stream_id)
     clean = checked(StreamSettings(**{**chosen.__dict__, "kind": current.kind}), creating=False)
@@ -111,20 +123,29 @@ def update_stream(
 @service
 def _update(
     *, actor: Membership, org: Organization, stream_id: Any, clean: StreamSettings
-) -> LogStream:
+) -> Updated:
     require(actor, org, Perm.MANAGE_INTEGRATIONS, "audit.update_stream")
     stream = stream_of(org, stream_id, lock=True)
+    # Judged against the locked row, so no change saved meanwhile can slip past it.
+    credential_for_move(stream, clean)
+    moved = bool(moved_fields(stream, clean))
     changed = [name for name in EDITABLE if getattr(stream, name) != getattr(clean, name)]
     for name in changed:
         setattr(stream, name, getattr(clean, name))
-    if clean.credential and stream.kind != LogStream.Kind.HTTPS:
+    secret = ""
+    if stream.kind == LogStream.Kind.HTTPS:
+        if moved:  # the old receiver knows the old secret: it must not sign for the new one
+            secret = new_signing_secret()
+            stream.credential_encrypted = encrypt(secret)
+            changed.append("credential")
+    elif clean.credential:
         stream.credential_encrypted = encrypt(clean.credential)
         changed.append("credential")
     if changed:
         stream.updated_at = timezone.now()
         stream.save()
         _audit(Action.AUDIT_STREAM_UPDATED, actor, stream, changed=changed)
-    return stream
+    return Updated(stream=stream, signing_secret=secret)
 
 
 @service

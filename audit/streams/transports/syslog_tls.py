@@ -7,16 +7,17 @@ number), and the record as UTF-8 JSON after a byte order mark, as RFC 5424 asks.
 
 Syslog has no acknowledgment (T25): Gatehouse counts a batch delivered only after every byte
 was written and the TLS session closed cleanly (``unwrap``, close_notify both ways), and the
-records carry their chain position so the receiving side can drop repeats.
+records carry their chain position so the receiving side can drop repeats. The whole session
+runs under one deadline (``config.outbound.tls_session``), the one an HTTPS send has.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import ssl
 
-from audit.streams.transports.common import TIMEOUT_SECONDS, Batch, Destination, Entry, Sent
+from audit.streams.transports import common
+from audit.streams.transports.common import Batch, Destination, Entry, Sent
 from audit.streams.transports.common import public_host as _public_host
 from config import outbound
 
@@ -53,6 +54,11 @@ def tls_context(ca_pem: str) -> ssl.SSLContext:
 
 
 def send(destination: Destination, batch: Batch) -> Sent:
+    """Write the batch in one TLS session and close it cleanly, all within one deadline
+    (``common.TIMEOUT_SECONDS`` for connecting, the handshake, writing and the close
+    together, as an HTTPS send has): a server that answers each step slowly cannot hold a
+    worker, or the web worker behind the test button, for longer. A session the deadline
+    cut is not delivered, and the whole batch goes again."""
     hostname = _public_host()
     data = b"".join(frame(message(entry, hostname)) for entry in batch.entries)
     try:
@@ -60,20 +66,12 @@ def send(destination: Destination, batch: Batch) -> Sent:
     except ssl.SSLError:
         return Sent(delivered=False, error="The CA certificate could not be read.")
     try:
-        raw = outbound.connect(destination.host, destination.port, timeout=TIMEOUT_SECONDS)
-    except outbound.OutboundError as exc:
-        return Sent(delivered=False, error=str(exc))
-    raw.settimeout(TIMEOUT_SECONDS)
-    try:
-        with context.wrap_socket(raw, server_hostname=destination.host) as tls:
+        with outbound.tls_session(
+            destination.host, destination.port, context=context, timeout=common.TIMEOUT_SECONDS
+        ) as tls:
             tls.sendall(data)
             # close_notify, and wait for the server's: only then did the bytes arrive whole.
             tls.unwrap()
-    except ssl.SSLCertVerificationError:
-        return Sent(delivered=False, error="The syslog server's certificate was not trusted.")
-    except (ssl.SSLError, OSError, ValueError) as exc:
-        return Sent(delivered=False, error=f"The TLS session failed: {type(exc).__name__}.")
-    finally:
-        with contextlib.suppress(OSError):
-            raw.close()
+    except outbound.OutboundError as exc:
+        return Sent(delivered=False, error=str(exc))
     return Sent(delivered=True)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from audit.chain import sealer
 from audit.chain.models import SealCursor
@@ -86,11 +87,18 @@ def make_stream(world: OrgWorld, org: Any = None, **chosen: Any) -> services.Cre
 
 
 def drain(stream: LogStream, rounds: int = 50) -> list[str]:
-    """Send batches until the stream has nothing more (or a send fails). What each round did."""
+    """Send batches until the stream has nothing more (or a send fails, or it is not due).
+    What each round did."""
     done: list[str] = []
     for _ in range(rounds):
         outcome = delivery.deliver_next_batch(stream.pk)
         done.append(outcome)
-        if outcome in ("nothing to send", "failed", "not claimed"):
+        if outcome in ("nothing to send", "failed", "not claimed", "not due"):
             return done
     return done
+
+
+def wait_out_backoff(stream: LogStream) -> None:
+    """What waiting does to a failing stream: its back-off is over and its next attempt is
+    due now. A batch is sent only when it is due (a claim before then answers "not due")."""
+    LogStream.objects.filter(pk=stream.pk).update(next_attempt_at=timezone.now())

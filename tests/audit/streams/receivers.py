@@ -7,7 +7,8 @@
   signatures with the Python ``standardwebhooks`` package.
 - ``SyslogReceiver``: syslog over TLS (RFC 5425) with a certificate from a throwaway CA; it
   splits the octet-counted frames and reads each RFC 5424 message with regular expressions,
-  not a syslog parser package (T11).
+  not a syslog parser package (T11). With ``pause`` set it is slow: it waits that long
+  before each of its steps.
 """
 
 from __future__ import annotations
@@ -331,12 +332,20 @@ def parse_message(frame: bytes) -> SyslogMessage:
 
 class SyslogReceiver:
     """Syslog over TLS on 127.0.0.1. Each session's bytes are kept once the client closed TLS
-    cleanly; ``drop_sessions`` > 0 cuts that many sessions off mid-way (no close_notify)."""
+    cleanly; ``drop_sessions`` > 0 cuts that many sessions off mid-way (no close_notify).
+
+    ``pause`` > 0 makes it slow the way a per-call timeout does not catch: it waits that long
+    before the TLS handshake and again before reading the session, so each of the client's
+    waits (for the handshake, for the answer to its close_notify) is ``pause`` seconds while
+    the session as a whole takes twice that. ``cut`` counts sessions that ended without a
+    clean close."""
 
     def __init__(self, tls: ssl.SSLContext) -> None:
         self.tls = tls
         self.sessions: list[bytes] = []
         self.drop_sessions = 0
+        self.pause = 0.0
+        self.cut = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self._stopped = False
@@ -356,9 +365,12 @@ class SyslogReceiver:
 
     def _serve(self, raw: socket.socket) -> None:
         raw.settimeout(10)
+        pause = self.pause
+        time.sleep(pause)
         try:
             conn = self.tls.wrap_socket(raw, server_side=True)
         except (OSError, ssl.SSLError):
+            self.cut += 1
             raw.close()
             return
         try:
@@ -367,13 +379,14 @@ class SyslogReceiver:
                 conn.recv(1)
                 socket.socket.shutdown(conn, socket.SHUT_RDWR)  # cut off, no close_notify
                 return
+            time.sleep(pause)
             data = b""
             while chunk := conn.recv(65536):  # b"" once the client's close_notify arrives
                 data += chunk
             conn.unwrap()  # our close_notify back: the client's unwrap() completes
             self.sessions.append(data)
         except (OSError, ssl.SSLError):
-            pass
+            self.cut += 1
         finally:
             conn.close()
 

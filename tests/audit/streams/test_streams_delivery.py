@@ -1,7 +1,8 @@
 """How a stream's batches go: at most a batch's worth at a time, a failure (503, timeout,
 redirect) keeps the stream's place and backs it off, a stream that was down catches up with
 nothing lost or skipped, claims keep two workers off one stream, a stream failing for 7 days
-is turned off and its admins told, and ``queue_due_streams`` queues only what is due."""
+is turned off and its admins told, ``queue_due_streams`` queues only what is due, and a
+second message for a stream that is backing off sends nothing before its time."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from audit.streams import delivery, services, source
 from audit.streams.models import LogStream
 from audit.streams.transports import common
 from tests.audit.helpers import series
-from tests.audit.streams.conftest import admin_of, drain, make_stream, seal
+from tests.audit.streams.conftest import admin_of, drain, make_stream, seal, wait_out_backoff
 from tests.audit.streams.receivers import Answer, Later, signed
 
 
@@ -82,6 +83,7 @@ def test_a_503_keeps_the_place_backs_off_as_asked_and_the_next_try_delivers(worl
     assert failing.failing_since is not None
     assert batches == []
 
+    wait_out_backoff(stream)
     assert delivery.deliver_next_batch(stream.pk) == "delivered"
     healed = reload(stream)
     assert healed.status == LogStream.Status.ACTIVE
@@ -97,6 +99,7 @@ def test_failures_back_off_further_each_time_and_never_give_up_the_place(world, 
     waits = []
     for _ in range(6):
         receiver.queued.append(Answer(500, b"down"))
+        wait_out_backoff(stream)
         before = timezone.now()
         assert delivery.deliver_next_batch(stream.pk) == "failed"
         next_at = reload(stream).next_attempt_at
@@ -119,6 +122,7 @@ def test_a_timeout_is_a_failure_and_the_batch_is_sent_again(world, http_receiver
     assert delivery.deliver_next_batch(stream.pk) == "failed"
     assert reload(stream).last_error == "The server did not answer in time."
     assert reload(stream).position == stream.position
+    wait_out_backoff(stream)
     assert drain(stream) == ["delivered", "nothing to send"]
     assert sent_positions(batches) == list(range(stream.position + 1, chain_size(world.a) + 1))
 
@@ -142,9 +146,11 @@ def test_a_stream_that_was_down_catches_up_with_nothing_lost_or_skipped(
         series(world.a, 5, action="login.failed", outcome="failure")
         seal()
         receiver.queued.append(Answer(503))
+        wait_out_backoff(stream)
         assert delivery.deliver_next_batch(stream.pk) == "failed"
     series(world.a, 4)
     seal()
+    wait_out_backoff(stream)
     assert drain(stream)[-1] == "nothing to send"
     everything = list(range(stream.position + 1, chain_size(world.a) + 1))
     assert sent_positions(batches) == everything  # in order, each exactly once
@@ -254,3 +260,32 @@ def test_events_removed_by_retention_before_they_were_sent_are_passed_over_and_n
         f"Positions {stream.position + 1} to {checkpoint.size} were removed by retention "
         "before delivery."
     )
+
+
+def test_a_second_message_before_the_back_off_ends_sends_nothing(world, http_receiver):
+    """The queue pass sends a stream's task again when the first sat a minute unclaimed, and
+    the broker may hand a message out twice: the copy that runs after a failure must wait for
+    the back-off like everything else."""
+    from audit.streams.tasks import deliver_stream
+
+    stream, batches, receiver = signed_stream(world, http_receiver)
+    receiver.queued.append(Answer(503, b"busy"))
+    seal()
+    assert delivery.deliver_next_batch(stream.pk) == "failed"
+    failing = reload(stream)
+    assert failing.next_attempt_at is not None
+    assert failing.next_attempt_at > timezone.now()
+
+    assert deliver_stream.delay(stream.pk).get() == "not due"  # the duplicate message
+    assert delivery.deliver_next_batch(stream.pk) == "not due"
+
+    assert len(receiver.requests) == 1  # only the attempt that failed reached the receiver
+    assert batches == []
+    after = reload(stream)
+    assert (after.attempts, after.position, after.claimed_at) == (1, stream.position, None)
+    assert after.next_attempt_at == failing.next_attempt_at  # the back-off was not shortened
+    assert after.status == LogStream.Status.FAILING
+
+    wait_out_backoff(stream)
+    assert delivery.deliver_next_batch(stream.pk) == "delivered"
+    assert sent_positions(batches) == list(range(stream.position + 1, chain_size(world.a) + 1))

@@ -11,7 +11,7 @@ from audit.chain.models import AuditChain
 from audit.streams import source
 from audit.streams.models import LogStream
 from tests.audit.helpers import series
-from tests.audit.streams.conftest import drain, make_stream, seal
+from tests.audit.streams.conftest import drain, make_stream, seal, wait_out_backoff
 from tests.audit.streams.receivers import Answer, Later, datadog, hec, signed, throwaway_pki
 
 
@@ -156,6 +156,7 @@ def test_a_syslog_session_cut_off_before_a_clean_close_is_sent_again(
     assert drain(created.stream) == ["failed"]
     assert LogStream.objects.get(pk=created.stream.pk).position == created.stream.position
     assert receiver.sessions == []
+    wait_out_backoff(created.stream)
     assert drain(created.stream) == ["delivered", "nothing to send"]
     assert [m.msgid for m in receiver.messages] == ["audit.stream_created"]
 
