@@ -19,9 +19,9 @@ from audit import db_roles, retention
 from audit.actions import Action
 from audit.chain import checkpoints
 from audit.chain.verify import verify
-from audit.models import AuditChain, AuditEvent
+from audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditSeal
 from organizations.models import OrganizationPolicy
-from tests.audit.chain.helpers import seal_in_test_transaction, sign_as_of
+from tests.audit.chain.helpers import position_of, seal_in_test_transaction, sign_as_of
 from tests.audit.helpers import dated, event, series
 from tests.conftest import require
 from tests.organizations.conftest import OrgWorld
@@ -113,6 +113,54 @@ def test_retention_deletes_in_batches(world):
         calls = [q for q in queries.captured_queries if "gatehouse_purge_audit_events" in q["sql"]]
         assert len(calls) == size // 3 + 1  # full batches, then a short (or empty) one
     _verifies(world.a.pk)
+
+
+def test_retention_stops_before_the_first_recent_event_whatever_a_checkpoint_row_says(world):
+    """What someone holding the application's database role can write: a checkpoint row of
+    the chain as it stands, dated long ago, with no valid signature. Retention may believe its
+    date, but still takes nothing that is not older than the cutoff."""
+    old = series(world.a, 3, start=_days_ago(400))
+    seal_in_test_transaction()
+    recent = series(world.a, 3, start=_days_ago(2))
+    seal_in_test_transaction()
+    size = AuditChain.objects.get(chain=world.a.pk).size
+    backdated = AuditCheckpoint.objects.create(
+        chain=world.a.pk,
+        size=size,
+        head_hash=bytes(AuditSeal.objects.get(chain=world.a.pk, position=size).chain_hash),
+        signed_at=_days_ago(400),
+        key=checkpoints.active_key(),
+        note=f"id.example.com/audit/acme\n{size}\nforged\n{_days_ago(400).isoformat()}\n",
+        signature=bytes(64),
+    )
+    assert AuditCheckpoint.objects.filter(pk=backdated.pk).exists()  # the insert was taken
+    first_recent = min(position_of(e) for e in recent)
+
+    removed = retention.purge(world.a.pk, cutoff=_days_ago(300))
+
+    assert removed == first_recent - 1  # the world's set-up and the three old events
+    assert not AuditEvent.objects.filter(pk__in=[e.pk for e in old]).exists()
+    assert AuditEvent.objects.filter(pk__in=[e.pk for e in recent]).count() == 3
+    assert AuditChain.objects.get(chain=world.a.pk).pruned_through == first_recent - 1
+
+
+def test_retention_stops_before_an_event_not_older_than_the_cutoff_even_at_a_signed_checkpoint(
+    world,
+):
+    """A genuine checkpoint signed before the cutoff can cover an event dated after it (a clock
+    set wrong, say): that event and everything after it stay."""
+    old = series(world.a, 3, start=_days_ago(400))
+    seal_in_test_transaction()
+    ahead = event(world.a, at=_days_ago(200))
+    seal_in_test_transaction()
+    signed = sign_as_of(world.a.pk, _days_ago(350))
+    assert signed.size == position_of(ahead)
+
+    assert retention.purge(world.a.pk, cutoff=_days_ago(300)) == signed.size - 1
+
+    assert not AuditEvent.objects.filter(pk__in=[e.pk for e in old]).exists()
+    assert AuditEvent.objects.filter(pk=ahead.pk).exists()
+    assert retention.purge(world.a.pk, cutoff=_days_ago(300)) == 0
 
 
 def test_a_setting_below_the_minimum_still_keeps_thirty_days(world):
