@@ -118,7 +118,8 @@ def test_retention_deletes_in_batches(world):
 def test_retention_stops_before_the_first_recent_event_whatever_a_checkpoint_row_says(world):
     """What someone holding the application's database role can write: a checkpoint row of
     the chain as it stands, dated long ago, with no valid signature. Retention may believe its
-    date, but still takes nothing that is not older than the cutoff."""
+    date, but still takes nothing that is not older than the cutoff, and the verifier names
+    the cut it made as resting on no signed checkpoint."""
     old = series(world.a, 3, start=_days_ago(400))
     seal_in_test_transaction()
     recent = series(world.a, 3, start=_days_ago(2))
@@ -142,6 +143,14 @@ def test_retention_stops_before_the_first_recent_event_whatever_a_checkpoint_row
     assert not AuditEvent.objects.filter(pk__in=[e.pk for e in old]).exists()
     assert AuditEvent.objects.filter(pk__in=[e.pk for e in recent]).count() == 3
     assert AuditChain.objects.get(chain=world.a.pk).pruned_through == first_recent - 1
+    seal_in_test_transaction()
+    report = verify(world.a.pk)
+    messages = [p.message for p in report.problems]
+    assert f"the checkpoint stored for position {size} is not validly signed" in messages
+    assert (
+        f"position {first_recent - 1}: no signed checkpoint vouches for the retention cut"
+        in messages
+    )
 
 
 def test_retention_stops_before_an_event_not_older_than_the_cutoff_even_at_a_signed_checkpoint(
@@ -161,6 +170,7 @@ def test_retention_stops_before_an_event_not_older_than_the_cutoff_even_at_a_sig
     assert not AuditEvent.objects.filter(pk__in=[e.pk for e in old]).exists()
     assert AuditEvent.objects.filter(pk=ahead.pk).exists()
     assert retention.purge(world.a.pk, cutoff=_days_ago(300)) == 0
+    _verifies(world.a.pk)  # from the cut, the chain leads to the checkpoint just after it
 
 
 def test_a_setting_below_the_minimum_still_keeps_thirty_days(world):
