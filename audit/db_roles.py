@@ -9,8 +9,10 @@ talked round by any session. So production connects as two roles:
   (audit migration 0012, consent migration 0008);
 * the **application** (``DATABASE_URL``), which web processes and workers use, may read and add
   audit and consent events but not update, delete or truncate them, and cannot touch triggers
-  (only an owner can). Every other table it uses freely, including the ones later migrations
-  create (default privileges).
+  (only an owner can). The hash chain's working state (chains, checkpoint keys) it may read,
+  add and update but not delete, and a trigger lets through only the updates Gatehouse makes.
+  Every other table it uses freely, including the ones later migrations create (default
+  privileges).
 
 ``migrate`` and ``flush`` (audit/management/commands/) switch to the owner for their run, and
 ``migrate`` then grants the application what it needs (``grant_app_privileges``) and refuses
@@ -29,14 +31,30 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
 # Tables that hold evidence: the application may only read and add rows. Each has the
-# gatehouse_append_only trigger (audit migrations 0003/0011/0022, consent migrations 0002/0007).
+# gatehouse_append_only trigger (audit migrations 0003/0011/0022/0026, consent migrations
+# 0002/0007).
 EVIDENCE_TABLES = (
     "audit_auditevent",
     "consent_consentevent",
     "audit_auditseal",
     "audit_auditsalt",
     "audit_auditerasuremark",
+    "audit_auditcheckpoint",
 )
+# Working state the application must update (the sealer advances chains, rotation retires
+# keys), so it keeps UPDATE, never DELETE; each table's trigger refuses every change Gatehouse
+# does not make (audit migration 0026). Table: the triggers it must have, enabled.
+GUARDED_TABLES = {
+    "audit_auditchain": ("audit_auditchain_guard",),
+    "audit_checkpointkey": ("audit_checkpointkey_guard",),
+}
+# Triggers evidence tables rely on besides their grants (audit migration 0026).
+_EVIDENCE_TRIGGERS = {
+    "audit_auditcheckpoint": (
+        "audit_auditcheckpoint_append_only",
+        "audit_auditcheckpoint_states_the_chain",
+    ),
+}
 # The only ways evidence changes, each a SECURITY DEFINER function owned by the owner role.
 DEFINER_FUNCTIONS = (
     "gatehouse_erase_audit_quotes",
@@ -45,9 +63,12 @@ DEFINER_FUNCTIONS = (
     "gatehouse_erase_consent_origin",
     "gatehouse_purge_consent_evidence",
 )
-# What the application may do with evidence; anything more is a problem.
+# What the application may do with evidence and with guarded tables; anything more is a
+# problem.
 _EVIDENCE_ALLOWED = ("SELECT", "INSERT")
 _EVIDENCE_REFUSED = ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER", "REFERENCES")
+_GUARDED_ALLOWED = ("SELECT", "INSERT", "UPDATE")
+_GUARDED_REFUSED = ("DELETE", "TRUNCATE", "TRIGGER", "REFERENCES")
 # Where a connection keeps the application's settings while it acts as the owner.
 _APP_SETTINGS = "_gatehouse_app_settings"
 
@@ -125,6 +146,7 @@ def grant_app_privileges(alias: str = DEFAULT_DB_ALIAS) -> None:
         cursor.execute("SELECT current_schema()")
         schema = quote(cursor.fetchone()[0])
         evidence = ", ".join(f"{schema}.{quote(table)}" for table in EVIDENCE_TABLES)
+        guarded = ", ".join(f"{schema}.{quote(table)}" for table in GUARDED_TABLES)
         statements = [
             f"GRANT USAGE ON SCHEMA {schema} TO {app}",
             f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {app}",
@@ -140,6 +162,9 @@ def grant_app_privileges(alias: str = DEFAULT_DB_ALIAS) -> None:
             # Evidence: read and add, nothing else.
             f"REVOKE ALL ON TABLE {evidence} FROM PUBLIC, {app}",
             f"GRANT {', '.join(_EVIDENCE_ALLOWED)} ON TABLE {evidence} TO {app}",
+            # The chain's working state: read, add and update (the triggers judge how).
+            f"REVOKE ALL ON TABLE {guarded} FROM PUBLIC, {app}",
+            f"GRANT {', '.join(_GUARDED_ALLOWED)} ON TABLE {guarded} TO {app}",
         ]
         for statement in statements:
             cursor.execute(statement)
@@ -177,14 +202,34 @@ def privilege_problems(role: str | None = None, alias: str = DEFAULT_DB_ALIAS) -
         if cursor.fetchone()[0]:
             problems.append(f"{role} may create objects in the schema")
         for table in EVIDENCE_TABLES:
-            problems += _evidence_table_problems(cursor, role, table)
+            problems += _table_problems(cursor, role, table, _EVIDENCE_ALLOWED, _EVIDENCE_REFUSED)
+        for table in GUARDED_TABLES:
+            problems += _table_problems(cursor, role, table, _GUARDED_ALLOWED, _GUARDED_REFUSED)
+        for table, triggers in (_EVIDENCE_TRIGGERS | GUARDED_TABLES).items():
+            problems += _trigger_problems(cursor, table, triggers)
         problems += _definer_function_problems(cursor, role)
     return problems
 
 
-def _evidence_table_problems(cursor: Any, role: str, table: str) -> list[str]:
-    """What ``role`` may do to the evidence ``table`` that it must not, or may not do that
-    Gatehouse needs."""
+def _trigger_problems(cursor: Any, table: str, triggers: tuple[str, ...]) -> list[str]:
+    """Which of ``table``'s guard ``triggers`` are missing or disabled."""
+    cursor.execute(
+        "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgenabled <> 'D'",
+        [table],
+    )
+    present = {row[0] for row in cursor.fetchall()}
+    return [
+        f"{table} lacks its trigger {trigger} (run migrate)"
+        for trigger in triggers
+        if trigger not in present
+    ]
+
+
+def _table_problems(
+    cursor: Any, role: str, table: str, allowed: tuple[str, ...], refused: tuple[str, ...]
+) -> list[str]:
+    """What ``role`` may do to ``table`` (evidence, or guarded working state) that it must
+    not, or may not do that Gatehouse needs."""
     cursor.execute(
         "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass(%s)", [table]
     )
@@ -198,12 +243,12 @@ def _evidence_table_problems(cursor: Any, role: str, table: str) -> list[str]:
     cursor.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", [role, owner])
     if cursor.fetchone()[0]:
         problems.append(f"{role} is a member of {owner}, which owns {table}")
-    for privilege in (*_EVIDENCE_REFUSED, *_EVIDENCE_ALLOWED):
+    for privilege in (*refused, *allowed):
         cursor.execute("SELECT has_table_privilege(%s, %s, %s)", [role, table, privilege])
         granted = bool(cursor.fetchone()[0])
-        if granted and privilege in _EVIDENCE_REFUSED:
+        if granted and privilege in refused:
             problems.append(f"{role} may {privilege} {table}")
-        elif not granted and privilege in _EVIDENCE_ALLOWED:
+        elif not granted and privilege in allowed:
             problems.append(f"{role} may not {privilege} {table}: Gatehouse needs it")
     return problems
 

@@ -3,17 +3,20 @@
 ``GATEHOUSE_AUDIT_RETENTION_DAYS`` (0: for ever). Never less than ``MINIMUM_DAYS``.
 
 The application may not delete audit events (audit/db_roles.py): on PostgreSQL each batch goes
-through ``gatehouse_purge_audit_events`` (audit migration 0018), a function of the owner role
-that also refuses a cutoff under 28 days (a margin for clocks). SQLite, the embedded mode, has
-no roles: the same deletion runs through the ORM, past its guard. Each organization's purge
-that deleted anything leaves one ``audit.purged`` event saying how much and up to when.
+through ``gatehouse_purge_audit_events`` (audit migrations 0018, 0024 and 0026), a function of
+the owner role that also refuses a cutoff under 28 days (a margin for clocks). SQLite, the
+embedded mode, has no roles: the same deletion runs through the ORM, past its guard. Each
+organization's purge that deleted anything leaves one ``audit.purged`` event saying how much
+and up to when.
 
-Retention cuts each organization's hash chain (audit/chain/) only at a signed checkpoint (T27):
+Retention cuts each organization's hash chain (audit/chain/) at a signed checkpoint (T27):
 the newest checkpoint signed before the cutoff. Events after it wait for a later checkpoint to
-age past the cutoff (beat signs one every ten minutes for a chain that grew). The chain keeps
-where it was cut (``pruned_through``) and the chain hash there (``pruned_hash``), which that
-checkpoint vouches for; verification starts from there. The count is of chain positions
-removed.
+age past the cutoff (beat signs one every ten minutes for a chain that grew). Whatever a
+checkpoint row says, the cut never reaches an event that is not older than the cutoff (audit
+migration 0026): the table takes rows the application role writes, and nothing here checks
+their signatures. The chain keeps where it was cut (``pruned_through``) and the chain hash
+there (``pruned_hash``); verification starts from there, and checks that hash against the
+signed checkpoint at or after the cut. The count is of chain positions removed.
 """
 
 from __future__ import annotations
@@ -92,8 +95,8 @@ def _purge_batch(org_id: int | None, cutoff: datetime, batch: int) -> int:
 
 
 def _cut_chain(chain_id: int, cutoff: datetime, batch: int) -> int:
-    """SQLite's side of gatehouse_purge_audit_events (audit migration 0024), through the ORM
-    past its guard."""
+    """SQLite's side of gatehouse_purge_audit_events (audit migrations 0024 and 0026), through
+    the ORM past its guard."""
     cut = (
         AuditCheckpoint.objects.filter(chain=chain_id, signed_at__lt=cutoff)
         .order_by("-size")
@@ -103,7 +106,11 @@ def _cut_chain(chain_id: int, cutoff: datetime, batch: int) -> int:
     chain = AuditChain.objects.select_for_update().filter(chain=chain_id).first()
     if cut is None or chain is None or chain.pruned_through >= cut:
         return 0
-    up_to = min(cut, chain.pruned_through + batch)
+    up_to = _before_first_kept(
+        chain_id, chain.pruned_through, min(cut, chain.pruned_through + batch), cutoff
+    )
+    if up_to <= chain.pruned_through:
+        return 0
     seals = AuditSeal.objects.filter(
         chain=chain_id, position__gt=chain.pruned_through, position__lte=up_to
     )
@@ -118,6 +125,20 @@ def _cut_chain(chain_id: int, cutoff: datetime, batch: int) -> int:
     AuditErasureMark.objects.filter(event_id__in=doomed).delete()
     seals.delete()
     return removed
+
+
+def _before_first_kept(chain_id: int, after: int, up_to: int, cutoff: datetime) -> int:
+    """``up_to``, or the position before the first one after ``after`` whose event is not
+    older than ``cutoff`` (or is missing): a checkpoint row is no proof of age."""
+    seals = AuditSeal.objects.filter(chain=chain_id, position__gt=after, position__lte=up_to)
+    positions = dict(seals.values_list("event_id", "position"))
+    old = set(
+        AuditEvent.objects.filter(pk__in=list(positions), occurred_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )
+    )
+    kept = [position for event_id, position in positions.items() if event_id not in old]
+    return min(kept) - 1 if kept else up_to
 
 
 @service

@@ -1,8 +1,11 @@
 """The chain's tables. Imported by ``audit.models`` so that Django finds them.
 
-Seals, salts and erasure marks are evidence: the application role may read and add them, never
-change or remove them (audit/db_roles.py, audit migration 0022). Chains, the sealer's cursor,
-keys and checkpoints are the sealer's and signer's working state.
+Seals, salts, erasure marks and checkpoints are evidence: the application role may read and
+add them, never change or remove them (audit/db_roles.py, audit migrations 0022 and 0026), and
+a checkpoint must state a position the chain has sealed. Chains and keys are the sealer's and
+signer's working state, guarded on PostgreSQL (audit migration 0026): a chain only grows and
+only retention moves its cut; a key is only ever retired; neither is deleted. The sealer's
+cursor is plain working state.
 """
 
 from __future__ import annotations
@@ -135,7 +138,9 @@ class CheckpointKey(models.Model):
 
 
 class AuditCheckpoint(models.Model):
-    """A signed statement of a chain's size and head: ``note`` is the exact text signed."""
+    """A signed statement of a chain's size and head: ``note`` is the exact text signed.
+    Written once; the database cannot check the signature, so a row is read as a claim until
+    the verifier has (``checkpoints.read``)."""
 
     chain = models.BigIntegerField()
     size = models.BigIntegerField()

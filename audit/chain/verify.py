@@ -1,10 +1,13 @@
 """Checking a chain: do the audit events in the database still hash to what was sealed, and
 does the chain lead to the head a signed checkpoint vouches for? (docs/events.md 4.9)
 
-The walk starts where retention last cut the chain (``pruned_through``, whose hash a signed
-checkpoint vouched for) and recomputes every event's hash from the row as it is now. Each
-problem names the position and the event; the first one is what a person reads first, the
-rest are counted.
+The walk starts where retention last cut the chain (``pruned_through`` and ``pruned_hash``,
+kept in the chain's row) and recomputes every event's hash from the row as it is now. The row
+alone proves nothing, so the cut is checked first against the first stored checkpoint at or
+after it whose signature holds: its head must be the cut's hash (a checkpoint at the cut) or
+where the walk from the cut leads (one after it), and it must be old enough for retention to
+have cut there. Each problem names the position and the event; the first one is what a person
+reads first, the rest are counted.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
-from audit.chain import encoding
+from audit.chain import checkpoints, encoding
 from audit.chain.checkpoints import Claim
 from audit.chain.models import (
     GATEHOUSE_WIDE,
     AuditChain,
+    AuditCheckpoint,
     AuditErasureMark,
     AuditSalt,
     AuditSeal,
@@ -32,6 +37,9 @@ BATCH = 1000
 # An event that happened this long before an event sealed ahead of it was written late: a row
 # inserted with a date in the past by someone with direct database access.
 LATE_AFTER = timedelta(minutes=10)
+# Retention never cuts at a checkpoint signed more recently than this (the purge function
+# refuses a cutoff under 28 days): a cut that rests on a younger one was not retention's.
+CUT_AGE = timedelta(days=28)
 
 
 @dataclass
@@ -89,11 +97,6 @@ def verify(chain_id: int, claim: Claim | None = None) -> Report:
         return report
     pruned = chain.pruned_through if chain else 0
     report.pruned_through = pruned
-    head = (
-        bytes(chain.pruned_hash or b"")
-        if chain is not None and pruned
-        else encoding.genesis(chain_id)
-    )
     if claim is not None and claim.size < pruned:
         report.problems.append(
             Problem(
@@ -102,10 +105,23 @@ def verify(chain_id: int, claim: Claim | None = None) -> Report:
             )
         )
         return report
+    head, anchor = encoding.genesis(chain_id), None
+    if chain is not None and pruned:
+        head, anchor = _retention_cut(chain, report)
     if claim is not None and claim.size == pruned and head != claim.head_hash:
         report.problems.append(Problem(f"position {pruned}: the retention cut does not match"))
-    last, head_at_claim = _walk(chain_id, pruned, head, claim, report)
+    sizes = {vouched.size for vouched in (claim, anchor) if vouched is not None}
+    last, heads = _walk(chain_id, pruned, head, sizes, report)
     report.size = last
+    if anchor is not None and anchor.size > pruned and heads.get(anchor.size) != anchor.head_hash:
+        report.problems.append(
+            Problem(
+                f"position {pruned}: the retention cut is not vouched for: the chain from it "
+                f"does not lead to the checkpoint signed at size {anchor.size}",
+                position=pruned,
+            )
+        )
+    head_at_claim = heads.get(claim.size) if claim is not None else None
     if claim is not None:
         if claim.size > last:
             report.problems.append(
@@ -126,14 +142,89 @@ def verify(chain_id: int, claim: Claim | None = None) -> Report:
     return report
 
 
+def _retention_cut(chain: AuditChain, report: Report) -> tuple[bytes, Claim | None]:
+    """Check where retention cut ``chain`` against the signed checkpoints stored at or after
+    the cut. Returns the hash to walk on from (the checkpoint's head when it is at the cut, so
+    that a changed ``pruned_hash`` is named once, here) and that checkpoint, if any."""
+    pruned, stored_hash = chain.pruned_through, bytes(chain.pruned_hash or b"")
+    anchor = _first_signed_checkpoint(chain.chain, pruned, report)
+    if anchor is None:
+        report.problems.append(
+            Problem(
+                f"position {pruned}: no signed checkpoint vouches for the retention cut",
+                position=pruned,
+            )
+        )
+        return stored_hash, None
+    signed_at = _signed_at(anchor)
+    if signed_at is None or signed_at > timezone.now() - CUT_AGE:
+        report.problems.append(
+            Problem(
+                f"position {pruned}: the retention cut rests on the checkpoint signed at size "
+                f"{anchor.size} on {anchor.signed_at}, less than {CUT_AGE.days} days ago; "
+                "retention never cuts there",
+                position=pruned,
+            )
+        )
+    if anchor.size != pruned:
+        return stored_hash, anchor
+    if stored_hash != anchor.head_hash:
+        report.problems.append(
+            Problem(
+                f"position {pruned}: the retention cut's hash does not match the checkpoint "
+                "signed at that size",
+                position=pruned,
+            )
+        )
+    return anchor.head_hash, anchor
+
+
+def _first_signed_checkpoint(chain_id: int, pruned: int, report: Report) -> Claim | None:
+    """The first checkpoint stored for ``chain_id`` at or after position ``pruned`` whose
+    signature holds. Gatehouse stores only checkpoints it signed, so any other row on the way
+    is reported."""
+    stored = (
+        AuditCheckpoint.objects.filter(chain=chain_id, size__gte=pruned)
+        .select_related("key")
+        .order_by("size")
+    )
+    for checkpoint in stored.iterator(chunk_size=20):
+        try:
+            claim = checkpoints.read(checkpoints.as_json(checkpoint))
+        except checkpoints.CheckpointInvalid:
+            claim = None
+        if claim is None or (claim.size, claim.head_hash) != (
+            checkpoint.size,
+            bytes(checkpoint.head_hash),
+        ):
+            report.problems.append(
+                Problem(
+                    f"the checkpoint stored for position {checkpoint.size} is not validly signed",
+                    position=checkpoint.size,
+                )
+            )
+            continue
+        return claim
+    return None
+
+
+def _signed_at(claim: Claim) -> datetime | None:
+    """When the note says the checkpoint was signed (None if it does not say it plainly)."""
+    try:
+        moment = datetime.fromisoformat(claim.signed_at)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
 def _walk(
-    chain_id: int, pruned: int, head: bytes, claim: Claim | None, report: Report
-) -> tuple[int, bytes | None]:
+    chain_id: int, pruned: int, head: bytes, sizes: set[int], report: Report
+) -> tuple[int, dict[int, bytes]]:
     """Recompute the chain position by position. Returns the last position and the chain hash
-    recomputed at the claim's size (None if the walk never reached it)."""
+    recomputed at each of ``sizes`` the walk reached."""
     expected = pruned + 1
     newest_seen: datetime | None = None
-    head_at_claim = head if claim is not None and claim.size == pruned else None
+    heads = {pruned: head} if pruned in sizes else {}
     after = pruned
     while True:
         seals = list(
@@ -142,7 +233,7 @@ def _walk(
             ]
         )
         if not seals:
-            return expected - 1, head_at_claim
+            return expected - 1, heads
         ids = [seal.event_id for seal in seals]
         events = AuditEvent.objects.in_bulk(ids)
         salts = {s.event_id: bytes(s.salt) for s in AuditSalt.objects.filter(event_id__in=ids)}
@@ -171,8 +262,8 @@ def _walk(
                     )
                 if newest_seen is None or event.occurred_at > newest_seen:
                     newest_seen = event.occurred_at
-            if claim is not None and seal.position == claim.size:
-                head_at_claim = head
+            if seal.position in sizes:
+                heads[seal.position] = head
             report.checked += 1
             expected = seal.position + 1
         after = seals[-1].position

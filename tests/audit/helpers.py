@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,3 +27,19 @@ def event(org: Any = None, *, at: datetime | None = None, **fields: Any) -> Audi
 def series(org: Any, count: int, *, start: datetime = BASE, **fields: Any) -> list[AuditEvent]:
     """``count`` events a minute apart, oldest first."""
     return [event(org, at=start + timedelta(minutes=i), **fields) for i in range(count)]
+
+
+@contextmanager
+def dated(when: datetime) -> Iterator[None]:
+    """Audit events recorded inside the block (by any service, not only ``event``) say they
+    happened at ``when``: an organization set up long ago has old events of its own at the
+    front of its chain. Only the events' default time moves; every other clock reads now."""
+    field = AuditEvent._meta.get_field("occurred_at")
+    default = field.default
+    field.default = lambda: when
+    field.__dict__.pop("_get_default", None)  # Django caches the default's callable
+    try:
+        yield
+    finally:
+        field.default = default
+        field.__dict__.pop("_get_default", None)

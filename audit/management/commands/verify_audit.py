@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.chain import checkpoints
 from audit.chain.models import GATEHOUSE_WIDE, AuditChain
-from audit.chain.verify import verify
+from audit.chain.verify import Problem, verify
 
 
 class Command(BaseCommand):
@@ -39,12 +39,21 @@ class Command(BaseCommand):
         chains = self._chains(options, claim)
         failed = 0
         for chain in chains:
-            stored = None
+            stored, untrusted = None, None
             if claim is None:
                 newest = checkpoints.newest_checkpoint(chain)
                 if newest is not None:
-                    stored = checkpoints.read(checkpoints.as_json(newest))
+                    try:
+                        stored = checkpoints.read(checkpoints.as_json(newest))
+                    except checkpoints.CheckpointInvalid as exc:
+                        untrusted = Problem(
+                            f"the newest checkpoint stored (size {newest.size}) cannot be "
+                            f"trusted: {exc}",
+                            position=newest.size,
+                        )
             report = verify(chain, claim or stored)
+            if untrusted is not None:
+                report.problems.insert(0, untrusted)
             if report.ok:
                 self.stdout.write(report.summary())
             else:

@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,11 @@ from typing import Any
 import psycopg
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Max
 
 from audit.chain import checkpoints, sealer
-from audit.chain.models import AuditSeal, SealCursor
+from audit.chain.models import AuditChain, AuditCheckpoint, AuditSeal, SealCursor
 from audit.models import AuditEvent
 from events import horizon
 
@@ -49,6 +50,14 @@ def seal_in_test_transaction() -> int:
     and what is sealed already is skipped."""
     SealCursor.objects.filter(pk=1).update(txid=0, last_id="")
     return sealer._seal(10_000, 2**62)
+
+
+def sign_as_of(chain: int, when: datetime) -> AuditCheckpoint:
+    """A checkpoint of ``chain`` as it stands, genuinely signed, its note dated ``when``: the
+    checkpoint beat would have signed then. Stored checkpoints take no edits (audit migration
+    0026), so an old one is made old, not backdated afterwards."""
+    with transaction.atomic():
+        return checkpoints._sign(AuditChain.objects.select_for_update().get(chain=chain), when)
 
 
 def position_of(event: Any) -> int:

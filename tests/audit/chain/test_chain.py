@@ -10,7 +10,9 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
+from audit import retention
 from audit.chain import checkpoints
 from audit.chain.models import AuditChain, AuditSalt, AuditSeal
 from audit.models import AuditEvent
@@ -18,6 +20,7 @@ from tests.audit.chain.helpers import (
     checkpoint_file,
     position_of,
     seal_committed,
+    sign_as_of,
     superuser,
     verify_audit,
 )
@@ -189,3 +192,82 @@ def test_the_sealer_never_writes_to_the_audit_log_and_keeps_each_chain_apart(sea
     assert AuditSalt.objects.count() == 7
     assert seal_committed() == 0  # sealing again finds nothing new
     assert AuditEvent.objects.filter(pk__in=[e.pk for e in events]).count() == 6
+
+
+# --- Where retention cut the chain ----------------------------------------------------------------
+
+
+@pytest.fixture
+def cut():
+    """A chain retention has cut: three events from 400 days ago and a checkpoint beat signed
+    350 days ago, then three recent events and today's checkpoint; retention with a 300-day
+    cutoff removed the first three. Returns the cut's position and the recent events."""
+    require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
+    now = timezone.now()
+    for i in range(3):
+        event(CHAIN, at=now - timedelta(days=400, minutes=-i))
+    seal_committed()
+    old = sign_as_of(CHAIN, now - timedelta(days=350))
+    recent = [event(CHAIN, at=now - timedelta(days=1, minutes=-i)) for i in range(3)]
+    seal_committed()
+    checkpoints.sign(CHAIN)
+    assert retention.purge(CHAIN, cutoff=now - timedelta(days=300)) == old.size == 3
+    seal_committed()  # the purge's own record
+    checkpoints.sign(CHAIN)
+    code, output = verify_audit()
+    assert code == 0, output  # retention removed the old events; the rest still verifies
+    return old.size, recent
+
+
+def test_a_changed_retention_hash_is_named(cut):
+    position, _ = cut
+    with superuser() as db:
+        db.execute(
+            "UPDATE audit_auditchain SET pruned_hash = sha256(pruned_hash) WHERE chain = %s",
+            [CHAIN],
+        )
+    code, output = verify_audit()
+    assert code == 1
+    assert (
+        f"chain {CHAIN}: position {position}: the retention cut's hash does not match the "
+        "checkpoint signed at that size"
+    ) in output, output
+
+
+def test_recent_events_removed_as_if_by_retention_are_named(cut):
+    """Someone with full access deletes the next event the way retention would, and moves the
+    cut past it with the hash the chain had there: the hashes agree, but the only checkpoint
+    at or after the new cut is today's, and retention never cuts at one so young."""
+    position, recent = cut
+    first = recent[0]
+    assert position_of(first) == position + 1
+    with superuser() as db:
+        db.execute(
+            "UPDATE audit_auditchain c SET pruned_through = s.position, "
+            "pruned_hash = s.chain_hash FROM audit_auditseal s "
+            "WHERE c.chain = %s AND s.event_id = %s",
+            [CHAIN, first.pk],
+        )
+        for table, column in (
+            ("audit_auditseal", "event_id"),
+            ("audit_auditsalt", "event_id"),
+            ("audit_auditevent", "id"),
+        ):
+            db.execute(f"DELETE FROM {table} WHERE {column} = %s", [first.pk])  # noqa: S608
+    code, output = verify_audit()
+    assert code == 1
+    assert f"chain {CHAIN}: position {position + 1}: the retention cut rests on the checkpoint" in (
+        output
+    ), output
+    assert "less than 28 days ago; retention never cuts there" in output, output
+
+
+def test_a_cut_with_no_signed_checkpoint_is_named(cut):
+    position, _ = cut
+    with superuser() as db:
+        db.execute("DELETE FROM audit_auditcheckpoint WHERE chain = %s", [CHAIN])
+    code, output = verify_audit()
+    assert code == 1
+    assert (
+        f"chain {CHAIN}: position {position}: no signed checkpoint vouches for the retention cut"
+    ) in output, output

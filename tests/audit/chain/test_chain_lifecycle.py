@@ -14,7 +14,7 @@ from django.utils import timezone
 from audit import retention
 from audit.actions import Action
 from audit.chain import checkpoints, sealer
-from audit.chain.models import AuditChain, AuditCheckpoint, AuditErasureMark, AuditSalt, AuditSeal
+from audit.chain.models import AuditChain, AuditErasureMark, AuditSalt, AuditSeal
 from audit.chain.verify import verify
 from audit.models import AuditEvent
 from audit.services import record
@@ -22,6 +22,7 @@ from tests.audit.chain.helpers import (
     position_of,
     seal_committed,
     seal_in_test_transaction,
+    sign_as_of,
     verify_audit,
 )
 from tests.audit.helpers import event
@@ -105,9 +106,7 @@ def test_retention_cuts_only_at_a_checkpoint_and_the_rest_still_verifies():
     now = timezone.now()
     old = [event(CHAIN, at=now - timedelta(days=400, minutes=-i)) for i in range(5)]
     _seal()
-    first = checkpoints.sign(CHAIN)
-    assert first is not None
-    AuditCheckpoint.objects.filter(pk=first.pk).update(signed_at=now - timedelta(days=300))
+    first = sign_as_of(CHAIN, now - timedelta(days=300))
     # Old too, but sealed after that checkpoint: it waits for a later one to age.
     after_it = event(CHAIN, at=now - timedelta(days=250))
     _seal()

@@ -17,9 +17,10 @@ from audit.models import AuditEvent
 from audit.streams import delivery, services, source
 from audit.streams.models import LogStream
 from audit.streams.transports import common
-from tests.audit.helpers import series
+from tests.audit.helpers import dated, series
 from tests.audit.streams.conftest import admin_of, drain, make_stream, seal, wait_out_backoff
 from tests.audit.streams.receivers import Answer, Later, signed
+from tests.organizations.conftest import OrgWorld
 
 
 def chain_size(org) -> int:
@@ -231,24 +232,28 @@ def test_a_stream_failing_for_seven_days_is_turned_off_and_its_admins_told(world
 
 
 def test_events_removed_by_retention_before_they_were_sent_are_passed_over_and_named(
-    world, http_receiver
+    http_receiver,
 ):
     from audit import retention
-    from audit.chain import checkpoints
-    from audit.chain.models import AuditCheckpoint
+    from tests.audit.chain.helpers import sign_as_of
 
-    stream, batches, _ = signed_stream(world, http_receiver)
-    series(world.a, 5)
+    now = timezone.now()
+    # The organization and its stream were set up long ago; their own events are that old.
+    with dated(now - timedelta(days=700)):
+        world = OrgWorld()
+        stream, batches, _ = signed_stream(world, http_receiver)
+    old = series(world.a, 5, start=now - timedelta(days=400))
     seal()
-    # A checkpoint signed long ago lets retention cut the chain up to it (T27).
-    checkpoint = checkpoints.sign(world.a.pk)
-    assert checkpoint is not None
-    AuditCheckpoint.objects.filter(pk=checkpoint.pk).update(
-        signed_at=timezone.now() - timedelta(days=400)
+    # Beat's checkpoint of that time lets retention cut the chain up to it (T27).
+    checkpoint = sign_as_of(world.a.pk, now - timedelta(days=350))
+    recent = series(
+        world.a, 3, start=now - timedelta(days=1), action="login.failed", outcome="failure"
     )
-    series(world.a, 3, action="login.failed", outcome="failure")
     seal()
-    assert retention.purge(world.a.pk, cutoff=timezone.now() - timedelta(days=300)) > 0
+    # Retention takes the stream's creation and the five old events, never the recent ones.
+    assert retention.purge(world.a.pk, cutoff=now - timedelta(days=300)) == checkpoint.size
+    assert not AuditEvent.objects.filter(pk__in=[e.pk for e in old]).exists()
+    assert AuditEvent.objects.filter(pk__in=[e.pk for e in recent]).count() == 3
 
     assert drain(stream)[-1] == "nothing to send"
     sent = sent_positions(batches)
