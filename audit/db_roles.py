@@ -8,7 +8,8 @@ talked round by any session. So production connects as two roles:
   and the ``SECURITY DEFINER`` functions through which erasure and retention change evidence
   (audit migration 0012, consent migration 0008);
 * the **application** (``DATABASE_URL``), which web processes and workers use, may read and add
-  audit and consent events but not update, delete or truncate them, and cannot touch triggers
+  audit and consent events (and read, but not add, erasure marks) but not update, delete or
+  truncate them, and cannot touch triggers
   (only an owner can). Every other table it uses freely, including the ones later migrations
   create (default privileges).
 
@@ -28,15 +29,21 @@ from typing import Any
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
-# Tables that hold evidence: the application may only read and add rows. Each has the
-# gatehouse_append_only trigger (audit migrations 0003/0011/0022, consent migrations 0002/0007).
+# Tables that hold evidence: the application may only read and add rows (or, for the tables
+# in OWNER_WRITTEN_EVIDENCE, only read them). Each has the gatehouse_append_only trigger (audit
+# migrations 0003/0011/0022/0027, consent migrations 0002/0007).
 EVIDENCE_TABLES = (
     "audit_auditevent",
     "consent_consentevent",
     "audit_auditseal",
     "audit_auditsalt",
     "audit_auditerasuremark",
+    "audit_erasuresubject",
 )
+# Evidence that only the owner's functions add: an erasure mark tells the verifier to accept an
+# event it can no longer check, so only the erase function, which checks the event is about
+# the person erased, may leave one (audit migration 0027).
+OWNER_WRITTEN_EVIDENCE = ("audit_auditerasuremark",)
 # The only ways evidence changes, each a SECURITY DEFINER function owned by the owner role.
 DEFINER_FUNCTIONS = (
     "gatehouse_erase_audit_quotes",
@@ -48,6 +55,16 @@ DEFINER_FUNCTIONS = (
 # What the application may do with evidence; anything more is a problem.
 _EVIDENCE_ALLOWED = ("SELECT", "INSERT")
 _EVIDENCE_REFUSED = ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER", "REFERENCES")
+
+
+def _allowed(table: str) -> tuple[str, ...]:
+    return ("SELECT",) if table in OWNER_WRITTEN_EVIDENCE else _EVIDENCE_ALLOWED
+
+
+def _refused(table: str) -> tuple[str, ...]:
+    return _EVIDENCE_REFUSED + tuple(p for p in _EVIDENCE_ALLOWED if p not in _allowed(table))
+
+
 # Where a connection keeps the application's settings while it acts as the owner.
 _APP_SETTINGS = "_gatehouse_app_settings"
 
@@ -124,7 +141,16 @@ def grant_app_privileges(alias: str = DEFAULT_DB_ALIAS) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_schema()")
         schema = quote(cursor.fetchone()[0])
-        evidence = ", ".join(f"{schema}.{quote(table)}" for table in EVIDENCE_TABLES)
+        # After migrating back, some evidence tables may not exist: the check after this one
+        # says so (privilege_problems), rather than a GRANT failing on them.
+        cursor.execute(
+            "SELECT t FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NOT NULL",
+            [list(EVIDENCE_TABLES)],
+        )
+        present = [row[0] for row in cursor.fetchall()]
+        evidence = ", ".join(f"{schema}.{quote(table)}" for table in present)
+        added = [t for t in present if t not in OWNER_WRITTEN_EVIDENCE]
+        read_only = [t for t in present if t in OWNER_WRITTEN_EVIDENCE]
         statements = [
             f"GRANT USAGE ON SCHEMA {schema} TO {app}",
             f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {app}",
@@ -137,10 +163,14 @@ def grant_app_privileges(alias: str = DEFAULT_DB_ALIAS) -> None:
             # A function nobody granted stays the owner's (PostgreSQL lets everyone call new
             # functions otherwise); definer functions are granted one by one below.
             "ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC",
-            # Evidence: read and add, nothing else.
-            f"REVOKE ALL ON TABLE {evidence} FROM PUBLIC, {app}",
-            f"GRANT {', '.join(_EVIDENCE_ALLOWED)} ON TABLE {evidence} TO {app}",
         ]
+        if present:
+            # Evidence: read and add, nothing else (only read what the owner's functions add).
+            statements.append(f"REVOKE ALL ON TABLE {evidence} FROM PUBLIC, {app}")
+        for tables, privileges in ((added, _EVIDENCE_ALLOWED), (read_only, ("SELECT",))):
+            if tables:
+                names = ", ".join(f"{schema}.{quote(table)}" for table in tables)
+                statements.append(f"GRANT {', '.join(privileges)} ON TABLE {names} TO {app}")
         for statement in statements:
             cursor.execute(statement)
         for function in _definer_functions(cursor):
@@ -198,12 +228,12 @@ def _evidence_table_problems(cursor: Any, role: str, table: str) -> list[str]:
     cursor.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", [role, owner])
     if cursor.fetchone()[0]:
         problems.append(f"{role} is a member of {owner}, which owns {table}")
-    for privilege in (*_EVIDENCE_REFUSED, *_EVIDENCE_ALLOWED):
+    for privilege in (*_refused(table), *_allowed(table)):
         cursor.execute("SELECT has_table_privilege(%s, %s, %s)", [role, table, privilege])
         granted = bool(cursor.fetchone()[0])
-        if granted and privilege in _EVIDENCE_REFUSED:
+        if granted and privilege in _refused(table):
             problems.append(f"{role} may {privilege} {table}")
-        elif not granted and privilege in _EVIDENCE_ALLOWED:
+        elif not granted and privilege in _allowed(table):
             problems.append(f"{role} may not {privilege} {table}: Gatehouse needs it")
     return problems
 

@@ -25,3 +25,18 @@ def event(org: Any = None, *, at: datetime | None = None, **fields: Any) -> Audi
 def series(org: Any, count: int, *, start: datetime = BASE, **fields: Any) -> list[AuditEvent]:
     """``count`` events a minute apart, oldest first."""
     return [event(org, at=start + timedelta(minutes=i), **fields) for i in range(count)]
+
+
+def erasure_under_way(user: Any, pseudonym: str, **request: Any) -> Any:
+    """An erasure of ``user`` begun as the job begins one: the request marked ``erasing`` with
+    its pseudonym, and whom the pseudonym stands for recorded (audit migration 0027)."""
+    from audit.services import record_erasure_subject
+    from consent.models import DataSubjectRequest
+
+    made = DataSubjectRequest.objects.create(
+        user=user, kind="erasure", status="erasing", pseudonym=pseudonym, **request
+    )
+    record_erasure_subject(
+        pseudonym=pseudonym, user_id=user.pk, request_id=made.public_id, targets=[]
+    )
+    return made

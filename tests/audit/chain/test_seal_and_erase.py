@@ -21,8 +21,7 @@ from audit.chain.models import AuditErasureMark, AuditSalt, AuditSeal
 from audit.chain.verify import verify
 from audit.models import AuditEvent
 from audit.services import rewrite_events
-from consent.models import DataSubjectRequest
-from tests.audit.helpers import event
+from tests.audit.helpers import erasure_under_way, event
 from tests.conftest import require
 from tests.factories import UserFactory
 
@@ -39,9 +38,7 @@ def quoted():
     """Pat's erasure under way, and an event of Pat's quoting their address, not yet sealed."""
     require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
     pat = UserFactory(email=PAT)
-    DataSubjectRequest.objects.create(
-        user=pat, kind="erasure", status="erasing", pseudonym=PSEUDONYM
-    )
+    erasure_under_way(pat, PSEUDONYM)
     return event(CHAIN, actor=pat, actor_text=PAT, data={"email": PAT})
 
 
