@@ -8,11 +8,11 @@ talked round by any session. So production connects as two roles:
   and the ``SECURITY DEFINER`` functions through which erasure and retention change evidence
   (audit migration 0012, consent migration 0008);
 * the **application** (``DATABASE_URL``), which web processes and workers use, may read and add
-  audit and consent events but not update, delete or truncate them, and cannot touch triggers
-  (only an owner can). The hash chain's working state (chains, checkpoint keys) it may read,
-  add and update but not delete, and a trigger lets through only the updates Gatehouse makes.
-  Every other table it uses freely, including the ones later migrations create (default
-  privileges).
+  audit and consent events (and read, but not add, erasure marks) but not update, delete or
+  truncate them, and cannot touch triggers (only an owner can). The hash chain's working state
+  (chains, checkpoint keys) it may read, add and update but not delete, and a trigger lets
+  through only the updates Gatehouse makes. Every other table it uses freely, including the
+  ones later migrations create (default privileges).
 
 ``migrate`` and ``flush`` (audit/management/commands/) switch to the owner for their run, and
 ``migrate`` then grants the application what it needs (``grant_app_privileges``) and refuses
@@ -30,9 +30,9 @@ from typing import Any
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
-# Tables that hold evidence: the application may only read and add rows. Each has the
-# gatehouse_append_only trigger (audit migrations 0003/0011/0022/0026, consent migrations
-# 0002/0007).
+# Tables that hold evidence: the application may only read and add rows (or, for the tables
+# in OWNER_WRITTEN_EVIDENCE, only read them). Each has the gatehouse_append_only trigger (audit
+# migrations 0003/0011/0022/0026/0027, consent migrations 0002/0007).
 EVIDENCE_TABLES = (
     "audit_auditevent",
     "consent_consentevent",
@@ -40,7 +40,12 @@ EVIDENCE_TABLES = (
     "audit_auditsalt",
     "audit_auditerasuremark",
     "audit_auditcheckpoint",
+    "audit_erasuresubject",
 )
+# Evidence that only the owner's functions add: an erasure mark tells the verifier to accept an
+# event it can no longer check, so only the erase function, which checks the event is about
+# the person erased, may leave one (audit migration 0027).
+OWNER_WRITTEN_EVIDENCE = ("audit_auditerasuremark",)
 # Working state the application must update (the sealer advances chains, rotation retires
 # keys), so it keeps UPDATE, never DELETE; each table's trigger refuses every change Gatehouse
 # does not make (audit migration 0026). Table: the triggers it must have, enabled.
@@ -69,6 +74,16 @@ _EVIDENCE_ALLOWED = ("SELECT", "INSERT")
 _EVIDENCE_REFUSED = ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER", "REFERENCES")
 _GUARDED_ALLOWED = ("SELECT", "INSERT", "UPDATE")
 _GUARDED_REFUSED = ("DELETE", "TRUNCATE", "TRIGGER", "REFERENCES")
+
+
+def _allowed(table: str) -> tuple[str, ...]:
+    return ("SELECT",) if table in OWNER_WRITTEN_EVIDENCE else _EVIDENCE_ALLOWED
+
+
+def _refused(table: str) -> tuple[str, ...]:
+    return _EVIDENCE_REFUSED + tuple(p for p in _EVIDENCE_ALLOWED if p not in _allowed(table))
+
+
 # Where a connection keeps the application's settings while it acts as the owner.
 _APP_SETTINGS = "_gatehouse_app_settings"
 
@@ -145,7 +160,16 @@ def grant_app_privileges(alias: str = DEFAULT_DB_ALIAS) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_schema()")
         schema = quote(cursor.fetchone()[0])
-        evidence = ", ".join(f"{schema}.{quote(table)}" for table in EVIDENCE_TABLES)
+        # After migrating back, some evidence tables may not exist: the check after this one
+        # says so (privilege_problems), rather than a GRANT failing on them.
+        cursor.execute(
+            "SELECT t FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NOT NULL",
+            [list(EVIDENCE_TABLES)],
+        )
+        present = [row[0] for row in cursor.fetchall()]
+        evidence = ", ".join(f"{schema}.{quote(table)}" for table in present)
+        added = [t for t in present if t not in OWNER_WRITTEN_EVIDENCE]
+        read_only = [t for t in present if t in OWNER_WRITTEN_EVIDENCE]
         guarded = ", ".join(f"{schema}.{quote(table)}" for table in GUARDED_TABLES)
         statements = [
             f"GRANT USAGE ON SCHEMA {schema} TO {app}",
@@ -159,13 +183,17 @@ def grant_app_privileges(alias: str = DEFAULT_DB_ALIAS) -> None:
             # A function nobody granted stays the owner's (PostgreSQL lets everyone call new
             # functions otherwise); definer functions are granted one by one below.
             "ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC",
-            # Evidence: read and add, nothing else.
-            f"REVOKE ALL ON TABLE {evidence} FROM PUBLIC, {app}",
-            f"GRANT {', '.join(_EVIDENCE_ALLOWED)} ON TABLE {evidence} TO {app}",
             # The chain's working state: read, add and update (the triggers judge how).
             f"REVOKE ALL ON TABLE {guarded} FROM PUBLIC, {app}",
             f"GRANT {', '.join(_GUARDED_ALLOWED)} ON TABLE {guarded} TO {app}",
         ]
+        if present:
+            # Evidence: read and add, nothing else (only read what the owner's functions add).
+            statements.append(f"REVOKE ALL ON TABLE {evidence} FROM PUBLIC, {app}")
+        for tables, privileges in ((added, _EVIDENCE_ALLOWED), (read_only, ("SELECT",))):
+            if tables:
+                names = ", ".join(f"{schema}.{quote(table)}" for table in tables)
+                statements.append(f"GRANT {', '.join(privileges)} ON TABLE {names} TO {app}")
         for statement in statements:
             cursor.execute(statement)
         for function in _definer_functions(cursor):
@@ -202,7 +230,7 @@ def privilege_problems(role: str | None = None, alias: str = DEFAULT_DB_ALIAS) -
         if cursor.fetchone()[0]:
             problems.append(f"{role} may create objects in the schema")
         for table in EVIDENCE_TABLES:
-            problems += _table_problems(cursor, role, table, _EVIDENCE_ALLOWED, _EVIDENCE_REFUSED)
+            problems += _table_problems(cursor, role, table, _allowed(table), _refused(table))
         for table in GUARDED_TABLES:
             problems += _table_problems(cursor, role, table, _GUARDED_ALLOWED, _GUARDED_REFUSED)
         for table, triggers in (_EVIDENCE_TRIGGERS | GUARDED_TABLES).items():

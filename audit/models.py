@@ -156,6 +156,7 @@ from audit.chain.models import (  # noqa: E402
     AuditSalt,
     AuditSeal,
     CheckpointKey,
+    ErasureSubject,
     SealCursor,
 )
 
@@ -172,6 +173,7 @@ __all__ = [
     "AuditSalt",
     "AuditSeal",
     "CheckpointKey",
+    "ErasureSubject",
     "LogStream",
     "SealCursor",
 ]

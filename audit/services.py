@@ -13,7 +13,7 @@ from django.db import connection, models, transaction
 
 from audit import context
 from audit.actions import Action, Outcome
-from audit.models import AuditEvent
+from audit.models import AuditErasureMark, AuditEvent, AuditSalt, ErasureSubject
 from events import emit
 from events.models import Event
 
@@ -160,18 +160,39 @@ def collected() -> Iterator[list[models.Model]]:
 ERASABLE_FIELDS = frozenset({"actor_text", "target_text", "ip", "user_agent", "data"})
 
 
+def record_erasure_subject(
+    *, pseudonym: str, user_id: int, request_id: Any, targets: Iterable[tuple[str, str]]
+) -> None:
+    """Write down, once, whom an erasure's ``pseudonym`` stands for and which audit targets are
+    theirs, in the caller's transaction (the erasure job's first step). The database's erase
+    functions read the person from this row, which nobody changes afterwards: not from the
+    request, which the application keeps updating (audit migration 0027). Running it again for
+    the same pseudonym changes nothing."""
+    if not ErasureSubject.objects.filter(pseudonym=pseudonym).exists():
+        ErasureSubject.objects.create(
+            pseudonym=pseudonym,
+            user_id=user_id,
+            request_id=request_id,
+            targets=[[str(kind), str(key)] for kind, key in targets],
+        )
+
+
 def rewrite_events(pseudonym: str, updates: Iterable[tuple[Any, Mapping[str, Any]]]) -> int:
     """Replace erasable columns of audit events, for the erasure under way with ``pseudonym``.
     ``updates`` pairs an event's id with its new columns. Returns how many events changed.
 
     The ORM refuses updates to the log, and in production the application's database role may
     not update it at all: on PostgreSQL this calls ``gatehouse_erase_audit_quotes`` (audit
-    migration 0012), a function the owner role holds, which also refuses what erasure never
-    does (a quote that does not name the pseudonym, an IP address replaced rather than cut to
-    its network, another person's address or browser). SQLite has only this module's check.
+    migrations 0012, 0023 and 0027), a function the owner role holds, which also refuses what
+    erasure never does: an event neither about the person nor quoting an address, a quote
+    changed other than by putting the pseudonym (or its address) in place of what named them,
+    an IP address replaced rather than cut to its network, another person's address or
+    browser. It takes the person from the erasure's ``ErasureSubject``, and waits for any
+    sealing batch under way (audit.chain.sealer.SEAL_OR_ERASE_LOCK).
 
     The events' salts go with the rewrite, and erasure marks are left in their place, so the
-    hash chain still verifies (audit migration 0023)."""
+    hash chain still verifies. SQLite has this module's checks only: the columns, and that each
+    event marked is one this erasure could have rewritten (what the verifier checks too)."""
     rows = []
     updates_seen = list(updates)
     for event_id, columns in updates_seen:
@@ -188,22 +209,32 @@ def rewrite_events(pseudonym: str, updates: Iterable[tuple[Any, Mapping[str, Any
                 [pseudonym, json.dumps(rows, cls=DjangoJSONEncoder)],
             )
             return int(cursor.fetchone()[0])
+    subject = _erasure_subject(pseudonym)
     for row in rows:
         models.QuerySet.update(AuditEvent.objects.filter(pk=row.pop("id")), **row)
-    _drop_salts(pseudonym, [event_id for event_id, _ in updates_seen])
+    _drop_salts(subject, [event_id for event_id, _ in updates_seen])
     return len(rows)
 
 
-def _drop_salts(pseudonym: str, event_ids: list[Any]) -> None:
-    """SQLite's side of what the erase function does on PostgreSQL (audit migration 0023):
-    the rewritten events' salts go, and a mark says erasure took them (audit/chain/)."""
-    from audit.chain.models import AuditErasureMark, AuditSalt
+def _erasure_subject(pseudonym: str) -> ErasureSubject:
+    subject = ErasureSubject.objects.filter(pseudonym=pseudonym).first()
+    if subject is None:
+        raise ValueError(f"no erasure is under way with pseudonym {pseudonym}")
+    return subject
 
+
+def _drop_salts(subject: ErasureSubject, event_ids: list[Any]) -> None:
+    """SQLite's side of what the erase function does on PostgreSQL (audit migration 0023):
+    the rewritten events' salts go, and a mark says erasure took them (audit/chain/), on
+    events this erasure could have rewritten only."""
     salted = list(
         AuditSalt.objects.filter(event_id__in=event_ids).values_list("event_id", flat=True)
     )
+    for event in AuditEvent.objects.filter(pk__in=salted):
+        if not subject.could_have_rewritten(event):
+            raise ValueError(f"audit event {event.pk} is not about the person erased")
     AuditErasureMark.objects.bulk_create(
-        [AuditErasureMark(event_id=event_id, pseudonym=pseudonym) for event_id in salted],
+        [AuditErasureMark(event_id=event_id, pseudonym=subject.pseudonym) for event_id in salted],
         ignore_conflicts=True,
     )
     AuditSalt.objects.filter(event_id__in=salted).delete()

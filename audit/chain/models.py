@@ -1,8 +1,9 @@
 """The chain's tables. Imported by ``audit.models`` so that Django finds them.
 
-Seals, salts, erasure marks and checkpoints are evidence: the application role may read and
-add them, never change or remove them (audit/db_roles.py, audit migrations 0022 and 0026), and
-a checkpoint must state a position the chain has sealed. Chains and keys are the sealer's and
+Seals, salts, erasure subjects, erasure marks and checkpoints are evidence: the application
+role may read and add them (marks: only read; the owner's erase function adds them), never
+change or remove them (audit/db_roles.py, audit migrations 0022, 0026 and 0027), and a
+checkpoint must state a position the chain has sealed. Chains and keys are the sealer's and
 signer's working state, guarded on PostgreSQL (audit migration 0026): a chain only grows and
 only retention moves its cut; a key is only ever retired; neither is deleted. The sealer's
 cursor is plain working state.
@@ -10,9 +11,13 @@ cursor is plain working state.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from audit.chain.encoding import encode_json
 
 GATEHOUSE_WIDE = 0  # the chain of events that belong to no organization
 
@@ -75,7 +80,9 @@ class AuditSalt(models.Model):
 
 class AuditErasureMark(models.Model):
     """Left where erasure deleted an event's salt: the verifier accepts that event's stored
-    commitments as they are, and can tell erasure from tampering."""
+    commitments as they are, and can tell erasure from tampering, provided the event is about
+    the person ``pseudonym`` stands for (``ErasureSubject``). Only the owner's erase function
+    writes marks on PostgreSQL (audit migration 0027)."""
 
     event_id = models.UUIDField(primary_key=True)
     pseudonym = models.CharField(max_length=64)
@@ -86,6 +93,47 @@ class AuditErasureMark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} erased as {self.pseudonym}"
+
+
+class ErasureSubject(models.Model):
+    """Who an erasure's pseudonym stands for: the person's user id, their erasure request, and
+    the audit targets that are theirs (``[type, id]`` pairs: their account, addresses,
+    memberships, sessions, devices). Written once, when the erasure job starts, and never
+    changed: the owner's erase functions and the verifier take the person from here, not from
+    the request, which the application updates as the job runs (audit migration 0027)."""
+
+    pseudonym = models.CharField(max_length=32, primary_key=True)
+    user_id = models.BigIntegerField()
+    request_id = models.UUIDField()
+    targets = models.JSONField(default=list)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        app_label = "audit"
+
+    def __str__(self) -> str:
+        return f"{self.pseudonym} stands for user {self.user_id}"
+
+    def owns_target(self, target_type: str, target_id: str) -> bool:
+        """Whether an audit event's target is the person or one of their things."""
+        if target_type == "user" and target_id == str(self.user_id):
+            return True
+        return any(
+            isinstance(pair, list) and pair[:2] == [target_type, target_id]
+            for pair in self.targets or []
+        )
+
+    def could_have_rewritten(self, event: Any) -> bool:
+        """Whether this erasure could have rewritten ``event``: the person caused it, it is
+        about them or one of their things, or it names the pseudonym (in any other event,
+        erasure only puts the pseudonym's address where the person's address was quoted).
+        An erasure mark on any other event was not left by this erasure."""
+        if event.actor_id is not None and event.actor_id == self.user_id:
+            return True
+        if self.owns_target(event.target_type, event.target_id):
+            return True
+        quoted = (event.actor_text or "", event.target_text or "", encode_json(event.data))
+        return any(self.pseudonym in text for text in quoted)
 
 
 class SealCursor(models.Model):

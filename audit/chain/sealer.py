@@ -10,6 +10,16 @@ It never writes to the audit log itself (T23): an event's seal is a row of its o
 Rows older than the transaction-id column have no txid; they are sealed first, once, in the
 order they happened (T22). A crash repeats a batch, never skips one: the cursor commits with
 the seals, and a second sealer waits for the first (the cursor row is locked).
+
+Sealing and erasure take turns (``SEAL_OR_ERASE_LOCK``). Erasure deletes a sealed event's salt
+and leaves a mark; an event not yet sealed it leaves alone, to be sealed later with its new
+values. If a batch read an event, erasure then rewrote it, found no salt yet and committed, and
+the batch committed after that, the seal would commit to the old address with a salt that
+still exists: a false "was changed" from the verifier, and commitments anyone holding the salt
+could test guesses of the address against. So each batch's transaction, before it reads
+anything, takes the same transaction-level advisory lock that the erase function takes
+(audit migration 0027): whichever comes second waits for the other to commit, and then sees
+what it wrote.
 """
 
 from __future__ import annotations
@@ -29,6 +39,10 @@ from config.refusals import service
 from events import horizon as horizons
 
 BATCH = 2000
+# The PostgreSQL advisory lock (pg_advisory_xact_lock) that sealing and erasure both take, so
+# that they never overlap: the first 8 bytes of SHA-256("gatehouse.audit.seal-or-erase"), as a
+# signed integer. Audit migration 0027's gatehouse_erase_audit_quotes uses the same number.
+SEAL_OR_ERASE_LOCK = -718604662479446142
 
 
 def seal_batch(limit: int = BATCH) -> int:
@@ -41,6 +55,7 @@ def seal_batch(limit: int = BATCH) -> int:
 
 @service
 def _seal(limit: int, horizon: int | None) -> int:
+    take_turns_with_erasure()
     SealCursor.objects.get_or_create(pk=1)
     cursor = SealCursor.objects.select_for_update().get(pk=1)
     events = _next_events(cursor, limit, horizon)
@@ -59,6 +74,15 @@ def _seal(limit: int, horizon: int | None) -> int:
     cursor.updated_at = timezone.now()
     cursor.save()
     return sealed
+
+
+def take_turns_with_erasure() -> None:
+    """Wait until no erasure is rewriting audit events, and keep them from starting until this
+    transaction ends (the lock goes with it). PostgreSQL only: SQLite has one writer at a time.
+    Only sealing and erasure take it; a sign-in never waits for it."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as db:
+            db.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_OR_ERASE_LOCK])
 
 
 def _next_events(cursor: SealCursor, limit: int, horizon: int | None) -> list[AuditEvent]:

@@ -12,6 +12,7 @@ reads first, the rest are counted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from audit.chain.models import (
     AuditErasureMark,
     AuditSalt,
     AuditSeal,
+    ErasureSubject,
     SealCursor,
 )
 from audit.models import AuditEvent
@@ -237,9 +239,7 @@ def _walk(
         ids = [seal.event_id for seal in seals]
         events = AuditEvent.objects.in_bulk(ids)
         salts = {s.event_id: bytes(s.salt) for s in AuditSalt.objects.filter(event_id__in=ids)}
-        marks = set(
-            AuditErasureMark.objects.filter(event_id__in=ids).values_list("event_id", flat=True)
-        )
+        marks = _marks(ids)
         for seal in seals:
             if seal.position != expected:
                 report.problems.append(
@@ -269,12 +269,21 @@ def _walk(
         after = seals[-1].position
 
 
+def _marks(ids: list[Any]) -> dict[Any, tuple[str, ErasureSubject | None]]:
+    """The erasure marks of these events: each one's pseudonym and whom it stands for."""
+    found = dict(
+        AuditErasureMark.objects.filter(event_id__in=ids).values_list("event_id", "pseudonym")
+    )
+    subjects = ErasureSubject.objects.in_bulk(set(found.values()))
+    return {event_id: (pseudonym, subjects.get(pseudonym)) for event_id, pseudonym in found.items()}
+
+
 def _check(
     chain_id: int,
     seal: AuditSeal,
     events: dict[Any, AuditEvent],
     salts: dict[Any, bytes],
-    marks: set[Any],
+    marks: dict[Any, tuple[str, ErasureSubject | None]],
     head: bytes,
     report: Report,
 ) -> bytes:
@@ -300,8 +309,7 @@ def _check(
             if now != then
         ]
     else:
-        if seal.event_id not in marks:
-            problem("lost its salt outside erasure")
+        _erased(seal, event, marks, problem)
         committed, changed = stored, []
     digest = encoding.event_hash(chain_id, event, committed)
     if encoding.chain_of(event) != chain_id:
@@ -314,6 +322,25 @@ def _check(
     else:
         return encoding.link(head, seal.position, digest)
     return bytes(seal.chain_hash)
+
+
+def _erased(
+    seal: AuditSeal,
+    event: AuditEvent,
+    marks: dict[Any, tuple[str, ErasureSubject | None]],
+    problem: Callable[[str], None],
+) -> None:
+    """An event without its salt: only erasure removes one, and only from an event about the
+    person erased. Its quoted fields can no longer be checked, so a mark on any other event
+    (with the row rewritten around it) would let anyone change what it quotes."""
+    if seal.event_id not in marks:
+        problem("lost its salt outside erasure")
+        return
+    pseudonym, subject = marks[seal.event_id]
+    if subject is None:
+        problem(f"is marked erased as {pseudonym}, which no erasure recorded")
+    elif not subject.could_have_rewritten(event):
+        problem(f"is marked erased as {pseudonym}, but is not about the person erased")
 
 
 def _unsealed(chain_id: int, report: Report) -> None:

@@ -3,9 +3,10 @@
 1. **Start** (one transaction, the request row locked): refuse while the person is the only owner
    of an organization that has other members (the request goes on hold, they are told, and it
    resumes once ownership moves); otherwise mark it ``erasing``, deactivate the account, draw a
-   random pseudonym and store the identifiers to erase, encrypted. Old addresses survive only
-   in audit data, which step 2 rewrites: a crash must not lose them. Once it has committed,
-   the person is signed out everywhere.
+   random pseudonym, record whom it stands for (``audit.services.record_erasure_subject``,
+   evidence the application cannot change) and store the identifiers to erase, encrypted. Old
+   addresses survive only in audit data, which step 2 rewrites: a crash must not lose them.
+   Once it has committed, the person is signed out everywhere.
 2. **Rewrite quotes** (a batch per transaction, consent.erasure.quotes).
 3. **Finish** (one transaction): check ownership again, rewrite what was quoted meanwhile,
    turn the account into a tombstone, delete the person's own rows (consent.erasure.removal),
@@ -29,7 +30,7 @@ from django.utils import timezone
 from accounts import extensions
 from accounts.models import User
 from audit.actions import Action
-from audit.services import record
+from audit.services import record, record_erasure_subject
 from config.refusals import service
 from consent.addresses import account_addresses
 from consent.erasure import notices, quotes, removal
@@ -122,6 +123,14 @@ def _claim(request_id: int) -> tuple[DataSubjectRequest, list[UserSession]] | st
     if erasure.identifiers is None:
         erasure.identifiers = collect(user).dumps()
     erasure.save(update_fields=["attempts", "status", "started_at", "pseudonym", "identifiers"])
+    # Whom the pseudonym stands for, kept where the application cannot change it: the
+    # database's erase functions read the person from there, not from this request.
+    record_erasure_subject(
+        pseudonym=erasure.pseudonym,
+        user_id=user.pk,
+        request_id=erasure.public_id,
+        targets=Identifiers.loads(erasure.identifiers).targets,  # type: ignore[arg-type]
+    )
     # From here on nobody signs in as them, and no export of them is built or sent.
     User.objects.filter(pk=user.pk).update(is_active=False)
     # Nor does any app act for them with a token it already holds.

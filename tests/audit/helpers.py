@@ -43,3 +43,18 @@ def dated(when: datetime) -> Iterator[None]:
     finally:
         field.default = default
         field.__dict__.pop("_get_default", None)
+
+
+def erasure_under_way(user: Any, pseudonym: str, **request: Any) -> Any:
+    """An erasure of ``user`` begun as the job begins one: the request marked ``erasing`` with
+    its pseudonym, and whom the pseudonym stands for recorded (audit migration 0027)."""
+    from audit.services import record_erasure_subject
+    from consent.models import DataSubjectRequest
+
+    made = DataSubjectRequest.objects.create(
+        user=user, kind="erasure", status="erasing", pseudonym=pseudonym, **request
+    )
+    record_erasure_subject(
+        pseudonym=pseudonym, user_id=user.pk, request_id=made.public_id, targets=[]
+    )
+    return made

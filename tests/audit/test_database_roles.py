@@ -27,12 +27,14 @@ from audit.actions import Action
 from audit.models import AuditEvent
 from consent import evidence, services
 from consent.models import ConsentEvent, DataSubjectRequest, Purpose
+from tests.audit.helpers import erasure_under_way
 from tests.conftest import require
 from tests.factories import UserFactory
 
 _defaults = importlib.import_module("consent.migrations.0003_default_purposes")
 
 PSEUDONYM = "erased-00c0ffee00aa"
+ERASED = f"{PSEUDONYM}@erased.invalid"
 REFUSED = r"permission denied|must be owner"
 
 
@@ -56,9 +58,10 @@ def _as(ip: str, user_agent: str):
 
 @pytest.fixture
 def world():
-    """Pat, whose erasure is under way: Pat's sign-ins from v4 and v6 addresses, a block by a
-    staff member from the staff member's address, Pat's consent (imported with an address and
-    browser) and one Pat recorded for the staff member."""
+    """Pat, whose erasure is under way: Pat's sign-ins from v4 and v6 addresses (the second
+    quoting Pat's address), a block by a staff member from the staff member's address, the
+    staff member's own sign-in (nothing to do with Pat), Pat's consent (imported with an
+    address and browser) and one Pat recorded for the staff member."""
     _split_roles()
     _defaults.seed(apps, None)
     pat = UserFactory(email="pat@person.example")
@@ -67,10 +70,18 @@ def world():
     own = audit_services.record(Action.LOGIN_SUCCEEDED, actor=pat, target=pat)
     audit_context.deactivate(token)
     token = audit_context.activate(_as("2001:db8:aa:bb::7", "Pat's phone"))
-    own_v6 = audit_services.record(Action.LOGIN_SUCCEEDED, actor=pat, target=pat)
+    own_v6 = audit_services.record(
+        Action.LOGIN_SUCCEEDED,
+        actor=pat,
+        target=pat,
+        data={"email": "pat@person.example", "attempts": 3},
+    )
     audit_context.deactivate(token)
     token = audit_context.activate(_as("198.51.100.9", "Staff browser"))
     by_staff = audit_services.record(Action.USER_BLOCKED, actor=staff, target=pat)
+    not_pats = audit_services.record(
+        Action.LOGIN_SUCCEEDED, actor=staff, target=staff, data={"method": "password"}
+    )
     audit_context.deactivate(token)
     analytics = Purpose.objects.get(key="analytics", organization__isnull=True)
     consent, _ = services.record_consent(
@@ -85,15 +96,14 @@ def world():
     recorded, _ = services.record_consent(
         user=staff, purpose=analytics, decision="granted", method="api", actor=pat
     )
-    DataSubjectRequest.objects.create(
-        user=pat, kind="erasure", status="erasing", pseudonym=PSEUDONYM
-    )
+    erasure_under_way(pat, PSEUDONYM)
     return {
         "pat": pat,
         "staff": staff,
         "own": own,
         "own_v6": own_v6,
         "by_staff": by_staff,
+        "not_pats": not_pats,
         "consent": consent,
         "recorded": recorded,
     }
@@ -292,6 +302,32 @@ BAD_CALLS = {
         "must name the pseudonym",
         _audit(PSEUDONYM, [{"id": str(w["own"].pk), "data": {"note": "nothing happened"}}]),
     ),
+    "data of an event not about them": lambda w: (
+        "only puts the pseudonym",
+        _audit(PSEUDONYM, [{"id": str(w["not_pats"].pk), "data": {"method": PSEUDONYM}}]),
+    ),
+    "a key added to data": lambda w: (
+        "only puts the pseudonym",
+        _audit(
+            PSEUDONYM,
+            [{"id": str(w["not_pats"].pk), "data": {"method": "password", "by": ERASED}}],
+        ),
+    ),
+    "a name put in an event not about them": lambda w: (
+        "only puts the pseudonym",
+        _audit(PSEUDONYM, [{"id": str(w["not_pats"].pk), "target_text": PSEUDONYM}]),
+    ),
+    "their quote made to say more": lambda w: (
+        "only puts the pseudonym",
+        _audit(PSEUDONYM, [{"id": str(w["own"].pk), "actor_text": f"{ERASED}, on leave"}]),
+    ),
+    "a number changed beside their quote": lambda w: (
+        "only puts the pseudonym",
+        _audit(
+            PSEUDONYM,
+            [{"id": str(w["own_v6"].pk), "data": {"email": ERASED, "attempts": 0}}],
+        ),
+    ),
     "another address": lambda w: (
         "cut to its network",
         _audit(PSEUDONYM, [{"id": str(w["own"].pk), "ip": "192.0.2.1"}]),
@@ -407,7 +443,7 @@ def test_the_owners_functions_do_exactly_what_erasure_asks(world):
         PSEUDONYM,
         [
             (own.pk, {"actor_text": name, "ip": "203.0.113.0", "user_agent": ""}),
-            (own_v6.pk, {"data": {"login": name}, "ip": "2001:db8:aa::"}),
+            (own_v6.pk, {"data": {"email": name, "attempts": 3}, "ip": "2001:db8:aa::"}),
         ],
     )
     kept = evidence.clear_origins(user=world["pat"], pseudonym=PSEUDONYM)
@@ -429,6 +465,46 @@ def test_the_owners_functions_do_exactly_what_erasure_asks(world):
     assert ConsentEvent.objects.get(pk=recorded.pk).actor_text == name
 
 
+def test_an_erasure_the_application_points_at_someone_else_erases_nothing_of_theirs(world):
+    """Whom a pseudonym stands for is read from evidence (audit_erasuresubject), not from the
+    request, which the application updates as the job runs: pointed at the staff member, the
+    request no longer matches the record, and the record itself cannot be changed."""
+    staff = world["staff"]
+    DataSubjectRequest.objects.filter(pseudonym=PSEUDONYM).update(user=staff)
+    before = _snapshot()
+    # A name replaced in the staff member's own event: what erasing them would do.
+    statement, params = _audit(
+        PSEUDONYM, [{"id": str(world["not_pats"].pk), "target_text": PSEUDONYM}]
+    )
+
+    with pytest.raises(DatabaseError, match="no erasure is under way"):
+        _run(statement, params=params)
+    for attempt in (
+        "UPDATE audit_erasuresubject SET user_id = %s",
+        "DELETE FROM audit_erasuresubject WHERE user_id <> %s",
+    ):
+        with pytest.raises(DatabaseError, match=REFUSED):
+            _run(attempt, params=[staff.pk])
+    with pytest.raises(DatabaseError, match="duplicate key"):
+        _run(
+            "INSERT INTO audit_erasuresubject (pseudonym, user_id, request_id, targets, "
+            "recorded_at) VALUES (%s, %s, gen_random_uuid(), '[]', now())",
+            params=[PSEUDONYM, staff.pk],
+        )
+
+    assert _snapshot() == before
+
+
+def test_the_application_cannot_leave_an_erasure_mark(world):
+    """A mark makes the verifier accept an event it can no longer check: only the erase
+    function, which checks the event is about the person, leaves one."""
+    with pytest.raises(DatabaseError, match="permission denied"):
+        _run(
+            "INSERT INTO audit_auditerasuremark (event_id, pseudonym, at) VALUES (%s, %s, now())",
+            params=[world["not_pats"].pk, PSEUDONYM],
+        )
+
+
 def test_the_functions_ignore_look_alike_tables_the_application_creates(world):
     """The functions name their tables with the schema and search only pg_catalog: a temporary
     table of the same name, with a made-up erasure in it, is never read."""
@@ -441,6 +517,8 @@ def test_the_functions_ignore_look_alike_tables_the_application_creates(world):
             "(user_id bigint, pseudonym text, kind text, status text)",
             "INSERT INTO consent_datasubjectrequest "
             "VALUES (%s, 'erased-0123456789ab', 'erasure', 'erasing')",
+            "CREATE TEMP TABLE audit_erasuresubject (pseudonym text, user_id bigint)",
+            "INSERT INTO audit_erasuresubject VALUES ('erased-0123456789ab', %s)",
             "SELECT gatehouse_erase_consent_origin('erased-0123456789ab')",
             params=[other.pk],
         )

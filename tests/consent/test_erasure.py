@@ -32,6 +32,7 @@ from consent.models import ConsentEvent, DataSubjectRequest, Purpose
 from consent.signals import user_erased
 from organizations import services as org_services
 from organizations.models import Invitation, Membership, Organization
+from tests.audit.helpers import erasure_under_way
 from tests.conftest import force_login_verified, require
 from tests.consent.conftest import publish
 from tests.consent.world import accept_required, signed_in
@@ -559,15 +560,15 @@ def _sql(statement: str, params: list, *, setting: str | None = None) -> None:
 def _erasing(user) -> str:
     """Pat's erasure, started: the database's functions work only while one is under way."""
     pseudonym = "erased-0123456789ab"
-    DataSubjectRequest.objects.create(
-        user=user, kind="erasure", status="erasing", pseudonym=pseudonym
-    )
+    erasure_under_way(user, pseudonym)
     return pseudonym
 
 
 def test_the_database_lets_erasure_rewrite_quotes_and_nothing_else(pat):
     require(connection.vendor == "postgresql", "PostgreSQL (the triggers and functions)")
-    event = audit_services.record(Action.PROFILE_UPDATED, actor=pat, target=pat)
+    event = audit_services.record(
+        Action.PROFILE_UPDATED, actor=pat, target=pat, data={"email": {"from": PAT, "to": PAT}}
+    )
     # No statement of the application changes the log, whatever it sets first (the old
     # switches included); tests/audit/test_database_roles.py tries every way in.
     refused = [
@@ -584,7 +585,16 @@ def test_the_database_lets_erasure_rewrite_quotes_and_nothing_else(pat):
     name = f"{pseudonym}@erased.invalid"
     changed = audit_services.rewrite_events(
         pseudonym,
-        [(event.pk, {"actor_text": name, "target_text": name, "data": {"by": name}})],
+        [
+            (
+                event.pk,
+                {
+                    "actor_text": name,
+                    "target_text": name,
+                    "data": {"email": {"from": name, "to": name}},
+                },
+            )
+        ],
     )
 
     event = AuditEvent.objects.get(pk=event.pk)

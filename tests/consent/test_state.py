@@ -22,6 +22,7 @@ from consent.models import (
     ReceiptKey,
 )
 from consent.signals import consent_changed
+from tests.audit.helpers import erasure_under_way
 from tests.conftest import require
 from tests.consent.conftest import publish
 from tests.factories import UserFactory
@@ -195,7 +196,7 @@ def test_postgresql_keeps_events_append_only_with_one_narrow_exception(purposes)
     # the database's function, and only while their erasure is under way.
     with pytest.raises(DatabaseError, match="no erasure is under way"):
         evidence.clear_origins(user=user, pseudonym="erased-00000000000a")
-    user.data_requests.create(kind="erasure", status="erasing", pseudonym="erased-00000000000a")
+    erasure_under_way(user, "erased-00000000000a")
     assert evidence.clear_origins(user=user, pseudonym="erased-00000000000a") == 1
     kept = ConsentEvent.objects.get(pk=event.pk)
     assert kept.ip is None

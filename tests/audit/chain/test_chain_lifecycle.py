@@ -4,20 +4,25 @@ Also in embedded mode (SQLite), where sealing and verifying work the same."""
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
+from audit import context as audit_context
 from audit import retention
-from audit.actions import Action
+from audit.actions import Action, Outcome
 from audit.chain import checkpoints, sealer
 from audit.chain.models import AuditChain, AuditErasureMark, AuditSalt, AuditSeal
 from audit.chain.verify import verify
 from audit.models import AuditEvent
-from audit.services import record
+from audit.services import record, rewrite_events
+from organizations import services as org_services
+from organizations.models import Membership, Role
 from tests.audit.chain.helpers import (
     position_of,
     seal_committed,
@@ -25,10 +30,11 @@ from tests.audit.chain.helpers import (
     sign_as_of,
     verify_audit,
 )
-from tests.audit.helpers import event
+from tests.audit.helpers import erasure_under_way, event
 from tests.conftest import require
 from tests.consent.conftest import published, purposes  # noqa: F401  (fixtures)
-from tests.consent.test_erasure import ERASE, client, pat  # noqa: F401  (fixtures)
+from tests.consent.test_erasure import ERASE, PAT, client, pat  # noqa: F401  (fixtures)
+from tests.factories import UserFactory
 
 CHAIN = 77
 
@@ -74,12 +80,42 @@ def test_a_transaction_that_began_first_and_committed_last_is_sealed_first():
     assert verify(CHAIN).ok
 
 
+def _quoted_by_others(person: Any) -> list[AuditEvent]:
+    """Events erasure rewrites besides the person's own: an owner inviting their address, a
+    stranger signing in with it (from the stranger's address and browser), and an owner
+    changing their membership, which names them."""
+    owner = UserFactory()
+    org = org_services.create_organization(actor=owner, name="Acme", slug="acme")
+    inviter = Membership.objects.get(organization=org, user=owner)
+    org_services.invite(actor=inviter, org=org, email=PAT, role="member")
+    invited = AuditEvent.objects.get(action=Action.ORG_INVITATION_SENT)
+    token = audit_context.activate(
+        audit_context.RequestContext(request_id="r9", ip="198.51.100.23", user_agent="Curl")
+    )
+    try:
+        tried = record(Action.LOGIN_FAILED, actor_text=PAT, outcome=Outcome.FAILURE)
+    finally:
+        audit_context.deactivate(token)
+    membership = Membership.objects.create(organization=org, user=person, role=Role.MEMBER)
+    changed = record(
+        Action.ORG_MEMBER_ROLE_CHANGED,
+        actor=owner,
+        target=membership,
+        organization=org,
+        data={"name": "Pat Person", "from": "member", "to": "admin"},
+    )
+    return [invited, tried, changed]
+
+
 @pytest.mark.django_db
 def test_erasing_a_person_keeps_the_chain_verifying(pat, client, settings):  # noqa: F811
     settings.GATEHOUSE_ERASURE_GRACE_DAYS = 0
+    others = _quoted_by_others(pat)
     theirs = list(AuditEvent.objects.about_user(pat).values_list("pk", flat=True))
     assert theirs
-    assert _seal() >= len(theirs)
+    _seal()  # (in embedded mode the pass after each commit may have sealed them already)
+    everyone = theirs + [e.pk for e in others]
+    assert AuditSeal.objects.filter(event_id__in=everyone).count() == len(everyone)
     chains = list(AuditChain.objects.values_list("chain", flat=True))
     for chain in chains:
         checkpoints.sign(chain)
@@ -87,10 +123,15 @@ def test_erasing_a_person_keeps_the_chain_verifying(pat, client, settings):  # n
     client.post(ERASE, {"confirm": "delete"})
 
     assert AuditEvent.objects.filter(pk__in=theirs, actor_text__contains="erased-").exists()
-    # Their salts are gone and marks say erasure took them...
-    assert not AuditSalt.objects.filter(event_id__in=theirs).exists()
+    # Their salts are gone and marks say erasure took them, from the events that quoted them
+    # too (the address in the invitation and the failed sign-in, the name in the change)...
+    assert not AuditSalt.objects.filter(event_id__in=everyone).exists()
     marked = set(AuditErasureMark.objects.values_list("event_id", flat=True))
-    assert set(theirs) <= marked
+    assert set(everyone) <= marked
+    for before in others:
+        after = AuditEvent.objects.get(pk=before.pk)
+        assert PAT not in json.dumps([after.actor_text, after.target_text, after.data])
+        assert "Pat Person" not in json.dumps(after.data)
     # ...and every chain still verifies against the checkpoint signed before the erasure.
     _seal()  # the erasure's own events
     for chain in chains:
@@ -143,8 +184,6 @@ def test_sealing_and_verifying_work_on_either_database(tmp_path):
     checkpoint = checkpoints.sign(CHAIN)
     assert checkpoint is not None
     path = tmp_path / "checkpoint.json"
-    import json
-
     path.write_text(json.dumps(checkpoints.as_json(checkpoint)))
     assert verify_audit("--checkpoint", str(path))[0] == 0
     if connection.vendor == "postgresql":
@@ -155,3 +194,28 @@ def test_sealing_and_verifying_work_on_either_database(tmp_path):
     code, output = verify_audit("--checkpoint", str(path))
     assert code == 1
     assert f"position {position_of(events[1])}: event {events[1].pk} was changed" in output
+
+
+@pytest.mark.django_db
+def test_a_mark_on_an_event_erasure_could_not_have_rewritten_is_named_on_either_database():
+    pseudonym = "erased-0a0b0c0d0e0f"
+    erasure_under_way(UserFactory(email=PAT), pseudonym)
+    unrelated = event(CHAIN, actor_text="sam@else.example", data={"plan": "small"})
+    _seal()
+    # Erasure itself refuses: the database's function on PostgreSQL, this module on SQLite.
+    with pytest.raises((DatabaseError, ValueError)), transaction.atomic():
+        rewrite_events(pseudonym, [(unrelated.pk, {"data": {"plan": "large"}})])
+    assert AuditSalt.objects.filter(event_id=unrelated.pk).exists()
+    if connection.vendor == "postgresql":
+        return  # forging past it on PostgreSQL is test_erasure_marks', as the superuser
+    from django.db import models
+
+    AuditSalt.objects.filter(event_id=unrelated.pk).delete()
+    AuditErasureMark.objects.create(event_id=unrelated.pk, pseudonym=pseudonym)
+    models.QuerySet.update(AuditEvent.objects.filter(pk=unrelated.pk), data={"plan": "large"})
+    report = verify(CHAIN)
+    assert not report.ok
+    assert (
+        f"position {position_of(unrelated)}: event {unrelated.pk} is marked erased as "
+        f"{pseudonym}, but is not about the person erased"
+    ) == report.problems[0].message

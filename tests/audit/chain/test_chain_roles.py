@@ -1,9 +1,10 @@
 """The chain's evidence is as safe from the application as the audit log (audit/db_roles.py):
-the application role may read and add seals, salts, erasure marks and checkpoints, never change
-or remove them, however it asks; a checkpoint it adds must state what the chain sealed. The
-chain's working state it may only change as the sealer and key rotation do: a chain grows,
-only retention moves its cut, a key is only retired. Runs as the application role; needs the
-two roles (CI has them)."""
+the application role may read and add seals, salts, erasure subjects and checkpoints, and only
+read erasure marks (the owner's erase function leaves them), never change or remove any of
+them, however it asks; a checkpoint it adds must state what the chain sealed. The chain's
+working state it may only change as the sealer and key rotation do: a chain grows, only
+retention moves its cut, a key is only retired. Runs as the application role; needs the two
+roles (CI has them)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,20 @@ from audit.chain.models import (
     AuditSalt,
     AuditSeal,
     CheckpointKey,
+    ErasureSubject,
 )
+from audit.services import record_erasure_subject
 from tests.audit.chain.helpers import seal_in_test_transaction
 from tests.audit.helpers import event
 from tests.conftest import require
 
-TABLES = ("audit_auditseal", "audit_auditsalt", "audit_auditerasuremark")
+# Each evidence table of the chain, with a column to try to change.
+TABLES = {
+    "audit_auditseal": "event_id",
+    "audit_auditsalt": "event_id",
+    "audit_auditerasuremark": "event_id",
+    "audit_erasuresubject": "user_id",
+}
 REFUSED = r"permission denied|must be owner"
 CHAIN = 5  # written out in the SQL below
 
@@ -37,7 +46,9 @@ def sealed(db):
     require(db_roles.roles_are_split(), "DATABASE_OWNER_URL: an owner role apart from the app's")
     made = event(CHAIN)
     seal_in_test_transaction()
-    AuditErasureMark.objects.create(event_id=uuid.uuid4(), pseudonym="erased-00c0ffee00aa")
+    record_erasure_subject(
+        pseudonym="erased-00c0ffee00aa", user_id=7, request_id=uuid.uuid4(), targets=[]
+    )
     return made
 
 
@@ -61,8 +72,13 @@ def _run(*statements: str) -> None:
             cursor.execute(statement)
 
 
-def _counts() -> tuple[int, int, int]:
-    return (AuditSeal.objects.count(), AuditSalt.objects.count(), AuditErasureMark.objects.count())
+def _counts() -> tuple[int, ...]:
+    return (
+        AuditSeal.objects.count(),
+        AuditSalt.objects.count(),
+        AuditErasureMark.objects.count(),
+        ErasureSubject.objects.count(),
+    )
 
 
 def test_the_evidence_tables_are_in_the_deploy_check_and_pass_it(sealed):
@@ -81,7 +97,7 @@ def test_the_sealer_writes_as_the_application_role(sealed):
 @pytest.mark.parametrize(
     "statement",
     [
-        "UPDATE {table} SET event_id = event_id",
+        "UPDATE {table} SET {column} = {column}",
         "DELETE FROM {table}",
         "TRUNCATE {table}",
         "ALTER TABLE {table} DISABLE TRIGGER USER",
@@ -89,15 +105,16 @@ def test_the_sealer_writes_as_the_application_role(sealed):
     ],
 )
 def test_the_application_cannot_change_or_remove_chain_evidence(sealed, table, statement):
-    counts = (
-        AuditSeal.objects.count(),
-        AuditSalt.objects.count(),
-        AuditErasureMark.objects.count(),
-    )
+    counts = _counts()
     with pytest.raises(DatabaseError, match=REFUSED):
-        _run(statement.format(table=table))
-    after = (AuditSeal.objects.count(), AuditSalt.objects.count(), AuditErasureMark.objects.count())
-    assert after == counts
+        _run(statement.format(table=table, column=TABLES[table]))
+    assert _counts() == counts
+
+
+def test_only_the_erase_function_leaves_an_erasure_mark(sealed):
+    with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
+        AuditErasureMark.objects.create(event_id=sealed.pk, pseudonym="erased-00c0ffee00aa")
+    assert not AuditErasureMark.objects.exists()
 
 
 def test_the_purge_function_still_refuses_a_recent_cutoff(sealed):
