@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -36,6 +37,10 @@ DISPATCH_BATCH = 500
 QUEUE_BATCH = 500
 STALE_WAIT_FACTOR = 10
 HEARTBEAT = timedelta(seconds=5)
+# This process's dispatch state: whether its last batch found events (the next one then skips
+# the idle check), and when it last measured the horizon's lag.
+_busy = False
+_lag_measured_at = float("-inf")
 TEST_EVENT_TYPE = "webhook.test"  # sent to one endpoint by events.services.send_test only
 
 
@@ -48,22 +53,26 @@ def _wants(endpoint: WebhookEndpoint, event: Event) -> bool:
 
 def dispatch(batch: int = DISPATCH_BATCH) -> int:
     """One batch of events into deliveries; returns how many events were read."""
-    if _idle():
+    global _busy
+    # Read before the transaction writes anything (and so has a transaction id of its own).
+    current = horizon.current_horizon()
+    if not _busy and _idle(current):
         return 0
     with transaction.atomic():
         cursor, _ = PipelineCursor.objects.select_for_update().get_or_create(stage="dispatch")
         now = timezone.now()
-        current = horizon.current_horizon()
         start = (cursor.txid, int(cursor.last_id or 0))
         events = list(
             horizon.after(Event.objects.all(), start, current).only(
                 "id", "txid", "type", "organization_id", "occurred_at"
             )[:batch]
         )
-        cursor.horizon_lag_ms = _lag_ms(current, now)
+        if _lag_due():
+            cursor.horizon_lag_ms = _lag_ms(current, now)
         cursor.updated_at = now
         if not events:
             cursor.save(update_fields=["horizon_lag_ms", "updated_at"])
+            _busy = False
             return 0
         endpoints = list(
             WebhookEndpoint.objects.filter(status=WebhookEndpoint.Status.ENABLED).only(
@@ -82,17 +91,18 @@ def dispatch(batch: int = DISPATCH_BATCH) -> int:
         cursor.txid, last_id = horizon.position(events[-1])
         cursor.last_id = str(last_id)
         cursor.save()
+    _busy = True
     return len(events)
 
 
-def _idle() -> bool:
+def _idle(current: int | None) -> bool:
     """Nothing to dispatch, found with plain reads: an idle pass locks no row and commits no
     write (a row lock alone costs PostgreSQL a transaction id and a WAL record). The cursor's
-    heartbeat, ``updated_at`` and ``horizon_lag_ms``, is written every ``HEARTBEAT`` at most."""
+    heartbeat, ``updated_at`` and ``horizon_lag_ms``, is written every ``HEARTBEAT`` at most.
+    Skipped while events keep coming (``_busy``): then it would only add queries."""
     cursor = PipelineCursor.objects.filter(stage="dispatch").first()
     if cursor is None:
         return False
-    current = horizon.current_horizon()
     start = (cursor.txid, int(cursor.last_id or 0))
     if horizon.after(Event.objects.all(), start, current).exists():
         return False
@@ -101,6 +111,15 @@ def _idle() -> bool:
         PipelineCursor.objects.filter(pk=cursor.pk).update(
             updated_at=now, horizon_lag_ms=_lag_ms(current, now)
         )
+    return True
+
+
+def _lag_due() -> bool:
+    """Whether to measure the horizon's lag in this pass (one query; every ``HEARTBEAT``)."""
+    global _lag_measured_at
+    if time.monotonic() - _lag_measured_at < HEARTBEAT.total_seconds():
+        return False
+    _lag_measured_at = time.monotonic()
     return True
 
 

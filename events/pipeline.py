@@ -114,9 +114,12 @@ def one_pass(locks: _Locks | None = None) -> tuple[int, bool]:
 
 
 # Pauses between passes: a stage that filled its batch has more waiting; a pass that found
-# something keeps the next event's delay low; idle passes back off, since an idle pass still
-# costs about twenty queries (measured: 8 ms of the loop's CPU).
-BUSY_PAUSE, WORKING_PAUSE, LONGEST_IDLE_PAUSE = 0.1, 0.25, 1.0
+# something comes back soon, which keeps an event's delay low; idle passes back off. A pass
+# costs about twenty queries whatever it finds (an idle one only reads), so under a steady
+# trickle of sign-ins the pause, not the work, sets what the loop takes from the web servers:
+# half a second keeps it under 5 % of a sign-in's throughput while commit to delivery stays
+# well under 2 s (docs/events.md, "Benchmark").
+BUSY_PAUSE, WORKING_PAUSE, LONGEST_IDLE_PAUSE = 0.1, 0.5, 1.0
 
 
 def next_pause(previous: float, handled: int, full: bool) -> float:

