@@ -16,6 +16,8 @@ from functools import cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 
 class SecretUnreadable(Exception):
@@ -29,6 +31,15 @@ def _fernet() -> MultiFernet:
         digest = hashlib.sha256(b"gatehouse-field-encryption:" + settings.SECRET_KEY.encode())
         keys = [base64.urlsafe_b64encode(digest.digest()).decode()]
     return MultiFernet([Fernet(key) for key in keys])
+
+
+@receiver(setting_changed)
+def _forget_keys(*, setting: str, **kwargs: object) -> None:
+    """Keys changed at run time (tests, with override_settings or pytest-django's
+    ``settings``): build the next Fernet from the new ones, and from the old ones again when
+    they come back, instead of encrypting on with whichever was cached."""
+    if setting in ("FIELD_ENCRYPTION_KEYS", "SECRET_KEY"):
+        _fernet.cache_clear()
 
 
 def encrypt(plaintext: str) -> str:

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.ratelimits import Limit, spend
 from audit.actions import Action
 from audit.chain import checkpoints
 from audit.chain.models import AuditChain
@@ -34,6 +35,21 @@ from organizations.services.guards import require
 
 # A checkpoint is a few hundred bytes; anything much larger is not one.
 MAX_CHECKPOINT_BYTES = 16 * 1024
+# Checking reads the organization's whole chain, in the request: so many checks per
+# organization per window, the API and the audit page together.
+VERIFY_LIMIT = Limit(attempts=10, window_seconds=600)
+
+
+class TooManyChecks(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+def _spend_a_check(org: Organization) -> None:
+    spent = spend(f"audit-verify:org:{org.pk}", VERIFY_LIMIT)
+    if not spent.allowed:
+        raise TooManyChecks(spent.retry_after)
 
 
 @login_not_required
@@ -72,6 +88,7 @@ def _check(org: Organization, raw: Any) -> tuple[checkpoints.Claim, Report]:
     claim = checkpoints.read(raw)
     if claim.chain != org.pk:
         raise checkpoints.CheckpointInvalid("The checkpoint is for another organization's log.")
+    _spend_a_check(org)  # only a checkpoint that could be checked counts
     return claim, verify(org.pk, claim)
 
 
@@ -110,6 +127,8 @@ class AuditVerifyView(OrgScopedMixin, APIView):
             claim, report = _check(self.org, request.data)
         except checkpoints.CheckpointInvalid as exc:
             raise exceptions.ValidationError({"checkpoint": [str(exc)]}) from None
+        except TooManyChecks as exc:
+            raise exceptions.Throttled(wait=exc.retry_after) from None
         _verified(self.org, self.actor, report, claim)
         return Response(report.as_json())
 
@@ -155,6 +174,15 @@ def verify_upload(request: HttpRequest, org: Organization, membership: Membershi
         claim, report = _check(org, upload.read())
     except checkpoints.CheckpointInvalid as exc:
         messages.error(request, str(exc))
+        return redirect("orgs:audit", slug=org.slug)
+    except TooManyChecks as exc:
+        minutes = max(1, round(exc.retry_after / 60))
+        messages.error(
+            request,
+            f"This organization's log has been checked {VERIFY_LIMIT.attempts} times in the "
+            f"last {VERIFY_LIMIT.window_seconds // 60} minutes. Try again in about {minutes} "
+            f"minute{'s' if minutes != 1 else ''}.",
+        )
         return redirect("orgs:audit", slug=org.slug)
     _verified(org, membership, report, claim)
     if report.ok:

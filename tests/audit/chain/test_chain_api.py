@@ -199,3 +199,28 @@ def test_the_events_feed_says_how_far_sealing_has_reached(world):
     assert sealed["chain"] == world.a.pk
     assert sealed["size"] == _checkpoint(world.a)["size"]
     assert sealed["sealed_through"] is not None
+
+
+def test_checking_the_log_is_limited_per_organization(world, monkeypatch):
+    """A check reads the organization's whole chain in the request: the API and the audit
+    page share one quota per organization, and going past it is a clear 429 or message."""
+    from accounts.ratelimits import Limit
+    from audit.chain import views
+
+    monkeypatch.setattr(views, "VERIFY_LIMIT", Limit(attempts=2, window_seconds=600))
+    app = backend(organization=world.a, scopes=["audit:read"]).caller()
+    for _ in range(2):
+        assert _post(app, world.a, _checkpoint(world.a)).status_code == 200
+    refused = _post(app, world.a, _checkpoint(world.a))
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 600
+    checks = AuditEvent.objects.for_org(world.a).filter(action=Action.AUDIT_VERIFIED)
+    assert checks.count() == 2  # the refused check was not run, so not recorded
+
+    page = _upload(signed_in(world.a_admin), world.a, json.dumps(_checkpoint(world.a)).encode())
+    assert "checked 2 times in the last 10 minutes" in page.content.decode()
+    assert checks.count() == 2
+
+    # Another organization's quota is its own.
+    other = backend(organization=world.b, scopes=["audit:read"]).caller()
+    assert _post(other, world.b, _checkpoint(world.b)).status_code == 200
