@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -75,13 +76,25 @@ def start_worker(queue: str, broker: str) -> subprocess.Popen[bytes]:
         # worker, and a duplicate message no longer jumps the schedule.
         "GATEHOUSE_WEBHOOK_SCHEDULE": ",".join(["1"] * 30),
     }
-    return subprocess.Popen(
-        [*WORKER, "-Q", queue],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    # What the worker says goes to a file, for the failure message (worker_log).
+    log = tempfile.NamedTemporaryFile(prefix="gatehouse-worker-", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen(
+        [*WORKER, "-Q", queue], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
+    log.close()
+    WORKER_LOGS[process.pid] = Path(log.name)
+    return process
+
+
+WORKER_LOGS: dict[int, Path] = {}
+
+
+def worker_log(process: subprocess.Popen[bytes]) -> str:
+    """The last lines the worker wrote (start-up refusals, lost connections)."""
+    path = WORKER_LOGS.get(process.pid)
+    if path is None or not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-15:])
 
 
 @pytest.fixture
@@ -192,13 +205,19 @@ def test_a_broker_that_dies_and_comes_back_empty_loses_nothing(queue_here, recei
         receiver.secrets("/many", [created.secret])
         ids = {org_event(org, owner.user).public_id for _ in range(200)}
         mine = Delivery.objects.filter(endpoint=created.endpoint)
-        run_until(
-            lambda: (
-                mine.count() == 200
-                and not mine.filter(status="pending", queued_at__isnull=True).exists()
-            ),
-            timeout=60,
-        )
+        # The worker is up and sending (it has delivered some), and the rest is queued.
+        try:
+            run_until(
+                lambda: (
+                    mine.count() == 200
+                    and not mine.filter(status="pending", queued_at__isnull=True).exists()
+                    and mine.filter(status="delivered").exists()
+                ),
+                timeout=120,
+            )
+        except AssertionError:
+            said = worker_log(worker)
+            raise AssertionError(f"the worker sent nothing; it said:\n{said}") from None
         redis.kill()  # the queued messages go with it
         left = Delivery.objects.filter(endpoint=created.endpoint).exclude(status="delivered")
         assert left.exists(), "the worker delivered everything before the broker died"
@@ -208,7 +227,11 @@ def test_a_broker_that_dies_and_comes_back_empty_loses_nothing(queue_here, recei
             run_until(lambda: not left.exists(), timeout=180)
         except AssertionError:
             stuck = list(left.values_list("status", "attempts", "last_error")[:5])
-            raise AssertionError(f"{left.count()} not delivered, such as {stuck}") from None
+            raise AssertionError(
+                f"{left.count()} not delivered, such as {stuck}; the worker "
+                f"({'running' if worker.poll() is None else f'exited {worker.returncode}'}) "
+                f"said:\n{worker_log(worker)}"
+            ) from None
     finally:
         stop(worker)
         if redis.process is not None:
