@@ -183,6 +183,21 @@ class PrivateRedis:
                 assert time.monotonic() < limit, "redis-server did not start"
                 time.sleep(0.05)
 
+    def wait_for_consumer(self, queue: str, timeout: float = 60.0) -> None:
+        """Until a worker has declared ``queue`` on this Redis (kombu's binding key), which it
+        does once it is consuming: before that, a message published to the queue's exchange
+        is routed nowhere."""
+        import redis as redis_py
+
+        client = redis_py.Redis(host="127.0.0.1", port=self.port)
+        limit = time.monotonic() + timeout
+        try:
+            while not client.exists(f"_kombu.binding.{queue}"):
+                assert time.monotonic() < limit, "the worker did not start consuming"
+                time.sleep(0.1)
+        finally:
+            client.close()
+
     def kill(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
@@ -200,6 +215,11 @@ def test_a_broker_that_dies_and_comes_back_empty_loses_nothing(queue_here, recei
     celery_app._after_fork()  # forget the pooled connections to the suite's broker
     worker = start_worker(queue_here, redis.url)
     try:
+        try:
+            redis.wait_for_consumer(queue_here)
+        except AssertionError:
+            said = worker_log(worker)
+            raise AssertionError(f"the worker did not start; it said:\n{said}") from None
         org, owner = org_with_owner()
         created = services.create_endpoint(actor=owner, organization=org, url=receiver.url("/many"))
         receiver.secrets("/many", [created.secret])
@@ -222,6 +242,9 @@ def test_a_broker_that_dies_and_comes_back_empty_loses_nothing(queue_here, recei
         left = Delivery.objects.filter(endpoint=created.endpoint).exclude(status="delivered")
         assert left.exists(), "the worker delivered everything before the broker died"
         redis.start()  # empty: --save ""
+        # The worker reconnects and declares its queue again (until then a message published
+        # to the queue is routed nowhere, and the loop queues it again once the queue is empty).
+        redis.wait_for_consumer(queue_here)
 
         try:
             run_until(lambda: not left.exists(), timeout=180)
