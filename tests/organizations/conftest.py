@@ -32,15 +32,18 @@ def signed_in(user) -> Client:
 
 
 class OrgWorld:
-    """Two organizations, each with an owner, an admin and a member."""
+    """Two organizations, each with an owner, an admin and a member.
+
+    The people have fixed names: isolation tests look for B's name ("Bolt") in what A is
+    shown, and a generated name such as "Bolton" among A's people would look like a leak."""
 
     def __init__(self) -> None:
-        self.a_owner = UserFactory(email="owner@a.example")
-        self.a_admin = UserFactory(email="admin@a.example")
-        self.a_member = UserFactory(email="member@a.example")
-        self.b_owner = UserFactory(email="owner@b.example")
-        self.b_admin = UserFactory(email="admin@b.example")
-        self.b_member = UserFactory(email="member@b.example")
+        self.a_owner = UserFactory(email="owner@a.example", display_name="Ada Lovelace")
+        self.a_admin = UserFactory(email="admin@a.example", display_name="Alan Turing")
+        self.a_member = UserFactory(email="member@a.example", display_name="Anita Borg")
+        self.b_owner = UserFactory(email="owner@b.example", display_name="Barbara Liskov")
+        self.b_admin = UserFactory(email="admin@b.example", display_name="Butler Lampson")
+        self.b_member = UserFactory(email="member@b.example", display_name="Brian Kernighan")
         self.a = services.create_organization(actor=self.a_owner, name="Acme", slug="acme")
         self.b = services.create_organization(actor=self.b_owner, name="Bolt", slug="bolt")
         for org, admin, member in (
