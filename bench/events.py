@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
+import cpu  # noqa: E402
 import login  # noqa: E402
 from login import bench_env, csrf_pair, start_gunicorn, stop  # noqa: E402
 
@@ -47,15 +48,34 @@ def server_args(args: argparse.Namespace, port: int) -> argparse.Namespace:
     return argparse.Namespace(**{**vars(args), "port": port})
 
 
-def login_block(args: argparse.Namespace, port: int, csrf: tuple[str, str]) -> float:
-    """Successful logins per second over one block against the server on ``port``."""
+def login_block(
+    args: argparse.Namespace, port: int, csrf: tuple[str, str], groups: dict[str, int]
+) -> tuple[float, dict[str, float]]:
+    """Successful logins per second over one block against the server on ``port``, and the
+    CPU milliseconds each login cost, by process group (bench/cpu.py)."""
     login.flush_rate_limits(args.redis_url)
+    database = args.database_url.rsplit("/", 1)[-1]
+    before = cpu.snapshot(groups, database)
     result = login.wrk(server_args(args, port), args.block, csrf)
+    spent = cpu.used(before, cpu.snapshot(groups, database))
     if result["other"] or result["errors"]:
         raise SystemExit(
             f"port {port}: {result['other']} failed logins, {result['errors']} socket errors"
         )
-    return result["ok"] / (result["duration_us"] / 1e6)
+    per_login = {k: round(1000 * v / result["ok"], 2) for k, v in spent.items()}
+    return result["ok"] / (result["duration_us"] / 1e6), per_login
+
+
+# The processes a login costs CPU in, with events on or off; "other" (wrk, and whatever else
+# the shared machine runs) is left out.
+OWN_CPU = ("server", "postgres", "postgres_cluster", "loop", "worker")
+
+
+def cpu_cost(per_login: dict[str, float]) -> float:
+    """CPU milliseconds a login cost in Gatehouse's own processes. With the cores saturated,
+    logins/s on ÷ off is this figure off ÷ on; unlike the rate, it does not move when another
+    job on the machine takes CPU during one block and not the other."""
+    return sum(per_login.get(group, 0.0) for group in OWN_CPU)
 
 
 def logins_on_and_off(args: argparse.Namespace, env: dict[str, str], subscribed: str) -> dict:
@@ -81,16 +101,29 @@ def logins_on_and_off(args: argparse.Namespace, env: dict[str, str], subscribed:
         for index in range(args.pairs):
             rates: dict[str, float] = {}
             order = ("on", "off") if index % 2 == 0 else ("off", "on")
+            cpu_ms: dict[str, dict[str, float]] = {}
             for side in order:
                 if side == "on":
                     with events_workers.running(args, on_env) as stats:
-                        rates["on"] = login_block(args, args.port_on, csrf[args.port_on])
+                        groups = {"server": servers[0].pid, **stats["groups"]}
+                        rates["on"], cpu_ms["on"] = login_block(
+                            args, args.port_on, csrf[args.port_on], groups
+                        )
                     rates["sealed"] = stats.get("sealed", 0)
                     rates["delivered"] = stats.get("delivered", 0)
                 else:
-                    rates["off"] = login_block(args, args.port_off, csrf[args.port_off])
+                    rates["off"], cpu_ms["off"] = login_block(
+                        args, args.port_off, csrf[args.port_off], {"server": servers[1].pid}
+                    )
             rates["ratio"] = rates["on"] / rates["off"]
-            pairs.append({"first": order[0], **{k: round(v, 3) for k, v in rates.items()}})
+            rates["cpu_ratio"] = cpu_cost(cpu_ms["off"]) / cpu_cost(cpu_ms["on"])
+            pairs.append(
+                {
+                    "first": order[0],
+                    **{k: round(v, 3) for k, v in rates.items()},
+                    "cpu_ms_per_login": cpu_ms,
+                }
+            )
             print(f"pair {index + 1}: {pairs[-1]}", flush=True)
     finally:
         for server in servers:
@@ -100,6 +133,7 @@ def logins_on_and_off(args: argparse.Namespace, env: dict[str, str], subscribed:
         "webhooks_subscribed_to": subscribed,
         "pairs": pairs,
         "median_ratio": round(median, 3),
+        "median_cpu_ratio": round(statistics.median(pair["cpu_ratio"] for pair in pairs), 3),
         "goal": LOGIN_GOAL,
     }
 
@@ -131,7 +165,9 @@ def main() -> None:
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed")
 
-    env = bench_env(args)
+    # Connections kept for the whole run: a backend that ends mid-block takes its CPU figure
+    # with it (bench/cpu.py reads the live processes).
+    env = {**bench_env(args), "DATABASE_CONN_MAX_AGE": "3600"}
     login.ensure_database(args, env)
     login.seed_users(args, env)
     report: dict = {"cores": os.cpu_count(), "gunicorn_workers": args.workers}
@@ -155,7 +191,8 @@ def main() -> None:
         print(
             f"\nlogins/s with events on ÷ off, webhooks for {logins['webhooks_subscribed_to']}: "
             f"median {logins['median_ratio']} over {len(logins['pairs'])} pairs "
-            f"(goal >= {LOGIN_GOAL})"
+            f"(goal >= {LOGIN_GOAL}); CPU per login off ÷ on: median "
+            f"{logins['median_cpu_ratio']}"
         )
     if "deliveries" in report:
         d = report["deliveries"]

@@ -219,7 +219,7 @@ def running(args: object, env: dict[str, str], *, drain: float = 120.0) -> Itera
     while counts(env)["unsealed"] > 0 and time.monotonic() < until:
         time.sleep(1)
     before = counts(env)
-    stats: dict = {}
+    stats: dict = {"groups": {"loop": processes[0].pid, "worker": processes[1].pid}}
     try:
         yield stats
         after = counts(env)

@@ -45,7 +45,8 @@ def add_stage(
     name: str, run: Stage, *, batch: int, before: str | None = None, every: float = 0.0
 ) -> None:
     """Add a stage to every pass (once per name), at the end or before the stage named. A
-    stage whose work is not urgent runs at most once every ``every`` seconds of a loop."""
+    stage whose work is not urgent runs at most once every ``every`` seconds of a loop, unless
+    its last batch was full (it has more waiting)."""
     if any(step.name == name for step in STAGES):
         return
     step = Step(name, run, batch, every)
@@ -64,10 +65,11 @@ class _Locks:
     def __init__(self) -> None:
         self.held: set[str] = set()
         self.last_run: dict[str, float] = {}  # when this loop last ran each stage (monotonic)
+        self.full: set[str] = set()  # stages whose last batch was full: more is waiting
 
     def due(self, step: Step) -> bool:
         last = self.last_run.get(step.name)
-        return last is None or time.monotonic() - last >= step.every
+        return last is None or step.name in self.full or time.monotonic() - last >= step.every
 
     def take(self, name: str) -> bool:
         if connection.vendor != "postgresql" or name in self.held:
@@ -106,7 +108,11 @@ def one_pass(locks: _Locks | None = None) -> tuple[int, bool]:
                 logger.exception("pipeline stage %s failed", step.name)
                 continue
             handled += done
-            full = full or done >= step.batch
+            if done >= step.batch:
+                locks.full.add(step.name)
+                full = True
+            else:
+                locks.full.discard(step.name)
     finally:
         if own:
             locks.release()

@@ -212,11 +212,12 @@ def test_a_stage_that_is_not_urgent_runs_at_most_once_in_its_interval(monkeypatc
     from events import pipeline
 
     runs: list[str] = []
+    found = {"often": 0, "seldom": 0}  # rows each stage finds when it runs
 
     def stage(name: str) -> pipeline.Stage:
         def run() -> int:
             runs.append(name)
-            return 0
+            return found[name]
 
         return run
 
@@ -241,6 +242,20 @@ def test_a_stage_that_is_not_urgent_runs_at_most_once_in_its_interval(monkeypatc
     clock[0] += 3.0  # five seconds since "seldom" ran
     pipeline.one_pass(locks)
     assert runs[-2:] == ["often", "seldom"]
+    # A full batch means more is waiting: the stage runs again on the next pass, whatever its
+    # interval, until a batch comes back short.
+    found["seldom"] = 10
+    clock[0] += 5.0
+    runs.clear()
+    assert pipeline.one_pass(locks) == (10, True)
+    clock[0] += 0.1
+    pipeline.one_pass(locks)
+    found["seldom"] = 3
+    clock[0] += 0.1
+    assert pipeline.one_pass(locks) == (3, False)
+    clock[0] += 0.1
+    pipeline.one_pass(locks)
+    assert runs == ["often", "seldom", "often", "seldom", "often", "seldom", "often"]
     # A pass outside a loop (tests, embedded mode) runs every stage.
     runs.clear()
     pipeline.one_pass()
