@@ -17,7 +17,7 @@ One command (``make bench-events``), on PostgreSQL and Redis, in one run:
 
 Writes bench/out/events.json.
 
-    .venv/bin/python bench/events.py [--pairs 3] [--block 20] [--skip-deliveries | --skip-logins]
+    .venv/bin/python bench/events.py [--pairs 8] [--block 15] [--skip-deliveries | --skip-logins]
 
 Needs PostgreSQL and Redis on loopback, wrk, and node (the receiver).
 """
@@ -148,8 +148,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="one per core")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--connections", type=int, default=4)
-    parser.add_argument("--pairs", type=int, default=3)
-    parser.add_argument("--block", type=int, default=20, help="seconds per login block")
+    # The machine's own speed drifts by a third within a run (the same server's CPU per login
+    # went from 42 ms to 30 ms and back): many short pairs give a steadier median than a few
+    # long ones.
+    parser.add_argument("--pairs", type=int, default=8)
+    parser.add_argument("--block", type=int, default=15, help="seconds per login block")
     parser.add_argument("--port-on", type=int, default=8081)
     parser.add_argument("--port-off", type=int, default=8082)
     parser.add_argument("--endpoints", type=int, default=10)
