@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from audit.actions import Action, Outcome
+from config.encryption import EncryptedBinaryField
 from events.db import CurrentTxid
 
 
@@ -129,7 +130,7 @@ class AuditExport(models.Model):
     filters = models.JSONField(default=dict)  # the page's filters, as the query string had them
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     rows = models.PositiveIntegerField(default=0)
-    data = models.BinaryField(default=b"")  # gzip of the file, encrypted (config.encryption)
+    data = EncryptedBinaryField(default=b"")  # gzip of the file, encrypted (config.encryption)
     sha256 = models.CharField(max_length=64, blank=True)  # of the file before gzip
     last_error = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -1,11 +1,16 @@
 """Encryption of what the database keeps secret (IdP client secrets, SP private keys, receipt
-keys, export archives, the identifiers of an erasure under way).
+keys, signing keys, webhook and log stream secrets, export archives, the identifiers of an
+erasure under way).
 
 Fernet (AES-128-CBC + HMAC-SHA256) from ``cryptography``, keyed by ``FIELD_ENCRYPTION_KEYS``:
 a comma-separated list of Fernet keys, newest first. New values are encrypted with the first
 key; every key in the list can decrypt, so a key is rotated by putting a new one in front,
 re-encrypting (``manage.py reencrypt_secrets``) and then dropping the old one. Production refuses
 to start without the setting; on a laptop the key is derived from ``SECRET_KEY``.
+
+A column that holds what ``encrypt`` or ``encrypt_bytes`` returned is declared with
+``EncryptedTextField`` or ``EncryptedBinaryField``: the re-encryption command must rewrite every
+such column, and a test checks that it knows each one (tests/config/test_reencrypt_secrets.py).
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from __future__ import annotations
 import base64
 import hashlib
 from functools import cache
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.signals import setting_changed
+from django.db import models
 from django.dispatch import receiver
 
 
@@ -85,3 +92,27 @@ def reencrypt_bytes(token: bytes) -> bytes:
         raise SecretUnreadable(
             "stored data cannot be decrypted with FIELD_ENCRYPTION_KEYS"
         ) from exc
+
+
+# --- Columns that hold ciphertext ----------------------------------------------------------------
+
+
+class EncryptedTextField(models.TextField):
+    """A text column holding a Fernet token from ``encrypt`` (or ``""``). It stores and reads
+    like ``TextField``; it only marks the column as one ``reencrypt_secrets`` must rewrite.
+
+    Migrations record it as a plain ``TextField`` (``deconstruct``): the mark means nothing to
+    the database, and migrations then never import this module."""
+
+    def deconstruct(self) -> Any:
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.TextField", args, kwargs
+
+
+class EncryptedBinaryField(models.BinaryField):
+    """A binary column holding a Fernet token from ``encrypt_bytes``: the same mark as
+    ``EncryptedTextField``, for bytes."""
+
+    def deconstruct(self) -> Any:
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.BinaryField", args, kwargs

@@ -28,6 +28,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.encryption import EncryptedBinaryField, EncryptedTextField
+
 
 class ConsentRecordIsAppendOnly(Exception):
     """Raised when code tries to change or remove consent evidence."""
@@ -374,7 +376,7 @@ class ReceiptKey(models.Model):
 
     kid = models.CharField(max_length=64, unique=True)
     algorithm = models.CharField(max_length=16, default="ES256")
-    private_key_encrypted = models.TextField()
+    private_key_encrypted = EncryptedTextField()
     public_jwk = models.JSONField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now)
@@ -440,7 +442,7 @@ class DataSubjectRequest(models.Model):
     # lose them). ``identifiers`` is cleared when the erasure completes.
     started_at = models.DateTimeField(null=True, blank=True)
     pseudonym = models.CharField(max_length=32, blank=True)
-    identifiers = models.BinaryField(null=True, blank=True, editable=False)
+    identifiers = EncryptedBinaryField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-requested_at"]
@@ -469,7 +471,7 @@ class ExportArchive(models.Model):
     request = models.OneToOneField(
         DataSubjectRequest, on_delete=models.CASCADE, related_name="archive"
     )
-    data = models.BinaryField()
+    data = EncryptedBinaryField()
     sha256 = models.CharField(max_length=64)  # of the zip before encryption
     size = models.PositiveIntegerField()
     created_at = models.DateTimeField(default=timezone.now)

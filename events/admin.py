@@ -6,6 +6,10 @@ audited as the API's are. Endpoints are registered through the API or the portal
 secret is shown once; the admin never shows a secret. The delivery list never counts the
 whole table (the count stops at ``COUNT_CAP``; no facets), and its endpoint filter is an id in
 the URL, not a list of every endpoint.
+
+Both lists open with a line on the pipeline loop (events/loop_status.py): the horizon lag and
+how long ago the loop last beat, so that staff looking at late deliveries see when the cause is
+a transaction left open on the cluster or a loop that is not running.
 """
 
 from __future__ import annotations
@@ -20,11 +24,23 @@ from audit.admin import CappedCountPaginator
 from config.admin_mixins import NoSecretLookupsMixin
 from config.refusals import Refusal, admin_refusal
 from events import services
+from events.loop_status import loop_status
 from events.models import Delivery, DeliveryAttempt, WebhookEndpoint
+
+LOOP_TEMPLATE = "admin/events/change_list_with_loop.html"
+
+
+class LoopStatusMixin:
+    """The changelist opens with the pipeline loop's state (one query), shown by
+    ``LOOP_TEMPLATE``."""
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        context = {"events_loop": loop_status(), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=context)  # type: ignore[misc]
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+class WebhookEndpointAdmin(LoopStatusMixin, NoSecretLookupsMixin, admin.ModelAdmin):
     list_display = (
         "public_id",
         "organization",
@@ -38,6 +54,7 @@ class WebhookEndpointAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     search_fields = ("=public_id",)
     list_select_related = ("organization",)
     show_facets = admin.ShowFacets.NEVER
+    change_list_template = LOOP_TEMPLATE
     secret_fields = frozenset({"secrets"})
     # The URL may carry the receiver's own token (the audit log keeps only the host too).
     exclude = ("url",)
@@ -100,7 +117,7 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(LoopStatusMixin, admin.ModelAdmin):
     list_display = (
         "public_id",
         "endpoint",
@@ -118,6 +135,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
+    change_list_template = LOOP_TEMPLATE
     readonly_fields = [f.name for f in Delivery._meta.fields]
     raw_id_fields = ("endpoint", "event", "resend_of")
     inlines = (DeliveryAttemptInline,)

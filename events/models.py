@@ -13,6 +13,7 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
+from config.encryption import EncryptedTextField
 from events.db import CurrentTxid
 
 
@@ -166,7 +167,7 @@ class WebhookSecret(models.Model):
     rotation the previous one signs too until ``expires_at``."""
 
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="secrets")
-    secret_encrypted = models.TextField()
+    secret_encrypted = EncryptedTextField()
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
 

@@ -108,11 +108,11 @@ class Connection(models.Model):
     # AuthnRequests and logout messages, and for assertions the IdP encrypts to us.
     sp_entity_id = models.CharField("SP entity ID", max_length=500, blank=True)
     sp_certificate = models.TextField(blank=True)
-    sp_private_key_encrypted = models.TextField(blank=True, editable=False)
+    sp_private_key_encrypted = encryption.EncryptedTextField(blank=True, editable=False)
     # Gatehouse's next key pair while its own key is being rotated: published in the metadata
     # beside the current one until the admin finishes the rotation.
     sp_next_certificate = models.TextField(blank=True)
-    sp_next_private_key_encrypted = models.TextField(blank=True, editable=False)
+    sp_next_private_key_encrypted = encryption.EncryptedTextField(blank=True, editable=False)
     email_attribute = models.CharField(
         max_length=200,
         blank=True,
@@ -125,7 +125,7 @@ class Connection(models.Model):
     discovery_url = models.URLField(max_length=1000, blank=True)
     issuer = models.CharField(max_length=1000, blank=True)
     client_id = models.CharField(max_length=255, blank=True)
-    client_secret_encrypted = models.TextField(blank=True, editable=False)
+    client_secret_encrypted = encryption.EncryptedTextField(blank=True, editable=False)
     id_token_algorithm = models.CharField(
         "ID token signing algorithm",
         max_length=5,

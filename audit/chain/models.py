@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.chain.encoding import encode_json
+from config.encryption import EncryptedTextField
 
 GATEHOUSE_WIDE = 0  # the chain of events that belong to no organization
 
@@ -166,7 +167,7 @@ class CheckpointKey(models.Model):
 
     kid = models.CharField(max_length=64, unique=True)
     algorithm = models.CharField(max_length=16, default="Ed25519")
-    private_key_encrypted = models.TextField()
+    private_key_encrypted = EncryptedTextField()
     public_key = models.BinaryField(max_length=32)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now)

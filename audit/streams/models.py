@@ -13,6 +13,8 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
+from config.encryption import EncryptedTextField
+
 
 class LogStreamQuerySet(models.QuerySet["LogStream"]):
     def for_org(self, org: Any) -> LogStreamQuerySet:
@@ -49,7 +51,7 @@ class LogStream(models.Model):
     datadog_site = models.CharField(max_length=32, blank=True)
     # The HEC token, Datadog API key or HTTPS signing secret: Fernet (config/encryption.py),
     # shown once (the signing secret) or never (what the admin typed).
-    credential_encrypted = models.TextField(blank=True)
+    credential_encrypted = EncryptedTextField(blank=True)
     ca_pem = models.TextField(blank=True)  # syslog_tls: trust only this CA when given
     actions = models.JSONField(default=list, blank=True)  # empty: every action
     position = models.BigIntegerField(default=0)

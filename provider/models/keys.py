@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from config.encryption import EncryptedTextField
+
 
 class KeyState(models.TextChoices):
     # Published in the JWKS, not used yet: verifiers learn it before the first token it signs.
@@ -19,7 +21,7 @@ class SigningKey(models.Model):
 
     kid = models.CharField(max_length=64, unique=True)
     alg = models.CharField(max_length=5, choices=(("RS256", "RS256"), ("ES256", "ES256")))
-    private_jwk = models.TextField(editable=False)
+    private_jwk = EncryptedTextField(editable=False)
     public_jwk = models.JSONField(editable=False)
     state = models.CharField(max_length=8, choices=KeyState.choices, default=KeyState.NEXT)
     created_at = models.DateTimeField(auto_now_add=True)
