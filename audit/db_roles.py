@@ -53,11 +53,15 @@ GUARDED_TABLES = {
     "audit_auditchain": ("audit_auditchain_guard",),
     "audit_checkpointkey": ("audit_checkpointkey_guard",),
 }
-# Triggers evidence tables rely on besides their grants (audit migration 0026).
+# Triggers evidence tables rely on besides their grants (audit migrations 0026 and 0028).
 _EVIDENCE_TRIGGERS = {
     "audit_auditcheckpoint": (
         "audit_auditcheckpoint_append_only",
         "audit_auditcheckpoint_states_the_chain",
+    ),
+    "audit_erasuresubject": (
+        "audit_erasuresubject_append_only",
+        "audit_erasuresubject_names_its_things",
     ),
 }
 # The only ways evidence changes, each a SECURITY DEFINER function owned by the owner role.

@@ -28,6 +28,7 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.actions import Action
+from audit.chain.models import GATEHOUSE_WIDE
 from audit.models import (
     AuditChain,
     AuditCheckpoint,
@@ -128,17 +129,21 @@ def _cut_chain(chain_id: int, cutoff: datetime, batch: int) -> int:
 
 
 def _before_first_kept(chain_id: int, after: int, up_to: int, cutoff: datetime) -> int:
-    """``up_to``, or the position before the first one after ``after`` whose event is not
-    older than ``cutoff`` (or is missing): a checkpoint row is no proof of age."""
+    """``up_to``, or the position before the first one after ``after`` that has no seal, or
+    whose event is missing, another organization's or not older than ``cutoff``: a checkpoint
+    row is no proof of age (audit migrations 0026 and 0028)."""
     seals = AuditSeal.objects.filter(chain=chain_id, position__gt=after, position__lte=up_to)
     positions = dict(seals.values_list("event_id", "position"))
-    old = set(
-        AuditEvent.objects.filter(pk__in=list(positions), occurred_at__lt=cutoff).values_list(
-            "pk", flat=True
-        )
-    )
-    kept = [position for event_id, position in positions.items() if event_id not in old]
-    return min(kept) - 1 if kept else up_to
+    events = AuditEvent.objects.filter(pk__in=list(positions), occurred_at__lt=cutoff)
+    if chain_id == GATEHOUSE_WIDE:
+        events = events.filter(organization_id__isnull=True)
+    else:
+        events = events.filter(organization_id=chain_id)
+    old = {positions[pk] for pk in events.values_list("pk", flat=True)}
+    for position in range(after + 1, up_to + 1):
+        if position not in old:
+            return position - 1
+    return up_to
 
 
 @service

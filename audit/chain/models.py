@@ -101,7 +101,8 @@ class ErasureSubject(models.Model):
     the audit targets that are theirs (``[type, id]`` pairs: their account, addresses,
     memberships, sessions, devices). Written once, when the erasure job starts, and never
     changed: the owner's erase functions and the verifier take the person from here, not from
-    the request, which the application updates as the job runs (audit migration 0027)."""
+    the request, which the application updates as the job runs (audit migration 0027). On
+    PostgreSQL a new row's targets must be the person's own things (audit migration 0028)."""
 
     pseudonym = models.CharField(max_length=32, primary_key=True)
     user_id = models.BigIntegerField()
