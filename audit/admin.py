@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 
-from audit.models import AuditEvent, AuditEventQuerySet, AuditExport
+from audit.models import AuditEvent, AuditEventQuerySet, AuditExport, AuditVerification
 from audit.search import search_term
 from config.admin_mixins import ReadOnlyAdminMixin
 
@@ -109,6 +109,44 @@ class AuditExportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "created_at",
         "ready_at",
         "expires_at",
+    )
+    list_select_related = ("organization",)
+
+
+@admin.register(AuditVerification)
+class AuditVerificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Background checks of organizations' chains (audit/chain/verifications.py): for staff to
+    see a check that is stuck or failed, and why."""
+
+    list_display = (
+        "public_id",
+        "organization",
+        "status",
+        "checked",
+        "to_check",
+        "attempts",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("status",)
+    readonly_fields = (
+        "public_id",
+        "organization",
+        "requested_by",
+        "requested_by_app",
+        "checkpoint",
+        "checkpoint_size",
+        "status",
+        "attempts",
+        "to_check",
+        "checked",
+        "created_at",
+        "queued_at",
+        "started_at",
+        "claimed_at",
+        "finished_at",
+        "result",
+        "last_error",
     )
     list_select_related = ("organization",)
 

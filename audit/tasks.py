@@ -1,6 +1,7 @@
-"""Background work on the audit log: building large exports, expiring them, and retention.
-Each is safe to run twice: a built export is skipped, an expired one is gone, and retention
-deletes only what is still due."""
+"""Background work on the audit log: building large exports, expiring them, retention, sealing
+and checkpoints, and checking long chains. Each is safe to run twice: a built export is
+skipped, an expired one is gone, retention deletes only what is still due, and a check that is
+finished or held by a live worker is left alone."""
 
 from __future__ import annotations
 
@@ -56,3 +57,19 @@ def rotate_checkpoint_key() -> bool:
     from audit.chain import checkpoints
 
     return checkpoints.rotate_if_due()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def verify_audit_chain(verification_id: int) -> str:
+    """Run one background check of an organization's chain (audit/chain/verifications.py)."""
+    from audit.chain import verifications
+
+    return verifications.run(verification_id)
+
+
+@shared_task
+def requeue_audit_verifications() -> int:
+    """Queue again the checks whose message was lost or whose worker died."""
+    from audit.chain import verifications
+
+    return verifications.requeue()

@@ -109,6 +109,11 @@ urlpatterns = [
     path(f"{ORG}/domains/<int:pk>/verify/", _domain_verify, name="domain-verify"),
     path(f"{ORG}/policy/", _policy, name="policy"),
     path(f"{ORG}/audit/verify", chain_views.AuditVerifyView.as_view(), name="audit-verify"),
+    path(
+        f"{ORG}/audit/verify/<uuid:check_id>",
+        chain_views.AuditVerificationView.as_view(),
+        name="audit-verification",
+    ),
     # Consent: the person's own (the re-acceptance gate lets these through), then operators'.
     path("v1/me/consents/", consent_api.MyConsentsView.as_view(), name="my-consents"),
     path("v1/me/erasure/", consent_api.MyErasureView.as_view(), name="my-erasure"),

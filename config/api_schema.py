@@ -12,6 +12,7 @@ from drf_spectacular.extensions import (
     OpenApiSerializerFieldExtension,
 )
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 from config.api_framework import PROBLEM_CONTENT_TYPE, PatternField
@@ -100,7 +101,7 @@ class GatehouseAutoSchema(AutoSchema):
             statuses += ["400", "409", "429"]
             if self.method != "DELETE":
                 statuses += ["413", "415"]
-        elif has_query or self.get_override_parameters():
+        elif has_query or self._request_parameters():
             statuses.append("400")
         if has_path_parameters or is_paginated:
             statuses.append("404")
@@ -108,6 +109,14 @@ class GatehouseAutoSchema(AutoSchema):
             statuses.append("429")  # an app's calls a minute (provider/api/ratelimits.py)
         statuses += getattr(self.view, "extra_error_statuses", ())
         return statuses
+
+    def _request_parameters(self) -> list[Any]:
+        """Parameters the caller sends (a response header declared here is not one)."""
+        return [
+            parameter
+            for parameter in self.get_override_parameters()
+            if not (isinstance(parameter, OpenApiParameter) and parameter.response)
+        ]
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)

@@ -30,6 +30,12 @@ if GATEHOUSE_AUDIT_RETENTION_DAYS and GATEHOUSE_AUDIT_RETENTION_DAYS < 30:
 GATEHOUSE_AUDIT_EXPORT_SYNC_ROWS = env_int("AUDIT_EXPORT_SYNC_ROWS", 10_000)
 GATEHOUSE_AUDIT_EXPORT_MAX_ROWS = env_int("AUDIT_EXPORT_MAX_ROWS", 1_000_000)
 GATEHOUSE_AUDIT_EXPORT_HOURS = env_int("AUDIT_EXPORT_HOURS", 24)
+# Checking an organization's audit log against a checkpoint walks its whole chain, some 2,500
+# events a second: up to this many events in the request (a few seconds), more in the
+# background (a check to poll; 0: always there).
+GATEHOUSE_AUDIT_VERIFY_SYNC_MAX = env_int("AUDIT_VERIFY_SYNC_MAX", 10_000)
+if GATEHOUSE_AUDIT_VERIFY_SYNC_MAX < 0:
+    raise ImproperlyConfigured("AUDIT_VERIFY_SYNC_MAX is 0 (always in the background) or more.")
 
 
 # Whether successful changes write outbox rows (the events feed, webhooks). Off only to measure

@@ -88,6 +88,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.tasks.sign_checkpoints",
         "schedule": 600.0,
     },
+    # Background checks of long chains whose message was lost or whose worker died.
+    "requeue-audit-verifications": {
+        "task": "audit.tasks.requeue_audit_verifications",
+        "schedule": 300.0,
+    },
     "rotate-audit-checkpoint-key": {
         "task": "audit.tasks.rotate_checkpoint_key",
         "schedule": 24 * 3600.0,

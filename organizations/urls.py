@@ -52,6 +52,11 @@ urlpatterns = [
     ),
     path("orgs/<slug:slug>/audit/verify/", chain_views.verify_upload, name="audit-verify"),
     path(
+        "orgs/<slug:slug>/audit/checks/<uuid:public_id>/",
+        chain_views.verification_detail,
+        name="audit-verification",
+    ),
+    path(
         "orgs/<slug:slug>/audit/exports/<uuid:public_id>/",
         audit_portal.audit_export_download,
         name="audit-export-download",

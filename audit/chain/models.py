@@ -6,13 +6,15 @@ change or remove them (audit/db_roles.py, audit migrations 0022, 0026 and 0027),
 checkpoint must state a position the chain has sealed. Chains and keys are the sealer's and
 signer's working state, guarded on PostgreSQL (audit migration 0026): a chain only grows and
 only retention moves its cut; a key is only ever retired; neither is deleted. The sealer's
-cursor is plain working state.
+cursor is plain working state, and so are background checks of a chain (``AuditVerification``).
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -209,3 +211,80 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.chain}@{self.size}"
+
+
+class AuditVerificationQuerySet(models.QuerySet["AuditVerification"]):
+    def for_org(self, org: Any) -> AuditVerificationQuerySet:
+        return self.filter(organization_id=getattr(org, "pk", org))
+
+    def active(self) -> AuditVerificationQuerySet:
+        return self.filter(status__in=AuditVerification.ACTIVE)
+
+
+class AuditVerification(models.Model):
+    """A check of an organization's chain against a checkpoint, run by a worker because the
+    chain is too long to check in a request (audit/chain/verifications.py). One at a time per
+    organization. ``claimed_at`` is the worker's heartbeat: a running check whose worker stops
+    beating is taken up again, and given up after a few attempts. ``result`` is the report the
+    inline check answers with (``Report.as_json``)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    # The checkpoint's signed parts (chain, kid, signature, note): public, and read again by
+    # the worker, so that the check rests on the signature and not on this row.
+    checkpoint = models.JSONField()
+    checkpoint_size = models.BigIntegerField()
+    # Who asked: a person (their account; a tombstone after erasure) or an app ("client <id>").
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by_app = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    to_check = models.BigIntegerField(default=0)  # the chain's length when it was asked for
+    checked = models.BigIntegerField(default=0)  # how far the worker has got
+    created_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+
+    objects = AuditVerificationQuerySet.as_manager()
+
+    class Meta:
+        app_label = "audit"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(status__in=["queued", "running"]),
+                name="audit_one_verification_at_a_time",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="audit_verification_newest"),
+            models.Index(fields=["status", "queued_at"], name="audit_verification_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"audit verification {self.public_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def ok(self) -> bool | None:
+        """Whether the log verified; None until the check is done."""
+        return bool(self.result.get("ok")) if self.result else None

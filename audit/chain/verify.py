@@ -89,9 +89,13 @@ class Report:
         }
 
 
-def verify(chain_id: int, claim: Claim | None = None) -> Report:
+def verify(
+    chain_id: int, claim: Claim | None = None, *, progress: Callable[[int], None] | None = None
+) -> Report:
     """Verify ``chain_id`` from its retention cut to its end, and against ``claim`` (a
-    checkpoint already checked by ``checkpoints.read``) when one is given."""
+    checkpoint already checked by ``checkpoints.read``) when one is given. ``progress`` is
+    called with the number of events checked so far after each batch (a background check's
+    heartbeat; it may raise to stop the walk)."""
     chain = AuditChain.objects.filter(chain=chain_id).first()
     report = Report(chain=chain_id)
     if claim is not None and claim.chain != chain_id:
@@ -113,7 +117,7 @@ def verify(chain_id: int, claim: Claim | None = None) -> Report:
     if claim is not None and claim.size == pruned and head != claim.head_hash:
         report.problems.append(Problem(f"position {pruned}: the retention cut does not match"))
     sizes = {vouched.size for vouched in (claim, anchor) if vouched is not None}
-    last, heads = _walk(chain_id, pruned, head, sizes, report)
+    last, heads = _walk(chain_id, pruned, head, sizes, report, progress)
     report.size = last
     if anchor is not None and anchor.size > pruned and heads.get(anchor.size) != anchor.head_hash:
         report.problems.append(
@@ -220,7 +224,12 @@ def _signed_at(claim: Claim) -> datetime | None:
 
 
 def _walk(
-    chain_id: int, pruned: int, head: bytes, sizes: set[int], report: Report
+    chain_id: int,
+    pruned: int,
+    head: bytes,
+    sizes: set[int],
+    report: Report,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[int, dict[int, bytes]]:
     """Recompute the chain position by position. Returns the last position and the chain hash
     recomputed at each of ``sizes`` the walk reached."""
@@ -267,6 +276,8 @@ def _walk(
             report.checked += 1
             expected = seal.position + 1
         after = seals[-1].position
+        if progress is not None:
+            progress(report.checked)
 
 
 def _marks(ids: list[Any]) -> dict[Any, tuple[str, ErasureSubject | None]]:

@@ -22,7 +22,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from accounts.models import User
-from audit.models import AuditEvent
+from audit.models import AuditEvent, AuditVerification
 from events.models import Delivery, Event, WebhookEndpoint, WebhookSecret
 from events.services import create_endpoint
 from organizations.models import Domain, Invitation, Membership, OrganizationPolicy
@@ -102,6 +102,12 @@ class BWorld:
             endpoint=self.endpoint,
             event=Event.objects.create(type="organization.updated", organization_id=world.b.pk),
         )
+        self.check = AuditVerification.objects.create(
+            organization=world.b,
+            checkpoint={"chain": world.b.pk},
+            checkpoint_size=1,
+            status=AuditVerification.Status.RUNNING,
+        )
         self.people = [world.b_owner, world.b_admin, world.b_member]
         # What must never appear in an answer to A's app.
         self.markers = [
@@ -126,6 +132,7 @@ class BWorld:
             "client_id": self.app.client_id,
             "endpoint_id": self.endpoint.public_id,
             "delivery_id": self.delivery.public_id,
+            "check_id": self.check.public_id,
         }
         return fill_route(route, values)
 
@@ -165,6 +172,7 @@ def state_of_b(world: Any, b: BWorld) -> tuple[Any, ...]:
         sorted(WebhookEndpoint.objects.values_list("pk", "url", "status", "event_types")),
         sorted(WebhookSecret.objects.values_list("pk", "expires_at")),
         sorted(Delivery.objects.values_list("pk", "status")),
+        sorted(AuditVerification.objects.values_list("pk", "status", "attempts")),
     )
 
 

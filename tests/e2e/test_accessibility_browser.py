@@ -16,7 +16,9 @@ from pprint import pformat
 import pytest
 from django.apps import apps
 from django.test import RequestFactory, override_settings
+from django.utils import timezone
 
+from audit.models import AuditVerification
 from events import services as webhook_services
 from events.models import Delivery, DeliveryAttempt, Event
 from organizations import services as org_services
@@ -145,7 +147,42 @@ def world() -> tuple:
     DeliveryAttempt.objects.create(
         delivery=delivery, status_code=503, latency_ms=41, error="HTTP 503", response_excerpt="down"
     )
+    _background_check(org)
     return owner, org, saml, oidc
+
+
+def _background_check(org) -> None:
+    """A background check of the audit log that found problems: listed on the audit page,
+    with a page of its own and a table of what it found."""
+    event_id = "0b9a3c1e-5d2f-4a6b-8c7d-9e0f1a2b3c4d"
+    problems = [
+        {
+            "message": f"position {n}: event {event_id} was changed (actor_text, data)",
+            "position": n,
+            "event_id": event_id,
+        }
+        for n in (41, 42)
+    ]
+    AuditVerification.objects.create(
+        organization=org,
+        checkpoint={"chain": org.pk},
+        checkpoint_size=120_000,
+        status=AuditVerification.Status.DONE,
+        to_check=120_000,
+        checked=120_000,
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        result={
+            "chain": org.pk,
+            "ok": False,
+            "checked": 120_000,
+            "size": 120_000,
+            "pruned_through": 0,
+            "first_problem": problems[0]["message"],
+            "problems": problems,
+            "problem_count": 2,
+        },
+    )
 
 
 def webhook_pages(portal: str) -> list[str]:
@@ -190,6 +227,7 @@ def main_pages(org, saml, oidc) -> list[str]:
         f"{portal}/applications/",
         f"{portal}/applications/new/",
         f"{portal}/audit/",
+        f"{portal}/audit/checks/{AuditVerification.objects.get().public_id}/",
         *webhook_pages(portal),
     ]
 

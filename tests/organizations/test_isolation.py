@@ -15,7 +15,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from audit.models import AuditEvent, AuditExport
+from audit.models import AuditEvent, AuditExport, AuditVerification
 from organizations import services
 from organizations.models import Domain, Invitation, Membership
 from provider.models import Application
@@ -35,6 +35,7 @@ CERTIFICATE_PEM = certificate()
 KINDS = (
     *("member", "invitation", "domain", "connection", "certificate", "application"),
     *("scim_token", "scim_group", "audit_export", "log_stream", "webhook_delivery", "webhook"),
+    "audit_check",
 )
 
 
@@ -165,6 +166,7 @@ ENDPOINTS = [
     *streams.endpoints(Endpoint),
     Endpoint("post", "/orgs/{slug}/audit/checkpoint/"),
     Endpoint("post", "/orgs/{slug}/audit/verify/"),
+    Endpoint("get", "/orgs/{slug}/audit/checks/{audit_check}/"),
     Endpoint("post", "/orgs/{slug}/transfer/", data={"member": "0"}),
     Endpoint("post", "/orgs/{slug}/leave/", admin_only=False),
     *(Endpoint(m, p, data=d) for m, p, d in isolation_webhooks.ROUTES),
@@ -197,6 +199,7 @@ ENDPOINTS = [
     Endpoint("get", "/api/v1/organizations/{slug}/policy/", admin_only=False, api=True),
     Endpoint("patch", "/api/v1/organizations/{slug}/policy/", data={"require_mfa": True}, api=True),
     Endpoint("post", "/api/v1/organizations/{slug}/audit/verify", api=True),
+    Endpoint("get", "/api/v1/organizations/{slug}/audit/verify/{audit_check}", api=True),
 ]
 IDS = [f"{e.method.upper()} {e.path}" for e in ENDPOINTS]
 
@@ -277,6 +280,25 @@ class Objects:
             ).public_id
         )
         self.log_stream = streams.stream_of(org)
+        # A background check of the audit log, done, that found a problem naming an event.
+        self.audit_check = str(
+            AuditVerification.objects.create(
+                organization=org,
+                checkpoint={"chain": org.pk},
+                checkpoint_size=3,
+                status=AuditVerification.Status.DONE,
+                result={
+                    "chain": org.pk,
+                    "ok": False,
+                    "checked": 3,
+                    "size": 3,
+                    "pruned_through": 0,
+                    "first_problem": f"position 2: event of {org.slug}.example was changed",
+                    "problems": [],
+                    "problem_count": 1,
+                },
+            ).public_id
+        )
 
         self.webhook, self.webhook_delivery = isolation_webhooks.objects_of(org, owner)
 
@@ -292,6 +314,7 @@ class Objects:
             "scim_group": self.scim_group,
             "audit_export": self.audit_export,
             "log_stream": self.log_stream,
+            "audit_check": self.audit_check,
             "webhook": self.webhook,
             "webhook_delivery": self.webhook_delivery,
         }
@@ -366,6 +389,7 @@ def _snapshot() -> tuple:
         ),
         sorted(ScimGroup.objects.values_list("pk", "role"), key=str),
         sorted(AuditExport.objects.values_list("pk", "status"), key=str),
+        sorted(AuditVerification.objects.values_list("pk", "status", "attempts"), key=str),
         streams.snapshot(),
         isolation_webhooks.snapshot(),
     )
