@@ -6,7 +6,7 @@ Workers run ``celery -A config worker``; the one scheduler runs ``celery -A conf
 import os
 
 from celery import Celery
-from celery.signals import beat_init, worker_init
+from celery.signals import beat_init, task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -25,6 +25,20 @@ def refuse_to_start_if_unsafe(**kwargs: object) -> None:
     from config.checks import refuse_to_start_if_unsafe as check
 
     check()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def close_old_connections(task: object = None, **kwargs: object) -> None:
+    """Around each task, what Django does around each request: close a database connection
+    that is past ``DATABASE_CONN_MAX_AGE`` or broken, keep the others (``CELERY_DB_REUSE_MAX``
+    stops Celery from closing them all). Not for a task run eagerly: it runs inside its
+    caller's transaction."""
+    if getattr(getattr(task, "request", None), "is_eager", False):
+        return
+    from django.db import close_old_connections as close
+
+    close()
 
 
 def messages_waiting(queue: str) -> int | None:

@@ -399,6 +399,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
+# Celery's Django fixup closes every database connection before and after each task unless
+# this is set: a new PostgreSQL session per webhook delivery, which cost more CPU than the
+# delivery itself. With it, the fixup closes them only every this many tasks, and
+# config/celery.py treats each task as Django treats a request (DATABASE_CONN_MAX_AGE, and a
+# connection that failed is replaced).
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 
 # The periodic jobs, and task modules autodiscovery does not find (config/beat_schedule.py).
 from config.beat_schedule import (  # noqa: E402, F401  (settings Django reads by name)
