@@ -3,11 +3,14 @@
 ``GATEHOUSE_AUDIT_RETENTION_DAYS`` (0: for ever). Never less than ``MINIMUM_DAYS``.
 
 The application may not delete audit events (audit/db_roles.py): on PostgreSQL each batch goes
-through ``gatehouse_purge_audit_events`` (audit migrations 0018, 0024 and 0026), a function of
-the owner role that also refuses a cutoff under 28 days (a margin for clocks). SQLite, the
-embedded mode, has no roles: the same deletion runs through the ORM, past its guard. Each
-organization's purge that deleted anything leaves one ``audit.purged`` event saying how much
-and up to when.
+through ``gatehouse_purge_audit_events`` (audit migrations 0018, 0024, 0026, 0028 and 0030), a
+function of the owner role that also refuses a cutoff under 28 days (a margin for clocks) and
+an organization that keeps its log for ever. SQLite, the embedded mode, has no roles: the same
+deletion runs through the ORM, past its guard. Each batch that deleted anything leaves one
+``audit.purged`` event in the chain it cut, in the same transaction, saying how much and up to
+when. On PostgreSQL the function writes it, as the owner, so that a purge the application role
+asks for itself (it may call the function with any cutoff the function takes) is in the log
+too; on SQLite this module does.
 
 Retention cuts each organization's hash chain (audit/chain/) at a signed checkpoint (T27):
 the newest checkpoint signed before the cutoff. Events after it wait for a later checkpoint to
@@ -70,15 +73,13 @@ def _cutoff(now: datetime, days: int) -> datetime:
 
 def purge(org_id: int | None, *, cutoff: datetime, batch: int = BATCH_SIZE) -> int:
     """Delete the events of one organization (None: Gatehouse-wide) older than ``cutoff``, a
-    batch per transaction. Returns how many."""
+    batch per transaction, each batch with its ``audit.purged`` record. Returns how many."""
     deleted = 0
     while True:
         done = _purge_batch(org_id, cutoff, batch)
         deleted += done
         if done < batch:
             break
-    if deleted:
-        _record_purge(org_id, cutoff, deleted)
     return deleted
 
 
@@ -92,12 +93,25 @@ def _purge_batch(org_id: int | None, cutoff: datetime, batch: int) -> int:
             return int(cursor.fetchone()[0])
     if cutoff > timezone.now() - timedelta(days=MINIMUM_DAYS):
         raise ValueError(f"audit events are kept at least {MINIMUM_DAYS} days")
-    return _cut_chain(int(org_id or 0), cutoff, batch)
+    if org_id and _keeps_for_ever(org_id):
+        raise ValueError(f"organization {org_id} keeps its audit log for ever")
+    removed = _cut_chain(int(org_id or 0), cutoff, batch)
+    if removed:
+        _record_purge(org_id, cutoff, removed)
+    return removed
+
+
+def _keeps_for_ever(org_id: int) -> bool:
+    from organizations.models import OrganizationPolicy
+
+    return OrganizationPolicy.objects.filter(
+        organization_id=org_id, audit_retention_days__isnull=True
+    ).exists()
 
 
 def _cut_chain(chain_id: int, cutoff: datetime, batch: int) -> int:
-    """SQLite's side of gatehouse_purge_audit_events (audit migrations 0024 and 0026), through
-    the ORM past its guard."""
+    """SQLite's side of gatehouse_purge_audit_events (audit migrations 0024, 0026 and 0028),
+    through the ORM past its guard."""
     cut = (
         AuditCheckpoint.objects.filter(chain=chain_id, signed_at__lt=cutoff)
         .order_by("-size")
@@ -146,8 +160,9 @@ def _before_first_kept(chain_id: int, after: int, up_to: int, cutoff: datetime) 
     return up_to
 
 
-@service
 def _record_purge(org_id: int | None, cutoff: datetime, deleted: int) -> None:
+    """SQLite's side of the record gatehouse_purge_audit_events writes (audit migration
+    0030), in the batch's transaction."""
     record(
         Action.AUDIT_PURGED,
         actor_text="system",

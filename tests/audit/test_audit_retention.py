@@ -112,6 +112,11 @@ def test_retention_deletes_in_batches(world):
     if connection.vendor == "postgresql":
         calls = [q for q in queries.captured_queries if "gatehouse_purge_audit_events" in q["sql"]]
         assert len(calls) == size // 3 + 1  # full batches, then a short (or empty) one
+    # Each batch that removed something left its record, in its own transaction.
+    purged = AuditEvent.objects.for_org(world.a).filter(action=Action.AUDIT_PURGED)
+    assert sorted(p.data["deleted"] for p in purged) == sorted(
+        [3] * (size // 3) + ([size % 3] if size % 3 else [])
+    )
     _verifies(world.a.pk)
 
 
@@ -182,6 +187,23 @@ def test_a_setting_below_the_minimum_still_keeps_thirty_days(world):
     assert retention.purge_all() == 0
 
     assert AuditEvent.objects.filter(pk=recent.pk).exists()
+
+
+def test_an_organization_that_keeps_its_log_for_ever_loses_none_of_it_whoever_asks(world):
+    """Retention never runs for such an organization; a call for it anyway (a mistake, or the
+    application role calling the purge function itself) is refused, by the function on
+    PostgreSQL and by audit/retention.py on SQLite."""
+    OrganizationPolicy.objects.filter(organization=world.a).update(audit_retention_days=None)
+    old = event(world.a, at=_days_ago(400))
+    seal_in_test_transaction()
+    sign_as_of(world.a.pk, _days_ago(350))
+
+    with pytest.raises((DatabaseError, ValueError), match="keeps its audit log for ever"):
+        retention.purge(world.a.pk, cutoff=_days_ago(300))
+
+    assert AuditEvent.objects.filter(pk=old.pk).exists()
+    assert not AuditEvent.objects.for_org(world.a).filter(action=Action.AUDIT_PURGED).exists()
+    assert AuditChain.objects.get(chain=world.a.pk).pruned_through == 0
 
 
 def test_the_policy_refuses_a_retention_under_thirty_days(world):

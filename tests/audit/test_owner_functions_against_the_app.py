@@ -12,15 +12,17 @@ Fixed by audit migration 0028:
   comparison let it through), even one that did not quote the person;
 * retention's cut passed over positions that have no seal, which it therefore never checked.
 
-Not fixed (marked xfail, strict: they pass once fixed, and then must lose the mark):
-* the application role can call the purge function with any cutoff at least 28 days old,
-  whatever the organization's retention (even "for ever"), and nothing shows it;
-* a quote as long as its column may lose its tail to the pseudonym, address or not.
+Fixed by audit migration 0030 (both were proved here by strict xfails first):
+* the application role could call the purge function with any cutoff at least 28 days old,
+  whatever the organization's retention (even "for ever"), and nothing showed it: the function
+  now writes retention's ``audit.purged`` record itself, and refuses an organization that keeps
+  its log for ever;
+* a quote as long as its column could lose its tail to the pseudonym, address or not: a cut is
+  now taken only where erasure's whole rewrite was longer than the column.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
 import uuid
@@ -39,6 +41,7 @@ from audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditSeal
 from audit.services import record_erasure_subject
 from consent.erasure.identifiers import collect, owned_target_models
 from consent.models import DataSubjectRequest
+from organizations.models import OrganizationPolicy
 from tests.audit.chain.helpers import seal_in_test_transaction, sign_as_of
 from tests.audit.helpers import dated, erasure_under_way, event, series
 from tests.conftest import require
@@ -339,18 +342,22 @@ def test_retention_stops_before_a_position_that_has_no_seal(world):
     assert bytes(chain.pruned_hash) == last_hash
 
 
-# --- Not fixed ----------------------------------------------------------------------------------
+# --- Every purge is in the log -----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed: the purge function takes any cutoff 28 days old or more (docs/events.md, "
-    "'Left', item 9)",
-)
-def test_the_application_role_cannot_purge_a_log_its_organization_keeps_for_ever(world):
-    """Bolt keeps its log for ever (no retention set). The application role calls the purge
-    function itself with a cutoff 29 days ago: the checkpoints it cuts at are genuine, so the
-    verifier finds nothing wrong, and retention's own ``audit.purged`` record is not written."""
+def _purge_as_the_app(chain: int, cutoff: Any, batch: int = 10000) -> int:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT gatehouse_purge_audit_events(%s, %s, %s)", [chain, cutoff, batch])
+        return int(cursor.fetchone()[0])
+
+
+def _purge_records(org: Any) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(organization_id=org.pk, action="audit.purged"))
+
+
+def _old_bolt_log(world: dict[str, Any]) -> tuple[Any, list[AuditEvent]]:
+    """Bolt's log as it grows: three events 60 days ago, a checkpoint beat signed ten days
+    later, a recent event and today's checkpoint. Bolt keeps its log a year (the default)."""
     bolt = world["orgs"].b
     old = series(bolt, 3, start=_days_ago(60))
     seal_in_test_transaction()
@@ -358,37 +365,140 @@ def test_the_application_role_cannot_purge_a_log_its_organization_keeps_for_ever
     event(bolt, at=_days_ago(1))
     seal_in_test_transaction()
     checkpoints.sign(bolt.pk)
+    return bolt, old
 
+
+def test_a_purge_the_application_role_asks_for_itself_is_in_the_log(world):
+    """The application role calls the purge function itself with a cutoff 29 days ago, far
+    shorter than Bolt's year. The function still takes it (the cut rests on genuine
+    checkpoints), but it writes retention's record itself, as the owner, in the same
+    transaction: the cut is in Bolt's log, sealed into its chain like any event, and
+    ``verify_audit`` passes with it. Before audit migration 0030 retention's Python side wrote
+    the record, and a direct call left none."""
+    bolt, old = _old_bolt_log(world)
+    cutoff = _days_ago(29)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT gatehouse_purge_audit_events(%s, now() - interval '29 days', 10000)",
-            [bolt.pk],
-        )
+        cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+        this_transaction = int(cursor.fetchone()[0])
 
-    gone = not AuditEvent.objects.filter(pk__in=[e.pk for e in old]).exists()
-    seal_in_test_transaction()
-    noticed = (
-        not verify(bolt.pk).ok
-        or AuditEvent.objects.filter(organization_id=bolt.pk, action="audit.purged").exists()
+    removed = _purge_as_the_app(bolt.pk, cutoff)
+
+    assert removed >= len(old)
+    assert not AuditEvent.objects.filter(pk__in=[e.pk for e in old]).exists()
+    [purged] = _purge_records(bolt)
+    assert (purged.actor_id, purged.actor_text, purged.outcome) == (None, "system", "success")
+    assert purged.data == {"before": cutoff.isoformat(), "deleted": removed}
+    assert (purged.target_type, purged.ip, purged.user_agent, purged.request_id) == (
+        "",
+        None,
+        "",
+        "",
     )
-    assert not gone or noticed
+    assert purged.txid == this_transaction  # written with the deletion, not after it
+    seal_in_test_transaction()
+    assert AuditSeal.objects.get(event_id=purged.pk).chain == bolt.pk
+    report = verify(bolt.pk)
+    assert report.ok, report.summary()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed: a quote as long as its column may lose its tail (docs/events.md, 'Left', "
-    "item 9)",
-)
+def test_each_batch_of_a_purge_leaves_its_record(world):
+    bolt, old = _old_bolt_log(world)
+    cutoff = _days_ago(40)
+
+    removed = [_purge_as_the_app(bolt.pk, cutoff, batch=2)]
+    while removed[-1] and len(removed) < 20:
+        removed.append(_purge_as_the_app(bolt.pk, cutoff, batch=2))
+
+    assert removed[-1] == 0  # nothing left to cut
+    assert sum(removed) >= len(old)
+    assert len(removed) > 2  # in several batches
+    # One record per batch that removed something; the last, which found nothing, left none.
+    records = sorted(p.data["deleted"] for p in _purge_records(bolt))
+    assert records == sorted(removed[:-1])
+
+
+def test_the_purge_function_refuses_an_organization_that_keeps_its_log_for_ever(world):
+    """Bolt keeps its log for ever: the function refuses to cut it. The application role may
+    change Bolt's policy first (it writes that table), so this is no guard by itself; the
+    record (above) is what shows a purge."""
+    bolt, old = _old_bolt_log(world)
+    OrganizationPolicy.objects.filter(organization=bolt).update(audit_retention_days=None)
+
+    with pytest.raises(DatabaseError, match="keeps its audit log for ever"):
+        _purge_as_the_app(bolt.pk, _days_ago(29))
+
+    assert AuditEvent.objects.filter(pk__in=[e.pk for e in old]).count() == len(old)
+    assert not _purge_records(bolt)
+    assert AuditChain.objects.get(chain=bolt.pk).pruned_through == 0
+
+
+# --- A quote cut to its column loses only what did not fit --------------------------------------
+
+
 def test_a_long_quote_loses_nothing_to_an_erasure_it_does_not_concern(world):
     """Ada's change quotes no address and is not about Pat; its description is long enough to
-    look cut to fit its column, so the function took its last words replaced by the
-    pseudonym."""
+    look cut to fit its column. Before audit migration 0030 the function took its last words
+    replaced by the pseudonym."""
     long = world["long"]
     old = long.target_text
     assert len(old) == 316
     rewritten = old[: 320 - len(PSEUDONYM)] + PSEUDONYM
 
-    with contextlib.suppress(DatabaseError):
+    with pytest.raises(DatabaseError, match="only puts the pseudonym"):
         _erase(PSEUDONYM, [{"id": str(long.pk), "target_text": rewritten}])
 
     assert _row(long)["target_text"] == old
+
+
+ADDRESS = f"{PSEUDONYM}@erased.invalid"
+TAILS = {
+    "the pseudonym's address for its tail": lambda old: old[: 320 - len(ADDRESS)] + ADDRESS,
+    "a cut address for its tail": lambda old: old[:295] + ADDRESS[:25],
+    "an address put in its middle, the tail cut off": lambda old: (
+        old[:50] + ADDRESS + old[50 : 320 - len(ADDRESS)]
+    ),
+}
+
+
+@pytest.mark.parametrize("rewrite", TAILS.values(), ids=TAILS.keys())
+def test_a_long_quote_without_an_address_at_its_end_keeps_its_tail(world, rewrite):
+    long = world["long"]
+    old = long.target_text
+    rewritten = rewrite(old)
+    assert len(rewritten) == 320
+
+    with pytest.raises(DatabaseError, match="only puts the pseudonym"):
+        _erase(PSEUDONYM, [{"id": str(long.pk), "target_text": rewritten}])
+
+    assert _row(long)["target_text"] == old
+
+
+def test_erasure_still_cuts_a_long_quote_of_an_address_to_fit(world):
+    """What the erasure job writes when the pseudonym's address, longer than the address it
+    replaces, pushes a quote past its column (consent.erasure.quotes._fit): the database
+    takes it wherever the address sits, whether the cut falls in text after it, inside the
+    address, or (when the first 320 characters hold no whole pseudonym) before it, the
+    pseudonym then taking the place of the last characters."""
+    from consent.erasure.quotes import _fit  # noqa: PLC2701  (the job's own cut, on purpose)
+
+    acme, quoted_address = world["orgs"].a, "pat@acme.test"
+    shapes = set()
+    for after in (0, 1, 4, 9):
+        suffix = (" " + "y" * (after - 1)) if after else ""
+        for starts in range(287 - after, 320 - len(quoted_address) - after + 1):
+            prefix = "Acme " + "x" * (starts - 6) + " "
+            old = prefix + quoted_address + suffix
+            cut = _fit(prefix + ADDRESS + suffix, 320, PSEUDONYM)
+            assert len(cut) == 320, (after, starts)
+            quoted = event(acme, at=timezone.now(), action="organization.updated", target_text=old)
+
+            _erase(PSEUDONYM, [{"id": str(quoted.pk), "target_text": cut}])
+
+            assert _row(quoted)["target_text"] == cut
+            if ADDRESS in cut:
+                shapes.add("in kept text")
+            elif cut.startswith(prefix + PSEUDONYM):
+                shapes.add("inside the address")
+            else:
+                shapes.add("the pseudonym before the address")
+    assert shapes == {"in kept text", "inside the address", "the pseudonym before the address"}

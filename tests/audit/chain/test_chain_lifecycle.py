@@ -166,10 +166,13 @@ def test_retention_cuts_only_at_a_checkpoint_and_the_rest_still_verifies():
     chain = AuditChain.objects.get(chain=CHAIN)
     assert chain.pruned_through == 5
     assert bytes(chain.pruned_hash or b"") == bytes(first.head_hash)
-    _seal()  # the purge's own record
+    # Each of the three batches (2, 2 and 1 positions) left its record.
+    purged = AuditEvent.objects.filter(organization_id=CHAIN, action=Action.AUDIT_PURGED)
+    assert sorted(p.data["deleted"] for p in purged) == [1, 2, 2]
+    _seal()  # the purge's own records
     report = verify(CHAIN, checkpoints.read(checkpoints.as_json(second)))
     assert report.ok, report.summary()
-    assert report.checked == 3  # two kept events and the purge's own record
+    assert report.checked == 5  # two kept events and the purge's three records
     # A chain without a checkpoint old enough keeps everything.
     assert retention.purge(CHAIN, cutoff=now - timedelta(days=200)) == 0
 
