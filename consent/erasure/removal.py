@@ -56,6 +56,7 @@ WHAT_HAPPENS: dict[str, str] = {
     "sso.Connection": "kept: who configured it now points at the tombstone",
     "sso.Directory": "kept: who turned it on now points at the tombstone",
     "audit.AuditExport": "kept until it expires: who asked for it now points at the tombstone",
+    "audit.AuditVerification": "kept: who asked for the check now points at the tombstone",
     "sso.DirectoryToken": "kept: who made it now points at the tombstone",
     "sso.ScimUser": "kept as the organization's own directory record, no longer linked to the "
     "account and marked detached, so the directory makes no new account from it",

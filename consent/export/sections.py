@@ -325,6 +325,7 @@ NOT_EXPORTED: dict[str, str] = {
     "sso.Connection": "who configured an organization's SSO, not data about them",
     "sso.Directory": "who turned on an organization's SCIM, not data about them",
     "audit.AuditExport": "an admin's export of an organization's log, not data about them",
+    "audit.AuditVerification": "an admin's check of an organization's log, not data about them",
     "sso.DirectoryToken": "who made an organization's SCIM token, not data about them",
     "consent.PolicyVersion": "who drafted a policy text, not data about them",
     "provider.Application": "who registered an OAuth client, not data about them",
