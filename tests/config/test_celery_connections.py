@@ -6,7 +6,7 @@ webhook delivery."""
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, connections
@@ -30,7 +30,7 @@ def _pruned(event: Event, timeout: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-def _worker_sessions() -> dict[int, object]:
+def _worker_sessions() -> dict[int, datetime]:
     """Sessions on the test database other than this process's own: the worker's."""
     own = set()
     for alias in connections:
