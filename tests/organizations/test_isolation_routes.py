@@ -56,6 +56,7 @@ def covered_routes(paths: Iterable[str]) -> set[str]:
 SAMPLE_IDS = {
     "audit_export": "00000000-0000-4000-8000-000000000001",
     "log_stream": "00000000-0000-4000-8000-000000000002",
+    "audit_check": "00000000-0000-4000-8000-000000000003",
 }
 
 
