@@ -388,29 +388,13 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"  # eager tasks never reach it; it keeps kombu from guessing
-CELERY_TASK_EAGER_PROPAGATES = True
-# The queue tasks are sent to (and, by default, workers consume). Jobs that queue other jobs
-# (the erasure sweep, every email) send them here too.
-CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_IGNORE_RESULT = True
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-CELERY_TIMEZONE = "UTC"
-# Celery's Django fixup closes every database connection before and after each task unless
-# this is set: a new PostgreSQL session per webhook delivery, which cost more CPU than the
-# delivery itself. With it, the fixup closes them only every this many tasks, and
-# config/celery.py treats each task as Django treats a request (DATABASE_CONN_MAX_AGE, and a
-# connection that failed is replaced).
-CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
-
-# The periodic jobs, and task modules autodiscovery does not find (config/beat_schedule.py).
+# The periodic jobs, and task modules autodiscovery does not find (config/beat_schedule.py);
+# then the jobs' queue, acknowledgement and database connections (config/celery_settings.py).
 from config.beat_schedule import (  # noqa: E402, F401  (settings Django reads by name)
     CELERY_BEAT_SCHEDULE,
     CELERY_IMPORTS,
 )
+from config.celery_settings import *  # noqa: E402, F403  (settings Django reads by name)
 
 # --- Security ---------------------------------------------------------------------------------
 
