@@ -26,7 +26,12 @@ from audit.chain.models import AuditVerification
 from audit.chain.verify import verify
 from audit.models import AuditEvent
 from tests.api.oauth_world import backend
-from tests.audit.chain.helpers import position_of, seal_in_test_transaction
+from tests.audit.chain.helpers import (
+    position_of,
+    seal_committed,
+    seal_in_test_transaction,
+    superuser,
+)
 from tests.audit.helpers import event
 from tests.conftest import force_login_verified
 from tests.factories import UserFactory
@@ -247,15 +252,28 @@ def test_a_bad_or_unknown_check_id_is_a_404(world, check_id):
     assert page.status_code == 404
 
 
-def test_a_tampered_chain_names_the_first_bad_event(world):
-    """The background check reports as the inline one does. Tampering here goes through the
-    ORM past its guard, which SQLite allows; on PostgreSQL the application role cannot, and
-    test_chain_worker.py tampers as the superuser."""
-    if connection.vendor == "postgresql":
-        pytest.skip("tampering on PostgreSQL is test_chain_worker's, as the superuser")
+@pytest.mark.django_db(transaction=True)
+def test_a_tampered_chain_names_the_first_bad_event(settings):
+    """The background check reports as the inline one does. The events are committed, so that
+    on PostgreSQL they are changed as the database's superuser would change them (the
+    application role cannot); SQLite has no such guard and takes the ORM's update."""
+    settings.GATEHOUSE_AUDIT_VERIFY_SYNC_MAX = 5
+    world = OrgWorld()
+    for _ in range(12):
+        event(world.a, at=timezone.now(), action="login.failed", outcome="failure")
+    seal_committed()
+    for org in (world.a, world.b):
+        checkpoints.sign(org.pk)
     victims = list(AuditEvent.objects.for_org(world.a).filter(action="login.failed")[:2])
-    for victim in victims:
-        models.QuerySet.update(AuditEvent.objects.filter(pk=victim.pk), outcome="success")
+    if connection.vendor == "postgresql":
+        with superuser() as db:
+            db.execute(
+                "UPDATE audit_auditevent SET outcome = 'success' WHERE id = ANY(%s)",
+                [[victim.pk for victim in victims]],
+            )
+    else:
+        for victim in victims:
+            models.QuerySet.update(AuditEvent.objects.filter(pk=victim.pk), outcome="success")
     first = min(victims, key=position_of)
     caller = backend(organization=world.a, scopes=["audit:read"]).caller()
     body = _post(caller, world.a).json()
@@ -268,8 +286,8 @@ def test_a_tampered_chain_names_the_first_bad_event(world):
     assert result["problems"][0]["position"] == position_of(first)
     assert result["problems"][0]["event_id"] == str(first.pk)
     assert result["problem_count"] == 2
-    event = _checks(world.a).get()
-    assert (event.data["ok"], event.data["problems"]) == (False, 2)
+    audited = _checks(world.a).get()
+    assert (audited.data["ok"], audited.data["problems"]) == (False, 2)
 
 
 # --- The audit page -----------------------------------------------------------------------------
