@@ -496,3 +496,13 @@ def test_cancel_notices_and_scheduled_notices_name_the_date(person):
     html = str(message.alternatives[0][0])
     assert "Cancel the reset" in html
     assert cancel_path(message) in html
+
+
+def test_a_negative_waiting_period_is_refused_at_start_up():
+    from tests.config.test_settings import PRODUCTION, boot
+
+    result = boot({**PRODUCTION, "MFA_RESET_WAIT_HOURS": "-1"})
+
+    assert result.returncode != 0
+    assert "MFA_RESET_WAIT_HOURS must be 0 or more." in result.stderr
+    assert boot({**PRODUCTION, "MFA_RESET_WAIT_HOURS": "0"}).returncode == 0
