@@ -460,6 +460,30 @@ def test_a_reset_link_that_logs_in_is_proof_enough_and_is_recorded_as_such(perso
     assert event.data["proof"] == "password_reset"
 
 
+def test_the_person_may_ask_only_a_few_times_a_day(person):
+    """Someone with the password whose every request is cancelled cannot flood the account's
+    mailboxes with notices."""
+    for _ in range(recovery.SELF_REQUESTS_PER_DAY):
+        client = Client()
+        password_step(client, person)
+        client.post("/accounts/2fa/lost/")
+        reset = MFAReset.objects.get(user=person, status=MFAReset.Status.PENDING)
+        recovery.cancel_mfa_reset(reset=reset, how="link")
+    mail.outbox.clear()
+    client = Client()
+    password_step(client, person)
+
+    refused = client.post("/accounts/2fa/lost/")
+
+    assert refused.status_code == 429
+    assert "too many times today" in refused.content.decode()
+    assert not MFAReset.objects.filter(status=MFAReset.Status.PENDING).exists()
+    assert mail.outbox == []
+    # Support can still schedule one.
+    schedule_in_admin(superuser_client(), person)
+    assert MFAReset.objects.filter(status=MFAReset.Status.PENDING).exists()
+
+
 def test_nobody_asks_without_passing_the_first_step(person):
     visitor = Client()
 

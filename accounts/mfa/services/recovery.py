@@ -42,6 +42,9 @@ CANCEL_SALT = "gatehouse.accounts.mfa-reset.cancel"
 CANCEL_LINK_SLACK = timedelta(days=1)
 # How many due resets one run of the beat job applies; the next run takes the rest.
 DUE_BATCH = 500
+# How many resets the person may ask for in a day: someone with the password, cancelled each
+# time, must not be able to flood every mailbox of the account with notices.
+SELF_REQUESTS_PER_DAY = 3
 
 
 def waiting_period() -> timedelta:
@@ -149,6 +152,8 @@ def schedule_mfa_reset(
     if existing is not None:
         return existing
     now = timezone.now()
+    if via == Via.SELF:
+        _refuse_too_many_self_requests(locked, now)
     try:
         with transaction.atomic():  # a savepoint: a racing request returns the winner's reset
             reset = MFAReset.objects.create(
@@ -179,6 +184,17 @@ def schedule_mfa_reset(
     data["addresses_told"] = told
     record(Action.MFA_RESET_REQUESTED, actor=actor, target=locked, data=data)
     return reset
+
+
+def _refuse_too_many_self_requests(user: User, now: Any) -> None:
+    recent = MFAReset.objects.filter(
+        user=user, via=Via.SELF, requested_at__gte=now - timedelta(days=1)
+    ).count()
+    if recent >= SELF_REQUESTS_PER_DAY:
+        raise Refusal(
+            "A reset was asked for too many times today. Try again tomorrow, or contact support.",
+            status=429,
+        )
 
 
 @service

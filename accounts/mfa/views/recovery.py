@@ -33,20 +33,27 @@ def lost_factors(request: HttpRequest, stage: Any) -> HttpResponse:
     """Explain the waiting period; on POST schedule the reset and end the half-done login
     (the person is not signed in: they come back once the reset has taken effect)."""
     user = stage.login.user
-    wait_hours = settings.GATEHOUSE_MFA_RESET_WAIT_HOURS
+    error, status = "", 200
     if request.method == "POST":
         proof = str(first_factor(request, user).get("method") or "unknown")
-        reset = recovery.schedule_mfa_reset(
-            user=user, actor=user, via=MFAReset.Via.SELF, proof=proof
-        )
-        clear_login(request)
-        return render(
-            request, "accounts/mfa/lost_factors_scheduled.html", {"reset": reset}, status=200
-        )
+        try:
+            reset = recovery.schedule_mfa_reset(
+                user=user, actor=user, via=MFAReset.Via.SELF, proof=proof
+            )
+        except Refusal as refusal:
+            error, status = refusal.message, refusal.status
+        else:
+            clear_login(request)
+            return render(request, "accounts/mfa/lost_factors_scheduled.html", {"reset": reset})
     return render(
         request,
         "accounts/mfa/lost_factors.html",
-        {"wait_hours": wait_hours, "pending": recovery.pending_reset(user)},
+        {
+            "wait_hours": settings.GATEHOUSE_MFA_RESET_WAIT_HOURS,
+            "pending": recovery.pending_reset(user),
+            "error": error,
+        },
+        status=status,
     )
 
 
