@@ -106,7 +106,9 @@ def verified_addresses(user: User) -> list[str]:
 def tell_every_address(user: User, template: str, context: dict[str, Any]) -> int:
     """Queue ``accounts/email/<template>`` to every verified address, in the caller's
     transaction (the outbox). Whoever took over one mailbox cannot quietly let a reset go
-    ahead: the other addresses hear of it too. Returns how many were queued."""
+    ahead: the other addresses hear of it too. Sent even where allauth's security notices are
+    turned off (``ACCOUNT_EMAIL_NOTIFICATIONS``): here the notice is the defence, not a
+    courtesy. Returns how many were queued."""
     addresses = verified_addresses(user)
     with outside_a_request():
         for address in addresses:
