@@ -530,3 +530,13 @@ def test_a_negative_waiting_period_is_refused_at_start_up():
     assert result.returncode != 0
     assert "MFA_RESET_WAIT_HOURS must be 0 or more." in result.stderr
     assert boot({**PRODUCTION, "MFA_RESET_WAIT_HOURS": "0"}).returncode == 0
+
+
+def test_beat_runs_the_job_that_applies_due_resets():
+    from config.beat_schedule import CELERY_BEAT_SCHEDULE
+    from config.celery import app
+
+    entry = CELERY_BEAT_SCHEDULE["apply-due-mfa-resets"]
+    assert entry["task"] == apply_due_mfa_resets.name
+    assert entry["task"] in app.tasks
+    assert entry["schedule"] <= 3600
