@@ -16,8 +16,8 @@ from django.utils.html import format_html
 from accounts import services
 from accounts.forms import ReasonForm
 from accounts.mfa import policy
-from accounts.mfa.services import enrollment
-from accounts.models import OutboundEmail, User
+from accounts.mfa.services import recovery
+from accounts.models import MFAReset, OutboundEmail, User
 from config.admin_mixins import NoSecretLookupsMixin
 from config.refusals import Refusal, admin_refusal
 from consent.models import ConsentState
@@ -53,12 +53,15 @@ def _reasoned_action(
     verb: str,
     perform: Callable[..., Any],
     applies: Callable[[User, User], bool],
+    permissions: tuple[str, ...] = ("change",),
+    done_note: str = "",
 ) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet[User]], HttpResponse | None]:
     """An admin action that first asks for a reason, then calls a service per user.
 
     ``perform(user=, actor=, reason=)`` returns something true when it acted;
-    ``applies(user, actor)`` says whether it may act on that user at all. Only staff who may
-    change users are offered the action. The
+    ``applies(user, actor)`` says whether it may act on that user at all. Only staff who hold
+    one of ``permissions`` (the model admin's ``has_<name>_permission``) are offered the
+    action, and Django refuses it to anyone else. The
     confirmation page posts back to the same changelist URL (so its filters still apply) with
     the ids the changelist page posted, plus ``select_across`` when "select all" was used: the
     selection is never copied into thousands of hidden fields.
@@ -85,7 +88,7 @@ def _reasoned_action(
                 admin_refusal(modeladmin, request, refusal)
                 return None
             modeladmin.message_user(
-                request, f"{verb.capitalize()}: {done} user(s).", messages.SUCCESS
+                request, f"{verb.capitalize()}: {done} user(s).{done_note}", messages.SUCCESS
             )
             return None
         select_across = request.POST.get("select_across") == "1"
@@ -113,7 +116,7 @@ def _reasoned_action(
         return TemplateResponse(request, "admin/accounts/user/reason_action.html", context)
 
     action.__name__ = name
-    action.allowed_permissions = ("change",)  # type: ignore[attr-defined]
+    action.allowed_permissions = permissions  # type: ignore[attr-defined]
     action.short_description = f"{verb.capitalize()} (asks for a reason)"  # type: ignore[attr-defined]
     return action
 
@@ -139,9 +142,13 @@ resend_verification = _reasoned_action(
 
 reset_mfa = _reasoned_action(
     name="reset_mfa",
-    verb="reset two-step verification",
-    perform=lambda **kwargs: enrollment.reset_mfa(**kwargs) > 0,
+    verb="schedule a reset of two-step verification",
+    perform=lambda **kwargs: recovery.schedule_mfa_reset(via=MFAReset.Via.SUPPORT, **kwargs),
     applies=_may_act_on,
+    # Changing users is not enough: removing someone's factors is its own permission.
+    permissions=("schedule_mfa_reset",),
+    done_note=" Each takes effect after the waiting period unless the person cancels it; "
+    "they have been emailed on every verified address.",
 )
 
 
@@ -193,6 +200,7 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     actions = [block_users, unblock_users, resend_verification, reset_mfa]
     readonly_fields = (
         "mfa_summary",
+        "mfa_reset_pending",
         "email",
         "public_id",
         "date_joined",
@@ -215,10 +223,11 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         (
             "Two-step verification",
             {
-                "fields": ("mfa_required", "mfa_summary"),
+                "fields": ("mfa_required", "mfa_summary", "mfa_reset_pending"),
                 "description": "To remove every factor of a user who lost them, use the "
-                "“Reset two-step verification” action on the user list (it asks for a reason "
-                "and emails the user).",
+                "“Schedule a reset of two-step verification” action on the user list: it asks "
+                "for a reason, emails every verified address of the user at once, and takes "
+                "effect after the waiting period unless cancelled.",
             },
         ),
         ("Staff", {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")}),
@@ -249,6 +258,26 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
                     extra = f", {device.remaining()} unused"
                 lines.append(f"{policy.LABELS[kind]} “{device.name}”{extra} ({when})")
         return "; ".join(lines) or "None"
+
+    @admin.display(description="Scheduled reset")
+    def mfa_reset_pending(self, obj: User) -> str:
+        reset = recovery.pending_reset(obj) if obj.pk is not None else None
+        if reset is None:
+            return "None"
+        url = reverse("admin:accounts_mfareset_change", args=[reset.pk])
+        return format_html(
+            '<a href="{}">Every factor will be removed on {} UTC</a> ({}): cancel it there.',
+            url,
+            f"{reset.due_at:%Y-%m-%d %H:%M}",
+            reset.get_via_display(),
+        )
+
+    def has_schedule_mfa_reset_permission(self, request: HttpRequest) -> bool:
+        # Django offers an action to staff holding any one of its permissions: both are
+        # asked for here, in one.
+        return self.has_change_permission(request) and request.user.has_perm(
+            "accounts.add_mfareset"
+        )
 
     def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         inlines = super().get_inline_instances(request, obj)
@@ -325,3 +354,7 @@ class OutboundEmailAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# Scheduled resets of second factors have their own page (accounts/recovery_admin.py).
+from accounts import recovery_admin  # noqa: E402, F401

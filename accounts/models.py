@@ -251,3 +251,55 @@ class BackupCode(models.Model):
 
     def __str__(self) -> str:
         return f"backup code {self.pk} ({'used' if self.used_at else 'unused'})"
+
+
+class MFAReset(models.Model):
+    """A scheduled removal of every second factor of a person who lost them all.
+
+    Asked for by support (with a reason) or by the person at the second step of a login; it
+    takes effect ``MFA_RESET_WAIT_HOURS`` later (accounts.mfa.services.recovery), and until
+    then the person, told on every verified address, may call it off. At most one is pending
+    per person.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CANCELLED = "cancelled", "Cancelled"
+        APPLIED = "applied", "Applied"
+
+    class Via(models.TextChoices):
+        SUPPORT = "support", "Support (admin)"
+        SELF = "self", "The person, at sign-in"
+        API = "api", "Management API"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="mfa_resets")
+    via = models.CharField(max_length=16, choices=Via.choices)
+    requested_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    requested_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField()
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_how = models.CharField(max_length=32, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "two-step verification reset"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(status="pending"),
+                name="accounts_mfareset_one_pending",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(status="pending"), name="accounts_mfareset_due"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reset of {self.user} due {self.due_at:%Y-%m-%d %H:%M} UTC ({self.status})"

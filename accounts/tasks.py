@@ -233,3 +233,13 @@ def prune_unconfirmed_totp() -> int:
 
     cutoff = timezone.now() - UNCONFIRMED_TOTP_MAX_AGE
     return TOTPDevice.objects.filter(confirmed=False, created_at__lt=cutoff).delete()[0]
+
+
+@shared_task
+def apply_due_mfa_resets() -> int:
+    """Carry out the resets of second factors whose waiting period is over. Each is applied
+    under a row lock after checking it is still pending and due, so a second run (or a
+    second beat) does nothing more."""
+    from accounts.mfa.services import recovery
+
+    return recovery.apply_due_resets()

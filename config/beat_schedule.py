@@ -17,6 +17,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.prune_unconfirmed_totp",
         "schedule": 3600.0,
     },
+    "apply-due-mfa-resets": {
+        "task": "accounts.tasks.apply_due_mfa_resets",
+        "schedule": 600.0,
+    },
     "sweep-removed-memberships": {
         "task": "organizations.tasks.sweep_removed_memberships",
         "schedule": 300.0,

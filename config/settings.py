@@ -283,6 +283,11 @@ ACCOUNT_LOGIN_TIMEOUT = env_int("MFA_LOGIN_TIMEOUT", 300)
 # Sensitive actions (email, password, factors, backup codes) need a strong authentication at
 # most this many seconds old (accounts/mfa/stepup.py).
 GATEHOUSE_STEPUP_MAX_AGE = env_int("STEPUP_MAX_AGE", 300)
+# Hours between asking to remove every second factor (support or the person) and the removal,
+# which the person may cancel meanwhile (accounts/mfa/services/recovery.py).
+GATEHOUSE_MFA_RESET_WAIT_HOURS = env_int("MFA_RESET_WAIT_HOURS", 72)
+if GATEHOUSE_MFA_RESET_WAIT_HOURS < 0:
+    raise ImproperlyConfigured("MFA_RESET_WAIT_HOURS must be 0 or more.")
 # TOTP: 30 s steps, one step of clock drift either way; a wrong code locks the device for 1 s,
 # then 2, 4, 8... (django-otp's throttling; a right code resets it).
 OTP_TOTP_ISSUER = env_str("GATEHOUSE_PRODUCT_NAME", "Gatehouse")

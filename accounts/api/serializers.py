@@ -86,8 +86,13 @@ class FactorSerializer(serializers.Serializer[Any]):
     last_used_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
 
-class ResetFactorsResultSerializer(serializers.Serializer[Any]):
-    removed = serializers.IntegerField(read_only=True)
+class ScheduledFactorResetSerializer(serializers.Serializer[Any]):
+    """A reset of every second factor: it takes effect at ``due_at`` unless cancelled."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    status = serializers.CharField(read_only=True)
+    requested_at = serializers.DateTimeField(read_only=True)
+    due_at = serializers.DateTimeField(read_only=True)
 
 
 class RevokedSessionsSerializer(serializers.Serializer[Any]):

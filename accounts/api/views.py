@@ -29,9 +29,9 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.api.serializers import (
     FactorSerializer,
-    ResetFactorsResultSerializer,
     RevokedSessionsSerializer,
     ScheduledErasureSerializer,
+    ScheduledFactorResetSerializer,
     SessionSerializer,
     SupportReasonSerializer,
     UserCreateSerializer,
@@ -39,8 +39,8 @@ from accounts.api.serializers import (
     UserUpdateSerializer,
 )
 from accounts.mfa.policy import DEVICE_MODELS
-from accounts.mfa.services.enrollment import reset_mfa
-from accounts.models import User, address_is
+from accounts.mfa.services.recovery import schedule_mfa_reset
+from accounts.models import MFAReset, User, address_is
 from config.refusals import Refusal
 from consent.erasure.schedule import request_erasure
 from consent.models import DataSubjectRequest
@@ -268,19 +268,21 @@ class UserFactorListView(UsersMixin, APIView):
 
 
 class UserFactorResetView(UsersMixin, APIView):
-    """Remove every second factor (the person lost them all); they are told by email and
-    enroll again at their next sign-in if a factor is required."""
+    """Schedule the removal of every second factor (the person lost them all). It takes
+    effect after the waiting period (``MFA_RESET_WAIT_HOURS``); the person is told at once on
+    every verified address, with a link to cancel it. Asking again returns the pending one."""
 
-    @extend_schema(request=SupportReasonSerializer, responses=ResetFactorsResultSerializer)
+    @extend_schema(request=SupportReasonSerializer, responses={202: ScheduledFactorResetSerializer})
     def post(self, request: Request, user_id: uuid.UUID) -> Response:
         serializer = SupportReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        removed = reset_mfa(
+        reset = schedule_mfa_reset(
             user=self.changeable_subject(),
             actor=self.actor,
+            via=MFAReset.Via.API,
             reason=serializer.validated_data["reason"],
         )
-        return Response(ResetFactorsResultSerializer({"removed": removed}).data)
+        return Response(ScheduledFactorResetSerializer(reset).data, status=status.HTTP_202_ACCEPTED)
 
 
 class UserErasureView(UsersMixin, APIView):

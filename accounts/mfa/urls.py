@@ -1,7 +1,7 @@
 from django.urls import path
 
 from accounts.mfa import passkeys
-from accounts.mfa.views import login_step, security, stepup
+from accounts.mfa.views import login_step, recovery, security, stepup
 
 app_name = "mfa"
 
@@ -19,6 +19,10 @@ urlpatterns = [
         passkeys.LoginStageComplete.as_view(),
         name="login-passkey-complete",
     ),
+    # Lost every factor: a reset that waits, and the emailed link that cancels it.
+    path("accounts/2fa/lost/", recovery.lost_factors, name="lost-factors"),
+    path("accounts/2fa/reset/cancel/<str:token>/", recovery.cancel_reset, name="reset-cancel"),
+    path("account/security/reset/cancel/", recovery.cancel_own_reset, name="reset-cancel-own"),
     # Passwordless sign-in with a passkey (the login page's passkey button and autofill).
     path("accounts/passkey/begin/", passkeys.PasswordlessBegin.as_view(), name="passkey-begin"),
     path(

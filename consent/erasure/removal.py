@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_otp_webauthn.models import WebAuthnUserHandle
 
 from accounts.mfa.policy import DEVICE_MODELS
-from accounts.models import OutboundEmail, User
+from accounts.models import MFAReset, OutboundEmail, User
 from audit.actions import Action
 from audit.services import record
 from consent import evidence
@@ -53,6 +53,8 @@ WHAT_HAPPENS: dict[str, str] = {
     "audit.AuditEvent": "kept, with their addresses and name replaced by the pseudonym",
     "admin.LogEntry": "kept, with their addresses (and name, on their own record) replaced",
     "django_otp_webauthn.WebAuthnUserHandle": "deleted",
+    "accounts.MFAReset": "theirs deleted (the audit log keeps the facts, pseudonymised); ones "
+    "they scheduled as staff stay, pointing at the tombstone",
     "sso.Connection": "kept: who configured it now points at the tombstone",
     "sso.Directory": "kept: who turned it on now points at the tombstone",
     "audit.AuditExport": "kept until it expires: who asked for it now points at the tombstone",
@@ -154,6 +156,7 @@ def _accounts(user: User, identifiers: Identifiers) -> dict[str, int]:
         model.objects.filter(user=user).delete()[0] for model in DEVICE_MODELS.values()
     )
     WebAuthnUserHandle.objects.filter(user=user).delete()
+    counts["mfa_resets"] = MFAReset.objects.filter(user=user).delete()[0]
     for session in UserSession.objects.filter(user=user):
         session.end()  # any that appeared since the job started
     counts["sessions"] = UserSession.objects.filter(user=user).delete()[0]

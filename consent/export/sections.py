@@ -322,6 +322,8 @@ NOT_EXPORTED: dict[str, str] = {
     "accounts.User_groups": "staff permission groups, not data about a customer",
     "accounts.User_user_permissions": "staff permissions, not data about a customer",
     "django_otp_webauthn.WebAuthnUserHandle": "a random handle for passkeys, meaningless alone",
+    "accounts.MFAReset": "resets of their second factors: the same facts (who asked, why, "
+    "when) are in the exported audit events (mfa.reset_requested, mfa.reset_cancelled)",
     "sso.Connection": "who configured an organization's SSO, not data about them",
     "sso.Directory": "who turned on an organization's SCIM, not data about them",
     "audit.AuditExport": "an admin's export of an organization's log, not data about them",

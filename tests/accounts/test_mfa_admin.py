@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from django.core import mail
 from django.test import Client
+from django.utils import timezone
 from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import BackupCodeDevice
+from accounts.models import BackupCodeDevice, MFAReset
+from accounts.tasks import apply_due_mfa_resets
 from audit.models import AuditEvent
 from tests.accounts.mfa_helpers import enroll_email, enroll_totp, password_step, totp_now
 from tests.accounts.test_mfa_login import backup_codes_for, email_code
@@ -141,7 +144,7 @@ def test_support_agents_cannot_reset_or_block_staff(user):
     viewer.user_permissions.add(Permission.objects.get(codename="view_user"))
     agent = UserFactory(email="agent@gatehouse.test", is_staff=True)
     agent.user_permissions.add(
-        *Permission.objects.filter(codename__in=["view_user", "change_user"])
+        *Permission.objects.filter(codename__in=["view_user", "change_user", "add_mfareset"])
     )
     enroll_totp(user)
 
@@ -153,7 +156,7 @@ def test_support_agents_cannot_reset_or_block_staff(user):
         CHANGELIST,
         {"action": "reset_mfa", "_selected_action": [user.pk], "confirm": "1", "reason": "x"},
     )
-    assert TOTPDevice.objects.filter(user=user).exists()
+    assert not MFAReset.objects.exists()
 
     # An agent acts on customers, not on staff.
     agent_client = force_login_verified(Client(), agent)
@@ -168,14 +171,14 @@ def test_support_agents_cannot_reset_or_block_staff(user):
             },
         )
     boss.refresh_from_db()
-    assert TOTPDevice.objects.filter(user=boss).exists()
+    assert not MFAReset.objects.filter(user=boss).exists()
     assert not boss.is_blocked
     user.refresh_from_db()
-    assert not TOTPDevice.objects.filter(user=user).exists()
+    assert MFAReset.objects.get(user=user).status == MFAReset.Status.PENDING
     assert user.is_blocked
 
 
-def test_reset_mfa_needs_a_reason_removes_everything_audits_and_emails(user):
+def test_reset_mfa_needs_a_reason_is_scheduled_then_removes_everything_audits_and_emails(user):
     admin_client = force_login_verified(Client(), staff())
     enroll_totp(user)
     enroll_email(user)
@@ -192,7 +195,7 @@ def test_reset_mfa_needs_a_reason_removes_everything_audits_and_emails(user):
     )
     assert refused.status_code == 200
     assert refused.context["form"].errors
-    assert TOTPDevice.objects.filter(user=user).exists()
+    assert not MFAReset.objects.exists()
     mail.outbox.clear()
 
     admin_client.post(
@@ -204,6 +207,15 @@ def test_reset_mfa_needs_a_reason_removes_everything_audits_and_emails(user):
             "reason": "Ticket 4711: lost phone, identity checked by video call",
         },
     )
+
+    # Scheduled, not done: the factors stay until the waiting period is over.
+    assert TOTPDevice.objects.filter(user=user).exists()
+    [scheduled] = mail.outbox
+    assert scheduled.to == [user.email]
+    reset = MFAReset.objects.get(user=user)
+    MFAReset.objects.filter(pk=reset.pk).update(due_at=timezone.now() - timedelta(seconds=1))
+    mail.outbox.clear()
+    assert apply_due_mfa_resets() == 1
 
     assert not TOTPDevice.objects.filter(user=user).exists()
     assert not EmailDevice.objects.filter(user=user).exists()

@@ -11,7 +11,7 @@ from django.core import mail
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.api.serializers import SupportReasonSerializer
-from accounts.models import User
+from accounts.models import MFAReset, User
 from audit.models import AuditEvent
 from consent.models import DataSubjectRequest
 from tests.api.oauth_world import backend
@@ -192,10 +192,19 @@ def test_list_and_reset_second_factors(db):
     assert "key" not in factor
     assert caller.send("POST", f"{path}reset/", {}).status_code == 400
     response = caller.send("POST", f"{path}reset/", {"reason": "lost phone, ID checked"})
-    assert response.status_code == 200, response.content
-    assert response.json() == {"removed": 1}
-    assert not TOTPDevice.objects.filter(user=person).exists()
-    assert AuditEvent.objects.filter(action="mfa.reset").exists()
+    # Scheduled like support's: nothing is removed before the waiting period is over.
+    assert response.status_code == 202, response.content
+    reset = MFAReset.objects.get(user=person)
+    assert response.json()["id"] == str(reset.public_id)
+    assert response.json()["status"] == "pending"
+    assert reset.via == MFAReset.Via.API
+    assert TOTPDevice.objects.filter(user=person).exists()
+    event = AuditEvent.objects.get(action="mfa.reset_requested")
+    assert event.data["reason"] == "lost phone, ID checked"
+    assert not AuditEvent.objects.filter(action="mfa.reset").exists()
+    # Asking again returns the same pending reset.
+    again = caller.send("POST", f"{path}reset/", {"reason": "lost phone, ID checked"})
+    assert again.json()["id"] == str(reset.public_id)
 
 
 def test_request_erasure(db):

@@ -1,4 +1,5 @@
-"""Adding, naming and removing second factors, and support's reset of them all."""
+"""Adding, naming and removing second factors. Removing them all (recovery) waits: see
+recovery.py."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from accounts.models import (
     User,
     format_backup_code,
 )
-from accounts.services import clean_reason
 from audit.actions import Action
 from audit.services import record
 from config.refusals import Refusal, service
@@ -219,22 +219,3 @@ def remove_device(*, user: User, kind: str, device_id: int) -> None:
             data["recovery_removed"] = True
     record(Action.MFA_DEVICE_REMOVED, actor=user, target=user, data=data)
     notify(user, "mfa_device_removed", kind_label=LABELS[kind_], device_name=name)
-
-
-@service
-def reset_mfa(*, user: User, actor: User, reason: str) -> int:
-    """Support's recovery for a user who lost every factor: remove them all (the user enrolls
-    again at the next login if MFA is required) and tell them by email. Returns how many
-    factors were removed."""
-    reason = clean_reason(reason)
-    removed = 0
-    for model in policy.DEVICE_MODELS.values():
-        removed += model.objects.filter(user=user).delete()[1].get(model._meta.label, 0)
-    record(
-        Action.MFA_RESET,
-        actor=actor,
-        target=user,
-        data={"reason": reason, "removed": removed},
-    )
-    notify(user, "mfa_reset")
-    return removed

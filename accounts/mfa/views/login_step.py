@@ -40,7 +40,7 @@ def finish_second_step(request: HttpRequest, stage: Any, device: Any, kind: Kind
     return stage.exit()
 
 
-def _in_second_step(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def in_second_step(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @never_cache
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -55,16 +55,20 @@ def _in_second_step(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
     return wrapper
 
 
+# First factors that came from the mailbox: an emailed login code, a reset link that logs in.
+MAILBOX_METHODS = ("code", "password_reset")
+
+
 def _email_allowed_at_login(request: HttpRequest, user: User, kinds: set[Kind]) -> bool:
     """Emailed codes are the weakest second step: whoever controls the mailbox can also reset
     the password. They are offered only to users who have nothing stronger, and never after a
     first factor that already came from the mailbox (an emailed login code, a reset link)."""
     if Kind.EMAIL not in kinds or kinds & {Kind.TOTP, Kind.PASSKEY}:
         return False
-    return first_factor(request, user).get("method") not in ("code", "password_reset")
+    return first_factor(request, user).get("method") not in MAILBOX_METHODS
 
 
-@_in_second_step
+@in_second_step
 @require_http_methods(["GET", "POST"])
 def authenticate(request: HttpRequest, stage: Any) -> HttpResponse:
     user = stage.login.user
@@ -107,13 +111,14 @@ def authenticate(request: HttpRequest, stage: Any) -> HttpResponse:
             if Kind.PASSKEY in kinds
             else None,
             "email_allowed": email_allowed,
+            "mailbox_first": first_factor(request, user).get("method") in MAILBOX_METHODS,
             "labels": {k.value: v for k, v in LABELS.items()},
         },
         status=status,
     )
 
 
-@_in_second_step
+@in_second_step
 @require_POST
 def authenticate_email(request: HttpRequest, stage: Any) -> HttpResponse:
     user = stage.login.user

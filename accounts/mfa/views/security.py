@@ -22,7 +22,7 @@ from accounts.mfa import policy, stepup
 from accounts.mfa.allauth_glue import record
 from accounts.mfa.forms import RenameForm, TOTPConfirmForm
 from accounts.mfa.policy import Kind
-from accounts.mfa.services import enrollment
+from accounts.mfa.services import enrollment, recovery
 from accounts.mfa.session import mark_verified
 from accounts.mfa.views.common import leads_to_admin, safe_next, signed_in_user
 from accounts.models import BackupCodeDevice, User
@@ -63,6 +63,7 @@ def security(request: HttpRequest) -> HttpResponse:
             "stepup_url": stepup.stepup_url(request.get_full_path()),
             "next": next_url,
             "register_config": get_configuration(request) if stepped_up else None,
+            "mfa_reset": recovery.pending_reset(user),
         }
     )
     return render(request, "accounts/mfa/security.html", context)
