@@ -102,7 +102,8 @@ provider = new Provider(issuer, {
   } : undefined),
   claims: {
     // acr/amr/auth_time ride on the openid scope so they reach the ID token (MFA-trust tests).
-    openid: ['sub', 'acr', 'amr', 'auth_time'],
+    // extraOpenidClaims: more claims on the openid scope (the social tests' Microsoft: tid).
+    openid: ['sub', 'acr', 'amr', 'auth_time', ...(config.extraOpenidClaims || [])],
     email: ['email', 'email_verified'],
     profile: ['name', 'given_name', 'family_name', 'groups'],
   },
