@@ -23,7 +23,8 @@ REFUSED_EXISTING_ACCOUNT = "existing_account"  # proves the account first, then 
 REFUSED_UNVERIFIED_EMAIL = "unverified_email"  # never links
 
 
-@service
+# The admin's change and delete views run inside a transaction of their own: these join it.
+@service(durable=False)
 def save_provider(
     *,
     actor: Any,
@@ -53,7 +54,7 @@ def save_provider(
     return row
 
 
-@service
+@service(durable=False)
 def delete_provider(*, actor: Any, row: SocialProvider) -> None:
     slug, kind = row.slug, row.kind
     record(
