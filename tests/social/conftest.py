@@ -155,3 +155,69 @@ def session_user(client: Client) -> User | None:
 
 def consent_boxes() -> dict[str, str]:
     return {"consent_terms": "on", "consent_privacy": "on"}
+
+
+# --- Sign in with Apple -----------------------------------------------------------------------
+
+APPLE_TEAM = "TEAM123456"
+APPLE_KEY_ID = "KEY1234567"
+
+
+class AppleIdP(OidcIdP):
+    """oidc-provider playing Apple: no PKCE, and client secrets that are ES256 JWTs signed with
+    the Services ID's key (the stand-in checks them with the public half)."""
+
+    def __init__(self, public_pem: str) -> None:
+        config = {
+            "accounts": {"apple-sub": {"email": "apple@example.com", "email_verified": "true"}},
+            "pkceRequired": False,
+            "clientSecretJwt": {
+                "publicKey": public_pem,
+                "teamId": APPLE_TEAM,
+                "keyId": APPLE_KEY_ID,
+            },
+        }
+        self.proc, hello = _start(["oidc_idp.mjs", json.dumps(config)])
+        self.issuer = hello["issuer"]
+        self.discovery_url = f"{self.issuer}/.well-known/openid-configuration"
+
+
+@pytest.fixture(scope="session")
+def apple_key() -> tuple[str, str]:
+    """(private key PEM as Apple's .p8 holds it, public key PEM)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+@pytest.fixture(scope="session")
+def apple_idp(apple_key) -> Iterator[AppleIdP]:
+    ready, reason = node_ready()
+    require(ready, reason)
+    peer = AppleIdP(apple_key[1])
+    yield peer
+    peer.close()
+
+
+@pytest.fixture
+def apple(social_env, apple_idp, apple_key) -> SocialProvider:
+    social_env.SOCIAL_LOGIN_TEST_ENDPOINTS = {
+        **social_env.SOCIAL_LOGIN_TEST_ENDPOINTS,
+        "apple": apple_idp.issuer,
+    }
+    row = SocialProvider(kind=Kind.APPLE, slug="apple", name="Apple", enabled=True)
+    row.client_id, _secret = apple_idp.register_client(
+        f"http://{HOST}{callback_path(row)}", auth_method="client_secret_post"
+    )
+    row.apple_team_id, row.apple_key_id = APPLE_TEAM, APPLE_KEY_ID
+    return services.save_provider(actor=None, row=row, apple_private_key=apple_key[0])
