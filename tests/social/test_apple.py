@@ -28,7 +28,9 @@ def form_post_at_apple(idp, authorize_url: str, login: str) -> tuple[str, dict]:
     for _ in range(10):
         response = browser.get(url, allow_redirects=False, timeout=10)
         if response.status_code == 200 and "<form" in response.text:
-            action = html.unescape(re.search(r'action="([^"]+)"', response.text).group(1))
+            found = re.search(r'action="([^"]+)"', response.text)
+            assert found, response.text[:500]
+            action = html.unescape(found.group(1))
             fields = {
                 html.unescape(name): html.unescape(value)
                 for name, value in re.findall(
