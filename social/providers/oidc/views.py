@@ -64,19 +64,25 @@ class SocialSigningKeys(SigningKeys):
 
 
 def expected_issuer(row: SocialProvider, discovery: dict, raw_token: Any) -> str:
-    """The issuer this sign-in's ID token must name. Microsoft's multi-tenant endpoints publish
-    ``https://login.microsoftonline.com/{tenantid}/v2.0``: the token's own ``tid`` fills it in,
-    and the signature check then binds the two. Every other issuer is the configured one."""
+    """The issuer this sign-in's ID token must name.
+
+    Microsoft's endpoints name the directory in the path (``consumers``, ``common``, a domain)
+    but issue tokens under the directory's id, which their discovery document (read from the
+    configured endpoint over https) publishes; the multi-tenant ones publish
+    ``https://login.microsoftonline.com/{tenantid}/v2.0``, which the token's own ``tid`` fills
+    in, and the signature check then binds the two. Every other issuer is the configured one."""
     published = str(discovery.get("issuer") or "")
-    if row.kind == Kind.MICROSOFT and "{tenantid}" in published:
-        try:
-            tid = jwt.decode(str(raw_token), options={"verify_signature": False}).get("tid")
-        except jwt.PyJWTError:
-            tid = None
-        if not isinstance(tid, str) or not TENANT_ID.match(tid):
-            raise login_refused(row, Check.ISSUER.code, "The ID token names no tenant (tid).")
-        return published.replace("{tenantid}", tid)
-    return row.configured_issuer
+    if row.kind != Kind.MICROSOFT or not published:
+        return row.configured_issuer
+    if "{tenantid}" not in published:
+        return published
+    try:
+        tid = jwt.decode(str(raw_token), options={"verify_signature": False}).get("tid")
+    except jwt.PyJWTError:
+        tid = None
+    if not isinstance(tid, str) or not TENANT_ID.match(tid):
+        raise login_refused(row, Check.ISSUER.code, "The ID token names no tenant (tid).")
+    return published.replace("{tenantid}", tid)
 
 
 class SocialOIDCAdapter(OpenIDConnectOAuth2Adapter):
@@ -110,9 +116,9 @@ class SocialOIDCAdapter(OpenIDConnectOAuth2Adapter):
         raw = kwargs["response"].get("id_token")
         discovery = self.openid_config
         issuer = expected_issuer(row, discovery, raw) if raw else row.configured_issuer
-        if "{tenantid}" in str(discovery.get("issuer") or ""):
-            # Microsoft's templated issuer, filled in from the token: the processor compares
-            # it with the expected one, and then with the signed token's own iss.
+        if row.kind == Kind.MICROSOFT:
+            # The processor compares the discovery document's issuer with the expected one
+            # (Microsoft's, filled in from the token), then the signed token's own iss.
             discovery = {**discovery, "issuer": issuer}
         processor = SocialIDTokenProcessor(
             row,
