@@ -5,6 +5,8 @@ its members; unlinking the last way in is refused."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from allauth.socialaccount.models import SocialAccount
 from django.core import mail
 from django.test import Client
@@ -13,6 +15,7 @@ from accounts.models import User
 from audit.models import AuditEvent
 from organizations import services as org_services
 from organizations.models import Membership
+from tests.accounts.mfa_helpers import enroll_totp
 from tests.accounts.test_login_code import code_from
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.social.conftest import HOST, browser, session_user, sign_in
@@ -197,11 +200,21 @@ def test_linking_from_the_account_page_needs_a_step_up_first(web, idp, google):
     response = web.post("/accounts/social.google/login/", {"process": "connect"})
     assert response.status_code == 302
     back = idp.authorize(response["Location"], "new-sub")
-    from urllib.parse import urlsplit
-
     parts = urlsplit(back)
     done = web.get(f"{parts.path}?{parts.query}")
 
     assert done.status_code == 302
     assert "/account/security/verify/" in done["Location"]
     assert not SocialAccount.objects.exists()
+
+
+def test_a_person_with_a_second_factor_is_asked_for_it_after_the_provider(web, idp, google):
+    ada = UserFactory(email="ada@example.com")
+    enroll_totp(ada)
+    SocialAccount.objects.create(user=ada, provider="social.google", uid="ada-sub")
+
+    response = sign_in(web, idp, google, "ada-sub")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/2fa/")
+    assert session_user(web) is None
