@@ -98,6 +98,7 @@ class SocialAccountAdapter(SSOSocialAccountAdapter):
             )
             return  # to the sign-up form, which answers as for a free address
         services.record_link_refused(row=row, owner=owner, reason=services.REFUSED_EXISTING_ACCOUNT)
+        sociallogin.token = None  # the provider's access token is not needed to link: not kept
         request.session[PENDING_LINK_KEY] = sociallogin.serialize()
         raise ImmediateHttpResponse(HttpResponseRedirect(reverse("social:link")))
 
