@@ -80,6 +80,19 @@ class Action(models.TextChoices):
     SSO_ROLE_MAPPED = "sso.role_mapped", "Role set from the IdP's groups"
     SSO_LOGOUT = "sso.logout", "Signed out by the IdP (single logout)"
     SSO_LOGOUT_REFUSED = "sso.logout_refused", "Single logout message refused"
+    SOCIAL_LOGIN_SUCCEEDED = "social.login_succeeded", "Signed in with a social provider"
+    SOCIAL_LOGIN_FAILED = "social.login_failed", "Social sign-in refused"
+    SOCIAL_USER_CREATED = "social.user_created", "Account created with a social provider"
+    SOCIAL_IDENTITY_LINKED = (
+        "social.identity_linked",
+        "Social identity linked to an account",
+    )
+    SOCIAL_IDENTITY_UNLINKED = "social.identity_unlinked", "Social identity unlinked"
+    SOCIAL_LINK_REFUSED = (
+        "social.link_refused",
+        "Social identity not linked to the account with its address",
+    )
+    SOCIAL_PROVIDER_CHANGED = "social.provider_changed", "Social login provider changed"
     SSO_CONNECTION_CREATED = "sso.connection_created", "SSO connection created"
     SSO_CONNECTION_UPDATED = "sso.connection_updated", "SSO connection changed"
     SSO_CONNECTION_ACTIVATED = "sso.connection_activated", "SSO connection turned on"

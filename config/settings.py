@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "audit",
     "organizations",
     "sso",
+    "social",
     "consent",
     # The outbox of domain events, the feed and (later) webhooks: docs/events.md.
     "events",
@@ -319,7 +320,16 @@ SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
 SOCIALACCOUNT_AUTO_SIGNUP = True
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_LOGIN_ON_GET = False
-SOCIALACCOUNT_ADAPTER = "sso.adapter.SocialAccountAdapter"
+# Social login (Google, Microsoft, Apple, GitHub, OpenID): rows of social.SocialProvider, set
+# up by staff in the admin (docs/social-login.md); its adapter extends sso's.
+SOCIALACCOUNT_ADAPTER = "social.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_FORMS = {
+    "signup": "social.forms.SocialSignupForm",
+    "disconnect": "social.forms.DisconnectForm",
+}
+# Tests only, never from the environment: {kind: loopback URL} replacing a provider's fixed
+# host, obeyed only while OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS is on (social.models.test_override).
+SOCIAL_LOGIN_TEST_ENDPOINTS: dict[str, str] = {}
 # Metadata, discovery and JWKS URLs are typed in by org admins and fetched by the server
 # through config.outbound: https only, and never an address on a private, loopback or
 # link-local network (SSRF).

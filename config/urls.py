@@ -67,6 +67,7 @@ urlpatterns = [
         provider_oidc.AuthorizationServerMetadataView.as_view(),
     ),
     *allauth_overrides,
+    path("accounts/social/", include("social.urls")),
     path("accounts/", include("allauth.urls")),
     # Self-service lives at /account/. Its email and password pages are allauth's own views,
     # mounted again here under allauth's URL names. When two patterns share a name, reverse()

@@ -218,6 +218,7 @@ class LoginMethod(models.TextChoices):
     CODE = "code", "Emailed code"
     PASSKEY = "passkey", "Passkey"
     SSO = "sso", "Single sign-on"
+    SOCIAL = "social", "Social login (Google, GitHub...)"
 
 
 def all_login_methods() -> list[str]:

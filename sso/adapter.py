@@ -71,7 +71,9 @@ def social_app(connection: Connection) -> SocialApp:
     return app
 
 
-def _failure(request: HttpRequest, error: Any, exception: Any, context: dict) -> tuple[Check, str]:
+def authentication_failure(
+    request: HttpRequest, error: Any, exception: Any, context: dict
+) -> tuple[Check, str]:
     """The check a failure allauth reports fails, and the reason (Gatehouse's own checks are
     refusals, which never reach allauth's error handling)."""
     if str(error) == "cancelled":
@@ -250,7 +252,7 @@ class SocialAccountAdapter(StepUpSocialAccountAdapter):
         if connection is not None:
             # allauth's hook answers with an ImmediateHttpResponse: the refusal's answer (its
             # page, or the test's diagnostic), on the record.
-            check, reason = _failure(request, error, exception, extra_context or {})
+            check, reason = authentication_failure(request, error, exception, extra_context or {})
             refusal = refused(check, connection, reason)
             raise ImmediateHttpResponse(answer_refusal(request, connection, refusal))
         super().on_authentication_error(request, provider, error, exception, extra_context)

@@ -36,8 +36,10 @@ _METHODS = {
 
 
 def login_method(request: HttpRequest, user: Any, signal_kwargs: dict) -> str | None:
-    if signal_kwargs.get("sociallogin") is not None:
-        return LoginMethod.SSO
+    sociallogin = signal_kwargs.get("sociallogin")
+    if sociallogin is not None:
+        # An organization's own connection is SSO; Google, GitHub and the like are social.
+        return LoginMethod.SSO if connection_of(sociallogin) is not None else LoginMethod.SOCIAL
     from accounts.mfa.allauth_glue import authentication_records
 
     records = authentication_records(request, user)

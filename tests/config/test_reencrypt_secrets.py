@@ -38,6 +38,7 @@ from events import services as webhook_services
 from events.signing import live_secrets
 from provider import keys as provider_keys
 from provider.services.keys import ensure_signing_keys
+from social.models import SocialProvider
 from tests.audit.chain.helpers import seal_in_test_transaction
 from tests.audit.helpers import event
 from tests.factories import UserFactory
@@ -243,6 +244,14 @@ def test_after_the_rotation_no_column_anywhere_holds_what_only_the_old_key_reads
     )
     AuditExport.objects.create(
         organization=org, format="csv", status="ready", data=encryption.encrypt_bytes(b"gz")
+    )
+    SocialProvider.objects.create(  # a social login's client secret and Apple's key
+        kind="apple",
+        slug="apple",
+        name="Apple",
+        client_id="com.example",
+        client_secret_encrypted=encryption.encrypt("client-secret"),
+        apple_private_key_encrypted=encryption.encrypt("apple-key"),
     )
     who = Identifiers(everywhere=["gone@example.com"], names=["Gone Person"])
     erasure = DataSubjectRequest.objects.create(

@@ -15,6 +15,7 @@ from config import encryption
 from consent.models import DataSubjectRequest, ExportArchive, ReceiptKey
 from events.models import WebhookSecret
 from provider.models import SigningKey
+from social.models import SocialProvider
 from sso.models import Connection
 
 # What is encrypted, model by model, and how many rows one short transaction re-encrypts:
@@ -38,6 +39,12 @@ ENCRYPTED: list[tuple[type[models.Model], tuple[str, ...], int, str]] = [
     (WebhookSecret, ("secret_encrypted",), 100, "webhook signing secret(s)"),
     (LogStream, ("credential_encrypted",), 100, "log stream credential(s)"),
     (AuditExport, ("data",), 1, "audit export(s)"),
+    (
+        SocialProvider,
+        ("client_secret_encrypted", "apple_private_key_encrypted"),
+        100,
+        "social login provider(s)",
+    ),
 ]
 
 

@@ -11,11 +11,14 @@
 // POST /interaction/<uid>/login (form: login=<sub>[&amr=pwd,mfa][&acr=...]) signs that account
 // in. Consent is granted automatically (loadExistingGrant). PKCE is required for every client.
 // PUT /__test/accounts/<sub> (JSON claims) replaces an account (role-mapping tests).
+// clientSecretJwt {publicKey, teamId, keyId}: the token endpoint checks Apple-style client
+// secrets (ES256 JWTs); pkceRequired: false lets a client go without PKCE.
 // GET /__test/hits answers {"jwks": <requests for the provider's key set so far>}.
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { once } from 'node:events';
 
+import { importSPKI, jwtVerify } from 'jose';
 import Provider from 'oidc-provider';
 
 const config = JSON.parse(process.argv[2] || '{}');
@@ -77,6 +80,25 @@ const server = http.createServer(async (req, res) => {
       }
       return send(res, 404, { error: 'not found' });
     }
+    if (config.clientSecretJwt && req.method === 'POST' && url.pathname === '/token') {
+      // Sign in with Apple's client authentication: the client secret is an ES256 JWT the
+      // client signs (iss: team id, sub: client id, aud: the issuer, kid: the key's id).
+      // Checked here, then swapped for the client's registered secret.
+      const form = new URLSearchParams(await readBody(req));
+      const clientId = form.get('client_id') || '';
+      const client = await provider.Client.find(clientId);
+      try {
+        const key = await importSPKI(config.clientSecretJwt.publicKey, 'ES256');
+        const { protectedHeader } = await jwtVerify(form.get('client_secret') || '', key, {
+          algorithms: ['ES256'], issuer: config.clientSecretJwt.teamId, audience: issuer, subject: clientId,
+        });
+        if (!client || protectedHeader.kid !== config.clientSecretJwt.keyId) throw new Error('wrong client or kid');
+      } catch (err) {
+        return send(res, 401, { error: 'invalid_client', error_description: String(err) });
+      }
+      form.set('client_secret', client.clientSecret);
+      req.body = form.toString();
+    }
     return providerCallback(req, res);
   } catch (err) {
     return send(res, 500, { error: String(err) });
@@ -102,14 +124,16 @@ provider = new Provider(issuer, {
   } : undefined),
   claims: {
     // acr/amr/auth_time ride on the openid scope so they reach the ID token (MFA-trust tests).
-    openid: ['sub', 'acr', 'amr', 'auth_time'],
+    // extraOpenidClaims: more claims on the openid scope (the social tests' Microsoft: tid).
+    openid: ['sub', 'acr', 'amr', 'auth_time', ...(config.extraOpenidClaims || [])],
     email: ['email', 'email_verified'],
     profile: ['name', 'given_name', 'family_name', 'groups'],
   },
   conformIdTokenClaims: config.conformIdTokenClaims ?? true,
   // Dynamic registration: each test connection registers its own client and redirect URI.
   features: { devInteractions: { enabled: false }, registration: { enabled: true } },
-  pkce: { required: () => true },
+  // pkceRequired: false for the Apple stand-in (Sign in with Apple takes no PKCE).
+  pkce: { required: () => config.pkceRequired ?? true },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   // First-party test client: consent is implied, so the only interaction is the login.
   loadExistingGrant: async (ctx) => {

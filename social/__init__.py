@@ -1,0 +1,1 @@
+"""Social login: Google, Microsoft, Apple, GitHub and generic OpenID providers, set up by staff."""
