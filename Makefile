@@ -62,7 +62,7 @@ test: install npm-packages
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(LOCAL) $(BIN)/mypy accounts audit config organizations sso consent provider events tests
+	$(LOCAL) $(BIN)/mypy accounts audit config organizations sso consent provider events social tests
 
 ## Password-login throughput against the raw Argon2 rate (needs PostgreSQL, Redis and wrk).
 bench: install
