@@ -44,6 +44,7 @@ from allauth.account.utils import has_verified_email, setup_user_email
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 
+from accounts import signup_code
 from accounts.auth_backends import came_through_verified_address
 from accounts.models import User
 from audit.actions import Action, Outcome
@@ -129,13 +130,28 @@ class EmailVerificationStage(AllauthEmailVerificationStage):
             # sign_up_decoy's) whose address is verified: allauth's stage would do nothing.
             if login.user and not login.signup and _login_address_verified(login.user, login.email):
                 return None, True
-            return super().handle()
+            # The verification email carries a code for this browser as well as its link
+            # (AccountAdapter.send_confirmation_mail, accounts/signup_code.py).
+            self.request._gatehouse_issue_code = True  # type: ignore[attr-defined]
+            try:
+                response, cont = super().handle()
+            finally:
+                unsent = getattr(self.request, "_gatehouse_issue_code", False)
+                self.request._gatehouse_issue_code = False  # type: ignore[attr-defined]
+            if unsent and login.signup and login.user is not None and login.email:
+                # No email went out (its cooldown): the waiting page still asks for a code,
+                # as it does for a taken address.
+                signup_code.issue(self.request, email=str(login.email), user_id=login.user.pk)
+            return response, cont
         email = str(login.email)
         # The cooldown a new account's verification email passes through too. Inside it the
         # owner is not emailed again, but the email is still rendered, written and queued (held
         # back): skipping that work, or the message, would show the address is taken.
         deliver = handle_verification_email_rate_limit(self.request, email)
         adapter = get_adapter(self.request)
+        # A code for the waiting page, kept like a new account's and never sent (nothing can
+        # match it): the page, its forms and its answers are a new account's.
+        signup_code.issue(self.request, email=email, user_id=None)
         adapter.send_account_already_exists_mail(email, hold_back=not deliver)
         add_email_verification_sent_message(self.request, email, signup=True)
         return adapter.respond_email_verification_sent(self.request, None), True
