@@ -245,6 +245,7 @@ from config.account_settings import (  # noqa: E402, F401  (settings Django read
     ACCOUNT_UNIQUE_EMAIL,
     ACCOUNT_USER_MODEL_USERNAME_FIELD,
 )
+
 # Password validators, breach checks, sign-up codes (config/password_settings.py).
 from config.password_settings import (  # noqa: E402, F401  (settings Django reads by name)
     AUTH_PASSWORD_VALIDATORS,
