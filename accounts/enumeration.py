@@ -28,6 +28,7 @@ cache calls and queued emails on both paths of each endpoint); bench/enumeration
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from allauth.account import app_settings as allauth_settings
@@ -67,7 +68,7 @@ class _DecoyForm:
         self.cleaned_data = {**cleaned_data, "email": email}
 
 
-def sign_up_decoy(request: HttpRequest, *, form: SignupForm) -> None:
+def sign_up_decoy(request: HttpRequest, *, form: SignupForm) -> str:
     """Cost a sign-up with a taken address as much as a new account, up to its email.
 
     The same calls a new account goes through (allauth's ``save_user`` with its password hash,
@@ -76,8 +77,27 @@ def sign_up_decoy(request: HttpRequest, *, form: SignupForm) -> None:
     an address is verified, the address to write to and its confirmation key), made on a
     throwaway account inside a savepoint that is rolled back (the sign-up's transaction is
     around it). Writes nothing that outlives the call; the email itself is
-    ``EmailVerificationStage``'s.
+    ``EmailVerificationStage``'s. Returns the password's hash, which a new account's sign-up
+    keeps for a change of address as well (accounts/signup_change.py).
     """
+    return _decoy(request, form.cleaned_data, password_hash=None, consents=form.custom_signup)
+
+
+def sign_up_decoy_again(
+    request: HttpRequest, *, password_hash: str, consents: Callable[[Any, Any], None]
+) -> None:
+    """A change of address to a taken one on the waiting page: a new account's work there
+    (accounts/signup_change.py), with the password already hashed, on a throwaway account."""
+    _decoy(request, {}, password_hash=password_hash, consents=consents)
+
+
+def _decoy(
+    request: HttpRequest,
+    cleaned_data: dict[str, Any],
+    *,
+    password_hash: str | None,
+    consents: Callable[[Any, Any], None],
+) -> str:
     adapter = get_adapter(request)
     email = f"decoy-{uuid.uuid4().hex}@{DECOY_DOMAIN}"
     # setup_user_email gives a new account the address the visitor already proved they own
@@ -86,9 +106,17 @@ def sign_up_decoy(request: HttpRequest, *, form: SignupForm) -> None:
     try:
         with transaction.atomic():
             decoy = adapter.new_user(request)
-            adapter.save_user(request, decoy, _DecoyForm(form.cleaned_data, email))  # type: ignore[arg-type]
-            form.custom_signup(request, decoy)
-            setup_user_email(request, decoy, [EmailAddress(email=email)])
+            form = _DecoyForm(cleaned_data, email)
+            adapter.save_user(request, decoy, form, commit=password_hash is None)  # type: ignore[arg-type]
+            if password_hash is not None:
+                decoy.password = password_hash
+                decoy.save()
+            hashed = str(decoy.password)
+            consents(request, decoy)
+            # A sign-up's form gives its address along (SignupForm.save's caller); a change of
+            # address has only the account's own field (accounts/signup_change.py).
+            given = [EmailAddress(email=email)] if password_hash is None else []
+            setup_user_email(request, decoy, given)
             record(Action.USER_SIGNED_UP, actor=decoy, target=decoy)  # as accounts.receivers
             adapter.pre_login(
                 request,
@@ -110,6 +138,7 @@ def sign_up_decoy(request: HttpRequest, *, form: SignupForm) -> None:
     finally:
         if stashed:
             adapter.stash_verified_email(request, stashed)
+    return hashed
 
 
 class EmailVerificationStage(AllauthEmailVerificationStage):

@@ -23,7 +23,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
-from accounts import signup_code
+from accounts import signup_change, signup_code
 from audit.actions import Action, Outcome
 from audit.services import record
 
@@ -59,6 +59,8 @@ def email_verification_sent(request: HttpRequest) -> HttpResponse:
             return _resend(request, pending)
         if action == "restart":
             return _restart(request)
+        if action == "change":
+            return _change(request, pending)
         form = CodeForm(request.POST)
         if form.is_valid() and pending.matches(form.cleaned_data["code"]):
             return _verified(request, pending)
@@ -67,7 +69,11 @@ def email_verification_sent(request: HttpRequest) -> HttpResponse:
 
 
 def _page(
-    request: HttpRequest, pending: signup_code.Pending, form: CodeForm, status: int = 200
+    request: HttpRequest,
+    pending: signup_code.Pending,
+    form: CodeForm,
+    status: int = 200,
+    change_form: signup_change.ChangeAddressForm | None = None,
 ) -> HttpResponse:
     context: dict[str, Any] = {
         "pending": pending,
@@ -75,8 +81,22 @@ def _page(
         "form": form,
         "can_resend": pending.can_resend,
         "cooldown": pending.cooldown_left(),
+        "can_change": signup_change.changes_left(request) > 0,
+        "change_form": change_form or signup_change.ChangeAddressForm(),
     }
     return render(request, TEMPLATE, context, status=status)
+
+
+def _change(request: HttpRequest, pending: signup_code.Pending) -> HttpResponse:
+    """ "Wrong address?": sign up again at the typed address (accounts/signup_change.py)."""
+    change_form = signup_change.ChangeAddressForm(request.POST)
+    if not change_form.is_valid():
+        return _page(request, pending, CodeForm(), status=400, change_form=change_form)
+    try:
+        return signup_change.sign_up_again(request, change_form.cleaned_data["email"])
+    except signup_change.CannotChange as exc:
+        messages.error(request, str(exc))
+        return HttpResponseRedirect(reverse("account_email_verification_sent"))
 
 
 def _wrong(request: HttpRequest, pending: signup_code.Pending, form: CodeForm) -> HttpResponse:
@@ -158,5 +178,6 @@ def _restart(request: HttpRequest) -> HttpResponse:
     """ "Wrong address?": forget this sign-up's code and login in this browser and go back to
     the sign-up form (a new account's sign-up and a taken address's end the same way)."""
     signup_code.forget(request)
+    signup_change.forget(request)
     clear_login(request)
     return HttpResponseRedirect(reverse("account_signup"))

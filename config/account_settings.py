@@ -21,6 +21,9 @@ ACCOUNT_REAUTHENTICATION_REQUIRED = False
 # The link in the verification email signs in only in the browser that signed up (allauth
 # checks the pending login in the session); the code typed there does too (accounts/signup_code.py).
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# "Wrong address?" on the waiting page: at most this many changes per sign-up
+# (accounts/signup_change.py; allauth's own setting, read there).
+ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_CHANGE = 2
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
