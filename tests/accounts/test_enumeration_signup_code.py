@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -31,7 +32,7 @@ def meter(monkeypatch) -> WorkMeter:
     return WorkMeter(monkeypatch)
 
 
-def waiting_client(email: str, ip: str = "203.0.113.9") -> tuple[Client, object]:
+def waiting_client(email: str, ip: str = "203.0.113.9") -> tuple[Client, Any]:
     client = Client(REMOTE_ADDR=ip)
     response = client.post(SIGNUP, {"email": email, "password1": STRONG})
     return client, response

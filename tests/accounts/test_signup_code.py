@@ -8,6 +8,7 @@ import re
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.test import Client
 
 from accounts.models import User
@@ -61,6 +62,7 @@ def test_the_same_email_carries_a_link_that_works_on_another_device(client):
     [message] = mail.outbox
     code_in(message)
     [link] = [link for link in links_in(message) if "/accounts/confirm-email/" in link]
+    assert isinstance(message, EmailMultiAlternatives)
     html = dict((mimetype, body) for body, mimetype in message.alternatives)["text/html"]
     assert path_of(link) in str(html)
     assert code_in(message) in str(html)
