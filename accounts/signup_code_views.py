@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts import signup_change, signup_code
 from audit.actions import Action, Outcome
@@ -46,6 +47,7 @@ class CodeForm(forms.Form):
 
 @login_not_required
 @never_cache
+@sensitive_post_parameters("code")
 def email_verification_sent(request: HttpRequest) -> HttpResponse:
     pending = signup_code.pending(request)
     if pending is None:

@@ -9,6 +9,7 @@ from allauth.core import ratelimit
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from accounts.passwords import strength
@@ -17,6 +18,7 @@ from accounts.passwords import strength
 @login_not_required
 @never_cache
 @require_POST
+@sensitive_post_parameters("password")
 def password_strength(request: HttpRequest) -> JsonResponse:
     if not ratelimit.consume(request, action="password_strength"):
         return JsonResponse(

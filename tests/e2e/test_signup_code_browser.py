@@ -9,6 +9,8 @@ import re
 import pytest
 from django.core import mail
 
+from tests.conftest import require
+from tests.e2e.test_accessibility_browser import CUT_OFF_JS, audit_page, axe_ready, overflow
 from tests.e2e.test_signup_browser import OUTPUT, PASSWORD, browser_page, submit
 
 __all__ = ["browser_page"]  # the fixture, shared with the link's test
@@ -101,6 +103,41 @@ def test_a_new_code_after_the_cooldown_and_a_wrong_address(browser_page, live_se
     submit(page)
     assert page.url == f"{live_server.url}/account/"
     assert "grace@example.com" in page.content()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("size", sorted(VIEWPORTS))
+def test_the_meter_and_the_waiting_page_pass_axe(browser_page, live_server, size):
+    ready, reason = axe_ready()
+    require(ready, reason)
+    page = browser_page
+    page.set_viewport_size(VIEWPORTS[size])
+    problems: dict[str, list] = {}
+
+    def check(name: str) -> None:
+        found = audit_page(page)
+        if overflow(page) > 0:
+            found.append({"rule": "page wider than the screen"})
+        if page.evaluate(CUT_OFF_JS):
+            found.append({"rule": "cut off at the screen's edge"})
+        if found:
+            problems[name] = found
+
+    page.goto(f"{live_server.url}/accounts/signup/")
+    page.fill("#id_email", "grace@example.com")
+    page.fill("#id_password1", "Password2024")
+    page.wait_for_function("document.querySelector('.password-meter').dataset.score !== ''")
+    check("sign-up with the meter")
+    page.fill("#id_password1", PASSWORD)
+    submit(page)
+    page.click("summary:has-text('Wrong address?')")
+    check("waiting page")
+    page.fill("#id_code", "AAAA-AAAA")
+    submit(page)
+    assert page.locator("#id_code_error").count() == 1
+    check("waiting page with a wrong code")
+
+    assert problems == {}, problems
 
 
 def _shot(name: str):
