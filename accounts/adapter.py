@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from accounts import login_writes, ratelimits, services, user_sessions
+from accounts import login_writes, ratelimits, services, signup_code, user_sessions
 from audit.actions import Action, Outcome
 from audit.services import record
 
@@ -92,6 +92,32 @@ class AccountAdapter(DefaultAccountAdapter):
             forget_recipient=forget_recipient,
             hold_back=hold_back,
         )
+
+    def send_confirmation_mail(
+        self, request: HttpRequest, emailconfirmation: Any, signup: bool
+    ) -> None:
+        """allauth's verification email, with both ways to verify: the link, and the short code
+        of a pending sign-up or login in this browser (accounts/signup_code.py) when the
+        verification stage asked for one. Emails sent outside a login (the support admin's
+        resend, an added address) carry the link only."""
+        code = None
+        if request is not None and getattr(request, "_gatehouse_issue_code", False):
+            request._gatehouse_issue_code = False  # type: ignore[attr-defined]
+            address = emailconfirmation.email_address
+            code = signup_code.issue(request, email=address.email, user_id=address.user_id)
+        self.send_code_mail(request, emailconfirmation, signup=signup, code=code)
+
+    def send_code_mail(
+        self, request: HttpRequest | None, emailconfirmation: Any, *, signup: bool, code: str | None
+    ) -> None:
+        ctx: dict[str, Any] = {
+            "user": emailconfirmation.email_address.user,
+            "key": emailconfirmation.key,
+            "activate_url": self.get_email_confirmation_url(request, emailconfirmation),
+            "code": code,
+        }
+        template = "account/email/email_confirmation" + ("_signup" if signup else "")
+        self.send_mail(template, emailconfirmation.email_address.email, ctx)
 
     def send_account_already_exists_mail(self, email: str, *, hold_back: bool = False) -> None:
         """allauth's "you already have an account" email for a sign-up with a taken address;

@@ -28,6 +28,7 @@ cache calls and queued emails on both paths of each endpoint); bench/enumeration
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from allauth.account import app_settings as allauth_settings
@@ -44,6 +45,7 @@ from allauth.account.utils import has_verified_email, setup_user_email
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 
+from accounts import signup_code
 from accounts.auth_backends import came_through_verified_address
 from accounts.models import User
 from audit.actions import Action, Outcome
@@ -66,7 +68,7 @@ class _DecoyForm:
         self.cleaned_data = {**cleaned_data, "email": email}
 
 
-def sign_up_decoy(request: HttpRequest, *, form: SignupForm) -> None:
+def sign_up_decoy(request: HttpRequest, *, form: SignupForm) -> str:
     """Cost a sign-up with a taken address as much as a new account, up to its email.
 
     The same calls a new account goes through (allauth's ``save_user`` with its password hash,
@@ -75,8 +77,27 @@ def sign_up_decoy(request: HttpRequest, *, form: SignupForm) -> None:
     an address is verified, the address to write to and its confirmation key), made on a
     throwaway account inside a savepoint that is rolled back (the sign-up's transaction is
     around it). Writes nothing that outlives the call; the email itself is
-    ``EmailVerificationStage``'s.
+    ``EmailVerificationStage``'s. Returns the password's hash, which a new account's sign-up
+    keeps for a change of address as well (accounts/signup_change.py).
     """
+    return _decoy(request, form.cleaned_data, password_hash=None, consents=form.custom_signup)
+
+
+def sign_up_decoy_again(
+    request: HttpRequest, *, password_hash: str, consents: Callable[[Any, Any], None]
+) -> None:
+    """A change of address to a taken one on the waiting page: a new account's work there
+    (accounts/signup_change.py), with the password already hashed, on a throwaway account."""
+    _decoy(request, {}, password_hash=password_hash, consents=consents)
+
+
+def _decoy(
+    request: HttpRequest,
+    cleaned_data: dict[str, Any],
+    *,
+    password_hash: str | None,
+    consents: Callable[[Any, Any], None],
+) -> str:
     adapter = get_adapter(request)
     email = f"decoy-{uuid.uuid4().hex}@{DECOY_DOMAIN}"
     # setup_user_email gives a new account the address the visitor already proved they own
@@ -85,9 +106,17 @@ def sign_up_decoy(request: HttpRequest, *, form: SignupForm) -> None:
     try:
         with transaction.atomic():
             decoy = adapter.new_user(request)
-            adapter.save_user(request, decoy, _DecoyForm(form.cleaned_data, email))  # type: ignore[arg-type]
-            form.custom_signup(request, decoy)
-            setup_user_email(request, decoy, [EmailAddress(email=email)])
+            form = _DecoyForm(cleaned_data, email)
+            adapter.save_user(request, decoy, form, commit=password_hash is None)  # type: ignore[arg-type]
+            if password_hash is not None:
+                decoy.password = password_hash
+                decoy.save()
+            hashed = str(decoy.password)
+            consents(request, decoy)
+            # A sign-up's form gives its address along (SignupForm.save's caller); a change of
+            # address has only the account's own field (accounts/signup_change.py).
+            given = [EmailAddress(email=email)] if password_hash is None else []
+            setup_user_email(request, decoy, given)
             record(Action.USER_SIGNED_UP, actor=decoy, target=decoy)  # as accounts.receivers
             adapter.pre_login(
                 request,
@@ -109,6 +138,7 @@ def sign_up_decoy(request: HttpRequest, *, form: SignupForm) -> None:
     finally:
         if stashed:
             adapter.stash_verified_email(request, stashed)
+    return hashed
 
 
 class EmailVerificationStage(AllauthEmailVerificationStage):
@@ -129,13 +159,28 @@ class EmailVerificationStage(AllauthEmailVerificationStage):
             # sign_up_decoy's) whose address is verified: allauth's stage would do nothing.
             if login.user and not login.signup and _login_address_verified(login.user, login.email):
                 return None, True
-            return super().handle()
+            # The verification email carries a code for this browser as well as its link
+            # (AccountAdapter.send_confirmation_mail, accounts/signup_code.py).
+            self.request._gatehouse_issue_code = True  # type: ignore[attr-defined]
+            try:
+                response, cont = super().handle()
+            finally:
+                unsent = getattr(self.request, "_gatehouse_issue_code", False)
+                self.request._gatehouse_issue_code = False  # type: ignore[attr-defined]
+            if unsent and login.signup and login.user is not None and login.email:
+                # No email went out (its cooldown): the waiting page still asks for a code,
+                # as it does for a taken address.
+                signup_code.issue(self.request, email=str(login.email), user_id=login.user.pk)
+            return response, cont
         email = str(login.email)
         # The cooldown a new account's verification email passes through too. Inside it the
         # owner is not emailed again, but the email is still rendered, written and queued (held
         # back): skipping that work, or the message, would show the address is taken.
         deliver = handle_verification_email_rate_limit(self.request, email)
         adapter = get_adapter(self.request)
+        # A code for the waiting page, kept like a new account's and never sent (nothing can
+        # match it): the page, its forms and its answers are a new account's.
+        signup_code.issue(self.request, email=email, user_id=None)
         adapter.send_account_already_exists_mail(email, hold_back=not deliver)
         add_email_verification_sent_message(self.request, email, signup=True)
         return adapter.respond_email_verification_sent(self.request, None), True

@@ -23,7 +23,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from accounts import enumeration
+from accounts import enumeration, signup_change
 from accounts.models import User
 
 
@@ -104,8 +104,14 @@ class SignupForm(AllauthSignupForm):
     def try_save(self, request: Any) -> Any:
         if self.account_already_exists:
             # A new account's work on a throwaway one; allauth then emails the owner.
-            enumeration.sign_up_decoy(request, form=self)
-        return super().try_save(request)
+            password_hash = enumeration.sign_up_decoy(request, form=self)
+            user, response = super().try_save(request)
+        else:
+            user, response = super().try_save(request)
+            password_hash = user.password
+        # Both kept alike, for "Wrong address?" on the waiting page (accounts/signup_change.py).
+        signup_change.keep(request, password_hash=password_hash, ticked=self.ticked_purposes())
+        return user, response
 
 
 def consent_label(purpose: Any) -> str:

@@ -2,8 +2,9 @@ from allauth.socialaccount import views as socialaccount_views
 from django.urls import path, re_path
 from django.views.generic import RedirectView
 
-from accounts import allauth_flows, views
+from accounts import allauth_flows, signup_code_views, views
 from accounts.mfa.stepup import stepup_required
+from accounts.passwords.views import password_strength
 
 app_name = "selfservice"
 
@@ -29,6 +30,12 @@ allauth_pages = [
 # URLs so that they are the ones that answer.
 allauth_overrides = [
     path("accounts/signup/", allauth_flows.signup, name="account_signup"),
+    # The waiting page after sign-up: the emailed code, a new code, another address.
+    path(
+        "accounts/confirm-email/",
+        signup_code_views.email_verification_sent,
+        name="account_email_verification_sent",
+    ),
     path(
         "accounts/confirm-email/<str:key>/",
         allauth_flows.confirm_email,
@@ -39,6 +46,8 @@ allauth_overrides = [
         allauth_flows.password_reset_from_key,
         name="account_reset_password_from_key",
     ),
+    # The password meter's estimate (accounts/passwords/views.py).
+    path("accounts/password/strength/", password_strength, name="password_strength"),
     path("accounts/sessions/", RedirectView.as_view(pattern_name="selfservice:sessions")),
     # allauth's addresses for the same pages answer with the guarded views too.
     path("accounts/email/", email),

@@ -18,6 +18,7 @@ class Action(models.TextChoices):
         "Login refused: the organization does not allow this sign-in method",
     )
     LOGIN_CODE_REJECTED = "login.code_rejected", "Wrong login code entered"
+    SIGNUP_CODE_REJECTED = "signup.code_rejected", "Wrong email verification code entered"
     LOGOUT = "logout", "Logged out"
     PASSWORD_CHANGED = "password.changed", "Password changed"
     PASSWORD_SET = "password.set", "Password set"

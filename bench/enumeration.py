@@ -10,7 +10,8 @@ One command (``make bench-enumeration``):
    for an address that has an account and for one that has none, interleaved in random order:
    sign-up, the same taken address signed up again (its "account exists" email is in its
    cooldown then), a password login with a wrong password, a password reset, a login-code
-   request, and a wrong code entered after one,
+   request, a wrong code entered after one, and on the sign-up waiting page after a sign-up
+   with the address: a wrong code, a new code and a change to a free address,
 4. prints, per endpoint, the median time of each side, their difference, and the two-sided
    Mann-Whitney U (rank-sum) p-value; and flags any difference in what the responses show
    (status, redirect, which cookies they set).
@@ -217,6 +218,11 @@ class Endpoint:
             fields = dict(self.fields)
         else:
             fields = {self.email_field: address, **self.fields}
+        # "{fresh}" in a field: a new free address each time (the sign-up code's change).
+        fields = {
+            k: v.replace("{fresh}", f"fresh-{uuid.uuid4().hex[:16]}@{DOMAIN}")
+            for k, v in fields.items()
+        }
         ms, shape, _ = client.post(self.path, fields, cookies)
         if keep:
             self.times[side].append(ms)
@@ -261,7 +267,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8078)
     parser.add_argument("--seed", type=int, default=None, help="for the order of requests")
     parser.add_argument(
-        "--only", default="", help="comma-separated endpoint names (default: all six)"
+        "--only", default="", help="comma-separated endpoint names (default: all nine)"
     )
     args = parser.parse_args()
     args.threads = 1
@@ -269,6 +275,7 @@ def main() -> None:
 
     env = bench_env(args)
     env["CELERY_BROKER_URL"] = broker_url
+    env["SIGNUP_CODE_RESEND_COOLDOWN"] = "0"  # a new sign-up code at once, every time
     ensure_database(args, env)
     rounds = args.warmup + args.samples
     seeded = subprocess.run(
@@ -300,6 +307,29 @@ def main() -> None:
                 taken,
                 {"code": "WRONG1"},
                 before=("/accounts/login/code/", {}),
+            ),
+            # The sign-up waiting page, after a sign-up with the address: a wrong code, a new
+            # code (no cooldown for the bench) and "Wrong address?" to a free address.
+            Endpoint(
+                "signup wrong code",
+                "/accounts/confirm-email/",
+                taken,
+                {"action": "verify", "code": "WRON-GCOD"},
+                before=("/accounts/signup/", signup_fields),
+            ),
+            Endpoint(
+                "signup new code",
+                "/accounts/confirm-email/",
+                taken,
+                {"action": "resend"},
+                before=("/accounts/signup/", signup_fields),
+            ),
+            Endpoint(
+                "signup change",
+                "/accounts/confirm-email/",
+                taken,
+                {"action": "change", "email": "{fresh}"},
+                before=("/accounts/signup/", signup_fields),
             ),
         ]
         if args.only:
@@ -356,14 +386,14 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "enumeration.json").write_text(json.dumps(report, indent=2))
 
-    header = f"{'endpoint':<16}{'existing ms':>13}{'missing ms':>12}{'diff ms':>10}{'p':>9}"
+    header = f"{'endpoint':<18}{'existing ms':>13}{'missing ms':>12}{'diff ms':>10}{'p':>9}"
     print(f"\n{header}  verdict")
     for row in rows:
         verdict = "DIFFERENT (p < 0.01)" if row["difference_detected"] else "no difference"
         if row["responses_differ"]:
             verdict += "; RESPONSES DIFFER"
         print(
-            f"{row['endpoint']:<16}{row['median_ms_existing']:>13.2f}"
+            f"{row['endpoint']:<18}{row['median_ms_existing']:>13.2f}"
             f"{row['median_ms_missing']:>12.2f}{row['median_difference_ms']:>+10.2f}"
             f"{row['p_value']:>9.4f}  {verdict}"
         )

@@ -18,7 +18,12 @@ ACCOUNT_LOGIN_BY_CODE_ENABLED = True
 # every address they answer on; allauth's password-only re-authentication would be weaker for
 # MFA users and would ask twice.
 ACCOUNT_REAUTHENTICATION_REQUIRED = False
-ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
+# The link in the verification email signs in only in the browser that signed up (allauth
+# checks the pending login in the session); the code typed there does too (accounts/signup_code.py).
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# "Wrong address?" on the waiting page: at most this many changes per sign-up
+# (accounts/signup_change.py; allauth's own setting, read there).
+ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_CHANGE = 2
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
@@ -36,6 +41,11 @@ ACCOUNT_RATE_LIMITS = {
     # Second-factor codes by email (accounts/mfa/services/verification.py), on top of the
     # one-per-minute cooldown: no inbox gets more than a few an hour from Gatehouse.
     "mfa_email_code": "5/h/user,20/h/ip",
+    # New sign-up codes asked for on the waiting page (accounts/signup_code_views.py), on top
+    # of the cooldown and the count per sign-up kept in the session.
+    "signup_code_resend": "5/h/key,30/h/ip",
+    # The password meter's estimates (accounts/passwords/views.py): one per pause in typing.
+    "password_strength": "120/m/ip",
 }
 ACCOUNT_FORMS = {
     "login": "accounts.forms.LoginForm",

@@ -221,19 +221,6 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
 ]
-AUTH_PASSWORD_VALIDATORS = [
-    {
-        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
-        "OPTIONS": {"user_attributes": ("email", "display_name")},
-    },
-    {
-        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-        "OPTIONS": {"min_length": 10},
-    },
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
-
 # django-allauth (config/account_settings.py).
 from config.account_settings import (  # noqa: E402, F401  (settings Django reads by name)
     ACCOUNT_ADAPTER,
@@ -244,6 +231,7 @@ from config.account_settings import (  # noqa: E402, F401  (settings Django read
     ACCOUNT_EMAIL_SUBJECT_PREFIX,
     ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS,
     ACCOUNT_EMAIL_VERIFICATION,
+    ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_CHANGE,
     ACCOUNT_FORMS,
     ACCOUNT_LOGIN_BY_CODE_ENABLED,
     ACCOUNT_LOGIN_METHODS,
@@ -258,6 +246,18 @@ from config.account_settings import (  # noqa: E402, F401  (settings Django read
     ACCOUNT_SIGNUP_FIELDS,
     ACCOUNT_UNIQUE_EMAIL,
     ACCOUNT_USER_MODEL_USERNAME_FIELD,
+)
+
+# Password validators, breach checks, sign-up codes (config/password_settings.py).
+from config.password_settings import (  # noqa: E402, F401  (settings Django reads by name)
+    AUTH_PASSWORD_VALIDATORS,
+    GATEHOUSE_PASSWORD_MAX_LENGTH,
+    GATEHOUSE_PASSWORD_MIN_SCORE,
+    GATEHOUSE_PWNED_PASSWORDS_CHECK,
+    GATEHOUSE_PWNED_PASSWORDS_TIMEOUT_MS,
+    GATEHOUSE_PWNED_PASSWORDS_URL,
+    GATEHOUSE_SIGNUP_CODE_MAX_RESENDS,
+    GATEHOUSE_SIGNUP_CODE_RESEND_COOLDOWN,
 )
 
 # Failed password checks allowed per window: (attempts, window in seconds).

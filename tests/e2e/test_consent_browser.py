@@ -41,6 +41,9 @@ def test_sign_up_with_consents_then_reaccept_then_withdraw(
     [link] = [link for link in links_in(message) if "/accounts/confirm-email/" in link]
     page.goto(link)
     submit(page)
+    # The link signed Zoe in (this is the browser that signed up); she signs out for now.
+    page.goto(f"{base}/accounts/logout/")
+    submit(page)
     zoe = User.objects.get(email="zoe@example.com")
     assert set(ConsentEvent.objects.filter(user=zoe).values_list("purpose__key", flat=True)) == {
         "terms",

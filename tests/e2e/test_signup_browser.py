@@ -1,4 +1,5 @@
-"""A person signs up in a real browser, verifies from the email, logs in, sees their account."""
+"""A person signs up in a real browser, verifies with the email's link, logs in, sees their
+account."""
 
 from __future__ import annotations
 
@@ -69,7 +70,12 @@ def test_sign_up_verify_log_in_and_see_account(browser_page, live_server):
     [link] = [link for link in links_in(message) if "/accounts/confirm-email/" in link]
     page.goto(link)
     submit(page)
+    # The link opened in the browser that signed up signs in too (the code is the other way:
+    # tests/e2e/test_signup_code_browser.py).
+    assert page.url == f"{live_server.url}/account/"
 
+    page.goto(f"{live_server.url}/accounts/logout/")
+    submit(page)
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("#id_login", "grace@example.com")
     page.fill("#id_password", PASSWORD)
