@@ -251,3 +251,7 @@ class BackupCode(models.Model):
 
     def __str__(self) -> str:
         return f"backup code {self.pk} ({'used' if self.used_at else 'unused'})"
+
+
+# Known devices and networks, and each sign-in's risk signals (accounts/takeover/).
+from accounts.takeover.models import KnownSign, SignInRisk  # noqa: E402, F401
