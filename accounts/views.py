@@ -94,7 +94,7 @@ def _render_sessions(request: HttpRequest, current_key: str | None, status: int 
     risks = {
         r.session_key: r
         for r in SignInRisk.objects.filter(
-            user=request.user, session_key__in=[s.session_key for s in user_sessions]
+            user=_user(request), session_key__in=[s.session_key for s in user_sessions]
         )
     }
     for s in user_sessions:

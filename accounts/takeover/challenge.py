@@ -22,6 +22,7 @@ from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 FIELD_NAME = "altcha"
 MAX_PAYLOAD_LENGTH = 2000
@@ -94,7 +95,7 @@ class ChallengeWidget(forms.HiddenInput):
     """The ALTCHA widget: a custom element that solves the challenge in a worker and puts the
     payload in a hidden input of the same name. Its script is a module file (no inline code)."""
 
-    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> str:
+    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> SafeString:
         return format_html(
             '<script type="module" src="{}"></script>'
             '<altcha-widget name="{}" challengejson="{}" hidefooter hidelogo '
