@@ -18,6 +18,7 @@ from typing import Any
 
 from allauth.account.adapter import get_adapter
 from django.conf import settings
+from django.core import signing
 from django.db import connection
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
@@ -93,15 +94,21 @@ def device_id(request: HttpRequest) -> tuple[str, bool]:
     return new, True
 
 
+def signed_device_cookie(device: str) -> str:
+    """The device cookie's value for ``device``, signed as ``device_id`` reads it."""
+    return signing.get_cookie_signer(
+        salt=settings.GATEHOUSE_DEVICE_COOKIE_NAME + _DEVICE_SALT
+    ).sign(device)
+
+
 def set_device_cookie(request: HttpRequest, response: Any) -> None:
     """Give a browser that had no device id the one its sign-in was assessed with."""
     new = getattr(request, _REQUEST_DEVICE, None)
     if new is None or response is None:
         return
-    response.set_signed_cookie(
+    response.set_cookie(
         settings.GATEHOUSE_DEVICE_COOKIE_NAME,
-        new,
-        salt=_DEVICE_SALT,
+        signed_device_cookie(new),
         max_age=settings.GATEHOUSE_DEVICE_COOKIE_AGE,
         httponly=True,
         secure=settings.SESSION_COOKIE_SECURE,
