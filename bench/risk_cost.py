@@ -13,8 +13,11 @@ import json
 import sys
 import time
 
+from pathlib import Path
+
 import django
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from bench/
 django.setup()
 
 from django.conf import settings  # noqa: E402
