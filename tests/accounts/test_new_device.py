@@ -185,18 +185,3 @@ def test_new_device_emails_are_capped_per_hour(user, settings):
     for n in range(4):
         sign_in(browser(ip=f"203.0.113.{n + 1}"), user)
     assert len(new_sign_in_emails()) == 2
-
-
-def test_erasure_deletes_sign_ins_and_known_devices(user):
-    from consent.erasure.identifiers import collect
-    from consent.erasure.removal import _accounts as delete_account_rows
-
-    sign_in(browser(), user)
-    assert SignInRisk.objects.filter(user=user).exists()
-
-    # The accounts part of the erasure job's removal (the job itself: tests/consent).
-    counts = delete_account_rows(user, collect(user))
-
-    assert counts["sign_ins"] == 1
-    assert not SignInRisk.objects.filter(user=user).exists()
-    assert not KnownSign.objects.filter(user=user).exists()
