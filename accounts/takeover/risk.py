@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from allauth.account.adapter import get_adapter
@@ -68,8 +68,11 @@ def digest(kind: str, value: str) -> str:
     ).hexdigest()
 
 
+@functools.lru_cache(maxsize=4096)
 def network_of(ip: str | None) -> str:
-    """The network a client address belongs to for "have we seen it": IPv4 /24, IPv6 /64."""
+    """The network a client address belongs to for "have we seen it": IPv4 /24, IPv6 /64.
+    Cached: parsing an address is a fair part of a sign-in's assessment, and the login form
+    asks for the same address's network first (the stuffing flags)."""
     try:
         address = ipaddress.ip_address(ip or "")
     except ValueError:
@@ -152,7 +155,7 @@ def assess(request: HttpRequest, user: Any, *, failures_before: int = 0) -> Asse
 
 def keep(request: HttpRequest, assessment: Assessment) -> None:
     """Keep the assessment for the rest of this login (the second step is another request)."""
-    request.session[SESSION_KEY] = asdict(assessment)
+    request.session[SESSION_KEY] = dict(vars(assessment))  # flat: no need for asdict's copy
 
 
 def kept(request: HttpRequest) -> Assessment | None:
