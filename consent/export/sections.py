@@ -113,7 +113,7 @@ def _sign_ins(user: User) -> list[dict[str, Any]]:
     """Each sign-in's risk signals (accounts/takeover/), with where it came from."""
     from accounts.models import SignInRisk
 
-    return list(
+    rows: Any = (
         SignInRisk.objects.filter(user=user)
         .order_by("created_at")
         .values(
@@ -128,6 +128,7 @@ def _sign_ins(user: User) -> list[dict[str, Any]]:
             "disowned_at",
         )
     )
+    return list(rows)
 
 
 def _mfa_devices(user: User) -> list[dict[str, Any]]:
