@@ -20,6 +20,9 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from accounts import login_writes, ratelimits, services, signup_code, user_sessions
+from accounts.takeover import risk, signin, stuffing
+from accounts.takeover.risk import network_of
+from accounts.takeover.stage import REQUEST_FAILURES
 from audit.actions import Action, Outcome
 from audit.services import record
 
@@ -138,10 +141,25 @@ class AccountAdapter(DefaultAccountAdapter):
         self._gatehouse_attempt = ratelimits.consume_attempt(
             ip=self.get_client_ip(request), email=_attempted_login(credentials)
         )
+        # Failed passwords for this address just before: a risk signal if this one is right.
+        setattr(request, REQUEST_FAILURES, self._gatehouse_attempt.email_attempts_before)
         if not self._gatehouse_attempt.allowed:
             raise ValidationError(
                 throttled_login_message(self._gatehouse_attempt.retry_after),
                 code="too_many_login_attempts",
+            )
+
+    def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
+        # Counted towards credential-stuffing detection (accounts/takeover/stuffing.py).
+        ip = self.get_client_ip(request)
+        switched_on = stuffing.record_failure(ip=ip, login=_attempted_login(credentials))
+        if switched_on:
+            record(
+                Action.LOGIN_STUFFING_DETECTED,
+                actor=None,
+                actor_text="anonymous",
+                outcome=Outcome.FAILURE,
+                data={"signals": switched_on, "network": network_of(ip)},
             )
 
     def _rollback_login_failed_rl_usage(self) -> None:
@@ -161,7 +179,12 @@ class AccountAdapter(DefaultAccountAdapter):
             ENUMERATION_SAFE_EMAIL_STAGE if stage == ALLAUTH_EMAIL_STAGE else stage
             for stage in super().get_login_stages()
         ]
-        return [*stages, "accounts.mfa.stages.SecondFactorStage"]
+        # Then the sign-in's risk (accounts/takeover/stage.py), which the second factor reads.
+        return [
+            *stages,
+            "accounts.takeover.stage.RiskStage",
+            "accounts.mfa.stages.SecondFactorStage",
+        ]
 
     def login(self, request: HttpRequest, user: AbstractBaseUser) -> None:
         """Every way in ends here. A login writes several rows (the last login time, its audit
@@ -172,6 +195,13 @@ class AccountAdapter(DefaultAccountAdapter):
         with transaction.atomic(savepoint=False), login_writes.together():
             super().login(request, user)
             user_sessions.record_login_session(request, user)
+            signin.record_sign_in(request, user)
+
+    def post_login(self, request: HttpRequest, user: AbstractBaseUser, **kwargs: Any) -> Any:
+        response = super().post_login(request, user, **kwargs)
+        # A browser seen for the first time gets the device id its sign-in was assessed with.
+        risk.set_device_cookie(request, response)
+        return response
 
     def get_logout_redirect_url(self, request: HttpRequest) -> str:
         # Read before the session ends: a session from a SAML connection with single logout

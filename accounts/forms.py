@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import enumeration, signup_change
 from accounts.models import User
+from accounts.takeover.forms import ChallengeMixin
 
 
 class AddEmailForm(AllauthAddEmailForm):
@@ -51,7 +52,7 @@ def password_reset_help() -> SafeString:
     return _password_reset_help(get_language(), get_script_prefix())
 
 
-class LoginForm(AllauthLoginForm):
+class LoginForm(ChallengeMixin, AllauthLoginForm):
     password = PasswordField(
         label=_("Password"),
         autocomplete="current-password",
@@ -131,7 +132,7 @@ def consent_label(purpose: Any) -> str:
     )
 
 
-class RequestLoginCodeForm(AllauthRequestLoginCodeForm):
+class RequestLoginCodeForm(ChallengeMixin, AllauthRequestLoginCodeForm):
     def clean_email(self) -> str:
         """allauth's, with the adapter's rules (length), which allauth's form skips here, and
         with a lookup that costs the same for a free address as for a taken one."""

@@ -303,3 +303,7 @@ class MFAReset(models.Model):
 
     def __str__(self) -> str:
         return f"Reset of {self.user} due {self.due_at:%Y-%m-%d %H:%M} UTC ({self.status})"
+
+
+# Known devices and networks, and each sign-in's risk signals (accounts/takeover/).
+from accounts.takeover.models import KnownSign, SignInRisk  # noqa: E402, F401

@@ -59,6 +59,8 @@ class Attempt:
     allowed: bool
     keys: dict[str, str] = field(default_factory=dict)
     retry_after: int = 0
+    # Attempts for the email in its window before this one (a risk signal at sign-in).
+    email_attempts_before: int = 0
 
     def rollback(self) -> None:
         """The password was right: this attempt does not count against anyone."""
@@ -178,7 +180,13 @@ def consume_attempt(*, ip: str | None, email: str) -> Attempt:
         for scope, (count, seconds_left) in zip(scopes, counts, strict=True)
         if count > limits[scope].attempts
     ]
-    return Attempt(allowed=not over, keys=keys, retry_after=max(over, default=0))
+    before = {scope: count - 1 for scope, (count, _) in zip(scopes, counts, strict=True)}
+    return Attempt(
+        allowed=not over,
+        keys=keys,
+        retry_after=max(over, default=0),
+        email_attempts_before=max(0, before.get("email", 0)),
+    )
 
 
 @dataclass(frozen=True)

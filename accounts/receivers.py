@@ -26,6 +26,11 @@ def audit_signed_up(sender: Any, request: Any, user: Any, **kwargs: Any) -> None
 @receiver(auth_signals.user_logged_in, dispatch_uid="audit_user_logged_in")
 def audit_logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     method = None
+    # The sign-in's risk signals (accounts/takeover/), assessed before the login was written.
+    from accounts.takeover.risk import kept
+
+    assessment = kept(request) if request is not None else None
+    extra = {"risk": assessment.audit_data()} if assessment is not None else {}
     if request is not None and hasattr(request, "session"):
         from allauth.account.authentication import get_authentication_records
 
@@ -38,10 +43,10 @@ def audit_logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None
                 Action.LOGIN_SUCCEEDED,
                 actor=user,
                 target=user,
-                data={"method": method, "second_factor": second[-1]},
+                data={"method": method, "second_factor": second[-1], **extra},
             )
             return
-    record(Action.LOGIN_SUCCEEDED, actor=user, target=user, data={"method": method})
+    record(Action.LOGIN_SUCCEEDED, actor=user, target=user, data={"method": method, **extra})
 
 
 @receiver(auth_signals.user_login_failed, dispatch_uid="audit_user_login_failed")

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import services
 from accounts.forms import ProfileForm
-from accounts.models import User
+from accounts.models import SignInRisk, User
 
 
 def _user(request: HttpRequest) -> User:
@@ -90,6 +90,15 @@ def _render_sessions(request: HttpRequest, current_key: str | None, status: int 
         key=lambda s: s.last_seen_at,
         reverse=True,
     )
+    # Each session's sign-in risk signals (accounts/takeover/), shown beside it.
+    risks = {
+        r.session_key: r
+        for r in SignInRisk.objects.filter(
+            user=_user(request), session_key__in=[s.session_key for s in user_sessions]
+        )
+    }
+    for s in user_sessions:
+        s.risk = risks.get(s.session_key)  # type: ignore[attr-defined]
     return render(
         request,
         "accounts/sessions.html",

@@ -19,6 +19,17 @@ class Action(models.TextChoices):
     )
     LOGIN_CODE_REJECTED = "login.code_rejected", "Wrong login code entered"
     SIGNUP_CODE_REJECTED = "signup.code_rejected", "Wrong email verification code entered"
+    LOGIN_CHALLENGE_FAILED = (
+        "login.challenge_failed",
+        "Login refused: the proof-of-work challenge was missing, wrong or reused",
+    )
+    LOGIN_STUFFING_DETECTED = (
+        "login.stuffing_detected",
+        "Credential stuffing suspected: sign-in challenge switched on",
+    )
+    LOGIN_RISK_STEP_UP = "login.risk_step_up", "Second factor asked for a risky sign-in"
+    LOGIN_NEW_DEVICE_NOTICE = "login.new_device_notice", "New sign-in email sent"
+    LOGIN_DISOWNED = "login.disowned", "Sign-in reported as not the person's"
     LOGOUT = "logout", "Logged out"
     PASSWORD_CHANGED = "password.changed", "Password changed"
     PASSWORD_SET = "password.set", "Password set"

@@ -5,6 +5,10 @@ local csrf_cookie = os.getenv("BENCH_CSRF_COOKIE")
 local csrf_token = os.getenv("BENCH_CSRF_TOKEN")
 local users = tonumber(os.getenv("BENCH_USERS"))
 local password = os.getenv("BENCH_PASSWORD")
+-- A returning browser's device cookie (accounts/takeover/); empty: every login a new device.
+local device_cookie = os.getenv("BENCH_DEVICE_COOKIE") or ""
+local cookies = "csrftoken=" .. csrf_cookie
+if device_cookie ~= "" then cookies = cookies .. "; gatehouse_device=" .. device_cookie end
 
 local threads = {}
 local counter = 0
@@ -34,7 +38,7 @@ request = function()
     .. "&csrfmiddlewaretoken=" .. csrf_token
   return wrk.format("POST", "/accounts/login/", {
     ["Content-Type"] = "application/x-www-form-urlencoded",
-    ["Cookie"] = "csrftoken=" .. csrf_cookie,
+    ["Cookie"] = cookies,
     ["X-Forwarded-For"] = ip,
     ["User-Agent"] = "gatehouse-bench/1",
   }, body)

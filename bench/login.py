@@ -255,9 +255,50 @@ def flush_rate_limits(redis_url: str) -> None:
     redis.Redis.from_url(redis_url).flushdb()
 
 
+DEVICE_SCRIPT = """
+import django
+django.setup()
+from django.utils import timezone
+from accounts.models import KnownSign, SignInRisk, User
+from accounts.takeover.risk import digest, network_of, signed_device_cookie
+
+KnownSign.objects.all().delete()
+SignInRisk.objects.all().delete()
+now, device, rows = timezone.now(), digest("device", "bench-device"), []
+for user in User.objects.filter(email__endswith="@bench.test"):
+    n = int(user.email.removeprefix("user").split("@")[0])
+    rows.append(KnownSign(user=user, kind="device", digest=device, first_seen=now))
+    # The addresses wrk (login.lua) and the profile (login_profile.py) send for this user.
+    wrk_ip = f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
+    for ip in (wrk_ip, f"10.200.{n // 256 % 256}.{n % 256}"):
+        known = digest("network", network_of(ip))
+        rows.append(KnownSign(user=user, kind="network", digest=known, first_seen=now))
+KnownSign.objects.bulk_create(rows)
+print(signed_device_cookie("bench-device"))
+"""
+
+
+def device_cookie(args: argparse.Namespace, env: dict[str, str]) -> str:
+    """Every seeded person has signed in before, from the bench's device and networks (their
+    known devices and networks are set for this run's key); the device cookie every simulated
+    browser sends back, a returning visitor's. "" with --new-devices: every login then comes
+    from a new device (a known-device row written, the policy read, and a few times an hour
+    per person the new-sign-in email): the worst case."""
+    cookie = run([PYTHON, "-c", DEVICE_SCRIPT], env, capture_output=True).stdout.strip()
+    return "" if args.new_devices else cookie
+
+
+def risk_cost(env: dict[str, str]) -> dict:
+    """The takeover defences' CPU per login, in one process (bench/risk_cost.py)."""
+    result = run([PYTHON, str(ROOT / "bench" / "risk_cost.py")], env, capture_output=True)
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("RISK_COST "))
+    return json.loads(line.removeprefix("RISK_COST "))
+
+
 def wrk(args: argparse.Namespace, seconds: int, csrf: tuple[str, str]) -> dict:
     env = {
         **os.environ,
+        "BENCH_DEVICE_COOKIE": args.device_cookie,
         "BENCH_CSRF_COOKIE": csrf[0],
         "BENCH_CSRF_TOKEN": csrf[1],
         "BENCH_USERS": str(args.users),
@@ -301,6 +342,11 @@ def main() -> None:
     parser.add_argument("--hash-seconds", type=float, default=8.0)
     parser.add_argument("--port", type=int, default=8077)
     parser.add_argument(
+        "--new-devices",
+        action="store_true",
+        help="send no device cookie: every login is from a new device (the worst case)",
+    )
+    parser.add_argument(
         "--profile",
         type=int,
         metavar="N",
@@ -314,8 +360,10 @@ def main() -> None:
     ensure_database(args, env)
     seed_users(args, env)
     flush_rate_limits(args.redis_url)
+    args.device_cookie = device_cookie(args, env)
     if args.profile is not None:
         profiler = str(ROOT / "bench" / "login_profile.py")
+        env = {**env, "BENCH_DEVICE_COOKIE": args.device_cookie}
         run([PYTHON, profiler, str(args.profile), "--users", str(args.users)], env)
         return
 
@@ -333,6 +381,7 @@ def main() -> None:
     finally:
         stop(server)
     hash_after = raw_hash_rate(args.workers, args.hash_seconds)
+    risk = risk_cost(env)
 
     hash_rate = (hash_before + hash_after) / 2
     cpu_per_login = {
@@ -363,6 +412,10 @@ def main() -> None:
         # Steadier than the measured ratio on a shared machine; read both.
         "ratio_cpu_bound": round(argon2_cpu_ms() / max(sum(cpu_per_login.values()), 1e-9), 3),
         "goal": GOAL,
+        # The takeover defences' share (accounts/takeover/), timed in one process.
+        "risk_evaluation_cpu_ms_per_login": risk["cpu_ms_per_login"],
+        "risk_evaluation_wall_ms_per_login": risk["wall_ms_per_login"],
+        "new_devices": args.new_devices,
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "login.json").write_text(json.dumps(report, indent=2))
@@ -371,6 +424,11 @@ def main() -> None:
         f"\n{logins:.1f} logins/s (p50 {report['p50_ms']} ms, p99 {report['p99_ms']} ms) against "
         f"{hash_rate:.1f} raw Argon2id verifies/s on {args.workers} cores: "
         f"ratio {ratio:.3f} (goal {GOAL}; CPU-bound estimate {report['ratio_cpu_bound']})"
+    )
+    print(
+        f"risk evaluation: {risk['cpu_ms_per_login']} ms CPU per login "
+        f"({risk['wall_ms_per_login']} ms with its SQL and Redis round trips), against "
+        f"{report['argon2_cpu_ms_per_verify']} ms for the hash"
     )
     if result["other"] or result["errors"]:
         print(f"WARNING: {result['other']} non-login responses, {result['errors']} socket errors")

@@ -49,6 +49,11 @@ class Logins:
         self.count += 1
         n = self.count % self.users
         self.client.cookies = SimpleCookie()
+        # A returning browser's device cookie, as wrk sends it (bench/login.py; none with
+        # --new-devices: every login then comes from a new device).
+        device = os.environ.get("BENCH_DEVICE_COOKIE", "")
+        if device:
+            self.client.cookies["gatehouse_device"] = device
         # Form-encoded, as wrk (and a browser) sends it.
         response = self.client.post(
             "/accounts/login/",

@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.openid_connect",
     "allauth.socialaccount.providers.saml",
     "accounts",
+    # Only for its bundled ALTCHA widget script, served from static/ (accounts/takeover/).
+    "django_altcha",
     # Second factors; after accounts, whose user model their models point at. django-otp's
     # static-token plugin is left out on purpose: it stores backup codes in plain text
     # (Gatehouse keeps its own hashed ones, accounts.models.BackupCodeDevice).
@@ -268,6 +270,9 @@ GATEHOUSE_FAILED_LOGIN_LIMITS = {
         env_int("FAILED_LOGINS_PER_EMAIL_WINDOW", 300),
     ),
 }
+# Known devices, stuffing detection, risk signals (config/takeover_settings.py).
+from config.takeover_settings import *  # noqa: E402, F403
+
 # Client IP behind a reverse proxy: how many proxies in front of Gatehouse append to
 # X-Forwarded-For; 0 means clients connect directly (REMOTE_ADDR is the client). Production
 # must say which (config/checks.py).

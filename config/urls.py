@@ -28,6 +28,7 @@ urlpatterns = [
     path("account/apps/", include("provider.views.account_apps")),
     path("account/", include("accounts.urls")),
     path("", include("accounts.mfa.urls")),
+    path("", include("accounts.takeover.urls")),
     path("webauthn/", include("accounts.mfa.webauthn_urls")),
     # The organization portal, with the SSO and SCIM tabs that sso adds to it (orgs:sso is its
     # list of connections, orgs:scim the directory's overview) and provider's Applications tab

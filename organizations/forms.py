@@ -42,6 +42,12 @@ class SettingsForm(forms.Form):
 
 class PolicyForm(forms.Form):
     require_mfa = forms.BooleanField(label="Require two-step verification", required=False)
+    risk_step_up = forms.BooleanField(
+        label="Ask for a second factor on risky sign-ins",
+        required=False,
+        help_text="A new device or network, or many wrong passwords first. Members without a "
+        "second factor get an emailed code.",
+    )
     allowed_login_methods = forms.MultipleChoiceField(
         label="Allowed sign-in methods",
         choices=LoginMethod.choices,

@@ -234,6 +234,14 @@ class OrganizationPolicy(models.Model):
         default=False,
         help_text="Members must set up an authenticator app or a passkey at their next login.",
     )
+    risk_step_up = models.BooleanField(
+        "ask for a second factor on risky sign-ins",
+        default=False,
+        help_text=(
+            "A sign-in from a new device or network, or after many wrong passwords, needs a "
+            "second factor (an emailed code for members without one)."
+        ),
+    )
     allowed_login_methods = models.JSONField(default=all_login_methods)
     sso_only = models.BooleanField(
         "SSO only", default=False, help_text="Members sign in through the organization's SSO."

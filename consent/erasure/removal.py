@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_otp_webauthn.models import WebAuthnUserHandle
 
 from accounts.mfa.policy import DEVICE_MODELS
-from accounts.models import MFAReset, OutboundEmail, User
+from accounts.models import KnownSign, MFAReset, OutboundEmail, SignInRisk, User
 from audit.actions import Action
 from audit.services import record
 from consent import evidence
@@ -43,6 +43,8 @@ WHAT_HAPPENS: dict[str, str] = {
     "organizations.Invitation": "open ones to their addresses deleted; used or revoked ones "
     "get an erased address; ones they sent stay, pointing at the tombstone",
     "usersessions.UserSession": "ended (the session store entry goes too) and deleted",
+    "accounts.SignInRisk": "deleted",
+    "accounts.KnownSign": "deleted",
     "socialaccount.SocialAccount": "deleted, with its tokens and SSO confirmations",
     "consent.ConsentEvent": "kept as evidence without IP address or browser, then deleted "
     "after GATEHOUSE_CONSENT_EVIDENCE_DAYS",
@@ -160,6 +162,9 @@ def _accounts(user: User, identifiers: Identifiers) -> dict[str, int]:
     for session in UserSession.objects.filter(user=user):
         session.end()  # any that appeared since the job started
     counts["sessions"] = UserSession.objects.filter(user=user).delete()[0]
+    # Sign-in risk rows (with addresses and browsers) and known devices (accounts/takeover/).
+    counts["sign_ins"] = SignInRisk.objects.filter(user=user).delete()[0]
+    KnownSign.objects.filter(user=user).delete()
     return counts
 
 

@@ -109,6 +109,28 @@ def _sessions(user: User) -> list[dict[str, Any]]:
     )
 
 
+def _sign_ins(user: User) -> list[dict[str, Any]]:
+    """Each sign-in's risk signals (accounts/takeover/), with where it came from."""
+    from accounts.models import SignInRisk
+
+    rows: Any = (
+        SignInRisk.objects.filter(user=user)
+        .order_by("created_at")
+        .values(
+            "created_at",
+            "ip",
+            "user_agent",
+            "new_device",
+            "new_network",
+            "failures_before",
+            "challenged",
+            "stepped_up",
+            "disowned_at",
+        )
+    )
+    return list(rows)
+
+
 def _mfa_devices(user: User) -> list[dict[str, Any]]:
     # Kind, name and dates only: never TOTP keys, backup-code hashes or passkey public keys.
     devices = []
@@ -289,6 +311,7 @@ SECTIONS: list[Section] = [
     Section("memberships", _memberships, ("organizations.Membership",)),
     Section("invitations", _invitations, ("organizations.Invitation",)),
     Section("sessions", _sessions, ("usersessions.UserSession",)),
+    Section("sign_ins", _sign_ins, ("accounts.SignInRisk",)),
     Section(
         "mfa_devices",
         _mfa_devices,
@@ -324,6 +347,8 @@ NOT_EXPORTED: dict[str, str] = {
     "django_otp_webauthn.WebAuthnUserHandle": "a random handle for passkeys, meaningless alone",
     "accounts.MFAReset": "resets of their second factors: the same facts (who asked, why, "
     "when) are in the exported audit events (mfa.reset_requested, mfa.reset_cancelled)",
+    "accounts.KnownSign": "keyed hashes of devices and networks, meaningless alone (the "
+    "sign-ins they come from are exported)",
     "sso.Connection": "who configured an organization's SSO, not data about them",
     "sso.Directory": "who turned on an organization's SCIM, not data about them",
     "audit.AuditExport": "an admin's export of an organization's log, not data about them",

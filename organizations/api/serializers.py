@@ -235,6 +235,7 @@ class PolicySerializer(StrictTypes, serializers.ModelSerializer):
         model = OrganizationPolicy
         fields: ClassVar[list[str]] = [
             "require_mfa",
+            "risk_step_up",
             "allowed_login_methods",
             "sso_only",
             "session_lifetime_minutes",

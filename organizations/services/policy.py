@@ -14,6 +14,7 @@ from organizations.services.guards import audit_actor, require
 POLICY_FIELDS = frozenset(
     {
         "require_mfa",
+        "risk_step_up",
         "allowed_login_methods",
         "sso_only",
         "session_lifetime_minutes",

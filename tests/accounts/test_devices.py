@@ -36,8 +36,13 @@ CASES = [
         "(KHTML, like Gecko) Version/18.1 Safari/605.1.15",
         "Safari on macOS",
     ),
-    ("curl/8.5.0", "Unknown browser"),
-    ("SomeBot/1.0 (X11; Linux x86_64)", "Unknown browser on Linux"),
+    ("curl/8.5.0", "curl"),
+    (
+        "Mozilla/5.0 (iPad; CPU OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.1 Mobile/15E148 Safari/604.1",
+        "Safari on iPad",
+    ),
+    ("SomeBot/1.0 (X11; Linux x86_64)", "SomeBot on Linux"),
     ("", ""),
 ]
 

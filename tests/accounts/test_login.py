@@ -25,7 +25,10 @@ def test_login_with_right_password_signs_in_and_is_audited(client, user):
     assert client.session["_auth_user_id"] == str(user.pk)
     event = AuditEvent.objects.get(action="login.succeeded")
     assert event.actor_id == user.pk
-    assert event.data == {"method": "password"}
+    assert event.data["method"] == "password"
+    # The first sign-in is new everywhere, and not risky for that alone (accounts/takeover/).
+    assert event.data["risk"]["first_sign_in"] is True
+    assert event.data["risk"]["risky"] is False
     assert event.ip == "127.0.0.1"
     assert len(event.request_id) == 32
 

@@ -49,7 +49,8 @@ def test_a_login_writes_each_of_its_rows_once(user):
     assert before <= user.last_login <= timezone.now()
     event = AuditEvent.objects.get(action="login.succeeded")
     assert (event.actor_id, event.target_id) == (user.pk, str(user.pk))
-    assert event.data == {"method": "password"}
+    assert event.data["method"] == "password"
+    assert event.data["risk"]["first_sign_in"] is True  # accounts/takeover/
     assert (event.ip, event.user_agent) == ("198.51.100.4", "Laptop Firefox")
     assert event.request_id == response["X-Request-ID"]
     [row] = UserSession.objects.filter(user=user)

@@ -33,6 +33,9 @@ EMAIL_CODE_LENGTH = 6
 # The unconfirmed email device a step-up by emailed code uses, for an account with nothing but
 # a mailbox (no password, no factor).
 STEPUP_DEVICE = "gatehouse:stepup-email"
+# Purposes for which that device serves: a step-up, and the emailed code a risky sign-in of a
+# person without a factor is asked for (accounts/takeover/).
+MAILBOX_ONLY_PURPOSES = ("stepup", "risk")
 
 
 def code_is_right(user: User, device: Any, code: str) -> bool:
@@ -59,7 +62,7 @@ def _devices_for(user: User, kind: Kind, purpose: str) -> list[Any]:
         return []  # checked by their own ceremonies
     model = policy.DEVICE_MODELS[kind]
     devices = list(model.objects.filter(user=user, confirmed=True).order_by("pk"))
-    if kind == Kind.EMAIL and not devices and purpose == "stepup":
+    if kind == Kind.EMAIL and not devices and purpose in MAILBOX_ONLY_PURPOSES:
         devices = list(EmailDevice.objects.filter(user=user, confirmed=False, name=STEPUP_DEVICE))
     return devices
 
@@ -150,7 +153,7 @@ def send_email_code(
     caller's rate limit, a few per hour per user and per client address). Returns
     ``(sent, reason)``, reason "cooldown", "rate_limited" or "unavailable"."""
     device = EmailDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
-    if device is None and purpose == "stepup":
+    if device is None and purpose in MAILBOX_ONLY_PURPOSES:
         device, _ = EmailDevice.objects.get_or_create(
             user=user, confirmed=False, name=STEPUP_DEVICE, defaults={"email": None}
         )
