@@ -146,6 +146,10 @@ class AccountAdapter(DefaultAccountAdapter):
         with transaction.atomic(savepoint=False), login_writes.together():
             super().login(request, user)
             user_sessions.record_login_session(request, user)
+        # Once the login's audit event is written, so that it counts (progressive profiling).
+        from accounts.profiling.prompts import note_due_after_login
+
+        note_due_after_login(request, user)
 
     def get_logout_redirect_url(self, request: HttpRequest) -> str:
         # Read before the session ends: a session from a SAML connection with single logout

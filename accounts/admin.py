@@ -325,3 +325,6 @@ class OutboundEmailAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+from accounts.profiling import admin as profiling_admin  # noqa: E402, F401  (registers it)

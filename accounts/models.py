@@ -251,3 +251,7 @@ class BackupCode(models.Model):
 
     def __str__(self) -> str:
         return f"backup code {self.pk} ({'used' if self.used_at else 'unused'})"
+
+
+# Progressive profiling's models live beside their code (accounts/profiling/).
+from accounts.profiling.models import ProfileAnswer, ProfileField  # noqa: E402, F401

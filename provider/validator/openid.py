@@ -19,6 +19,8 @@ from provider.claims import (
     id_token_context,
     organization_claims,
     person_claims,
+    profile_claim_scopes,
+    profile_claims,
     read_id_token,
 )
 from provider.models import (
@@ -85,14 +87,21 @@ class OpenIDRules(OAuth2Validator):
 
     # --- OpenID claims -------------------------------------------------------------------------
 
-    oidc_claim_scope = CLAIM_SCOPES
+    @property
+    def oidc_claim_scope(self) -> dict[str, str]:  # type: ignore[override]
+        """Which scope releases each claim: the fixed ones, then the operator's profile
+        fields (a custom field cannot take over a fixed claim such as ``email``)."""
+        return {**profile_claim_scopes(), **CLAIM_SCOPES}
 
     def get_oidc_issuer_endpoint(self, request: Any) -> str:
         """The issuer is the public URL, exactly: discovery, ID tokens and iss agree."""
         return str(settings.GATEHOUSE_PUBLIC_URL)
 
     def get_additional_claims(self, request: Any) -> dict[str, Any]:
-        claims = person_claims(request.user)
+        # The profile fields' answers first: a display name the person set wins over a name
+        # field, and no custom field can stand in for a fixed claim.
+        claims = profile_claims(request.user)
+        claims.update({k: v for k, v in person_claims(request.user).items() if v is not None})
         context = _auth_context(request)
         claims.update(organization_claims(request.user, context.get("organization_id")))
         return {name: value for name, value in claims.items() if value is not None}

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import models, transaction
 
+from accounts.profiling.models import ProfileAnswer
 from audit.chain.models import CheckpointKey
 from audit.models import AuditExport
 from audit.streams.models import LogStream
@@ -38,6 +39,7 @@ ENCRYPTED: list[tuple[type[models.Model], tuple[str, ...], int, str]] = [
     (WebhookSecret, ("secret_encrypted",), 100, "webhook signing secret(s)"),
     (LogStream, ("credential_encrypted",), 100, "log stream credential(s)"),
     (AuditExport, ("data",), 1, "audit export(s)"),
+    (ProfileAnswer, ("value_encrypted",), 500, "profile answer(s)"),
 ]
 
 
