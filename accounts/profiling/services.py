@@ -67,7 +67,9 @@ def erase_answers(user: Any) -> int:
     return ProfileAnswer.objects.filter(user=user).delete()[0]
 
 
-@service
+# Joins the caller's transaction: the admin saves a form (with its change log entry) in one
+# transaction of its own.
+@service(durable=False)
 def save_field(*, field: ProfileField, actor: Any, changed: list[str]) -> ProfileField:
     """Save a profile field as staff declared or edited it (the admin), on the audit record:
     making a field required, say, changes what everyone is asked."""
@@ -78,6 +80,6 @@ def save_field(*, field: ProfileField, actor: Any, changed: list[str]) -> Profil
             Action.PROFILE_FIELD_CHANGED,
             actor=actor,
             target=field,
-            data={"key": field.key, "created": created, "changed": sorted(changed)},
+            data={"field": field.key, "created": created, "changed": sorted(changed)},
         )
     return field

@@ -315,3 +315,37 @@ def test_bad_field_declarations_are_refused(changes, error_field):
 def test_name_and_phone_fields_take_their_standard_scopes():
     assert field("full_name", "name", scope="profile_fields").scope == "profile"
     assert field("mobile", "phone", scope="profile_fields").scope == "phone"
+
+
+def test_staff_declare_a_field_in_the_admin_and_it_is_audited():
+    from tests.conftest import force_login_verified
+
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    client = force_login_verified(Client(), staff)
+    form = {
+        "key": "plan",
+        "label": "Your plan",
+        "help_text": "",
+        "kind": "choice",
+        "options": "Free\nTeam",
+        "ask_when": "sign_ins",
+        "after_sign_ins": "3",
+        "scope": "profile_fields",
+        "position": "0",
+        "active": "on",
+    }
+
+    empty = client.post("/admin/accounts/profilefield/add/", {**form, "options": ""})
+    assert empty.status_code == 200
+    assert not ProfileField.objects.exists()
+    added = client.post("/admin/accounts/profilefield/add/", form)
+
+    assert added.status_code == 302
+    plan = ProfileField.objects.get()
+    assert plan.option_list() == ["Free", "Team"]
+    event = AuditEvent.objects.get(action="profile.field_changed")
+    assert event.data["field"] == "plan"
+    assert event.data["created"] is True
+    change = client.get(f"/admin/accounts/profilefield/{plan.pk}/change/")
+    assert b'name="key"' not in change.content, "the key is fixed once saved"
+    assert client.get(f"/admin/accounts/profilefield/{plan.pk}/delete/").status_code == 403
