@@ -41,9 +41,15 @@ def save_answers(
             skip = not value and skip_blank and not field.required
             if not value and not skip:
                 continue
-            ProfileAnswer.objects.create(
-                user=user, field=field, value_encrypted=encrypt(value), skipped=skip
+            # get_or_create: a second submit of the same page racing this one finds its row
+            # (the unique constraint) instead of failing.
+            _, created = ProfileAnswer.objects.get_or_create(
+                user=user,
+                field=field,
+                defaults={"value_encrypted": encrypt(value), "skipped": skip},
             )
+            if not created:
+                continue
         else:
             # Clearing an optional value is a skip too; a required one cleared is asked again.
             skip = not value and not field.required

@@ -89,7 +89,9 @@ def stored(field: ProfileField, cleaned: Any) -> str:
 
 
 def initial(field: ProfileField, value: str) -> Any:
-    """A stored value as a form's initial value."""
+    """A stored value as a form's initial value (a phone number written out)."""
+    if field.kind == Kind.PHONE:
+        return shown(field, value)
     if field.kind == Kind.DATE and value:
         try:
             return datetime.date.fromisoformat(value)

@@ -349,3 +349,24 @@ def test_staff_declare_a_field_in_the_admin_and_it_is_audited():
     change = client.get(f"/admin/accounts/profilefield/{plan.pk}/change/")
     assert b'name="key"' not in change.content, "the key is fixed once saved"
     assert client.get(f"/admin/accounts/profilefield/{plan.pk}/delete/").status_code == 403
+
+
+def test_signup_fields_keep_a_taken_address_costing_what_a_new_one_does(monkeypatch):
+    """accounts/enumeration.py: the decoy of a taken address saves its answers too (rolled
+    back), so the statements, hashes and emails of both paths stay the same."""
+    from collections import Counter
+
+    from tests.accounts.work import WorkMeter
+
+    field("company", "company", required=True)
+    field("newsletter", "yes_no")
+    UserFactory(email="known@example.com")
+    meter = WorkMeter(monkeypatch)
+    form = {"password1": STRONG, "profile_company": "Acme"}
+    meter.post("/accounts/signup/", {"email": "warm-up@example.com", **form})
+
+    taken = meter.post("/accounts/signup/", {"email": "known@example.com", **form})
+    fresh = meter.post("/accounts/signup/", {"email": "fresh@example.com", **form})
+
+    assert taken.without(statements=Counter({"ROLLBACK TO SAVEPOINT": 1})) == fresh
+    assert fresh.statements["INSERT accounts_profileanswer"] == 2
