@@ -196,6 +196,10 @@ class AccountAdapter(DefaultAccountAdapter):
             super().login(request, user)
             user_sessions.record_login_session(request, user)
             signin.record_sign_in(request, user)
+        # Once the login's audit event is written, so that it counts (progressive profiling).
+        from accounts.profiling.prompts import note_due_after_login
+
+        note_due_after_login(request, user)
 
     def post_login(self, request: HttpRequest, user: AbstractBaseUser, **kwargs: Any) -> Any:
         response = super().post_login(request, user, **kwargs)

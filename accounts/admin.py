@@ -358,3 +358,4 @@ class OutboundEmailAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
 
 # Scheduled resets of second factors have their own page (accounts/recovery_admin.py).
 from accounts import recovery_admin  # noqa: E402, F401
+from accounts.profiling import admin as profiling_admin  # noqa: E402, F401  (registers it)

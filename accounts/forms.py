@@ -73,9 +73,14 @@ class SignupForm(AllauthSignupForm):
     sign-up, required ones required, optional ones unticked."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from accounts.profiling import forms as profile_forms
+        from accounts.profiling.selectors import When, active_fields
         from consent.services import signup_purposes
 
         super().__init__(*args, **kwargs)
+        # The operator's profile fields asked at sign-up, before the consent boxes.
+        self.profile_fields = active_fields(When.SIGNUP)
+        profile_forms.add_fields(self, self.profile_fields)
         self.consent_purposes = signup_purposes()
         for purpose in self.consent_purposes:
             self.fields[f"consent_{purpose.key}"] = forms.BooleanField(
@@ -95,6 +100,17 @@ class SignupForm(AllauthSignupForm):
         from consent.services import record_signup
 
         record_signup(user=user, purposes=self.consent_purposes, ticked=self.ticked_purposes())
+        if self.profile_fields:
+            # The same writes on the decoy of a taken address (accounts/enumeration.py).
+            from accounts.profiling import forms as profile_forms
+            from accounts.profiling.services import save_answers
+
+            save_answers(
+                user=user,
+                fields=self.profile_fields,
+                values=profile_forms.answered(self, self.profile_fields),
+                skip_blank=True,
+            )
 
     def save(self, request: Any) -> Any:
         # In a savepoint, as the decoy's writes for a taken address are (accounts/enumeration.py):

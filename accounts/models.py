@@ -307,3 +307,5 @@ class MFAReset(models.Model):
 
 # Known devices and networks, and each sign-in's risk signals (accounts/takeover/).
 from accounts.takeover.models import KnownSign, SignInRisk  # noqa: E402, F401
+# Progressive profiling's models live beside their code (accounts/profiling/).
+from accounts.profiling.models import ProfileAnswer, ProfileField  # noqa: E402, F401

@@ -5,12 +5,14 @@ from django.views.generic import RedirectView
 from accounts import allauth_flows, signup_code_views, views
 from accounts.mfa.stepup import stepup_required
 from accounts.passwords.views import password_strength
+from accounts.profiling import views as profiling_views
 
 app_name = "selfservice"
 
 urlpatterns = [
     path("", views.profile, name="profile"),
     path("sessions/", views.sessions, name="sessions"),
+    path("profile/questions/", profiling_views.questions, name="profile-questions"),
 ]
 
 # Changing the email address or the password needs a recent strong authentication (step-up,

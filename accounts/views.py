@@ -20,6 +20,9 @@ from django.views.decorators.http import require_http_methods
 from accounts import services
 from accounts.forms import ProfileForm
 from accounts.models import SignInRisk, User
+from accounts.profiling import forms as profile_forms
+from accounts.profiling.selectors import active_fields, values_by_key
+from accounts.profiling.services import save_answers
 
 
 def _user(request: HttpRequest) -> User:
@@ -32,8 +35,19 @@ def _user(request: HttpRequest) -> User:
 def profile(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     form = ProfileForm(request.POST or None, initial={"display_name": user.display_name})
+    # The operator's profile fields (accounts/profiling/), each editable; a required one
+    # cleared here is asked again at its next occasion.
+    fields = active_fields()
+    profile_forms.add_fields(form, fields, required=False, initial=values_by_key(user))
     if request.method == "POST" and form.is_valid():
         services.update_profile(user=user, display_name=form.cleaned_data["display_name"])
+        if fields:
+            save_answers(
+                user=user,
+                fields=fields,
+                values=profile_forms.answered(form, fields),
+                skip_blank=False,
+            )
         messages.success(request, "Your profile was saved.")
         return redirect("selfservice:profile")
     status = 400 if request.method == "POST" else 200

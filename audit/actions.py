@@ -40,6 +40,7 @@ class Action(models.TextChoices):
     EMAIL_REMOVED = "email.removed", "Email address removed"
     EMAIL_VERIFICATION_RESENT = "email.verification_resent", "Verification email resent"
     PROFILE_UPDATED = "profile.updated", "Profile updated"
+    PROFILE_FIELD_CHANGED = "profile.field_changed", "Profile field declared or changed"
     SESSION_REVOKED = "session.revoked", "Session revoked"
     SESSIONS_REVOKED_ALL = "session.revoked_all", "Signed out everywhere"
     USER_BLOCKED = "user.blocked", "User blocked"

@@ -164,6 +164,7 @@ urlpatterns = [
         name="user-session",
     ),
     path(f"{SUBJECT}/factors/", users_api.UserFactorListView.as_view(), name="user-factors"),
+    path(f"{SUBJECT}/profile/", users_api.UserProfileView.as_view(), name="user-profile"),
     path(
         f"{SUBJECT}/factors/reset/",
         users_api.UserFactorResetView.as_view(),

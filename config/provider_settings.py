@@ -21,6 +21,10 @@ OIDC_SCOPES = {
     "email": "See your email address",
     "offline_access": "Stay signed in when you are away",
     "organization": "See which organization you signed in to and your role in it",
+    # Progressive profiling (accounts/profiling/): the phone number, and the operator's own
+    # profile fields.
+    "phone": "See your phone number",
+    "profile_fields": "See the extra details on your profile",
 }
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"

@@ -128,6 +128,8 @@ MIDDLEWARE = [
     "accounts.mfa.middleware.MFAEnrollmentMiddleware",
     # Then, people who owe acceptance of a new policy version see that page before any other.
     "consent.middleware.ConsentRequiredMiddleware",
+    # Then, profile fields a sign-in made due (accounts/profiling/middleware.py).
+    "accounts.profiling.middleware.ProfileQuestionsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # A refusal no view caught becomes its page, or its problem under /api/.
     "config.refusals.RefusalMiddleware",

@@ -25,6 +25,8 @@ CLAIM_SCOPES = {
     "org_id": "organization",
     "org_slug": "organization",
     "org_roles": "organization",
+    "phone_number": "phone",
+    "phone_number_verified": "phone",
 }
 
 
@@ -38,6 +40,30 @@ def person_claims(user: Any) -> dict[str, Any]:
             user=user, email__iexact=user.email, verified=True
         ).exists(),
     }
+
+
+def profile_claim_scopes() -> dict[str, str]:
+    """The claims of the operator's profile fields, each with the scope that releases it."""
+    from accounts.profiling.selectors import active_fields
+
+    return {field.claim: field.scope for field in active_fields()}
+
+
+def profile_claims(user: Any) -> dict[str, Any]:
+    """The person's answers to the profile fields as claims (``name``, ``phone_number`` and
+    the operator's custom claims by key). An unanswered field is left out; ``name`` falls
+    back to the display name (``person_claims``)."""
+    from accounts.profiling import values
+    from accounts.profiling.selectors import answers
+
+    claims: dict[str, Any] = {}
+    for answer in answers(user).values():
+        if answer.value and answer.field.active:
+            claims[answer.field.claim] = values.claim_value(answer.field, answer.value)
+    if "phone_number" in claims:
+        # Gatehouse checks the number's form, not that the person holds it.
+        claims["phone_number_verified"] = False
+    return claims
 
 
 def organization_claims(user: Any, organization_id: int | None) -> dict[str, Any]:

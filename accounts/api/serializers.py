@@ -104,3 +104,12 @@ class ScheduledErasureSerializer(serializers.Serializer[Any]):
     status = serializers.CharField(read_only=True)
     requested_at = serializers.DateTimeField(read_only=True)
     scheduled_for = serializers.DateTimeField(read_only=True)
+
+
+class ProfileValueSerializer(serializers.Serializer[Any]):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    kind = serializers.CharField()
+    value = serializers.CharField(allow_blank=True)
+    skipped = serializers.BooleanField()
+    updated_at = serializers.DateTimeField()

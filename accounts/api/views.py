@@ -29,6 +29,7 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.api.serializers import (
     FactorSerializer,
+    ProfileValueSerializer,
     RevokedSessionsSerializer,
     ScheduledErasureSerializer,
     ScheduledFactorResetSerializer,
@@ -40,7 +41,8 @@ from accounts.api.serializers import (
 )
 from accounts.mfa.policy import DEVICE_MODELS
 from accounts.mfa.services.recovery import schedule_mfa_reset
-from accounts.models import MFAReset, User, address_is
+from accounts.models import MFAReset, ProfileAnswer, User, address_is
+from config.encryption import decrypt
 from config.refusals import Refusal
 from consent.erasure.schedule import request_erasure
 from consent.models import DataSubjectRequest
@@ -265,6 +267,29 @@ class UserFactorListView(UsersMixin, APIView):
             for device in model.objects.filter(user=user).order_by("pk")
         ]
         return Response(FactorSerializer(factors, many=True).data)
+
+
+class UserProfileView(UsersMixin, APIView):
+    """The person's answers to the operator's profile fields (progressive profiling), and the
+    ones they chose to skip."""
+
+    @extend_schema(responses=ProfileValueSerializer(many=True))
+    def get(self, request: Request, user_id: uuid.UUID) -> Response:
+        user = self.subject()
+        rows = [
+            {
+                "key": answer.field.key,
+                "label": answer.field.label,
+                "kind": answer.field.kind,
+                "value": decrypt(answer.value_encrypted),
+                "skipped": answer.skipped,
+                "updated_at": answer.updated_at,
+            }
+            for answer in ProfileAnswer.objects.filter(user=user)
+            .select_related("field")
+            .order_by("field__position", "field_id")
+        ]
+        return Response(ProfileValueSerializer(rows, many=True).data)
 
 
 class UserFactorResetView(UsersMixin, APIView):

@@ -19,6 +19,7 @@ from django_otp_webauthn.models import WebAuthnUserHandle
 
 from accounts.mfa.policy import DEVICE_MODELS
 from accounts.models import KnownSign, MFAReset, OutboundEmail, SignInRisk, User
+from accounts.profiling.services import erase_answers
 from audit.actions import Action
 from audit.services import record
 from consent import evidence
@@ -39,6 +40,7 @@ WHAT_HAPPENS: dict[str, str] = {
     "accounts.User_groups": "cleared",
     "accounts.User_user_permissions": "cleared",
     "account.EmailAddress": "deleted",
+    "accounts.ProfileAnswer": "deleted",
     "organizations.Membership": "deleted, with org.member_erased in the organization's log",
     "organizations.Invitation": "open ones to their addresses deleted; used or revoked ones "
     "get an erased address; ones they sent stay, pointing at the tombstone",
@@ -153,6 +155,7 @@ def _accounts(user: User, identifiers: Identifiers) -> dict[str, int]:
         any_address("to", identifiers.everywhere)
     ).delete()[0]
     counts["email_addresses"] = EmailAddress.objects.filter(user=user).delete()[0]
+    counts["profile_answers"] = erase_answers(user)
     counts["linked_identities"] = SocialAccount.objects.filter(user=user).delete()[0]
     counts["mfa_devices"] = sum(
         model.objects.filter(user=user).delete()[0] for model in DEVICE_MODELS.values()

@@ -54,6 +54,21 @@ def _user(user: User) -> dict[str, Any]:
     }
 
 
+def _profile(user: User) -> list[dict[str, Any]]:
+    """The answers to the operator's profile fields, decrypted; skipped ones say so."""
+    from accounts.profiling.selectors import answers
+
+    return [
+        {
+            "field": answer.field.key,
+            "label": answer.field.label,
+            "value": answer.value,
+            "skipped": answer.skipped,
+        }
+        for answer in sorted(answers(user).values(), key=lambda a: a.field.key)
+    ]
+
+
 def _email_addresses(user: User) -> list[dict[str, Any]]:
     return list(
         EmailAddress.objects.filter(user=user).order_by("pk").values("email", "verified", "primary")
@@ -307,6 +322,7 @@ def _connected_apps(user: User) -> dict[str, Any]:
 
 SECTIONS: list[Section] = [
     Section("user", _user, ("accounts.User",)),
+    Section("profile", _profile, ("accounts.ProfileAnswer",)),
     Section("email_addresses", _email_addresses, ("account.EmailAddress",)),
     Section("memberships", _memberships, ("organizations.Membership",)),
     Section("invitations", _invitations, ("organizations.Invitation",)),

@@ -14,11 +14,14 @@ from django.utils import timezone
 from audit.actions import Action
 from audit.services import record
 from config import secrets
+from config.provider_settings import OIDC_SCOPES as settings_scopes
 from config.refusals import Refusal, service
 from provider.models import Api, ApiAccess, Application, ApplicationKind
 from provider.models.applications import CONFIDENTIAL_KINDS
 
-OIDC_SCOPES = ("openid", "profile", "email", "offline_access", "organization")
+# The OpenID scopes an app may be allowed: the settings' list (with progressive profiling's
+# phone and profile_fields).
+OIDC_SCOPES = tuple(settings_scopes)
 DEFAULT_SECRET_OVERLAP = timedelta(hours=24)
 
 

@@ -19,6 +19,8 @@ from provider.claims import (
     id_token_context,
     organization_claims,
     person_claims,
+    profile_claim_scopes,
+    profile_claims,
     read_id_token,
 )
 from provider.models import (
@@ -87,12 +89,27 @@ class OpenIDRules(OAuth2Validator):
 
     oidc_claim_scope = CLAIM_SCOPES
 
+    def get_oidc_claims(self, token: Any, token_handler: Any, request: Any) -> dict[str, Any]:
+        """DOT's filter of the claims by the granted scopes, with the operator's profile
+        fields' claims added to the scope table (read once here: DOT would read the table
+        twice per claim). A custom field cannot take over a fixed claim such as ``email``."""
+        scope_of = {**profile_claim_scopes(), **CLAIM_SCOPES}
+        granted = set(request.scopes or [])
+        return {
+            name: value(request) if callable(value) else value
+            for name, value in self.get_claim_dict(request).items()
+            if scope_of.get(name) in granted
+        }
+
     def get_oidc_issuer_endpoint(self, request: Any) -> str:
         """The issuer is the public URL, exactly: discovery, ID tokens and iss agree."""
         return str(settings.GATEHOUSE_PUBLIC_URL)
 
     def get_additional_claims(self, request: Any) -> dict[str, Any]:
-        claims = person_claims(request.user)
+        # The profile fields' answers first: a display name the person set wins over a name
+        # field, and no custom field can stand in for a fixed claim.
+        claims = profile_claims(request.user)
+        claims.update({k: v for k, v in person_claims(request.user).items() if v is not None})
         context = _auth_context(request)
         claims.update(organization_claims(request.user, context.get("organization_id")))
         return {name: value for name, value in claims.items() if value is not None}

@@ -46,6 +46,7 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import add_params_to_uri
 
 from accounts.mfa.stepup import stepup_url
+from accounts.profiling import prompts as profile_prompts
 from config.provider_settings import OIDC_SCOPES
 from provider import org_signin, signin
 from provider.claims import active_organization
@@ -182,7 +183,8 @@ class AuthorizeView(AuthorizationView):
         refuse: Callable[[str, str], HttpResponse],
     ) -> HttpResponse | None:
         """Where the person goes before consent, in this order: the chooser, the
-        organization's IdP, the step-up (or setting up a second factor). None: nowhere."""
+        organization's IdP, the step-up (or setting up a second factor), the profile fields
+        the app's scopes (or the sign-in) made due. None: nowhere."""
         named = request.GET.get("organization", "")
         choosing = self._choice_needed(request, application, scopes, prompt, named, refuse)
         if choosing is not None:
@@ -191,7 +193,9 @@ class AuthorizeView(AuthorizationView):
         if through_idp is not None:
             return through_idp
         step = self._step_needed(request, sign_in, prompt)
-        return HttpResponseRedirect(step) if step is not None else None
+        if step is not None:
+            return HttpResponseRedirect(step)
+        return _profile_questions(request, scopes, prompt, refuse)
 
     def _step_needed(
         self, request: HttpRequest, sign_in: signin.SignIn, prompt: set[str]
@@ -391,6 +395,25 @@ def _refusal(
     if named_org and organization is None:
         return "access_denied", "You are not a member of that organization."
     return None
+
+
+def _profile_questions(
+    request: HttpRequest,
+    scopes: list[str],
+    prompt: set[str],
+    refuse: Callable[[str, str], HttpResponse],
+) -> HttpResponse | None:
+    """The questions page, when profile fields are due for these scopes or this session's
+    sign-in (accounts/profiling/). prompt=none cannot ask: a required field due is
+    ``interaction_required``; optional ones wait for the next time."""
+    due = profile_prompts.due_now(request, scopes)
+    if not due:
+        return None
+    if "none" in prompt:
+        if any(field.required for field in due):
+            return refuse("interaction_required", "The person must give profile details.")
+        return None
+    return HttpResponseRedirect(profile_prompts.questions_url(request.get_full_path(), scopes))
 
 
 def _reauth_key(request: HttpRequest) -> str:

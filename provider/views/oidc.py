@@ -19,7 +19,7 @@ from oauth2_provider.exceptions import ClientIdMissmatch, InvalidIDTokenError
 from oauth2_provider.settings import oauth2_settings
 
 from config.provider_settings import OIDC_SCOPES
-from provider.claims import CLAIM_SCOPES, ID_TOKEN_ALGS, read_id_token
+from provider.claims import CLAIM_SCOPES, ID_TOKEN_ALGS, profile_claim_scopes, read_id_token
 from provider.models import Application, IDToken
 from provider.services.sessions import SESSION_KEY, end_provider_session
 
@@ -86,7 +86,7 @@ class DiscoveryView(dot.ConnectDiscoveryInfoView):
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": ID_TOKEN_ALGS,
                 "claims_supported": [
-                    *CLAIM_SCOPES,
+                    *dict.fromkeys([*CLAIM_SCOPES, *profile_claim_scopes()]),
                     "iss",
                     "aud",
                     "exp",

@@ -21,6 +21,8 @@ from django.core.management import call_command
 from django.db import connection, models
 from django.utils import timezone
 
+from accounts.profiling.models import ProfileField
+from accounts.profiling.services import save_answers
 from audit import exports
 from audit.chain import checkpoints
 from audit.chain.models import CheckpointKey
@@ -263,6 +265,8 @@ def test_after_the_rotation_no_column_anywhere_holds_what_only_the_old_key_reads
         sha256="0" * 64,
         size=3,
     )
+    company = ProfileField.objects.create(key="company", label="Company", kind="company")
+    save_answers(user=owner.user, fields=[company], values={"company": "Acme"}, skip_blank=True)
 
     rotate(keys)
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import models, transaction
 
+from accounts.profiling.models import ProfileAnswer
 from audit.chain.models import CheckpointKey
 from audit.models import AuditExport
 from audit.streams.models import LogStream
@@ -45,6 +46,7 @@ ENCRYPTED: list[tuple[type[models.Model], tuple[str, ...], int, str]] = [
         100,
         "social login provider(s)",
     ),
+    (ProfileAnswer, ("value_encrypted",), 500, "profile answer(s)"),
 ]
 
 
