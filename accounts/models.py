@@ -305,7 +305,7 @@ class MFAReset(models.Model):
         return f"Reset of {self.user} due {self.due_at:%Y-%m-%d %H:%M} UTC ({self.status})"
 
 
-# Known devices and networks, and each sign-in's risk signals (accounts/takeover/).
-from accounts.takeover.models import KnownSign, SignInRisk  # noqa: E402, F401
-# Progressive profiling's models live beside their code (accounts/profiling/).
+# Models that live beside their code: progressive profiling's (accounts/profiling/), and known
+# devices and networks with each sign-in's risk signals (accounts/takeover/).
 from accounts.profiling.models import ProfileAnswer, ProfileField  # noqa: E402, F401
+from accounts.takeover.models import KnownSign, SignInRisk  # noqa: E402, F401

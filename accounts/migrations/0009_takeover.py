@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0007_emailaddress_lower_email_index'),
+        ('accounts', '0008_mfareset'),
     ]
 
     operations = [

@@ -12,7 +12,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0007_emailaddress_lower_email_index'),
+        ('accounts', '0009_takeover'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('organizations', '0003_organizationpolicy_audit_retention_days'),
+        ('organizations', '0004_social_login_method'),
     ]
 
     operations = [
