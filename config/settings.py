@@ -313,30 +313,10 @@ OTP_WEBAUTHN_ALLOWED_ORIGINS = env_list(
     "WEBAUTHN_ORIGINS", ["http://localhost:8000"] if EMBEDDED else []
 )
 OTP_WEBAUTHN_HELPER_CLASS = "accounts.mfa.passkeys.GatehouseWebAuthnHelper"
-# Enterprise SSO: connections are rows of sso.Connection, handed to allauth by the adapter. The
-# OIDC provider is Gatehouse's subclass (sso/oidc/), which verifies ID tokens fully; allauth's
-# own OIDC views are never mounted.
-SOCIALACCOUNT_PROVIDERS: dict = {
-    "openid_connect": {"provider_class": "sso.oidc.provider.GatehouseOIDCProvider"},
-    "saml": {"provider_class": "sso.saml.provider.GatehouseSAMLProvider"},
-}
-# Never log into an existing account because a provider asserted its address: identities are
-# keyed on (connection, subject); linking is decided by sso.services.
-SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
-SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
-SOCIALACCOUNT_AUTO_SIGNUP = True
-SOCIALACCOUNT_STORE_TOKENS = False
-SOCIALACCOUNT_LOGIN_ON_GET = False
-# Social login (Google, Microsoft, Apple, GitHub, OpenID): rows of social.SocialProvider, set
-# up by staff in the admin (docs/social-login.md); its adapter extends sso's.
-SOCIALACCOUNT_ADAPTER = "social.adapter.SocialAccountAdapter"
-SOCIALACCOUNT_FORMS = {
-    "signup": "social.forms.SocialSignupForm",
-    "disconnect": "social.forms.DisconnectForm",
-}
-# Tests only, never from the environment: {kind: loopback URL} replacing a provider's fixed
-# host, obeyed only while OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS is on (social.models.test_override).
-SOCIAL_LOGIN_TEST_ENDPOINTS: dict[str, str] = {}
+# allauth's social accounts: enterprise SSO connections and social login providers
+# (config/social_settings.py).
+from config.social_settings import *  # noqa: E402, F403  (settings Django reads by name)
+
 # Metadata, discovery and JWKS URLs are typed in by org admins and fetched by the server
 # through config.outbound: https only, and never an address on a private, loopback or
 # link-local network (SSRF).
