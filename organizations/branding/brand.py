@@ -2,10 +2,11 @@
 
 A sign-in is for an organization when it starts at ``/accounts/...?org=<slug>`` or at an OIDC
 authorization request naming one (``organization=<slug or public id>``). That organization is
-kept in the session (``SIGN_IN_ORG_SESSION_KEY``), so the code, password reset, email
-confirmation and consent steps of the same sign-in, and the emails they send, carry its brand.
-Opening the sign-in or sign-up page afresh (no ``?org=``, no ``next``), or an authorization
-request that names no organization, ends it. Everything else shows the operator's brand.
+kept in the session (``SIGN_IN_ORG_SESSION_KEY``), so the sign-up, code, password reset,
+email confirmation and consent steps of the same sign-in (whose links carry no ``?org=``), and
+the emails they send, carry its brand. An empty or unknown ``?org=``, an authorization request
+that names no organization, and signing out (the session is flushed) end it. Signed-in pages
+other than consent show the operator's brand.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ SIGN_IN_ORG_SESSION_KEY = "gatehouse_sign_in_org"
 # Signed-out flows and the consent steps of a sign-in.
 SIGN_IN_PREFIXES = ("/accounts/", "/sso/")
 CONSENT_PATHS = ("/o/authorize/", "/account/privacy/accept/")
-# Pages where a fresh start ends an organization's sign-in.
-FRESH_START_PATHS = ("/accounts/login/", "/accounts/signup/")
 
 
 @dataclass(frozen=True)
@@ -122,8 +121,6 @@ def remember_sign_in_org(request: HttpRequest) -> None:
         org = organization_named(request.GET.get("organization", ""))
     elif path.startswith(SIGN_IN_PREFIXES) and "org" in request.GET:
         org = _org_by_slug(request.GET.get("org", ""))
-    elif path in FRESH_START_PATHS and "next" not in request.GET:
-        org = None
     else:
         return
     current = request.session.get(SIGN_IN_ORG_SESSION_KEY)

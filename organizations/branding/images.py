@@ -49,10 +49,10 @@ def clean_logo(data: bytes) -> CleanLogo:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-            _check_size(*image.size)
-            image.load()
-            image = ImageOps.exif_transpose(image)
+            opened = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+            _check_size(*opened.size)
+            opened.load()
+            image = ImageOps.exif_transpose(opened)
     except Refusal:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
