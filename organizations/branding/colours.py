@@ -21,13 +21,13 @@ DEFAULT_TEXT = "#111827"
 
 
 def parse(value: str, label: str) -> str:
-    """``value`` as ``#rrggbb`` (lower case), or empty; a clear refusal otherwise."""
+    """``value`` as sent (``#rrggbb``, either case), or empty; a clear refusal otherwise."""
     value = (value or "").strip()
     if not value:
         return ""
     if not HEX.match(value):
         raise Refusal(f"{label}: use a colour like #4f46e5.")
-    return value.lower()
+    return value
 
 
 def _channel(c: int) -> float:

@@ -186,7 +186,7 @@ def test_branding_is_saved_and_audited(world):
     )
     assert response.status_code == 302
     world.a.refresh_from_db()
-    assert (world.a.display_name, world.a.brand_colour) == ("Acme Cloud", "#0b5fff")
+    assert (world.a.display_name, world.a.brand_colour) == ("Acme Cloud", "#0B5FFF")
     event = AuditEvent.objects.filter(action="org.updated", organization_id=world.a.pk).latest("pk")
     assert event.data["display_name"] == "Acme Cloud"
     assert event.data["brand_background"] == "#0f172a"
