@@ -33,6 +33,7 @@ LOGO_URL_PATTERN = (
     r"{0,3}\.[a-z]{2,63}(?:/[A-Za-z0-9._~%!$&'()*+,;=:@/-]{0,100})?)?$"
 )
 BRAND_COLOUR_PATTERN = r"^(?:#[0-9a-fA-F]{6})?$"
+BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 # A logo of MAX_BYTES in base64, padding included.
 LOGO_BASE64_LENGTH = 4 * ((MAX_BYTES + 2) // 3)
 SLUG_SCHEMA_PATTERN = r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,48}[a-zA-Z0-9])?$"
@@ -149,11 +150,12 @@ class OrganizationUpdateSerializer(StrictTypes, serializers.Serializer):
         help_text="The colour of text on that background, like #111827, or empty.",
         error_messages={"invalid": "Use a colour like #111827."},
     )
-    logo_image = serializers.CharField(
+    logo_image = PatternField(
+        BASE64_PATTERN,
         required=False,
-        allow_blank=True,
         write_only=True,
         max_length=LOGO_BASE64_LENGTH,
+        error_messages={"invalid": "Send the image in base64."},
         help_text=(
             "A new logo: a PNG, JPEG or WebP image in base64, at most 512 KB. Gatehouse checks "
             "it, re-encodes it as PNG and serves it at `logo`. Empty removes the logo."
