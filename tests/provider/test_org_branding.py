@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.test import Client
 
 from organizations.models import Membership, Organization
@@ -81,7 +82,9 @@ def test_the_code_email_of_that_sign_in_is_branded(acme, person, attempt):
     browser.get(to_login["Location"])
     browser.post("/accounts/login/code/", {"email": person.email})
     [message] = mail.outbox
+    assert isinstance(message, EmailMultiAlternatives)
     [(html, _)] = message.alternatives
+    assert isinstance(html, str)
     assert acme.logo is not None
     assert f"http://testserver/branding/logos/{acme.logo.sha256}.png" in html
     assert "#0b5fff" in html
