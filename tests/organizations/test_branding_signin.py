@@ -224,3 +224,20 @@ def test_staff_edit_the_operators_branding_in_the_admin(world):
     event = AuditEvent.objects.get(action="operator.branding_updated")
     assert event.data["reason"] == "rebrand"
     assert "Example Identity" in Client().get("/accounts/login/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("#ffff00", "too light for white text"), ("yellow", "use a colour like"), ("#1f3a93", None)],
+)
+def test_the_operator_colour_setting_is_checked_at_start_up(settings, value, problem):
+    from organizations.checks import brand_colour_check
+
+    settings.GATEHOUSE_BRAND_COLOUR = value
+    errors = brand_colour_check()
+    if problem is None:
+        assert errors == []
+    else:
+        [error] = errors
+        assert problem in error.msg
+        assert error.id == "gatehouse.E_BRAND_COLOUR"
