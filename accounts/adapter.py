@@ -25,6 +25,7 @@ from accounts.takeover.risk import network_of
 from accounts.takeover.stage import REQUEST_FAILURES
 from audit.actions import Action, Outcome
 from audit.services import record
+from organizations.branding.brand import email_brand
 
 
 def _attempted_login(credentials: dict[str, Any]) -> str:
@@ -86,7 +87,13 @@ class AccountAdapter(DefaultAccountAdapter):
         site = get_current_site(request)
         # Emails greet people with the product's name, not the bare host name.
         current_site = SimpleNamespace(name=settings.GATEHOUSE_PRODUCT_NAME, domain=site.domain)
-        ctx = {"request": request, "email": email, "current_site": current_site}
+        ctx = {
+            "request": request,
+            "email": email,
+            "current_site": current_site,
+            # The sign-in's organization's logo and colour, or the operator's.
+            "email_brand": email_brand(request),
+        }
         ctx.update(context)
         message = self.render_mail(template_prefix, email, ctx)
         services.queue_email(

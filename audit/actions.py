@@ -63,6 +63,7 @@ class Action(models.TextChoices):
     ORG_CREATED = "org.created", "Organization created"
     ORG_UPDATED = "org.updated", "Organization settings changed"
     ORG_POLICY_UPDATED = "org.policy_updated", "Organization policy changed"
+    OPERATOR_BRANDING_UPDATED = "operator.branding_updated", "Operator branding changed"
     ORG_MEMBER_JOINED = "org.member_joined", "Member joined"
     ORG_MEMBER_ROLE_CHANGED = "org.member_role_changed", "Member's role changed"
     ORG_MEMBER_REMOVED = "org.member_removed", "Member removed"

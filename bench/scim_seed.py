@@ -183,7 +183,8 @@ def ensure_dataset(url: str, dataset: Dataset, env: dict[str, str], *, reseed: b
 # table before the load, so a migration that adds a column fails here rather than in COPY.
 COLUMNS = {
     "organizations_organization": (
-        "id", "public_id", "name", "slug", "logo_url", "brand_colour", "created_at",
+        "id", "public_id", "name", "slug", "logo_url", "brand_colour", "display_name",
+        "brand_background", "brand_text", "logo_id", "created_at",
     ),
     "organizations_organizationpolicy": (
         "id", "organization_id", "require_mfa", "allowed_login_methods", "sso_only",
@@ -355,7 +356,7 @@ def _organization_rows(ids: dict[str, int], dataset: Dataset, now: Any) -> dict[
     return {
         "organizations_organization": (
             (ids["organizations_organization"] + o, uuid.uuid4(), f"SCIM bench {o:04d}",
-             slug_of(o), "", "", now) for o in orgs
+             slug_of(o), "", "", "", "", "", None, now) for o in orgs
         ),
         "organizations_organizationpolicy": (
             (ids["organizations_organizationpolicy"] + o, ids["organizations_organization"] + o,

@@ -123,6 +123,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.user.is_verified(): the session passed a second factor (the admin needs it).
     "django_otp.middleware.OTPMiddleware",
+    # Which organization a sign-in is for (?org=, OIDC organization=), kept for its every step.
+    "organizations.branding.middleware.SignInBrandMiddleware",
     "accounts.middleware.BlockedUserMiddleware",
     # Users who must have MFA and have none can do nothing else until they enroll.
     "accounts.mfa.middleware.MFAEnrollmentMiddleware",
@@ -439,6 +441,9 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 GATEHOUSE_PRODUCT_NAME = env_str("GATEHOUSE_PRODUCT_NAME", "Gatehouse")
+# The operator's brand colour (#rrggbb; empty: Gatehouse's own); staff may override both in the
+# admin (organizations.OperatorBranding). Checked at start-up (organizations/checks.py).
+GATEHOUSE_BRAND_COLOUR = env_str("GATEHOUSE_BRAND_COLOUR", "").lower()
 
 # --- Management API (config/api.py, config/api_settings.py) ------------------------------------
 

@@ -13,6 +13,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from config.admin_mixins import NoSecretLookupsMixin, ReadOnlyAdminMixin
+from organizations.branding import admin as branding_admin  # noqa: F401 - registers it
 from organizations.models import Domain, Invitation, Membership, Organization, OrganizationPolicy
 
 

@@ -5,4 +5,4 @@ class OrganizationsConfig(AppConfig):
     name = "organizations"
 
     def ready(self) -> None:
-        from organizations import receivers  # noqa: F401 - connects the signal receivers
+        from organizations import checks, receivers  # noqa: F401 - connects receivers, checks

@@ -1,4 +1,5 @@
-"""An organization's branding on the sign-in pages: ``/accounts/login/?org=<slug>``."""
+"""The brand of every page: an organization's on the steps of its sign-in
+(organizations/branding/brand.py), the operator's everywhere else."""
 
 from __future__ import annotations
 
@@ -6,19 +7,14 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from organizations.models import Organization
-
-BRANDED_PATHS = ("/accounts/login/", "/accounts/signup/", "/accounts/login/code/")
+from organizations.branding.brand import is_sign_in_page, operator_brand, org_brand, sign_in_org
 
 
 def branding(request: HttpRequest) -> dict[str, Any]:
-    slug = request.GET.get("org", "")
-    if not slug or len(slug) > 50 or request.path not in BRANDED_PATHS:
-        return {}
-    # Name, logo and colour only: what the organization shows the world on its sign-in page.
-    org = (
-        Organization.objects.filter(slug=slug.lower())
-        .only("name", "slug", "logo_url", "brand_colour")
-        .first()
-    )
-    return {"brand_org": org} if org else {}
+    operator = operator_brand()
+    # product_name: the operator's name (the admin's, else GATEHOUSE_PRODUCT_NAME).
+    context: dict[str, Any] = {"brand": operator, "product_name": operator.name}
+    org = sign_in_org(request) if is_sign_in_page(request) else None
+    if org is not None:
+        context.update(brand=org_brand(org, operator), brand_org=org)
+    return context

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth import password_validation
 
+from organizations.branding.images import MAX_BYTES
 from organizations.models import BRAND_COLOUR, LoginMethod, Role
 
 
@@ -31,13 +32,40 @@ class DomainForm(forms.Form):
 
 
 class SettingsForm(forms.Form):
+    """Name and sign-in branding. The service checks every value again (contrast included)."""
+
     name = forms.CharField(max_length=120)
-    logo_url = forms.URLField(
-        label="Logo URL", max_length=500, required=False, assume_scheme="https"
+    display_name = forms.CharField(
+        label="Display name",
+        max_length=60,
+        required=False,
+        help_text="Shown on the sign-in pages and in emails. Leave it empty to use the name.",
     )
+    logo = forms.FileField(
+        label="Logo",
+        required=False,
+        widget=forms.FileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+        help_text="A PNG, JPEG or WebP image, at most 512 KB and 4096 pixels a side; "
+        "a square one looks best. Gatehouse stores and serves a cleaned copy.",
+    )
+    remove_logo = forms.BooleanField(label="Remove the logo", required=False)
     brand_colour = forms.CharField(
         label="Brand colour", max_length=7, required=False, validators=[BRAND_COLOUR]
     )
+    brand_background = forms.CharField(
+        label="Page background", max_length=7, required=False, validators=[BRAND_COLOUR]
+    )
+    brand_text = forms.CharField(
+        label="Text on the background", max_length=7, required=False, validators=[BRAND_COLOUR]
+    )
+
+    def logo_bytes(self) -> bytes | None:
+        """The uploaded file's bytes, read up to one byte past the limit (the service refuses
+        anything longer, without reading a huge upload into memory)."""
+        upload = self.cleaned_data.get("logo")
+        if not upload:
+            return None
+        return bytes(upload.read(MAX_BYTES + 1)) or None
 
 
 class PolicyForm(forms.Form):

@@ -47,6 +47,14 @@ class Organization(models.Model):
         "logo URL", max_length=500, blank=True, help_text="An https:// image shown on its pages."
     )
     brand_colour = models.CharField(max_length=7, blank=True, validators=[BRAND_COLOUR])
+    # Sign-in branding (organizations/branding/): the name its people know, an uploaded logo
+    # served by Gatehouse, and the page's backdrop and the text on it. Empty: the operator's.
+    display_name = models.CharField(max_length=60, blank=True)
+    brand_background = models.CharField(max_length=7, blank=True, validators=[BRAND_COLOUR])
+    brand_text = models.CharField(max_length=7, blank=True, validators=[BRAND_COLOUR])
+    logo = models.ForeignKey(
+        "BrandLogo", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -270,3 +278,40 @@ class OrganizationPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"policy of {self.organization}"
+
+
+class BrandLogo(models.Model):
+    """A logo as Gatehouse re-encoded it (organizations/branding/images.py): a PNG kept in the
+    database, so that every stateless web process can serve it, and addressed by the SHA-256
+    of its bytes (the logo route's URL changes whenever the image does)."""
+
+    sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    data = models.BinaryField(editable=False)
+    width = models.PositiveIntegerField(editable=False)
+    height = models.PositiveIntegerField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return f"logo {self.sha256[:12]} ({self.width}x{self.height})"
+
+
+class OperatorBranding(models.Model):
+    """The operator's own branding (one row, pk 1): the default of every page and email that
+    no organization brands. Empty fields fall back to the settings (GATEHOUSE_PRODUCT_NAME,
+    GATEHOUSE_BRAND_COLOUR) and then to Gatehouse's own look."""
+
+    product_name = models.CharField(max_length=60, blank=True)
+    brand_colour = models.CharField(max_length=7, blank=True, validators=[BRAND_COLOUR])
+    brand_background = models.CharField(max_length=7, blank=True, validators=[BRAND_COLOUR])
+    brand_text = models.CharField(max_length=7, blank=True, validators=[BRAND_COLOUR])
+    logo = models.ForeignKey(
+        BrandLogo, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "operator branding"
+        verbose_name_plural = "operator branding"
+
+    def __str__(self) -> str:
+        return "Operator branding"

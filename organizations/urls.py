@@ -2,6 +2,7 @@ from django.urls import path
 
 from audit import portal as audit_portal
 from audit.chain import views as chain_views
+from organizations.branding import views as branding_views
 from organizations.views import acceptance, domains, invitations, members, orgs, policy
 
 app_name = "orgs"
@@ -61,6 +62,7 @@ urlpatterns = [
         audit_portal.audit_export_download,
         name="audit-export-download",
     ),
+    path("branding/logos/<str:sha256>.png", branding_views.logo, name="brand-logo"),
     path("invitations/accept/", acceptance.invitation, name="invitation"),
     path("invitations/<str:token>/", acceptance.invitation_link, name="invitation-link"),
 ]

@@ -3,12 +3,17 @@ schema's terms (the services check the values again)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any, ClassVar
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.api_framework import PatternField, StrictTypes
+from organizations.branding.brand import logo_path
+from organizations.branding.images import MAX_BYTES
 from organizations.models import (
     Domain,
     Invitation,
@@ -29,6 +34,11 @@ LOGO_URL_PATTERN = (
     r"{0,3}\.[a-z]{2,63}(?:/[A-Za-z0-9._~%!$&'()*+,;=:@/-]{0,100})?)?$"
 )
 BRAND_COLOUR_PATTERN = r"^(?:#[0-9a-fA-F]{6})?$"
+BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+# A logo of MAX_BYTES in base64, padding included, or what fits in an API body with the other
+# fields (API_MAX_BODY_BYTES, 64 KB by default; 2 KB left for them): a longer one is a 400
+# that names the field rather than the body's 413.
+LOGO_BASE64_LENGTH = min(4 * ((MAX_BYTES + 2) // 3), settings.GATEHOUSE_API_MAX_BODY_BYTES - 2048)
 SLUG_SCHEMA_PATTERN = r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,48}[a-zA-Z0-9])?$"
 DOMAIN_SCHEMA_PATTERN = (
     r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+"
@@ -53,6 +63,12 @@ class OrganizationSerializer(StrictTypes, serializers.ModelSerializer):
         SLUG_SCHEMA_PATTERN,
         help_text="The organization's address in URLs: letters, digits and dashes.",
     )
+    display_name = serializers.CharField(
+        read_only=True, help_text="The name on its sign-in pages and emails; empty: its name."
+    )
+    logo = serializers.SerializerMethodField(
+        help_text="The address of its uploaded logo, served by Gatehouse; null for none."
+    )
     role = serializers.SerializerMethodField()
     owner_email = serializers.EmailField(
         write_only=True,
@@ -72,7 +88,11 @@ class OrganizationSerializer(StrictTypes, serializers.ModelSerializer):
             "name",
             "slug",
             "logo_url",
+            "logo",
+            "display_name",
             "brand_colour",
+            "brand_background",
+            "brand_text",
             "role",
             "created_at",
             "owner_email",
@@ -82,9 +102,19 @@ class OrganizationSerializer(StrictTypes, serializers.ModelSerializer):
             "id",
             "logo_url",
             "brand_colour",
+            "brand_background",
+            "brand_text",
             "created_at",
             "role",
         ]
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_logo(self, org: Organization) -> str | None:
+        if not org.logo_id:
+            return None
+        path = logo_path(org.logo)
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
 
     def get_role(self, org: Organization) -> str | None:
         roles = self.context.get("roles", {})
@@ -105,6 +135,44 @@ class OrganizationUpdateSerializer(StrictTypes, serializers.Serializer):
         help_text="A colour like #4f46e5, or empty for the default.",
         error_messages={"invalid": "Use a colour like #4f46e5."},
     )
+    display_name = serializers.CharField(
+        max_length=60,
+        required=False,
+        allow_blank=True,
+        help_text="The name on its sign-in pages and emails, or empty for its name.",
+    )
+    brand_background = PatternField(
+        BRAND_COLOUR_PATTERN,
+        required=False,
+        help_text="The sign-in page's background, like #f4f5f7, or empty for the default.",
+        error_messages={"invalid": "Use a colour like #f4f5f7."},
+    )
+    brand_text = PatternField(
+        BRAND_COLOUR_PATTERN,
+        required=False,
+        help_text="The colour of text on that background, like #111827, or empty.",
+        error_messages={"invalid": "Use a colour like #111827."},
+    )
+    logo_image = PatternField(
+        BASE64_PATTERN,
+        required=False,
+        write_only=True,
+        max_length=LOGO_BASE64_LENGTH,
+        error_messages={"invalid": "Send the image in base64."},
+        help_text=(
+            "A new logo: a PNG, JPEG or WebP image in base64 (at most this long: larger logos, "
+            "up to 512 KB, go through the portal). Gatehouse checks it, re-encodes it as PNG "
+            "and serves it at `logo`. Empty removes the logo."
+        ),
+    )
+
+    def validate_logo_image(self, value: str) -> bytes:
+        if not value:
+            return b""
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise serializers.ValidationError("Send the image in base64.") from None
 
 
 class MemberSerializer(serializers.ModelSerializer):

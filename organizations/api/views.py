@@ -144,7 +144,7 @@ class OrganizationViewSet(
             )
         if bound is not None:
             orgs = orgs.filter(pk=bound)
-        return orgs.order_by("name")
+        return orgs.select_related("logo").defer("logo__data").order_by("name")
 
     def get_object(self) -> Organization:
         if client_actor(self.request) is not None:
@@ -188,7 +188,7 @@ class OrganizationViewSet(
         )
         roles = {} if app is not None else {org.pk: Role.OWNER}
         return Response(
-            OrganizationSerializer(org, context={"roles": roles}).data,
+            OrganizationSerializer(org, context={"roles": roles, "request": request}).data,
             status=status.HTTP_201_CREATED,
         )
 
@@ -212,15 +212,24 @@ class OrganizationViewSet(
             }
         )
         serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        logo = data.get("logo_image")
         org = update_organization(
             actor=actor,
             org=org,
-            name=serializer.validated_data["name"],
-            logo_url=serializer.validated_data.get("logo_url", ""),
-            brand_colour=serializer.validated_data.get("brand_colour", ""),
+            name=data["name"],
+            logo_url=data.get("logo_url", ""),
+            brand_colour=data.get("brand_colour", ""),
+            display_name=data.get("display_name"),
+            brand_background=data.get("brand_background"),
+            brand_text=data.get("brand_text"),
+            logo=logo or None,
+            remove_logo=logo == b"",
         )
         roles = {org.pk: actor.role} if isinstance(actor, Membership) else {}
-        return Response(OrganizationSerializer(org, context={"roles": roles}).data)
+        return Response(
+            OrganizationSerializer(org, context={"roles": roles, "request": request}).data
+        )
 
 
 class MemberViewSet(

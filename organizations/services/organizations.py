@@ -12,6 +12,8 @@ from audit.actions import Action
 from audit.services import record
 from config.refusals import Refusal, service
 from organizations import permissions, quotas
+from organizations.branding import colours
+from organizations.branding.names import clean_display_name
 from organizations.models import (
     RESERVED_SLUGS,
     Membership,
@@ -20,10 +22,12 @@ from organizations.models import (
     Role,
 )
 from organizations.permissions import Actor, AppActor, Perm
+from organizations.services.branding import store_logo
 from organizations.services.guards import audit_actor, require
 from organizations.services.invitations import send_invitation
 
 TAKEN = "That address is taken. Choose another."
+BRANDING_FIELDS = ("display_name", "brand_colour", "brand_background", "brand_text")
 
 
 def _clean_slug(slug: str) -> str:
@@ -109,25 +113,57 @@ def _first_owner(org: Organization, user: User) -> Membership:
 
 @service
 def update_organization(
-    *, actor: Actor, org: Organization, name: str, logo_url: str, brand_colour: str
+    *,
+    actor: Actor,
+    org: Organization,
+    name: str,
+    logo_url: str,
+    brand_colour: str,
+    display_name: str | None = None,
+    brand_background: str | None = None,
+    brand_text: str | None = None,
+    logo: bytes | None = None,
+    remove_logo: bool = False,
 ) -> Organization:
-    """Save the organization's name, logo and brand colour (its address never changes)."""
+    """Save the organization's name, logo address and branding (its address never changes).
+    ``None`` keeps a branding field as it is; ``logo`` is an uploaded image (checked and
+    re-encoded, ``organizations.branding.images``), ``remove_logo`` drops the logo. Colours
+    must keep AA contrast (``organizations.branding.colours``); the refusal says why and
+    suggests a colour."""
     require(actor, org, Perm.MANAGE_SETTINGS, "update settings")
     org.name = _clean_name(name)
     org.logo_url = (logo_url or "").strip()
-    org.brand_colour = (brand_colour or "").strip()
+    org.brand_colour = colours.parse(brand_colour, "Brand colour")
+    if display_name is not None:
+        org.display_name = clean_display_name(display_name)
+    if brand_background is not None:
+        org.brand_background = colours.parse(brand_background, "Background colour")
+    if brand_text is not None:
+        org.brand_text = colours.parse(brand_text, "Text colour")
     if org.logo_url and not org.logo_url.startswith("https://"):
         raise Refusal("The logo must be an https:// address.")
     try:
-        org.full_clean(exclude=["slug"])
+        org.full_clean(exclude=["slug", "logo"])
     except ValidationError as exc:
         raise Refusal(" ".join(exc.messages)) from None
-    org.save(update_fields=["name", "logo_url", "brand_colour"])
+    colours.check_palette(
+        primary=org.brand_colour, background=org.brand_background, text=org.brand_text
+    )
+    if logo:
+        org.logo = store_logo(logo)
+    elif remove_logo:
+        org.logo = None
+    org.save(update_fields=[*BRANDING_FIELDS, "name", "logo_url", "logo"])
     record(
         Action.ORG_UPDATED,
         actor=audit_actor(actor),
         organization=org,
         target=org,
-        data={"name": org.name, "logo_url": org.logo_url, "brand_colour": org.brand_colour},
+        data={
+            "name": org.name,
+            "logo_url": org.logo_url,
+            **{field: getattr(org, field) for field in BRANDING_FIELDS},
+            "logo": org.logo.sha256 if org.logo else None,
+        },
     )
     return org

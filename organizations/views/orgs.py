@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from organizations.access import SessionTooOld, resolve_membership, signed_in_at
+from organizations.branding.brand import operator_brand, org_brand
 from organizations.forms import CreateOrganizationForm, SettingsForm
 from organizations.models import Domain, Invitation, Membership, Organization, OrganizationPolicy
 from organizations.pages import org_page, page_context, signed_in_user, submitted
@@ -100,20 +101,40 @@ def overview(request: HttpRequest, org: Organization, membership: Membership) ->
 def settings_page(request: HttpRequest, org: Organization, membership: Membership) -> HttpResponse:
     form = SettingsForm(
         request.POST or None,
-        initial={"name": org.name, "logo_url": org.logo_url, "brand_colour": org.brand_colour},
+        request.FILES or None,
+        initial={
+            "name": org.name,
+            "display_name": org.display_name,
+            "brand_colour": org.brand_colour,
+            "brand_background": org.brand_background,
+            "brand_text": org.brand_text,
+        },
     )
     status = 200
     if request.method == "POST":
         if form.is_valid() and submitted(
             form,
-            lambda: update_organization(actor=membership, org=org, **form.cleaned_data),
+            lambda: update_organization(
+                actor=membership,
+                org=org,
+                name=form.cleaned_data["name"],
+                logo_url=org.logo_url,
+                brand_colour=form.cleaned_data["brand_colour"],
+                display_name=form.cleaned_data["display_name"],
+                brand_background=form.cleaned_data["brand_background"],
+                brand_text=form.cleaned_data["brand_text"],
+                logo=form.logo_bytes(),
+                remove_logo=form.cleaned_data["remove_logo"],
+            ),
         ):
             messages.success(request, "Saved.")
             return redirect("orgs:settings", slug=org.slug)
-        status = 400
+        status = getattr(form, "refusal_status", 400)
+        org.refresh_from_db()
+    preview = org_brand(org, operator_brand())
     return render(
         request,
         "organizations/settings.html",
-        page_context(org, membership, form=form),
+        page_context(org, membership, form=form, preview=preview),
         status=status,
     )

@@ -7,6 +7,7 @@ each check on each of them. A new endpoint gets the same checks by adding one li
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from sso.models import Connection, IdPCertificate
 from sso.scim import tokens as scim_tokens
 from sso.scim.models import Directory, DirectoryToken, ScimGroup
 from tests.audit.streams import isolation as streams
-from tests.organizations import isolation_webhooks
+from tests.organizations import branding_images, isolation_webhooks
 from tests.organizations.conftest import signed_in
 from tests.sso.builders import certificate
 
@@ -90,7 +91,16 @@ ENDPOINTS = [
         data={"allowed_login_methods": ["password"], "default_role": "member"},
     ),
     Endpoint("get", "/orgs/{slug}/settings/"),
-    Endpoint("post", "/orgs/{slug}/settings/", data={"name": "Renamed"}),
+    Endpoint(
+        "post",
+        "/orgs/{slug}/settings/",
+        data={
+            "name": "Renamed",
+            "display_name": "Renamed Cloud",
+            "brand_colour": "#123456",
+            "logo": ("logo.png", branding_images.png()),
+        },
+    ),
     Endpoint("get", "/orgs/{slug}/sso/"),
     Endpoint("get", "/orgs/{slug}/sso/new/"),
     Endpoint("post", "/orgs/{slug}/sso/new/", data={"protocol": "oidc", "name": "New"}),
@@ -172,7 +182,18 @@ ENDPOINTS = [
     *(Endpoint(m, p, data=d) for m, p, d in isolation_webhooks.ROUTES),
     # API.
     Endpoint("get", "/api/v1/organizations/{slug}/", admin_only=False, api=True),
-    Endpoint("patch", "/api/v1/organizations/{slug}/", data={"name": "Renamed"}, api=True),
+    Endpoint(
+        "patch",
+        "/api/v1/organizations/{slug}/",
+        data={
+            "name": "Renamed",
+            "display_name": "Renamed Cloud",
+            "brand_background": "#000000",
+            "brand_text": "#ffffff",
+            "logo_image": base64.b64encode(branding_images.png()).decode(),
+        },
+        api=True,
+    ),
     Endpoint("get", "/api/v1/organizations/{slug}/members/", admin_only=False, api=True),
     Endpoint("get", "/api/v1/organizations/{slug}/members/{member}/", admin_only=False, api=True),
     Endpoint(
@@ -330,10 +351,22 @@ def objects(world):
 
 def _snapshot() -> tuple:
     """Everything these endpoints could change, to prove a refused call changed nothing."""
-    from organizations.models import Organization, OrganizationPolicy
+    from organizations.models import BrandLogo, Organization, OrganizationPolicy
 
     return (
-        sorted(Organization.objects.values_list("pk", "name", "slug", "logo_url", "brand_colour")),
+        sorted(
+            Organization.objects.values_list(
+                "pk",
+                "name",
+                "slug",
+                "logo_url",
+                "brand_colour",
+                "display_name",
+                "brand_background",
+                "brand_text",
+                "logo_id",
+            )
+        ),
         sorted(
             OrganizationPolicy.objects.values_list(
                 "pk",
@@ -392,6 +425,7 @@ def _snapshot() -> tuple:
         sorted(AuditVerification.objects.values_list("pk", "status", "attempts"), key=str),
         streams.snapshot(),
         isolation_webhooks.snapshot(),
+        sorted(BrandLogo.objects.values_list("sha256", flat=True)),
     )
 
 
