@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('organizations', '0003_organizationpolicy_audit_retention_days'),
+        ('organizations', '0005_risk_step_up'),
     ]
 
     operations = [
