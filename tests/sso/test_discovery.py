@@ -56,6 +56,8 @@ def test_the_answer_does_not_depend_on_whether_the_person_has_an_account(client,
     # Each process keeps the connection once read (sso.connection_cache): both answers compared
     # below find it there.
     client.post("/sso/", {"identifier": "someone@acme.test"})
+    # and the operator's branding once read (organizations.branding): a page drawn once first.
+    client.post("/sso/", {"identifier": "someone@nowhere.test"})
     answers = []
     for identifier in ("known@acme.test", "unknown@acme.test"):
         with CaptureQueriesContext(db) as queries:
