@@ -91,6 +91,26 @@ def sign_up_decoy_again(
     _decoy(request, {}, password_hash=password_hash, consents=consents)
 
 
+def social_sign_up_decoy(request: HttpRequest, *, form: Any) -> None:
+    """A social sign-up (social.forms.SocialSignupForm) with a taken address: a new account's
+    work there (no password; its consents, address and identity row) on a throwaway account."""
+    from allauth.socialaccount.models import SocialAccount
+
+    def consents_and_identity(request: HttpRequest, decoy: Any) -> None:
+        form.record_consents(decoy)
+        provider = form.sociallogin.account.provider
+        SocialAccount.objects.create(user=decoy, provider=provider, uid=uuid.uuid4().hex)
+        # As social.receivers records a social sign-up's account.
+        record(
+            Action.SOCIAL_USER_CREATED,
+            actor=decoy,
+            target=decoy,
+            data={"provider": provider.removeprefix("social.")},
+        )
+
+    _decoy(request, form.cleaned_data, password_hash=None, consents=consents_and_identity)
+
+
 def _decoy(
     request: HttpRequest,
     cleaned_data: dict[str, Any],

@@ -34,14 +34,26 @@ class SocialSignupForm(AllauthSocialSignupForm):
     def ticked_purposes(self) -> set[int]:
         return {p.pk for p in self.consent_purposes if self.cleaned_data.get(f"consent_{p.key}")}
 
-    def save(self, request: Any) -> Any:
-        # The account, its address, its identity and its consents: all or nothing.
+    def record_consents(self, user: Any) -> None:
         from consent.services import record_signup
 
+        record_signup(user=user, purposes=self.consent_purposes, ticked=self.ticked_purposes())
+
+    def save(self, request: Any) -> Any:
+        # The account, its address, its identity and its consents: all or nothing.
         with transaction.atomic():
             user = super().save(request)
-            record_signup(user=user, purposes=self.consent_purposes, ticked=self.ticked_purposes())
+            self.record_consents(user)
         return user
+
+    def try_save(self, request: Any) -> Any:
+        if self.account_already_exists:
+            # A taken address costs what a free one does: a new account's work on a throwaway
+            # account, rolled back (accounts/enumeration.py); allauth then emails the owner.
+            from accounts.enumeration import social_sign_up_decoy
+
+            social_sign_up_decoy(request, form=self)
+        return super().try_save(request)
 
 
 class DisconnectForm(AllauthDisconnectForm):

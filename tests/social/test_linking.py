@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 
 from allauth.socialaccount.models import SocialAccount
 from django.core import mail
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from audit.models import AuditEvent
@@ -122,6 +124,40 @@ def test_an_unverified_address_of_an_existing_account_never_links_and_reveals_no
     assert refused.data["reason"] == "unverified_email"
     # The owner is told someone tried to sign up with their address.
     assert any(m.to == ["ada@example.com"] for m in mail.outbox)
+
+
+def _inserts_of_the_sign_up(idp, google, sub: str, email: str) -> list[str]:
+    client = browser()
+    assert sign_in(client, idp, google, sub)["Location"] == SIGNUP
+    client.get(SIGNUP)
+    with CaptureQueriesContext(connection) as queries:
+        done = client.post(SIGNUP, {"email": email})
+    assert done.status_code == 302
+    return sorted(
+        q["sql"].split('"')[1] for q in queries.captured_queries if q["sql"].startswith("INSERT")
+    )
+
+
+def test_a_social_sign_up_with_a_taken_address_does_a_new_accounts_writes(
+    web, idp, google, monkeypatch
+):
+    """No timing to tell a taken address from a free one: the taken one's sign-up makes a new
+    account's inserts (user, address, identity, consents, audit) on a throwaway account it
+    rolls back, then emails the owner where a new account is emailed its verification."""
+    import events.pipeline
+
+    # Embedded mode's in-process events pass after a commit is a worker's work in production.
+    monkeypatch.setattr(events.pipeline, "run_once_on_commit", lambda: None)
+    UserFactory(email="ada@example.com")
+
+    taken = _inserts_of_the_sign_up(idp, google, "mallory-sub", "ada@example.com")
+    free = _inserts_of_the_sign_up(idp, google, "fresh-unverified-sub", "fresh@example.com")
+
+    assert taken == free
+    assert {"accounts_user", "account_emailaddress", "socialaccount_socialaccount"} <= set(free)
+    assert User.objects.filter(email__iexact="ada@example.com").count() == 1
+    assert not User.objects.filter(email__endswith="@signup.invalid").exists()
+    assert not SocialAccount.objects.filter(uid="mallory-sub").exists()
 
 
 def test_an_organization_that_does_not_allow_social_login_refuses_its_member(web, idp, google):
