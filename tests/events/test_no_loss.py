@@ -213,6 +213,9 @@ def test_a_broker_that_dies_and_comes_back_empty_loses_nothing(queue_here, recei
     broker = celery_app.conf.broker_url
     celery_app.conf.broker_url = redis.url
     celery_app._after_fork()  # forget the pooled connections to the suite's broker
+    # and the publisher (queues, router, producer pool) an earlier test of this process may have
+    # built against the suite's broker and its default queue: built again from the settings now.
+    celery_app.__dict__.pop("amqp", None)
     worker = start_worker(queue_here, redis.url)
     try:
         try:
@@ -237,7 +240,12 @@ def test_a_broker_that_dies_and_comes_back_empty_loses_nothing(queue_here, recei
             )
         except AssertionError:
             said = worker_log(worker)
-            raise AssertionError(f"the worker sent nothing; it said:\n{said}") from None
+            seen = (
+                f"{mine.count()} deliveries, "
+                f"{mine.filter(queued_at__isnull=False).count()} queued, "
+                f"{mine.filter(status='delivered').count()} delivered"
+            )
+            raise AssertionError(f"the worker sent nothing ({seen}); it said:\n{said}") from None
         redis.kill()  # the queued messages go with it
         left = Delivery.objects.filter(endpoint=created.endpoint).exclude(status="delivered")
         assert left.exists(), "the worker delivered everything before the broker died"
@@ -262,6 +270,7 @@ def test_a_broker_that_dies_and_comes_back_empty_loses_nothing(queue_here, recei
         monkeypatch.undo()
         celery_app.conf.broker_url = broker
         celery_app._after_fork()
+        celery_app.__dict__.pop("amqp", None)
     arrived = {h["webhook_id"] for h in receiver.log("/many")}
     assert arrived == ids
     assert all(h["verified_by"] == [0] for h in receiver.log("/many"))
