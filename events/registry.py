@@ -91,7 +91,7 @@ EVENT_TYPES: dict[str, EventType] = {
         _type("mfa.enrolled", "A second factor was added.", {A.MFA_DEVICE_ADDED}, "user"),
         _type(
             "mfa.removed",
-            "A second factor was removed, or support reset them all.",
+            "A second factor was removed, or all of them by a reset once its waiting period ended.",
             {A.MFA_DEVICE_REMOVED, A.MFA_RESET},
             "user",
         ),
