@@ -18,7 +18,8 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -223,6 +224,30 @@ def _test_database_url() -> str:
     db = connection.settings_dict
     auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+BROKER_SETTINGS = ("broker_url", "broker_read_url", "broker_write_url")
+
+
+@contextmanager
+def broker_at(url: str) -> Iterator[None]:
+    """This process's Celery app publishes to and reads from ``url`` inside the block, then goes
+    back to the broker it had. The read and write URLs are set too: Celery prefers them (and
+    the ``CELERY_BROKER_URL`` environment variable) to ``broker_url``. Pooled connections and
+    the publisher hold the broker they were made for, so they are dropped both ways."""
+    saved = {name: celery_app.conf.get(name) for name in BROKER_SETTINGS}
+
+    def point(values: dict[str, str | None]) -> None:
+        for name, value in values.items():
+            celery_app.conf[name] = value
+        celery_app._after_fork()
+        celery_app.__dict__.pop("amqp", None)
+
+    point(dict.fromkeys(BROKER_SETTINGS, url))
+    try:
+        yield
+    finally:
+        point(saved)
 
 
 @pytest.fixture

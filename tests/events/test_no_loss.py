@@ -34,7 +34,7 @@ from config.celery import messages_waiting
 from events import dispatch, services
 from events.models import Delivery, Event
 from events.tasks import prune_events
-from tests.conftest import _test_database_url, require
+from tests.conftest import _test_database_url, broker_at, require
 from tests.events.webhook_world import org_with_owner, run_until
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -204,73 +204,62 @@ class PrivateRedis:
         self.process.wait(10)
 
 
-def test_a_broker_that_dies_and_comes_back_empty_loses_nothing(queue_here, receiver, monkeypatch):
+def test_a_broker_that_dies_and_comes_back_empty_loses_nothing(queue_here, receiver):
     require(shutil.which("redis-server") is not None, "redis-server")
     redis = PrivateRedis()
     redis.start()
-    # Celery reads CELERY_BROKER_URL from the environment before its own configuration.
-    monkeypatch.setenv("CELERY_BROKER_URL", redis.url)
-    broker = celery_app.conf.broker_url
-    celery_app.conf.broker_url = redis.url
-    celery_app._after_fork()  # forget the pooled connections to the suite's broker
-    # and the publisher (queues, router, producer pool) an earlier test of this process may have
-    # built against the suite's broker and its default queue: built again from the settings now.
-    celery_app.__dict__.pop("amqp", None)
-    worker = start_worker(queue_here, redis.url)
-    try:
+    org, owner = org_with_owner()
+    created = services.create_endpoint(actor=owner, organization=org, url=receiver.url("/many"))
+    receiver.secrets("/many", [created.secret])
+    mine = Delivery.objects.filter(endpoint=created.endpoint)
+    with broker_at(redis.url):
+        worker = start_worker(queue_here, redis.url)
         try:
+            try:
+                redis.wait_for_consumer(queue_here)
+            except AssertionError:
+                said = worker_log(worker)
+                raise AssertionError(f"the worker did not start; it said:\n{said}") from None
+            ids = {org_event(org, owner.user).public_id for _ in range(200)}
+            # The worker is up and sending (it has delivered some), and the rest is queued.
+            try:
+                run_until(
+                    lambda: (
+                        mine.count() == 200
+                        and not mine.filter(status="pending", queued_at__isnull=True).exists()
+                        and mine.filter(status="delivered").exists()
+                    ),
+                    timeout=120,
+                )
+            except AssertionError:
+                seen = (
+                    f"{mine.count()} deliveries, "
+                    f"{mine.filter(queued_at__isnull=False).count()} queued, "
+                    f"{mine.filter(status='delivered').count()} delivered, "
+                    f"{messages_waiting(queue_here)} waiting on the private broker"
+                )
+                said = f"it said:\n{worker_log(worker)}"
+                raise AssertionError(f"the worker sent nothing ({seen}); {said}") from None
+            redis.kill()  # the queued messages go with it
+            left = mine.exclude(status="delivered")
+            assert left.exists(), "the worker delivered everything before the broker died"
+            redis.start()  # empty: --save ""
+            # The worker reconnects and declares its queue again (until then a message published
+            # to the queue is routed nowhere, and the loop queues it again once it is empty).
             redis.wait_for_consumer(queue_here)
-        except AssertionError:
-            said = worker_log(worker)
-            raise AssertionError(f"the worker did not start; it said:\n{said}") from None
-        org, owner = org_with_owner()
-        created = services.create_endpoint(actor=owner, organization=org, url=receiver.url("/many"))
-        receiver.secrets("/many", [created.secret])
-        ids = {org_event(org, owner.user).public_id for _ in range(200)}
-        mine = Delivery.objects.filter(endpoint=created.endpoint)
-        # The worker is up and sending (it has delivered some), and the rest is queued.
-        try:
-            run_until(
-                lambda: (
-                    mine.count() == 200
-                    and not mine.filter(status="pending", queued_at__isnull=True).exists()
-                    and mine.filter(status="delivered").exists()
-                ),
-                timeout=120,
-            )
-        except AssertionError:
-            said = worker_log(worker)
-            seen = (
-                f"{mine.count()} deliveries, "
-                f"{mine.filter(queued_at__isnull=False).count()} queued, "
-                f"{mine.filter(status='delivered').count()} delivered"
-            )
-            raise AssertionError(f"the worker sent nothing ({seen}); it said:\n{said}") from None
-        redis.kill()  # the queued messages go with it
-        left = Delivery.objects.filter(endpoint=created.endpoint).exclude(status="delivered")
-        assert left.exists(), "the worker delivered everything before the broker died"
-        redis.start()  # empty: --save ""
-        # The worker reconnects and declares its queue again (until then a message published
-        # to the queue is routed nowhere, and the loop queues it again once the queue is empty).
-        redis.wait_for_consumer(queue_here)
-
-        try:
-            run_until(lambda: not left.exists(), timeout=180)
-        except AssertionError:
-            stuck = list(left.values_list("status", "attempts", "last_error")[:5])
-            raise AssertionError(
-                f"{left.count()} not delivered, such as {stuck}; the worker "
-                f"({'running' if worker.poll() is None else f'exited {worker.returncode}'}) "
-                f"said:\n{worker_log(worker)}"
-            ) from None
-    finally:
-        stop(worker)
-        if redis.process is not None:
-            stop(redis.process)
-        monkeypatch.undo()
-        celery_app.conf.broker_url = broker
-        celery_app._after_fork()
-        celery_app.__dict__.pop("amqp", None)
+            try:
+                run_until(lambda: not left.exists(), timeout=180)
+            except AssertionError:
+                stuck = list(left.values_list("status", "attempts", "last_error")[:5])
+                raise AssertionError(
+                    f"{left.count()} not delivered, such as {stuck}; the worker "
+                    f"({'running' if worker.poll() is None else f'exited {worker.returncode}'}) "
+                    f"said:\n{worker_log(worker)}"
+                ) from None
+        finally:
+            stop(worker)
+            if redis.process is not None:
+                stop(redis.process)
     arrived = {h["webhook_id"] for h in receiver.log("/many")}
     assert arrived == ids
     assert all(h["verified_by"] == [0] for h in receiver.log("/many"))

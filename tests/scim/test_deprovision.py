@@ -25,7 +25,7 @@ from organizations.services.members import SessionStoreDown
 from provider.models import Api
 from provider.services.apis import create_api
 from provider.services.keys import ensure_signing_keys
-from tests.conftest import require
+from tests.conftest import broker_at, require
 from tests.factories import UserFactory
 from tests.provider.person_tokens import (
     SCOPES,
@@ -49,14 +49,6 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])  # closed again on leaving: nothing listens there
 
 
-def _use_broker(url: str) -> None:
-    """Point Celery (configured from settings at start-up) at ``url`` and drop its pools."""
-    celery_app.conf.broker_url = url
-    celery_app.conf.broker_write_url = url
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
 @pytest.fixture(params=["broker up", "broker down"])
 def broker(request, settings):
     """Tasks are queued, never run in-process (``CELERY_TASK_ALWAYS_EAGER=False``), to the
@@ -68,9 +60,8 @@ def broker(request, settings):
     settings.CELERY_BROKER_URL = url
     settings.CELERY_TASK_ALWAYS_EAGER = False
     celery_app.conf.task_always_eager = False
-    _use_broker(url)
-    yield request.param
-    _use_broker(original)
+    with broker_at(url):
+        yield request.param
     celery_app.conf.task_always_eager = True  # as the autouse fixture leaves it
 
 
