@@ -246,6 +246,9 @@ from config.account_settings import (  # noqa: E402, F401  (settings Django read
     ACCOUNT_USER_MODEL_USERNAME_FIELD,
 )
 
+# Importing people from another system, lazy migration (config/import_settings.py).
+from config.import_settings import *  # noqa: E402, F403  (settings Django reads by name)
+
 # Password validators, breach checks, sign-up codes (config/password_settings.py).
 from config.password_settings import (  # noqa: E402, F401  (settings Django reads by name)
     AUTH_PASSWORD_VALIDATORS,
@@ -258,9 +261,6 @@ from config.password_settings import (  # noqa: E402, F401  (settings Django rea
     GATEHOUSE_SIGNUP_CODE_RESEND_COOLDOWN,
     PASSWORD_HASHERS,
 )
-
-# Importing people from another system, lazy migration (config/import_settings.py).
-from config.import_settings import *  # noqa: E402, F403  (settings Django reads by name)
 
 # Failed password checks allowed per window: (attempts, window in seconds).
 GATEHOUSE_FAILED_LOGIN_LIMITS = {

@@ -80,6 +80,19 @@ class Report:
         }
 
 
+@dataclass(frozen=True)
+class NamedActor:
+    """Who ran an import that no person or app ran (the command): the audit log names it by
+    ``audit_text``, with no user key."""
+
+    audit_text: str
+    is_authenticated = False
+    pk = None
+
+    def __str__(self) -> str:
+        return self.audit_text
+
+
 class _Refused(Exception):
     """Rolls a row's savepoint back."""
 
@@ -102,6 +115,8 @@ def import_people(
     per transaction, each row in a savepoint. ``progress`` is called after every batch. One
     audit event sums the run up (not for a dry run, which writes nothing)."""
     report = Report(source=source, dry_run=dry_run)
+    if actor is None:
+        actor = NamedActor(actor_text or "import")
     writer = _Writer(actor=actor, source=source)
     batch: list[Person | RowError] = []
 
