@@ -68,7 +68,7 @@ def stored_hash(spec: Mapping[str, Any], *, subject: str) -> str:
     if kind == "bcrypt":
         if not _BCRYPT.match(value):
             raise PasswordProblem("password.hash", "Not a bcrypt hash ($2a$, $2b$ or $2y$).")
-        return f"bcrypt{value}"
+        return f"bcrypt${value}"
     if kind == "argon2":
         return f"argon2{_argon2(value)}"
     if kind == "firebase_scrypt":
