@@ -310,8 +310,7 @@ class MFAReset(models.Model):
 
 # Models that live beside their code: progressive profiling's (accounts/profiling/), and known
 # devices and networks with each sign-in's risk signals (accounts/takeover/).
-from accounts.profiling.models import ProfileAnswer, ProfileField  # noqa: E402, F401
-from accounts.takeover.models import KnownSign, SignInRisk  # noqa: E402, F401
-
 # And what imports from other systems remember (accounts/imports/).
 from accounts.imports.models import ImportedIdentity  # noqa: E402, F401
+from accounts.profiling.models import ProfileAnswer, ProfileField  # noqa: E402, F401
+from accounts.takeover.models import KnownSign, SignInRisk  # noqa: E402, F401

@@ -46,7 +46,7 @@ class ImportOnlyHasher(BasePasswordHasher):
     def harden_runtime(self, password: str, encoded: str) -> None:
         pass
 
-    def safe_summary(self, encoded: str) -> dict[str, Any]:
+    def safe_summary(self, encoded: str) -> dict[Any, Any]:
         return {"algorithm": self.algorithm, "hash": mask_hash(encoded.split("$", 1)[-1])}
 
     def decode(self, encoded: str) -> dict[str, Any]:
@@ -58,10 +58,10 @@ class ImportedBcryptHasher(ImportOnlyHasher):
     the system that made the hash did."""
 
     algorithm = "bcrypt"
-    library = ("bcrypt", "bcrypt")
 
     def verify(self, password: str, encoded: str) -> bool:
-        bcrypt = self._load_library()
+        import bcrypt
+
         algorithm, data = encoded.split("$", 1)
         if algorithm != self.algorithm:
             return False
@@ -70,7 +70,7 @@ class ImportedBcryptHasher(ImportOnlyHasher):
         except (ValueError, UnicodeEncodeError):
             return False  # not a hash bcrypt can read
 
-    def safe_summary(self, encoded: str) -> dict[str, Any]:
+    def safe_summary(self, encoded: str) -> dict[Any, Any]:
         data = encoded.split("$", 1)[-1]
         return {"algorithm": self.algorithm, "work factor": data[4:6], "hash": mask_hash(data)}
 
@@ -153,7 +153,7 @@ class LegacyCheckHasher(ImportOnlyHasher):
             return False
         return check_with_old_system(decode_subject(subject), password)
 
-    def safe_summary(self, encoded: str) -> dict[str, Any]:
+    def safe_summary(self, encoded: str) -> dict[Any, Any]:
         return {"algorithm": self.algorithm, "checked by": "the old system at first sign-in"}
 
 

@@ -156,7 +156,8 @@ def _csv_bool(value: str, name: str) -> bool | str:
 
 
 def person_or_error(line: int, raw: Any) -> Person | RowError:
-    email = raw.get("email") if isinstance(raw, dict) and isinstance(raw.get("email"), str) else ""
+    given = raw.get("email") if isinstance(raw, dict) else None
+    email = given if isinstance(given, str) else ""
     try:
         return parse(line, raw)
     except RowProblem as problem:
@@ -260,7 +261,7 @@ def _organizations(value: Any) -> list[tuple[str, str]]:
         role = item.get("role") or Role.MEMBER
         if role not in Role.values:
             raise RowProblem(f"{name}.role", f"Give one of: {', '.join(Role.values)}.")
-        found[item["slug"].strip().lower()] = role
+        found[str(item["slug"]).strip().lower()] = str(role)
     return list(found.items())
 
 

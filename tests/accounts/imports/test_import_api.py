@@ -91,10 +91,13 @@ def test_staff_need_the_add_user_permission(db):
     client.get("/account/")
     csrf = client.cookies["csrftoken"].value
     body = '{"people": [{"email": "ada@example.com"}]}'
-    headers = {"content_type": "application/json", "HTTP_X_CSRFTOKEN": csrf}
-    problem(client.post(URL, body, **headers), 403)
+
+    def post():
+        return client.post(URL, body, content_type="application/json", HTTP_X_CSRFTOKEN=csrf)
+
+    problem(post(), 403)
     staff.user_permissions.add(Permission.objects.get(codename="add_user"))
-    response = client.post(URL, body, **headers)
+    response = post()
     assert response.status_code == 200, response.content
     assert User.objects.filter(email="ada@example.com").exists()
 

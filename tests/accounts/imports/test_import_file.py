@@ -31,8 +31,8 @@ def acme():
     return org_services.create_organization(actor=owner, name="Acme", slug="acme")
 
 
-def people(**changes):
-    rows = [
+def people(**changes: object) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = [
         {
             "external_id": "auth0|1",
             "email": "ada@example.com",
