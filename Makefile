@@ -16,7 +16,7 @@ RS_DIR  := tests/provider/rs
 HOOK_DIR := tests/events/receiver
 NPM_DIRS := $(IDP_DIR) $(AXE_DIR) $(RP_DIR) $(RS_DIR) $(HOOK_DIR)
 
-.PHONY: install npm-packages idps run test lint bench bench-saml bench-enumeration bench-oauth bench-scim bench-events worker beat clean
+.PHONY: install npm-packages idps run test lint bench bench-saml bench-enumeration bench-oauth bench-scim bench-events bench-import worker beat clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,9 @@ lint: install
 	$(LOCAL) $(BIN)/mypy accounts audit config organizations sso consent provider events social tests
 
 ## Password-login throughput against the raw Argon2 rate (needs PostgreSQL, Redis and wrk).
+bench-import: install
+	$(BIN)/python bench/import_rate.py
+
 bench: install
 	$(BIN)/python bench/login.py
 

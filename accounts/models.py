@@ -60,6 +60,9 @@ class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-m
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Wider than Django's 128: hashes imported from other systems (Keycloak's 64-byte PBKDF2
+    # keys, Firebase's scrypt with its parameters) are longer until the first sign-in.
+    password = models.CharField("password", max_length=255)
     email = models.EmailField("email address", max_length=254, unique=True)
     display_name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)
@@ -307,5 +310,7 @@ class MFAReset(models.Model):
 
 # Models that live beside their code: progressive profiling's (accounts/profiling/), and known
 # devices and networks with each sign-in's risk signals (accounts/takeover/).
+# And what imports from other systems remember (accounts/imports/).
+from accounts.imports.models import ImportedIdentity  # noqa: E402, F401
 from accounts.profiling.models import ProfileAnswer, ProfileField  # noqa: E402, F401
 from accounts.takeover.models import KnownSign, SignInRisk  # noqa: E402, F401

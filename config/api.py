@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.api import views as users_api
+from accounts.imports import api as import_api
 from audit.chain import views as chain_views
 from config.api_framework import PROBLEM_CONTENT_TYPE, problem_body
 from config.refusals import Refusal
@@ -154,6 +155,7 @@ urlpatterns = [
     ),
     # People's accounts, for the operator's backends and support staff.
     path("v1/users/", users_api.UserListView.as_view(), name="user-list"),
+    path("v1/users/import/", import_api.UserImportView.as_view(), name="user-import"),
     path(f"{SUBJECT}/", users_api.UserDetailView.as_view(), name="user-detail"),
     path(f"{SUBJECT}/block/", users_api.UserBlockView.as_view(), name="user-block"),
     path(f"{SUBJECT}/unblock/", users_api.UserUnblockView.as_view(), name="user-unblock"),

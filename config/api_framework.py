@@ -79,8 +79,12 @@ class BoundedJSONParser(JSONParser):
     a few levels.
     """
 
+    # The setting that bounds the body: a view that takes larger bodies (an import) names
+    # its own in a subclass.
+    limit_setting = "GATEHOUSE_API_MAX_BODY_BYTES"
+
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        limit = settings.GATEHOUSE_API_MAX_BODY_BYTES
+        limit = getattr(settings, self.limit_setting)
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")

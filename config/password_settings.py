@@ -4,6 +4,21 @@ Imported by name into config/settings.py."""
 
 from config.env import env_bool, env_int, env_str
 
+PASSWORD_HASHERS = [
+    # Argon2id at OWASP parameters first: every new hash, and every re-hash at a successful
+    # sign-in of a password stored any other way. The rest only verify.
+    "accounts.hashers.GatehouseArgon2Hasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    # Hashes imported from other systems (accounts/imports/hashers.py): they never make a
+    # hash, and the first successful sign-in replaces theirs with Argon2id.
+    "accounts.imports.hashers.ImportedBcryptHasher",
+    "accounts.imports.hashers.ImportedPBKDF2Hasher",
+    "accounts.imports.hashers.FirebaseScryptHasher",
+    "accounts.imports.hashers.LegacyCheckHasher",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {
         "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",

@@ -219,14 +219,6 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "selfservice:profile"
 
-PASSWORD_HASHERS = [
-    # Argon2id at OWASP parameters first; everything below only verifies old hashes, which are
-    # re-hashed with the first hasher at the next successful login.
-    "accounts.hashers.GatehouseArgon2Hasher",
-    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
-    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
-]
 # django-allauth (config/account_settings.py).
 from config.account_settings import (  # noqa: E402, F401  (settings Django reads by name)
     ACCOUNT_ADAPTER,
@@ -254,6 +246,9 @@ from config.account_settings import (  # noqa: E402, F401  (settings Django read
     ACCOUNT_USER_MODEL_USERNAME_FIELD,
 )
 
+# Importing people from another system, lazy migration (config/import_settings.py).
+from config.import_settings import *  # noqa: E402, F403  (settings Django reads by name)
+
 # Password validators, breach checks, sign-up codes (config/password_settings.py).
 from config.password_settings import (  # noqa: E402, F401  (settings Django reads by name)
     AUTH_PASSWORD_VALIDATORS,
@@ -264,6 +259,7 @@ from config.password_settings import (  # noqa: E402, F401  (settings Django rea
     GATEHOUSE_PWNED_PASSWORDS_URL,
     GATEHOUSE_SIGNUP_CODE_MAX_RESENDS,
     GATEHOUSE_SIGNUP_CODE_RESEND_COOLDOWN,
+    PASSWORD_HASHERS,
 )
 
 # Failed password checks allowed per window: (attempts, window in seconds).

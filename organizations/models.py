@@ -81,6 +81,7 @@ class Membership(models.Model):
         SSO = "sso", "Single sign-on"
         SCIM = "scim", "SCIM provisioning"
         ADMIN = "admin", "Added by support"
+        IMPORT = "import", "Imported from another system"
 
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="memberships"
