@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from django.utils import timezone
+from datetime import UTC
 
 from accounts import services
 from accounts.mfa.services import recovery
@@ -59,7 +58,7 @@ def _reset_mfa(user: User, actor: User, reason: str, _: int | None) -> str:
     reset = recovery.schedule_mfa_reset(
         user=user, actor=actor, via=MFAReset.Via.SUPPORT, reason=reason
     )
-    due = timezone.localtime(reset.due_at, timezone.UTC)
+    due = reset.due_at.astimezone(UTC)
     return (
         f"Every second factor will be removed on {due:%Y-%m-%d %H:%M} UTC unless the person "
         "cancels it; every verified address of theirs has been told."

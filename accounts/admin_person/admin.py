@@ -28,7 +28,7 @@ class PersonPageMixin(admin.ModelAdmin):  # type: ignore[type-arg]
         return [
             path(
                 "<path:object_id>/support/<slug:action_name>/",
-                self.admin_site.admin_view(partial(views.support_action, self)),
+                self.admin_site.admin_view(partial(views.support_action, model_admin=self)),
                 name="accounts_user_support_action",
             ),
             *super().get_urls(),

@@ -79,7 +79,7 @@ def page_context(model_admin: ModelAdmin[Any], request: HttpRequest, user: User)
 
 @require_http_methods(["GET", "POST"])
 def support_action(
-    model_admin: ModelAdmin[Any], request: HttpRequest, object_id: str, action_name: str
+    request: HttpRequest, object_id: str, action_name: str, *, model_admin: ModelAdmin[Any]
 ) -> HttpResponse:
     action = ACTIONS.get(action_name)
     if action is None or not object_id.isdigit():
