@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db.models import ManyToManyField
 from django.forms import ModelMultipleChoiceField
 from django.http import HttpRequest, HttpResponse
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, path
 
 from accounts.admin_person import views
 
@@ -24,7 +24,7 @@ class PersonPageMixin(admin.ModelAdmin):  # type: ignore[type-arg]
     """For ``accounts.admin.UserAdmin``: the person at a glance above the change form
     (templates/admin/accounts/user/change_form.html) and the support actions' URLs."""
 
-    def get_urls(self) -> list[URLResolver | URLPattern]:
+    def get_urls(self) -> list[URLPattern]:
         return [
             path(
                 "<path:object_id>/support/<slug:action_name>/",
@@ -61,7 +61,7 @@ class PersonPageMixin(admin.ModelAdmin):  # type: ignore[type-arg]
             return fieldsets
         swap = {"groups": "staff_groups", "user_permissions": "staff_permissions"}
         return [
-            (name, {**options, "fields": tuple(swap.get(f, f) for f in options["fields"])})
+            (name, {**options, "fields": tuple(_swapped(f, swap) for f in options["fields"])})
             for name, options in fieldsets
         ]
 
@@ -78,3 +78,7 @@ class PersonPageMixin(admin.ModelAdmin):  # type: ignore[type-arg]
             return "-"
         held = Permission.objects.filter(user=obj).select_related("content_type")
         return ", ".join(str(p) for p in held.order_by("content_type__app_label", "codename"))
+
+
+def _swapped(field: Any, swap: dict[str, str]) -> Any:
+    return swap.get(field, field) if isinstance(field, str) else field

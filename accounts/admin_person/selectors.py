@@ -16,6 +16,7 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from allauth.usersessions.models import UserSession
+from django.db import connection
 from django.db.models import Count, Q, Window
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -277,12 +278,12 @@ def recent_events(user: User) -> list[AuditEvent]:
     by = AuditEvent.objects.filter(actor_id=user.pk)
     columns = ("id", "occurred_at", "action", "outcome", "actor_text", "target_text", "ip")
     newest = ("-occurred_at", "-id")
-    union = (
-        about.order_by(*newest)
-        .only(*columns)[:EVENTS_SHOWN]
-        .union(by.order_by(*newest).only(*columns)[:EVENTS_SHOWN])
-    )
-    return list(union.order_by(*newest)[:EVENTS_SHOWN])
+    about = about.order_by(*newest).only(*columns)[:EVENTS_SHOWN]
+    by = by.order_by(*newest).only(*columns)[:EVENTS_SHOWN]
+    if not connection.features.supports_slicing_ordering_in_compound:  # SQLite: two queries
+        merged = {event.pk: event for event in [*about, *by]}.values()
+        return sorted(merged, key=lambda e: (e.occurred_at, e.pk), reverse=True)[:EVENTS_SHOWN]
+    return list(about.union(by).order_by(*newest)[:EVENTS_SHOWN])
 
 
 def audit_url(user: User) -> str:

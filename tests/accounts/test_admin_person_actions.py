@@ -35,18 +35,23 @@ def action_url(user: User, name: str) -> str:
     return f"{CHANGELIST}{user.pk}/support/{name}/"
 
 
-def signed_in_staff(*codenames: str, superuser: bool = False) -> Client:
+class StaffClient(Client):
+    staff: User  # who the client is signed in as
+
+
+def signed_in_staff(*codenames: str, superuser: bool = False) -> StaffClient:
     staff = UserFactory(
         email=f"staff-{uuid.uuid4().hex[:8]}@gatehouse.test", is_staff=True, is_superuser=superuser
     )
     staff.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    client = force_login_verified(Client(), staff)
-    client.staff = staff  # type: ignore[attr-defined]
+    client = StaffClient()
+    force_login_verified(client, staff)
+    client.staff = staff
     return client
 
 
 @pytest.fixture
-def admin_client() -> Client:
+def admin_client() -> StaffClient:
     return signed_in_staff(superuser=True)
 
 
