@@ -14,13 +14,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts import services
+from accounts.admin_person.actions import may_act_on
+from accounts.admin_person.admin import PRIVILEGE_DISPLAYS, PersonPageMixin
 from accounts.forms import ReasonForm
-from accounts.mfa import policy
 from accounts.mfa.services import recovery
 from accounts.models import MFAReset, OutboundEmail, User
 from config.admin_mixins import NoSecretLookupsMixin
 from config.refusals import Refusal, admin_refusal
-from consent.models import ConsentState
 
 
 class EmailVerifiedFilter(admin.SimpleListFilter):
@@ -41,10 +41,8 @@ class EmailVerifiedFilter(admin.SimpleListFilter):
 REASON_PAGE_PREVIEW = 20
 
 
-def _may_act_on(user: User, actor: User) -> bool:
-    """Support agents act on customers; staff accounts are for superusers to block or reset
-    (an agent must not strip a superuser's second factor, nor lock a colleague out)."""
-    return actor.is_superuser or not (user.is_staff or user.is_superuser)
+# Support agents act on customers; staff accounts are for superusers (admin_person.actions).
+_may_act_on = may_act_on
 
 
 def _reasoned_action(
@@ -152,37 +150,12 @@ reset_mfa = _reasoned_action(
 )
 
 
-class ConsentStateInline(admin.TabularInline):
-    """Where the user stands on each purpose now; the events behind it are one link away."""
-
-    model = ConsentState
-    fields = ("purpose", "granted", "version", "updated_at")
-    readonly_fields = fields
-    ordering = ("purpose__name",)
-    extra = 0
-    can_delete = False
-    verbose_name = "current consent"
-    verbose_name_plural = "current consents"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ConsentState]:
-        return super().get_queryset(request).select_related("purpose", "version__document")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 # Fields only a superuser may change, and only with an audit trail (see save_model).
 PRIVILEGE_FIELDS = ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")
 
 
 @admin.register(User)
-class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+class UserAdmin(PersonPageMixin, NoSecretLookupsMixin, admin.ModelAdmin):
     secret_fields = frozenset({"password"})
     list_display = ("email", "display_name", "is_blocked", "is_staff", "date_joined", "last_login")
     list_filter = (
@@ -199,7 +172,6 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     show_full_result_count = False
     actions = [block_users, unblock_users, resend_verification, reset_mfa]
     readonly_fields = (
-        "mfa_summary",
         "mfa_reset_pending",
         "email",
         "public_id",
@@ -209,11 +181,11 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         "blocked_reason",
         "blocked_at",
         "erased_at",
-        "consent_history",
-        "privacy_requests",
+        *PRIVILEGE_DISPLAYS,
     )
-    inlines = (ConsentStateInline,)
     # The password hash is deliberately absent: support staff never see or set secrets here.
+    # What the person has (addresses, factors, sessions, organizations...) is shown above the
+    # form by the person page (PersonPageMixin); the form keeps only what staff may edit.
     fieldsets = (
         (None, {"fields": ("email", "display_name", "public_id")}),
         (
@@ -223,16 +195,14 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         (
             "Two-step verification",
             {
-                "fields": ("mfa_required", "mfa_summary", "mfa_reset_pending"),
-                "description": "To remove every factor of a user who lost them, use the "
-                "“Schedule a reset of two-step verification” action on the user list: it asks "
-                "for a reason, emails every verified address of the user at once, and takes "
-                "effect after the waiting period unless cancelled.",
+                "fields": ("mfa_required", "mfa_reset_pending"),
+                "description": "To remove every factor of a user who lost them, use “Reset "
+                "second factors” above: it asks for a reason, emails every verified address of "
+                "the user at once, and takes effect after the waiting period unless cancelled.",
             },
         ),
         ("Staff", {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("date_joined", "last_login")}),
-        ("Consent and privacy requests", {"fields": ("consent_history", "privacy_requests")}),
     )
     filter_horizontal = ("groups", "user_permissions")
 
@@ -242,22 +212,6 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
             # Support staff cannot grant themselves (or anyone) more power.
             readonly += PRIVILEGE_FIELDS
         return readonly
-
-    @admin.display(description="Factors")
-    def mfa_summary(self, obj: User) -> str:
-        """Kind, name and last use of each factor: never a key, code or credential data."""
-        if obj.pk is None:
-            return "-"
-        lines = []
-        for kind, model in policy.DEVICE_MODELS.items():
-            for device in model.objects.filter(user=obj, confirmed=True).order_by("pk"):
-                used = getattr(device, "last_used_at", None)
-                when = f"last used {used:%Y-%m-%d %H:%M} UTC" if used else "never used"
-                extra = ""
-                if kind == policy.Kind.BACKUP_CODE:
-                    extra = f", {device.remaining()} unused"
-                lines.append(f"{policy.LABELS[kind]} “{device.name}”{extra} ({when})")
-        return "; ".join(lines) or "None"
 
     @admin.display(description="Scheduled reset")
     def mfa_reset_pending(self, obj: User) -> str:
@@ -279,40 +233,12 @@ class UserAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
             "accounts.add_mfareset"
         )
 
-    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
-        inlines = super().get_inline_instances(request, obj)
-        if request.method == "POST":
-            # The consent list is for reading and has nothing to save: leaving it out of a POST
-            # means saving a user never depends on its formset being posted back.
-            inlines = [i for i in inlines if not isinstance(i, ConsentStateInline)]
-        return inlines
-
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # An erased account is a tombstone kept for the records that point at it: nobody
         # brings it back or edits it.
         if obj is not None and obj.erased_at is not None:
             return False
         return super().has_change_permission(request, obj)
-
-    @admin.display(description="Export and erasure requests")
-    def privacy_requests(self, obj: User) -> str:
-        if obj.pk is None:
-            return "-"
-        url = reverse("admin:consent_datasubjectrequest_changelist")
-        return format_html(
-            '<a href="{}?user__id__exact={}">Every export and erasure request of this user</a>',
-            url,
-            obj.pk,
-        )
-
-    @admin.display(description="Consent history")
-    def consent_history(self, obj: User) -> str:
-        if obj.pk is None:
-            return "-"
-        url = reverse("admin:consent_consentevent_changelist")
-        return format_html(
-            '<a href="{}?user__id__exact={}">Every consent event of this user</a>', url, obj.pk
-        )
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         services.record_staff_edit(

@@ -77,6 +77,10 @@ def _nothing_manages_members(membership: Any) -> None:
     return None
 
 
+def _no_connections(slugs: list[str]) -> dict[str, tuple[str, str]]:
+    return {}
+
+
 @dataclass
 class SignInHooks:
     """The questions, each with its answer when no app has registered one."""
@@ -111,6 +115,10 @@ class SignInHooks:
     # manages memberships (a SCIM directory) stops bringing them back. Told by organizations;
     # answered by sso.
     member_removed: Callable[[Any], None] = _nothing_manages_members
+    # The name and organization's name of each SSO connection whose slug is given (the
+    # provider of a linked identity), in one query: for the person page in the admin.
+    # Answered by sso.
+    sso_connection_names: Callable[[list[str]], dict[str, tuple[str, str]]] = _no_connections
 
 
 hooks = SignInHooks()
@@ -126,6 +134,7 @@ def register(
     end_app_tokens: EndAppTokens | None = None,
     invitation_app: InvitationApp | None = None,
     member_removed: Callable[[Any], None] | None = None,
+    sso_connection_names: Callable[[list[str]], dict[str, tuple[str, str]]] | None = None,
 ) -> None:
     """Answer some of the questions; the others keep their current answer."""
     if first_factor_mfa is not None:
@@ -144,3 +153,5 @@ def register(
         hooks.invitation_app = invitation_app
     if member_removed is not None:
         hooks.member_removed = member_removed
+    if sso_connection_names is not None:
+        hooks.sso_connection_names = sso_connection_names

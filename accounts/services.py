@@ -171,8 +171,13 @@ def revoke_session(*, user: User, session_id: int, actor: User) -> bool:
 
 
 @service
-def revoke_all_sessions(*, user: User, actor: User, keep_session_key: str | None = None) -> int:
-    """End every session of ``user`` (but ``keep_session_key``, if given)."""
+def revoke_all_sessions(
+    *, user: User, actor: User, keep_session_key: str | None = None, reason: str | None = None
+) -> int:
+    """End every session of ``user`` (but ``keep_session_key``, if given). Support staff give
+    a ``reason`` (refused when empty), kept in the audit event."""
+    if reason is not None:
+        reason = clean_reason(reason)
     sessions = [
         session
         for session in UserSession.objects.filter(user=user)
@@ -186,7 +191,11 @@ def revoke_all_sessions(*, user: User, actor: User, keep_session_key: str | None
         Action.SESSIONS_REVOKED_ALL,
         actor=actor,
         target=user,
-        data={"sessions_ended": count, "kept_current": keep_session_key is not None},
+        data={
+            "sessions_ended": count,
+            "kept_current": keep_session_key is not None,
+            **({"reason": reason} if reason else {}),
+        },
     )
     return count
 

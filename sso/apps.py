@@ -23,7 +23,18 @@ class SsoConfig(AppConfig):
             address_change_refusal=enforcement.address_change_refusal,
             new_account_refusal=enforcement.new_account_refusal,
             member_removed=directory_links.detach,
+            sso_connection_names=_connection_names,
         )
+
+
+def _connection_names(slugs: list[str]) -> dict[str, tuple[str, str]]:
+    """Each connection's name and its organization's, by slug (the admin's person page)."""
+    from sso.models import Connection
+
+    rows = Connection.objects.filter(slug__in=slugs).values_list(
+        "slug", "name", "organization__name"
+    )
+    return {slug: (name, org) for slug, name, org in rows}
 
 
 def _accept_directory_addresses() -> None:

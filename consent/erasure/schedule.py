@@ -71,12 +71,17 @@ def sole_owner_message(orgs: list[Organization]) -> str:
 
 @service
 def request_erasure(
-    *, user: User, via: str = DataSubjectRequest.Via.SELF, actor: Any = None
+    *, user: User, via: str = DataSubjectRequest.Via.SELF, actor: Any = None, reason: str = ""
 ) -> DataSubjectRequest:
     """Schedule the erasure of ``user``'s account. Returns the open request if there is one.
     Refuses an account already erased (404) or a sole owner (409). The caller checks who is
     asking (a signed-in person after a step-up); ``actor`` is who asked when not the person
-    (an operator's backend through the users API)."""
+    (an operator's backend through the users API, or support staff, who must give a
+    ``reason``: it is kept in the audit event)."""
+    if via == DataSubjectRequest.Via.SUPPORT:
+        from accounts.services import clean_reason
+
+        reason = clean_reason(reason)
     from consent.tasks import erase_user
 
     locked = User.objects.select_for_update().get(pk=user.pk)  # one request at a time
@@ -113,6 +118,7 @@ def request_erasure(
             "request": str(erasure.public_id),
             "via": via,
             "scheduled_for": due.isoformat(),
+            **({"reason": reason} if reason else {}),
         },
     )
     notices.email_everyone(locked, "email/consent/erasure_scheduled", {"erasure": erasure})

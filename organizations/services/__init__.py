@@ -36,6 +36,7 @@ from organizations.services.members import (
     finish_deprovisioning,
     leave,
     remove_member,
+    remove_member_by_staff,
     transfer_ownership,
 )
 from organizations.services.organizations import create_organization, update_organization
@@ -57,6 +58,7 @@ __all__ = [
     "record_probe",
     "remove_domain",
     "remove_member",
+    "remove_member_by_staff",
     "require",
     "resend_invitation",
     "revoke_invitation",

@@ -205,6 +205,46 @@ def remove_member(*, actor: Actor, org: Organization, member_id: int) -> Members
 
 
 @service
+def remove_member_by_staff(*, actor: User, membership_id: int, reason: str) -> Membership:
+    """Support staff end a membership from the person's admin page, for a stated reason.
+
+    The organization's own rules still hold: the last owner cannot be removed (the members
+    would be left with nobody to manage it). The caller checks the staff member's Django
+    permission; the cleanup follows as for any removal."""
+    from accounts.services import clean_reason
+
+    reason = clean_reason(reason)
+    found = Membership.objects.filter(pk=membership_id).select_related("organization").first()
+    if found is None:
+        raise NotFound("That membership does not exist.")
+    org = found.organization
+    _lock(org)
+    target = _locked_member(org, membership_id)
+    if target.role == Role.OWNER and _owners(org) == 1:
+        raise _last_owner(
+            actor,
+            org,
+            "remove member",
+            "The last owner cannot be removed: another member must be made an owner first.",
+        )
+    withdrawn = end_membership(target, by=actor)
+    extensions.hooks.member_removed(target)
+    record(
+        Action.ORG_MEMBER_REMOVED,
+        actor=actor,
+        organization=org,
+        target=target.user,
+        data={
+            "role": target.role,
+            "invitations_withdrawn": withdrawn,
+            "by_support": True,
+            "reason": reason,
+        },
+    )
+    return target
+
+
+@service
 def leave(*, membership: Membership) -> Membership:
     """End one's own membership, unless one is the last owner."""
     org = membership.organization
