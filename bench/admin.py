@@ -319,10 +319,21 @@ def deep_members_path(browser: Browser, slug: str, token: str, target: int) -> t
 # --- The pages ----------------------------------------------------------------------------------
 
 
-def expect_ok(answer: Answer, kind: str, *, contains: str = "") -> Answer:
-    if answer.status != 200 or (contains and contains.lower() not in answer.text.lower()):
+RESULTS = 'id="result_list"'
+
+
+def expect_ok(answer: Answer, kind: str, *, contains: str = "", listed: str = "") -> Answer:
+    """``answer`` if it is a 200 with ``contains`` anywhere on the page and ``listed`` in its
+    results table (after the changelist's ``result_list``: a search box repeats the term)."""
+    text = answer.text.lower()
+    rows = text.partition(RESULTS)[2] if listed else ""
+    if (
+        answer.status != 200
+        or (contains and contains.lower() not in text)
+        or (listed and listed.lower() not in rows)
+    ):
         where = answer.location() or answer.text[:600]
-        missing = f" (no {contains!r})" if contains and answer.status == 200 else ""
+        missing = f" (no {contains or listed!r})" if answer.status == 200 else ""
         raise WrongAnswer(f"{kind}: {answer.status}{missing} {where}")
     return answer
 
@@ -349,28 +360,26 @@ class Server:
 def page_request(kind: str, server: Server) -> tuple[str, dict[str, str], Callable[[Answer], Any]]:
     """(path, headers, check) of one request of ``kind`` on ``server``."""
     if kind == "users_list":
-        return USERS, {}, lambda a: expect_ok(a, kind, contains="result_list")
+        return USERS, {}, lambda a: expect_ok(a, kind, contains=RESULTS)
     if kind == "user_search":
-        email = server.person()["email"]
-        return (
-            f"{USERS}?{urlencode({'q': email})}",
-            {},
-            lambda a: expect_ok(a, kind, contains=email),
-        )
+        person = server.person()
+        path = f"{USERS}?{urlencode({'q': person['email']})}"
+        change = f"{USERS}{person['id']}/change/"
+        return path, {}, lambda a: expect_ok(a, kind, listed=change)
     if kind == "users_verified":
-        return f"{USERS}?verified=yes", {}, lambda a: expect_ok(a, kind, contains="result_list")
+        return f"{USERS}?verified=yes", {}, lambda a: expect_ok(a, kind, contains=RESULTS)
     if kind == "user_page":
         person = server.person()
         path = f"{USERS}{person['id']}/change/"
         return path, {}, lambda a: expect_ok(a, kind, contains=person["email"])
     if kind == "audit_list":
-        return AUDIT, {}, lambda a: expect_ok(a, kind, contains="result_list")
+        return AUDIT, {}, lambda a: expect_ok(a, kind, contains=RESULTS)
     if kind == "audit_search":
         email = server.person()["email"]
         path = f"{AUDIT}?{urlencode({'q': email})}"
-        return path, {}, lambda a: expect_ok(a, kind, contains=email)
+        return path, {}, lambda a: expect_ok(a, kind, listed=email)
     if kind == "audit_deep":
-        return server.deep[kind][0], {}, lambda a: expect_ok(a, kind, contains="result_list")
+        return server.deep[kind][0], {}, lambda a: expect_ok(a, kind, contains=RESULTS)
     if kind == "api_members_deep":
 
         def members(answer: Answer) -> None:

@@ -309,7 +309,7 @@ def load(size: Size) -> None:
             f"{given}[1 + g % {len(GIVEN)}] || '.' || {family}[1 + (g / {len(GIVEN)}) % "
             f"{len(FAMILY)}] || g || '@' || {domains}[1 + (g / 7) % {len(DOMAINS)}]"
         )
-        joined = f"now() - interval '{JOIN_SPAN_DAYS} days' * ({users} - g) / {users}"
+        joined = f"now() - interval '{JOIN_SPAN_DAYS} days' * (({users} - g)::float8 / {users})"
         timings["users"] = insert_select(
             cursor,
             "accounts_user",
@@ -427,7 +427,7 @@ def load(size: Size) -> None:
             {
                 "id": "gen_random_uuid()",
                 "occurred_at": f"now() - interval '{EVENT_SPAN_DAYS} days' * "
-                f"({events} - e)::double precision / {events}",
+                f"(({events} - e)::float8 / {events})",
                 "action": f"{actions}[1 + e % {len(ACTIONS)}]",
                 "outcome": "CASE WHEN e % 20 = 7 THEN 'failure' ELSE 'success' END",
                 "actor_id": "u.id",
