@@ -16,7 +16,7 @@ RS_DIR  := tests/provider/rs
 HOOK_DIR := tests/events/receiver
 NPM_DIRS := $(IDP_DIR) $(AXE_DIR) $(RP_DIR) $(RS_DIR) $(HOOK_DIR)
 
-.PHONY: install npm-packages idps run test lint bench bench-saml bench-enumeration bench-oauth bench-scim bench-events bench-import worker beat clean
+.PHONY: install npm-packages idps run test lint bench bench-saml bench-enumeration bench-oauth bench-scim bench-events bench-import bench-admin worker beat clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -95,6 +95,13 @@ bench-scim: install
 ## to delivery (needs PostgreSQL, Redis, wrk and node).
 bench-events: install npm-packages
 	$(BIN)/python bench/events.py
+
+## The admin's pages (users, search, verified filter, a person, audit list, search and deep page)
+## and the API's members page 900, with a million people and 10 million audit events against
+## 10,000 (needs PostgreSQL and Redis; the first run loads the datasets; BENCH_ADMIN_USERS and
+## BENCH_ADMIN_EVENTS set the large one's size).
+bench-admin: install
+	$(BIN)/python bench/admin.py
 
 worker: install
 	$(BIN)/celery -A config worker --loglevel=INFO
