@@ -49,7 +49,7 @@ from accounts.mfa.stepup import stepup_url
 from accounts.profiling import prompts as profile_prompts
 from config.provider_settings import OIDC_SCOPES
 from provider import org_signin, signin
-from provider.claims import active_organization
+from provider.claims import acting_staff, active_organization
 from provider.models import Application
 from provider.services.authorizations import covers, grant_authorization
 from provider.services.sessions import provider_sid
@@ -160,6 +160,7 @@ class AuthorizeView(AuthorizationView):
                 "amr": sign_in.amr,
                 "acr": sign_in.acr,
                 "organization_id": organization.pk if organization is not None else None,
+                "act_sub": acting_staff(request),
             }
             if isinstance(credentials.get("ui_locales"), list):
                 credentials["ui_locales"] = " ".join(credentials["ui_locales"])
