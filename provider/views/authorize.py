@@ -145,6 +145,10 @@ class AuthorizeView(AuthorizationView):
                     user=user, application=application, scopes=scopes, organization=organization
                 )
             )
+            if needs_consent and getattr(request, "impersonation", None) is not None:
+                # Support signed in as the person may use the apps the person already
+                # allowed, but never grant one access on their behalf.
+                return refuse("access_denied", "Support cannot allow an app for the person.")
             if needs_consent and decision is None:
                 return self._consent_page(request, application, scopes, oauth_request, organization)
             if decision is False:
