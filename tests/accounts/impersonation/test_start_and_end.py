@@ -48,10 +48,13 @@ def test_staff_with_the_permission_sign_in_as_a_person_and_see_the_banner(staff,
     assert 'id="impersonation-banner"' in html
     assert "support@gatehouse.test" in html
     assert "pat@example.com" in html
+    assert imp.ends_at is not None
     assert timezone.localtime(imp.ends_at).strftime("%H:%M") in html
     assert 'id="end-impersonation"' in html
     assert imp.reason == REASON
     assert imp.minutes == 15
+    assert imp.ends_at is not None
+    assert imp.started_at is not None
     assert imp.ends_at - imp.started_at == timedelta(minutes=15)
     # Other pages carry it too, a refusal page included.
     assert 'id="impersonation-banner"' in browser.get("/account/sessions/").content.decode()
