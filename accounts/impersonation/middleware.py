@@ -48,14 +48,21 @@ class ImpersonationMiddleware:
         imp = (
             Impersonation.objects.select_related("staff", "person").filter(public_id=marker).first()
         )
-        user = request.user
-        if imp is None or imp.status != Impersonation.Status.ACTIVE or imp.person_id != user.pk:
+        if imp is None or imp.status != Impersonation.Status.ACTIVE:
             # Ended elsewhere (the beat job, another tab): nobody is signed in here any more.
             switch.leave(request, None, "")
             return HttpResponseRedirect(reverse("account_login"))
         if imp.ends_at is None or timezone.now() >= imp.ends_at:
             return end_and_go_back(request, imp, expired=True)
-        if guard.is_sign_out(request):
+        person = imp.person
+        if (
+            guard.is_sign_out(request)
+            # The person's session stopped being theirs (a new password ends every session),
+            # or the account was blocked meanwhile: it ends, and the staff member is back.
+            or request.user.pk != person.pk
+            or person.is_blocked
+            or not person.is_active
+        ):
             return end_and_go_back(request, imp, expired=False)
         request.impersonation = imp  # type: ignore[attr-defined]
         area = guard.refused_area(request)

@@ -123,6 +123,12 @@ def ask(*, staff: User, person: User, reason: str, minutes: Any) -> Impersonatio
                 },
             )
             asked += 1
+    if not asked:
+        raise Refusal(
+            "Nobody can approve this: neither the person nor their organization's admins have "
+            "a verified email address.",
+            status=409,
+        )
     data = {**_summary(imp), "approvers_asked": asked}
     _record_for_each(Action.IMPERSONATION_REQUESTED, imp, actor=staff, data=data, orgs=orgs)
     return imp

@@ -230,3 +230,19 @@ def test_a_policy_switched_off_means_no_approval(world):
 
     assert response["Location"] == "/account/"
     assert signed_in_as(browser) == str(world.person.pk)
+
+
+def test_nobody_to_ask_is_refused_up_front(world):
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.filter(user__in=[world.owner, world.admin, world.person]).update(
+        verified=False
+    )
+    browser = staff_browser(world.staff)
+
+    response = ask(browser, world.person)
+
+    assert response.status_code == 409
+    assert "Nobody can approve this" in response.content.decode()
+    assert not Impersonation.objects.exists()
+    assert not [m for m in mail.outbox if "asks to sign in" in m.subject]

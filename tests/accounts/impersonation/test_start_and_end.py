@@ -277,3 +277,16 @@ def test_starting_needs_a_recent_step_up(staff, person, settings):
     assert response.status_code == 302
     assert response["Location"].startswith("/account/security/verify/")
     assert not Impersonation.objects.exists()
+
+
+def test_blocking_the_person_meanwhile_ends_it_and_gives_the_staff_session_back(staff, person):
+    browser = staff_browser(staff)
+    imp = begin(browser, person)
+    type(person).objects.filter(pk=person.pk).update(is_blocked=True)
+
+    response = browser.get("/account/")
+
+    assert response["Location"] == f"/admin/impersonate/{imp.public_id}/"
+    assert signed_in_as(browser) == str(staff.pk)
+    imp.refresh_from_db()
+    assert imp.status == Impersonation.Status.ENDED
