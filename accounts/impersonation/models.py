@@ -58,6 +58,7 @@ class Impersonation(models.Model):
         indexes = [
             models.Index(fields=["status", "ends_at"], name="impersonation_due"),
             models.Index(fields=["person", "-requested_at"], name="impersonation_person"),
+            models.Index(fields=["-requested_at"], name="impersonation_recent"),
         ]
 
     def __str__(self) -> str:

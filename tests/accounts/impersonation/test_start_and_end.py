@@ -290,3 +290,29 @@ def test_blocking_the_person_meanwhile_ends_it_and_gives_the_staff_session_back(
     assert signed_in_as(browser) == str(staff.pk)
     imp.refresh_from_db()
     assert imp.status == Impersonation.Status.ENDED
+
+
+def test_the_admin_lists_impersonations_read_only_without_the_waiting_session_key(person):
+    from config import encryption
+
+    staff = make_staff()
+    browser = staff_browser(staff)
+    imp = begin(browser, person)
+    key = encryption.decrypt(Impersonation.objects.get(pk=imp.pk).staff_session_key)
+    supervisor = make_staff("lead@gatehouse.test")
+    type(supervisor).objects.filter(pk=supervisor.pk).update(is_superuser=True)
+    other = staff_browser(supervisor)
+
+    listing = other.get("/admin/accounts/impersonation/", {"q": "pat@example.com"})
+    page = other.get(f"/admin/accounts/impersonation/{imp.pk}/change/")
+    probe = other.get("/admin/accounts/impersonation/", {"staff_session_key__startswith": "g"})
+
+    assert listing.status_code == 200
+    assert [i.pk for i in listing.context["cl"].result_list] == [imp.pk]
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert REASON in html
+    assert key not in html
+    assert "staff_session_key" not in html
+    assert 'name="_save"' not in html
+    assert probe.status_code in (302, 400)
