@@ -66,6 +66,8 @@ def test_the_banner_is_not_shown_to_the_person_themselves(person):
 
     own = signed_in(person)
     assert 'id="impersonation-banner"' not in own.get("/account/").content.decode()
+    assert own.get("/account/password/").status_code == 200
+    assert not AuditEvent.objects.filter(action__startswith="impersonation.").exists()
 
 
 def test_ending_gives_the_staff_member_their_own_session_back_without_signing_in(staff, person):
