@@ -308,9 +308,11 @@ class MFAReset(models.Model):
         return f"Reset of {self.user} due {self.due_at:%Y-%m-%d %H:%M} UTC ({self.status})"
 
 
-# Models that live beside their code: progressive profiling's (accounts/profiling/), and known
-# devices and networks with each sign-in's risk signals (accounts/takeover/).
-# And what imports from other systems remember (accounts/imports/).
+# Models that live beside their code: what imports from other systems remember
+# (accounts/imports/), support's impersonations with their approval links
+# (accounts/impersonation/), progressive profiling's (accounts/profiling/), and known devices
+# and networks with each sign-in's risk signals (accounts/takeover/).
 from accounts.imports.models import ImportedIdentity  # noqa: E402, F401
+from accounts.impersonation.models import ApprovalLink, Impersonation  # noqa: E402, F401
 from accounts.profiling.models import ProfileAnswer, ProfileField  # noqa: E402, F401
 from accounts.takeover.models import KnownSign, SignInRisk  # noqa: E402, F401

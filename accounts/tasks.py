@@ -243,3 +243,13 @@ def apply_due_mfa_resets() -> int:
     from accounts.mfa.services import recovery
 
     return recovery.apply_due_resets()
+
+
+@shared_task
+def expire_impersonations() -> int:
+    """End the impersonations whose time ran out while their browser made no request: the
+    record says so, the person is told where no approval was asked, and the staff member's
+    waiting session is deleted. Each is ended under a row lock, so a second run does nothing."""
+    from accounts.impersonation import services
+
+    return services.expire_overdue()

@@ -229,6 +229,19 @@ class Action(models.TextChoices):
     WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated", "Webhook signing secret rotated"
     WEBHOOK_RESENT = "webhook.resent", "Webhook delivery sent again"
     WEBHOOK_TESTED = "webhook.tested", "Webhook test event sent"
+    # Impersonation with consent (issue 19): the staff member is the actor, the person the
+    # target; data holds the impersonation's id and reason, a request's method and path.
+    IMPERSONATION_REQUESTED = "impersonation.requested", "Impersonation asked for approval"
+    IMPERSONATION_APPROVED = "impersonation.approved", "Impersonation approved"
+    IMPERSONATION_REFUSED = "impersonation.refused", "Impersonation refused"
+    IMPERSONATION_STARTED = "impersonation.started", "Support signed in as the person"
+    IMPERSONATION_REQUEST = "impersonation.request", "Page opened while impersonating"
+    IMPERSONATION_ACTION_REFUSED = (
+        "impersonation.action_refused",
+        "Change refused while impersonating",
+    )
+    IMPERSONATION_ENDED = "impersonation.ended", "Impersonation ended"
+    IMPERSONATION_EXPIRED = "impersonation.expired", "Impersonation ended when its time ran out"
 
 
 class Outcome(models.TextChoices):

@@ -21,6 +21,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.apply_due_mfa_resets",
         "schedule": 600.0,
     },
+    "expire-impersonations": {
+        "task": "accounts.tasks.expire_impersonations",
+        "schedule": 60.0,
+    },
     "sweep-removed-memberships": {
         "task": "organizations.tasks.sweep_removed_memberships",
         "schedule": 300.0,

@@ -123,6 +123,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.user.is_verified(): the session passed a second factor (the admin needs it).
     "django_otp.middleware.OTPMiddleware",
+    # A staff member signed in as a person: time limit, refused changes, a record per request.
+    "accounts.impersonation.middleware.ImpersonationMiddleware",
     # Which organization a sign-in is for (?org=, OIDC organization=), kept for its every step.
     "organizations.branding.middleware.SignInBrandMiddleware",
     "accounts.middleware.BlockedUserMiddleware",

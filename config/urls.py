@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from accounts.impersonation import urls as impersonation_urls
 from accounts.urls import allauth_overrides, allauth_pages
 from audit.chain import views as chain_views
 from audit.streams import portal as streams_portal
@@ -74,6 +75,11 @@ urlpatterns = [
     # mounted again here under allauth's URL names. When two patterns share a name, reverse()
     # picks the one listed last, so these are the addresses every allauth template links to.
     *allauth_pages,
+    # Support staff signing in as a person (accounts/impersonation/): the staff pages sit
+    # under the admin and behind its second factor; approval links and "End" are the
+    # approver's and the impersonated session's.
+    path("admin/impersonate/", include(impersonation_urls.admin_urlpatterns)),
+    path("", include(impersonation_urls.urlpatterns)),
     path("admin/", admin.site.urls),
 ]
 

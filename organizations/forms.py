@@ -99,6 +99,12 @@ class PolicyForm(forms.Form):
         max_value=3650,
         help_text="Older events are deleted every night. Leave empty to keep them for ever.",
     )
+    impersonation_needs_approval = forms.BooleanField(
+        label="Support must ask before signing in as a member",
+        required=False,
+        help_text="An admin of the organization, or the member, approves each time by an "
+        "emailed link. Without it, the member is told afterwards.",
+    )
 
 
 class InvitationSignupForm(forms.Form):

@@ -275,6 +275,14 @@ class OrganizationPolicy(models.Model):
         default=365,
         help_text="Audit events older than this are deleted every night (empty: kept for ever).",
     )
+    impersonation_needs_approval = models.BooleanField(
+        "support must ask before signing in as a member",
+        default=False,
+        help_text=(
+            "Before support staff may see Gatehouse as one of your members, an admin of the "
+            "organization (or the member) approves it by an emailed link."
+        ),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -113,7 +113,24 @@ def id_token_context(context: dict[str, Any]) -> dict[str, Any]:
         claims["acr"] = context["acr"]
     if context.get("sid"):
         claims["sid"] = context["sid"]
+    claims.update(actor_claim(context))
     return claims
+
+
+def actor_claim(context: dict[str, Any]) -> dict[str, Any]:
+    """``act`` (RFC 8693): the staff member who was signed in as the person when the grant
+    was made (impersonation, accounts/impersonation/), by their public id."""
+    if context.get("act_sub"):
+        return {"act": {"sub": str(context["act_sub"])}}
+    return {}
+
+
+def acting_staff(request: Any) -> str:
+    """The public id of the staff member impersonating the person of ``request``, or ""."""
+    impersonation = getattr(request, "impersonation", None)
+    if impersonation is None:
+        return ""
+    return str(impersonation.staff.public_id)
 
 
 ID_TOKEN_ALGS = ["RS256", "ES256"]

@@ -14,7 +14,7 @@ from django.conf import settings
 from jwcrypto import jwt
 
 from provider import keys
-from provider.claims import organization_claims
+from provider.claims import actor_claim, organization_claims
 from provider.models import TokenFormat
 
 
@@ -66,6 +66,7 @@ def generate_access_token(request: Any) -> str:
         "scope": " ".join(request.scopes or []),
     }
     claims.update(organization_of(request))
+    claims.update(actor_claim(getattr(request, "auth_context", None) or {}))
     claims.update(getattr(request, "extra_token_claims", None) or {})
     token = jwt.JWT(header={"alg": key.alg, "typ": "at+jwt", "kid": key.kid}, claims=claims)
     token.make_signed_token(key.private)

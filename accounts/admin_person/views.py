@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.admin_person import selectors
 from accounts.admin_person.actions import ACTIONS, SupportAction, permitted
 from accounts.forms import ReasonForm
+from accounts.impersonation import rules as impersonation_rules
 from accounts.models import User
 from config.refusals import Refusal, admin_refusal
 
@@ -74,7 +75,21 @@ def page_context(model_admin: ModelAdmin[Any], request: HttpRequest, user: User)
         "support_actions": [a for a in offered.values() if not a.per_membership],
         "membership_action": offered.get("remove-membership"),
         "reason_form": SupportActionForm(auto_id=False),
+        "impersonation_url": _impersonation_url(request, user),
     }
+
+
+def _impersonation_url(request: HttpRequest, user: User) -> str | None:
+    """Where staff who may sign in as this person start it (accounts/impersonation); None
+    when they may not, or nobody may be impersonated as this person."""
+    staff = cast(User, request.user)
+    if not impersonation_rules.may_impersonate(staff):
+        return None
+    try:
+        impersonation_rules.check_person(staff, user)
+    except Refusal:
+        return None
+    return reverse("impersonation_admin:start", args=[user.pk])
 
 
 @require_http_methods(["GET", "POST"])

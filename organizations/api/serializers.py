@@ -310,6 +310,7 @@ class PolicySerializer(StrictTypes, serializers.ModelSerializer):
             "auto_join_verified_domains",
             "default_role",
             "audit_retention_days",
+            "impersonation_needs_approval",
             "updated_at",
         ]
         read_only_fields: ClassVar[list[str]] = ["updated_at"]

@@ -21,6 +21,7 @@ POLICY_FIELDS = frozenset(
         "auto_join_verified_domains",
         "default_role",
         "audit_retention_days",
+        "impersonation_needs_approval",
     }
 )
 # A session lifetime is between 5 minutes and 90 days.

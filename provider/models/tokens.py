@@ -27,6 +27,9 @@ class AuthContext(models.Model):
     auth_time = models.DateTimeField(null=True, blank=True)
     amr = models.JSONField(default=list, blank=True)
     acr = models.CharField(max_length=64, blank=True)
+    # The public id of the staff member who was signed in as the person (impersonation):
+    # tokens say so in an ``act`` claim (RFC 8693, section 4.1).
+    act_sub = models.CharField(max_length=64, blank=True, default="")
     organization = models.ForeignKey(
         "organizations.Organization",
         null=True,

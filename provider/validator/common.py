@@ -8,7 +8,7 @@ from django.conf import settings
 from oauthlib.oauth2.rfc6749 import errors
 
 OIDC_SCOPE_NAMES = frozenset(settings.OAUTH2_PROVIDER["SCOPES"])
-AUTH_CONTEXT_FIELDS = ("sid", "auth_time", "amr", "acr", "organization_id")
+AUTH_CONTEXT_FIELDS = ("sid", "auth_time", "amr", "acr", "organization_id", "act_sub")
 
 
 def requested_resources(request: Any) -> list[str]:

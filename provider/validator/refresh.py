@@ -251,7 +251,7 @@ def _one_statement(
 
 
 # Columns of AuthContext (provider.models.tokens) that every token of a grant shares.
-_CONTEXT_COLUMNS = ("sid", "auth_time", "amr", "acr", "organization_id", "api_id")
+_CONTEXT_COLUMNS = ("sid", "auth_time", "amr", "acr", "organization_id", "api_id", "act_sub")
 
 
 def _part(

@@ -49,7 +49,7 @@ from accounts.mfa.stepup import stepup_url
 from accounts.profiling import prompts as profile_prompts
 from config.provider_settings import OIDC_SCOPES
 from provider import org_signin, signin
-from provider.claims import active_organization
+from provider.claims import acting_staff, active_organization
 from provider.models import Application
 from provider.services.authorizations import covers, grant_authorization
 from provider.services.sessions import provider_sid
@@ -145,6 +145,10 @@ class AuthorizeView(AuthorizationView):
                     user=user, application=application, scopes=scopes, organization=organization
                 )
             )
+            if needs_consent and getattr(request, "impersonation", None) is not None:
+                # Support signed in as the person may use the apps the person already
+                # allowed, but never grant one access on their behalf.
+                return refuse("access_denied", "Support cannot allow an app for the person.")
             if needs_consent and decision is None:
                 return self._consent_page(request, application, scopes, oauth_request, organization)
             if decision is False:
@@ -160,6 +164,7 @@ class AuthorizeView(AuthorizationView):
                 "amr": sign_in.amr,
                 "acr": sign_in.acr,
                 "organization_id": organization.pk if organization is not None else None,
+                "act_sub": acting_staff(request),
             }
             if isinstance(credentials.get("ui_locales"), list):
                 credentials["ui_locales"] = " ".join(credentials["ui_locales"])

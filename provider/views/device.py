@@ -172,6 +172,7 @@ def auth_context(request: HttpRequest) -> dict[str, Any]:
     import secrets
 
     from provider import signin
+    from provider.claims import acting_staff
     from provider.services.sessions import start_provider_session
 
     sign_in = signin.sign_in_of(request, request.user)
@@ -183,4 +184,5 @@ def auth_context(request: HttpRequest) -> dict[str, Any]:
         "auth_time": sign_in.auth_time or getattr(request.user, "last_login", None),
         "amr": sign_in.amr,
         "acr": sign_in.acr,
+        "act_sub": acting_staff(request),
     }

@@ -21,6 +21,7 @@ from django.core.management import call_command
 from django.db import connection, models
 from django.utils import timezone
 
+from accounts.impersonation.models import Impersonation
 from accounts.profiling.models import ProfileField
 from accounts.profiling.services import save_answers
 from audit import exports
@@ -267,6 +268,15 @@ def test_after_the_rotation_no_column_anywhere_holds_what_only_the_old_key_reads
     )
     company = ProfileField.objects.create(key="company", label="Company", kind="company")
     save_answers(user=owner.user, fields=[company], values={"company": "Acme"}, skip_blank=True)
+    Impersonation.objects.create(  # a staff session waiting while its holder impersonates
+        staff=UserFactory(is_staff=True),
+        person=UserFactory(),
+        reason="Ticket 1",
+        minutes=15,
+        status="active",
+        requested_at=timezone.now(),
+        staff_session_key=encryption.encrypt("staff-session-key"),
+    )
 
     rotate(keys)
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import models, transaction
 
+from accounts.impersonation.models import Impersonation
 from accounts.profiling.models import ProfileAnswer
 from audit.chain.models import CheckpointKey
 from audit.models import AuditExport
@@ -47,6 +48,7 @@ ENCRYPTED: list[tuple[type[models.Model], tuple[str, ...], int, str]] = [
         "social login provider(s)",
     ),
     (ProfileAnswer, ("value_encrypted",), 500, "profile answer(s)"),
+    (Impersonation, ("staff_session_key",), 100, "impersonation(s) under way"),
 ]
 
 
