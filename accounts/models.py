@@ -312,7 +312,7 @@ class MFAReset(models.Model):
 # (accounts/imports/), support's impersonations with their approval links
 # (accounts/impersonation/), progressive profiling's (accounts/profiling/), and known devices
 # and networks with each sign-in's risk signals (accounts/takeover/).
-from accounts.imports.models import ImportedIdentity  # noqa: E402, F401
 from accounts.impersonation.models import ApprovalLink, Impersonation  # noqa: E402, F401
+from accounts.imports.models import ImportedIdentity  # noqa: E402, F401
 from accounts.profiling.models import ProfileAnswer, ProfileField  # noqa: E402, F401
 from accounts.takeover.models import KnownSign, SignInRisk  # noqa: E402, F401
