@@ -18,7 +18,16 @@ from django.utils import timezone
 from django_otp_webauthn.models import WebAuthnUserHandle
 
 from accounts.mfa.policy import DEVICE_MODELS
-from accounts.models import KnownSign, MFAReset, OutboundEmail, SignInRisk, User
+from accounts.models import (
+    ApprovalLink,
+    Impersonation,
+    ImportedIdentity,
+    KnownSign,
+    MFAReset,
+    OutboundEmail,
+    SignInRisk,
+    User,
+)
 from accounts.profiling.services import erase_answers
 from audit.actions import Action
 from audit.services import record
@@ -68,6 +77,12 @@ WHAT_HAPPENS: dict[str, str] = {
     "account and marked detached, so the directory makes no new account from it",
     "consent.PolicyVersion": "kept: who drafted it now points at the tombstone",
     "provider.Application": "kept: who registered it now points at the tombstone",
+    "accounts.ImportedIdentity": "deleted (a later import of an old file would bring the "
+    "person back as a new account: operators drop erased people from their files)",
+    "accounts.Impersonation": "support's sessions as them deleted, with their approval links "
+    "(the audit log keeps the facts, pseudonymised); ones they made as staff stay, pointing at "
+    "the tombstone",
+    "accounts.ApprovalLink": "links sent to them to approve deleted",
     **{
         f"provider.{name}": "deleted: every token stops working at once"
         for name in ("AccessToken", "RefreshToken", "IDToken", "Grant", "DeviceGrant")
@@ -168,6 +183,12 @@ def _accounts(user: User, identifiers: Identifiers) -> dict[str, int]:
     # Sign-in risk rows (with addresses and browsers) and known devices (accounts/takeover/).
     counts["sign_ins"] = SignInRisk.objects.filter(user=user).delete()[0]
     KnownSign.objects.filter(user=user).delete()
+    # What imports and support's impersonations kept about them (accounts/imports/,
+    # accounts/impersonation/); their sessions have been ended above.
+    counts["imported_identities"] = ImportedIdentity.objects.filter(user=user).delete()[0]
+    ApprovalLink.objects.filter(approver=user).delete()
+    deleted = Impersonation.objects.filter(person=user).delete()[1]
+    counts["impersonations"] = deleted.get(Impersonation._meta.label, 0)
     return counts
 
 

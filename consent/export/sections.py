@@ -124,6 +124,19 @@ def _sessions(user: User) -> list[dict[str, Any]]:
     )
 
 
+def _imported_identities(user: User) -> list[dict[str, Any]]:
+    """Which other systems they were moved in from, and those systems' ids for them
+    (accounts/imports/)."""
+    from accounts.models import ImportedIdentity
+
+    rows: Any = (
+        ImportedIdentity.objects.filter(user=user)
+        .order_by("created_at")
+        .values("source", "external_id", "created_at", "updated_at")
+    )
+    return list(rows)
+
+
 def _sign_ins(user: User) -> list[dict[str, Any]]:
     """Each sign-in's risk signals (accounts/takeover/), with where it came from."""
     from accounts.models import SignInRisk
@@ -328,6 +341,7 @@ SECTIONS: list[Section] = [
     Section("invitations", _invitations, ("organizations.Invitation",)),
     Section("sessions", _sessions, ("usersessions.UserSession",)),
     Section("sign_ins", _sign_ins, ("accounts.SignInRisk",)),
+    Section("imported_identities", _imported_identities, ("accounts.ImportedIdentity",)),
     Section(
         "mfa_devices",
         _mfa_devices,
@@ -372,4 +386,8 @@ NOT_EXPORTED: dict[str, str] = {
     "sso.DirectoryToken": "who made an organization's SCIM token, not data about them",
     "consent.PolicyVersion": "who drafted a policy text, not data about them",
     "provider.Application": "who registered an OAuth client, not data about them",
+    "accounts.Impersonation": "support's sessions as them: the same facts (who, why, when, "
+    "each page seen) are in the exported audit events (impersonation.*)",
+    "accounts.ApprovalLink": "hashed one-use links to approve support's sessions, meaningless "
+    "alone (each approval or refusal is in the exported audit events)",
 }
