@@ -377,9 +377,7 @@ class OutboundEmailAdmin(ScaledAdminMixin, NoSecretLookupsMixin, admin.ModelAdmi
         return False
 
 
-# Scheduled resets of second factors have their own page (accounts/recovery_admin.py).
-from accounts import recovery_admin  # noqa: E402, F401
-
-# allauth's address, social account and session pages, replaced (accounts/allauth_admin.py).
-from accounts import allauth_admin  # noqa: E402, F401, I001
+# Scheduled resets of second factors have their own page (accounts/recovery_admin.py), and
+# allauth's address, social account and session pages are replaced (accounts/allauth_admin.py).
+from accounts import allauth_admin, recovery_admin  # noqa: E402, F401
 from accounts.profiling import admin as profiling_admin  # noqa: E402, F401  (registers it)
