@@ -136,9 +136,13 @@ class ScaledChangeList(ChangeList):
         self.show_admin_actions = True
         self.result_list = page  # type: ignore[assignment]
         self.can_show_all = False
-        self.multi_page = True
+        # No numbered page is the current one: the template offers "First" and "Next".
+        self.multi_page = False
         self.paginator = paginator
-        self.page_num = 0  # no numbered page is the current one
+
+    @property
+    def first_url(self) -> str | None:
+        return self.get_query_string(remove=["p"]) if self.cursor is not None else None
 
     @property
     def next_url(self) -> str | None:

@@ -63,7 +63,8 @@ class MembershipInline(ReadOnlyInline):
     verbose_name_plural = f"memberships (the {PREVIEW_ROWS} newest: all of them under Members)"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
-        return super().get_queryset(request).select_related("user")
+        # Each row's title is str(membership), which names the user and the organization.
+        return super().get_queryset(request).select_related("user", "organization")
 
 
 class DomainInline(ReadOnlyInline):
@@ -88,7 +89,7 @@ class InvitationInline(ReadOnlyInline):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Invitation]:
-        return super().get_queryset(request).select_related("invited_by")
+        return super().get_queryset(request).select_related("invited_by", "organization")
 
 
 class PolicyInline(admin.StackedInline):
