@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import OutboundEmail, User
 from audit.models import AuditEvent
-from consent.models import ConsentEvent, Purpose
+from consent.models import Purpose
 from consent.services import record_consent
 from organizations.models import Invitation, Membership, Organization
 from provider.models import AccessToken, RefreshToken
