@@ -21,7 +21,7 @@ becomes ``icontains`` on every row. Here:
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
@@ -184,10 +184,10 @@ class ScaledAdminMixin:
     decides whether the box is shown.
     """
 
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
-    date_hierarchy = None
+    paginator: ClassVar[type] = EstimatedCountPaginator
+    show_full_result_count: ClassVar[bool] = False
+    show_facets: ClassVar[admin.ShowFacets] = admin.ShowFacets.NEVER
+    date_hierarchy: ClassVar[str | None] = None
     search_user_path: str | None = None
     search_exact_fields: tuple[str, ...] = ()
     search_prefix_fields: tuple[str, ...] = ()

@@ -180,8 +180,10 @@ class Pagination(PageNumberPagination):
     instead (config/keyset.py): ``next`` carries the cursor of the following page, so page 900
     costs what page 1 costs, where a page number is an ``OFFSET`` that reads every row before
     it; ``count`` is then PostgreSQL's estimate of the list's length, never a ``COUNT(*)``, and
-    ``previous`` is null (walk forwards). A cursor this list did not make is a 400 on
-    ``cursor``; so is a cursor on a list whose order cannot be cut by key.
+    ``previous`` is null (walk forwards); ``page`` is ignored. A cursor this list did not make
+    is a 404, like a page past the last one; one longer than the schema allows is a 400. A list
+    whose order cannot be cut by key (a sort on a column that may be empty, such as consent
+    purposes) answers numbered pages whatever the cursor.
     """
 
     page_size = 50
@@ -190,9 +192,17 @@ class Pagination(PageNumberPagination):
     max_cursor_length = 1000
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
-        self.keyset_mode = self.cursor_query_param in request.query_params
-        if self.keyset_mode:
-            return self._keyset_page(queryset, request)
+        from config import keyset
+
+        cursor = request.query_params.get(self.cursor_query_param, "")
+        if len(cursor) > self.max_cursor_length:
+            raise exceptions.ValidationError(
+                {self.cursor_query_param: ["Give the cursor from a page's next link."]}
+            )
+        cols = keyset.columns(queryset.model, list(queryset.query.order_by))
+        self.keyset_mode = cols is not None and self.cursor_query_param in request.query_params
+        if cols is not None and self.keyset_mode:
+            return self._keyset_page(queryset, request, cols)
         raw = request.query_params.get(self.page_query_param)
         valid = raw is None or (raw.isascii() and raw.isdigit() and len(raw) < 10 and int(raw))
         if not valid:
@@ -201,20 +211,13 @@ class Pagination(PageNumberPagination):
             )
         return super().paginate_queryset(queryset, request, view)
 
-    def _keyset_page(self, queryset: Any, request: Request) -> list[Any]:
+    def _keyset_page(self, queryset: Any, request: Request, cols: list[Any]) -> list[Any]:
         from config import keyset
         from config.admin_scale import EstimatedCountPaginator
 
-        wrong = exceptions.ValidationError(
-            {self.cursor_query_param: ["Give the cursor from a page's next link, or nothing."]}
-        )
-        if self.page_query_param in request.query_params:
-            raise exceptions.ValidationError(
-                {self.cursor_query_param: ["Give a page number or a cursor, not both."]}
-            )
-        cols = keyset.columns(queryset.model, list(queryset.query.order_by))
+        wrong = exceptions.NotFound("No such page: give the cursor from a page's next link.")
         cursor = request.query_params.get(self.cursor_query_param, "")
-        if cols is None or len(cursor) > self.max_cursor_length or "\x00" in cursor:
+        if "\x00" in cursor:
             raise wrong
         rows = keyset.ordered(queryset, cols)
         if cursor:
@@ -273,7 +276,7 @@ class Pagination(PageNumberPagination):
                 "required": False,
                 "in": "query",
                 "description": "Keyset pages: empty for the first page, then the cursor in the "
-                "previous page's next link. Not with page. count is then an estimate.",
+                "previous page's next link (page is then ignored, count is an estimate).",
                 "schema": {"type": "string", "maxLength": self.max_cursor_length},
             }
         )

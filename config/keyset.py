@@ -88,7 +88,7 @@ def values_of(row: Model, cols: list[Column]) -> list[Any]:
 def token(row: Model, cols: list[Column]) -> str:
     """The cursor of the page that follows ``row``."""
     values = [
-        col.field.value_to_string(_Holder(col.field, value))
+        col.field.value_to_string(_Holder(col.field, value))  # type: ignore[arg-type]
         for col, value in zip(cols, values_of(row, cols), strict=True)
     ]
     raw = json.dumps(values, separators=(",", ":")).encode()

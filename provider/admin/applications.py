@@ -149,7 +149,7 @@ class ApiAccessInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Application)
-class ApplicationAdmin(ServiceSavesMixin, ScaledAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class ApplicationAdmin(ServiceSavesMixin, ScaledAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):  # type: ignore[type-arg,misc]
     secret_fields = APP_SECRET_FIELDS
     form = ApplicationChangeForm
     list_display = ("name", "kind", "client_id", "organization", "first_party", "enabled")

@@ -10,7 +10,7 @@ from provider.admin.common import TOKEN_FIELDS
 from provider.models import AccessToken, DeviceGrant, Grant, IDToken, RefreshToken
 
 
-class TokenAdmin(ScaledAdminMixin, ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class TokenAdmin(ScaledAdminMixin, ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):  # type: ignore[type-arg,misc]
     """Newest first by primary key; the search box takes a person (exact address, public id or
     prefix) or an application's client id (config/admin_scale.py)."""
 

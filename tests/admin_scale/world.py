@@ -89,5 +89,5 @@ def newest(model: type[Any]) -> Any:
     return model.objects.order_by("-pk").first()
 
 
-def some_user() -> User:
+def some_user() -> User | None:
     return User.objects.filter(email__endswith="@scale.example").order_by("-pk").first()
