@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
+from allauth.account.models import EmailAddress
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -18,12 +19,16 @@ from accounts.admin_person.actions import may_act_on
 from accounts.admin_person.admin import PRIVILEGE_DISPLAYS, PersonPageMixin
 from accounts.forms import ReasonForm
 from accounts.mfa.services import recovery
-from accounts.models import MFAReset, OutboundEmail, User
+from accounts.models import MFAReset, OutboundEmail, User, address_is
 from config.admin_mixins import NoSecretLookupsMixin
+from config.admin_scale import ScaledAdminMixin
 from config.refusals import Refusal, admin_refusal
 
 
 class EmailVerifiedFilter(admin.SimpleListFilter):
+    """People with (or without) a verified address, as ``EXISTS``: a semi-join probed per row
+    of the list's index walk, never a ``DISTINCT`` over a join of every address."""
+
     title = "email verified"
     parameter_name = "verified"
 
@@ -31,10 +36,11 @@ class EmailVerifiedFilter(admin.SimpleListFilter):
         return [("yes", "Verified"), ("no", "Not verified")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
+        verified = Exists(EmailAddress.objects.filter(user=OuterRef("pk"), verified=True))
         if self.value() == "yes":
-            return queryset.filter(emailaddress__verified=True).distinct()
+            return queryset.filter(verified)
         if self.value() == "no":
-            return queryset.exclude(emailaddress__verified=True)
+            return queryset.filter(~verified)
         return queryset
 
 
@@ -155,7 +161,7 @@ PRIVILEGE_FIELDS = ("is_active", "is_staff", "is_superuser", "groups", "user_per
 
 
 @admin.register(User)
-class UserAdmin(PersonPageMixin, NoSecretLookupsMixin, admin.ModelAdmin):
+class UserAdmin(PersonPageMixin, ScaledAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
     secret_fields = frozenset({"password"})
     list_display = ("email", "display_name", "is_blocked", "is_staff", "date_joined", "last_login")
     list_filter = (
@@ -166,10 +172,16 @@ class UserAdmin(PersonPageMixin, NoSecretLookupsMixin, admin.ModelAdmin):
         ("date_joined", admin.DateFieldListFilter),
         ("erased_at", admin.EmptyFieldListFilter),
     )
-    search_fields = ("email", "display_name", "=public_id")
-    ordering = ("-date_joined",)
+    # The box is routed (config/admin_scale.py, accounts/search.py): an address finds its
+    # person by exact address, a public id by id, anything else by prefix of address or name.
+    search_fields = ("email",)
+    search_user_path = "pk"
+    search_help_text = "An email address (exact), a public id, or how an address or a name begins."
+    ordering = ("-date_joined", "-id")
+    # Sorting by anything else would sort the whole table (accounts_user_joined, the unique
+    # address index and the primary key serve these).
+    sortable_by = ("email", "date_joined")
     list_per_page = 50
-    show_full_result_count = False
     actions = [block_users, unblock_users, resend_verification, reset_mfa]
     readonly_fields = (
         "mfa_reset_pending",
@@ -254,13 +266,15 @@ class UserAdmin(PersonPageMixin, NoSecretLookupsMixin, admin.ModelAdmin):
 
 
 @admin.register(OutboundEmail)
-class OutboundEmailAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+class OutboundEmailAdmin(ScaledAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
     """Delivery status of email, for "I never got the email" tickets. Bodies are never shown."""
 
     secret_fields = frozenset({"text_body", "html_body"})
     list_display = ("created_at", "to", "template", "status", "attempts", "sent_at")
     list_filter = ("status", "template")
     search_fields = ("=to",)
+    search_help_text = "The recipient's address (exact)."
+    sortable_by = ("created_at",)
     fields = (
         "to",
         "template",
@@ -273,7 +287,14 @@ class OutboundEmailAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         "sent_at",
     )
     readonly_fields = fields
-    show_full_result_count = False
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[OutboundEmail], search_term: str
+    ) -> tuple[QuerySet[OutboundEmail], bool]:
+        term = search_term.strip()[:254]
+        if not term:
+            return queryset, False
+        return queryset.filter(address_is(term, "to")), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -282,6 +303,7 @@ class OutboundEmailAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         return False
 
 
-# Scheduled resets of second factors have their own page (accounts/recovery_admin.py).
-from accounts import recovery_admin  # noqa: E402, F401
+# Scheduled resets of second factors have their own page (accounts/recovery_admin.py), and
+# allauth's address, social account and session pages are replaced (accounts/allauth_admin.py).
+from accounts import allauth_admin, recovery_admin  # noqa: E402, F401
 from accounts.profiling import admin as profiling_admin  # noqa: E402, F401  (registers it)

@@ -95,6 +95,9 @@ class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-m
         constraints = [
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
         ]
+        # The admin's user list, newest first, in keyset pages (config/admin_scale.py). The
+        # prefix index on lower(display_name) is PostgreSQL's only (migration 0011).
+        indexes = [models.Index(fields=["date_joined", "id"], name="accounts_user_joined")]
 
     def __str__(self) -> str:
         return self.email
@@ -150,6 +153,8 @@ class OutboundEmail(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The admin's delivery list finds an address's email by index (config/admin_scale.py).
+        indexes = [models.Index(Lower("to"), name="accounts_outbound_to")]
 
     def __str__(self) -> str:
         return f"{self.template} to {self.to} ({self.status})"

@@ -18,6 +18,7 @@ from accounts.forms import ReasonForm
 from accounts.mfa.services import recovery
 from accounts.models import MFAReset, User
 from config.admin_mixins import NoSecretLookupsMixin
+from config.admin_scale import ScaledAdminMixin
 from config.refusals import Refusal, admin_refusal
 
 
@@ -65,16 +66,17 @@ def cancel_resets(
 
 
 @admin.register(MFAReset)
-class MFAResetAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+class MFAResetAdmin(ScaledAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
     """Resets of second factors, pending first. Nothing here is a secret (no factor, no code,
     no cancel link): only who, why and when."""
 
     list_display = ("user", "status", "via", "requested_by", "requested_at", "due_at")
     list_filter = ("status", "via")
     search_fields = ("user__email",)
+    search_help_text = "A person's email address (exact), public id, or how it begins."
+    search_user_path = "user"
     ordering = ("status", "due_at")
     list_select_related = ("user", "requested_by")
-    show_full_result_count = False
     actions = [cancel_resets]
     fields = (
         "user",

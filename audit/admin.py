@@ -3,10 +3,11 @@
 Django's changelist would count and scan the log on every page (T17): its paginator runs a
 ``COUNT(*)`` over the filtered rows, ``date_hierarchy`` a ``DISTINCT date_trunc`` over them,
 facets a count per filter choice, and ``search_fields`` an ``icontains`` that reads every row.
-Here the count stops at ``COUNT_CAP`` rows, there is no date hierarchy and no facets, the date
-filter is a range on an indexed column, and the search box takes what an index answers (an
-event or request id, ``<kind>:<id>``, ``org:<id>``, or an actor's email or its beginning:
-audit/search.py).
+Here (config/admin_scale.py) the count is the planner's estimate, or stops at ``COUNT_CAP``
+rows when the planner expects few; deep pages are keyset pages on (occurred_at, id); there is
+no date hierarchy and no facets, the date filter is a range on an indexed column, and the
+search box takes what an index answers (an event or request id, ``<kind>:<id>``, ``org:<id>``,
+or an actor's email or its beginning: audit/search.py).
 """
 
 from __future__ import annotations
@@ -14,51 +15,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.functional import cached_property
 
 from audit.models import AuditEvent, AuditEventQuerySet, AuditExport, AuditVerification
 from audit.search import search_term
 from config.admin_mixins import ReadOnlyAdminMixin
-
-# The most rows the changelist counts; beyond it the admin shows this many pages and no more.
-COUNT_CAP = 10_000
-
-
-class CappedCountPaginator(Paginator):
-    """Counts at most ``COUNT_CAP`` rows: ``SELECT COUNT(*) FROM (... LIMIT cap)``, a bounded
-    read whatever the table's size. Past the cap, later pages are reached by narrowing."""
-
-    @cached_property
-    def count(self) -> int:
-        rows = self.object_list
-        assert isinstance(rows, QuerySet)
-        return int(rows.order_by()[:COUNT_CAP].count())
-
-
-class OrganizationIdFilter(admin.SimpleListFilter):
-    """Events of one organization by id (``?organization=42``): the index on
-    (organization_id, occurred_at, id). Offers no list of organizations, which would be a
-    query over all of them; links from an organization's admin page set it."""
-
-    title = "organization"
-    parameter_name = "organization"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        value = self.value()
-        return [(value, f"#{value}")] if value and value.isdigit() else []
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        if not value:
-            return queryset
-        return queryset.filter(organization_id=int(value)) if value.isdigit() else queryset.none()
+from config.admin_scale import OrganizationIdFilter, ScaledAdminMixin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditEventAdmin(ScaledAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: staff can search and filter the log, never change it."""
 
     list_display = ("occurred_at", "action", "outcome", "actor_text", "target_text", "ip")
@@ -74,9 +41,6 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     search_fields = ("actor_text",)  # shows the box; get_search_results does the searching
     list_per_page = 50
-    paginator = CappedCountPaginator
-    show_full_result_count = False  # no COUNT(*) over the whole log on every page
-    show_facets = admin.ShowFacets.NEVER  # facets count every filter choice
     readonly_fields = [field.name for field in AuditEvent._meta.fields]
     sortable_by = ("occurred_at",)
 
@@ -90,7 +54,7 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AuditExport)
-class AuditExportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditExportAdmin(ScaledAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Background exports of organizations' logs: their state, never their contents."""
 
     list_display = ("public_id", "organization", "format", "status", "rows", "created_at")
@@ -114,7 +78,7 @@ class AuditExportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AuditVerification)
-class AuditVerificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditVerificationAdmin(ScaledAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Background checks of organizations' chains (audit/chain/verifications.py): for staff to
     see a check that is stuck or failed, and why."""
 

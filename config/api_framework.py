@@ -177,13 +177,36 @@ def _json_type(field: serializers.Field) -> type | None:
 
 
 class Pagination(PageNumberPagination):
-    """Numbered pages from 1. A page number that is not a positive whole number is a 400 on the
-    ``page`` field; a page past the last one is a 404."""
+    """Numbered pages from 1, or keyset pages with ``cursor``.
+
+    A page number that is not a positive whole number is a 400 on the ``page`` field; a page
+    past the last one is a 404. ``?cursor=`` (empty: from the start) asks for keyset pages
+    instead (config/keyset.py): ``next`` carries the cursor of the following page, so page 900
+    costs what page 1 costs, where a page number is an ``OFFSET`` that reads every row before
+    it; ``count`` is then PostgreSQL's estimate of the list's length, never a ``COUNT(*)``, and
+    ``previous`` is null (walk forwards); ``page`` is ignored. A cursor this list did not make
+    is a 404, like a page past the last one; one longer than the schema allows is a 400. A list
+    whose order cannot be cut by key (a sort on a column that may be empty, such as consent
+    purposes) answers numbered pages whatever the cursor.
+    """
 
     page_size = 50
     last_page_strings = ()  # the schema promises a number: "last" is not one
+    cursor_query_param = "cursor"
+    max_cursor_length = 1000
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        from config import keyset
+
+        cursor = request.query_params.get(self.cursor_query_param, "")
+        if len(cursor) > self.max_cursor_length:
+            raise exceptions.ValidationError(
+                {self.cursor_query_param: ["Give the cursor from a page's next link."]}
+            )
+        cols = keyset.columns(queryset.model, list(queryset.query.order_by))
+        self.keyset_mode = cols is not None and self.cursor_query_param in request.query_params
+        if cols is not None and self.keyset_mode:
+            return self._keyset_page(queryset, request, cols)
         raw = request.query_params.get(self.page_query_param)
         valid = raw is None or (raw.isascii() and raw.isdigit() and len(raw) < 10 and int(raw))
         if not valid:
@@ -192,11 +215,75 @@ class Pagination(PageNumberPagination):
             )
         return super().paginate_queryset(queryset, request, view)
 
+    def _keyset_page(self, queryset: Any, request: Request, cols: list[Any]) -> list[Any]:
+        from config import keyset
+        from config.admin_scale import EstimatedCountPaginator
+
+        wrong = exceptions.NotFound("No such page: give the cursor from a page's next link.")
+        cursor = request.query_params.get(self.cursor_query_param, "")
+        if "\x00" in cursor:
+            raise wrong
+        rows = keyset.ordered(queryset, cols)
+        if cursor:
+            try:
+                start = keyset.parse(cursor, cols)
+            except keyset.BadCursor:
+                raise wrong from None
+            if any("\x00" in value for value in start if isinstance(value, str)):
+                raise wrong
+            rows = keyset.after(rows, cols, start)
+        size = self.get_page_size(request) or self.page_size
+        found = list(rows[: size + 1])
+        page = found[:size]
+        self.request = request
+        self.keyset_count = EstimatedCountPaginator(queryset, size).count
+        self.keyset_next = keyset.token(page[-1], cols) if len(found) > size else None
+        return page
+
+    def get_paginated_response(self, data: Any) -> Any:
+        if not getattr(self, "keyset_mode", False):
+            return super().get_paginated_response(data)
+        from rest_framework.response import Response
+
+        return Response(
+            {
+                "count": self.keyset_count,
+                "next": self.get_next_link(),
+                "previous": None,
+                "results": data,
+            }
+        )
+
+    def get_next_link(self) -> str | None:
+        if not getattr(self, "keyset_mode", False):
+            return super().get_next_link()
+        if self.keyset_next is None:
+            return None
+        from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+        url = remove_query_param(self.request.build_absolute_uri(), self.page_query_param)
+        return replace_query_param(url, self.cursor_query_param, self.keyset_next)
+
+    def get_previous_link(self) -> str | None:
+        if getattr(self, "keyset_mode", False):
+            return None
+        return super().get_previous_link()
+
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             if parameter["name"] == self.page_query_param:
                 parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": 999_999_999}
+        parameters.append(
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Keyset pages: empty for the first page, then the cursor in the "
+                "previous page's next link (page is then ignored, count is an estimate).",
+                "schema": {"type": "string", "maxLength": self.max_cursor_length},
+            }
+        )
         return parameters
 
 

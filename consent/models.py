@@ -325,6 +325,8 @@ class ConsentEvent(models.Model):
             models.Index(
                 fields=["user", "purpose", "-occurred_at", "-id"], name="consent_event_current"
             ),
+            # The admin's list of every event, newest first, in keyset pages.
+            models.Index(fields=["occurred_at", "id"], name="consent_event_when"),
         ]
 
     def __str__(self) -> str:
@@ -458,7 +460,12 @@ class DataSubjectRequest(models.Model):
                 name="consent_one_open_export",
             ),
         ]
-        indexes = [models.Index(fields=["kind", "status", "scheduled_for"])]
+        indexes = [
+            models.Index(fields=["kind", "status", "scheduled_for"]),
+            # The admin's list, newest first, in keyset pages (config/admin_scale.py).
+            models.Index(fields=["requested_at", "id"], name="consent_request_when"),
+            models.Index(fields=["pseudonym"], name="consent_request_pseudonym"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.get_status_display()})"

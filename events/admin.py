@@ -4,8 +4,8 @@ delivery's attempts, read-only.
 Changes go through ``events.services`` with the staff member as the actor, so they are
 audited as the API's are. Endpoints are registered through the API or the portal, where the
 secret is shown once; the admin never shows a secret. The delivery list never counts the
-whole table (the count stops at ``COUNT_CAP``; no facets), and its endpoint filter is an id in
-the URL, not a list of every endpoint.
+whole table (config/admin_scale.py: an estimate, keyset deep pages; no facets), and its
+endpoint filter is an id in the URL, not a list of every endpoint.
 
 Both lists open with a line on the pipeline loop (events/loop_status.py): the horizon lag and
 how long ago the loop last beat, so that staff looking at late deliveries see when the cause is
@@ -20,8 +20,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from audit.admin import CappedCountPaginator
 from config.admin_mixins import NoSecretLookupsMixin
+from config.admin_scale import ScaledAdminMixin
 from config.refusals import Refusal, admin_refusal
 from events import services
 from events.loop_status import loop_status
@@ -40,7 +40,9 @@ class LoopStatusMixin:
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(LoopStatusMixin, NoSecretLookupsMixin, admin.ModelAdmin):
+class WebhookEndpointAdmin(
+    LoopStatusMixin, ScaledAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin
+):
     list_display = (
         "public_id",
         "organization",
@@ -52,8 +54,8 @@ class WebhookEndpointAdmin(LoopStatusMixin, NoSecretLookupsMixin, admin.ModelAdm
     )
     list_filter = ("status", "disabled_reason")
     search_fields = ("=public_id",)
+    search_exact_fields = ("public_id",)
     list_select_related = ("organization",)
-    show_facets = admin.ShowFacets.NEVER
     change_list_template = LOOP_TEMPLATE
     secret_fields = frozenset({"secrets"})
     # The URL may carry the receiver's own token (the audit log keeps only the host too).
@@ -117,7 +119,7 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(LoopStatusMixin, admin.ModelAdmin):
+class DeliveryAdmin(LoopStatusMixin, ScaledAdminMixin, admin.ModelAdmin):
     list_display = (
         "public_id",
         "endpoint",
@@ -130,11 +132,10 @@ class DeliveryAdmin(LoopStatusMixin, admin.ModelAdmin):
     )
     list_filter = ("status", EndpointIdFilter)
     search_fields = ("=public_id",)
+    search_exact_fields = ("public_id",)
     list_select_related = ("endpoint", "event")
     list_per_page = 50
-    paginator = CappedCountPaginator
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
+    ordering = ("-id",)
     change_list_template = LOOP_TEMPLATE
     readonly_fields = [f.name for f in Delivery._meta.fields]
     raw_id_fields = ("endpoint", "event", "resend_of")

@@ -59,6 +59,8 @@ class Organization(models.Model):
 
     class Meta:
         ordering: ClassVar[list[str]] = ["name"]
+        # The admin's list in name order, in keyset pages (config/admin_scale.py).
+        indexes: ClassVar[list[Any]] = [models.Index(fields=["name", "id"], name="org_name_id")]
 
     def __str__(self) -> str:
         return self.name
@@ -144,6 +146,11 @@ class Invitation(models.Model):
 
     class Meta:
         ordering: ClassVar[list[str]] = ["-created_at"]
+        # The admin's list, newest first, and its search by address (config/admin_scale.py).
+        indexes: ClassVar[list[Any]] = [
+            models.Index(fields=["created_at", "id"], name="org_invitation_created"),
+            models.Index(Lower("email"), name="org_invitation_email"),
+        ]
         constraints: ClassVar[list[Any]] = [
             # At most one open invitation per address and organization.
             models.UniqueConstraint(
@@ -192,6 +199,8 @@ class Domain(models.Model):
 
     class Meta:
         ordering: ClassVar[list[str]] = ["name"]
+        # The admin finds an organization by one of its domains (config/admin_scale.py).
+        indexes: ClassVar[list[Any]] = [models.Index(fields=["name"], name="org_domain_name")]
         constraints: ClassVar[list[Any]] = [
             models.UniqueConstraint(fields=["organization", "name"], name="org_domain_unique"),
             # A domain counts for one organization at most.

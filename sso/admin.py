@@ -15,6 +15,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from config.admin_mixins import NoSecretLookupsMixin, ReadOnlyAdminMixin
+from config.admin_scale import ScaledAdminMixin
 from organizations.admin import ReadOnlyInline
 from sso import services
 from sso.models import Connection, IdPCertificate
@@ -67,13 +68,21 @@ class CertificateInline(ReadOnlyInline):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
+class ConnectionAdmin(ScaledAdminMixin, ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
     secret_fields = frozenset({"sp_private_key_encrypted", "client_secret_encrypted"})
     list_display = ("name", "organization", "protocol", "status", "updated_at")
     list_filter = ("protocol", "status")
     list_select_related = ("organization",)
-    search_fields = ("name", "=slug", "organization__name", "=organization__slug")
-    show_full_result_count = False
+    search_fields = ("=slug",)
+    search_help_text = (
+        "How the connection's name or slug, or its organization's name, begins; a public id "
+        "or an organization's slug (exact)."
+    )
+    search_name_prefix_fields = ("name", "organization__name")
+    search_exact_fields = ("public_id", "organization__slug")
+    search_prefix_fields = ("slug",)
+    ordering = ("-id",)
+    sortable_by = ()
     inlines = (CertificateInline,)
     fieldsets = (
         (None, {"fields": GENERAL_FIELDS}),
@@ -97,10 +106,6 @@ class ConnectionAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).prefetch_related("domains")
-
-    def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> Any:
-        results, _ = super().get_search_results(request, queryset, search_term)
-        return results.distinct(), False
 
 
 # The SCIM directories, tokens and records (sso/scim/admin.py) register themselves on import.

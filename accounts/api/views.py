@@ -139,7 +139,7 @@ class UserListView(UsersMixin, generics.ListAPIView[User]):
         if "email" in wanted:
             users = users.filter(address_is(wanted["email"].strip()))
         if "email_prefix" in wanted:
-            users = users.filter(email__istartswith=wanted["email_prefix"].strip())
+            users = users.filter(email__startswith=wanted["email_prefix"].strip().lower())
         if "id" in wanted:
             users = users.filter(public_id=wanted["id"])
         return users.order_by("pk")

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from config.admin_mixins import NoSecretLookupsMixin, ReadOnlyAdminMixin
+from config.admin_scale import ScaledAdminMixin
 from consent.models import ConsentEvent, DataSubjectRequest, ReceiptKey
 
 EVENT_FIELDS = (
@@ -34,7 +35,9 @@ EVENT_FIELDS = (
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
+class ConsentEventAdmin(
+    ScaledAdminMixin, ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin
+):
     """Consent history, read-only for everyone: events are evidence.
 
     A user's history is this list filtered by ``?user__id__exact=<pk>`` (the user's page links
@@ -44,8 +47,13 @@ class ConsentEventAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdm
     list_display = ("occurred_at", "user_email", "purpose", "decision", "method", "version", "ip")
     list_filter = ("decision", "method", "purpose")
     list_select_related = ("user", "purpose", "version__document")
-    search_fields = ("user__email", "=user__public_id")
-    show_full_result_count = False
+    search_fields = ("user__email",)
+    search_help_text = (
+        "A person's email address (exact), public id, or how it begins; or an event's id."
+    )
+    search_user_path = "user"
+    search_exact_fields = ("public_id",)
+    sortable_by = ("occurred_at",)
     list_per_page = 50
     fields = EVENT_FIELDS
     readonly_fields = EVENT_FIELDS
@@ -105,7 +113,9 @@ REQUEST_FIELDS = (
 
 
 @admin.register(DataSubjectRequest)
-class DataSubjectRequestAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
+class DataSubjectRequestAdmin(
+    ScaledAdminMixin, ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin
+):
     """Export and erasure requests, read-only: support staff answer "where is my export?" and
     "when will my account be deleted?" here, and a request on hold shows why. The download
     token's hash and the identifiers an erasure is working through are never shown or
@@ -115,8 +125,15 @@ class DataSubjectRequestAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.Mo
     list_display = ("requested_at", "user_email", "kind", "status", "via", "scheduled_for")
     list_filter = ("kind", "status", "via")
     list_select_related = ("user",)
-    search_fields = ("user__email", "=user__public_id", "=public_id", "=pseudonym")
-    show_full_result_count = False
+    search_fields = ("user__email",)
+    search_help_text = (
+        "A person's email address (exact), public id, or how it begins; a request's id or "
+        "pseudonym."
+    )
+    search_user_path = "user"
+    search_exact_fields = ("public_id", "pseudonym")
+    ordering = ("-requested_at", "-id")
+    sortable_by = ("requested_at",)
     list_per_page = 50
     fields = REQUEST_FIELDS
     readonly_fields = REQUEST_FIELDS

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 from config.admin_mixins import NoSecretLookupsMixin
+from config.admin_scale import ScaledAdminMixin
 from config.refusals import Refusal
 from provider.admin.common import APP_SECRET_FIELDS, ServiceSavesMixin, reasoned_action, secret_page
 from provider.forms import (
@@ -148,14 +149,17 @@ class ApiAccessInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Application)
-class ApplicationAdmin(ServiceSavesMixin, NoSecretLookupsMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class ApplicationAdmin(ServiceSavesMixin, ScaledAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):  # type: ignore[type-arg,misc]
     secret_fields = APP_SECRET_FIELDS
     form = ApplicationChangeForm
     list_display = ("name", "kind", "client_id", "organization", "first_party", "enabled")
     list_filter = ("kind", "first_party", ("disabled_at", admin.EmptyFieldListFilter))
     list_select_related = ("organization",)
-    search_fields = ("name", "=client_id")
-    show_full_result_count = False
+    search_fields = ("=client_id",)
+    search_help_text = "A client id (exact)."
+    search_exact_fields = ("client_id",)
+    ordering = ("-id",)
+    sortable_by = ()
     actions = [rotate_secret, disable_applications, enable_applications]
     inlines = (ApiAccessInline,)
     readonly_fields = (

@@ -5,16 +5,23 @@ from __future__ import annotations
 from django.contrib import admin
 
 from config.admin_mixins import NoSecretLookupsMixin, ReadOnlyAdminMixin
+from config.admin_scale import ScaledAdminMixin
 from provider.admin.common import TOKEN_FIELDS
 from provider.models import AccessToken, DeviceGrant, Grant, IDToken, RefreshToken
 
 
-class TokenAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class TokenAdmin(ScaledAdminMixin, ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):  # type: ignore[type-arg,misc]
+    """Newest first by primary key; the search box takes a person (exact address, public id or
+    prefix) or an application's client id (config/admin_scale.py)."""
+
     secret_fields = TOKEN_FIELDS
     list_select_related = ["application", "user"]
-    search_fields = ("=application__client_id", "=user__email")
-    show_full_result_count = False
+    search_fields = ("=application__client_id",)
+    search_help_text = "A person's email address (exact), public id or how it begins; a client id."
+    search_user_path = "user"
+    search_exact_fields = ("application__client_id",)
     ordering = ("-pk",)
+    sortable_by = ()
 
 
 @admin.register(AccessToken)
@@ -68,6 +75,7 @@ class IDTokenAdmin(TokenAdmin):
 class DeviceGrantAdmin(TokenAdmin):
     list_display = ("pk", "client_id", "user", "status", "expires", "used_at")
     list_select_related = ["user"]
-    search_fields = ("=client_id", "=user__email")
+    search_fields = ("=client_id",)
+    search_exact_fields = ("client_id",)
     fields = ("client_id", "user", "status", "scope", "expires", "used_at", "failed_attempts")
     readonly_fields = fields

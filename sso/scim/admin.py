@@ -18,6 +18,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from config.admin_mixins import NoSecretLookupsMixin, ReadOnlyAdminMixin
+from config.admin_scale import ScaledAdminMixin
 from organizations.admin import ReadOnlyInline
 from sso.scim.models import Directory, DirectoryToken, ScimGroup, ScimUser
 
@@ -31,12 +32,13 @@ class TokenInline(ReadOnlyInline):
 
 
 @admin.register(Directory)
-class DirectoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DirectoryAdmin(ScaledAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("organization", "status", "user_count", "group_count", "created_at")
     list_filter = ("status",)
     list_select_related = ("organization",)
-    search_fields = ("organization__name", "=organization__slug", "=public_id")
-    show_full_result_count = False
+    search_fields = ("=public_id",)
+    search_help_text = "The organization's slug or the directory's public id (exact)."
+    search_exact_fields = ("organization__slug", "public_id")
     fields = (
         "organization",
         "public_id",
@@ -62,18 +64,21 @@ class DirectoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(DirectoryToken)
-class DirectoryTokenAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
+class DirectoryTokenAdmin(
+    ScaledAdminMixin, ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin
+):
     secret_fields = frozenset({"digest", "key_id"})
     list_display = ("prefix", "directory", *TOKEN_FIELDS[1:])
     list_select_related = ("directory__organization", "created_by")
-    search_fields = ("=prefix", "directory__organization__name", "=directory__organization__slug")
-    show_full_result_count = False
+    search_fields = ("=prefix",)
+    search_help_text = "The token's prefix, or the organization's slug (exact)."
+    search_exact_fields = ("prefix", "directory__organization__slug")
     fields = ("directory", *TOKEN_FIELDS)
     readonly_fields = fields
 
 
 @admin.register(ScimUser)
-class ScimUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ScimUserAdmin(ScaledAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("user_name", "external_id", "active", "link_state", "user", "directory")
     list_filter = ("active", "link_state")
     list_select_related = ("user", "directory__organization")
@@ -81,7 +86,6 @@ class ScimUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     # see get_search_results.
     search_fields = ("user_name",)
     search_help_text = "The start of the user name, or an exact externalId or SCIM id."
-    show_full_result_count = False
     fields = (
         "directory",
         "public_id",
@@ -111,12 +115,11 @@ class ScimUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ScimGroup)
-class ScimGroupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ScimGroupAdmin(ScaledAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("display_name", "external_id", "role", "directory")
     list_filter = ("role",)
     list_select_related = ("directory__organization",)
     search_fields = ("display_name",)
-    show_full_result_count = False
     fields = (
         "directory",
         "public_id",
