@@ -26,38 +26,41 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-# Path -> queries it runs (session, user, OTP device, the list's EXPLAIN, its bounded count,
-# its rows, and each page's own lookups), the same with 3 rows as with 8.
+# Path -> queries it runs (session, user, OTP device, the list's EXPLAIN, its rows, and each
+# page's own lookups), the same with 3 rows as with 8. Not counted here: the bounded count the
+# paginator adds when the planner expects a short list, which depends on the planner's
+# statistics (a table another test filled and rolled back still looks big to it until it is
+# vacuumed); that any count is bounded is asserted on its own.
 CHANGELISTS: dict[str, int] = {
-    "/admin/accounts/user/": 7,
-    "/admin/accounts/user/?verified=yes": 7,
-    "/admin/accounts/user/?q=person1%40scale.example": 7,
-    "/admin/accounts/user/?q=person": 7,
-    "/admin/accounts/outboundemail/": 8,
-    "/admin/accounts/outboundemail/?q=person1%40scale.example": 8,
-    "/admin/account/emailaddress/": 7,
-    "/admin/account/emailaddress/?q=person1%40scale.example": 7,
-    "/admin/usersessions/usersession/": 7,
-    "/admin/socialaccount/socialaccount/": 8,
-    "/admin/organizations/organization/": 7,
-    "/admin/organizations/organization/?q=person1%40scale.example": 7,
-    "/admin/organizations/organization/?q=org": 7,
-    "/admin/organizations/membership/": 7,
-    "/admin/organizations/membership/?q=person1%40scale.example": 7,
-    "/admin/organizations/invitation/": 7,
-    "/admin/organizations/invitation/?q=invitee1%40scale.example": 7,
-    "/admin/audit/auditevent/": 7,
-    "/admin/audit/auditevent/?q=person1%40scale.example": 7,
-    "/admin/consent/consentevent/": 8,
-    "/admin/consent/consentevent/?q=person1%40scale.example": 8,
-    "/admin/consent/datasubjectrequest/": 7,
-    "/admin/sso/connection/": 8,
-    "/admin/sso/connection/?q=idp": 8,
-    "/admin/provider/application/": 7,
-    "/admin/provider/accesstoken/": 7,
-    "/admin/provider/accesstoken/?q=person1%40scale.example": 7,
-    "/admin/provider/refreshtoken/": 7,
-    "/admin/events/delivery/": 8,
+    "/admin/accounts/user/": 6,
+    "/admin/accounts/user/?verified=yes": 6,
+    "/admin/accounts/user/?q=person1%40scale.example": 6,
+    "/admin/accounts/user/?q=person": 6,
+    "/admin/accounts/outboundemail/": 7,
+    "/admin/accounts/outboundemail/?q=person1%40scale.example": 7,
+    "/admin/account/emailaddress/": 6,
+    "/admin/account/emailaddress/?q=person1%40scale.example": 6,
+    "/admin/usersessions/usersession/": 6,
+    "/admin/socialaccount/socialaccount/": 7,
+    "/admin/organizations/organization/": 6,
+    "/admin/organizations/organization/?q=person1%40scale.example": 6,
+    "/admin/organizations/organization/?q=org": 6,
+    "/admin/organizations/membership/": 6,
+    "/admin/organizations/membership/?q=person1%40scale.example": 6,
+    "/admin/organizations/invitation/": 6,
+    "/admin/organizations/invitation/?q=invitee1%40scale.example": 6,
+    "/admin/audit/auditevent/": 6,
+    "/admin/audit/auditevent/?q=person1%40scale.example": 6,
+    "/admin/consent/consentevent/": 7,
+    "/admin/consent/consentevent/?q=person1%40scale.example": 7,
+    "/admin/consent/datasubjectrequest/": 6,
+    "/admin/sso/connection/": 7,
+    "/admin/sso/connection/?q=idp": 7,
+    "/admin/provider/application/": 6,
+    "/admin/provider/accesstoken/": 6,
+    "/admin/provider/accesstoken/?q=person1%40scale.example": 6,
+    "/admin/provider/refreshtoken/": 6,
+    "/admin/events/delivery/": 7,
 }
 
 CHANGE_PAGES: dict[str, tuple[Callable[[], Any], int]] = {
@@ -92,6 +95,10 @@ def _change_url(obj: Any) -> str:
     return f"/admin/{meta.app_label}/{meta.model_name}/{obj.pk}/change/"
 
 
+def _without_bounded_counts(sqls: list[str]) -> list[str]:
+    return [sql for sql in sqls if not ("COUNT(" in sql and re.search(r"LIMIT \d+\)", sql))]
+
+
 def _unbounded_counts(sqls: list[str]) -> list[str]:
     return [sql for sql in sqls if "COUNT(" in sql and not re.search(r"LIMIT \d+\)", sql)]
 
@@ -104,7 +111,7 @@ def test_changelists_cost_the_same_with_more_rows_and_never_count_unbounded():
     grow(5)
     large = {path: _queries(client, path) for path in CHANGELISTS}
 
-    measured = {path: len(large[path]) for path in CHANGELISTS}
+    measured = {path: len(_without_bounded_counts(large[path])) for path in CHANGELISTS}
     growing = {p: (len(small[p]), len(large[p])) for p in CHANGELISTS if small[p] != large[p]}
     assert not [p for p in growing if len(small[p]) != len(large[p])], growing
     assert measured == CHANGELISTS
