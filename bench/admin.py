@@ -292,13 +292,14 @@ def deep_audit_path(browser: Browser, hops: int) -> tuple[str, str]:
 
 def deep_members_path(browser: Browser, slug: str, token: str, target: int) -> tuple[str, str]:
     """(path, how it was found) of the members page ``target`` of the large organization, or
-    the last one if there are fewer; by following ``next`` if the API pages by cursor."""
+    the last one if there are fewer; by following ``next`` when the API offers cursor pages
+    (``?cursor=``, docs/api.md), by ``?page=`` otherwise."""
     base = f"/api/v1/organizations/{quote(slug)}/members/"
     bearer = {"Authorization": f"Bearer {token}"}
-    first = json.loads(expect_ok(browser.get(base, **bearer), "api_members_deep").body)
+    first = json.loads(expect_ok(browser.get(f"{base}?cursor=", **bearer), "api_members_deep").body)
     size = len(first.get("results") or [])
     following = first.get("next") or ""
-    numbered = "page=" in following or isinstance(first.get("count"), int)
+    numbered = "cursor=" not in following
     if not size:
         raise WrongAnswer(f"the members list of {slug} is empty")
     if numbered:
@@ -307,7 +308,7 @@ def deep_members_path(browser: Browser, slug: str, token: str, target: int) -> t
         page = min(target, last)
         return f"{base}?page={page}", f"page {page} of {last} ({size} a page)"
     taken = 1
-    path = base
+    path = f"{base}?cursor="
     while following and taken < target:
         split = urlsplit(following)
         path = split.path + (f"?{split.query}" if split.query else "")
