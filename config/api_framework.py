@@ -184,10 +184,10 @@ class Pagination(PageNumberPagination):
     instead (config/keyset.py): ``next`` carries the cursor of the following page, so page 900
     costs what page 1 costs, where a page number is an ``OFFSET`` that reads every row before
     it; ``count`` is then PostgreSQL's estimate of the list's length, never a ``COUNT(*)``, and
-    ``previous`` is null (walk forwards); ``page`` is ignored. A cursor this list did not make
-    is a 404, like a page past the last one; one longer than the schema allows is a 400. A list
-    whose order cannot be cut by key (a sort on a column that may be empty, such as consent
-    purposes) answers numbered pages whatever the cursor.
+    ``previous`` is null (walk forwards); ``page`` is ignored, though it must still be a
+    number. A cursor this list did not make is a 404, like a page past the last one; one longer
+    than the schema allows is a 400. A list whose order cannot be cut by key (a sort on a column
+    that may be empty, such as consent purposes) answers numbered pages whatever the cursor.
     """
 
     page_size = 50
@@ -203,16 +203,17 @@ class Pagination(PageNumberPagination):
             raise exceptions.ValidationError(
                 {self.cursor_query_param: ["Give the cursor from a page's next link."]}
             )
-        cols = keyset.columns(queryset.model, list(queryset.query.order_by))
-        self.keyset_mode = cols is not None and self.cursor_query_param in request.query_params
-        if cols is not None and self.keyset_mode:
-            return self._keyset_page(queryset, request, cols)
+        # A page number that is not one is refused even beside a cursor, which ignores it.
         raw = request.query_params.get(self.page_query_param)
         valid = raw is None or (raw.isascii() and raw.isdigit() and len(raw) < 10 and int(raw))
         if not valid:
             raise exceptions.ValidationError(
                 {self.page_query_param: ["Give a page number from 1."]}
             )
+        cols = keyset.columns(queryset.model, list(queryset.query.order_by))
+        self.keyset_mode = cols is not None and self.cursor_query_param in request.query_params
+        if cols is not None and self.keyset_mode:
+            return self._keyset_page(queryset, request, cols)
         return super().paginate_queryset(queryset, request, view)
 
     def _keyset_page(self, queryset: Any, request: Request, cols: list[Any]) -> list[Any]:

@@ -112,3 +112,8 @@ def test_api_users_walk_by_cursor_and_refuse_a_forged_one(db):
     # With a cursor, a page number is ignored.
     both = caller.get("/api/v1/users/", {"cursor": "", "page": "2"}).json()
     assert [u["id"] for u in both["results"]] == ids[:50]
+    # ... but it must still be a page number (the contract fuzzer sends ?page=null&cursor=).
+    for wrong in ("null", "false", "0", "-1"):
+        refused = caller.get("/api/v1/users/", {"cursor": "", "page": wrong})
+        assert refused.status_code == 400, (wrong, refused.content)
+        assert "page" in refused.json()["errors"]
